@@ -1,0 +1,86 @@
+# Developer and CI entry points. Everything runs from the project venv (.venv/),
+# which `make venv` creates and keeps in sync with pyproject.toml.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := test
+.PHONY: venv chromium test lint format demo bench clean distclean
+
+## venv: create .venv and install the package with its test extras (re-runs only
+## when pyproject.toml changes).
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+## chromium: make sure Playwright has a Chromium to drive. Its own download needs
+## internet access we may not have, so fall back to the distro package.
+PW_BROWSERS := $${PLAYWRIGHT_BROWSERS_PATH:-$${XDG_CACHE_HOME:-$$HOME/.cache}/ms-playwright}
+
+chromium:
+	@if [ -n "$${CONSENT_GATE_CHROMIUM:-}" ]; then \
+	    if [ -x "$$CONSENT_GATE_CHROMIUM" ]; then \
+	        echo "chromium: using CONSENT_GATE_CHROMIUM=$$CONSENT_GATE_CHROMIUM"; exit 0; \
+	    fi; \
+	    echo "chromium: CONSENT_GATE_CHROMIUM=$$CONSENT_GATE_CHROMIUM is not an executable" >&2; \
+	    exit 1; \
+	fi; \
+	if [ -x /usr/bin/chromium ]; then echo "chromium: using /usr/bin/chromium"; exit 0; fi; \
+	if ls "$(PW_BROWSERS)"/chromium_headless_shell-*/INSTALLATION_COMPLETE >/dev/null 2>&1; then \
+	    echo "chromium: using Playwright's bundled Chromium"; exit 0; \
+	fi; \
+	for name in chromium-browser google-chrome; do \
+	    if command -v $$name >/dev/null 2>&1; then echo "chromium: using $$(command -v $$name)"; exit 0; fi; \
+	done; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "chromium: no Chromium found and no apt-get. Install Chromium with your package" >&2; \
+	    echo "manager, or run '$(BIN)/playwright install chromium', or set CONSENT_GATE_CHROMIUM." >&2; \
+	    exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else \
+	    echo "chromium: no Chromium found. As root run:" >&2; \
+	    echo "  apt-get update && apt-get install -y chromium" >&2; \
+	    echo "or set CONSENT_GATE_CHROMIUM=/path/to/chromium." >&2; \
+	    exit 1; \
+	fi; \
+	echo "chromium: installing Debian's chromium package"; \
+	$$SUDO apt-get update && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+## lint: static checks only.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: lint, then the whole suite (browser tests included) under coverage.
+test: lint chromium
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report
+
+## format: rewrite files to the house style and apply safe lint fixes.
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: venv
+	$(BIN)/python -m demo_site
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -exec rm -rf {} +
+
+## distclean: clean, and drop the venv too.
+distclean: clean
+	rm -rf $(VENV)
