@@ -1,0 +1,128 @@
+"""The visitor's decision and its signed-cookie codec.
+
+The cookie carries everything needed to gate a response, so no request waits on storage. Anything
+that fails to verify - tampered, expired, signed by an unknown key, made for another policy
+revision, malformed or oversized - reads as "no decision", never as an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from .policy import Policy
+
+__all__ = ["ACTIONS", "Action", "Consent", "ConsentCodec"]
+
+Action = Literal["accept_all", "reject_all", "save", "withdraw"]
+ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
+_MAX_COOKIE = 2048
+
+
+@dataclass(frozen=True)
+class Consent:
+    """Which categories a visitor allows; `id` is None until they decide."""
+
+    choices: Mapping[str, bool]
+    revision: int
+    id: str | None = None
+    decided_at: datetime | None = None
+    signals: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def decided(self) -> bool:
+        return self.id is not None
+
+    def allows(self, category: str) -> bool:
+        return self.choices.get(category, False)
+
+    @property
+    def refused(self) -> frozenset[str]:
+        return frozenset(c for c, allowed in self.choices.items() if not allowed)
+
+
+class ConsentCodec:
+    """Signs and verifies the consent cookie for one policy; keys rotate (first signs)."""
+
+    def __init__(self, secret_key: str | bytes | Sequence[str | bytes], policy: Policy) -> None:
+        given = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
+        keys = [key.encode() if isinstance(key, str) else key for key in given]
+        if not keys or any(not key for key in keys):
+            raise ValueError("secret_key: give a non-empty key (or a list of keys, newest first)")
+        # itsdangerous signs with the last key and verifies with all of them.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(keys)),
+            salt="consent-gate.consent",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._policy = policy
+        self._required = {c.id: True for c in policy.categories if c.required}
+        self.undecided = Consent(
+            choices={**self._required, **dict.fromkeys(policy.optional_categories, False)},
+            revision=policy.revision,
+        )
+
+    def decide(
+        self,
+        accepted: set[str] | frozenset[str],
+        *,
+        signals: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> Consent:
+        """A fresh decision with a new random id; never derived from the device."""
+        optional = self._policy.optional_categories
+        return Consent(
+            choices={**self._required, **{c: c in accepted for c in optional}},
+            revision=self._policy.revision,
+            id=secrets.token_urlsafe(12),
+            decided_at=(now or datetime.now(UTC)).replace(microsecond=0),
+            signals=dict(signals or {}),
+        )
+
+    def dumps(self, consent: Consent) -> str:
+        if consent.id is None:
+            raise ValueError("an undecided consent has no cookie")
+        payload: dict[str, object] = {
+            "i": consent.id,
+            "r": consent.revision,
+            "a": [c for c in self._policy.optional_categories if consent.allows(c)],
+        }
+        if consent.signals:
+            payload["s"] = dict(consent.signals)
+        return self._serializer.dumps(payload)
+
+    def loads(self, value: str | None) -> Consent:
+        """The decision in a cookie value, or `undecided` if it cannot be trusted."""
+        if not value or len(value) > _MAX_COOKIE:
+            return self.undecided
+        try:
+            payload, signed_at = self._serializer.loads(
+                value, max_age=self._policy.max_age, return_timestamp=True
+            )
+        except (BadData, json.JSONDecodeError, UnicodeDecodeError):
+            return self.undecided
+        return self._from_payload(payload, signed_at)
+
+    def _from_payload(self, payload: object, signed_at: datetime) -> Consent:
+        if not isinstance(payload, dict) or payload.get("r") != self._policy.revision:
+            return self.undecided
+        consent_id, accepted, signals = payload.get("i"), payload.get("a"), payload.get("s", {})
+        if not isinstance(consent_id, str) or not isinstance(accepted, list):
+            return self.undecided
+        if not isinstance(signals, dict) or not all(isinstance(v, str) for v in signals.values()):
+            return self.undecided
+        optional = self._policy.optional_categories
+        return Consent(
+            choices={**self._required, **{c: c in accepted for c in optional}},
+            revision=self._policy.revision,
+            id=consent_id,
+            decided_at=signed_at,
+            signals=signals,
+        )

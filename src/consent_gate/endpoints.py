@@ -1,0 +1,267 @@
+"""The gate's own endpoints: record a choice, and the pages and assets generated from the policy.
+
+A choice arrives as an HTML form (works without JavaScript: 303 back to the page) or as JSON
+from the banner. Cross-site requests are refused, and every malformed request gets a 400 that
+says what is wrong - never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import Response as StarletteResponse
+
+from ._types import Headers, Receive, Scope, Send
+from .banner import STATIC_FILES, Banner, static_dir
+from .consent import ACTIONS, Consent, ConsentCodec
+from .cookies import CookieRules, expire_headers, set_cookie_header
+from .http import content_type, cookie_names, header, origin_of
+from .policy import Policy
+
+__all__ = ["Endpoints", "RequestError", "safe_next"]
+
+MAX_BODY = 16 * 1024
+_ACTIONS = (*ACTIONS, "allow")
+_NO_STORE = {"cache-control": "no-store"}
+
+
+class RequestError(Exception):
+    """A request the endpoint cannot act on; the message is shown to the client."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Endpoints:
+    """Routes `{prefix}/...` requests; everything is prepared once, at start-up."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        codec: ConsentCodec,
+        cookie_rules: CookieRules,
+        banner: Banner,
+        read: Callable[[Headers], Consent],
+    ) -> None:
+        self.policy = policy
+        self.read = read
+        self.codec = codec
+        self.cookie_rules = cookie_rules
+        self.banner = banner
+        directory = static_dir()
+        self._static = {
+            name: (
+                (directory / name).read_bytes(),
+                mimetypes.guess_type(name)[0] or "application/octet-stream",
+            )
+            for name in STATIC_FILES
+        }
+        self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
+        self._optional = set(policy.optional_categories)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._dispatch(scope, receive)
+        await response(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        route = scope["path"][len(self.policy.prefix) :]
+        method = scope["method"]
+        consent = self.read(scope["headers"])
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        if route == "/consent":
+            if method != "POST":
+                return _not_allowed("POST")
+            try:
+                return await self._decide(scope, receive, consent)
+            except RequestError as exc:
+                return _error(scope, str(exc), exc.status)
+        if method not in ("GET", "HEAD"):
+            return _not_allowed("GET, HEAD")
+        if route == "/preferences":
+            next_url = safe_next(query.get("next"), scope)
+            page = self.banner.preferences_page(consent, next_url=next_url)
+            return HTMLResponse(page, headers=_NO_STORE)
+        if route == "/policy":
+            return HTMLResponse(self.banner.policy_page(consent), headers=_NO_STORE)
+        if route == "/policy.json":
+            return StarletteResponse(self._policy_json, media_type="application/json")
+        if route.startswith("/static/") and route[8:] in self._static:
+            body, media = self._static[route[8:]]
+            cache = "public, max-age=31536000, immutable" if query.get("v") else "no-cache"
+            return StarletteResponse(body, media_type=media, headers={"cache-control": cache})
+        return PlainTextResponse("Not found", status_code=404)
+
+    async def _decide(self, scope: Scope, receive: Receive, current: Consent) -> StarletteResponse:
+        headers: Headers = scope["headers"]
+        _refuse_cross_site(scope)
+        media, _ = content_type(header(headers, b"content-type"))
+        body = await _read_body(receive)
+        next_url: str | None = None
+        if media == "application/json":
+            action, categories = _from_json(body)
+        elif media == "application/x-www-form-urlencoded":
+            action, categories, next_url = _from_form(body)
+        else:
+            raise RequestError(
+                "send the choice as application/json or an HTML form "
+                "(application/x-www-form-urlencoded)",
+                415,
+            )
+        accepted = self._accepted(action, categories, current)
+        consent = self.codec.decide(accepted, signals=self._signals(headers))
+        secure = scope.get("scheme") == "https"
+        cookie = set_cookie_header(
+            self.policy.cookie_name,
+            self.codec.dumps(consent),
+            max_age=self.policy.max_age,
+            secure=secure,
+        )
+        refused = self.cookie_rules.refused(cookie_names(headers), consent.refused)
+        host = (header(headers, b"host") or b"").decode("latin-1")
+        set_cookies = [cookie, *expire_headers(refused, host)]
+        if media == "application/json":
+            response: StarletteResponse = JSONResponse(
+                {
+                    "decided": True,
+                    "action": action,
+                    "id": consent.id,
+                    "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
+                    "signals": dict(consent.signals),
+                    "revision": consent.revision,
+                },
+                headers=_NO_STORE,
+            )
+        else:
+            target = safe_next(next_url, scope) if next_url else _referer_path(scope)
+            response = RedirectResponse(target, status_code=303, headers=_NO_STORE)
+        for line in set_cookies:
+            response.raw_headers.append((b"set-cookie", line))
+        return response
+
+    def _accepted(self, action: str, categories: list[str] | None, current: Consent) -> set[str]:
+        if action not in _ACTIONS:
+            raise RequestError(f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
+        chosen = set(categories or ())
+        known = {c.id for c in self.policy.categories}
+        unknown = sorted(chosen - known)
+        if unknown:
+            raise RequestError(f"unknown categories: {', '.join(unknown)}")
+        chosen &= self._optional  # required ones are on anyway
+        if action == "accept_all":
+            return set(self._optional)
+        if action in ("reject_all", "withdraw"):
+            return set()
+        if action == "allow":
+            if not chosen:
+                raise RequestError("'allow' needs at least one category")
+            return {c for c in self._optional if current.allows(c)} | chosen
+        return chosen
+
+    def _signals(self, headers: Headers) -> dict[str, str]:
+        """Browser privacy signals present on the decision, and how each was treated."""
+        if header(headers, b"dnt") != b"1":
+            return {}
+        return {"dnt": "honoured" if self.policy.dnt == "honour" else "ignored"}
+
+
+def safe_next(value: str | None, scope: Scope) -> str:
+    """A same-origin path to go back to; anything else (other hosts, schemes) becomes "/"."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+def _referer_path(scope: Scope) -> str:
+    referer = header(scope["headers"], b"referer")
+    if referer is None:
+        return "/"
+    parts = urlsplit(referer.decode("latin-1"))
+    if f"{parts.scheme}://{parts.netloc}".lower() != origin_of(scope):
+        return "/"
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), scope)
+
+
+def _refuse_cross_site(scope: Scope) -> None:
+    """Only the site's own pages may record a choice (no CSRF consent, no consent forcing)."""
+    headers: Headers = scope["headers"]
+    site = header(headers, b"sec-fetch-site")
+    if site is not None and site not in (b"same-origin", b"none"):
+        raise RequestError("cross-site consent requests are refused", 403)
+    origin = header(headers, b"origin")
+    if origin is not None:
+        if origin.decode("latin-1").lower() != origin_of(scope):
+            raise RequestError("cross-origin consent requests are refused", 403)
+        return
+    referer = header(headers, b"referer")
+    if referer is not None:
+        parts = urlsplit(referer.decode("latin-1"))
+        if f"{parts.scheme}://{parts.netloc}".lower() != origin_of(scope):
+            raise RequestError("cross-origin consent requests are refused", 403)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestError("the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestError(f"the request body is larger than {MAX_BODY} bytes", 413)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _from_json(body: bytes) -> tuple[str, list[str] | None]:
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RequestError('expected a JSON object like {"action": "save", "categories": [...]}')
+    action = data.get("action")
+    if not isinstance(action, str):
+        raise RequestError('"action" must be a string')
+    categories = data.get("categories")
+    if categories is not None and (
+        not isinstance(categories, list) or not all(isinstance(c, str) for c in categories)
+    ):
+        raise RequestError('"categories" must be a list of category ids')
+    return action, categories
+
+
+def _from_form(body: bytes) -> tuple[str, list[str], str | None]:
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestError(f"the form could not be read: {exc}") from None
+    actions = fields.get("action", [])
+    if len(actions) != 1:
+        raise RequestError("the form needs exactly one 'action' field")
+    next_values = fields.get("next", [])
+    return actions[0], fields.get("category", []), next_values[0] if next_values else None
+
+
+def _not_allowed(allow: str) -> StarletteResponse:
+    return PlainTextResponse("Method not allowed", status_code=405, headers={"allow": allow})
+
+
+def _error(scope: Scope, message: str, status: int) -> StarletteResponse:
+    accept = header(scope["headers"], b"accept") or b""
+    if b"application/json" in accept:
+        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
+    return PlainTextResponse(message, status_code=status, headers=_NO_STORE)

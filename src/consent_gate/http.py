@@ -1,0 +1,135 @@
+"""Small HTTP helpers over raw ASGI header lists: lookups, content types, charsets, codings."""
+
+from __future__ import annotations
+
+import codecs
+import zlib
+from functools import cache
+
+from ._types import Headers, Scope
+
+__all__ = [
+    "Decoder",
+    "Encoder",
+    "ascii_compatible",
+    "content_type",
+    "cookie_names",
+    "cookie_value",
+    "header",
+    "origin_of",
+]
+
+# Encodings in which ASCII text is not the same bytes, or whose bytes '<' and '"' can sit
+# inside multi-byte sequences: rewriting them would corrupt the page.
+_UNSAFE = {"utf_7", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004"}
+_UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "cp500")
+_PROBE = '<body><script src="x"></script></body>'
+
+
+def header(headers: Headers, name: bytes) -> bytes | None:
+    """The first value of a (lower-case) header name."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def cookie_value(headers: Headers, name: bytes) -> str | None:
+    """One cookie's value from the request's Cookie header(s)."""
+    for key, value in headers:
+        if key == b"cookie":
+            for part in value.split(b";"):
+                found, _, found_value = part.strip().partition(b"=")
+                if found == name:
+                    return found_value.decode("latin-1")
+    return None
+
+
+def cookie_names(headers: Headers) -> list[str]:
+    """The names of all cookies the request carries."""
+    return [
+        part.partition(b"=")[0].strip().decode("latin-1")
+        for key, value in headers
+        if key == b"cookie"
+        for part in value.split(b";")
+        if part.strip()
+    ]
+
+
+def content_type(value: bytes | None) -> tuple[str, str | None]:
+    """(media type, charset) of a Content-Type value, both lower-cased."""
+    if not value:
+        return "", None
+    media, *params = value.decode("latin-1").split(";")
+    charset = None
+    for param in params:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip("\"'").lower() or None
+    return media.strip().lower(), charset
+
+
+@cache
+def ascii_compatible(charset: str) -> bool:
+    """Whether markup can be found and spliced as ASCII bytes in this charset.
+
+    Labels Python does not know are treated as compatible: browsers decode unknown labels
+    with an ASCII-compatible default.
+    """
+    try:
+        name = codecs.lookup(charset).name.replace("-", "_")
+    except LookupError:
+        return True
+    if name in _UNSAFE or name.startswith(_UNSAFE_PREFIXES):
+        return False
+    try:
+        return _PROBE.encode(name) == _PROBE.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
+def origin_of(scope: Scope) -> str:
+    """This request's own origin, as a browser would send it in an Origin header."""
+    host = header(scope["headers"], b"host")
+    if host is None:
+        server = scope.get("server") or ("localhost", None)
+        host_text = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    else:
+        host_text = host.decode("latin-1")
+    scheme = scope.get("scheme", "http")
+    default = {"http": ":80", "https": ":443"}.get(scheme, "")
+    if default and host_text.endswith(default):
+        host_text = host_text[: -len(default)]
+    return f"{scheme}://{host_text}".lower()
+
+
+class Decoder:
+    """Undoes the app's gzip or deflate coding, in bounded steps."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+
+    def feed(self, data: bytes) -> bytes:
+        out = [self._inflate.decompress(data, 1 << 20)]
+        while self._inflate.unconsumed_tail:
+            out.append(self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 20))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        return self._inflate.flush()
+
+
+class Encoder:
+    """Re-applies the coding the app chose; each chunk is flushed so the page keeps streaming."""
+
+    def __init__(self, coding: str) -> None:
+        wbits = zlib.MAX_WBITS | 16 if coding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, wbits)
+
+    def feed(self, data: bytes) -> bytes:
+        if not data:
+            return b""
+        return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+
+    def close(self) -> bytes:
+        return self._deflate.flush(zlib.Z_FINISH)

@@ -1,0 +1,47 @@
+"""Where the banner goes: just before the document's closing `</body>`, else at its very end.
+
+Markup after `</html>` is still parsed into the body, so appending is always a valid fallback;
+the search for `</body>` is therefore only about a tidy position and can stay a plain `rfind`.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["BodyEndInjector"]
+
+_SPELLINGS = (b"</body", b"</BODY", b"</Body")
+_CLEAN_TAIL = re.compile(
+    rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.IGNORECASE | re.DOTALL
+)
+_MAX_HELD = 4096
+
+
+class BodyEndInjector:
+    """Streams bytes through, holding back only a possible closing `</body>` and what follows."""
+
+    def __init__(self, snippet: bytes) -> None:
+        self._snippet = snippet
+        self._held = b""
+        self._candidate = False  # whether _held starts at a "</body"
+
+    def feed(self, data: bytes) -> bytes:
+        buf = self._held + data if self._held else data
+        found = max(buf.rfind(spelling) for spelling in _SPELLINGS)
+        if found == -1:
+            # Keep a few bytes in case "</body" straddles this chunk and the next.
+            cut = max(0, len(buf) - 5)
+            self._held, self._candidate = buf[cut:], False
+            return buf[:cut]
+        if len(buf) - found > _MAX_HELD:
+            self._held, self._candidate = b"", False  # too much after it: append at the end
+            return buf
+        self._held, self._candidate = buf[found:], True
+        return buf[:found]
+
+    def close(self) -> bytes:
+        held = self._held
+        self._held = b""
+        if self._candidate and _CLEAN_TAIL.match(held):
+            return self._snippet + held
+        return held + self._snippet

@@ -1,0 +1,308 @@
+"""The gate: a pure ASGI middleware wiring the policy, the consent cookie and the rewriter.
+
+Per request it reads one cookie and looks up a cached blocker; per HTML response it streams the
+body through the rewriter and the banner injector. Everything else passes through untouched,
+except Set-Cookie headers of refused categories, which never reach the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
+from .banner import Banner
+from .consent import Consent, ConsentCodec
+from .cookies import CookieRules, expire_headers
+from .endpoints import Endpoints
+from .http import (
+    Decoder,
+    Encoder,
+    ascii_compatible,
+    content_type,
+    cookie_names,
+    cookie_value,
+    header,
+)
+from .inject import BodyEndInjector
+from .policy import Policy
+from .rewriter import HtmlRewriter
+from .rules import Match, Rules
+
+__all__ = ["ConsentGate", "consent_of"]
+
+logger = logging.getLogger("consent_gate")
+
+_CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
+_NO_BODY = {204, 206, 304}
+_DROPPED = {b"content-length", b"etag", b"last-modified"}
+_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 and UTF-32 start with one of these
+
+
+class ConsentGate:
+    """Wraps an ASGI app so no tracker of a refused category runs, loads or sets a cookie."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str | bytes | Sequence[str | bytes],
+        policy: Policy | None = None,
+    ) -> None:
+        self.app = app
+        self.policy = policy if policy is not None else Policy.default()
+        self.codec = ConsentCodec(secret_key, self.policy)
+        self.rules = Rules(self.policy)
+        self.cookie_rules = CookieRules(self.policy)
+        self.banner = Banner(self.policy, self.cookie_rules)
+        self.endpoints = Endpoints(
+            self.policy, self.codec, self.cookie_rules, self.banner, self.read
+        )
+        self._prefix = self.policy.prefix
+        self._cookie_name = self.policy.cookie_name.encode("latin-1")
+        self._dnt_signal = {"dnt": "honoured"} if self.policy.dnt == "honour" else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(self._prefix) and path[len(self._prefix) : len(self._prefix) + 1] in (
+            "",
+            "/",
+        ):
+            await self.endpoints(scope, receive, send)
+            return
+        consent = self.read(scope["headers"])
+        scope["consent"] = consent
+        scope["headers"] = _decodable_codings(scope["headers"])
+        if "http.response.pathsend" in scope.get("extensions", {}):
+            # The body must come as body messages for the rewriter to see it.
+            extensions = dict(scope["extensions"])
+            del extensions["http.response.pathsend"]
+            scope["extensions"] = extensions
+        await self.app(scope, receive, _Response(self, scope, consent, send).send)
+
+    def read(self, headers: Headers) -> Consent:
+        """The visitor's consent from the request's cookie; "undecided" when there is none."""
+        consent = self.codec.loads(cookie_value(headers, self._cookie_name))
+        if not consent.decided and self._dnt_signal and header(headers, b"dnt") == b"1":
+            return Consent(consent.choices, consent.revision, signals=self._dnt_signal)
+        return consent
+
+
+def consent_of(request: Any) -> Consent:
+    """The visitor's consent for a request (a Starlette request or an ASGI scope)."""
+    scope = getattr(request, "scope", request)
+    try:
+        consent: Consent = scope["consent"]
+    except KeyError:
+        raise LookupError("no consent in this scope: is ConsentGate wrapping the app?") from None
+    return consent
+
+
+class _Response:
+    """One response on its way out: filtered headers and, for HTML, a rewritten body."""
+
+    __slots__ = ("_consent", "_gate", "_held", "_pipeline", "_scope", "_send")
+
+    def __init__(self, gate: ConsentGate, scope: Scope, consent: Consent, send: Send) -> None:
+        self._gate = gate
+        self._scope = scope
+        self._consent = consent
+        self._send = send
+        self._held: Message | None = None  # a start message kept until the body is known
+        self._pipeline: _Pipeline | None = None
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            await self._start(message)
+        elif kind == "http.response.body" and self._pipeline is not None:
+            await self._body(message)
+        else:
+            await self._release()
+            await self._send(message)
+
+    async def _start(self, message: Message) -> None:
+        headers: Headers = list(message.get("headers", ()))
+        refused = self._consent.refused
+        if refused:
+            rules = self._gate.cookie_rules
+            headers = [
+                (key, value)
+                for key, value in headers
+                if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
+            ]
+        message = {**message, "headers": headers}
+        rewrite, coding = self._rewritable(message["status"], headers)
+        if not rewrite:
+            await self._send(message)
+            return
+        self._held = message
+        self._pipeline = self._gate_pipeline(coding)
+
+    def _rewritable(self, status: int, headers: Headers) -> tuple[bool, str | None]:
+        """Whether this is HTML to rewrite, and the content coding to undo first."""
+        if self._scope["method"] == "HEAD" or status < 200 or status in _NO_BODY:
+            return False, None
+        media, charset = content_type(header(headers, b"content-type"))
+        if media != "text/html" or (charset is not None and not ascii_compatible(charset)):
+            return False, None
+        coding = (header(headers, b"content-encoding") or b"").strip().lower()
+        if coding not in _CODINGS:
+            logger.warning(
+                "consent_gate: %s %s is HTML in a %r coding it cannot decode; passed through "
+                "UNGATED. Put compression outside ConsentGate.",
+                self._scope["method"],
+                self._scope["path"],
+                coding.decode("latin-1"),
+            )
+            return False, None
+        return True, _CODINGS[coding]
+
+    def _gate_pipeline(self, coding: str | None) -> _Pipeline:
+        gate, consent = self._gate, self._consent
+        scope = self._scope
+        query = scope.get("query_string", b"")
+        next_url = scope.get("root_path", "") + scope["path"]
+        if query:
+            next_url += "?" + query.decode("latin-1")
+        prompt = not consent.decided and not consent.signals
+        snippet = gate.banner.snippet(consent, next_url=next_url, prompt=prompt)
+        blocker = gate.rules.blocking(consent.refused)
+        rewriter = None
+        if blocker is not None:
+
+            def placeholder(match: Match) -> bytes:
+                text = gate.banner.placeholder(match, next_url=next_url)
+                return text.encode("ascii", "xmlcharrefreplace")
+
+            rewriter = HtmlRewriter(blocker, placeholder)
+        return _Pipeline(
+            Decoder() if coding else None,
+            rewriter,
+            # As character references the banner is safe in every ASCII-compatible charset.
+            BodyEndInjector(snippet.encode("ascii", "xmlcharrefreplace")),
+            Encoder(coding) if coding else None,
+        )
+
+    async def _body(self, message: Message) -> None:
+        assert self._pipeline is not None
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        held = self._held
+        if held is not None:
+            if not body and more:
+                return  # wait for bytes to tell the page's encoding
+            if body.startswith(_BOMS) and self._pipeline.decoder is None:
+                await self._release()
+                await self._send(message)
+                return
+        out = self._pipeline.feed(body)
+        if not more:
+            out += self._pipeline.close()
+        if held is not None:
+            self._held = None
+            await self._send({**held, "headers": self._headers(held["headers"], out, more)})
+        if out or not more:
+            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+        if not more:
+            self._pipeline = None
+
+    async def _release(self) -> None:
+        """Send a held start unchanged: the body will not be rewritten after all."""
+        if self._held is not None:
+            held, self._held, self._pipeline = self._held, None, None
+            await self._send(held)
+
+    def _headers(self, headers: Headers, body: bytes, more: bool) -> Headers:
+        out: Headers = []
+        vary = cache = False
+        for key, value in headers:
+            if key in _DROPPED:
+                continue
+            if key == b"vary":
+                vary = True
+                if b"cookie" not in value.lower() and value.strip() != b"*":
+                    value += b", Cookie"
+            elif key == b"cache-control":
+                cache = True
+                value = _private(value)
+            out.append((key, value))
+        if not vary:
+            out.append((b"vary", b"Cookie"))
+        if not cache:
+            out.append((b"cache-control", b"private"))
+        if not more:
+            out.append((b"content-length", str(len(body)).encode()))
+        refused = self._consent.refused
+        if refused:
+            names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
+            host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
+            out += [(b"set-cookie", line) for line in expire_headers(names, host)]
+        return out
+
+
+class _Pipeline:
+    """decode -> rewrite -> inject -> encode, each stage optional but the injector."""
+
+    __slots__ = ("decoder", "encoder", "injector", "rewriter")
+
+    def __init__(
+        self,
+        decoder: Decoder | None,
+        rewriter: HtmlRewriter | None,
+        injector: BodyEndInjector,
+        encoder: Encoder | None,
+    ) -> None:
+        self.decoder = decoder
+        self.rewriter = rewriter
+        self.injector = injector
+        self.encoder = encoder
+
+    def feed(self, data: bytes) -> bytes:
+        if self.decoder:
+            data = self.decoder.feed(data)
+        if self.rewriter:
+            data = self.rewriter.feed(data)
+        data = self.injector.feed(data)
+        return self.encoder.feed(data) if self.encoder else data
+
+    def close(self) -> bytes:
+        data = self.decoder.close() if self.decoder else b""
+        if self.rewriter:
+            data = self.rewriter.feed(data) + self.rewriter.close()
+        data = self.injector.feed(data) + self.injector.close()
+        return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
+
+
+def _private(value: bytes) -> bytes:
+    """Cache-Control that keeps shared caches from serving one visitor's page to another."""
+    directives = [d.strip() for d in value.split(b",") if d.strip()]
+    lowered = [d.lower() for d in directives]
+    if b"no-store" in lowered or b"private" in lowered:
+        return value
+    kept = [
+        d
+        for d, low in zip(directives, lowered, strict=True)
+        if low != b"public" and not low.startswith(b"s-maxage")
+    ]
+    return b", ".join([b"private", *kept])
+
+
+def _decodable_codings(headers: Headers) -> Headers:
+    """Ask the app for HTML only in codings the gate can undo (no br or zstd on navigations)."""
+    accept = header(headers, b"accept")
+    coding = header(headers, b"accept-encoding")
+    if accept is None or coding is None or b"text/html" not in accept:
+        return headers
+    kept = [
+        part.strip()
+        for part in coding.split(b",")
+        if part.split(b";")[0].strip().lower() in (b"gzip", b"x-gzip", b"deflate", b"identity")
+    ]
+    if len(kept) == len(coding.split(b",")):
+        return headers
+    value = b", ".join(kept) or b"identity"
+    return [(k, value if k == b"accept-encoding" else v) for k, v in headers]

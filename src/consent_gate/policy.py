@@ -1,0 +1,408 @@
+"""The policy: which categories, services and cookies exist, and how consent is kept.
+
+A policy is validated once, when the site starts; every mistake raises `PolicyError` naming the
+key, so a typo never silently lets a tracker through.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "Category",
+    "CookieSpec",
+    "Policy",
+    "PolicyError",
+    "Service",
+    "load_catalogue",
+    "parse_lifetime",
+]
+
+_ID = re.compile(r"[a-z][a-z0-9_-]*\Z")
+_HOST = re.compile(r"[a-z0-9*]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?\Z")
+_LIFETIME = re.compile(
+    r"(\d+)\s*(minute|hour|day|week|month|year)s?\Z",
+)
+_UNIT_SECONDS = {
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "week": 7 * 86400,
+    "month": 30 * 86400,
+    "year": 365 * 86400,
+}
+_DAY = 86400
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound=str)
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used; the message starts with the offending key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def parse_lifetime(text: str) -> int | None:
+    """Seconds for "2 years", "30 minutes", ...; None for "session"."""
+    value = text.strip().lower()
+    if value == "session":
+        return None
+    match = _LIFETIME.match(value)
+    if match is None:
+        raise ValueError(f"{text!r} is not 'session' or '<number> <minutes|hours|days|...>'")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass(frozen=True)
+class CookieSpec:
+    """A cookie a service sets, as the cookie-policy page describes it."""
+
+    name: str
+    purpose: str
+    lifetime: str = "session"
+    party: Literal["first", "third"] = "first"
+
+    @property
+    def max_age(self) -> int | None:
+        return parse_lifetime(self.lifetime)
+
+    @property
+    def is_pattern(self) -> bool:
+        return "*" in self.name
+
+
+@dataclass(frozen=True)
+class Category:
+    """A purpose a visitor can accept or refuse; `required` ones cannot be refused."""
+
+    id: str
+    title: str
+    description: str = ""
+    required: bool = False
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, key: Literal["title", "description"], lang: str) -> str:
+        return self.translations.get(lang, {}).get(key) or getattr(self, key)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A third party (or first-party tool) whose elements and cookies belong to one category."""
+
+    id: str
+    name: str
+    category: str
+    provider: str = ""
+    privacy_url: str = ""
+    description: str = ""
+    hosts: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+    snippets: tuple[str, ...] = ()
+    cookies: tuple[CookieSpec, ...] = ()
+
+
+DEFAULT_CATEGORIES: tuple[Category, ...] = (
+    Category(
+        "necessary",
+        "Strictly necessary",
+        "Needed for the site to work and to remember your privacy choice. Always on.",
+        required=True,
+    ),
+    Category(
+        "preferences",
+        "Preferences",
+        "Remember your settings and load content such as maps from other providers.",
+    ),
+    Category(
+        "analytics",
+        "Analytics",
+        "Count visits and measure how the site is used, so we can improve it.",
+    ),
+    Category(
+        "marketing",
+        "Marketing",
+        "Let advertising partners and embedded media track you across sites to show "
+        "personalised ads and measure campaigns.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the gate needs to decide, validated on construction."""
+
+    revision: int = 1
+    categories: tuple[Category, ...] = DEFAULT_CATEGORIES
+    services: tuple[Service, ...] = ()
+    uses: tuple[str, ...] = ()
+    site_name: str = ""
+    contact: str = ""
+    cookie_name: str = "consent_gate"
+    max_age: int = 182 * _DAY
+    dnt: Literal["ignore", "honour"] = "ignore"
+    prefix: str = "/consent-gate"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The four standard categories and the built-in catalogue of services."""
+        return cls(services=load_catalogue())
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Policy:
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(str(path), f"not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise PolicyError(str(path), f"cannot read the policy file: {exc.strerror}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Build from the TOML layout; site services extend or override the catalogue by id."""
+        reader = _Reader(data, "")
+        catalogue = reader.get("catalogue", bool, True)
+        services = {s.id: s for s in load_catalogue()} if catalogue else {}
+        site_services = reader.table("services")
+        for service_id in site_services.names():
+            services[service_id] = _service(service_id, site_services.table(service_id))
+        site = reader.table("site")
+        consent = reader.table("consent")
+        endpoints = reader.table("endpoints")
+        policy = cls(
+            revision=reader.get("revision", int, 1),
+            categories=_categories(reader.table("categories")),
+            services=tuple(services.values()),
+            uses=tuple(reader.strings("uses")),
+            site_name=site.get("name", str, ""),
+            contact=site.get("contact", str, ""),
+            cookie_name=consent.get("cookie_name", str, "consent_gate"),
+            max_age=consent.get("max_age_days", int, 182) * _DAY,
+            dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
+            prefix=endpoints.get("prefix", str, "/consent-gate"),
+        )
+        for sub in (reader, site, consent, endpoints):
+            sub.reject_unknown()
+        return policy
+
+    def category(self, category_id: str) -> Category:
+        for category in self.categories:
+            if category.id == category_id:
+                return category
+        raise KeyError(category_id)
+
+    @property
+    def optional_categories(self) -> tuple[str, ...]:
+        """Categories a visitor chooses; the rest are always on."""
+        return tuple(c.id for c in self.categories if not c.required)
+
+    @property
+    def listed_services(self) -> tuple[Service, ...]:
+        """What the policy page lists: the services the site says it uses, else all it knows."""
+        if not self.uses:
+            return self.services
+        by_id = {s.id: s for s in self.services}
+        return tuple(by_id[i] for i in self.uses)
+
+
+def load_catalogue() -> tuple[Service, ...]:
+    """The built-in services, from the catalogue file shipped in the package."""
+    text = resources.files("consent_gate").joinpath("catalogue.toml").read_text("utf-8")
+    reader = _Reader(tomllib.loads(text), "catalogue")
+    services = reader.table("services")
+    found = tuple(_service(key, services.table(key)) for key in services.names())
+    reader.reject_unknown()
+    return found
+
+
+def _categories(reader: _Reader) -> tuple[Category, ...]:
+    """Default categories, overridden or extended by the site's tables, in a stable order."""
+    merged = {c.id: c for c in DEFAULT_CATEGORIES}
+    for category_id in reader.names():
+        sub = reader.table(category_id)
+        base = merged.get(category_id)
+        translations = sub.table("translations")
+        merged[category_id] = Category(
+            id=category_id,
+            title=sub.get("title", str, base.title if base else category_id.title()),
+            description=sub.get("description", str, base.description if base else ""),
+            required=sub.get("required", bool, base.required if base else False),
+            translations={
+                lang: _translation(translations.table(lang)) for lang in translations.names()
+            },
+        )
+        sub.reject_unknown()
+    return tuple(merged.values())
+
+
+def _translation(reader: _Reader) -> dict[str, str]:
+    found = {key: reader.get(key, str, "") for key in ("title", "description")}
+    reader.reject_unknown()
+    return {k: v for k, v in found.items() if v}
+
+
+def _service(service_id: str, reader: _Reader) -> Service:
+    if not _ID.match(service_id):
+        raise PolicyError(reader.path, "service ids are lowercase letters, digits, - and _")
+    hosts = tuple(h.lower() for h in reader.strings("hosts"))
+    for index, host in enumerate(hosts):
+        if not _HOST.match(host):
+            raise PolicyError(
+                f"{reader.path}.hosts[{index}]",
+                f"{host!r} is not a host name (write 'cdn.example.com', no scheme or path)",
+            )
+    urls = tuple(u.lower() for u in reader.strings("urls"))
+    for index, url in enumerate(urls):
+        if "://" in url or "/" not in url:
+            raise PolicyError(
+                f"{reader.path}.urls[{index}]",
+                f"{url!r} should be host/path with no scheme, e.g. 'example.com/track*'",
+            )
+    snippets = tuple(reader.strings("snippets"))
+    if any(len(s.strip()) < 4 for s in snippets):
+        raise PolicyError(f"{reader.path}.snippets", "each snippet needs at least 4 characters")
+    cookies = []
+    for item in reader.tables("cookies"):
+        lifetime = item.get("lifetime", str, "session")
+        try:
+            parse_lifetime(lifetime)
+        except ValueError as exc:
+            raise PolicyError(f"{item.path}.lifetime", str(exc)) from None
+        cookies.append(
+            CookieSpec(
+                name=item.require("name", str),
+                purpose=item.require("purpose", str),
+                lifetime=lifetime,
+                party=item.choice("party", ("first", "third"), "first"),
+            )
+        )
+        item.reject_unknown()
+    service = Service(
+        id=service_id,
+        name=reader.require("name", str),
+        category=reader.require("category", str),
+        provider=reader.get("provider", str, ""),
+        privacy_url=reader.get("privacy_url", str, ""),
+        description=reader.get("description", str, ""),
+        hosts=hosts,
+        urls=urls,
+        snippets=snippets,
+        cookies=tuple(cookies),
+    )
+    if not (hosts or urls or snippets or cookies):
+        raise PolicyError(reader.path, "a service needs hosts, urls, snippets or cookies")
+    reader.reject_unknown()
+    return service
+
+
+def _validate(policy: Policy) -> None:
+    if isinstance(policy.revision, bool) or policy.revision < 1:
+        raise PolicyError("revision", "must be a whole number of at least 1")
+    ids = [c.id for c in policy.categories]
+    for category in policy.categories:
+        if not _ID.match(category.id):
+            raise PolicyError(f"categories.{category.id}", "ids are lowercase letters and digits")
+    if len(set(ids)) != len(ids):
+        raise PolicyError("categories", "category ids must be unique")
+    if "necessary" not in ids or not policy.category("necessary").required:
+        raise PolicyError("categories.necessary", "must exist and be required")
+    for service in policy.services:
+        if service.category not in ids:
+            raise PolicyError(
+                f"services.{service.id}.category",
+                f"unknown category {service.category!r} (known: {', '.join(ids)})",
+            )
+    known = {s.id for s in policy.services}
+    for index, used in enumerate(policy.uses):
+        if used not in known:
+            raise PolicyError(f"uses[{index}]", f"no service {used!r} in the policy or catalogue")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", policy.cookie_name):
+        raise PolicyError("consent.cookie_name", "use letters, digits, '.', '_' and '-' only")
+    if policy.max_age <= 0 or policy.max_age > 395 * _DAY:
+        raise PolicyError("consent.max_age_days", "must be between 1 and 395 days (13 months)")
+    if policy.dnt not in ("ignore", "honour"):
+        raise PolicyError("consent.dnt", "must be 'ignore' or 'honour'")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", policy.prefix):
+        raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
+
+
+class _Reader:
+    """Typed access to one TOML table that remembers which keys were read."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def names(self) -> Iterable[str]:
+        return list(self.data)
+
+    def get(self, key: str, kind: type[_T], default: _T) -> _T:
+        self.seen.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise PolicyError(self._key(key), f"expected {_KIND_NAMES[kind]}, got {value!r}")
+        return value
+
+    def require(self, key: str, kind: type[_T]) -> _T:
+        if key not in self.data:
+            raise PolicyError(self._key(key), "is required")
+        return self.get(key, kind, kind())
+
+    def choice(self, key: str, options: tuple[_S, ...], default: _S) -> _S:
+        value = self.get(key, str, default)
+        for option in options:
+            if value == option:
+                return option
+        raise PolicyError(self._key(key), f"must be one of {', '.join(options)}, got {value!r}")
+
+    def strings(self, key: str) -> list[str]:
+        values = self.get(key, list, [])
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or not value:
+                raise PolicyError(f"{self._key(key)}[{index}]", "expected a non-empty string")
+        return values
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.get(key, dict, {}), self._key(key))
+
+    def tables(self, key: str) -> list[_Reader]:
+        items = self.get(key, list, [])
+        readers = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise PolicyError(f"{self._key(key)}[{index}]", "expected a table")
+            readers.append(_Reader(item, f"{self._key(key)}[{index}]"))
+        return readers
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise PolicyError(self._key(unknown[0]), "unknown key")
+
+
+_KIND_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "a whole number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}

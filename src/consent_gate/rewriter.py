@@ -1,0 +1,427 @@
+"""A streaming, byte-faithful HTML rewriter that holds back refused trackers.
+
+It follows the HTML tokenizer only as far as it must to know what is markup: comments, bogus
+comments, raw-text and RCDATA elements, script data with its escape states, and attribute quoting.
+One possessive regex copies everything uninteresting in C; Python only sees the few tags that can
+load something. Where the browser's two parses of `<noscript>` (scripting on or off) disagree, the
+rewriter takes the one that shows it more tags, so it errs towards holding back, never towards
+letting through. Untouched bytes are emitted exactly as they arrived.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import unescape
+
+from .rules import Blocker, Match
+
+__all__ = ["HtmlRewriter", "Placeholder"]
+
+# srcdoc markup for a held-back frame, already escaped for a double-quoted attribute.
+Placeholder = Callable[[Match], bytes]
+
+_RAWTEXT = (b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes", b"iframe")
+_LOADING = (
+    b"script",
+    b"img",
+    b"iframe",
+    b"frame",
+    b"link",
+    b"embed",
+    b"object",
+    b"source",
+    b"video",
+    b"audio",
+    b"input",
+    b"track",
+)
+
+
+def _trie(words: set[bytes]) -> bytes:
+    """An alternation shaped as a trie: most tag names fail on their first letter."""
+    if b"" in words and len(words) == 1:
+        return b""
+    branches = []
+    for first in sorted({w[:1] for w in words if w}):
+        rest = _trie({w[1:] for w in words if w[:1] == first})
+        branches.append(re.escape(first) + rest)
+    if b"" in words:
+        branches.append(b"")
+    return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+
+# All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
+_WS = rb"[\t\n\f\r ]"
+_NAME_END = rb"(?=[\t\n\f\r />])"
+# Attributes of a tag we only copy. Quotes open a value only after "=" that follows a name; an
+# "=" in any other place (after a space, a quote or "/") sends the tag to the exact parser below.
+_FAST_ATTRS = (
+    rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
+)
+_INTERESTING = _trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+# Copies text and every tag that cannot load anything, stopping before the first that can.
+_SKIP = re.compile(
+    rb"[^<]*+(?:(?:"
+    rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+    rb"|</(?!noscript" + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+    rb"|<(?=[^a-z!?/]))[^<]*+)*+"
+)
+# The exact attribute grammar of the HTML tokenizer, for the tags Python looks at.
+_ATTRS = (
+    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
+)
+_START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")([\t\n\f\r /]*+)>")
+_END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + _ATTRS + rb"[\t\n\f\r /]*+>")
+_ATTR = re.compile(
+    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
+    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
+)
+_NOSCRIPT_END = rb"|</noscript" + _NAME_END
+_COMMENT_END = (re.compile(rb"--!?>"), re.compile(rb"--!?>" + _NOSCRIPT_END))
+_BOGUS_END = (re.compile(rb">"), re.compile(rb">" + _NOSCRIPT_END))
+_SCRIPT_TOKEN = (
+    re.compile(rb"<!--|-->|</?script" + _NAME_END),
+    re.compile(rb"<!--|-->|</?script" + _NAME_END + _NOSCRIPT_END),
+)
+_RAW_END = {
+    name: (
+        re.compile(rb"</" + name + _NAME_END),
+        re.compile(rb"</" + name + _NAME_END + _NOSCRIPT_END),
+    )
+    for name in _RAWTEXT
+}
+_JS_TYPES = frozenset(
+    {
+        b"",
+        b"module",
+        b"text/javascript",
+        b"application/javascript",
+        b"application/ecmascript",
+        b"application/x-ecmascript",
+        b"application/x-javascript",
+        b"text/ecmascript",
+        b"text/javascript1.0",
+        b"text/javascript1.1",
+        b"text/javascript1.2",
+        b"text/javascript1.3",
+        b"text/javascript1.4",
+        b"text/javascript1.5",
+        b"text/jscript",
+        b"text/livescript",
+        b"text/x-ecmascript",
+        b"text/x-javascript",
+        b"text/partytown",  # runs in a worker, trackers included
+    }
+)
+_URL_ATTRS = {
+    b"script": (b"src", b"href", b"xlink:href"),
+    b"img": (b"src", b"srcset"),
+    b"iframe": (b"src",),
+    b"frame": (b"src",),
+    b"link": (b"href", b"imagesrcset"),
+    b"embed": (b"src",),
+    b"object": (b"data",),
+    b"source": (b"src", b"srcset"),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"input": (b"src",),
+    b"track": (b"src",),
+}
+_SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
+
+_DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
+# Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
+_PLAIN, _ESCAPED, _DOUBLE = range(3)
+MAX_INLINE_SCRIPT = 256 * 1024  # inline text examined before deciding; longer scripts go by prefix
+MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
+_TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
+
+
+class HtmlRewriter:
+    """Rewrites one HTML response: feed chunks as they come, then close()."""
+
+    def __init__(self, blocker: Blocker, placeholder: Placeholder) -> None:
+        self._blocker = blocker
+        self._placeholder = placeholder
+        self._buf = b""
+        self._mode = _DATA
+        self._end_re: re.Pattern[bytes] = _BOGUS_END[0]
+        self._consume_end = False  # a comment's end marker belongs to the comment
+        self._noscript = 0
+        self._script_state = _PLAIN
+        self._scan = 0  # where the script scan resumes in the buffer
+        self._held: _Tag | None = None  # inline script start tag awaiting its text
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._run(self._buf + chunk if self._buf else chunk, final=False)
+
+    def close(self) -> bytes:
+        return self._run(self._buf, final=True)
+
+    def _run(self, buf: bytes, final: bool) -> bytes:
+        low = buf.lower()
+        out: list[bytes] = []
+        pos, size, more = 0, len(buf), True
+        while more and pos < size:
+            if self._mode == _DATA:
+                end = _SKIP.match(low, pos).end()  # type: ignore[union-attr]
+                if end > pos:
+                    out.append(buf[pos:end])
+                    pos = end
+                if pos < size:
+                    pos, more = self._markup(buf, low, pos, out, final)
+            elif self._mode == _SCRIPT:
+                pos, more = self._script(buf, low, pos, out, final)
+            elif self._mode == _RAW:
+                pos, more = self._raw(buf, low, pos, out, final)
+            else:
+                out.append(buf[pos:])
+                pos = size
+        if final and pos < size:
+            out.append(buf[pos:])  # an unfinished construct at the end passes through as is
+            pos = size
+        self._scan = max(0, self._scan - pos)
+        self._buf = buf[pos:]
+        return b"".join(out)
+
+    def _markup(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """Handle the construct at `buf[pos] == '<'`; (pos, False) waits for more input."""
+        size = len(buf)
+        if size - pos < 4 and not final:
+            return pos, False
+        second = low[pos + 1 : pos + 2]
+        if second == b"!":
+            if not low.startswith(b"<!--", pos):
+                return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+            if size - pos < 6 and not final:
+                return pos, False
+            if low[pos + 4 : pos + 5] == b">" or low[pos + 4 : pos + 6] == b"->":
+                end = low.index(b">", pos + 4) + 1  # "<!-->" and "<!--->" are whole comments
+                out.append(buf[pos:end])
+                return end, True
+            return self._enter_raw(buf, pos, pos + 4, _COMMENT_END, out)
+        if second == b"?":
+            return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+        if second == b"/":
+            third = low[pos + 2 : pos + 3]
+            if b"a" <= third <= b"z":
+                end_tag = _END_TAG.match(low, pos)
+                if end_tag is None:
+                    return self._incomplete(pos, out, size, final)
+                if end_tag.group(1) == b"noscript":
+                    self._noscript = max(0, self._noscript - 1)
+                out.append(buf[pos : end_tag.end()])
+                return end_tag.end(), True
+            if third == b">":
+                out.append(buf[pos : pos + 3])
+                return pos + 3, True
+            return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+        if b"a" <= second <= b"z":
+            start_tag = _START_TAG.match(low, pos)
+            if start_tag is None:
+                return self._incomplete(pos, out, size, final)
+            return self._start_tag(buf, start_tag, out)
+        out.append(b"<")
+        return pos + 1, True
+
+    def _incomplete(self, pos: int, out: list[bytes], size: int, final: bool) -> tuple[int, bool]:
+        if not final and size - pos <= MAX_TAG:
+            return pos, False
+        # Unterminated at the end, or absurdly long: the '<' goes on as text.
+        out.append(b"<")
+        return pos + 1, True
+
+    def _enter_raw(
+        self,
+        buf: bytes,
+        pos: int,
+        start: int,
+        ends: tuple[re.Pattern[bytes], re.Pattern[bytes]],
+        out: list[bytes],
+    ) -> tuple[int, bool]:
+        out.append(buf[pos:start])
+        self._mode = _RAW
+        self._end_re = ends[1 if self._noscript else 0]
+        self._consume_end = True
+        return start, True
+
+    def _raw(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        found = self._end_re.search(low, pos)
+        if found is None:
+            keep = len(buf) if final else max(pos, len(buf) - _TAIL)
+            out.append(buf[pos:keep])
+            return keep, False
+        end = found.start()
+        if self._consume_end and low[end : end + 2] != b"</":
+            end = found.end()
+        out.append(buf[pos:end])
+        self._mode = _DATA
+        return end, True
+
+    def _start_tag(self, buf: bytes, found: re.Match[bytes], out: list[bytes]) -> tuple[int, bool]:
+        pos, end = found.start(), found.end()
+        name = found.group(1)
+        self_closing = found.group(3).endswith(b"/")
+        if name == b"noscript" or name == b"plaintext":
+            if name == b"noscript":
+                self._noscript += 1
+            else:
+                self._mode = _PLAINTEXT
+            out.append(buf[pos:end])
+            return end, True
+        tag = None
+        match = None
+        if self._blocker.may_match(found.string, pos, end) or (
+            name == b"script" and found.start(2) != found.end(2)
+        ):
+            tag = _Tag(buf, found)
+            match = self._classify(tag)
+        if name == b"script" and not self_closing:
+            # ("/>" on a script counts only in SVG; reading on as markup holds back more.)
+            self._mode = _SCRIPT
+            self._script_state = _PLAIN
+            self._scan = end
+            if tag is None:
+                tag = _Tag(buf, found)  # a bare <script>: inline text decides
+            if match is None and tag.executable_inline() and tag.explicit() is None:
+                self._held = tag
+                return pos, True  # the tag stays in the buffer until its text is known
+        out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
+        if name in _RAW_END and not self_closing:
+            self._mode = _RAW
+            self._end_re = _RAW_END[name][1 if self._noscript else 0]
+            self._consume_end = False
+        return end, True
+
+    def _script(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """Find where script text ends, honouring its escape states; decide held inline text."""
+        held = self._held
+        text_start = pos + len(held.source) if held else pos
+        token_re = _SCRIPT_TOKEN[1 if self._noscript else 0]
+        scan = max(self._scan, text_start)
+        end = None
+        while (token := token_re.search(low, scan)) is not None:
+            text = token.group()
+            scan = token.end()
+            if text == b"<!--":
+                if self._script_state == _PLAIN:
+                    self._script_state = _ESCAPED
+                scan = token.start() + 2  # "<!-->" closes at once
+            elif text == b"-->":
+                self._script_state = _PLAIN
+            elif text[1:3] == b"/n" or (text[1:2] == b"/" and self._script_state != _DOUBLE):
+                end = token.start()
+                break
+            elif text[1:2] == b"/":
+                self._script_state = _ESCAPED
+            elif self._script_state == _ESCAPED:
+                self._script_state = _DOUBLE
+        size = len(buf)
+        if held is not None:
+            if end is None and not final and size - text_start < MAX_INLINE_SCRIPT:
+                self._scan = max(scan, size - _TAIL)
+                return pos, False
+            # Decide on the whole text, or on its first MAX_INLINE_SCRIPT bytes.
+            match = self._blocker.inline(low[text_start : size if end is None else end])
+            out.append(self._neutralise(held, match) if match else held.source)
+            self._held = None
+            pos = text_start
+        if end is None:
+            keep = size if final else max(pos, scan, size - _TAIL)
+            out.append(buf[pos:keep])
+            self._scan = keep
+            return keep, False
+        out.append(buf[pos:end])
+        self._mode = _DATA
+        self._scan = 0
+        return end, True
+
+    def _classify(self, tag: _Tag) -> Match | None:
+        explicit = tag.explicit()
+        if explicit is not None:
+            category = explicit.decode("ascii", "replace").strip()
+            return Match(category) if category in self._blocker.refused else None
+        url_attrs = _URL_ATTRS.get(tag.name, ())
+        for name, _, value in tag.attrs:
+            if value and name in url_attrs:
+                for url in _urls(name, value):
+                    if match := self._blocker.url(url):
+                        return match
+        return None
+
+    def _neutralise(self, tag: _Tag, match: Match) -> bytes:
+        """The tag with its loading attributes renamed and the reason stated first."""
+        rename = set(_URL_ATTRS.get(tag.name, ()))
+        added = b' data-cg-category="' + match.category.encode() + b'"'
+        if match.service:
+            added += b' data-cg-service="' + match.service.encode() + b'"'
+        if tag.name == b"script":
+            rename.add(b"type")
+            added = b' type="text/plain"' + added
+        elif tag.name in (b"iframe", b"frame"):
+            rename.add(b"srcdoc")
+            added += b' srcdoc="' + self._placeholder(match) + b'"'
+        source = tag.source
+        pieces = [source[: tag.name_end], added]
+        last = tag.name_end
+        for name, start, _ in tag.attrs:
+            if name in rename:
+                pieces += (source[last:start], b"data-cg-")
+                last = start
+        pieces.append(source[last:])
+        return b"".join(pieces)
+
+
+class _Tag:
+    """A start tag that may load something, with its attributes located in its source."""
+
+    __slots__ = ("attrs", "name", "name_end", "source")
+
+    def __init__(self, buf: bytes, found: re.Match[bytes]) -> None:
+        base = found.start()
+        self.source = buf[base : found.end()]
+        self.name = found.group(1)
+        self.name_end = found.end(1) - base
+        # (name, offset in source, lower-cased value without quotes or None)
+        self.attrs: list[tuple[bytes, int, bytes | None]] = [
+            (name, start - base, value[1:-1] if value and value[:1] in b"\"'" else value)
+            for name, start, value in _attr_spans(found)
+        ]
+
+    def explicit(self) -> bytes | None:
+        """The site owner's own word on an element: data-consent="<category>"."""
+        for name, _, value in self.attrs:
+            if name == b"data-consent":
+                return value or b""
+        return None
+
+    def executable_inline(self) -> bool:
+        types = [value or b"" for name, _, value in self.attrs if name == b"type"]
+        if any(name == b"src" for name, _, _ in self.attrs):
+            return False
+        return not types or types[0].strip() in _JS_TYPES
+
+
+def _attr_spans(found: re.Match[bytes]) -> list[tuple[bytes, int, bytes | None]]:
+    return [
+        (attr.group(1), attr.start(1), attr.group(2))
+        for attr in _ATTR.finditer(found.string, found.start(2), found.end(2))
+    ]
+
+
+def _urls(attr_name: bytes, value: bytes) -> list[str]:
+    text = value.decode("latin-1")
+    if "&" in text:
+        text = unescape(text)
+    if attr_name.endswith(b"srcset"):
+        return _SRCSET_URL.findall(text)
+    return [text]
