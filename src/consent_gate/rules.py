@@ -7,11 +7,13 @@ one set of refused categories, so a request only does dictionary lookups and one
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .policy import Policy, Service
 
-__all__ = ["Blocker", "Match", "Rules"]
+__all__ = ["Blocker", "Classifier", "Match", "Rules"]
 
 
 @dataclass(frozen=True)
@@ -22,44 +24,47 @@ class Match:
     service: str = ""
 
 
-class Blocker:
-    """Answers "is this URL or inline script held back?" for one set of refused categories."""
+class Classifier:
+    """Which service an element belongs to, over every service in the policy.
 
-    def __init__(self, services: list[Service], refused: frozenset[str]) -> None:
-        self.refused = refused
+    Classifying against all services first and checking the category second lets the most
+    specific rule win: a Google Ads tag on the shared gtag.js URL stays Ads, even though a
+    broader Google Analytics pattern also matches it.
+    """
+
+    def __init__(self, services: tuple[Service, ...]) -> None:
         self._hosts: dict[str, Match] = {}
         self._urls: dict[str, list[tuple[re.Pattern[str], Match]]] = {}
         self._paths: list[tuple[re.Pattern[str], Match]] = []
         snippets: dict[bytes, Match] = {}
+        globs: list[tuple[str, str, Match]] = []
         for service in services:
             match = Match(service.category, service.id)
             for host in service.hosts:
                 self._hosts.setdefault(host, match)
             for url in service.urls:
-                if url.startswith("/"):
-                    self._paths.append((_glob(url), match))
-                    continue
-                host, _, path = url.partition("/")
-                self._urls.setdefault(host, []).append((_glob("/" + path), match))
+                host, _, path = url.partition("/") if not url.startswith("/") else ("", "", url)
+                globs.append((host, "/" + path.lstrip("/") if host else path, match))
             for snippet in service.snippets:
                 snippets.setdefault(snippet.lower().encode(), match)
+        # Longer literal prefixes are more specific: try them first.
+        for host, path, match in sorted(globs, key=lambda g: -len(g[1].partition("*")[0])):
+            if host:
+                self._urls.setdefault(host, []).append((_glob(path), match))
+            else:
+                self._paths.append((_glob(path), match))
+        self.has_paths = bool(self._paths)
         self._snippets = snippets
+        # An alternation tries longer snippets first, so the most specific one wins at a position.
         self._snippet_re = (
             re.compile(b"|".join(re.escape(s) for s in sorted(snippets, key=len, reverse=True)))
             if snippets
             else None
         )
+        self.url = lru_cache(maxsize=4096)(self._url)
 
-    def may_match(self, low: bytes, start: int, end: int) -> bool:
-        """Cheap pre-check of a lower-cased tag: only absolute URLs and explicit marks match."""
-        return (
-            bool(self._paths)
-            or low.find(b"//", start, end) != -1
-            or low.find(b"data-consent", start, end) != -1
-        )
-
-    def url(self, value: str) -> Match | None:
-        """The match for a URL as written in an attribute (absolute, //host or relative)."""
+    def _url(self, value: str) -> Match | None:
+        """The service of a URL as written in an attribute (absolute, //host or /path)."""
         value = value.strip().lower()
         if value.startswith("//"):
             rest = value[2:]
@@ -79,12 +84,11 @@ class Blocker:
             path = "/" + path
         return self._host(host, path)
 
-    def inline(self, text: bytes) -> Match | None:
-        """The match for an inline script's lower-cased text, by the services' snippets."""
-        if self._snippet_re is None:
-            return None
-        found = self._snippet_re.search(text)
-        return None if found is None else self._snippets[found.group()]
+    def inline(self, text: bytes) -> Iterator[Match]:
+        """Services whose signatures appear in an inline script's lower-cased text, in order."""
+        if self._snippet_re is not None:
+            for found in self._snippet_re.finditer(text):
+                yield self._snippets[found.group()]
 
     def _host(self, host: str, path: str) -> Match | None:
         name = host.partition(":")[0]
@@ -115,12 +119,40 @@ class Blocker:
         return None
 
 
+class Blocker:
+    """Answers "is this held back?" for one set of refused categories."""
+
+    def __init__(self, classifier: Classifier, refused: frozenset[str]) -> None:
+        self.refused = refused
+        self._classifier = classifier
+
+    def may_match(self, low: bytes, start: int, end: int) -> bool:
+        """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
+        the policy names, and explicit marks can match."""
+        return (
+            self._classifier.has_paths
+            or low.find(b"//", start, end) != -1
+            or low.find(b"data-consent", start, end) != -1
+        )
+
+    def url(self, value: str) -> Match | None:
+        match = self._classifier.url(value)
+        return match if match is not None and match.category in self.refused else None
+
+    def inline(self, text: bytes) -> Match | None:
+        """The first refused service whose signature is in the (lower-cased) script text."""
+        for match in self._classifier.inline(text):
+            if match.category in self.refused:
+                return match
+        return None
+
+
 class Rules:
     """The policy's services, compiled once; blockers are cached per set of refused categories."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.categories = frozenset(c.id for c in policy.categories)
+        self.classifier = Classifier(policy.services)
         self._cache: dict[frozenset[str], Blocker | None] = {}
 
     def blocking(self, refused: frozenset[str]) -> Blocker | None:
@@ -128,11 +160,9 @@ class Rules:
         try:
             return self._cache[refused]
         except KeyError:
-            pass
-        services = [s for s in self.policy.services if s.category in refused]
-        blocker = Blocker(services, refused) if refused else None
-        self._cache[refused] = blocker
-        return blocker
+            blocker = Blocker(self.classifier, refused) if refused else None
+            self._cache[refused] = blocker
+            return blocker
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

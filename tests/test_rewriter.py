@@ -1,0 +1,386 @@
+"""The streaming rewriter: what it holds back, and that it changes nothing else."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consent_gate.policy import Policy, Service
+from consent_gate.rewriter import MAX_INLINE_SCRIPT, HtmlRewriter
+from consent_gate.rules import Blocker, Classifier, Match, Rules
+
+SNIPPETS = Path(__file__).parent / "data" / "snippets"
+MANIFEST = tomllib.loads((SNIPPETS / "MANIFEST.toml").read_text())["files"]
+POLICY = Policy.default()
+ALL_REFUSED = frozenset(POLICY.optional_categories)
+PLACEHOLDER = b"PLACEHOLDER"
+
+TEST_SERVICES = [
+    Service(
+        id="ga",
+        name="GA",
+        category="analytics",
+        hosts=("google-analytics.com",),
+        urls=("googletagmanager.com/gtag/js*", "/first-party/track*"),
+        snippets=("gtag(",),
+    ),
+    Service(id="yt", name="YouTube", category="marketing", hosts=("youtube.com",)),
+]
+
+
+CLASSIFIER = Classifier(tuple(TEST_SERVICES))
+
+
+def blocker(refused: frozenset[str] = frozenset({"analytics", "marketing"})) -> Blocker:
+    return Blocker(CLASSIFIER, refused)
+
+
+def rewrite(html: bytes, block: Blocker | None = None, chunk: int = 0) -> bytes:
+    rewriter = HtmlRewriter(block or blocker(), lambda match: PLACEHOLDER)
+    if not chunk:
+        return rewriter.feed(html) + rewriter.close()
+    parts = [rewriter.feed(html[i : i + chunk]) for i in range(0, len(html), chunk)]
+    return b"".join(parts) + rewriter.close()
+
+
+_ADDED = re.compile(
+    rb' type="text/plain"(?= data-cg-category=)| data-cg-category="[^"]*"'
+    rb'| data-cg-service="[^"]*"| srcdoc="' + PLACEHOLDER + rb'"'
+)
+_RENAMED = re.compile(
+    rb"data-cg-(?=(?:src|srcset|href|type|srcdoc|data|poster|imagesrcset|xlink:href)\b)",
+    re.IGNORECASE,
+)
+
+
+def undo(output: bytes) -> bytes:
+    """The input again: remove exactly what neutralising adds."""
+    return _RENAMED.sub(b"", _ADDED.sub(b"", output))
+
+
+def held(output: bytes) -> int:
+    return output.count(b"data-cg-category=")
+
+
+# --- what is held back --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>',
+            b'<script type="text/plain" data-cg-category="analytics" data-cg-service="ga" async '
+            b'data-cg-src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>',
+        ),
+        (
+            b"<SCRIPT SRC=//www.google-analytics.com/analytics.js></SCRIPT>",
+            b'<SCRIPT type="text/plain" data-cg-category="analytics" data-cg-service="ga" '
+            b"data-cg-SRC=//www.google-analytics.com/analytics.js></SCRIPT>",
+        ),
+        (
+            b"<script>gtag('config','G-1')</script>",
+            b'<script type="text/plain" data-cg-category="analytics" data-cg-service="ga">'
+            b"gtag('config','G-1')</script>",
+        ),
+        (
+            b'<script type="module" src="https://google-analytics.com/m.js"></script>',
+            b'<script type="text/plain" data-cg-category="analytics" data-cg-service="ga" '
+            b'data-cg-type="module" data-cg-src="https://google-analytics.com/m.js"></script>',
+        ),
+        (
+            b"<img src='https://ssl.google-analytics.com/collect?v=1&amp;t=pageview' alt=''>",
+            b'<img data-cg-category="analytics" data-cg-service="ga" '
+            b"data-cg-src='https://ssl.google-analytics.com/collect?v=1&amp;t=pageview' alt=''>",
+        ),
+        (
+            b'<iframe src="https://www.youtube.com/embed/x" allowfullscreen></iframe>',
+            b'<iframe data-cg-category="marketing" data-cg-service="yt" srcdoc="PLACEHOLDER" '
+            b'data-cg-src="https://www.youtube.com/embed/x" allowfullscreen></iframe>',
+        ),
+        (
+            b'<link rel="preconnect" href="https://www.google-analytics.com">',
+            b'<link data-cg-category="analytics" data-cg-service="ga" rel="preconnect" '
+            b'data-cg-href="https://www.google-analytics.com">',
+        ),
+        (
+            b'<img srcset="/a.png 1x, https://google-analytics.com/p.gif 2x">',
+            b'<img data-cg-category="analytics" data-cg-service="ga" '
+            b'data-cg-srcset="/a.png 1x, https://google-analytics.com/p.gif 2x">',
+        ),
+        (
+            b'<script src="/first-party/track.js"></script>',
+            b'<script type="text/plain" data-cg-category="analytics" data-cg-service="ga" '
+            b'data-cg-src="/first-party/track.js"></script>',
+        ),
+    ],
+)
+def test_neutralises_tracker_elements(html: bytes, expected: bytes) -> None:
+    assert rewrite(html) == expected
+
+
+def test_every_duplicate_of_a_loading_attribute_is_renamed() -> None:
+    # HTML keeps the first of duplicate attributes; renaming only one would activate the other.
+    out = rewrite(
+        b'<img src="https://google-analytics.com/a" SRC="https://google-analytics.com/b">'
+    )
+    assert b" src=" not in out.lower().replace(b"data-cg-src", b"")
+
+
+def test_pixels_inside_noscript_are_held_back() -> None:
+    html = b'<noscript><img height="1" src="https://www.google-analytics.com/p?x=1"/></noscript>'
+    assert held(rewrite(html)) == 1
+
+
+def test_refused_categories_only() -> None:
+    html = b'<script src="https://google-analytics.com/a.js"></script><img src="//youtube.com/x">'
+    out = rewrite(html, blocker(frozenset({"marketing"})))
+    assert b'src="https://google-analytics.com/a.js"' in out
+    assert b'data-cg-category="marketing"' in out
+
+
+def test_site_owner_marks_elements_explicitly() -> None:
+    html = (
+        b'<script data-consent="analytics">track()</script>'
+        b'<script data-consent="necessary">gtag("x")</script>'
+        b'<img data-consent="preferences" src="/me.png">'
+    )
+    out = rewrite(html, blocker(frozenset({"analytics", "preferences"})))
+    assert out.count(b'data-cg-category="analytics"') == 1
+    assert b'<script data-consent="necessary">gtag("x")</script>' in out  # exempt
+    assert b'data-cg-category="preferences"' in out
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<script type="application/ld+json">{"sameAs":"gtag(youtube.com)"}</script>',
+        b'<script type="text/plain" data-category="analytics">gtag(1)</script>',
+        b'<a href="https://www.youtube.com/c/acme">YouTube</a>',
+        b'<script src="https://cdn.example.com/jquery.js"></script>',
+        b"<script>fetch('/api/cart')</script>",
+        b'<img src="/logo.png" alt="a > b">',
+    ],
+)
+def test_leaves_everything_else_alone(html: bytes) -> None:
+    assert rewrite(html) == html
+
+
+# --- HTML's raw-text rules ----------------------------------------------------------------------
+
+TRACKER = b'<script src="https://google-analytics.com/a.js"></script>'
+
+AWKWARD = [
+    b"<!-- " + TRACKER + b" -->",
+    b"<textarea>" + TRACKER + b"</textarea>",
+    b"<title>" + TRACKER + b"</title>",
+    b"<style>/*" + TRACKER + b"*/</style>",
+    b"<xmp>" + TRACKER + b"</xmp>",
+    b"<iframe>" + TRACKER + b"</iframe>",
+    b'<script>var s = "' + TRACKER.replace(b"</script>", b"<\\/script>") + b'";</script>',
+    b"<?php " + TRACKER.replace(b">", b"") + b" ?>",
+    b'<div title="' + TRACKER + b'">x</div>',
+    b"<div title='" + TRACKER + b"'>x</div>",
+]
+
+
+@pytest.mark.parametrize("html", AWKWARD)
+def test_markup_in_text_is_not_mistaken_for_tags(html: bytes) -> None:
+    assert rewrite(html) == html
+
+
+@pytest.mark.parametrize(
+    ("html", "count"),
+    [
+        # The comment ends at "-->" or "--!>"; "<!-->" is a whole (empty) comment.
+        (b"<!-->" + TRACKER, 1),
+        (b"<!--->" + TRACKER, 1),
+        (b"<!-- a --!>" + TRACKER, 1),
+        # A bogus comment ends at the first ">" even when it looks like a comment opener.
+        (b"<?x <!-- ?>" + TRACKER + b"-->", 1),
+        (b"<![CDATA[ x ]]>" + TRACKER, 1),
+        # Raw text ends at its own end tag, in any case, followed by space, / or >.
+        (b"<TEXTAREA>x</textArea >" + TRACKER, 1),
+        (b"<title>x</title/>" + TRACKER, 1),
+        (b"<style>x</styled></style>" + TRACKER, 1),
+        # "</script>" in a string still ends the script; the tracker after it is real.
+        (b'<script>var a = "</script>' + TRACKER, 1),
+        # Script double-escaping: "<!--<script>" keeps the next "</script>" inside the script.
+        (b"<script><!--<script></script>" + TRACKER + b"--></script>", 0),
+        (b"<script><!-- x --></script>" + TRACKER, 1),
+        # Quotes only open values after "="; elsewhere they are plain characters.
+        (b"<a b='c'>don't" + TRACKER, 1),
+        (b'<a "x>' + TRACKER, 1),
+        (b'<a ="x>' + TRACKER, 1),
+        (b'<a b="1"="x>' + TRACKER, 1),
+        # ...and "<script" after a quoted value is just another attribute name of <a>.
+        (b'<a title="x>"' + TRACKER.replace(b"<script", b" <script"), 0),
+        (b"<p>1 < 2 and 3 > 2</p>" + TRACKER, 1),
+        (b"</ x>" + TRACKER + b"</>", 1),
+        # <noscript>: read as markup (scripting off), but its end is honoured the way a
+        # scripting browser reads it, so nothing after it is missed.
+        (b"<noscript><!-- </noscript>" + TRACKER + b" --></noscript>", 1),
+        (b"<noscript><style></noscript>" + TRACKER, 1),
+        (b"<noscript><script></noscript>" + TRACKER, 1),
+        # A self-closed raw-text element (SVG) does not swallow the rest of the page.
+        (b"<svg><title/></svg>" + TRACKER, 1),
+        (b'<svg><script href="x"/></svg>' + TRACKER, 1),
+        (b"<plaintext>" + TRACKER, 0),
+    ],
+)
+def test_tokenizer_edge_cases(html: bytes, count: int) -> None:
+    out = rewrite(html)
+    assert held(out) == count
+    assert undo(out) == html
+
+
+# --- real-world snippets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_catalogue_holds_back_every_vendor_snippet(name: str) -> None:
+    html = (SNIPPETS / name).read_bytes()
+    expected = MANIFEST[name]
+    out = rewrite(html, Rules(POLICY).blocking(ALL_REFUSED))
+    assert held(out) == expected["elements"], out.decode()
+    assert undo(out) == html
+    services = set(re.findall(rb'data-cg-service="([^"]+)"', out))
+    assert services <= {s.encode() for s in expected["services"]}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_snippets_pass_untouched_once_their_categories_are_accepted(name: str) -> None:
+    html = (SNIPPETS / name).read_bytes()
+    by_id = {s.id: s for s in POLICY.services}
+    accepted = {by_id[s].category for s in MANIFEST[name]["services"]}
+    block = Rules(POLICY).blocking(ALL_REFUSED - accepted)
+    if block is None:
+        return
+    assert rewrite(html, block) == html
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+CORPUS = [
+    *AWKWARD,
+    b"<!DOCTYPE html><html><head><title>t</title>" + TRACKER + b"</head><body>"
+    b"<script>gtag('js')</script><noscript><img src=//google-analytics.com/p></noscript>"
+    b"<iframe src=https://youtube.com/embed/1></iframe><p>\xc3\xa9</p></body></html>",
+]
+CORPUS += [(SNIPPETS / name).read_bytes() for name in ("gtm.html", "meta-pixel.html")]
+
+
+@pytest.mark.parametrize("html", CORPUS)
+def test_every_split_point_gives_the_same_output(html: bytes) -> None:
+    whole = rewrite(html)
+    for cut in range(len(html) + 1):
+        rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+        out = rewriter.feed(html[:cut]) + rewriter.feed(html[cut:]) + rewriter.close()
+        assert out == whole, cut
+
+
+@pytest.mark.parametrize("html", CORPUS)
+def test_byte_by_byte_feeding_gives_the_same_output(html: bytes) -> None:
+    assert rewrite(html, chunk=1) == rewrite(html)
+
+
+def test_output_flows_while_input_streams() -> None:
+    rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+    page = b"<p>" + b"x" * 10_000 + b"</p>"
+    out = rewriter.feed(page[:5000])
+    assert len(out) >= 4900  # only a marker-sized tail may wait for the next chunk
+
+
+def test_long_inline_script_is_decided_on_its_prefix_and_not_held() -> None:
+    rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+    start = rewriter.feed(b"<script>gtag('config');" + b"x" * 100)
+    assert start == b""  # held until the text is known
+    sent = 0
+    for _ in range(2 * MAX_INLINE_SCRIPT // 65536 + 2):
+        sent += len(rewriter.feed(b"y" * 65536))
+    out = rewriter.feed(b"</script><p>after</p>") + rewriter.close()
+    assert sent > MAX_INLINE_SCRIPT  # streaming resumed after the bound
+    assert out.endswith(b"</script><p>after</p>")
+
+
+def test_buffer_stays_bounded_for_a_large_page() -> None:
+    rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+    row = b'<div class="r"><img src="/i.png"><script>var a=1;</script>' + TRACKER + b"</div>\n"
+    for _ in range(2000):
+        rewriter.feed(row * 8)
+        assert len(rewriter._buf) < 4096
+    rewriter.close()
+
+
+def test_unterminated_constructs_pass_through_at_the_end() -> None:
+    for html in (b"<script src=//google-analytics.com/a", b"<!-- open", b"<textarea>x", b"<"):
+        assert rewrite(html) == html
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+_TOKENS = st.sampled_from(
+    [
+        b"<script>",
+        b"</script>",
+        b"<script src=//google-analytics.com/a.js>",
+        b"<SCRIPT>gtag(1)",
+        b"<!--",
+        b"-->",
+        b"--!>",
+        b"<img src='https://youtube.com/p'>",
+        b"<iframe src=//youtube.com/e>",
+        b"</iframe>",
+        b"<noscript>",
+        b"</noscript>",
+        b"<textarea>",
+        b"</textarea>",
+        b"<style>",
+        b"</style>",
+        b"<title>",
+        b"<!",
+        b"<?",
+        b"</",
+        b"<",
+        b">",
+        b"/>",
+        b'"',
+        b"'",
+        b"=",
+        b" ",
+        b"a",
+        b"<div title=",
+        b"<plaintext>",
+        b"\x00",
+        b"\xff",
+    ]
+)
+_HTML = st.one_of(st.binary(max_size=300), st.lists(_TOKENS, max_size=60).map(b"".join))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=_HTML, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_any_input_and_chunking(html: bytes, cuts: list[int]) -> None:
+    whole = rewrite(html)
+    assert undo(whole) == html  # identical except where it neutralises
+    rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+    points = sorted({min(c, len(html)) for c in cuts})
+    pieces = [html[a:b] for a, b in zip([0, *points], [*points, len(html)], strict=True)]
+    assert b"".join(rewriter.feed(p) for p in pieces) + rewriter.close() == whole
+
+
+def test_placeholder_gets_the_match() -> None:
+    seen: list[Match] = []
+
+    def placeholder(match: Match) -> bytes:
+        seen.append(match)
+        return b"P"
+
+    rewriter = HtmlRewriter(blocker(), placeholder)
+    rewriter.feed(b"<iframe src=https://www.youtube.com/embed/x></iframe>")
+    assert seen == [Match("marketing", "yt")]
