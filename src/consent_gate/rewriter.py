@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from html import unescape
 
 from .rules import Blocker, Match
@@ -61,13 +62,52 @@ _FAST_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
 _INTERESTING = _trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
-# Copies text and every tag that cannot load anything, stopping before the first that can.
-_SKIP = re.compile(
-    rb"[^<]*+(?:(?:"
-    rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
-    rb"|</(?!noscript" + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
-    rb"|<(?=[^a-z!?/]))[^<]*+)*+"
-)
+_UNTOKENISED_LOADING = _trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
+
+
+@lru_cache(maxsize=16)
+def _skip(hosts: frozenset[str], every_tag: bool) -> re.Pattern[bytes]:
+    """Copies text and every tag that cannot load anything, stopping before the first that can.
+
+    A loading tag is copied too when it provably names no known host: no quoted value holds a
+    ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
+    and no site owner's mark appears. With first-party path rules every loading tag is examined.
+    """
+    quick = b""
+    if not every_tag:
+        known = _trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+        safe = (
+            _NAME_END + rb"(?![^>]*?(?:"
+            rb"//(?:[^/\t\n\f\r \"'>?#\\]*\.)?" + known + rb"(?![a-z0-9.-])|data-consent))"
+            rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
+            rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
+        )
+        # ...and a script with no text at all (the usual external one) is copied whole.
+        quick = (
+            rb"|<"
+            + _UNTOKENISED_LOADING
+            + safe
+            + rb"|<script"
+            + safe
+            + _WS
+            + rb"*+</script"
+            + _NAME_END
+            + _FAST_ATTRS
+            + rb">"
+        )
+    return re.compile(
+        rb"[^<]*+(?:(?:"
+        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+        rb"|</(?!noscript"
+        + _NAME_END
+        + rb")[a-z][^\t\n\f\r />]*+"
+        + _FAST_ATTRS
+        + rb">"
+        + quick
+        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
+    )
+
+
 # The exact attribute grammar of the HTML tokenizer, for the tags Python looks at.
 _ATTRS = (
     rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
@@ -154,6 +194,7 @@ class HtmlRewriter:
         self._script_state = _PLAIN
         self._scan = 0  # where the script scan resumes in the buffer
         self._held: _Tag | None = None  # inline script start tag awaiting its text
+        self._skip = _skip(blocker.hosts, blocker.examines_every_tag)
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -167,7 +208,7 @@ class HtmlRewriter:
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                end = _SKIP.match(low, pos).end()  # type: ignore[union-attr]
+                end = self._skip.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
                     pos = end

@@ -54,6 +54,7 @@ class Classifier:
             else:
                 self._paths.append((_glob(path), match))
         self.has_paths = bool(self._paths)
+        self.hosts = frozenset([*self._hosts, *self._urls])
         self._snippets = snippets
         # An alternation tries longer snippets first, so the most specific one wins at a position.
         self._snippet_re = (
@@ -125,6 +126,8 @@ class Blocker:
     def __init__(self, classifier: Classifier, refused: frozenset[str]) -> None:
         self.refused = refused
         self._classifier = classifier
+        self.examines_every_tag = classifier.has_paths
+        self.hosts = classifier.hosts
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
         """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
