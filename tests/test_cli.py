@@ -1,0 +1,53 @@
+"""The `consent-gate` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from consent_gate.cli import main
+
+
+def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text("revision = 4\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0
+    assert "revision 4" in result.output and "DNT ignored" in result.output
+
+
+def test_check_names_the_bad_key(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('[consent]\ndnt = "maybe"\n')
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "consent.dnt" in result.output
+
+
+def test_classify() -> None:
+    result = CliRunner().invoke(
+        main, ["classify", "https://connect.facebook.net/en_US/fbevents.js"]
+    )
+    assert result.exit_code == 0
+    assert "meta-pixel (marketing)" in result.output
+    unknown = CliRunner().invoke(main, ["classify", "https://cdn.example.com/app.js"])
+    assert unknown.exit_code == 1
+
+
+def test_services_lists_the_catalogue() -> None:
+    result = CliRunner().invoke(main, ["services"])
+    assert result.exit_code == 0
+    assert "google-tag-manager" in result.output
+
+
+def test_rewrite_holds_back_refused_categories() -> None:
+    page = b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1"></script><p>hi</p>'
+    refused = CliRunner().invoke(main, ["rewrite", "-"], input=page)
+    assert refused.exit_code == 0
+    assert 'data-cg-category="analytics"' in refused.stdout
+    assert "held back: 1 element(s)" in refused.stderr
+    accepted = CliRunner().invoke(main, ["rewrite", "--accept", "analytics", "-"], input=page)
+    assert accepted.stdout.encode() == page
+    bad = CliRunner().invoke(main, ["rewrite", "--accept", "ads", "-"], input=page)
+    assert bad.exit_code == 2 and "unknown categories: ads" in bad.output
