@@ -22,7 +22,8 @@ def test_round_trip_keeps_id_choices_revision_time_and_signals() -> None:
     now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     consent = codec().decide({"analytics"}, signals={"dnt": "ignored"}, now=now)
     read = codec().loads(codec().dumps(consent))
-    assert read.id == consent.id and read.decided
+    assert read.id == consent.id
+    assert read.decided
     assert read.choices == {
         "necessary": True,
         "preferences": False,

@@ -35,9 +35,11 @@ def test_default_policy_has_the_four_categories_and_the_catalogue() -> None:
 
 def test_catalogue_cookies_are_described() -> None:
     for service in load_catalogue():
-        assert service.provider and service.privacy_url.startswith("https://"), service.id
+        assert service.provider, service.id
+        assert service.privacy_url.startswith("https://"), service.id
         for cookie in service.cookies:
-            assert cookie.purpose and cookie.party in ("first", "third")
+            assert cookie.purpose
+            assert cookie.party in ("first", "third")
             parse_lifetime(cookie.lifetime)
 
 
