@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
 
+from ._patterns import trie
 from .rules import Blocker, Match
 
 __all__ = ["HtmlRewriter", "Placeholder"]
@@ -39,19 +40,6 @@ _LOADING = (
 )
 
 
-def _trie(words: set[bytes]) -> bytes:
-    """An alternation shaped as a trie: most tag names fail on their first letter."""
-    if b"" in words and len(words) == 1:
-        return b""
-    branches = []
-    for first in sorted({w[:1] for w in words if w}):
-        rest = _trie({w[1:] for w in words if w[:1] == first})
-        branches.append(re.escape(first) + rest)
-    if b"" in words:
-        branches.append(b"")
-    return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-
-
 # All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
@@ -61,8 +49,8 @@ _FAST_ATTRS = (
     rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
-_INTERESTING = _trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
-_UNTOKENISED_LOADING = _trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
+_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+_UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
 
 @lru_cache(maxsize=16)
@@ -75,7 +63,7 @@ def _skip(hosts: frozenset[str], every_tag: bool) -> re.Pattern[bytes]:
     """
     quick = b""
     if not every_tag:
-        known = _trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+        known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         safe = (
             _NAME_END + rb"(?![^>]*?(?:"
             rb"//(?:[^/\t\n\f\r \"'>?#\\]*\.)?" + known + rb"(?![a-z0-9.-])|data-consent))"
@@ -433,10 +421,14 @@ class _Tag:
         self.name = found.group(1)
         self.name_end = found.end(1) - base
         # (name, offset in source, lower-cased value without quotes or None)
-        self.attrs: list[tuple[bytes, int, bytes | None]] = [
-            (name, start - base, value[1:-1] if value and value[:1] in b"\"'" else value)
-            for name, start, value in _attr_spans(found)
-        ]
+        self.attrs: list[tuple[bytes, int, bytes | None]] = (
+            [
+                (name, start - base, value[1:-1] if value and value[:1] in b"\"'" else value)
+                for name, start, value in _attr_spans(found)
+            ]
+            if found.end(2) > found.start(2)
+            else []
+        )
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""

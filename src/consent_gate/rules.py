@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ._patterns import trie
 from .policy import Policy, Service
 
 __all__ = ["Blocker", "Classifier", "Match", "Rules"]
@@ -56,12 +57,7 @@ class Classifier:
         self.has_paths = bool(self._paths)
         self.hosts = frozenset([*self._hosts, *self._urls])
         self._snippets = snippets
-        # An alternation tries longer snippets first, so the most specific one wins at a position.
-        self._snippet_re = (
-            re.compile(b"|".join(re.escape(s) for s in sorted(snippets, key=len, reverse=True)))
-            if snippets
-            else None
-        )
+        self._snippet_re = re.compile(trie(set(snippets))) if snippets else None
         self.url = lru_cache(maxsize=4096)(self._url)
 
     def _url(self, value: str) -> Match | None:
