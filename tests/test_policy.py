@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from consent_gate import Policy, PolicyError
+from consent_gate import Policy, PolicyError, Service
 from consent_gate.policy import CookieSpec, load_catalogue, parse_lifetime
 
 
@@ -180,3 +180,7 @@ def test_parse_lifetime(text: str, seconds: int | None) -> None:
 def test_python_objects_are_validated_too() -> None:
     with pytest.raises(PolicyError, match="revision"):
         Policy(revision=-1)
+    bad = Service(id="x", name="X", category="analytics", hosts=("https://x.example/",))
+    with pytest.raises(PolicyError) as excinfo:
+        Policy(services=(bad,))
+    assert excinfo.value.key == "services.x.hosts[0]"

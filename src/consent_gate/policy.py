@@ -255,37 +255,13 @@ def _translation(reader: _Reader) -> dict[str, str]:
 
 
 def _service(service_id: str, reader: _Reader) -> Service:
-    if not _ID.match(service_id):
-        raise PolicyError(reader.path, "service ids are lowercase letters, digits, - and _")
-    hosts = tuple(h.lower() for h in reader.strings("hosts"))
-    for index, host in enumerate(hosts):
-        if not _HOST.match(host):
-            raise PolicyError(
-                f"{reader.path}.hosts[{index}]",
-                f"{host!r} is not a host name (write 'cdn.example.com', no scheme or path)",
-            )
-    urls = tuple(u.lower() for u in reader.strings("urls"))
-    for index, url in enumerate(urls):
-        if "://" in url or "/" not in url:
-            raise PolicyError(
-                f"{reader.path}.urls[{index}]",
-                f"{url!r} should be host/path with no scheme, e.g. 'example.com/track*'",
-            )
-    snippets = tuple(reader.strings("snippets"))
-    if any(len(s.strip()) < 4 for s in snippets):
-        raise PolicyError(f"{reader.path}.snippets", "each snippet needs at least 4 characters")
     cookies = []
     for item in reader.tables("cookies"):
-        lifetime = item.get("lifetime", str, "session")
-        try:
-            parse_lifetime(lifetime)
-        except ValueError as exc:
-            raise PolicyError(f"{item.path}.lifetime", str(exc)) from None
         cookies.append(
             CookieSpec(
                 name=item.require("name", str),
                 purpose=item.require("purpose", str),
-                lifetime=lifetime,
+                lifetime=item.get("lifetime", str, "session"),
                 party=item.choice("party", ("first", "third"), "first"),
             )
         )
@@ -297,15 +273,44 @@ def _service(service_id: str, reader: _Reader) -> Service:
         provider=reader.get("provider", str, ""),
         privacy_url=reader.get("privacy_url", str, ""),
         description=reader.get("description", str, ""),
-        hosts=hosts,
-        urls=urls,
-        snippets=snippets,
+        hosts=tuple(h.lower() for h in reader.strings("hosts")),
+        urls=tuple(u.lower() for u in reader.strings("urls")),
+        snippets=tuple(reader.strings("snippets")),
         cookies=tuple(cookies),
     )
-    if not (hosts or urls or snippets or cookies):
-        raise PolicyError(reader.path, "a service needs hosts, urls, snippets or cookies")
     reader.reject_unknown()
+    _check_service(service, reader.path)
     return service
+
+
+def _check_service(service: Service, key: str) -> None:
+    """The same checks for services from TOML and from Python."""
+    if not _ID.match(service.id):
+        raise PolicyError(key, "service ids are lowercase letters, digits, - and _")
+    for index, host in enumerate(service.hosts):
+        if not _HOST.match(host):
+            raise PolicyError(
+                f"{key}.hosts[{index}]",
+                f"{host!r} is not a lower-case host name "
+                "(write 'cdn.example.com', no scheme or path)",
+            )
+    for index, url in enumerate(service.urls):
+        if "://" in url or "/" not in url or url != url.lower():
+            raise PolicyError(
+                f"{key}.urls[{index}]",
+                f"{url!r} should be lower-case host/path with no scheme, e.g. 'example.com/track*'",
+            )
+    if any(len(s.strip()) < 4 for s in service.snippets):
+        raise PolicyError(f"{key}.snippets", "each snippet needs at least 4 characters")
+    for index, cookie in enumerate(service.cookies):
+        try:
+            parse_lifetime(cookie.lifetime)
+        except ValueError as exc:
+            raise PolicyError(f"{key}.cookies[{index}].lifetime", str(exc)) from None
+        if cookie.party not in ("first", "third"):
+            raise PolicyError(f"{key}.cookies[{index}].party", "must be 'first' or 'third'")
+    if not (service.hosts or service.urls or service.snippets or service.cookies):
+        raise PolicyError(key, "a service needs hosts, urls, snippets or cookies")
 
 
 def _validate(policy: Policy) -> None:
@@ -320,6 +325,7 @@ def _validate(policy: Policy) -> None:
     if "necessary" not in ids or not policy.category("necessary").required:
         raise PolicyError("categories.necessary", "must exist and be required")
     for service in policy.services:
+        _check_service(service, f"services.{service.id}")
         if service.category not in ids:
             raise PolicyError(
                 f"services.{service.id}.category",
