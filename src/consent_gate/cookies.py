@@ -6,6 +6,7 @@ after a withdrawal; this module does both from the policy's cookie list.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -63,21 +64,31 @@ class CookieRules:
 
 
 def _deletes(header: str) -> bool:
-    """A Set-Cookie that removes the cookie is always welcome."""
+    """A Set-Cookie that removes the cookie is always welcome.
+
+    As in RFC 6265 5.3, a valid Max-Age wins over Expires, and the last of each counts.
+    """
+    max_age: int | None = None
+    expires: str | None = None
     for part in header.split(";")[1:]:
         key, _, value = part.partition("=")
         key, value = key.strip().lower(), value.strip()
         if key == "max-age":
-            try:
-                return int(value) <= 0
-            except ValueError:
-                return False
-        if key == "expires":
-            try:
-                return parsedate_to_datetime(value) <= datetime.now(UTC)
-            except (TypeError, ValueError):
-                return False
-    return False
+            with contextlib.suppress(ValueError):  # an invalid Max-Age is ignored
+                max_age = int(value)
+        elif key == "expires":
+            expires = value
+    if max_age is not None:
+        return max_age <= 0
+    if expires is None:
+        return False
+    try:
+        when = parsedate_to_datetime(expires)
+    except (TypeError, ValueError):
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # "-0000" zones parse naive; they mean UTC
+    return when <= datetime.now(UTC)
 
 
 def set_cookie_header(

@@ -118,6 +118,14 @@ class Decoder:
     def close(self) -> bytes:
         return self._inflate.flush()
 
+    @staticmethod
+    def peek(data: bytes, size: int) -> bytes:
+        """Up to `size` decoded bytes from the start of a stream; empty if it does not decode."""
+        try:
+            return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(data, size)
+        except zlib.error:
+            return b""
+
 
 class Encoder:
     """Re-applies the coding the app chose; each chunk is flushed so the page keeps streaming."""

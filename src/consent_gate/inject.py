@@ -10,7 +10,6 @@ import re
 
 __all__ = ["BodyEndInjector"]
 
-_SPELLINGS = (b"</body", b"</BODY", b"</Body")
 _CLEAN_TAIL = re.compile(
     rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.IGNORECASE | re.DOTALL
 )
@@ -27,15 +26,13 @@ class BodyEndInjector:
 
     def feed(self, data: bytes) -> bytes:
         buf = self._held + data if self._held else data
-        found = max(buf.rfind(spelling) for spelling in _SPELLINGS)
-        if found == -1:
-            # Keep a few bytes in case "</body" straddles this chunk and the next.
+        found = buf.lower().rfind(b"</body")
+        if found == -1 or len(buf) - found > _MAX_HELD:
+            # None, or too much after it to hold (append at the end). Keep a few bytes in
+            # case a later "</body" straddles this chunk and the next.
             cut = max(0, len(buf) - 5)
             self._held, self._candidate = buf[cut:], False
             return buf[:cut]
-        if len(buf) - found > _MAX_HELD:
-            self._held, self._candidate = b"", False  # too much after it: append at the end
-            return buf
         self._held, self._candidate = buf[found:], True
         return buf[:found]
 

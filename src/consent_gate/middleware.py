@@ -7,7 +7,9 @@ except Set-Cookie headers of refused categories, which never reach the browser.
 
 from __future__ import annotations
 
+import codecs
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +40,8 @@ _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"
 _NO_BODY = {204, 206, 304}
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
+_UTF8_BOM = b"\xef\xbb\xbf"
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
 
 
 class ConsentGate:
@@ -195,7 +199,7 @@ class _Response:
         if held is not None:
             if not body and more:
                 return  # wait for bytes to tell the page's encoding
-            if body.startswith(_BOMS) and self._pipeline.decoder is None:
+            if not self._ascii_page(held["headers"], body):
                 await self._release()
                 await self._send(message)
                 return
@@ -209,6 +213,17 @@ class _Response:
             await self._send({"type": "http.response.body", "body": out, "more_body": more})
         if not more:
             self._pipeline = None
+
+    def _ascii_page(self, headers: Headers, body: bytes) -> bool:
+        """Whether the page's first bytes (BOM, `<meta charset>`) allow rewriting it as ASCII."""
+        assert self._pipeline is not None
+        head = body[:1024] if self._pipeline.decoder is None else Decoder.peek(body, 1024)
+        if head.startswith(_BOMS):
+            return False
+        if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
+            return True  # a BOM, then the header's charset, win over <meta>
+        found = _META_CHARSET.search(head.lower())
+        return found is None or _meta_ascii_compatible(found.group(1).decode("latin-1"))
 
     async def _release(self) -> None:
         """Send a held start unchanged: the body will not be rewritten after all."""
@@ -275,6 +290,15 @@ class _Pipeline:
             data = self.rewriter.feed(data) + self.rewriter.close()
         data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
+
+
+def _meta_ascii_compatible(label: str) -> bool:
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return True
+    # HTML: a UTF-16 or UTF-32 label in <meta> cannot be true of bytes that spell it; UTF-8.
+    return name.startswith(("utf-16", "utf-32")) or ascii_compatible(label)
 
 
 def _private(value: bytes) -> bytes:

@@ -1,0 +1,258 @@
+"""CookieRules (name -> category, the Set-Cookie firewall), expiry lines and the consent cookie."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from consent_gate import CookieSpec, Policy, Service
+from consent_gate.cookies import CookieRules, expire_headers, set_cookie_header
+
+POLICY = Policy(
+    services=(
+        Service(
+            "stats",
+            "Stats",
+            "analytics",
+            hosts=("stats.example",),
+            cookies=(
+                CookieSpec("_st", "Distinguishes visitors.", "2 years"),
+                CookieSpec("_st_*", "One per property.", "1 day"),
+                CookieSpec("a.b*", "A pattern with a regex metacharacter."),
+            ),
+        ),
+        Service(
+            "ads",
+            "Ads",
+            "marketing",
+            hosts=("ads.example",),
+            cookies=(
+                CookieSpec("_ad", "Ad targeting.", "1 year", "third"),
+                CookieSpec("_st_special", "An exact name that also fits a pattern."),
+            ),
+        ),
+        Service(
+            "chat",
+            "Chat",
+            "preferences",
+            hosts=("chat.example",),
+            cookies=(CookieSpec("chat_*", "Chat session."),),
+        ),
+    )
+)
+RULES = CookieRules(POLICY)
+ANALYTICS = frozenset({"analytics"})
+ALL_OPTIONAL = frozenset({"preferences", "analytics", "marketing"})
+
+
+def _http_date(delta: timedelta) -> str:
+    return format_datetime(datetime.now(UTC) + delta, usegmt=True)
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "category"),
+    [
+        ("_st", "analytics"),
+        ("_st_UA123", "analytics"),
+        ("_st_", "analytics"),
+        ("_ad", "marketing"),
+        ("chat_session", "preferences"),
+        ("a.b", "analytics"),
+        ("a.bcd", "analytics"),
+    ],
+)
+def test_category_of_exact_and_glob_names(name: str, category: str) -> None:
+    assert RULES.category(name) == category
+
+
+@pytest.mark.parametrize("name", ["session", "x_st_1", "_st2", "_ad_", "axb", "chat", "", "_ST"])
+def test_unknown_cookie_names_have_no_category(name: str) -> None:
+    assert RULES.category(name) is None
+
+
+def test_an_exact_name_wins_over_a_matching_pattern() -> None:
+    assert RULES.category("_st_special") == "marketing"
+
+
+def test_the_consent_cookie_itself_never_belongs_to_a_category() -> None:
+    policy = Policy(
+        services=(
+            Service("odd", "Odd", "marketing", cookies=(CookieSpec("consent_*", "Catch-all."),)),
+        )
+    )
+    rules = CookieRules(policy)
+    assert rules.category("consent_gate") is None
+    assert rules.category("consent_other") == "marketing"
+
+
+def test_cookie_names_are_listed_by_category() -> None:
+    assert RULES.by_category == {
+        "analytics": ["_st", "_st_*", "a.b*"],
+        "marketing": ["_ad", "_st_special"],
+        "preferences": ["chat_*"],
+    }
+
+
+def test_refused_picks_only_cookies_of_refused_categories_in_order() -> None:
+    names = ["session", "_ad", "_st", "chat_x", "_st_1", "theme"]
+    assert RULES.refused(names, ANALYTICS) == ["_st", "_st_1"]
+    assert RULES.refused(names, ALL_OPTIONAL) == ["_ad", "_st", "chat_x", "_st_1"]
+    assert RULES.refused(names, frozenset()) == []
+
+
+# --- the Set-Cookie firewall --------------------------------------------------------------------
+
+
+def test_everything_passes_when_nothing_is_refused() -> None:
+    assert RULES.allows_set_cookie(b"_st=1; Path=/; Max-Age=100", frozenset())
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"_st=GA1.2.3; Path=/; Max-Age=63072000",
+        b"_st_UA1=1; Path=/; Domain=.example.com",
+        b"_st=1",
+        b" _st =1; Path=/",
+        b"_st=1; Max-Age=3600; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    ],
+)
+def test_a_cookie_of_a_refused_category_is_dropped(line: bytes) -> None:
+    assert not RULES.allows_set_cookie(line, ANALYTICS)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"session=abc; HttpOnly; Path=/", b"theme=dark", b"_ad=1; Path=/", b"chat_x=1"],
+)
+def test_unknown_cookies_and_accepted_categories_are_kept(line: bytes) -> None:
+    assert RULES.allows_set_cookie(line, ANALYTICS)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"_st=; Path=/; Max-Age=0",
+        b"_st=x; Max-Age=-1; Path=/",
+        b"_st=; max-age=0",
+        b"_st=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        b"_st=; EXPIRES=Thu, 01 Jan 1970 00:00:00 GMT",
+        b"_st_1=; Path=/; Expires=Thu, 01-Jan-1970 00:00:01 GMT",
+        # PHP's setcookie() deletion: an Expires it cannot parse the same way, then Max-Age=0.
+        b"_st=deleted; expires=Thu, 01-Jan-1970 00:00:01 GMT; Max-Age=0; path=/",
+        # RFC 6265 5.3: Max-Age has precedence over Expires.
+        b"_st=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT; Max-Age=0",
+        # A numeric-zone date parses to a naive datetime; it is still in the past.
+        b"_st=; Expires=Thu, 01 Jan 1970 00:00:00 -0000",
+    ],
+)
+def test_deleting_a_refused_cookie_is_always_allowed(line: bytes) -> None:
+    assert RULES.allows_set_cookie(line, ANALYTICS)
+
+
+def test_an_expiry_just_past_deletes_and_one_in_the_future_does_not() -> None:
+    past = f"_st=; Expires={_http_date(-timedelta(minutes=5))}".encode()
+    future = f"_st=1; Expires={_http_date(timedelta(days=30))}".encode()
+    assert RULES.allows_set_cookie(past, ANALYTICS)
+    assert not RULES.allows_set_cookie(future, ANALYTICS)
+
+
+def test_max_age_takes_precedence_over_a_past_expires() -> None:
+    line = f"_st=1; Expires={_http_date(-timedelta(days=1))}; Max-Age=3600".encode()
+    assert not RULES.allows_set_cookie(line, ANALYTICS)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"_st=1; Max-Age=soon",
+        b"_st=1; Expires=not a date",
+        b"_st=1; Expires=",
+        b"_st=1; Max-Age=",
+    ],
+)
+def test_an_unparseable_lifetime_is_not_a_deletion(line: bytes) -> None:
+    assert not RULES.allows_set_cookie(line, ANALYTICS)
+
+
+def test_an_invalid_max_age_is_ignored_and_a_past_expires_still_deletes() -> None:
+    # RFC 6265 5.2.2: a Max-Age that is not a number is ignored, not fatal.
+    line = b"_st=; Max-Age=never; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    assert RULES.allows_set_cookie(line, ANALYTICS)
+
+
+# --- set_cookie_header --------------------------------------------------------------------------
+
+
+def test_set_cookie_header_on_plain_http() -> None:
+    line = set_cookie_header("consent_gate", "abc.def", max_age=3600, secure=False)
+    assert line == b"consent_gate=abc.def; Path=/; Max-Age=3600; SameSite=Lax; HttpOnly"
+
+
+def test_set_cookie_header_on_https_is_secure() -> None:
+    line = set_cookie_header("c", "v", max_age=10, secure=True)
+    assert line == b"c=v; Path=/; Max-Age=10; SameSite=Lax; Secure; HttpOnly"
+
+
+def test_set_cookie_header_can_leave_out_httponly() -> None:
+    line = set_cookie_header("c", "v", max_age=10, secure=False, http_only=False)
+    assert b"HttpOnly" not in line
+    assert line == b"c=v; Path=/; Max-Age=10; SameSite=Lax"
+
+
+# --- expire_headers -----------------------------------------------------------------------------
+
+_EXPIRE = b"=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def test_expiry_covers_the_host_and_every_parent_domain() -> None:
+    assert expire_headers(["_st"], "www.shop.example.com") == [
+        b"_st" + _EXPIRE,
+        b"_st" + _EXPIRE + b"; Domain=www.shop.example.com",
+        b"_st" + _EXPIRE + b"; Domain=shop.example.com",
+        b"_st" + _EXPIRE + b"; Domain=example.com",
+    ]
+
+
+def test_expiry_ignores_the_port_and_case_of_the_host() -> None:
+    assert expire_headers(["_ad"], "WWW.Example.COM:8443") == [
+        b"_ad" + _EXPIRE,
+        b"_ad" + _EXPIRE + b"; Domain=www.example.com",
+        b"_ad" + _EXPIRE + b"; Domain=example.com",
+    ]
+
+
+def test_expiry_lines_for_several_cookies() -> None:
+    lines = expire_headers(["_st", "_ad"], "example.com")
+    assert lines == [
+        b"_st" + _EXPIRE,
+        b"_st" + _EXPIRE + b"; Domain=example.com",
+        b"_ad" + _EXPIRE,
+        b"_ad" + _EXPIRE + b"; Domain=example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.0.0.1:8000",
+        "[::1]",
+        "[::1]:8000",
+        "[2001:db8::1]:443",
+        "localhost",
+        "localhost:8000",
+        "",
+    ],
+)
+def test_ip_and_single_label_hosts_get_no_domain_attribute(host: str) -> None:
+    assert expire_headers(["_st"], host) == [b"_st" + _EXPIRE]
+
+
+def test_no_names_no_lines() -> None:
+    assert expire_headers([], "www.example.com") == []

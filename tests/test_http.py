@@ -1,0 +1,243 @@
+"""Header lookups, content types, charsets, origins and the gzip/deflate decoder and encoder."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from typing import Any
+
+import pytest
+
+from consent_gate.http import (
+    Decoder,
+    Encoder,
+    ascii_compatible,
+    content_type,
+    cookie_names,
+    cookie_value,
+    header,
+    origin_of,
+)
+
+PAGE = (
+    b"<!doctype html><html><head><title>t</title></head><body>"
+    + b"<p>Hello, world. Caf\xc3\xa9.</p>\n" * 2000
+    + b"</body></html>"
+)
+
+
+# --- headers and cookies ------------------------------------------------------------------------
+
+
+def test_header_returns_the_first_value_or_none() -> None:
+    headers = [(b"accept", b"text/html"), (b"x-a", b"1"), (b"x-a", b"2")]
+    assert header(headers, b"x-a") == b"1"
+    assert header(headers, b"accept") == b"text/html"
+    assert header(headers, b"missing") is None
+
+
+def test_cookie_value_reads_one_cookie_across_cookie_headers() -> None:
+    headers = [
+        (b"cookie", b"a=1; consent_gate=abc.def=; b=2"),
+        (b"cookie", b"c=3"),
+    ]
+    assert cookie_value(headers, b"consent_gate") == "abc.def="
+    assert cookie_value(headers, b"c") == "3"
+    assert cookie_value(headers, b"a") == "1"
+    assert cookie_value(headers, b"missing") is None
+    assert cookie_value([], b"a") is None
+
+
+def test_cookie_value_does_not_match_a_name_prefix() -> None:
+    headers = [(b"cookie", b"consent_gate_old=x; xconsent_gate=y")]
+    assert cookie_value(headers, b"consent_gate") is None
+
+
+def test_cookie_names_lists_every_cookie() -> None:
+    headers = [(b"cookie", b"a=1;b=2; ; _ga=GA1.2"), (b"host", b"x"), (b"cookie", b"c")]
+    assert cookie_names(headers) == ["a", "b", "_ga", "c"]
+
+
+# --- content types ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"text/html; charset=utf-8", ("text/html", "utf-8")),
+        (b"TEXT/HTML;CHARSET=UTF-8", ("text/html", "utf-8")),
+        (b'text/html; charset="windows-1252"', ("text/html", "windows-1252")),
+        (b"text/html; charset='latin-1'", ("text/html", "latin-1")),
+        (b"text/html;  foo=bar ;  charset = Shift_JIS ", ("text/html", "shift_jis")),
+        (b"text/html; charset=", ("text/html", None)),
+        (b"text/html", ("text/html", None)),
+        (b"  application/json  ", ("application/json", None)),
+        (b"", ("", None)),
+        (None, ("", None)),
+    ],
+)
+def test_content_type_parsing(value: bytes | None, expected: tuple[str, str | None]) -> None:
+    assert content_type(value) == expected
+
+
+@pytest.mark.parametrize(
+    "charset",
+    [
+        "utf-8",
+        "UTF-8",
+        "utf8",
+        "latin-1",
+        "iso-8859-1",
+        "windows-1252",
+        "shift_jis",
+        "gbk",
+        "ascii",
+    ],
+)
+def test_ascii_compatible_charsets(charset: str) -> None:
+    assert ascii_compatible(charset)
+
+
+@pytest.mark.parametrize(
+    "charset",
+    ["utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"],
+)
+def test_charsets_that_are_not_ascii_compatible(charset: str) -> None:
+    assert not ascii_compatible(charset)
+
+
+def test_an_unknown_charset_label_counts_as_ascii_compatible() -> None:
+    assert ascii_compatible("x-no-such-charset")
+
+
+# --- origins ------------------------------------------------------------------------------------
+
+
+def _scope(host: bytes | None, scheme: str = "http", server: Any = ("10.0.0.1", 8000)) -> Any:
+    headers = [(b"host", host)] if host is not None else []
+    return {"type": "http", "scheme": scheme, "headers": headers, "server": server}
+
+
+@pytest.mark.parametrize(
+    ("host", "scheme", "origin"),
+    [
+        (b"example.com", "http", "http://example.com"),
+        (b"Example.COM", "https", "https://example.com"),
+        (b"example.com:80", "http", "http://example.com"),
+        (b"example.com:443", "https", "https://example.com"),
+        (b"example.com:443", "http", "http://example.com:443"),
+        (b"example.com:80", "https", "https://example.com:80"),
+        (b"example.com:8080", "http", "http://example.com:8080"),
+        (b"127.0.0.1:8000", "http", "http://127.0.0.1:8000"),
+        (b"[::1]:8000", "http", "http://[::1]:8000"),
+    ],
+)
+def test_origin_of_drops_only_the_default_port(host: bytes, scheme: str, origin: str) -> None:
+    assert origin_of(_scope(host, scheme)) == origin
+
+
+def test_origin_of_falls_back_to_the_server_address() -> None:
+    assert origin_of(_scope(None)) == "http://10.0.0.1:8000"
+    assert origin_of(_scope(None, "http", ("10.0.0.1", 80))) == "http://10.0.0.1"
+    assert origin_of(_scope(None, "http", ("unix.sock", None))) == "http://unix.sock"
+    assert origin_of({"type": "http", "headers": []}) == "http://localhost"
+
+
+# --- decoder and encoder ------------------------------------------------------------------------
+
+
+def _chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def _decode_all(chunks: list[bytes]) -> bytes:
+    decoder = Decoder()
+    return b"".join(decoder.feed(chunk) for chunk in chunks) + decoder.close()
+
+
+@pytest.mark.parametrize("size", [1, 7, 100, 4096, 1 << 20])
+def test_decoder_undoes_gzip_in_any_chunking(size: int) -> None:
+    assert _decode_all(_chunks(gzip.compress(PAGE), size)) == PAGE
+
+
+@pytest.mark.parametrize("size", [1, 13, 1 << 20])
+def test_decoder_undoes_zlib_deflate_in_any_chunking(size: int) -> None:
+    assert _decode_all(_chunks(zlib.compress(PAGE), size)) == PAGE
+
+
+def test_decoder_close_without_input_is_empty() -> None:
+    assert Decoder().close() == b""
+
+
+@pytest.mark.parametrize("coding", ["gzip", "x-gzip", "deflate"])
+def test_encoder_round_trips_through_the_decoder(coding: str) -> None:
+    encoder = Encoder(coding)
+    encoded = b"".join(encoder.feed(chunk) for chunk in _chunks(PAGE, 1000)) + encoder.close()
+    assert _decode_all([encoded]) == PAGE
+
+
+def test_encoder_output_is_standard_gzip_and_zlib() -> None:
+    gz = Encoder("gzip")
+    assert gzip.decompress(gz.feed(PAGE) + gz.close()) == PAGE
+    df = Encoder("deflate")
+    assert zlib.decompress(df.feed(PAGE) + df.close()) == PAGE
+
+
+def test_each_encoded_chunk_is_flushed_so_a_client_can_decode_it_at_once() -> None:
+    encoder = Encoder("gzip")
+    reader = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    fed = seen = b""
+    for chunk in _chunks(PAGE, 3000):
+        fed += chunk
+        seen += reader.decompress(encoder.feed(chunk))
+        assert seen == fed
+    seen += reader.decompress(encoder.close())
+    assert seen == PAGE
+
+
+def test_encoder_feed_of_nothing_emits_nothing() -> None:
+    assert Encoder("gzip").feed(b"") == b""
+
+
+class _SpyInflate:
+    """Wraps a zlib decompressobj and records each step's output limit and size."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.steps: list[tuple[int, int]] = []
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        out: bytes = self.real.decompress(data, max_length)
+        self.steps.append((max_length, len(out)))
+        return out
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        tail: bytes = self.real.unconsumed_tail
+        return tail
+
+    def flush(self, *args: int) -> bytes:
+        out: bytes = self.real.flush(*args)
+        return out
+
+
+def test_a_gzip_bomb_decodes_in_bounded_steps() -> None:
+    size = 64 << 20  # 64 MiB of zeros compress to about 64 KiB
+    bomb = gzip.compress(bytes(size), compresslevel=9)
+    assert len(bomb) < size // 500
+    decoder = Decoder()
+    spy = _SpyInflate(decoder._inflate)
+    decoder._inflate = spy
+    total = sum(len(decoder.feed(chunk)) for chunk in _chunks(bomb, 16384)) + len(decoder.close())
+    assert total == size
+    assert len(spy.steps) >= size >> 20
+    assert all(0 < limit <= 1 << 20 and out <= limit for limit, out in spy.steps)
+
+
+def test_random_bytes_round_trip() -> None:
+    data = os.urandom(300_000)
+    for coding in ("gzip", "deflate"):
+        encoder = Encoder(coding)
+        encoded = b"".join(encoder.feed(c) for c in _chunks(data, 65536)) + encoder.close()
+        assert _decode_all(_chunks(encoded, 5000)) == data

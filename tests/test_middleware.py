@@ -1,0 +1,1093 @@
+"""ConsentGate at the ASGI level: what reaches the browser before and after a choice.
+
+Most tests drive the gate with raw ASGI messages and a recording `send`, so every header line and
+every body message can be checked; httpx's ASGITransport joins bodies and never checks
+Content-Length, so lengths are asserted here by hand. Streaming and HEAD under a real server are in
+test_uvicorn.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import logging
+import random
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from consent_gate import ConsentGate, Policy, consent_of
+from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
+
+SECRET = "middleware-test-secret"
+POLICY = Policy.default()
+OPTIONAL = set(POLICY.optional_categories)
+
+# A page with one tracker of each kind the gate holds back.
+PRECONNECT = b'<link rel="preconnect" href="https://www.google-analytics.com">'
+GTAG_LOADER = b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST1"></script>'
+GTAG_INLINE = (
+    b"<script>\n  window.dataLayer = window.dataLayer || [];\n"
+    b"  function gtag(){dataLayer.push(arguments);}\n"
+    b"  gtag('js', new Date());\n  gtag('config', 'G-TEST1');\n</script>"
+)
+PIXEL = (
+    b'<img height="1" width="1" alt="" '
+    b'src="https://www.facebook.com/tr?id=123&amp;ev=PageView&amp;noscript=1">'
+)
+VIDEO = b'<iframe width="560" height="315" src="https://www.youtube.com/embed/abc"></iframe>'
+ANALYTICS_TAGS = (PRECONNECT, GTAG_LOADER, GTAG_INLINE)
+MARKETING_TAGS = (PIXEL, VIDEO)
+TAIL = b"</body>\n</html>\n"
+PAGE = (
+    b'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Shop</title>\n'
+    + PRECONNECT
+    + b"\n"
+    + GTAG_LOADER
+    + b"\n"
+    + GTAG_INLINE
+    + b"\n</head>\n<body>\n<h1>Shop</h1>\n<p>Everything must go.</p>\n"
+    + PIXEL
+    + b"\n"
+    + VIDEO
+    + b"\n"
+    + TAIL
+)
+HTML = b"text/html; charset=utf-8"
+BANNER = b'id="cg-banner"'
+SETTINGS = b'id="cg-settings"'
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def make_gate(
+    app: ASGIApp, *, policy: Policy = POLICY, secret_key: str | Sequence[str] = SECRET
+) -> ConsentGate:
+    return ConsentGate(app, secret_key=secret_key, policy=policy)
+
+
+def consent_cookie(
+    accepted: Iterable[str], *, secret_key: str | Sequence[str] = SECRET, policy: Policy = POLICY
+) -> str:
+    """A `Cookie` header value carrying a valid decision."""
+    codec = make_gate(respond(b""), policy=policy, secret_key=secret_key).codec
+    return f"{policy.cookie_name}={codec.dumps(codec.decide(set(accepted)))}"
+
+
+@dataclass
+class Sent:
+    """Everything the gate sent for one request."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    @property
+    def start(self) -> Message:
+        starts = [m for m in self.messages if m["type"] == "http.response.start"]
+        assert len(starts) == 1, self.messages
+        return starts[0]
+
+    @property
+    def status(self) -> int:
+        status: int = self.start["status"]
+        return status
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return list(self.start.get("headers", []))
+
+    def values(self, name: bytes) -> list[bytes]:
+        return [v for k, v in self.headers if k == name]
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(
+            m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"
+        )
+
+    def assert_length_matches(self) -> None:
+        """Exactly one Content-Length, equal to the bytes sent (ASGITransport never checks)."""
+        assert self.values(b"content-length") == [str(len(self.body)).encode()]
+        bodies = [m for m in self.messages if m["type"] == "http.response.body"]
+        assert not bodies[-1].get("more_body", False)
+
+
+def respond(
+    body: bytes | Sequence[bytes],
+    *,
+    status: int = 200,
+    content_type: bytes | None = HTML,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    content_length: bool = True,
+) -> ASGIApp:
+    """A raw ASGI app sending `body` in one message (with Content-Length) or chunk by chunk."""
+    chunks = [body] if isinstance(body, bytes) else list(body)
+    single = isinstance(body, bytes)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start_headers = [(b"content-type", content_type)] if content_type else []
+        start_headers += list(headers)
+        if single and content_length:
+            start_headers.append((b"content-length", str(len(chunks[0])).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": start_headers})
+        for index, chunk in enumerate(chunks):
+            more = index < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    return app
+
+
+def http_scope(
+    *,
+    method: str = "GET",
+    path: str = "/",
+    cookie: str | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    host: bytes = b"www.example.com",
+    scheme: str = "https",
+    extensions: dict[str, Any] | None = None,
+) -> Scope:
+    request_headers = [
+        (b"host", host),
+        (b"accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
+        (b"accept-encoding", b"gzip, deflate"),
+        *headers,
+    ]
+    if cookie is not None:
+        request_headers.append((b"cookie", cookie.encode("latin-1")))
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": scheme,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": request_headers,
+        "client": ("203.0.113.9", 50000),
+        "server": ("www.example.com", 443),
+    }
+    if extensions is not None:
+        scope["extensions"] = extensions
+    return scope
+
+
+async def _receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def call(app: ASGIApp, scope: Scope) -> Sent:
+    sent = Sent()
+
+    async def send(message: Message) -> None:
+        sent.messages.append(message)
+
+    await asyncio.wait_for(app(scope, _receive, send), timeout=10)
+    return sent
+
+
+def run(app: ASGIApp, **request: Any) -> Sent:
+    """Send one request through `app` (usually a gate) and record what comes out."""
+    return asyncio.run(call(app, http_scope(**request)))
+
+
+def gated(body: bytes | Sequence[bytes], *, gate_kwargs: Any = None, **options: Any) -> Sent:
+    """`body` served by a raw app behind a gate, for a visitor with no decision."""
+    return run(make_gate(respond(body, **options), **(gate_kwargs or {})))
+
+
+def assert_untouched(app: ASGIApp, **request: Any) -> Sent:
+    """The gate sends exactly the messages the app sent."""
+    bare = run(app, **request)
+    through = run(make_gate(app), **request)
+    assert through.messages == bare.messages
+    return through
+
+
+def assert_held_back(body: bytes, tags: Iterable[bytes]) -> None:
+    for tag in tags:
+        assert tag not in body, tag
+
+
+def assert_kept(body: bytes, tags: Iterable[bytes]) -> None:
+    for tag in tags:
+        assert tag in body, tag
+
+
+def assert_banner_before_body_end(body: bytes) -> None:
+    end = body.rindex(b"</body>")
+    assert body.count(b'id="cg-root"') == 1
+    assert body.index(b'id="cg-root"') < end
+    assert body.rindex(b"banner.js") < end
+    assert body.endswith(TAIL)
+
+
+def fetch(app: ASGIApp, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+            return await c.request(method, url, **kwargs)
+
+    return asyncio.run(go())
+
+
+# --- gating HTML --------------------------------------------------------------------------------
+
+
+def test_trackers_are_neutralised_before_consent() -> None:
+    sent = gated(PAGE)
+    body = sent.body
+    assert sent.status == 200
+    assert_held_back(body, ANALYTICS_TAGS + MARKETING_TAGS)
+    # external script: typed as text and its src renamed
+    assert re.search(
+        rb'<script type="text/plain" data-cg-category="analytics"[^>]* async '
+        rb'data-cg-src="https://www.googletagmanager.com/gtag/js\?id=G-TEST1"></script>',
+        body,
+    )
+    # inline gtag loader: kept as inert text
+    assert re.search(
+        rb'<script type="text/plain" data-cg-category="analytics"[^>]*>\n  window.dataLayer', body
+    )
+    # pixel image, embedded video with a placeholder document, preconnect hint
+    assert b'data-cg-category="marketing"' in body
+    assert b'data-cg-src="https://www.facebook.com/tr?id=123&amp;ev=PageView' in body
+    frame = re.search(rb"<iframe [^>]*>", body)
+    assert frame is not None
+    assert b' srcdoc="' in frame.group()
+    assert b'data-cg-src="https://www.youtube.com/embed/abc"' in frame.group()
+    assert b" src=" not in frame.group()
+    assert b'data-cg-href="https://www.google-analytics.com"' in body
+    # the banner asks, just before </body>
+    assert BANNER in body
+    assert SETTINGS in body
+    assert_banner_before_body_end(body)
+    sent.assert_length_matches()
+
+
+def test_a_held_back_frame_placeholder_offers_to_allow_its_category() -> None:
+    body = gated(PAGE).body
+    srcdoc = re.search(rb'srcdoc="([^"]*)"', body)
+    assert srcdoc is not None
+    placeholder = srcdoc.group(1)
+    assert b"&lt;form" in placeholder
+    assert b"value=&#34;allow&#34;" in placeholder
+    assert b"value=&#34;marketing&#34;" in placeholder
+
+
+def test_nothing_is_neutralised_after_accept_all_but_the_settings_control_is_injected() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie=consent_cookie(OPTIONAL))
+    body = sent.body
+    assert_kept(body, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert b"data-cg-" not in body.replace(b"data-cg-action", b"").replace(
+        b"data-cg-open", b""
+    ).replace(b"data-cg-close", b"")
+    assert BANNER not in body
+    assert SETTINGS in body
+    assert_banner_before_body_end(body)
+    # The page is the original with only the snippet added.
+    at = body.index(b'<link rel="stylesheet" href="/consent-gate/static/banner.css')
+    assert body[:at] + TAIL == PAGE
+    sent.assert_length_matches()
+
+
+def test_analytics_only_still_holds_back_marketing() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie=consent_cookie({"analytics"}))
+    assert_kept(sent.body, ANALYTICS_TAGS)
+    assert_held_back(sent.body, MARKETING_TAGS)
+    assert BANNER not in sent.body
+    assert SETTINGS in sent.body
+
+
+def test_marketing_only_still_holds_back_analytics() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie=consent_cookie({"marketing"}))
+    assert_kept(sent.body, MARKETING_TAGS)
+    assert_held_back(sent.body, ANALYTICS_TAGS)
+
+
+def test_reject_all_holds_everything_back_without_asking_again() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie=consent_cookie(set()))
+    assert_held_back(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert BANNER not in sent.body
+    assert SETTINGS in sent.body
+
+
+def test_the_no_js_banner_form_returns_to_the_current_page() -> None:
+    scope = http_scope(path="/shop/item")
+    scope["query_string"] = b"id=7&x=<y>"
+    body = asyncio.run(call(make_gate(respond(PAGE)), scope)).body
+    assert b'name="next" value="/shop/item?id=7&amp;x=&lt;y&gt;"' in body
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (b"application/json", b'{"html": "<body></body>", "src": "https://connect.facebook.net/"}'),
+        (b"text/plain; charset=utf-8", PAGE),
+        (b"application/xhtml+xml", PAGE),
+        (b"image/png", bytes(range(256)) * 4),
+        (None, PAGE),
+    ],
+)
+def test_non_html_is_untouched_byte_for_byte(content_type: bytes | None, body: bytes) -> None:
+    app = respond(body, content_type=content_type, headers=[(b"etag", b'"v1"')])
+    sent = assert_untouched(app)
+    assert sent.body == body
+    assert sent.values(b"etag") == [b'"v1"']
+
+
+def test_non_html_streamed_is_untouched() -> None:
+    assert_untouched(respond([b"data: 1\n\n", b"data: 2\n\n"], content_type=b"text/event-stream"))
+
+
+# --- consent in the scope -----------------------------------------------------------------------
+
+
+def test_the_app_sees_the_consent_in_the_scope_and_through_consent_of() -> None:
+    seen: dict[str, Any] = {}
+
+    async def page(request: Request) -> Response:
+        consent = consent_of(request)
+        seen["consent"] = consent
+        assert request.scope["consent"] is consent
+        assert consent_of(request.scope) is consent
+        return JSONResponse({"decided": consent.decided, "choices": dict(consent.choices)})
+
+    app = make_gate(Starlette(routes=[Route("/", page)]))
+    undecided = fetch(app, "GET", "/").json()
+    assert undecided == {
+        "decided": False,
+        "choices": {
+            "necessary": True,
+            "preferences": False,
+            "analytics": False,
+            "marketing": False,
+        },
+    }
+    decided = fetch(app, "GET", "/", headers={"cookie": consent_cookie({"analytics"})}).json()
+    assert decided["decided"] is True
+    assert decided["choices"]["analytics"] is True
+    assert decided["choices"]["marketing"] is False
+    assert seen["consent"].id is not None
+
+
+def test_consent_of_without_the_gate_says_what_is_wrong() -> None:
+    with pytest.raises(LookupError, match="ConsentGate"):
+        consent_of({"type": "http"})
+
+
+# --- Content-Length -----------------------------------------------------------------------------
+
+
+def test_content_length_is_replaced_not_duplicated_for_one_body_message() -> None:
+    sent = gated(PAGE)
+    assert len(sent.body) > len(PAGE)
+    sent.assert_length_matches()
+
+
+def test_content_length_is_added_when_the_app_sent_none() -> None:
+    sent = gated(PAGE, content_length=False)
+    sent.assert_length_matches()
+
+
+def test_content_length_is_dropped_for_a_streamed_body() -> None:
+    half = len(PAGE) // 2
+    app = respond(
+        [PAGE[:half], PAGE[half:]],
+        headers=[(b"content-length", str(len(PAGE)).encode())],
+    )
+    sent = run(make_gate(app))
+    assert sent.values(b"content-length") == []
+    assert BANNER in sent.body
+    assert_held_back(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert not sent.messages[-1]["more_body"]
+
+
+def test_an_empty_html_body_gets_the_banner_and_a_matching_length() -> None:
+    sent = gated(b"")
+    assert BANNER in sent.body
+    sent.assert_length_matches()
+
+
+# --- streaming ----------------------------------------------------------------------------------
+
+
+def test_the_first_body_message_is_sent_before_the_app_sends_the_last() -> None:
+    async def main() -> Sent:
+        first_out = asyncio.Event()
+        sent = Sent()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            headers = [(b"content-type", HTML)]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            head = b"<!doctype html><html><body>" + b"<p>streamed paragraph</p>\n" * 200
+            await send({"type": "http.response.body", "body": head, "more_body": True})
+            # Hangs (and times out) if the gate buffered the first chunk.
+            await asyncio.wait_for(first_out.wait(), timeout=5)
+            await send({"type": "http.response.body", "body": b"<p>last</p>", "more_body": True})
+            await send({"type": "http.response.body", "body": TAIL, "more_body": False})
+
+        async def send(message: Message) -> None:
+            sent.messages.append(message)
+            if message["type"] == "http.response.body" and message.get("body"):
+                first_out.set()
+
+        await asyncio.wait_for(make_gate(app)(http_scope(), _receive, send), timeout=10)
+        return sent
+
+    sent = asyncio.run(main())
+    kinds = [m["type"] for m in sent.messages]
+    assert kinds[0] == "http.response.start"
+    assert sent.values(b"content-length") == []
+    assert sent.messages[1]["body"].startswith(b"<!doctype html><html><body><p>streamed")
+    assert sent.body.endswith(TAIL)
+    assert BANNER in sent.body
+
+
+def test_many_small_chunks_pass_through_with_a_small_hold_back() -> None:
+    chunks = [b"<!doctype html><html><body>"] + [b"<p>%d</p>" % i for i in range(500)] + [TAIL]
+    sent = run(make_gate(respond(chunks)))
+    bodies = [m for m in sent.messages if m["type"] == "http.response.body"]
+    assert len(bodies) > 400
+    assert sent.body.startswith(b"".join(chunks[:-1]))
+    assert_banner_before_body_end(sent.body)
+
+
+# --- responses that are never rewritten ---------------------------------------------------------
+
+
+def test_head_is_untouched() -> None:
+    app = respond(b"", headers=[(b"content-length", str(len(PAGE)).encode())], content_length=False)
+    sent = assert_untouched(app, method="HEAD")
+    assert sent.values(b"content-length") == [str(len(PAGE)).encode()]
+
+
+def test_head_with_a_body_from_the_app_is_untouched_too() -> None:
+    assert_untouched(respond(PAGE), method="HEAD")
+
+
+@pytest.mark.parametrize("status", [204, 304, 206, 101, 103])
+def test_bodiless_partial_and_informational_responses_are_untouched(status: int) -> None:
+    body = b"" if status in (204, 304) else PAGE[:200]
+    headers = [(b"content-range", b"bytes 0-199/999")] if status == 206 else []
+    sent = assert_untouched(respond(body, status=status, headers=headers))
+    assert BANNER not in sent.body
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""},
+        {"type": "websocket", "path": "/consent-gate/consent", "headers": []},
+        {"type": "lifespan", "asgi": {"version": "3.0"}},
+    ],
+    ids=["websocket", "websocket-under-prefix", "lifespan"],
+)
+def test_websocket_and_lifespan_scopes_pass_straight_through(scope: Scope) -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.update(scope=scope, receive=receive, send=send)
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing may be sent")
+
+    original = dict(scope)
+    asyncio.run(make_gate(app)(scope, _receive, send))
+    assert seen["scope"] is scope
+    assert scope == original  # no consent, no header changes
+    assert seen["receive"] is _receive
+    assert seen["send"] is send
+
+
+# --- http.response.pathsend ---------------------------------------------------------------------
+
+
+def test_pathsend_is_removed_from_the_scope_extensions() -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen["extensions"] = scope["extensions"]
+        await respond(PAGE)(scope, receive, send)
+
+    extensions: dict[str, Any] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+    run(make_gate(app), extensions=extensions)
+    assert seen["extensions"] == {"http.response.trailers": {}}
+    assert "http.response.pathsend" in extensions  # the server's own dict is left alone
+
+
+def test_a_pathsend_sent_anyway_goes_out_after_the_held_start() -> None:
+    start: Message = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", HTML), (b"content-length", b"1234")],
+    }
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(start)
+        await send({"type": "http.response.pathsend", "path": "/srv/www/index.html"})
+
+    sent = run(make_gate(app), extensions={"http.response.pathsend": {}})
+    assert [m["type"] for m in sent.messages] == [
+        "http.response.start",
+        "http.response.pathsend",
+    ]
+    assert sent.messages[0] == start  # released unchanged: the body was never seen
+    assert sent.messages[1]["path"] == "/srv/www/index.html"
+
+
+def test_a_file_response_is_rewritten_when_the_server_offers_pathsend(tmp_path: Path) -> None:
+    page = tmp_path / "index.html"
+    page.write_bytes(PAGE)
+    sent = run(make_gate(FileResponse(page)), extensions={"http.response.pathsend": {}})
+    assert all(m["type"] != "http.response.pathsend" for m in sent.messages)
+    assert BANNER in sent.body
+    assert_held_back(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
+    sent.assert_length_matches()
+    assert sent.values(b"etag") == []
+    assert sent.values(b"last-modified") == []
+
+
+# --- content codings ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("coding", "compress", "decompress"),
+    [
+        (b"gzip", gzip.compress, gzip.decompress),
+        (b"x-gzip", gzip.compress, gzip.decompress),
+        (b"deflate", zlib.compress, zlib.decompress),
+    ],
+)
+def test_compressed_html_is_decoded_rewritten_and_re_encoded(
+    coding: bytes,
+    compress: Callable[[bytes], bytes],
+    decompress: Callable[[bytes], bytes],
+) -> None:
+    sent = gated(compress(PAGE), headers=[(b"content-encoding", coding)])
+    assert sent.values(b"content-encoding") == [coding]
+    sent.assert_length_matches()
+    page = decompress(sent.body)
+    assert_held_back(page, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert_banner_before_body_end(page)
+
+
+def test_streamed_gzip_html_is_decoded_rewritten_and_re_encoded() -> None:
+    packed = gzip.compress(PAGE * 20)
+    chunks = [packed[i : i + 100] for i in range(0, len(packed), 100)]
+    sent = gated(chunks, headers=[(b"content-encoding", b"gzip")])
+    assert sent.values(b"content-length") == []
+    page = gzip.decompress(sent.body)
+    assert page.count(BANNER) == 1
+    assert_held_back(page, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert page.count(b'data-cg-src="https://www.youtube.com/embed/abc"') == 20
+
+
+def test_html_in_an_unknown_coding_passes_through_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body = b"\x1b\x2a\x00not really brotli" + PAGE
+    with caplog.at_level(logging.WARNING, logger="consent_gate"):
+        sent = assert_untouched(respond(body, headers=[(b"content-encoding", b"br")]))
+    assert sent.body == body
+    warnings = [r for r in caplog.records if r.name == "consent_gate"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "UNGATED" in warnings[0].getMessage()
+    assert "'br'" in warnings[0].getMessage()
+
+
+def _seen_accept_encoding(accept: bytes, accept_encoding: bytes) -> bytes | None:
+    seen: dict[str, bytes | None] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen["value"] = dict(scope["headers"]).get(b"accept-encoding")
+        await respond(b"{}", content_type=b"application/json")(scope, receive, send)
+
+    scope = http_scope()
+    scope["headers"] = [
+        (b"host", b"www.example.com"),
+        (b"accept", accept),
+        (b"accept-encoding", accept_encoding),
+    ]
+    asyncio.run(call(make_gate(app), scope))
+    return seen["value"]
+
+
+def test_a_navigation_asks_the_app_only_for_codings_the_gate_can_undo() -> None:
+    nav = b"text/html,application/xhtml+xml,*/*;q=0.8"
+    assert _seen_accept_encoding(nav, b"br, gzip") == b"gzip"
+    assert _seen_accept_encoding(nav, b"gzip, deflate, br, zstd") == b"gzip, deflate"
+    assert _seen_accept_encoding(nav, b"br") == b"identity"
+    assert _seen_accept_encoding(nav, b"gzip;q=1.0, identity; q=0.5") == (
+        b"gzip;q=1.0, identity; q=0.5"
+    )
+
+
+def test_other_requests_keep_their_accept_encoding() -> None:
+    assert _seen_accept_encoding(b"application/json", b"br, gzip") == b"br, gzip"
+    assert _seen_accept_encoding(b"*/*", b"br, gzip") == b"br, gzip"
+
+
+async def _gated_page(request: Request) -> Response:
+    return HTMLResponse(PAGE.decode())
+
+
+def test_gzip_middleware_outside_the_gate_compresses_the_gated_page() -> None:
+    # The documented order: GZipMiddleware first (outermost), then ConsentGate.
+    app = Starlette(
+        routes=[Route("/", _gated_page)],
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=100),
+            Middleware(ConsentGate, secret_key=SECRET, policy=POLICY),
+        ],
+    )
+    sent = run(app)
+    assert sent.values(b"content-encoding") == [b"gzip"]
+    sent.assert_length_matches()
+    page = gzip.decompress(sent.body)
+    assert_held_back(page, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert_banner_before_body_end(page)
+    vary = b", ".join(sent.values(b"vary")).lower()
+    assert b"cookie" in vary
+    assert b"accept-encoding" in vary
+
+
+def test_gzip_middleware_inside_the_gate_is_undone_and_redone() -> None:
+    inner = Starlette(
+        routes=[Route("/", _gated_page)], middleware=[Middleware(GZipMiddleware, minimum_size=100)]
+    )
+    sent = run(make_gate(inner))
+    assert sent.values(b"content-encoding") == [b"gzip"]
+    sent.assert_length_matches()
+    page = gzip.decompress(sent.body)
+    assert_held_back(page, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert BANNER in page
+
+
+# --- charsets -----------------------------------------------------------------------------------
+
+TEXT_PAGE = (
+    "<!doctype html><html><head><title>Café</title>"
+    '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST1"></script>'
+    "</head><body><p>Déjà vu ½ ©</p></body></html>"
+)
+TEXT_LOADER = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST1">'
+
+
+def test_utf8_is_rewritten_and_the_banner_uses_character_references() -> None:
+    sent = gated(TEXT_PAGE.encode())
+    text = sent.body.decode("utf-8")
+    assert "<p>Déjà vu ½ ©</p>" in text
+    assert TEXT_LOADER not in text
+    assert BANNER in sent.body
+    assert b"&#8220;Cookie settings&#8221;" in sent.body
+
+
+@pytest.mark.parametrize("charset", ["windows-1252", "latin-1", "iso-8859-1", "cp1252"])
+def test_single_byte_charsets_are_rewritten_with_an_ascii_banner(charset: str) -> None:
+    raw = TEXT_PAGE.encode(charset)
+    sent = gated(raw, content_type=f"text/html; charset={charset}".encode())
+    text = sent.body.decode(charset)
+    assert "<p>Déjà vu ½ ©</p>" in text
+    assert TEXT_LOADER not in text
+    snippet = sent.body[sent.body.index(b'<link rel="stylesheet"') : sent.body.rindex(b"</body>")]
+    assert snippet.isascii()
+    assert b"&#8220;Cookie settings&#8221;" in snippet
+    sent.assert_length_matches()
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_by_header_are_untouched(codec: str) -> None:
+    raw = TEXT_PAGE.encode(codec)
+    sent = assert_untouched(respond(raw, content_type=f"text/html; charset={codec}".encode()))
+    assert sent.body == raw
+
+
+@pytest.mark.parametrize(
+    "content_type", [b"text/html", b"text/html; charset=utf-8", b"text/html; charset=windows-1252"]
+)
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_by_bom_is_untouched(content_type: bytes, codec: str) -> None:
+    raw = ("\ufeff" + TEXT_PAGE).encode(codec)
+    sent = assert_untouched(respond(raw, content_type=content_type))
+    assert sent.body == raw
+
+
+def test_utf16_by_bom_in_a_stream_after_an_empty_first_message_is_untouched() -> None:
+    raw = ("\ufeff" + TEXT_PAGE).encode("utf-16-le")
+    sent = gated([b"", raw[:10], raw[10:]], content_type=b"text/html")
+    assert sent.body == raw
+    assert sent.headers == [(b"content-type", b"text/html")]
+
+
+def test_gzip_compressed_utf16_by_bom_is_untouched() -> None:
+    raw = gzip.compress(("\ufeff" + TEXT_PAGE).encode("utf-16-le"))
+    app = respond(raw, content_type=b"text/html", headers=[(b"content-encoding", b"gzip")])
+    sent = assert_untouched(app)
+    assert sent.body == raw
+
+
+def test_a_utf8_bom_is_still_rewritten() -> None:
+    sent = gated(b"\xef\xbb\xbf" + TEXT_PAGE.encode(), content_type=b"text/html")
+    assert sent.body.startswith(b"\xef\xbb\xbf<!doctype html>")
+    assert TEXT_LOADER.encode() not in sent.body
+    assert BANNER in sent.body
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        b'<meta charset="iso-2022-jp">',
+        b"<META CHARSET=ISO-2022-JP>",
+        b'<meta http-equiv="Content-Type" content="text/html; charset=iso-2022-jp">',
+    ],
+)
+def test_a_meta_charset_that_is_not_ascii_compatible_is_untouched(meta: bytes) -> None:
+    rest = (
+        f"<title>日本語</title>{TEXT_LOADER}</script></head>"
+        "<body><p>こんにちは、世界 <b>太字</b></p></body></html>"
+    )
+    raw = b"<!doctype html><html><head>" + meta + rest.encode("iso-2022-jp")
+    sent = assert_untouched(respond(raw, content_type=b"text/html"))
+    assert sent.body == raw
+
+
+def test_a_meta_charset_is_overridden_by_the_header_charset() -> None:
+    raw = b'<!doctype html><html><head><meta charset="iso-2022-jp">' + PAGE
+    sent = gated(raw, content_type=b"text/html; charset=utf-8")
+    assert BANNER in sent.body
+
+
+def test_an_ascii_compatible_meta_charset_is_rewritten() -> None:
+    raw = b'<!doctype html><html><head><meta charset="shift_jis">' + PAGE
+    sent = gated(raw, content_type=b"text/html")
+    assert BANNER in sent.body
+    assert_held_back(sent.body, MARKETING_TAGS)
+
+
+# --- caching headers ----------------------------------------------------------------------------
+
+
+def test_rewritten_html_varies_on_cookie_and_is_private() -> None:
+    sent = gated(PAGE)
+    assert sent.values(b"vary") == [b"Cookie"]
+    assert sent.values(b"cache-control") == [b"private"]
+
+
+def test_vary_and_cache_control_are_merged_and_validators_dropped() -> None:
+    sent = gated(
+        PAGE,
+        headers=[
+            (b"vary", b"Accept-Encoding"),
+            (b"cache-control", b"public, max-age=600, s-maxage=3600"),
+            (b"etag", b'"abc123"'),
+            (b"last-modified", b"Tue, 01 Jan 2030 00:00:00 GMT"),
+        ],
+    )
+    assert sent.values(b"vary") == [b"Accept-Encoding, Cookie"]
+    assert sent.values(b"cache-control") == [b"private, max-age=600"]
+    assert sent.values(b"etag") == []
+    assert sent.values(b"last-modified") == []
+
+
+@pytest.mark.parametrize(
+    ("vary", "cache"),
+    [
+        (b"Cookie", b"no-store"),
+        (b"*", b"private, max-age=0"),
+        (b"Accept-Language, cookie", b"no-cache, no-store, must-revalidate"),
+    ],
+)
+def test_already_private_headers_are_kept(vary: bytes, cache: bytes) -> None:
+    sent = gated(PAGE, headers=[(b"vary", vary), (b"cache-control", cache)])
+    assert sent.values(b"vary") == [vary]
+    assert sent.values(b"cache-control") == [cache]
+
+
+def test_a_weak_etag_is_dropped_too() -> None:
+    assert gated(PAGE, headers=[(b"etag", b'W/"x"')]).values(b"etag") == []
+
+
+def test_untouched_responses_keep_their_caching_headers() -> None:
+    headers = [(b"cache-control", b"public, max-age=60"), (b"etag", b'"x"')]
+    sent = assert_untouched(respond(b"{}", content_type=b"application/json", headers=headers))
+    assert sent.values(b"cache-control") == [b"public, max-age=60"]
+
+
+# --- the Set-Cookie firewall --------------------------------------------------------------------
+
+APP_COOKIES = [
+    b"_ga=GA1.1.123.456; Path=/; Max-Age=63072000; SameSite=Lax",
+    b"_ga_ABC123=GS1.1.1; Path=/; Domain=.example.com",
+    b"_fbp=fb.1.123.456; Path=/; Max-Age=7776000",
+    b"sessionid=s3cr3t; HttpOnly; Path=/; SameSite=Lax",
+    b"theme=dark; Path=/",
+    b"_gid=; Path=/; Max-Age=0",
+    b"_gcl_au=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+]
+
+
+def _set_cookies(cookie: str | None, content_type: bytes = HTML, body: bytes = PAGE) -> list[bytes]:
+    headers = [(b"set-cookie", line) for line in APP_COOKIES]
+    sent = run(
+        make_gate(respond(body, content_type=content_type, headers=headers)),
+        cookie=cookie,
+    )
+    return [line for line in sent.values(b"set-cookie") if line in APP_COOKIES]
+
+
+@pytest.mark.parametrize("content_type", [HTML, b"application/json"])
+def test_set_cookie_lines_of_refused_categories_never_leave(content_type: bytes) -> None:
+    kept = _set_cookies(None, content_type)
+    assert kept == [
+        b"sessionid=s3cr3t; HttpOnly; Path=/; SameSite=Lax",
+        b"theme=dark; Path=/",
+        b"_gid=; Path=/; Max-Age=0",
+        b"_gcl_au=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    ]
+
+
+def test_set_cookie_lines_are_judged_one_by_one_per_category() -> None:
+    kept = _set_cookies(consent_cookie({"analytics"}))
+    assert APP_COOKIES[0] in kept  # _ga
+    assert APP_COOKIES[1] in kept  # _ga_* glob
+    assert APP_COOKIES[2] not in kept  # _fbp: marketing
+    assert APP_COOKIES[3] in kept
+    kept = _set_cookies(consent_cookie({"marketing"}))
+    assert APP_COOKIES[0] not in kept
+    assert APP_COOKIES[1] not in kept
+    assert APP_COOKIES[2] in kept
+
+
+def test_all_set_cookie_lines_are_kept_after_consent() -> None:
+    assert _set_cookies(consent_cookie(OPTIONAL)) == APP_COOKIES
+    assert _set_cookies(consent_cookie(OPTIONAL), b"application/json") == APP_COOKIES
+
+
+def test_set_cookie_is_filtered_on_head_and_204_too() -> None:
+    headers = [(b"set-cookie", line) for line in APP_COOKIES[:3]]
+    for request, status in (({"method": "HEAD"}, 200), ({}, 204)):
+        app = respond(b"", status=status, headers=headers)
+        sent = run(make_gate(app), **request)
+        assert sent.values(b"set-cookie") == []
+
+
+_EXPIRED = b"=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def test_refused_cookies_in_the_request_are_expired_on_html_responses() -> None:
+    cookie = "_ga=GA1.1; _fbp=fb.1; sessionid=abc; _ga_ABC=GS1"
+    sent = run(make_gate(respond(PAGE)), cookie=cookie, host=b"shop.example.com")
+    lines = sent.values(b"set-cookie")
+    for name in (b"_ga", b"_fbp", b"_ga_ABC"):
+        assert name + _EXPIRED in lines
+        assert name + _EXPIRED + b"; Domain=shop.example.com" in lines
+        assert name + _EXPIRED + b"; Domain=example.com" in lines
+    assert not any(line.startswith((b"sessionid", b"consent_gate")) for line in lines)
+    assert len(lines) == 9
+
+
+def test_only_cookies_of_still_refused_categories_are_expired() -> None:
+    cookie = "_ga=GA1.1; _fbp=fb.1; " + consent_cookie({"analytics"})
+    lines = run(make_gate(respond(PAGE)), cookie=cookie, host=b"example.com").values(b"set-cookie")
+    assert lines == [b"_fbp" + _EXPIRED, b"_fbp" + _EXPIRED + b"; Domain=example.com"]
+
+
+def test_no_cookie_is_expired_after_accept_all() -> None:
+    cookie = "_ga=GA1.1; _fbp=fb.1; " + consent_cookie(OPTIONAL)
+    assert run(make_gate(respond(PAGE)), cookie=cookie).values(b"set-cookie") == []
+
+
+def test_on_an_ip_host_expiry_has_no_domain_attribute() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie="_ga=1", host=b"127.0.0.1:8000")
+    assert sent.values(b"set-cookie") == [b"_ga" + _EXPIRED]
+
+
+# --- per-request state --------------------------------------------------------------------------
+
+
+def test_concurrent_requests_through_one_gate_each_get_their_own_consent() -> None:
+    gate_holder: list[ConsentGate] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        tag = scope["query_string"]
+        choices = consent_of(scope).choices
+        marker = b"<!-- req=%s analytics=%d -->" % (tag, choices["analytics"])
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", HTML)]}
+        )
+        page = PAGE.replace(b"<h1>Shop</h1>", b"<h1>Shop</h1>" + marker)
+        parts = [page[:150], page[150:300], page[300:700], page[700:]]
+        for index, part in enumerate(parts):
+            await asyncio.sleep(random.random() / 200)
+            more = index < len(parts) - 1
+            await send({"type": "http.response.body", "body": part, "more_body": more})
+
+    gate_holder.append(make_gate(app))
+    kinds: dict[str, set[str] | None] = {
+        "none": None,
+        "all": OPTIONAL,
+        "analytics": {"analytics"},
+        "marketing": {"marketing"},
+        "nothing": set(),
+    }
+    cookies = {name: None if acc is None else consent_cookie(acc) for name, acc in kinds.items()}
+
+    async def one(index: int, kind: str) -> tuple[int, str, Sent]:
+        scope = http_scope(cookie=cookies[kind])
+        scope["query_string"] = str(index).encode()
+        return index, kind, await call(gate_holder[0], scope)
+
+    async def main() -> list[tuple[int, str, Sent]]:
+        names = list(kinds)
+        return await asyncio.gather(*(one(i, names[i % len(names)]) for i in range(100)))
+
+    for index, kind, sent in asyncio.run(main()):
+        body = sent.body
+        accepted = kinds[kind] or set()
+        assert b"req=%d analytics=%d" % (index, "analytics" in accepted) in body
+        assert body.count(b'id="cg-root"') == 1
+        assert (BANNER in body) == (kind == "none")
+        for tags, category in ((ANALYTICS_TAGS, "analytics"), (MARKETING_TAGS, "marketing")):
+            if category in accepted:
+                assert_kept(body, tags)
+            else:
+                assert_held_back(body, tags)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_an_app_that_raises_mid_stream_propagates_and_nothing_hangs() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", HTML)]}
+        )
+        await send({"type": "http.response.body", "body": PAGE[:400], "more_body": True})
+        raise RuntimeError("database went away")
+
+    with pytest.raises(RuntimeError, match="database went away"):
+        run(make_gate(app))
+
+
+def test_an_app_that_raises_before_sending_propagates() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run(make_gate(app))
+    response = fetch(make_gate(app), "GET", "/")
+    assert response.status_code == 500
+
+
+def test_an_app_that_raises_after_a_held_start_propagates() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", HTML)]}
+        )
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        raise RuntimeError("late")
+
+    with pytest.raises(RuntimeError, match="late"):
+        run(make_gate(app))
+    assert fetch(make_gate(app), "GET", "/").status_code == 500
+
+
+# --- untrusted consent cookies ------------------------------------------------------------------
+
+
+def _valid() -> str:
+    return consent_cookie(OPTIONAL).partition("=")[2]
+
+
+def _tampered() -> str:
+    value = _valid()
+    i = len(value) // 3
+    return value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1 :]
+
+
+def _expired() -> str:
+    real = TimestampSigner.get_timestamp
+    old = int(time.time()) - 200 * 86400  # the default policy keeps a choice 182 days
+    TimestampSigner.get_timestamp = lambda self: old  # type: ignore[method-assign]
+    try:
+        return _valid()
+    finally:
+        TimestampSigner.get_timestamp = real  # type: ignore[method-assign]
+
+
+def _signed_payload(payload: Any) -> str:
+    serializer = URLSafeTimedSerializer(
+        SECRET, salt="consent-gate.consent", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    return serializer.dumps(payload)
+
+
+BAD_COOKIES: dict[str, Callable[[], str]] = {
+    "tampered": _tampered,
+    "truncated": lambda: _valid()[:-6],
+    "signature-only": lambda: _valid().rpartition(".")[2],
+    "garbage": lambda: "not-a-consent-cookie",
+    "dots": lambda: "...",
+    "non-ascii": lambda: "caf\xe9.\xff\xfe",
+    "oversized": lambda: "A" * 5000,
+    "oversized-valid-prefix": lambda: _valid() + "A" * 5000,
+    "expired": _expired,
+    "unknown-key": lambda: consent_cookie(OPTIONAL, secret_key="some-other-key").partition("=")[2],
+    "old-revision": lambda: consent_cookie(OPTIONAL, policy=Policy(revision=7)).partition("=")[2],
+    "wrong-shape": lambda: _signed_payload(["accept", "all"]),
+    "wrong-types": lambda: _signed_payload({"r": 1, "i": 5, "a": "analytics"}),
+    "bad-signals": lambda: _signed_payload({"r": 1, "i": "x", "a": [], "s": {"dnt": 1}}),
+    "empty": lambda: "",
+}
+
+
+@pytest.mark.parametrize("make_value", BAD_COOKIES.values(), ids=list(BAD_COOKIES))
+def test_an_untrustworthy_consent_cookie_means_no_consent(make_value: Callable[[], str]) -> None:
+    seen: list[Any] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(consent_of(scope))
+        await respond(PAGE)(scope, receive, send)
+
+    sent = run(make_gate(app), cookie=f"consent_gate={make_value()}")
+    assert sent.status == 200
+    assert not seen[0].decided
+    assert BANNER in sent.body
+    assert_held_back(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
+
+
+def test_the_valid_cookie_used_to_build_the_bad_ones_is_accepted() -> None:
+    sent = run(make_gate(respond(PAGE)), cookie=f"consent_gate={_valid()}")
+    assert BANNER not in sent.body
+    assert_kept(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
+
+
+def test_a_cookie_signed_with_the_old_key_verifies_after_rotation() -> None:
+    old_cookie = consent_cookie(OPTIONAL, secret_key="old-key")
+    rotated = make_gate(respond(PAGE), secret_key=["new-key", "old-key"])
+    assert_kept(run(rotated, cookie=old_cookie).body, ANALYTICS_TAGS + MARKETING_TAGS)
+    # New cookies are signed with the first key ...
+    new_cookie = consent_cookie(OPTIONAL, secret_key=["new-key", "old-key"])
+    only_new = make_gate(respond(PAGE), secret_key="new-key")
+    assert_kept(run(only_new, cookie=new_cookie).body, ANALYTICS_TAGS + MARKETING_TAGS)
+    # ... and once the old key is dropped, its cookies no longer count.
+    assert_held_back(run(only_new, cookie=old_cookie).body, ANALYTICS_TAGS)
