@@ -135,6 +135,8 @@
     for (const box of all("#cg-root input[name=category]")) {
       if (!box.disabled && box.value in state.choices) box.checked = state.choices[box.value];
     }
+    // Once decided, the choice can be withdrawn from the same page.
+    for (const button of all('#cg-root [data-cg-action="withdraw"]')) button.hidden = !state.decided;
   }
 
   const emitChange = () => document.dispatchEvent(new CustomEvent(EVENT, { detail: snapshot() }));
