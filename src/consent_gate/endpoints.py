@@ -229,7 +229,7 @@ async def _read_body(receive: Receive) -> bytes:
 def _from_json(body: bytes) -> tuple[str, list[str] | None]:
     try:
         data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
         raise RequestError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestError('expected a JSON object like {"action": "save", "categories": [...]}')
