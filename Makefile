@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := test
-.PHONY: venv chromium test lint format demo bench clean distclean
+.PHONY: venv chromium test lint format demo bench wrk clean distclean
 
 ## venv: create .venv and install the package with its test extras (re-runs only
 ## when pyproject.toml changes).
@@ -73,7 +73,32 @@ format: venv
 demo: venv
 	$(BIN)/python -m demo_site
 
-bench: venv
+## bench: rewriter throughput, req/s under uvicorn (wrk), memory and streaming; prints a report
+## and writes bench/results/latest.json. Needs the `bench` extra and wrk (installed here if
+## missing: Debian's package, as root or with sudo).
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "wrk: not found and no apt-get; install wrk, or the HTTP part is reported as N/A" >&2; \
+	    exit 0; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else \
+	    echo "wrk: not found. As root run: apt-get update && apt-get install -y wrk" >&2; \
+	    exit 0; \
+	fi; \
+	echo "wrk: installing Debian's wrk package"; \
+	$$SUDO apt-get update && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
+
+bench: $(BENCH_STAMP) wrk
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,0 +1,108 @@
+"""Smoke test of the benchmark: its pages have the intended shape and its timer measures.
+
+The benchmark is only meaningful if the generated pages look like real messy pages and if the
+rewriter really holds back the trackers on them; both are cheap to check, so CI checks them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+_COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[tuple[ModuleType, ModuleType]]:
+    """bench/pages.py and bench/run.py, imported as the script imports them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH))
+        yield importlib.import_module("pages"), importlib.import_module("run")
+
+
+def _count(tag: bytes, html: bytes) -> int:
+    """Start tags of one element, case-insensitively, outside comments."""
+    return len(re.findall(rb"<" + tag + rb"[\s>/]", _COMMENT.sub(b"", html), re.IGNORECASE))
+
+
+def test_messy_page_has_the_intended_shape(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, _ = bench
+    page = pages.messy_page()
+    shape = page.shape
+    assert 95_000 <= len(page.html) <= 105_000
+    assert 60 <= shape.scripts <= 70
+    assert 80 <= shape.images <= 90
+    assert 18 <= shape.iframes <= 24
+    assert (_count(b"script", page.html), _count(b"img", page.html)) == (
+        shape.scripts,
+        shape.images,
+    )
+    assert _count(b"iframe", page.html) == shape.iframes
+    assert shape.tracker_scripts >= 10
+    assert shape.tracker_images >= 5
+    assert shape.tracker_iframes >= 8
+    assert shape.in_noscript == 3
+    assert page.html == pages.messy_page().html  # seeded: identical on every run
+
+
+def test_messy_page_is_messy(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, _ = bench
+    html = pages.messy_page().html
+    signatures = (
+        b"googletagmanager.com/gtag/js",  # GA4 external
+        b"gtag('config'",  # GA4 inline config
+        b"'gtm.start'",  # GTM snippet
+        b"googletagmanager.com/ns.html",  # GTM noscript iframe
+        b"fbq('init'",  # Meta pixel
+        b"facebook.com/tr?",  # Meta noscript image
+        b"_hjSettings",  # Hotjar
+        b"_linkedin_partner_id",  # LinkedIn
+        b"youtube.com/embed/",
+        b"player.vimeo.com/video/",
+        b"google.com/maps/embed",
+        b"srcset=",
+        b"<IMG SRC=",  # uppercase tags, unquoted attributes
+        b"<!DOCTYPE html>",
+        b'</p></body>";',  # "</body>" inside a script string
+    )
+    assert [s for s in signatures if s not in html] == []
+
+
+def test_long_page_repeats_the_structure(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, _ = bench
+    page = pages.long_page()
+    assert 1_900_000 <= len(page.html) <= 2_200_000
+    assert page.shape.images > 15 * 80
+    assert _count(b"iframe", page.html) == page.shape.iframes
+
+
+def test_stream_source_sends_what_it_counts(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, _ = bench
+    source = pages.StreamSource()
+    chunks = list(source.chunks(600_000, 64 * 1024))
+    html = b"".join(chunks)
+    assert all(len(c) == 64 * 1024 for c in chunks[:-1])
+    assert len(html) >= 600_000
+    assert _count(b"script", html) == source.shape(600_000).scripts
+
+
+def test_rewriter_holds_back_every_tracker(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, run = bench
+    page = pages.messy_page()
+    setup = run.gate_setup()
+    out = b"".join(run.gate_rewriter(run.chunked(page.html), setup)())
+    assert out.count(run.MARK) == page.shape.trackers
+
+
+def test_throughput_measures_something(bench: tuple[ModuleType, ModuleType]) -> None:
+    pages, run = bench
+    html = pages.messy_page().html
+    once = run.gate_rewriter(run.chunked(html), run.gate_setup())
+    rate = run.throughput(once, len(html), samples=1, min_time=0.01)
+    assert rate > 0
