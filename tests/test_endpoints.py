@@ -203,6 +203,7 @@ def test_a_json_content_type_with_a_charset_is_accepted() -> None:
         {"origin": "http://testserver.evil.example"},
         {"origin": "https://testserver"},  # another scheme is another origin
         {"origin": "null"},
+        {"origin": "null", "sec-fetch-site": "cross-site"},
         {"sec-fetch-site": "cross-site"},
         {"sec-fetch-site": "same-site"},
         {"sec-fetch-site": "cross-site", "origin": SITE},
@@ -229,6 +230,9 @@ def test_cross_site_choices_are_refused(headers: dict[str, str]) -> None:
         {"sec-fetch-site": "same-origin"},
         {"sec-fetch-site": "none"},
         {"referer": f"{SITE}/page"},
+        # A page with Referrer-Policy: no-referrer makes the browser send "Origin: null" on
+        # its own form posts; Sec-Fetch-Site still says where the post came from.
+        {"origin": "null", "sec-fetch-site": "same-origin"},
         {},
     ],
     ids=lambda h: ",".join(f"{k}={v}" for k, v in h.items()) or "no-headers",

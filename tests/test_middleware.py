@@ -9,6 +9,7 @@ test_uvicorn.py.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gzip
 import hashlib
 import logging
@@ -25,7 +26,9 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -357,6 +360,29 @@ def test_non_html_streamed_is_untouched() -> None:
     assert_untouched(respond([b"data: 1\n\n", b"data: 2\n\n"], content_type=b"text/event-stream"))
 
 
+def test_server_sent_events_keep_flowing() -> None:
+    async def main() -> list[Message]:
+        delivered = asyncio.Event()
+        sent: list[Message] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            headers = [(b"content-type", b"text/event-stream")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+            await asyncio.wait_for(delivered.wait(), timeout=5)
+            await send({"type": "http.response.body", "body": b"data: 2\n\n"})
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+            if message.get("body"):
+                delivered.set()
+
+        await make_gate(app)(http_scope(), _receive, send)
+        return sent
+
+    assert [m.get("body") for m in asyncio.run(main())] == [None, b"data: 1\n\n", b"data: 2\n\n"]
+
+
 # --- consent in the scope -----------------------------------------------------------------------
 
 
@@ -391,6 +417,77 @@ def test_the_app_sees_the_consent_in_the_scope_and_through_consent_of() -> None:
 def test_consent_of_without_the_gate_says_what_is_wrong() -> None:
     with pytest.raises(LookupError, match="ConsentGate"):
         consent_of({"type": "http"})
+
+
+def test_consent_does_not_leak_from_one_request_to_the_next() -> None:
+    seen: list[bool] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(consent_of(scope).decided)
+        await respond(PAGE)(scope, receive, send)
+
+    gate = make_gate(app)
+
+    async def main() -> list[Sent]:
+        return [
+            await call(gate, http_scope(cookie=consent_cookie(OPTIONAL))),
+            await call(gate, http_scope()),
+            await call(gate, http_scope(cookie=consent_cookie(OPTIONAL))),
+            await call(gate, http_scope()),
+        ]
+
+    sent = asyncio.run(main())
+    assert seen == [True, False, True, False]
+    assert [BANNER in s.body for s in sent] == [False, True, False, True]
+
+
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def test_the_app_runs_in_the_callers_task_so_context_variables_flow_both_ways() -> None:
+    # BaseHTTPMiddleware runs the app in another task; a pure ASGI gate must not.
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen["task"] = asyncio.current_task()
+        seen["request_id"] = _request_id.get()
+        _request_id.set("set-by-app")
+        await respond(PAGE)(scope, receive, send)
+
+    async def send(message: Message) -> None:
+        pass
+
+    async def main() -> None:
+        _request_id.set("set-by-server")
+        await make_gate(app)(http_scope(), _receive, send)
+        seen["caller_task"] = asyncio.current_task()
+        seen["after"] = _request_id.get()
+
+    asyncio.run(main())
+    assert not isinstance(make_gate(app), BaseHTTPMiddleware)
+    assert seen["task"] is seen["caller_task"]
+    assert seen["request_id"] == "set-by-server"
+    assert seen["after"] == "set-by-app"
+
+
+def test_background_tasks_run_after_a_gated_response() -> None:
+    done: list[str] = []
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(PAGE.decode(), background=BackgroundTask(done.append, "ran"))
+
+    sent = run(make_gate(Starlette(routes=[Route("/", page)])))
+    assert BANNER in sent.body
+    assert done == ["ran"]
+
+
+def test_a_hostile_page_address_is_escaped_in_the_banner() -> None:
+    scope = http_scope(path='/"><script>alert(1)</script>')
+    scope["query_string"] = b'q=%22%3E&x="><img src=x onerror=alert(2)>'
+    body = asyncio.run(call(make_gate(respond(PAGE)), scope)).body
+    assert b"<script>alert(1)" not in body
+    assert b"<img src=x" not in body
+    assert b'value="/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;?q=' in body
 
 
 # --- Content-Length -----------------------------------------------------------------------------

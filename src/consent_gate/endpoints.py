@@ -199,6 +199,8 @@ def _refuse_cross_site(scope: Scope) -> None:
     if site is not None and site not in (b"same-origin", b"none"):
         raise RequestError("cross-site consent requests are refused", 403)
     origin = header(headers, b"origin")
+    if origin == b"null" and site == b"same-origin":
+        return  # a same-origin form post from a page with Referrer-Policy: no-referrer
     if origin is not None:
         if origin.decode("latin-1").lower() != origin_of(scope):
             raise RequestError("cross-origin consent requests are refused", 403)
