@@ -166,6 +166,14 @@ def test_decoder_undoes_zlib_deflate_in_any_chunking(size: int) -> None:
     assert _decode_all(_chunks(zlib.compress(PAGE), size)) == PAGE
 
 
+@pytest.mark.parametrize("size", [1, 2, 9, 1 << 20])
+def test_decoder_reads_every_member_of_a_multi_member_gzip_body(size: int) -> None:
+    members = gzip.compress(PAGE[:1000]) + gzip.compress(PAGE[1000:5000]) + gzip.compress(b"")
+    members += gzip.compress(PAGE[5000:])
+    assert gzip.decompress(members) == PAGE
+    assert _decode_all(_chunks(members, size)) == PAGE
+
+
 def test_decoder_close_without_input_is_empty() -> None:
     assert Decoder().close() == b""
 
@@ -216,6 +224,16 @@ class _SpyInflate:
     def unconsumed_tail(self) -> bytes:
         tail: bytes = self.real.unconsumed_tail
         return tail
+
+    @property
+    def unused_data(self) -> bytes:
+        rest: bytes = self.real.unused_data
+        return rest
+
+    @property
+    def eof(self) -> bool:
+        done: bool = self.real.eof
+        return done
 
     def flush(self, *args: int) -> bytes:
         out: bytes = self.real.flush(*args)

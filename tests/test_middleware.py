@@ -697,6 +697,18 @@ def test_streamed_gzip_html_is_decoded_rewritten_and_re_encoded() -> None:
     assert page.count(b'data-cg-src="https://www.youtube.com/embed/abc"') == 20
 
 
+def test_multi_member_gzip_html_is_gated_whole() -> None:
+    cut = PAGE.index(b"<h1>")
+    sent = gated(
+        gzip.compress(PAGE[:cut]) + gzip.compress(PAGE[cut:]),
+        headers=[(b"content-encoding", b"gzip")],
+    )
+    page = gzip.decompress(sent.body)
+    assert b"<p>Everything must go.</p>" in page
+    assert_held_back(page, ANALYTICS_TAGS + MARKETING_TAGS)
+    assert_banner_before_body_end(page)
+
+
 def test_html_in_an_unknown_coding_passes_through_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -110,10 +110,17 @@ class Decoder:
         self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
 
     def feed(self, data: bytes) -> bytes:
-        out = [self._inflate.decompress(data, 1 << 20)]
-        while self._inflate.unconsumed_tail:
-            out.append(self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 20))
-        return b"".join(out)
+        out: list[bytes] = []
+        while True:
+            out.append(self._inflate.decompress(data, 1 << 20))
+            while self._inflate.unconsumed_tail:
+                out.append(self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 20))
+            rest = self._inflate.unused_data
+            if not (self._inflate.eof and rest.startswith(b"\x1f\x8b")):
+                return b"".join(out)
+            # A gzip body may be several members one after another (RFC 1952 2.2).
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            data = rest
 
     def close(self) -> bytes:
         return self._inflate.flush()
