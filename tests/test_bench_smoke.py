@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -26,14 +27,26 @@ def bench() -> Iterator[tuple[ModuleType, ModuleType]]:
         yield importlib.import_module("pages"), importlib.import_module("run")
 
 
+@pytest.fixture(scope="module")
+def messy(bench: tuple[ModuleType, ModuleType]) -> Any:
+    return bench[0].messy_page()
+
+
+@pytest.fixture(scope="module")
+def setup(bench: tuple[ModuleType, ModuleType]) -> Any:
+    return bench[1].gate_setup()
+
+
 def _count(tag: bytes, html: bytes) -> int:
     """Start tags of one element, case-insensitively, outside comments."""
     return len(re.findall(rb"<" + tag + rb"[\s>/]", _COMMENT.sub(b"", html), re.IGNORECASE))
 
 
-def test_messy_page_has_the_intended_shape(bench: tuple[ModuleType, ModuleType]) -> None:
+def test_messy_page_has_the_intended_shape(
+    bench: tuple[ModuleType, ModuleType], messy: Any
+) -> None:
     pages, _ = bench
-    page = pages.messy_page()
+    page = messy
     shape = page.shape
     assert 95_000 <= len(page.html) <= 105_000
     assert 60 <= shape.scripts <= 70
@@ -51,9 +64,8 @@ def test_messy_page_has_the_intended_shape(bench: tuple[ModuleType, ModuleType])
     assert page.html == pages.messy_page().html  # seeded: identical on every run
 
 
-def test_messy_page_is_messy(bench: tuple[ModuleType, ModuleType]) -> None:
-    pages, _ = bench
-    html = pages.messy_page().html
+def test_messy_page_is_messy(messy: Any) -> None:
+    html = messy.html
     signatures = (
         b"googletagmanager.com/gtag/js",  # GA4 external
         b"gtag('config'",  # GA4 inline config
@@ -92,17 +104,18 @@ def test_stream_source_sends_what_it_counts(bench: tuple[ModuleType, ModuleType]
     assert _count(b"script", html) == source.shape(600_000).scripts
 
 
-def test_rewriter_holds_back_every_tracker(bench: tuple[ModuleType, ModuleType]) -> None:
-    pages, run = bench
-    page = pages.messy_page()
-    setup = run.gate_setup()
-    out = b"".join(run.gate_rewriter(run.chunked(page.html), setup)())
-    assert out.count(run.MARK) == page.shape.trackers
+def test_rewriter_holds_back_every_tracker(
+    bench: tuple[ModuleType, ModuleType], messy: Any, setup: Any
+) -> None:
+    _, run = bench
+    out = b"".join(run.gate_rewriter(run.chunked(messy.html), setup)())
+    assert out.count(run.MARK) == messy.shape.trackers
 
 
-def test_throughput_measures_something(bench: tuple[ModuleType, ModuleType]) -> None:
-    pages, run = bench
-    html = pages.messy_page().html
-    once = run.gate_rewriter(run.chunked(html), run.gate_setup())
-    rate = run.throughput(once, len(html), samples=1, min_time=0.01)
+def test_throughput_measures_something(
+    bench: tuple[ModuleType, ModuleType], messy: Any, setup: Any
+) -> None:
+    _, run = bench
+    once = run.gate_rewriter(run.chunked(messy.html), setup)
+    rate = run.throughput(once, len(messy.html), samples=1, min_time=0.01)
     assert rate > 0
