@@ -65,8 +65,9 @@ def _skip(hosts: frozenset[str], every_tag: bool) -> re.Pattern[bytes]:
     if not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         safe = (
-            _NAME_END + rb"(?![^>]*?(?:"
-            rb"//(?:[^/\t\n\f\r \"'>?#\\]*\.)?" + known + rb"(?![a-z0-9.-])|data-consent))"
+            # everything up to the first ">" is free of "//<known host>" and "data-consent"
+            _NAME_END + rb"(?=(?:[^>/d]++|d(?!ata-consent)"
+            rb"|/(?!/(?:[^/\t\n\f\r \"'>?#\\]*\.)?" + known + rb"(?![a-z0-9.-])))*+>)"
             rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
             rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
         )
