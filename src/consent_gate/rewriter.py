@@ -296,35 +296,34 @@ class HtmlRewriter:
         return end, True
 
     def _start_tag(self, buf: bytes, found: re.Match[bytes], out: list[bytes]) -> tuple[int, bool]:
-        pos, end = found.start(), found.end()
+        pos, end = found.span()
         name = found.group(1)
-        self_closing = found.group(3).endswith(b"/")
-        if name == b"noscript" or name == b"plaintext":
-            if name == b"noscript":
-                self._noscript += 1
-            else:
-                self._mode = _PLAINTEXT
+        if name == b"noscript":
+            self._noscript += 1
             out.append(buf[pos:end])
             return end, True
-        tag = None
-        match = None
-        if self._blocker.may_match(found.string, pos, end) or (
-            name == b"script" and found.start(2) != found.end(2)
-        ):
+        if name == b"plaintext":
+            self._mode = _PLAINTEXT
+            out.append(buf[pos:end])
+            return end, True
+        tag = match = None
+        if self._blocker.may_match(found.string, pos, end):
             tag = _Tag(buf, found)
             match = self._classify(tag)
+        raw = name == b"script" or name in _RAW_END
+        self_closing = raw and found.group(3).endswith(b"/")
         if name == b"script" and not self_closing:
             # ("/>" on a script counts only in SVG; reading on as markup holds back more.)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
             self._scan = end
-            if tag is None:
-                tag = _Tag(buf, found)  # a bare <script>: inline text decides
-            if match is None and tag.executable_inline() and tag.explicit() is None:
-                self._held = tag
-                return pos, True  # the tag stays in the buffer until its text is known
+            if match is None:
+                tag = tag or _Tag(buf, found)
+                if tag.executable_inline() and tag.explicit() is None:
+                    self._held = tag
+                    return pos, True  # the tag stays in the buffer until its text is known
         out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
-        if name in _RAW_END and not self_closing:
+        if raw and name != b"script" and not self_closing:
             self._mode = _RAW
             self._end_re = _RAW_END[name][1 if self._noscript else 0]
             self._consume_end = False

@@ -81,6 +81,9 @@ class Classifier:
             path = "/" + path
         return self._host(host, path)
 
+    def has_snippet(self, text: bytes) -> bool:
+        return self._snippet_re is not None and self._snippet_re.search(text) is not None
+
     def inline(self, text: bytes) -> Iterator[Match]:
         """Services whose signatures appear in an inline script's lower-cased text, in order."""
         if self._snippet_re is not None:
@@ -140,6 +143,8 @@ class Blocker:
 
     def inline(self, text: bytes) -> Match | None:
         """The first refused service whose signature is in the (lower-cased) script text."""
+        if not self._classifier.has_snippet(text):
+            return None
         for match in self._classifier.inline(text):
             if match.category in self.refused:
                 return match
