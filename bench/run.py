@@ -588,6 +588,7 @@ class HttpResults:
     errors: dict[str, str] = field(default_factory=dict)
     checks: dict[str, str] = field(default_factory=dict)
     ttfb_ms: dict[str, float] = field(default_factory=dict)
+    inprocess_us: dict[str, float] = field(default_factory=dict)  # CPU per request, no server
 
 
 # Each measured case and the baseline it is divided by, round by round: runs next to each other
@@ -706,6 +707,46 @@ def socket_ttfb(port: int, path: str) -> float:
     if first is None:
         raise RuntimeError(f"no body from 127.0.0.1:{port}{path}")
     return first
+
+
+# --- the same requests in-process: CPU per request without a server ---------------------------
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+def asgi_cost(app: Any, case: HttpCase, *, samples: int = 5, min_time: float = 0.1) -> float:
+    """Median CPU microseconds per request of `app` driven in-process, no server, no network.
+
+    Where wrk's req/s swing with the neighbours' load, this isolates what the gate itself adds.
+    """
+    headers = [(b"host", b"bench.local")] + [
+        (name.lower().encode(), value.encode())
+        for name, value in (h.split(": ", 1) for h in case.headers)
+    ]
+
+    async def batch(count: int) -> None:
+        for _ in range(count):
+            scope = {**_scope(case.path), "headers": list(headers)}
+            await app(scope, _receive, _discard)
+
+    asyncio.run(batch(20))  # warm-up
+    start = time.process_time()
+    asyncio.run(batch(20))
+    count = max(1, round(min_time / max((time.process_time() - start) / 20, 1e-7)))
+    costs = []
+    for _ in range(samples):
+        start = time.process_time()
+        asyncio.run(batch(count))
+        costs.append((time.process_time() - start) / count * 1e6)
+    return statistics.median(costs)
+
+
+def bench_inprocess(setup: GateSetup) -> dict[str, float]:
+    """CPU microseconds per request for every HTTP case, apps called directly."""
+    apps = {kind: build_app(kind) for kind in ("bare", "gated", "gzip")}
+    return {case.name: asgi_cost(apps[case.server], case) for case in http_cases(setup)}
 
 
 # --- memory and streaming ------------------------------------------------------------------------
@@ -983,10 +1024,33 @@ def http_rows(h: HttpResults) -> list[Row]:
     return [
         row("req/s small JSON, gated", "json gated", 0.95),
         cpu_row,
+        implied_json_row(h),
         row("req/s 100 KB page, no consent", "page gated, no consent", None),
         row("req/s 100 KB page, accept-all", "page gated, accept-all", None),
         row("req/s 100 KB page, GZipMiddleware", "page GZipMiddleware", None),
     ]
+
+
+def implied_json_row(h: HttpResults) -> Row:
+    """The gate's own CPU per JSON request (in-process) over uvicorn's CPU per bare request.
+
+    Not a measurement of req/s: the ratio a saturated server core would show if the only
+    difference were the gate's measured in-process cost; a check on noisy wrk ratios.
+    """
+    metric = "JSON gate cost in-process (us/request)"
+    us, per_cpu = h.inprocess_us, h.per_cpu.get("json bare")
+    if "json gated" not in us or not per_cpu:
+        return Row(metric, "-", "-", "-", "-", "N/A (needs in-process and server CPU data)")
+    added = us["json gated"] - us["json bare"]
+    server = 1e6 / statistics.median(per_cpu)
+    return Row(
+        metric,
+        f"+{added:.1f}",
+        f"uvicorn {server:.0f}",
+        f"{server / (server + added):.3f}",
+        "implied >= 0.95",
+        "INFO",
+    )
 
 
 def memory_rows(small: dict[str, Any], large: dict[str, Any]) -> list[Row]:
@@ -1186,6 +1250,12 @@ def section_http(setup: GateSetup, page: pages.Page, args: argparse.Namespace) -
     if results is None:
         results = HttpResults(measured=False, reason=reason)
     report_http(results)
+    costs, reason = guarded("in-process requests", partial(bench_inprocess, setup))
+    if costs:
+        results.inprocess_us = costs
+        say("  the same requests in-process (no server), CPU per request, median:")
+        for name, cost in costs.items():
+            say(f"    {name:24s} {cost:8.1f} us")
     return results
 
 
@@ -1245,6 +1315,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     rows += streaming_rows
     say("\n[5] summary")
     say(table(rows))
+    say(
+        "  MB/s are per CPU-second of the benchmark process (wall-clock beside them in [2]); "
+        "req/s are wall-clock wrk medians, ratios paired per round."
+    )
     elapsed = time.perf_counter() - started
     say(
         f"\n  total {elapsed:.0f} s, load average now {load_average()}; "
