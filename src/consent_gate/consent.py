@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -43,7 +44,7 @@ class Consent:
     def allows(self, category: str) -> bool:
         return self.choices.get(category, False)
 
-    @property
+    @cached_property
     def refused(self) -> frozenset[str]:
         return frozenset(c for c, allowed in self.choices.items() if not allowed)
 

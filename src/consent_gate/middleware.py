@@ -129,16 +129,16 @@ class _Response:
             await self._send(message)
 
     async def _start(self, message: Message) -> None:
-        headers: Headers = list(message.get("headers", ()))
+        headers: Headers = message.get("headers", [])
         refused = self._consent.refused
-        if refused:
+        if refused and any(key == b"set-cookie" for key, _ in headers):
             rules = self._gate.cookie_rules
             headers = [
                 (key, value)
                 for key, value in headers
                 if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
             ]
-        message = {**message, "headers": headers}
+            message = {**message, "headers": headers}
         rewrite, coding = self._rewritable(message["status"], headers)
         if not rewrite:
             await self._send(message)
