@@ -178,9 +178,13 @@ class _Response:
         rewriter = None
         if blocker is not None:
 
+            made: dict[Match, bytes] = {}
+
             def placeholder(match: Match) -> bytes:
-                text = gate.banner.placeholder(match, next_url=next_url)
-                return text.encode("ascii", "xmlcharrefreplace")
+                if match not in made:
+                    text = gate.banner.placeholder(match, next_url=next_url)
+                    made[match] = text.encode("ascii", "xmlcharrefreplace")
+                return made[match]
 
             rewriter = HtmlRewriter(blocker, placeholder)
         return _Pipeline(
