@@ -124,6 +124,27 @@ def test_neutralises_tracker_elements(html: bytes, expected: bytes) -> None:
     assert rewrite(html) == expected
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user@www.google-analytics.com/analytics.js",
+        "https://user:pass@www.google-analytics.com/analytics.js",
+        "https://www.google-analytics.com./analytics.js",
+        "//www.google-\nanalytics.com/analytics.js",
+        "https://www%2egoogle-analytics.com/analytics.js",
+        "https:\\\\www.google-analytics.com\\analytics.js",
+        "https:/\\www.google-analytics.com/analytics.js",
+        "HTTPS://WWW.GOOGLE-ANALYTICS.COM/ANALYTICS.JS",
+        " https://www.google-analytics.com/analytics.js ",
+        "https://www.googletagmanager.com/./gtag/js?id=G-1",
+    ],
+)
+def test_urls_are_read_the_way_browsers_read_them(url: str) -> None:
+    # Quoted, so tabs and newlines stay inside the attribute value.
+    for tag in (f'<script src="{url}"></script>', f'<img src="{url}">'):
+        assert held(rewrite(tag.encode())) == 1, tag
+
+
 def test_every_duplicate_of_a_loading_attribute_is_renamed() -> None:
     # HTML keeps the first of duplicate attributes; renaming only one would activate the other.
     out = rewrite(

@@ -50,6 +50,7 @@ _FAST_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+_HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
 
@@ -66,8 +67,12 @@ def _skip(hosts: frozenset[str], every_tag: bool) -> re.Pattern[bytes]:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         safe = (
             # everything up to the first ">" is free of "//<known host>" and "data-consent"
-            _NAME_END + rb"(?=(?:[^>/d]++|d(?!ata-consent)"
-            rb"|/(?!/(?:[^/\t\n\f\r \"'>?#\\]*\.)?" + known + rb"(?![a-z0-9.-])))*+>)"
+            # (a host with user info, escapes, tabs or newlines in it is always examined)
+            # (browsers read a backslash as "/"; a host with user info, escapes, tabs or newlines
+            # in it is always examined)
+            _NAME_END + rb"(?=(?:[^>/\\d]++|d(?!ata-consent)"
+            rb"|[/\\](?![/\\](?:" + _HOST_CHAR + rb"*\.)?" + known + rb"(?![a-z0-9-]|\.[a-z0-9])"
+            rb"|[/\\]" + _HOST_CHAR + rb"*[\t\n\r@%\\]))*+>)"
             rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
             rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
         )

@@ -6,9 +6,11 @@ one set of refused categories, so a request only does dictionary lookups and one
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import unquote
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
@@ -68,8 +70,14 @@ class Classifier:
         self.url = lru_cache(maxsize=4096)(self._url)
 
     def _url(self, value: str) -> Match | None:
-        """The service of a URL as written in an attribute (absolute, //host or /path)."""
-        value = value.strip().lower()
+        """The service of a URL as written in an attribute (absolute, //host or /path).
+
+        The URL is read the way a browser reads it: tabs and newlines dropped, backslashes as
+        slashes, user info skipped, the host percent-decoded without a trailing dot, and dot
+        segments resolved, so none of these hides a tracker.
+        """
+        value = value.strip(" \t\n\f\r").lower().translate(_TABS_AND_NEWLINES)
+        value = value.replace("\\", "/")
         if value.startswith("//"):
             rest = value[2:]
         else:
@@ -79,13 +87,18 @@ class Classifier:
             if scheme not in ("http", "https"):
                 return None
         cut = len(rest)
-        for stop in "/?#\\":
+        for stop in "/?#":
             index = rest.find(stop)
             if index != -1 and index < cut:
                 cut = index
         host, path = rest[:cut].rpartition("@")[2], rest[cut:] or "/"
+        if "%" in host:
+            host = unquote(host)
+        host = host.rstrip(".")
         if path[0] != "/":
             path = "/" + path
+        if "/." in path:
+            path = _resolve_dots(path)
         return self._host(host, path)
 
     def inline(self, text: bytes) -> list[Match]:
@@ -136,11 +149,7 @@ class Blocker:
     def may_match(self, low: bytes, start: int, end: int) -> bool:
         """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
         the policy names, and explicit marks can match."""
-        return (
-            self._classifier.has_paths
-            or low.find(b"//", start, end) != -1
-            or low.find(b"data-consent", start, end) != -1
-        )
+        return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
     def url(self, value: str) -> Match | None:
         match = self._classifier.url(value)
@@ -170,6 +179,20 @@ class Rules:
             blocker = Blocker(self.classifier, refused) if refused else None
             self._cache[refused] = blocker
             return blocker
+
+
+# A host starts after two slashes, either way round: browsers read "\\" as "/".
+_MAY_MATCH = re.compile(rb"[/\\][/\\]|data-consent")
+_TABS_AND_NEWLINES = str.maketrans("", "", "\t\n\r")
+
+
+def _resolve_dots(path: str) -> str:
+    """`/a/./b/../c?q` -> `/a/c?q`, as a browser resolves a URL's path."""
+    cut = min((i for i in (path.find("?"), path.find("#")) if i != -1), default=len(path))
+    resolved = posixpath.normpath(path[:cut])
+    if path[:cut].endswith("/") and not resolved.endswith("/"):
+        resolved += "/"
+    return resolved + path[cut:]
 
 
 def _glob(pattern: str) -> re.Pattern[str]:
