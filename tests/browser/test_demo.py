@@ -7,24 +7,17 @@ vendors (Google, Meta, Hotjar, YouTube) whose snippets the pages embed.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from demo_site import Hit, HitLog, create_site, create_tracker
+from demo_site.site import PRODUCTS
 from playwright.sync_api import Page
 
 from consent_gate.banner import static_dir
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # demo_site/ sits at the top of the checkout, uninstalled
-    sys.path.insert(0, str(ROOT))
-
-from demo_site import Hit, HitLog, create_site, create_tracker  # noqa: E402
-from demo_site.site import PRODUCTS  # noqa: E402
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import ContextFactory, LiveServer
