@@ -177,7 +177,6 @@ class _Response:
         blocker = gate.rules.blocking(consent.refused)
         rewriter = None
         if blocker is not None:
-
             made: dict[Match, bytes] = {}
 
             def placeholder(match: Match) -> bytes:
