@@ -7,12 +7,25 @@ gets fresh contexts (cookie jars) so tests cannot leak consent to each other.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Cookie,
+    Locator,
+    Page,
+    Playwright,
+    sync_playwright,
+)
 
 from consent_gate._types import ASGIApp
 from consent_gate.qa import TrackerRecorder, launch_chromium, serve
@@ -101,3 +114,143 @@ def make_context(browser: Browser) -> Iterator[ContextFactory]:
     yield create
     for context in contexts:
         context.close()
+
+
+# -- the gated test site (tests/browser/site.py) ---------------------------------
+
+
+def _load_site() -> ModuleType:
+    """Import site.py under a unique name: ``import site`` would find the stdlib module."""
+    name = "consent_gate_browser_site"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, _HERE / "site.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def gate_site() -> ModuleType:
+    """The test-site module: ``create_site()``, ``create_evil_site()``, host and URL constants."""
+    return _load_site()
+
+
+@pytest.fixture(scope="module")
+def site_url(gate_site: ModuleType) -> Iterator[str]:
+    """One gated site per test module; consent lives in each test's own browser context."""
+    with serve(gate_site.create_site()) as base_url:
+        yield base_url
+
+
+@dataclass
+class Visitor:
+    """One visitor: a fresh browser context (cookie jar), its recorder and a page."""
+
+    context: BrowserContext
+    recorder: TrackerRecorder
+    page: Page
+    base_url: str
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def banner(self) -> Locator:
+        return self.page.locator("#cg-banner")
+
+    @property
+    def dialog(self) -> Locator:
+        return self.page.get_by_role("dialog")
+
+    @property
+    def settings(self) -> Locator:
+        return self.page.get_by_role("link", name="Cookie settings")
+
+    def tracker_hosts(self) -> set[str]:
+        """Every third-party host the browser tried to reach since the last ``clear()``."""
+        return self.recorder.hosts()
+
+    def cookies(self) -> dict[str, Cookie]:
+        """The context's cookies for the site, by name."""
+        return {c["name"]: c for c in self.context.cookies(self.base_url)}
+
+    def cookie_names(self) -> set[str]:
+        return set(self.cookies())
+
+    def tracker_runs(self) -> list[str]:
+        """URLs of stubbed tracker scripts that ran in the current page view, in order."""
+        runs: list[str] = self.page.evaluate("() => window.__cgTrackerRuns || []")
+        return runs
+
+    def mark_page_view(self) -> None:
+        """Put a marker in ``window`` that only survives while no navigation happens."""
+        self.page.evaluate("() => { window.__samePageView = true; }")
+
+    def assert_same_page_view(self, url: str) -> None:
+        assert self.page.url == url
+        assert self.page.evaluate("() => window.__samePageView === true")
+        assert self.page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
+
+    def load(self, path: str) -> None:
+        """Open ``path`` and wait until the banner script is ready, as a visitor would."""
+        self.page.goto(path)
+        self.wait_for_banner_script()
+
+    def wait_for_banner_script(self) -> None:
+        """Wait until banner.js has started (it is deferred): ``window.consentGate`` exists."""
+        self.page.wait_for_function("() => window.consentGate !== undefined")
+
+
+class VisitorFactory(Protocol):
+    """``visitor = visit()``: a new visitor of the module's site (or of ``base_url``)."""
+
+    def __call__(
+        self,
+        base_url: str | None = None,
+        *,
+        javascript_enabled: bool = True,
+        first_party: Sequence[str] = (),
+    ) -> Visitor: ...
+
+
+@pytest.fixture
+def visit(
+    make_context: ContextFactory, site_url: str, gate_site: ModuleType
+) -> Iterator[VisitorFactory]:
+    """Factory of visitors whose tracker stubs behave like the real trackers.
+
+    Uncaught page errors and the banner's own console warnings fail the test at teardown.
+    """
+    visitors: list[Visitor] = []
+
+    def create(
+        base_url: str | None = None,
+        *,
+        javascript_enabled: bool = True,
+        first_party: Sequence[str] = (),
+    ) -> Visitor:
+        url = base_url or site_url
+        context, recorder = make_context(
+            url,
+            javascript_enabled=javascript_enabled,
+            scripts=gate_site.TRACKER_SCRIPTS,
+            cookies=gate_site.TRACKER_COOKIES,
+            first_party=first_party,
+        )
+        page = context.new_page()
+        visitor = Visitor(context, recorder, page, url)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.text.startswith("consent-gate:"):
+                visitor.errors.append(f"console {message.type}: {message.text}")
+
+        page.on("pageerror", lambda error: visitor.errors.append(f"page error: {error}"))
+        page.on("console", on_console)
+        visitors.append(visitor)
+        return visitor
+
+    yield create
+    errors = [error for visitor in visitors for error in visitor.errors]
+    assert not errors, errors
