@@ -54,25 +54,32 @@ _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
 
-@lru_cache(maxsize=16)
-def _skip(hosts: frozenset[str], every_tag: bool) -> re.Pattern[bytes]:
+@lru_cache(maxsize=32)
+def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
-    and no site owner's mark appears. With first-party path rules every loading tag is examined.
+    and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
+    With first-party path rules every loading tag is examined.
     """
     quick = b""
     if not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+        plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
         safe = (
-            # everything up to the first ">" is free of "//<known host>" and "data-consent"
-            # (a host with user info, escapes, tabs or newlines in it is always examined)
-            # (browsers read a backslash as "/"; a host with user info, escapes, tabs or newlines
-            # in it is always examined)
-            _NAME_END + rb"(?=(?:[^>/\\d]++|d(?!ata-consent)"
-            rb"|[/\\](?![/\\](?:" + _HOST_CHAR + rb"*\.)?" + known + rb"(?![a-z0-9-]|\.[a-z0-9])"
-            rb"|[/\\]" + _HOST_CHAR + rb"*[\t\n\r@%\\]))*+>)"
+            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
+            # host, or by a host with user info, escapes, tabs or newlines in it.
+            _NAME_END
+            + rb"(?=(?:"
+            + plain
+            + rb"|[/\\](?![/\\](?:"
+            + _HOST_CHAR
+            + rb"*\.)?"
+            + known
+            + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
+            + _HOST_CHAR
+            + rb"*[\t\n\r@%\\]))*+>)"
             rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
             rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
         )
@@ -188,7 +195,6 @@ class HtmlRewriter:
         self._script_state = _PLAIN
         self._scan = 0  # where the script scan resumes in the buffer
         self._held: _Tag | None = None  # inline script start tag awaiting its text
-        self._skip = _skip(blocker.hosts, blocker.examines_every_tag)
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -198,11 +204,12 @@ class HtmlRewriter:
 
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
+        skip = _skip(self._blocker.hosts, self._blocker.examines_every_tag, b"data-consent" in low)
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                end = self._skip.match(low, pos).end()  # type: ignore[union-attr]
+                end = skip.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
                     pos = end
@@ -385,7 +392,7 @@ class HtmlRewriter:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if category in self._blocker.refused else None
         url_attrs = _URL_ATTRS.get(tag.name, ())
-        for name, _, value in tag.attrs:
+        for name, value in tag.attrs:
             if value and name in url_attrs:
                 for url in _urls(name, value):
                     if match := self._blocker.url(url):
@@ -407,7 +414,7 @@ class HtmlRewriter:
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end
-        for name, start, _ in tag.attrs:
+        for name, start in tag.attribute_offsets():
             if name in rename:
                 pieces += (source[last:start], b"data-cg-")
                 last = start
@@ -416,20 +423,19 @@ class HtmlRewriter:
 
 
 class _Tag:
-    """A start tag that may load something, with its attributes located in its source."""
+    """A start tag that may load something; its attributes are read once, located on demand."""
 
-    __slots__ = ("attrs", "name", "name_end", "source")
+    __slots__ = ("attrs", "found", "name", "source")
 
     def __init__(self, buf: bytes, found: re.Match[bytes]) -> None:
-        base = found.start()
-        self.source = buf[base : found.end()]
+        self.found = found  # a match on the lower-cased buffer
+        self.source = buf[found.start() : found.end()]
         self.name = found.group(1)
-        self.name_end = found.end(1) - base
-        # (name, offset in source, lower-cased value without quotes or None)
-        self.attrs: list[tuple[bytes, int, bytes | None]] = (
+        # (name, lower-cased value without quotes); a value-less attribute has b""
+        self.attrs: list[tuple[bytes, bytes]] = (
             [
-                (name, start - base, value[1:-1] if value and value[:1] in b"\"'" else value)
-                for name, start, value in _attr_spans(found)
+                (name, value[1:-1] if value[:1] in (b'"', b"'") else value)
+                for name, value in _ATTR.findall(found.string, found.start(2), found.end(2))
             ]
             if found.end(2) > found.start(2)
             else []
@@ -437,23 +443,29 @@ class _Tag:
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
-        for name, _, value in self.attrs:
+        for name, value in self.attrs:
             if name == b"data-consent":
-                return value or b""
+                return value
         return None
 
     def executable_inline(self) -> bool:
-        types = [value or b"" for name, _, value in self.attrs if name == b"type"]
-        if any(name == b"src" for name, _, _ in self.attrs):
+        types = [value for name, value in self.attrs if name == b"type"]
+        if any(name == b"src" for name, _ in self.attrs):
             return False
         return not types or types[0].strip() in _JS_TYPES
 
+    def attribute_offsets(self) -> list[tuple[bytes, int]]:
+        """(name, offset in `source`) of each attribute, for renaming."""
+        found = self.found
+        base = found.start()
+        return [
+            (attr.group(1), attr.start(1) - base)
+            for attr in _ATTR.finditer(found.string, found.start(2), found.end(2))
+        ]
 
-def _attr_spans(found: re.Match[bytes]) -> list[tuple[bytes, int, bytes | None]]:
-    return [
-        (attr.group(1), attr.start(1), attr.group(2))
-        for attr in _ATTR.finditer(found.string, found.start(2), found.end(2))
-    ]
+    @property
+    def name_end(self) -> int:
+        return self.found.end(1) - self.found.start()
 
 
 def _urls(attr_name: bytes, value: bytes) -> list[str]:
