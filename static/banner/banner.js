@@ -43,7 +43,8 @@
       modal,
       dialog: modal && modal.querySelector(".cg-dialog"),
       running: new Set(allowedIds(choices)), // categories that may have run in this page view
-      pending: null,
+      queue: Promise.resolve(), // choices go out one after another
+      inFlight: 0,
       opener: null,
       pressedOnBackdrop: false,
     };
@@ -68,14 +69,19 @@
   }
 
   // Sends one choice; `fallback` posts it without JavaScript if fetch fails, so it is never lost.
+  // Choices made while one is on its way are sent after it: the visitor's last choice counts.
   function choose(action, categories, fallback) {
-    if (state.pending) return state.pending;
     const root = document.getElementById("cg-root");
+    state.inFlight += 1;
     root?.setAttribute("aria-busy", "true");
-    state.pending = postChoice(action, categories)
-      .then((result) => applyResult(action, result), (error) => { fallback(); throw error; })
-      .finally(() => { state.pending = null; root?.removeAttribute("aria-busy"); });
-    return state.pending;
+    const sent = state.queue
+      .then(() => postChoice(action, categories))
+      .then((result) => applyResult(action, result), (error) => { fallback(); throw error; });
+    state.queue = sent.catch(() => {}).finally(() => {
+      state.inFlight -= 1;
+      if (!state.inFlight) root?.removeAttribute("aria-busy");
+    });
+    return sent;
   }
 
   // Posts a hidden copy of the form (its hidden fields, the action, the categories) natively.

@@ -371,3 +371,21 @@ def test_choice_falls_back_to_the_form_when_the_request_fails(
     assert visitor.recorder.hits_to("googletagmanager.com")
     # The banner reports the failed request on the console; that is expected here.
     visitor.errors[:] = [e for e in visitor.errors if "Failed to fetch" not in e]
+
+
+def test_choices_made_in_quick_succession_are_all_sent_and_the_last_counts(
+    visit: VisitorFactory, site_url: str
+) -> None:
+    visitor = visit()
+    visitor.load("/")
+    final = visitor.page.evaluate(
+        """async () => {
+            const first = window.consentGate.accept(["analytics"]);
+            const second = window.consentGate.accept(["analytics", "marketing"]);
+            await first;
+            return await second;
+        }"""
+    )
+    assert final["choices"] == {"preferences": False, "analytics": True, "marketing": True}
+    visitor.load("/next")  # the server kept the second choice
+    assert visitor.page.evaluate("window.consentGate.choices()")["marketing"] is True
