@@ -150,7 +150,10 @@ class _Response:
         """Whether this is HTML to rewrite, and the content coding to undo first."""
         if self._scope["method"] == "HEAD" or status < 200 or status in _NO_BODY:
             return False, None
-        media, charset = content_type(header(headers, b"content-type"))
+        value = header(headers, b"content-type")
+        if value is None or not value.lstrip()[:9].lower().startswith(b"text/html"):
+            return False, None  # the common case, decided without parsing
+        media, charset = content_type(value)
         if media != "text/html" or (charset is not None and not ascii_compatible(charset)):
             return False, None
         coding = (header(headers, b"content-encoding") or b"").strip().lower()
