@@ -18,7 +18,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from starlette.routing import Route
 from consent_gate import ConsentGate, Policy, consent_of
 from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
 from consent_gate.consent import ConsentCodec
+from consent_gate.policy import LogSettings
 
 SECRET = "middleware-test-secret"
 POLICY = Policy.default()
@@ -608,7 +609,8 @@ def test_websocket_and_lifespan_scopes_pass_straight_through(scope: Scope) -> No
         raise AssertionError("nothing may be sent")
 
     original = dict(scope)
-    asyncio.run(make_gate(app)(scope, _receive, send))
+    no_log = replace(POLICY, log=LogSettings(enabled=False))
+    asyncio.run(make_gate(app, policy=no_log)(scope, _receive, send))
     assert seen["scope"] is scope
     assert scope == original  # no consent, no header changes
     assert seen["receive"] is _receive

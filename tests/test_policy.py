@@ -184,3 +184,44 @@ def test_python_objects_are_validated_too() -> None:
     with pytest.raises(PolicyError) as excinfo:
         Policy(services=(bad,))
     assert excinfo.value.key == "services.x.hosts[0]"
+
+
+def test_log_settings_default_to_a_sqlite_file_and_read_from_toml(tmp_path: Path) -> None:
+    default = Policy.default().log
+    assert (default.enabled, default.dsn, default.ip, default.retention_years) == (
+        True,
+        "sqlite:///consent-log.sqlite3",
+        "off",
+        5,
+    )
+    path = tmp_path / "consent.toml"
+    path.write_text(
+        '[log]\nenabled = false\ndsn = "postgresql://gate@db/consent"\nip = "truncated"\n'
+        "retention_years = 7\n"
+    )
+    log = Policy.from_toml(path).log
+    assert (log.enabled, log.dsn, log.ip, log.retention_years) == (
+        False,
+        "postgresql://gate@db/consent",
+        "truncated",
+        7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("log", "key"),
+    [
+        ({"dsn": "mysql://db/x"}, "log.dsn"),
+        ({"dsn": "sqlite:///"}, "log.dsn"),
+        ({"dsn": 5}, "log.dsn"),
+        ({"ip": "full"}, "log.ip"),
+        ({"retention_years": 0}, "log.retention_years"),
+        ({"retention_years": "5"}, "log.retention_years"),
+        ({"enabled": "yes"}, "log.enabled"),
+        ({"path": "x"}, "log.path"),
+    ],
+)
+def test_bad_log_settings_fail_at_start_up_naming_the_key(log: dict[str, Any], key: str) -> None:
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict({"log": log})
+    assert excinfo.value.key == key

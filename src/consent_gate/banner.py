@@ -99,6 +99,15 @@ class Banner:
             self._snippets[key] = cached
         return _fill(cached, next_url)
 
+    def first_layer(self) -> str:
+        """The snippet a visitor sees before deciding (page address unfilled): what the log
+        archives as the banner version, so one deployment has one version whatever the state."""
+        undecided = Consent(
+            {c.id: c.required for c in self.policy.categories}, self.policy.revision
+        )
+        self.snippet(undecided, next_url="", prompt=True)
+        return self._snippets[(True, False, tuple(undecided.choices.values()))]
+
     def preferences_page(self, consent: Consent, *, next_url: str, message: str = "") -> str:
         return _fill(
             self._preferences.render(self._context(consent, dialog=False), message=message),

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 import click
 
+from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
 from .rules import Rules
@@ -31,6 +32,9 @@ def _load(policy_path: Path | None) -> Policy:
 @click.version_option(package_name="consent-gate")
 def main() -> None:
     """Cookie-consent and tracking gate for ASGI sites."""
+
+
+main.add_command(log)
 
 
 @main.command()

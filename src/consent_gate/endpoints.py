@@ -22,12 +22,16 @@ from .consent import ACTIONS, Consent, ConsentCodec
 from .cookies import CookieRules, expire_headers, set_cookie_header
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
+from .storage.log import ConsentLog
 
 __all__ = ["Endpoints", "RequestError", "safe_next"]
 
 MAX_BODY = 16 * 1024
 _ACTIONS = (*ACTIONS, "allow")
 _NO_STORE = {"cache-control": "no-store"}
+# How a choice was given, from the transport and the `via` field the gate's own UI sends.
+_FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
+_JSON_METHODS = {"banner": "banner", "placeholder": "placeholder", "script": "script"}
 
 
 class RequestError(Exception):
@@ -48,8 +52,10 @@ class Endpoints:
         cookie_rules: CookieRules,
         banner: Banner,
         read: Callable[[Headers], Consent],
+        log: ConsentLog | None = None,
     ) -> None:
         self.policy = policy
+        self.log = log
         self.read = read
         self.codec = codec
         self.cookie_rules = cookie_rules
@@ -104,9 +110,11 @@ class Endpoints:
         body = await _read_body(receive)
         next_url: str | None = None
         if media == "application/json":
-            action, categories = _from_json(body)
+            action, categories, via = _from_json(body)
+            method = _JSON_METHODS.get(via, "api")
         elif media == "application/x-www-form-urlencoded":
-            action, categories, next_url = _from_form(body)
+            action, categories, next_url, via = _from_form(body)
+            method = _FORM_METHODS.get(via, "form")
         else:
             raise RequestError(
                 "send the choice as application/json or an HTML form "
@@ -115,6 +123,18 @@ class Endpoints:
             )
         accepted = self._accepted(action, categories, current)
         consent = self.codec.decide(accepted, signals=self._signals(headers))
+        target = safe_next(next_url, scope) if next_url else _referer_path(scope)
+        if self.log is not None:
+            client = scope.get("client")
+            self.log.record(
+                consent,
+                action=action,
+                method=method,
+                page=target.partition("?")[0],
+                previous=current,
+                headers=headers,
+                client=client[0] if client else None,
+            )
         secure = scope.get("scheme") == "https"
         cookie = set_cookie_header(
             self.policy.cookie_name,
@@ -138,7 +158,6 @@ class Endpoints:
                 headers=_NO_STORE,
             )
         else:
-            target = safe_next(next_url, scope) if next_url else _referer_path(scope)
             response = RedirectResponse(target, status_code=303, headers=_NO_STORE)
         for line in set_cookies:
             response.raw_headers.append((b"set-cookie", line))
@@ -228,7 +247,7 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _from_json(body: bytes) -> tuple[str, list[str] | None]:
+def _from_json(body: bytes) -> tuple[str, list[str] | None, str]:
     try:
         data: Any = json.loads(body)
     except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
@@ -243,10 +262,11 @@ def _from_json(body: bytes) -> tuple[str, list[str] | None]:
         not isinstance(categories, list) or not all(isinstance(c, str) for c in categories)
     ):
         raise RequestError('"categories" must be a list of category ids')
-    return action, categories
+    via = data.get("via")
+    return action, categories, via if isinstance(via, str) else ""
 
 
-def _from_form(body: bytes) -> tuple[str, list[str], str | None]:
+def _from_form(body: bytes) -> tuple[str, list[str], str | None, str]:
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -255,7 +275,8 @@ def _from_form(body: bytes) -> tuple[str, list[str], str | None]:
     if len(actions) != 1:
         raise RequestError("the form needs exactly one 'action' field")
     next_values = fields.get("next", [])
-    return actions[0], fields.get("category", []), next_values[0] if next_values else None
+    via = fields.get("via", [""])[0]
+    return actions[0], fields.get("category", []), next_values[0] if next_values else None, via
 
 
 def _not_allowed(allow: str) -> StarletteResponse:

@@ -31,6 +31,7 @@ from .inject import BodyEndInjector
 from .policy import Policy
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
+from .storage.log import ConsentLog, StoreFactory, shown_version
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -52,15 +53,26 @@ class ConsentGate:
         app: ASGIApp,
         secret_key: str | bytes | Sequence[str | bytes],
         policy: Policy | None = None,
+        store: str | StoreFactory | None = None,
     ) -> None:
+        """`store`: a DSN or a store factory instead of the policy's `[log] dsn`."""
         self.app = app
         self.policy = policy if policy is not None else Policy.default()
         self.codec = ConsentCodec(secret_key, self.policy)
         self.rules = Rules(self.policy)
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
+        self.log = (
+            ConsentLog(
+                self.policy,
+                shown_version(self.banner.first_layer(), self.banner.policy_json()),
+                store,
+            )
+            if self.policy.log.enabled
+            else None
+        )
         self.endpoints = Endpoints(
-            self.policy, self.codec, self.cookie_rules, self.banner, self.read
+            self.policy, self.codec, self.cookie_rules, self.banner, self.read, self.log
         )
         self._prefix = self.policy.prefix
         self._cookie_name = self.policy.cookie_name.encode("latin-1")
@@ -68,6 +80,8 @@ class ConsentGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.log is not None:
+                receive = _lifespan(self.log, receive)
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
@@ -296,6 +310,20 @@ class _Pipeline:
             data = self.rewriter.feed(data) + self.rewriter.close()
         data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
+
+
+def _lifespan(log: ConsentLog, receive: Receive) -> Receive:
+    """Open the log at start-up; write out its queue before the app hears of shutdown."""
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await log.startup()
+        elif message["type"] == "lifespan.shutdown":
+            await log.shutdown()
+        return message
+
+    return wrapped
 
 
 def _meta_ascii_compatible(label: str) -> bool:

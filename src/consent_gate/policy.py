@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_CATEGORIES",
     "Category",
     "CookieSpec",
+    "LogSettings",
     "Policy",
     "PolicyError",
     "Service",
@@ -39,6 +40,7 @@ _UNIT_SECONDS = {
     "year": 365 * 86400,
 }
 _DAY = 86400
+_DSN_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound=str)
 
@@ -110,6 +112,16 @@ class Service:
     cookies: tuple[CookieSpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class LogSettings:
+    """Where the consent log keeps its records (GDPR art. 7(1): the site must prove consent)."""
+
+    enabled: bool = True
+    dsn: str = "sqlite:///consent-log.sqlite3"  # relative paths: the working directory
+    ip: Literal["off", "truncated"] = "off"
+    retention_years: int = 5  # kept this long after a record's consent expires
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category(
         "necessary",
@@ -150,6 +162,7 @@ class Policy:
     max_age: int = 182 * _DAY
     dnt: Literal["ignore", "honour"] = "ignore"
     prefix: str = "/consent-gate"
+    log: LogSettings = LogSettings()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -182,6 +195,7 @@ class Policy:
         site = reader.table("site")
         consent = reader.table("consent")
         endpoints = reader.table("endpoints")
+        log = reader.table("log")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -193,8 +207,14 @@ class Policy:
             max_age=consent.get("max_age_days", int, 182) * _DAY,
             dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
             prefix=endpoints.get("prefix", str, "/consent-gate"),
+            log=LogSettings(
+                enabled=log.get("enabled", bool, True),
+                dsn=log.get("dsn", str, LogSettings.dsn),
+                ip=log.choice("ip", ("off", "truncated"), "off"),
+                retention_years=log.get("retention_years", int, 5),
+            ),
         )
-        for sub in (reader, site, consent, endpoints):
+        for sub in (reader, site, consent, endpoints, log):
             sub.reject_unknown()
         return policy
 
@@ -343,6 +363,19 @@ def _validate(policy: Policy) -> None:
         raise PolicyError("consent.dnt", "must be 'ignore' or 'honour'")
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", policy.prefix):
         raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
+    _check_log(policy.log)
+
+
+def _check_log(log: LogSettings) -> None:
+    if not log.dsn.startswith(_DSN_SCHEMES) or log.dsn in _DSN_SCHEMES[:1]:
+        raise PolicyError(
+            "log.dsn",
+            f"{log.dsn!r} is not 'sqlite:///path/to/file.sqlite3' or 'postgresql://user@host/db'",
+        )
+    if log.ip not in ("off", "truncated"):
+        raise PolicyError("log.ip", "must be 'off' or 'truncated'")
+    if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
+        raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
 
 
 class _Reader:

@@ -55,12 +55,13 @@
 
   /* ---- talking to the server -------------------------------------------------------- */
 
-  async function postChoice(action, categories) {
+  // `via` tells the consent log where the choice was given (banner, placeholder, script).
+  async function postChoice(action, categories, via) {
     const response = await fetch(state.endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ action, categories }),
+      body: JSON.stringify({ action, categories, via }),
     });
     if (!response.ok) throw new Error(`consent endpoint answered ${response.status}`);
     const result = await response.json();
@@ -70,12 +71,12 @@
 
   // Sends one choice; `fallback` posts it without JavaScript if fetch fails, so it is never lost.
   // Choices made while one is on its way are sent after it: the visitor's last choice counts.
-  function choose(action, categories, fallback) {
+  function choose(action, categories, fallback, via = "banner") {
     const root = document.getElementById("cg-root");
     state.inFlight += 1;
     root?.setAttribute("aria-busy", "true");
     const sent = state.queue
-      .then(() => postChoice(action, categories))
+      .then(() => postChoice(action, categories, via))
       .then((result) => applyResult(action, result), (error) => { fallback(); throw error; });
     state.queue = sent.catch(() => {}).finally(() => {
       state.inFlight -= 1;
@@ -372,7 +373,8 @@
         form.addEventListener("submit", (event) => {
           event.preventDefault();
           const category = frame.getAttribute("data-cg-category"); // "allow" adds it to the current choices
-          choose("allow", [category], () => HTMLFormElement.prototype.submit.call(form)).catch(warn);
+          const submit = () => HTMLFormElement.prototype.submit.call(form);
+          choose("allow", [category], submit, "placeholder").catch(warn);
         });
       };
       frame.addEventListener("load", hook);
@@ -385,7 +387,7 @@
   /* ---- public API and start-up ------------------------------------------------------ */
 
   const viaApi = (action, categories) =>
-    choose(action, categories, () => submitNatively(null, action, categories));
+    choose(action, categories, () => submitNatively(null, action, categories), "script");
 
   function createApi() {
     return {

@@ -1,0 +1,31 @@
+"""The consent log: durable, append-only proof of every decision (GDPR art. 7(1)).
+
+`open_store(dsn)` picks the backend: `sqlite:///path` (the embedded default) or
+`postgresql://...` (one log for many processes or machines).
+"""
+
+from __future__ import annotations
+
+from .records import ConsentRecord, Decision, Shown
+from .sql import SqlStore
+
+__all__ = ["ConsentRecord", "Decision", "Shown", "SqlStore", "open_store", "sqlite_path"]
+
+
+def sqlite_path(dsn: str) -> str | None:
+    """The file of a `sqlite:///relative` or `sqlite:////absolute` DSN; None for others."""
+    return dsn[len("sqlite:///") :] if dsn.startswith("sqlite:///") else None
+
+
+def open_store(dsn: str) -> SqlStore:
+    """Connect and bring the schema up to date (created on first use)."""
+    path = sqlite_path(dsn)
+    if path is not None:
+        from .sqlite import SqliteStore
+
+        return SqliteStore(path)
+    if dsn.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(dsn)
+    raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")

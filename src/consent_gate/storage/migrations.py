@@ -1,0 +1,75 @@
+"""The log's schema, versioned: each step runs once per database, in order, in a transaction.
+
+Append a step to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = ["MIGRATIONS", "Dialect"]
+
+Dialect = Literal["sqlite", "postgres"]
+
+_RECORDS = """
+CREATE TABLE consent_records (
+    record_id TEXT PRIMARY KEY,
+    consent_id TEXT NOT NULL,
+    decided_at {time} NOT NULL,
+    action TEXT NOT NULL,
+    choices TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    shown TEXT NOT NULL,
+    signals TEXT NOT NULL,
+    page TEXT NOT NULL,
+    method TEXT NOT NULL,
+    browser TEXT NOT NULL,
+    os TEXT NOT NULL,
+    device TEXT NOT NULL,
+    bot BOOLEAN NOT NULL,
+    ip TEXT,
+    expires_at {time} NOT NULL,
+    replaces TEXT
+)
+"""
+_ARCHIVE = """
+CREATE TABLE consent_shown (
+    hash TEXT PRIMARY KEY,
+    banner TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    first_seen {time} NOT NULL
+)
+"""
+_INDEXES = [
+    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
+    "CREATE INDEX consent_records_replaces ON consent_records (replaces)",
+    "CREATE INDEX consent_records_decided_at ON consent_records (decided_at)",
+    "CREATE INDEX consent_records_expires_at ON consent_records (expires_at)",
+]
+# Records are evidence: the only way to change one is to delete it (purge, forget).
+_APPEND_ONLY: dict[Dialect, list[str]] = {
+    "sqlite": [
+        """CREATE TRIGGER consent_records_append_only BEFORE UPDATE ON consent_records
+        BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END""",
+    ],
+    "postgres": [
+        """CREATE FUNCTION consent_records_append_only() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'consent records are append-only'; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER consent_records_append_only BEFORE UPDATE ON consent_records
+        FOR EACH ROW EXECUTE FUNCTION consent_records_append_only()""",
+    ],
+}
+_TIME: dict[Dialect, str] = {"sqlite": "TEXT", "postgres": "TIMESTAMPTZ"}
+
+
+def _v1(dialect: Dialect) -> list[str]:
+    time = _TIME[dialect]
+    return [
+        _RECORDS.format(time=time),
+        _ARCHIVE.format(time=time),
+        *_INDEXES,
+        *_APPEND_ONLY[dialect],
+    ]
+
+
+MIGRATIONS = [_v1]  # version n is MIGRATIONS[n - 1]

@@ -1,0 +1,258 @@
+"""What SQLite and PostgreSQL stores share: the statements, over DB-API connections.
+
+Only placeholders, timestamps and connecting differ; the subclasses supply those.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from .migrations import MIGRATIONS, Dialect
+from .records import ConsentRecord, Shown
+
+__all__ = ["COLUMNS", "SqlStore"]
+
+COLUMNS = (
+    "record_id",
+    "consent_id",
+    "decided_at",
+    "action",
+    "choices",
+    "revision",
+    "shown",
+    "signals",
+    "page",
+    "method",
+    "browser",
+    "os",
+    "device",
+    "bot",
+    "ip",
+    "expires_at",
+    "replaces",
+)
+_FETCH = 1000
+
+
+class SqlStore:
+    """A consent log in one SQL database; methods run in the caller's thread."""
+
+    dialect: Dialect
+    placeholder = "?"
+    conn: Any
+
+    # -- connection-specific hooks ------------------------------------------------------------
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _lock_schema(self) -> None:
+        """Keep two processes from migrating at once (inside the migration transaction)."""
+
+    def _time(self, value: datetime) -> Any:
+        return value
+
+    def _from_time(self, value: Any) -> datetime:
+        assert isinstance(value, datetime)
+        return value
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(_FETCH):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def _execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        cursor = self.conn.cursor()
+        if params is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(self._sql(sql), params)
+        return cursor
+
+    def _commit(self) -> None:
+        self._execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._execute("ROLLBACK")
+
+    def migrate(self) -> int:
+        """Bring the schema to the newest version; returns that version."""
+        self._begin()
+        try:
+            self._lock_schema()
+            self._execute("CREATE TABLE IF NOT EXISTS consent_gate_schema (version INTEGER)")
+            row = self._execute("SELECT MAX(version) FROM consent_gate_schema").fetchone()
+            current = row[0] or 0
+            for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in step(self.dialect):
+                    self._execute(statement)
+                self._execute("INSERT INTO consent_gate_schema (version) VALUES (?)", (version,))
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        return len(MIGRATIONS)
+
+    def schema_version(self) -> int:
+        row = self._execute("SELECT MAX(version) FROM consent_gate_schema").fetchone()
+        return int(row[0] or 0)
+
+    def archive(self, shown: Shown, now: datetime) -> None:
+        """Keep a banner/policy version once, however many records point at it."""
+        self._transaction(
+            "INSERT INTO consent_shown (hash, banner, policy, first_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (hash) DO NOTHING",
+            [(shown.hash, shown.banner, shown.policy, self._time(now))],
+        )
+
+    def write(self, records: Sequence[ConsentRecord]) -> None:
+        """Insert records in one transaction; a record written before (a retry) is skipped."""
+        columns = ", ".join(COLUMNS)
+        marks = ", ".join("?" * len(COLUMNS))
+        self._transaction(
+            f"INSERT INTO consent_records ({columns}) VALUES ({marks}) "
+            "ON CONFLICT (record_id) DO NOTHING",
+            [self._row(r) for r in records],
+        )
+
+    def _transaction(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._begin()
+        try:
+            self.conn.cursor().executemany(self._sql(sql), rows)
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _row(self, record: ConsentRecord) -> tuple[Any, ...]:
+        return (
+            record.record_id,
+            record.consent_id,
+            self._time(record.decided_at),
+            record.action,
+            json.dumps(record.choices, separators=(",", ":")),
+            record.revision,
+            record.shown,
+            json.dumps(record.signals, separators=(",", ":")),
+            record.page,
+            record.method,
+            record.browser,
+            record.os,
+            record.device,
+            record.bot,
+            record.ip,
+            self._time(record.expires_at),
+            record.replaces,
+        )
+
+    def _record(self, row: Sequence[Any]) -> ConsentRecord:
+        data = dict(zip(COLUMNS, row, strict=True))
+        data["decided_at"] = self._from_time(data["decided_at"])
+        data["expires_at"] = self._from_time(data["expires_at"])
+        data["choices"] = json.loads(data["choices"])
+        data["signals"] = json.loads(data["signals"])
+        data["bot"] = bool(data["bot"])
+        return ConsentRecord(**data)
+
+    def records(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[ConsentRecord]:
+        """Every record decided in [since, until), oldest first, streamed."""
+        where, params = self._range(since, until)
+        columns = ", ".join(COLUMNS)
+        sql = f"SELECT {columns} FROM consent_records{where} ORDER BY decided_at, record_id"
+        for row in self._stream(self._sql(sql), params):
+            yield self._record(row)
+
+    def _range(self, since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("decided_at >= ?")
+            params.append(self._time(since))
+        if until is not None:
+            clauses.append("decided_at < ?")
+            params.append(self._time(until))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def history(self, consent_id: str) -> list[ConsentRecord]:
+        """Every record linked to this consent id through `replaces`, oldest first."""
+        found: dict[str, ConsentRecord] = {}
+        todo, seen = [consent_id], set()
+        columns = ", ".join(COLUMNS)
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            rows = self._execute(
+                f"SELECT {columns} FROM consent_records WHERE consent_id = ? OR replaces = ?",
+                (current, current),
+            ).fetchall()
+            for row in rows:
+                record = self._record(row)
+                found[record.record_id] = record
+                todo.append(record.consent_id)
+                if record.replaces:
+                    todo.append(record.replaces)
+        return sorted(found.values(), key=lambda r: (r.decided_at, r.record_id))
+
+    def shown(self, digest: str) -> Shown | None:
+        row = self._execute(
+            "SELECT hash, banner, policy FROM consent_shown WHERE hash = ?", (digest,)
+        ).fetchone()
+        return Shown(*row) if row else None
+
+    def forget(self, consent_id: str) -> int:
+        """Erase a data subject's records: the whole chain their consent id belongs to."""
+        ids = sorted({r.record_id for r in self.history(consent_id)})
+        return self._delete("record_id", ids)
+
+    def purge(self, expired_before: datetime) -> int:
+        """Delete records whose consent expired before the given time."""
+        self._begin()
+        try:
+            cursor = self._execute(
+                "DELETE FROM consent_records WHERE expires_at < ?", (self._time(expired_before),)
+            )
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        return int(cursor.rowcount)
+
+    def _delete(self, column: str, values: Sequence[str]) -> int:
+        if not values:
+            return 0
+        self._begin()
+        try:
+            deleted = 0
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                cursor = self._execute(
+                    f"DELETE FROM consent_records WHERE {column} IN ({marks})", chunk
+                )
+                deleted += cursor.rowcount
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        return deleted
+
+    def count(self) -> int:
+        return int(self._execute("SELECT COUNT(*) FROM consent_records").fetchone()[0])
