@@ -24,11 +24,10 @@ from playwright.sync_api import (
     Locator,
     Page,
     Playwright,
-    sync_playwright,
 )
 
 from consent_gate._types import ASGIApp
-from consent_gate.qa import TrackerRecorder, launch_chromium, serve
+from consent_gate.qa import TrackerRecorder, serve
 
 _HERE = Path(__file__).parent
 
@@ -61,17 +60,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+# The package's pytest plugin owns the session's Playwright and Chromium (a process can run only
+# one sync Playwright); these names are the suite's own aliases for them.
 @pytest.fixture(scope="session")
-def playwright_instance() -> Iterator[Playwright]:
-    with sync_playwright() as playwright:
-        yield playwright
+def playwright_instance(consent_gate_playwright: Playwright) -> Playwright:
+    return consent_gate_playwright
 
 
 @pytest.fixture(scope="session")
-def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    browser = launch_chromium(playwright_instance)
-    yield browser
-    browser.close()
+def browser(consent_gate_browser: Browser) -> Browser:
+    return consent_gate_browser
 
 
 @pytest.fixture

@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from playwright import sync_api
     from playwright.sync_api import BrowserContext, Request, Route, WebSocketRoute
 
-__all__ = ["TRANSPARENT_GIF", "Hit", "TrackerRecorder"]
+__all__ = ["TRANSPARENT_GIF", "Hit", "TrackerRecorder", "recorder_of"]
 
 _T = TypeVar("_T")
 
@@ -86,6 +88,7 @@ class TrackerRecorder:
         *,
         scripts: Mapping[str, str] | None = None,
         cookies: Mapping[str, Sequence[str]] | None = None,
+        stub: bool = True,
     ) -> None:
         self.origins: frozenset[str] = frozenset(
             o for o in (_origin(url) for url in origins) if o is not None
@@ -94,6 +97,7 @@ class TrackerRecorder:
             raise ValueError("TrackerRecorder needs at least one http(s) first-party origin")
         self.scripts: dict[str, str] = dict(scripts or {})
         self.cookies: dict[str, list[str]] = {k: list(v) for k, v in (cookies or {}).items()}
+        self.stub = stub  # False: record only, let requests reach the network (audits)
         self.hits: list[Hit] = []
         self._contexts: list[BrowserContext] = []
 
@@ -106,9 +110,11 @@ class TrackerRecorder:
         issues a request, so requests later aborted or failed still count.
         """
         context.on("request", self._on_request)
-        context.route(self.is_third_party, self._fulfill)
-        context.route_web_socket(self.is_third_party, self._on_websocket)
+        if self.stub:
+            context.route(self.is_third_party, self._fulfill)
+            context.route_web_socket(self.is_third_party, self._on_websocket)
         self._contexts.append(context)
+        _ATTACHED[context] = self
 
     def is_third_party(self, url: str) -> bool:
         """True for network URLs whose origin is not one of the site's own."""
@@ -233,6 +239,20 @@ class TrackerRecorder:
         if extra:
             lines.append(extra)
         return "\n".join(lines) + "\n"
+
+
+_ATTACHED: weakref.WeakKeyDictionary[BrowserContext, TrackerRecorder] = weakref.WeakKeyDictionary()
+
+
+def recorder_of(target: sync_api.Page | BrowserContext) -> TrackerRecorder:
+    """The recorder attached to a page's (or a context's) browser context."""
+    from playwright import sync_api
+
+    context = target.context if isinstance(target, sync_api.Page) else target
+    try:
+        return _ATTACHED[context]
+    except KeyError:
+        raise LookupError("no TrackerRecorder is attached to this browser context") from None
 
 
 def _longest_match(table: Mapping[str, _T], host: str) -> _T | None:

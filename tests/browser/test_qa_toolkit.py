@@ -1,0 +1,174 @@
+"""The QA toolkit against the demo: the pytest plugin's fixtures and `consent-gate audit`.
+
+The audit runs the demo twice: gated (clean) and as an ungated copy of the same pages, which
+must fail and name its trackers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from demo_site import HitLog, create_site, create_tracker
+from demo_site.site import load_policy
+from playwright.sync_api import Browser
+
+from consent_gate import Consent
+from consent_gate._types import Receive, Scope, Send
+from consent_gate.policy import Policy
+from consent_gate.qa import assert_no_tracking, assert_tracked, tracking_hits
+from consent_gate.qa.audit import audit
+
+if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
+    from conftest import LiveServer
+
+SECRET = "qa-toolkit-test"
+
+
+@dataclass(frozen=True)
+class Demo:
+    site: str
+    tracker: str
+    policy: Policy
+
+
+def _ungated(tracker: str) -> Callable[[Scope, Receive, Send], Any]:
+    """The demo's own pages without the gate (they still ask for a consent: say "all")."""
+    inner = create_site(tracker_origin=tracker, secret_key=SECRET).app
+    policy = load_policy(tracker)
+    everything = Consent({c.id: True for c in policy.categories}, policy.revision, id="ungated")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["consent"] = everything
+        await inner(scope, receive, send)
+
+    return app
+
+
+@pytest.fixture
+def demo(live: LiveServer) -> Demo:
+    tracker = live(create_tracker(HitLog()))
+    site = live(create_site(tracker_origin=tracker, secret_key=SECRET))
+    return Demo(site, tracker, load_policy(tracker))
+
+
+@pytest.fixture
+def ungated_demo(live: LiveServer) -> Demo:
+    tracker = live(create_tracker(HitLog()))
+    return Demo(live(_ungated(tracker)), tracker, load_policy(tracker))
+
+
+# --- the pytest plugin ----------------------------------------------------------------------
+
+
+def test_plugin_fixtures_prove_the_gate_holds_trackers_until_consent(
+    demo: Demo, tracking_context: Any, consent_cookie: Any
+) -> None:
+    context, _ = tracking_context(demo.site)
+    page = context.new_page()
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    assert_no_tracking(page, policy=demo.policy)
+    with pytest.raises(AssertionError, match="no analytics tracker was requested"):
+        assert_tracked(page, "analytics", policy=demo.policy)
+
+    cookie = consent_cookie(analytics=True, marketing=True, secret_key=SECRET, policy=demo.policy)
+    context, _ = tracking_context(demo.site, consent=cookie)
+    page = context.new_page()
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    assert_tracked(page, "analytics", policy=demo.policy)
+    assert_tracked(page, "marketing", policy=demo.policy)
+    with pytest.raises(AssertionError) as failure:
+        assert_no_tracking(page, policy=demo.policy)
+    message = str(failure.value)
+    assert "tracking request(s) were made, expected none" in message
+    assert "googletagmanager.com" in message  # each offending request is listed
+    assert f"(page {demo.site}/)" in message
+
+
+def test_consent_cookie_grants_exactly_the_chosen_categories(
+    demo: Demo, tracking_context: Any, consent_cookie: Any
+) -> None:
+    cookie = consent_cookie(analytics=True, secret_key=SECRET, policy=demo.policy)
+    context, recorder = tracking_context(demo.site, consent=cookie)
+    page = context.new_page()
+    page.goto("/")
+    page.wait_for_load_state("networkidle")
+    categories = {match.category for _, match in tracking_hits(recorder, policy=demo.policy)}
+    assert categories == {"analytics"}
+    assert page.locator("#cg-banner").count() == 0  # a decided visitor sees no banner
+
+
+def test_consent_cookie_refuses_unknown_categories(consent_cookie: Any) -> None:
+    with pytest.raises(pytest.UsageError, match="unknown categories ads"):
+        consent_cookie(ads=True, secret_key=SECRET)
+
+
+# --- consent-gate audit ---------------------------------------------------------------------
+
+
+def test_audit_of_the_gated_demo_is_clean(demo: Demo, browser: Browser) -> None:
+    report = audit(demo.site + "/", browser, policy=demo.policy, settle=0.5)
+    assert report.ok, report.to_text()
+    before, accepted, rejected = report.passes
+    assert before.tracking == []
+    assert accepted.clicked
+    assert rejected.clicked
+    assert {r.category for r in accepted.requests if r.tracks} >= {"analytics", "marketing"}
+    assert "_demo_id" in {c.name for c in accepted.cookies}
+    assert rejected.tracking == []
+    assert before.screenshot is not None
+    assert before.screenshot.startswith(b"\x89PNG")
+
+
+def test_audit_of_an_ungated_copy_fails_and_names_the_trackers(
+    ungated_demo: Demo, browser: Browser
+) -> None:
+    report = audit(ungated_demo.site + "/", browser, policy=ungated_demo.policy, settle=0.5)
+    assert not report.ok
+    before = report.passes[0]
+    assert before.failed
+    urls = {r.url for r in before.requests if r.tracks}
+    assert f"{ungated_demo.tracker}/t.js" in urls
+    assert any("googletagmanager.com" in url for url in urls)
+    assert "_demo_srv" in {c.name for c in before.cookies if c.tracks}
+    assert "! " in report.to_text()
+
+
+def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
+    command = [str(Path(sys.executable).with_name("consent-gate")), "audit", "--settle", "0.3"]
+    clean = subprocess.run(
+        [*command, demo.site + "/", "--json", str(tmp_path / "clean.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "[1/3] no choice" in clean.stderr  # progress is shown while it runs
+    assert json.loads((tmp_path / "clean.json").read_text())["ok"] is True
+
+    failing = subprocess.run(
+        [
+            *command,
+            ungated_demo.site + "/",
+            "--json",
+            "-",
+            "--html",
+            str(tmp_path / "report.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failing.returncode == 1
+    assert "FAIL" in failing.stdout
+    html = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in html  # the banner screenshot
+    assert "googletagmanager.com" in html
