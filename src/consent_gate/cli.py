@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import click
 
@@ -97,3 +97,49 @@ def rewrite(policy_path: Path | None, accepted: tuple[str, ...], page: BinaryIO)
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()
     click.echo(f"held back: {out.count(b'data-cg-category=')} element(s)", err=True)
+
+
+@main.command()
+@_POLICY
+@click.argument("url")
+@click.option("--json", "json_path", type=click.File("w"), help="Write the report as JSON ('-').")
+@click.option("--html", "html_path", type=click.File("w"), help="Write an HTML report here.")
+@click.option("--settle", default=1.5, show_default=True, help="Seconds to wait for late requests.")
+def audit(
+    policy_path: Path | None,
+    url: str,
+    json_path: TextIO | None,
+    html_path: TextIO | None,
+    settle: float,
+) -> None:
+    """Open URL in Chromium with no choice, after Accept all and after Reject all, and report
+    every cookie and third-party request. Exits 1 if anything tracks before a choice or after
+    Reject all."""
+    try:
+        from playwright.sync_api import sync_playwright
+
+        from .qa.audit import audit as run_audit
+        from .qa.browser import launch_chromium
+    except ImportError:  # pragma: no cover - depends on the install
+        raise click.ClickException(
+            "audit needs the qa extra: pip install 'consent-gate[qa]'"
+        ) from None
+    policy = _load(policy_path)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            report = run_audit(
+                url,
+                browser,
+                policy=policy,
+                settle=settle,
+                progress=lambda step: click.echo(step, err=True),
+            )
+        finally:
+            browser.close()
+    click.echo(report.to_text())
+    if json_path:
+        json_path.write(report.to_json() + "\n")
+    if html_path:
+        html_path.write(report.to_html())
+    sys.exit(0 if report.ok else 1)
