@@ -1,26 +1,26 @@
 """The banner and the pages generated from the policy, rendered with autoescaping Jinja2.
 
-Templates compile once. The banner snippet is rendered once per consent state and cached; only
-the page address (for the no-JavaScript round trip) is filled in per response.
+Templates compile once. The banner snippet is rendered once per language and consent state and
+cached; only the page address (for the no-JavaScript round trip) is filled in per response.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import tomllib
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import escape
 
+from . import i18n
 from .consent import Consent
 from .cookies import CookieRules
-from .policy import Policy
+from .policy import Category, Policy
 from .rules import Match
 
 __all__ = ["Banner", "static_dir"]
@@ -38,11 +38,16 @@ def static_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "static" / "banner"
 
 
-@cache
-def texts(lang: str = "en") -> dict[str, dict[str, str]]:
-    source = resources.files("consent_gate").joinpath("locales", f"{lang}.toml")
-    data: dict[str, dict[str, str]] = tomllib.loads(source.read_text("utf-8"))
-    return data
+def _texts(lang: str, overrides: dict[str, str]) -> dict[str, Any]:
+    """A language's texts with the site's `[texts.<lang>]` overrides applied."""
+    merged = copy.deepcopy(i18n.locale(lang))
+    for key, value in overrides.items():
+        *sections, last = key.split(".")
+        table = merged
+        for section in sections:
+            table = table[section]
+        table[last] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,11 @@ class Banner:
 
     def __init__(self, policy: Policy, cookie_rules: CookieRules) -> None:
         self.policy = policy
-        self.lang = "en"
+        self.languages = policy.banner.languages
+        self.default_lang = policy.banner.default_language
+        self._texts = {
+            lang: _texts(lang, dict(policy.texts.get(lang, {}))) for lang in self.languages
+        }
         self.endpoint = f"{policy.prefix}/consent"
         self.preferences_url = f"{policy.prefix}/preferences"
         self.policy_url = f"{policy.prefix}/policy"
@@ -83,16 +92,30 @@ class Banner:
         self._preferences = self._env.get_template("preferences.html")
         self._policy_page = self._env.get_template("policy.html")
         self._placeholder = self._env.get_template("placeholder.html")
-        self._snippets: dict[tuple[bool, bool, tuple[bool, ...]], str] = {}
-        self._placeholders: dict[Match, str] = {}
+        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...]], str] = {}
+        self._placeholders: dict[tuple[Match, str], str] = {}
 
-    def snippet(self, consent: Consent, *, next_url: str, prompt: bool) -> str:
+    def language(
+        self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
+    ) -> str:
+        """The language for one request: `asked` (a `lang` parameter) if offered, else the
+        best offered `Accept-Language` range, else the page's `hint`, else the default."""
+        if asked in self._texts:
+            return asked
+        header = accept_language.decode("latin-1") if accept_language else ""
+        ranges = i18n.parse_accept_language(header) if header else ()
+        return i18n.negotiate(ranges, self.languages, self.default_lang, hint)
+
+    def snippet(
+        self, consent: Consent, *, next_url: str, prompt: bool, lang: str | None = None
+    ) -> str:
         """The markup injected into a page: banner (when `prompt`), dialog and settings link."""
-        key = (prompt, consent.decided, tuple(consent.choices.values()))
+        lang = lang or self.default_lang
+        key = (lang, prompt, consent.decided, tuple(consent.choices.values()))
         cached = self._snippets.get(key)
         if cached is None:
             cached = self._snippet.render(
-                self._context(consent, dialog=True),
+                self._context(consent, dialog=True, lang=lang),
                 prompt=prompt,
                 config=self._config(consent),
             )
@@ -106,40 +129,41 @@ class Banner:
             {c.id: c.required for c in self.policy.categories}, self.policy.revision
         )
         self.snippet(undecided, next_url="", prompt=True)
-        return self._snippets[(True, False, tuple(undecided.choices.values()))]
+        return self._snippets[(self.default_lang, True, False, tuple(undecided.choices.values()))]
 
-    def preferences_page(self, consent: Consent, *, next_url: str, message: str = "") -> str:
-        return _fill(
-            self._preferences.render(self._context(consent, dialog=False), message=message),
-            next_url,
-        )
+    def preferences_page(
+        self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None
+    ) -> str:
+        context = self._context(consent, dialog=False, lang=lang or self.default_lang)
+        return _fill(self._preferences.render(context, message=message), next_url)
 
-    def policy_page(self, consent: Consent) -> str:
-        return self._policy_page.render(
-            self._context(consent, dialog=False), services=self._services()
-        )
+    def policy_page(self, consent: Consent, lang: str | None = None) -> str:
+        context = self._context(consent, dialog=False, lang=lang or self.default_lang)
+        return self._policy_page.render(context, services=self._services())
 
-    def placeholder(self, match: Match, *, next_url: str) -> str:
+    def placeholder(self, match: Match, *, next_url: str, lang: str | None = None) -> str:
         """A small page shown inside a held-back frame, escaped for a srcdoc attribute."""
-        cached = self._placeholders.get(match)
+        lang = lang or self.default_lang
+        cached = self._placeholders.get((match, lang))
         if cached is None:
             service = next((s for s in self.policy.services if s.id == match.service), None)
             category = self.policy.category(match.category)
-            t = texts(self.lang)["placeholder"]
+            title = self.category_text(category, "title", lang)
+            t = self._texts[lang]["placeholder"]
             html = self._placeholder.render(
-                lang=self.lang,
+                lang=lang,
+                dir=i18n.direction(lang),
                 t=t,
                 blocked=t["blocked"].format(
-                    service=service.name if service else category.title,
-                    category=category.text("title", self.lang),
+                    service=service.name if service else title, category=title
                 ),
-                allow=t["allow"].format(category=category.text("title", self.lang)),
+                allow=t["allow"].format(category=title),
                 category=category.id,
                 endpoint=self.endpoint,
                 next=_NEXT,
             )
             cached = str(escape(html))
-            self._placeholders[match] = cached
+            self._placeholders[(match, lang)] = cached
         return cached.replace(_NEXT, str(escape(escape(next_url))))
 
     def policy_json(self) -> dict[str, Any]:
@@ -150,7 +174,7 @@ class Banner:
             "site": {"name": policy.site_name, "contact": policy.contact},
             "do_not_track": {
                 "honoured": policy.dnt == "honour",
-                "statement": texts(self.lang)["policy"][f"dnt_{policy.dnt}"],
+                "statement": self._texts[self.default_lang]["policy"][f"dnt_{policy.dnt}"],
             },
             "consent_cookie": {
                 "name": policy.cookie_name,
@@ -186,11 +210,20 @@ class Banner:
             ],
         }
 
-    def _context(self, consent: Consent, *, dialog: bool) -> dict[str, Any]:
-        lang = self.lang
+    def category_text(
+        self, category: Category, key: Literal["title", "description"], lang: str
+    ) -> str:
+        """A category's text: the site's `[texts.<lang>]` override first, then `Category.text`."""
+        override = self.policy.texts.get(lang, {}).get(f"categories.{category.id}.{key}")
+        return override or category.text(key, lang)
+
+    def _context(self, consent: Consent, *, dialog: bool, lang: str) -> dict[str, Any]:
         return {
             "lang": lang,
-            "t": texts(lang),
+            "dir": i18n.direction(lang),
+            "t": self._texts[lang],
+            "months": round(self.policy.max_age / (30 * 86400)),
+            "category_text": self.category_text,
             "policy": self.policy,
             "consent": consent,
             "dialog": dialog,
@@ -198,8 +231,8 @@ class Banner:
             "categories": [
                 _Choice(
                     c.id,
-                    c.text("title", lang),
-                    c.text("description", lang),
+                    self.category_text(c, "title", lang),
+                    self.category_text(c, "description", lang),
                     c.required,
                     c.required or consent.allows(c.id),
                 )

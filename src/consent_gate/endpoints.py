@@ -89,12 +89,15 @@ class Endpoints:
                 return _error(scope, str(exc), exc.status)
         if method not in ("GET", "HEAD"):
             return _not_allowed("GET, HEAD")
+        lang = self.banner.language(
+            header(scope["headers"], b"accept-language"), None, query.get("lang")
+        )
         if route == "/preferences":
             next_url = safe_next(query.get("next"), scope)
-            page = self.banner.preferences_page(consent, next_url=next_url)
+            page = self.banner.preferences_page(consent, next_url=next_url, lang=lang)
             return HTMLResponse(page, headers=_NO_STORE)
         if route == "/policy":
-            return HTMLResponse(self.banner.policy_page(consent), headers=_NO_STORE)
+            return HTMLResponse(self.banner.policy_page(consent, lang), headers=_NO_STORE)
         if route == "/policy.json":
             return StarletteResponse(self._policy_json, media_type="application/json")
         if route.startswith("/static/") and route[8:] in self._static:

@@ -20,7 +20,7 @@ class BodyEndInjector:
     """Streams bytes through, holding back only a possible closing `</body>` and what follows."""
 
     def __init__(self, snippet: bytes) -> None:
-        self._snippet = snippet
+        self.snippet = snippet  # may be set until close(): the banner's language can wait
         self._held = b""
         self._candidate = False  # whether _held starts at a "</body"
 
@@ -40,5 +40,5 @@ class BodyEndInjector:
         held = self._held
         self._held = b""
         if self._candidate and _CLEAN_TAIL.match(held):
-            return self._snippet + held
-        return held + self._snippet
+            return self.snippet + held
+        return held + self.snippet

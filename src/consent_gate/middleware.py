@@ -13,8 +13,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from . import i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
+from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .cookies import CookieRules, expire_headers
 from .endpoints import Endpoints
@@ -122,7 +124,7 @@ def consent_of(request: Any) -> Consent:
 class _Response:
     """One response on its way out: filtered headers and, for HTML, a rewritten body."""
 
-    __slots__ = ("_consent", "_gate", "_held", "_pipeline", "_scope", "_send")
+    __slots__ = ("_consent", "_gate", "_held", "_lang", "_pipeline", "_prompt", "_scope", "_send")
 
     def __init__(self, gate: ConsentGate, scope: Scope, consent: Consent, send: Send) -> None:
         self._gate = gate
@@ -131,6 +133,8 @@ class _Response:
         self._send = send
         self._held: Message | None = None  # a start message kept until the body is known
         self._pipeline: _Pipeline | None = None
+        self._lang: str | None = None  # None: not known until the page's first bytes
+        self._prompt = False
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -183,14 +187,20 @@ class _Response:
         return True, _CODINGS[coding]
 
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
-        gate, consent = self._gate, self._consent
-        scope = self._scope
-        query = scope.get("query_string", b"")
-        next_url = scope.get("root_path", "") + scope["path"]
-        if query:
-            next_url += "?" + query.decode("latin-1")
-        prompt = not consent.decided and not consent.signals
-        snippet = gate.banner.snippet(consent, next_url=next_url, prompt=prompt)
+        gate, scope = self._gate, self._scope
+        headers: Headers = scope["headers"]
+        if gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent")):
+            self._consent = gate.codec.loads(None)  # undecided: every tracker held back
+            snippet = None
+        else:
+            consent = self._consent
+            self._prompt = not consent.decided and not consent.signals
+            accept = header(headers, b"accept-language")
+            # Without the header the page's <html lang> decides, once its first bytes arrive.
+            self._lang = gate.banner.language(accept) if accept else None
+            snippet = self._snippet() if self._lang else b""
+        consent = self._consent
+        next_url = self._next_url()
         blocker = gate.rules.blocking(consent.refused)
         rewriter = None
         if blocker is not None:
@@ -198,7 +208,7 @@ class _Response:
 
             def placeholder(match: Match) -> bytes:
                 if match not in made:
-                    text = gate.banner.placeholder(match, next_url=next_url)
+                    text = gate.banner.placeholder(match, next_url=next_url, lang=self._lang)
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 
@@ -206,10 +216,22 @@ class _Response:
         return _Pipeline(
             Decoder() if coding else None,
             rewriter,
-            # As character references the banner is safe in every ASCII-compatible charset.
-            BodyEndInjector(snippet.encode("ascii", "xmlcharrefreplace")),
+            BodyEndInjector(snippet) if snippet is not None else None,
             Encoder(coding) if coding else None,
         )
+
+    def _next_url(self) -> str:
+        scope = self._scope
+        query = scope.get("query_string", b"")
+        next_url: str = scope.get("root_path", "") + scope["path"]
+        return f"{next_url}?{query.decode('latin-1')}" if query else next_url
+
+    def _snippet(self) -> bytes:
+        text = self._gate.banner.snippet(
+            self._consent, next_url=self._next_url(), prompt=self._prompt, lang=self._lang
+        )
+        # As character references the banner is safe in every ASCII-compatible charset.
+        return text.encode("ascii", "xmlcharrefreplace")
 
     async def _body(self, message: Message) -> None:
         assert self._pipeline is not None
@@ -223,6 +245,10 @@ class _Response:
                 await self._release()
                 await self._send(message)
                 return
+            injector = self._pipeline.injector
+            if injector is not None and self._lang is None:
+                self._lang = self._gate.banner.language(None, i18n.html_lang(self._head(body)))
+                injector.snippet = self._snippet()
         out = self._pipeline.feed(body)
         if not more:
             out += self._pipeline.close()
@@ -237,13 +263,18 @@ class _Response:
     def _ascii_page(self, headers: Headers, body: bytes) -> bool:
         """Whether the page's first bytes (BOM, `<meta charset>`) allow rewriting it as ASCII."""
         assert self._pipeline is not None
-        head = body[:1024] if self._pipeline.decoder is None else Decoder.peek(body, 1024)
+        head = self._head(body)
         if head.startswith(_BOMS):
             return False
         if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
             return True  # a BOM, then the header's charset, win over <meta>
         found = _META_CHARSET.search(head.lower())
         return found is None or _meta_ascii_compatible(found.group(1).decode("latin-1"))
+
+    def _head(self, body: bytes) -> bytes:
+        """The page's first bytes, decoded: what the first chunk says without waiting."""
+        assert self._pipeline is not None
+        return body[:1024] if self._pipeline.decoder is None else Decoder.peek(body, 1024)
 
     async def _release(self) -> None:
         """Send a held start unchanged: the body will not be rewritten after all."""
@@ -280,7 +311,7 @@ class _Response:
 
 
 class _Pipeline:
-    """decode -> rewrite -> inject -> encode, each stage optional but the injector."""
+    """decode -> rewrite -> inject -> encode, each stage optional (no banner for bots)."""
 
     __slots__ = ("decoder", "encoder", "injector", "rewriter")
 
@@ -288,7 +319,7 @@ class _Pipeline:
         self,
         decoder: Decoder | None,
         rewriter: HtmlRewriter | None,
-        injector: BodyEndInjector,
+        injector: BodyEndInjector | None,
         encoder: Encoder | None,
     ) -> None:
         self.decoder = decoder
@@ -301,14 +332,16 @@ class _Pipeline:
             data = self.decoder.feed(data)
         if self.rewriter:
             data = self.rewriter.feed(data)
-        data = self.injector.feed(data)
+        if self.injector:
+            data = self.injector.feed(data)
         return self.encoder.feed(data) if self.encoder else data
 
     def close(self) -> bytes:
         data = self.decoder.close() if self.decoder else b""
         if self.rewriter:
             data = self.rewriter.feed(data) + self.rewriter.close()
-        data = self.injector.feed(data) + self.injector.close()
+        if self.injector:
+            data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
 
 

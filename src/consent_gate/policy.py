@@ -14,8 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from . import i18n
+
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "BannerSettings",
     "Category",
     "CookieSpec",
     "LogSettings",
@@ -93,7 +96,22 @@ class Category:
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def text(self, key: Literal["title", "description"], lang: str) -> str:
-        return self.translations.get(lang, {}).get(key) or getattr(self, key)
+        """The site's translation; else the locale's text of a built-in category the site did
+        not reword; else the policy's own text."""
+        own: str = getattr(self, key)
+        translated = self.translations.get(lang, {}).get(key)
+        if translated:
+            return translated
+        shipped = _builtin_text(self.id, key, lang)
+        if shipped and own == _builtin_text(self.id, key, "en"):
+            return shipped
+        return own
+
+
+def _builtin_text(category_id: str, key: str, lang: str) -> str:
+    if lang not in i18n.LANGUAGES:
+        return ""
+    return i18n.keys(lang).get(f"categories.{category_id}.{key}", "")
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,15 @@ class Service:
 
 
 @dataclass(frozen=True)
+class BannerSettings:
+    """Which languages the banner speaks and who sees it."""
+
+    languages: tuple[str, ...] = i18n.LANGUAGES  # offered to visitors; the first ones win ties
+    default_language: str = "en"  # when nothing the visitor asks for is offered
+    hide_from_bots: bool = True  # crawlers get neither banner nor trackers
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """Where the consent log keeps its records (GDPR art. 7(1): the site must prove consent)."""
 
@@ -122,29 +149,14 @@ class LogSettings:
     retention_years: int = 5  # kept this long after a record's consent expires
 
 
-DEFAULT_CATEGORIES: tuple[Category, ...] = (
+DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
-        "necessary",
-        "Strictly necessary",
-        "Needed for the site to work and to remember your privacy choice. Always on.",
-        required=True,
-    ),
-    Category(
-        "preferences",
-        "Preferences",
-        "Remember your settings and load content such as maps from other providers.",
-    ),
-    Category(
-        "analytics",
-        "Analytics",
-        "Count visits and measure how the site is used, so we can improve it.",
-    ),
-    Category(
-        "marketing",
-        "Marketing",
-        "Let advertising partners and embedded media track you across sites to show "
-        "personalised ads and measure campaigns.",
-    ),
+        category_id,
+        _builtin_text(category_id, "title", "en"),
+        _builtin_text(category_id, "description", "en"),
+        required=category_id == "necessary",
+    )
+    for category_id in ("necessary", "preferences", "analytics", "marketing")
 )
 
 
@@ -163,6 +175,8 @@ class Policy:
     dnt: Literal["ignore", "honour"] = "ignore"
     prefix: str = "/consent-gate"
     log: LogSettings = LogSettings()
+    banner: BannerSettings = BannerSettings()
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -196,6 +210,8 @@ class Policy:
         consent = reader.table("consent")
         endpoints = reader.table("endpoints")
         log = reader.table("log")
+        banner = reader.table("banner")
+        texts = reader.table("texts")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -213,8 +229,14 @@ class Policy:
                 ip=log.choice("ip", ("off", "truncated"), "off"),
                 retention_years=log.get("retention_years", int, 5),
             ),
+            banner=BannerSettings(
+                languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
+                default_language=banner.get("default_language", str, "en"),
+                hide_from_bots=banner.get("hide_from_bots", bool, True),
+            ),
+            texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log):
+        for sub in (reader, site, consent, endpoints, log, banner, texts):
             sub.reject_unknown()
         return policy
 
@@ -364,6 +386,7 @@ def _validate(policy: Policy) -> None:
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", policy.prefix):
         raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
     _check_log(policy.log)
+    _check_banner(policy)
 
 
 def _check_log(log: LogSettings) -> None:
@@ -376,6 +399,27 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+
+
+def _check_banner(policy: Policy) -> None:
+    settings = policy.banner
+    for index, lang in enumerate(settings.languages):
+        if lang not in i18n.LANGUAGES:
+            raise PolicyError(
+                f"banner.languages[{index}]",
+                f"no texts for {lang!r} (shipped: {', '.join(i18n.LANGUAGES)})",
+            )
+    if settings.default_language not in settings.languages:
+        raise PolicyError("banner.default_language", "must be one of banner.languages")
+    known = i18n.keys("en")
+    for lang, overrides in policy.texts.items():
+        if lang not in i18n.LANGUAGES:
+            raise PolicyError(f"texts.{lang}", f"no texts for {lang!r} to override")
+        for key, value in overrides.items():
+            if key not in known:
+                raise PolicyError(f"texts.{lang}.{key}", "unknown key (see locales/en.toml)")
+            if not isinstance(value, str):
+                raise PolicyError(f"texts.{lang}.{key}", "expected a string")
 
 
 class _Reader:
@@ -419,6 +463,11 @@ class _Reader:
             if not isinstance(value, str) or not value:
                 raise PolicyError(f"{self._key(key)}[{index}]", "expected a non-empty string")
         return values
+
+    def text_table(self) -> dict[str, str]:
+        """A table of dotted text keys; `_check_banner` validates the keys and values."""
+        self.seen.update(self.data)
+        return dict(self.data)
 
     def table(self, key: str) -> _Reader:
         return _Reader(self.get(key, dict, {}), self._key(key))

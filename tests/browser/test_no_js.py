@@ -68,7 +68,7 @@ def test_customize_leads_to_the_preferences_page_where_a_category_is_saved(
 
     visitor.banner.get_by_role("link", name="Customize").click()
 
-    expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/next")
+    expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/next&lang=en")
     for name in ("Preferences", "Analytics", "Marketing"):
         expect(page.get_by_role("checkbox", name=name)).not_to_be_checked()
     expect(page.get_by_role("checkbox", name="Strictly necessary")).to_be_checked()

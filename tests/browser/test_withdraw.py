@@ -125,7 +125,7 @@ def test_withdraw_without_javascript_clears_cookies(
     assert visitor.cookie_names() >= gate_site.TRACKER_COOKIE_NAMES
 
     visitor.settings.click()
-    expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/set-cookies")
+    expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/set-cookies&lang=en")
     with page.expect_navigation(url=f"{site_url}/set-cookies"):
         page.get_by_role("button", name="Withdraw consent").click()
 
