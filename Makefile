@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := test
-.PHONY: venv chromium test lint format demo bench wrk clean distclean
+.PHONY: venv chromium postgres test lint format demo bench wrk clean distclean
 
 ## venv: create .venv and install the package with its test extras (re-runs only
 ## when pyproject.toml changes).
@@ -54,6 +54,24 @@ chromium:
 	$$SUDO apt-get update && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+## postgres: the consent-log tests run against a real PostgreSQL server, which they start
+## themselves (a throwaway cluster on loopback); this makes sure Debian's package is there.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "postgres: no PostgreSQL and no apt-get; its tests will be SKIPPED" >&2; exit 0; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else \
+	    echo "postgres: not installed; PostgreSQL tests will be SKIPPED. As root run:" >&2; \
+	    echo "  apt-get update && apt-get install -y postgresql" >&2; \
+	    exit 0; \
+	fi; \
+	echo "postgres: installing Debian's postgresql package"; \
+	$$SUDO apt-get update && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+
 ## lint: static checks only.
 lint: venv
 	$(BIN)/ruff check .
@@ -61,7 +79,7 @@ lint: venv
 	$(BIN)/mypy
 
 ## test: lint, then the whole suite (browser tests included) under coverage.
-test: lint chromium
+test: lint chromium postgres
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage report
 
@@ -74,7 +92,8 @@ demo: venv
 	$(BIN)/python -m demo_site
 
 ## bench: rewriter throughput, req/s under uvicorn (wrk), memory and streaming; prints a report
-## and writes bench/results/latest.json. Needs the `bench` extra and wrk (installed here if
+## and writes bench/results/latest.json; then bench/consent_log.py: the decision endpoint's
+## req/s with the consent log on and off. Needs the `bench` extra and wrk (installed here if
 ## missing: Debian's package, as root or with sudo).
 BENCH_STAMP := $(VENV)/.installed-bench
 
@@ -98,8 +117,9 @@ wrk:
 	$$SUDO apt-get update && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y wrk
 
-bench: $(BENCH_STAMP) wrk
+bench: $(BENCH_STAMP) wrk postgres
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/consent_log.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov build dist

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import socket
 from datetime import UTC, datetime
@@ -205,3 +206,11 @@ def test_lifespan_shutdown_flushes_the_log(dsn: str) -> None:
     asyncio.run(run())
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert _count(dsn) == 300
+
+
+def test_the_benchmark_counts_every_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "bench"))
+    bench = importlib.import_module("consent_log")
+    result = bench.measure("sqlite", f"sqlite:///{tmp_path / 'b.sqlite3'}", 1, 0.1)
+    assert result["records"] > 200
+    assert result["on"] > 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
@@ -30,7 +30,7 @@ class Shown:
     policy: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConsentRecord:
     """An append-only entry of the consent log (GDPR art. 7(1))."""
 
@@ -71,7 +71,7 @@ class ConsentRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """A decision as the endpoint saw it, before the writer makes it a record."""
 
@@ -88,19 +88,22 @@ class Decision:
     client: str | None
     max_age: int
     replaces: str | None = None
-    record_id: str = field(default_factory=lambda: secrets.token_hex(12))
 
     def record(self, ip: IpMode) -> ConsentRecord:
+        """Made once per decision, on the writer thread: the record id is fixed from here on."""
         browser, os, device, bot = device_of(self.user_agent)
+        decided_at = self.decided_at
+        if decided_at.tzinfo is not UTC:
+            decided_at = decided_at.astimezone(UTC)
         return ConsentRecord(
-            record_id=self.record_id,
+            record_id=secrets.token_hex(12),
             consent_id=self.consent_id,
-            decided_at=self.decided_at.astimezone(UTC),
+            decided_at=decided_at,
             action=self.action,
-            choices=dict(self.choices),
+            choices=self.choices,  # the consent's own mappings, never changed after a decision
             revision=self.revision,
             shown=self.shown,
-            signals=dict(self.signals),
+            signals=self.signals,
             page=self.page,
             method=self.method,
             browser=browser,
@@ -108,7 +111,7 @@ class Decision:
             device=device,
             bot=bot,
             ip=truncate_ip(self.client) if ip == "truncated" else None,
-            expires_at=(self.decided_at + timedelta(seconds=self.max_age)).astimezone(UTC),
+            expires_at=decided_at + timedelta(seconds=self.max_age),
             replaces=self.replaces,
         )
 

@@ -6,7 +6,7 @@ Only placeholders, timestamps and connecting differ; the subclasses supply those
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,18 @@ COLUMNS = (
     "replaces",
 )
 _FETCH = 1000
+_JSON: dict[tuple[tuple[str, object], ...], str] = {}
+
+
+def _json(mapping: Mapping[str, object]) -> str:
+    """Choices and signals as JSON; a site has few distinct ones, so they are made once."""
+    key = tuple(mapping.items())
+    text = _JSON.get(key)
+    if text is None:
+        text = json.dumps(mapping, separators=(",", ":"))
+        if len(_JSON) < 4096:
+            _JSON[key] = text
+    return text
 
 
 class SqlStore:
@@ -145,10 +157,10 @@ class SqlStore:
             record.consent_id,
             self._time(record.decided_at),
             record.action,
-            json.dumps(record.choices, separators=(",", ":")),
+            _json(record.choices),
             record.revision,
             record.shown,
-            json.dumps(record.signals, separators=(",", ":")),
+            _json(record.signals),
             record.page,
             record.method,
             record.browser,

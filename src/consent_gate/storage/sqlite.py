@@ -34,8 +34,10 @@ class SqliteStore(SqlStore):
         self.conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not halfway through
 
     def _time(self, value: datetime) -> Any:
-        # Fixed-width UTC text sorts as time does.
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # Fixed-width UTC text ("2026-01-01T00:00:00.000000+00:00") sorts as time does.
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.isoformat(timespec="microseconds")
 
     def _from_time(self, value: Any) -> datetime:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        return datetime.fromisoformat(value)

@@ -38,6 +38,7 @@ class RecordWriter:
         batch_size: int = 500,
         retry_min: float = 0.5,
         retry_max: float = 30.0,
+        linger: float = 0.05,
     ) -> None:
         self._open = open_store
         self._shown = shown
@@ -48,6 +49,7 @@ class RecordWriter:
         self._batch_size = batch_size
         self._retry_min = retry_min
         self._retry_max = retry_max
+        self._linger = linger
         self._pending: deque[Decision] = deque()
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -60,10 +62,13 @@ class RecordWriter:
     def submit(self, decision: Decision) -> None:
         """Queue a decision; never blocks on the store."""
         with self._cond:
-            if len(self._pending) < self._queue_size:
+            queued = len(self._pending)
+            if queued < self._queue_size:
                 self._pending.append(decision)
-                self._start()
-                self._cond.notify()
+                if self._thread is None:
+                    self._start()
+                if not queued or queued + 1 == self._batch_size:
+                    self._cond.notify()  # the writer waits for a first record, then a batch
                 return
         logger.error(
             "consent log: %d decisions already queued for %s; spooling to %s",
@@ -131,6 +136,8 @@ class RecordWriter:
                     self._cond.wait_for(lambda: self._stopping, timeout=retry_in)
                 elif not first:
                     self._cond.wait_for(lambda: bool(self._pending) or self._stopping)
+                    # A moment for more to arrive: one transaction per batch, not per record.
+                    self._cond.wait_for(self._batch_ready, timeout=self._linger)
                 first = False
                 count = min(len(self._pending), self._batch_size)
                 batch = [self._pending.popleft() for _ in range(count)]
@@ -149,6 +156,9 @@ class RecordWriter:
                     self._spool_rest()
                 self._disconnect()
                 return
+
+    def _batch_ready(self) -> bool:
+        return len(self._pending) >= self._batch_size or self._stopping
 
     def _write(self, records: list[ConsentRecord], retry_in: float) -> bool:
         try:

@@ -1,0 +1,280 @@
+"""Benchmark the decision endpoint with the consent log off and on, per store, in one run.
+
+The request is `POST /consent-gate/consent` (JSON "accept all" from a browser user agent).
+
+1. HTTP: uvicorn in its own process, loaded by wrk (16 connections); the server is stopped with
+   SIGINT, so the lifespan shutdown flushes the log, and the records are counted: a log that
+   drops records cannot post a good number. This is the figure the >= 0.9x target is for.
+2. In-process: full ASGI calls on one event loop without any HTTP parsing, the worst case for the
+   ratio (the writer thread's Python work competes for the GIL with a ~50 us request).
+
+Rounds alternate off/on so drift on a shared machine hits both alike; the best round counts.
+PostgreSQL is a throwaway cluster (tests/storage/pg_cluster.py) unless --postgres DSN is given;
+what cannot run (no wrk, no PostgreSQL) is reported as N/A with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from consent_gate import ConsentGate, Policy
+from consent_gate.policy import LogSettings
+from consent_gate.storage import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+UA = (
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/131.0.0.0 Safari/537.36"
+)
+BODY = b'{"action": "accept_all", "via": "banner"}'
+SCOPE = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/consent-gate/consent",
+    "raw_path": b"/consent-gate/consent",
+    "query_string": b"",
+    "root_path": "",
+    "client": ("127.0.0.1", 50000),
+    "server": ("127.0.0.1", 8000),
+    "headers": [
+        (b"host", b"127.0.0.1:8000"),
+        (b"origin", b"http://127.0.0.1:8000"),
+        (b"content-type", b"application/json"),
+        (b"accept", b"application/json"),
+        (b"user-agent", UA),
+        (b"content-length", str(len(BODY)).encode()),
+    ],
+}
+
+
+async def _site(scope: Any, receive: Any, send: Any) -> None:
+    """Only lifespan reaches it: the decision endpoint is the gate's own."""
+    assert scope["type"] == "lifespan", scope
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": BODY, "more_body": False}
+
+
+def rate(gate: ConsentGate, seconds: float) -> tuple[float, int]:
+    """Decisions per second over about `seconds`, and how many were made."""
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def run() -> tuple[float, int]:
+        for _ in range(200):  # warm-up: caches, the writer thread, the store connection
+            await gate(dict(SCOPE), _receive, send)
+        if gate.log is not None:
+            gate.log.writer.flush(30)
+        count, start = 0, time.perf_counter()
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            for _ in range(100):
+                await gate(dict(SCOPE), _receive, send)
+            count += 100
+        return count / (time.perf_counter() - start), count + 200
+
+    result = asyncio.run(run())
+    assert set(statuses) == {200}, statuses
+    return result
+
+
+def measure(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
+    off_policy = dataclasses.replace(Policy.default(), log=LogSettings(enabled=False))
+    best_off = best_on = 0.0
+    made = 0
+    before = _count(dsn)
+    on = ConsentGate(_site, secret_key="bench", policy=Policy.default(), store=dsn)
+    assert on.log is not None
+    for _ in range(rounds):
+        off = ConsentGate(_site, secret_key="bench", policy=off_policy)
+        best_off = max(best_off, rate(off, seconds)[0])
+        on_rate, count = rate(on, seconds)
+        best_on = max(best_on, on_rate)
+        made += count
+    flushed = on.log.writer.flush(120)
+    on.log.writer.close()
+    stored = _count(dsn) - before
+    assert flushed, f"{name}: the writer did not drain"
+    assert stored == made, f"{name}: {made} decisions, {stored} records"
+    return {
+        "store": name,
+        "off": best_off,
+        "on": best_on,
+        "ratio": best_on / best_off,
+        "records": stored,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve(dsn: str | None, port: int) -> None:
+    """The server process: the gate alone, logging to `dsn` (None: log off)."""
+    import uvicorn
+
+    policy = Policy.default()
+    log = LogSettings(dsn=dsn) if dsn else LogSettings(enabled=False)
+    app = ConsentGate(_site, secret_key="bench", policy=dataclasses.replace(policy, log=log))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+
+
+_LUA = """wrk.method = "POST"
+wrk.body = '{"action": "accept_all", "via": "banner"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "http://127.0.0.1:%d"
+wrk.headers["User-Agent"] = "%s"
+"""
+
+
+def wrk_rate(dsn: str | None, seconds: float, tmp: Path) -> tuple[float, int]:
+    """(requests/s, requests answered) of one server run."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", dsn or "off", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        script = tmp / "post.lua"
+        script.write_text(_LUA % (port, UA.decode()))
+        url = f"http://127.0.0.1:{port}/consent-gate/consent"
+        command = ["wrk", "-t1", "-c16", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        server.send_signal(signal.SIGINT)  # lifespan shutdown: the log is flushed
+        server.wait(60)
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rate, total
+
+
+def measure_http(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
+    best_off = best_on = 0.0
+    answered = 0
+    before = _count(dsn)
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            best_off = max(best_off, wrk_rate(None, seconds, Path(tmp))[0])
+            rate, total = wrk_rate(dsn, seconds, Path(tmp))
+            best_on = max(best_on, rate)
+            answered += total
+    stored = _count(dsn) - before
+    assert stored >= answered, f"{name}: {answered} decisions answered, {stored} records"
+    return {"store": name, "off": best_off, "on": best_on, "ratio": best_on / best_off,
+            "records": stored}  # fmt: skip
+
+
+def _count(dsn: str) -> int:
+    store = open_store(dsn)
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
+def _postgres(given: str | None) -> tuple[str | None, Callable[[], None], str]:
+    if given:
+        return given, lambda: None, ""
+    sys.path.insert(0, str(ROOT / "tests" / "storage"))
+    try:
+        from pg_cluster import Cluster
+
+        cluster = Cluster()
+    except Exception as exc:
+        return None, lambda: None, f"PostgreSQL could not be started: {exc}"
+    return cluster.database(), cluster.remove, ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--postgres", metavar="DSN", help="an existing, empty database")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(None if args.serve == "off" else args.serve, args.port)
+        return
+    http: list[dict[str, Any]] = []
+    inprocess: list[dict[str, Any]] = []
+    no_wrk = None if shutil.which("wrk") else "wrk is not installed (make bench installs it)"
+    with tempfile.TemporaryDirectory() as tmp:
+        dsn, stop, why = _postgres(args.postgres)
+        stores = {
+            "sqlite": (f"sqlite:///{Path(tmp) / 'http.sqlite3'}", ""),
+            "postgres": (dsn, why),
+        }
+        try:
+            for name, (store, reason) in stores.items():
+                if store is None or no_wrk:
+                    http.append({"store": name, "why": reason or no_wrk})
+                else:
+                    http.append(measure_http(name, store, args.rounds, args.seconds))
+            for name, (store, reason) in stores.items():
+                if store is None:
+                    inprocess.append({"store": name, "why": reason})
+                else:
+                    inprocess.append(measure(name, store, args.rounds, args.seconds / 2))
+        finally:
+            stop()
+    report("HTTP (uvicorn, wrk -c16)", http, args.rounds)
+    report("in-process ASGI, no HTTP parsing", inprocess, args.rounds)
+
+
+def report(title: str, results: list[dict[str, Any]], rounds: int) -> None:
+    print(f"\nConsent log: decision endpoint, {title}, best of {rounds} rounds")
+    print(f"{'store':10} {'log off req/s':>14} {'log on req/s':>13} {'ratio':>6}  target  "
+          f"{'records':>8}")  # fmt: skip
+    for row in results:
+        if "why" in row:
+            print(
+                f"{row['store']:10} {'N/A':>14} {'N/A':>13} {'N/A':>6}  >=0.90  N/A  {row['why']}"
+            )
+            continue
+        verdict = "PASS" if row["ratio"] >= 0.9 else "MISS"
+        print(
+            f"{row['store']:10} {row['off']:14.0f} {row['on']:13.0f} {row['ratio']:6.2f}  "
+            f">=0.90 {verdict}  {row['records']:7d}"
+        )
+
+
+if __name__ == "__main__":
+    main()

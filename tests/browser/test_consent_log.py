@@ -1,0 +1,132 @@
+"""The consent log through a real browser: every kind of decision leaves a record of how it was
+given, on which page, and replaces the one before it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.sync_api import expect
+
+from consent_gate import Policy
+from consent_gate.policy import LogSettings
+from consent_gate.qa import serve
+from consent_gate.storage import ConsentRecord, open_store
+
+if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
+    from conftest import Visitor, VisitorFactory
+
+ENDPOINT = "/consent-gate/consent"
+
+
+@pytest.fixture(scope="module")
+def logged_site(
+    gate_site: ModuleType, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Any, str]]:
+    """The test site logging to its own SQLite file: (base URL, gate, DSN)."""
+    dsn = f"sqlite:///{tmp_path_factory.mktemp('log') / 'log.sqlite3'}"
+    policy = dataclasses.replace(Policy.default(), log=LogSettings(dsn=dsn))
+    app = gate_site.create_site(policy)
+    with serve(app) as base_url:
+        yield base_url, app, dsn
+
+
+def records(app: Any, dsn: str) -> list[ConsentRecord]:
+    assert app.log.writer.flush(10)
+    store = open_store(dsn)
+    try:
+        return list(store.records())
+    finally:
+        store.close()
+
+
+def consent_id(visitor: Visitor) -> str:
+    visitor.page.goto("/consent-gate/policy")
+    return visitor.page.locator("#cg-consent-id").inner_text()
+
+
+def test_choices_in_the_banner_and_the_dialog_are_recorded_in_a_chain(
+    visit: VisitorFactory, logged_site: tuple[str, Any, str]
+) -> None:
+    base_url, app, dsn = logged_site
+    before = len(records(app, dsn))
+    visitor = visit(base_url)
+    page = visitor.page
+    visitor.load("/next")
+    with page.expect_response(f"{base_url}{ENDPOINT}"):
+        visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.settings.click()
+    with page.expect_response(f"{base_url}{ENDPOINT}"):
+        visitor.dialog.get_by_role("button", name="Reject all").click()
+    visitor.settings.click()
+    with page.expect_navigation(url=f"{base_url}/next"):  # withdrawing reloads
+        visitor.dialog.get_by_role("button", name="Withdraw consent").click()
+    latest = consent_id(visitor)
+
+    made = records(app, dsn)[before:]
+    assert [(r.action, r.method, r.page) for r in made] == [
+        ("accept_all", "banner", "/next"),
+        ("reject_all", "banner", "/next"),
+        ("withdraw", "banner", "/next"),
+    ]
+    assert made[-1].consent_id == latest
+    assert [r.replaces for r in made] == [None, made[0].consent_id, made[1].consent_id]
+    assert made[0].browser.startswith(("Chrome", "HeadlessChrome"))
+    assert made[0].device == "pc"
+    assert made[0].ip is None
+    assert len({r.shown for r in made}) == 1
+    assert all(r.signals == {} for r in made)
+
+
+def test_no_js_form_preferences_page_and_placeholder_are_told_apart(
+    visit: VisitorFactory, logged_site: tuple[str, Any, str]
+) -> None:
+    base_url, app, dsn = logged_site
+    before = len(records(app, dsn))
+    no_js = visit(base_url, javascript_enabled=False)
+    no_js.page.goto("/next")
+    with no_js.page.expect_navigation(url=f"{base_url}/next"):
+        no_js.banner.get_by_role("button", name="Reject all").click()
+    no_js.page.goto("/consent-gate/preferences?next=/next")
+    no_js.page.get_by_label("Analytics").check()
+    with no_js.page.expect_navigation(url=f"{base_url}/next"):
+        no_js.page.get_by_role("button", name="Save choices").click()
+
+    visitor = visit(base_url)
+    page = visitor.page
+    visitor.load("/")
+    frame = page.locator("#snippet-youtube-embed iframe").first
+    frame.evaluate("(frame) => frame.scrollIntoView({block: 'start'})")
+    with page.expect_response(f"{base_url}{ENDPOINT}"):
+        page.frame_locator("#snippet-youtube-embed iframe").first.get_by_role(
+            "button", name="Allow Marketing and load"
+        ).click()
+    expect(visitor.banner).to_have_count(0)
+
+    made = records(app, dsn)[before:]
+    assert [(r.action, r.method, r.page) for r in made] == [
+        ("reject_all", "form", "/next"),
+        ("save", "preferences", "/next"),
+        ("allow", "placeholder", "/"),
+    ]
+    assert made[1].replaces == made[0].consent_id
+    assert {c for c, v in made[1].choices.items() if v} == {"necessary", "analytics"}
+    assert {c for c, v in made[2].choices.items() if v} == {"necessary", "marketing"}
+
+
+def test_dnt_is_recorded_as_seen_and_ignored(
+    visit: VisitorFactory, logged_site: tuple[str, Any, str], tmp_path: Path
+) -> None:
+    base_url, app, dsn = logged_site
+    before = len(records(app, dsn))
+    visitor = visit(base_url)
+    visitor.context.set_extra_http_headers({"DNT": "1"})
+    visitor.load("/")
+    with visitor.page.expect_response(f"{base_url}{ENDPOINT}"):
+        visitor.banner.get_by_role("button", name="Accept all").click()
+    (made,) = records(app, dsn)[before:]
+    assert made.signals == {"dnt": "ignored"}
