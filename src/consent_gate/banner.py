@@ -122,14 +122,15 @@ class Banner:
             self._snippets[key] = cached
         return _fill(cached, next_url)
 
-    def first_layer(self) -> str:
+    def first_layer(self, lang: str | None = None) -> str:
         """The snippet a visitor sees before deciding (page address unfilled): what the log
-        archives as the banner version, so one deployment has one version whatever the state."""
+        archives as the banner version, one per language whatever the visitor's state."""
+        lang = lang or self.default_lang
         undecided = Consent(
             {c.id: c.required for c in self.policy.categories}, self.policy.revision
         )
-        self.snippet(undecided, next_url="", prompt=True)
-        return self._snippets[(self.default_lang, True, False, tuple(undecided.choices.values()))]
+        self.snippet(undecided, next_url="", prompt=True, lang=lang)
+        return self._snippets[(lang, True, False, tuple(undecided.choices.values()))]
 
     def preferences_page(
         self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None

@@ -67,7 +67,10 @@ class ConsentGate:
         self.log = (
             ConsentLog(
                 self.policy,
-                shown_version(self.banner.first_layer(), self.banner.policy_json()),
+                {
+                    lang: shown_version(self.banner.first_layer(lang), self.banner.policy_json())
+                    for lang in dict.fromkeys([self.banner.default_lang, *self.banner.languages])
+                },
                 store,
             )
             if self.policy.log.enabled

@@ -105,22 +105,34 @@ def test_each_kind_of_decision_is_recorded(dsn: str) -> None:
     assert len({r.record_id for r in records}) == len(records)
 
 
-def test_what_was_shown_is_archived_once(dsn: str) -> None:
+def test_what_was_shown_is_archived_once_per_language(dsn: str) -> None:
     app = gate(dsn)
-    decide(app, [{"json": {"action": "accept_all"}}, {"json": {"action": "reject_all"}}])
+    german = {"accept-language": "de-AT,de;q=0.9"}
+    decide(
+        app,
+        [
+            {"json": {"action": "accept_all"}},
+            {"json": {"action": "reject_all"}},
+            {"json": {"action": "reject_all"}, "headers": german},
+        ],
+    )
     records = logged(app, dsn)
     assert app.log is not None
     store = open_store(dsn)
     try:
-        shown = store.shown(records[0].shown)
+        english, _, deutsch = (store.shown(r.shown) for r in records)
         count = store._execute("SELECT COUNT(*) FROM consent_shown").fetchone()[0]
     finally:
         store.close()
-    assert shown is not None
-    assert shown == app.log.shown
-    assert 'value="accept_all"' in shown.banner
-    assert '"do_not_track"' in shown.policy
-    assert count == 1
+    assert english == app.log.shown["en"]
+    assert deutsch == app.log.shown["de"]
+    assert records[0].shown == records[1].shown != records[2].shown
+    assert english is not None
+    assert deutsch is not None
+    assert 'value="accept_all"' in english.banner
+    assert 'lang="de"' in deutsch.banner
+    assert '"do_not_track"' in english.policy
+    assert count == len(app.log.shown) == len(app.banner.languages)
 
 
 def test_dnt_is_recorded_as_seen_and_how_it_was_treated(dsn: str) -> None:

@@ -90,7 +90,7 @@ def test_records_made_while_the_store_is_down_are_written_once_it_is_back(
 
     writer = RecordWriter(
         opener,
-        shown=SHOWN,
+        shown=[SHOWN],
         spool=Spool(tmp_path / "spool.jsonl", memory=50),
         retry_min=0.05,
         retry_max=0.2,
@@ -115,7 +115,7 @@ def test_a_postgres_server_that_stops_and_comes_back(
     dsn = cluster.database()
     writer = RecordWriter(
         lambda: open_store(dsn),
-        shown=SHOWN,
+        shown=[SHOWN],
         spool=Spool(tmp_path / "spool.jsonl"),
         retry_min=0.05,
         retry_max=0.5,
@@ -141,14 +141,14 @@ def test_a_closed_port_is_a_store_that_is_down(tmp_path: Path, dsn: str) -> None
         sock.bind(("127.0.0.1", 0))
         closed = f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/postgres"
     spool = tmp_path / "spool.jsonl"
-    down = RecordWriter(lambda: open_store(closed), shown=SHOWN, spool=Spool(spool, memory=0))
+    down = RecordWriter(lambda: open_store(closed), shown=[SHOWN], spool=Spool(spool, memory=0))
     for number in range(10):
         down.submit(_decision(number))
     assert not down.flush(1)
     down.close(timeout=10)
     assert len(spool.read_text().splitlines()) == 10
     # The next start (here: another process's writer) replays the spool file.
-    up = RecordWriter(lambda: open_store(dsn), shown=SHOWN, spool=Spool(spool))
+    up = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=Spool(spool))
     up.start()
     assert up.flush(10)
     up.close()
@@ -157,7 +157,7 @@ def test_a_closed_port_is_a_store_that_is_down(tmp_path: Path, dsn: str) -> None
 
 
 def test_shutdown_writes_what_is_queued(dsn: str, tmp_path: Path) -> None:
-    writer = RecordWriter(lambda: open_store(dsn), shown=SHOWN, spool=Spool(tmp_path / "s"))
+    writer = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=Spool(tmp_path / "s"))
     for number in range(1000):
         writer.submit(_decision(number))
     writer.close()
@@ -166,7 +166,7 @@ def test_shutdown_writes_what_is_queued(dsn: str, tmp_path: Path) -> None:
 
 def test_a_full_queue_spills_to_the_spool_file(tmp_path: Path, dsn: str) -> None:
     spool = Spool(tmp_path / "spool.jsonl", memory=0)
-    writer = RecordWriter(lambda: open_store(dsn), shown=SHOWN, spool=spool, queue_size=0)
+    writer = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=spool, queue_size=0)
     writer.submit(_decision(1))
     assert len(spool) == 1
     assert writer.flush(10)

@@ -37,17 +37,18 @@ class ConsentLog:
     def __init__(
         self,
         policy: Policy,
-        shown: Shown,
+        shown: Mapping[str, Shown],
         store: str | StoreFactory | None = None,
         spool: Path | None = None,
     ) -> None:
         dsn = store if isinstance(store, str) else policy.log.dsn
         opener: StoreFactory = store if callable(store) else lambda: open_store(dsn)
-        self.shown = shown
+        self.shown = dict(shown)  # by language; the first is the default
+        self._default = next(iter(self.shown.values()))
         self._policy = policy
         self.writer = RecordWriter(
             opener,
-            shown=shown,
+            shown=list(self.shown.values()),
             spool=Spool(spool or _spool_path(dsn)),
             ip=policy.log.ip,
             where=_redacted(dsn) if not callable(store) else repr(store),
@@ -63,6 +64,7 @@ class ConsentLog:
         previous: Consent,
         headers: Headers,
         client: str | None,
+        lang: str | None = None,
     ) -> None:
         """Queue the record of a decision just made; returns at once."""
         assert consent.id is not None
@@ -73,7 +75,7 @@ class ConsentLog:
                 action=action,
                 choices=consent.choices,
                 revision=consent.revision,
-                shown=self.shown.hash,
+                shown=self.shown.get(lang or "", self._default).hash,
                 signals=consent.signals,
                 page=page,
                 method=method,

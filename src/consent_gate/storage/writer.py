@@ -11,7 +11,7 @@ import atexit
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from .records import ConsentRecord, Decision, IpMode, Shown
@@ -30,7 +30,7 @@ class RecordWriter:
         self,
         open_store: Callable[[], SqlStore],
         *,
-        shown: Shown,
+        shown: Sequence[Shown],
         spool: Spool,
         ip: IpMode = "off",
         where: str = "the consent log",
@@ -164,7 +164,9 @@ class RecordWriter:
         try:
             if self._store is None:
                 self._store = self._open()
-                self._store.archive(self._shown, datetime.now(UTC))
+                now = datetime.now(UTC)
+                for version in self._shown:
+                    self._store.archive(version, now)
             if not self.spool.empty():
                 self.spool.drain(self._store.write, self._batch_size)
             if records:
