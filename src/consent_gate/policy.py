@@ -134,7 +134,7 @@ class Service:
 class BannerSettings:
     """Which languages the banner speaks and who sees it."""
 
-    languages: tuple[str, ...] = i18n.LANGUAGES  # offered to visitors; the first ones win ties
+    languages: tuple[str, ...] = i18n.LANGUAGES  # offered to visitors (default: all shipped)
     default_language: str = "en"  # when nothing the visitor asks for is offered
     hide_from_bots: bool = True  # crawlers get neither banner nor trackers
 
