@@ -11,7 +11,7 @@ import json
 import mimetypes
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.responses import Response as StarletteResponse
@@ -210,9 +210,13 @@ def _referer_path(scope: Scope) -> str:
     if referer is None:
         return "/"
     parts = urlsplit(referer.decode("latin-1"))
-    if f"{parts.scheme}://{parts.netloc}".lower() != origin_of(scope):
+    if not _same_origin(parts, scope):
         return "/"
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), scope)
+
+
+def _same_origin(parts: SplitResult, scope: Scope) -> bool:
+    return f"{parts.scheme}://{parts.netloc}".lower() == origin_of(scope)
 
 
 def _refuse_cross_site(scope: Scope) -> None:
@@ -229,10 +233,8 @@ def _refuse_cross_site(scope: Scope) -> None:
             raise RequestError("cross-origin consent requests are refused", 403)
         return
     referer = header(headers, b"referer")
-    if referer is not None:
-        parts = urlsplit(referer.decode("latin-1"))
-        if f"{parts.scheme}://{parts.netloc}".lower() != origin_of(scope):
-            raise RequestError("cross-origin consent requests are refused", 403)
+    if referer is not None and not _same_origin(urlsplit(referer.decode("latin-1")), scope):
+        raise RequestError("cross-origin consent requests are refused", 403)
 
 
 async def _read_body(receive: Receive) -> bytes:
