@@ -7,6 +7,7 @@ says what is wrong - never a 500.
 
 from __future__ import annotations
 
+import hmac
 import json
 import mimetypes
 from collections.abc import Callable
@@ -22,11 +23,13 @@ from .consent import ACTIONS, Consent, ConsentCodec
 from .cookies import CookieRules, expire_headers, set_cookie_header
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
+from .reports import Reports
 from .storage.log import ConsentLog
 
 __all__ = ["Endpoints", "RequestError", "safe_next"]
 
 MAX_BODY = 16 * 1024
+MAX_REPORT = 64 * 1024  # browsers batch reports
 _ACTIONS = (*ACTIONS, "allow")
 _NO_STORE = {"cache-control": "no-store"}
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
@@ -53,9 +56,13 @@ class Endpoints:
         banner: Banner,
         read: Callable[[Headers], Consent],
         log: ConsentLog | None = None,
+        reports: Reports | None = None,
+        reports_token: str | None = None,
     ) -> None:
         self.policy = policy
         self.log = log
+        self.reports = reports if reports is not None else Reports()
+        self._reports_token = reports_token.encode() if reports_token else None
         self.read = read
         self.codec = codec
         self.cookie_rules = cookie_rules
@@ -87,6 +94,13 @@ class Endpoints:
                 return await self._decide(scope, receive, consent)
             except RequestError as exc:
                 return _error(scope, str(exc), exc.status)
+        if route.startswith("/reports/") and route[9:] in self.reports:
+            if method != "POST":
+                return _not_allowed("POST")
+            try:
+                return await self._report(scope, receive, route[9:])
+            except RequestError as exc:
+                return _error(scope, str(exc), exc.status)
         if method not in ("GET", "HEAD"):
             return _not_allowed("GET, HEAD")
         lang = self.banner.language(
@@ -100,6 +114,8 @@ class Endpoints:
             return HTMLResponse(self.banner.policy_page(consent, lang), headers=_NO_STORE)
         if route == "/policy.json":
             return StarletteResponse(self._policy_json, media_type="application/json")
+        if route == "/reports" and self._may_read_reports(scope["headers"]):
+            return JSONResponse(self.reports.summary(), headers=_NO_STORE)
         if route.startswith("/static/") and route[8:] in self._static:
             body, media = self._static[route[8:]]
             cache = "public, max-age=31536000, immutable" if query.get("v") else "no-cache"
@@ -166,6 +182,24 @@ class Endpoints:
         for line in set_cookies:
             response.raw_headers.append((b"set-cookie", line))
         return response
+
+    async def _report(self, scope: Scope, receive: Receive, kind: str) -> StarletteResponse:
+        client = scope.get("client")
+        if not self.reports.rate_limit.allow(client[0] if client else ""):
+            raise RequestError("too many reports; try again later", 429)
+        body = await _read_body(receive, MAX_REPORT)
+        try:
+            self.reports.receive(kind, json.loads(body))
+        except (ValueError, RecursionError) as exc:
+            raise RequestError(f"not a {kind} report: {exc}") from None
+        return StarletteResponse(status_code=204, headers=_NO_STORE)
+
+    def _may_read_reports(self, headers: Headers) -> bool:
+        """The summary is for the site owner: it needs the token the gate was given."""
+        if self._reports_token is None:
+            return False
+        given = header(headers, b"authorization") or b""
+        return hmac.compare_digest(given, b"Bearer " + self._reports_token)
 
     def _accepted(self, action: str, categories: list[str] | None, current: Consent) -> set[str]:
         if action not in _ACTIONS:
@@ -237,7 +271,7 @@ def _refuse_cross_site(scope: Scope) -> None:
         raise RequestError("cross-origin consent requests are refused", 403)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -246,8 +280,8 @@ async def _read_body(receive: Receive) -> bytes:
             raise RequestError("the client went away")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            raise RequestError(f"the request body is larger than {MAX_BODY} bytes", 413)
+        if size > limit:
+            raise RequestError(f"the request body is larger than {limit} bytes", 413)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

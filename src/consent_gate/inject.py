@@ -1,19 +1,38 @@
-"""Where the banner goes: just before the document's closing `</body>`, else at its very end.
+"""Where the gate's markup goes: its scripts first in `<head>`, the banner before `</body>`.
 
 Markup after `</html>` is still parsed into the body, so appending is always a valid fallback;
 the search for `</body>` is therefore only about a tidy position and can stay a plain `rfind`.
+The head scripts must run before any of the page's own, so their place is found exactly: after
+the doctype, comments, `<html>`, `<head>` and `<meta>` tags (which run nothing, and a `<meta
+charset>` must stay within the first 1024 bytes), before whatever else comes first.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["BodyEndInjector"]
+__all__ = ["BodyEndInjector", "HeadStartInjector"]
 
 _CLEAN_TAIL = re.compile(
     rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.IGNORECASE | re.DOTALL
 )
 _MAX_HELD = 4096
+_MAX_PROLOGUE = 64 * 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
+# The tokenizer's attribute grammar, as far as it decides where a tag ends (lower-cased input).
+_ATTRS = (
+    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
+    rb"[\t\n\f\r /]*+>"
+)
+# What may come before <head> without starting the document's content.
+_PROLOGUE = re.compile(
+    rb"[\t\n\f\r ]++|<!--(?:-?>|.*?--!?>)|<![^>]*+>|<\?[^>]*+>"
+    rb"|<(?:html|head|meta)(?=[\t\n\f\r />])" + _ATTRS,
+    re.DOTALL,
+)
+_OPEN_TAG = re.compile(rb"<(?:html|head|meta)(?=[\t\n\f\r />])")
+_OPENERS = (b"<html", b"<head", b"<meta")
 
 
 class BodyEndInjector:
@@ -42,3 +61,65 @@ class BodyEndInjector:
         if self._candidate and _CLEAN_TAIL.match(held):
             return self.snippet + held
         return held + self.snippet
+
+
+class HeadStartInjector:
+    """Streams bytes through, inserting a snippet where it runs before any of the page's scripts.
+
+    Only the bytes before that place are held (doctype, comments, `<html>`, `<head>`); after it
+    every chunk passes straight through.
+    """
+
+    def __init__(self, snippet: bytes) -> None:
+        self.snippet = snippet
+        self._held = b""
+        self._done = not snippet
+
+    def feed(self, data: bytes) -> bytes:
+        if self._done:
+            return data
+        buf = self._held + data if self._held else data
+        at = self._place(buf)
+        if at is None:
+            self._held = buf
+            return b""
+        self._held, self._done = b"", True
+        return buf[:at] + self.snippet + buf[at:]
+
+    def close(self) -> bytes:
+        if self._done:
+            return b""
+        held, self._held, self._done = self._held, b"", True
+        return held + self.snippet
+
+    @staticmethod
+    def _place(buf: bytes) -> int | None:
+        """Where the snippet goes, or None while the bytes so far cannot tell."""
+        lower = buf.lower()
+        pos = 3 if lower.startswith(_UTF8_BOM) else 0
+        while pos < len(lower):
+            found = _PROLOGUE.match(lower, pos)
+            if found is not None and found.end() > pos:
+                pos = found.end()
+                continue
+            if _incomplete(lower, pos) and len(buf) <= _MAX_PROLOGUE:
+                return None
+            return pos  # the first of the document's content: the head starts before it
+        return None
+
+
+def _incomplete(lower: bytes, pos: int) -> bool:
+    """Whether the token at `pos` may still turn out to be part of the prologue."""
+    if lower.startswith(b"<!--", pos):
+        return True  # a comment whose end has not arrived (complete ones matched above)
+    if not lower.startswith(b"<", pos):
+        return False
+    if len(lower) - pos < 6 or lower.find(b">", pos) == -1:
+        return _could_open(lower[pos:])
+    return _OPEN_TAG.match(lower, pos) is not None  # a quoted value still open
+
+
+def _could_open(start: bytes) -> bool:
+    if start.startswith((b"<!", b"<?")):
+        return True
+    return any(tag.startswith(start[: len(tag)]) for tag in _OPENERS)

@@ -20,6 +20,7 @@ from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .cookies import CookieRules, expire_headers
 from .endpoints import Endpoints
+from .head import HeadScripts
 from .http import (
     Decoder,
     Encoder,
@@ -29,8 +30,9 @@ from .http import (
     cookie_value,
     header,
 )
-from .inject import BodyEndInjector
+from .inject import BodyEndInjector, HeadStartInjector
 from .policy import Policy
+from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
 from .storage.log import ConsentLog, StoreFactory, shown_version
@@ -56,8 +58,11 @@ class ConsentGate:
         secret_key: str | bytes | Sequence[str | bytes],
         policy: Policy | None = None,
         store: str | StoreFactory | None = None,
+        reports_token: str | None = None,
     ) -> None:
-        """`store`: a DSN or a store factory instead of the policy's `[log] dsn`."""
+        """`store`: a DSN or a store factory instead of the policy's `[log] dsn`.
+        `reports_token`: lets `GET {prefix}/reports` with `Authorization: Bearer <token>` read
+        what browsers reported (without it, reports are only logged)."""
         self.app = app
         self.policy = policy if policy is not None else Policy.default()
         self.codec = ConsentCodec(secret_key, self.policy)
@@ -76,8 +81,17 @@ class ConsentGate:
             if self.policy.log.enabled
             else None
         )
+        self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
+        self.head = HeadScripts()
         self.endpoints = Endpoints(
-            self.policy, self.codec, self.cookie_rules, self.banner, self.read, self.log
+            self.policy,
+            self.codec,
+            self.cookie_rules,
+            self.banner,
+            self.read,
+            self.log,
+            self.reports,
+            reports_token,
         )
         self._prefix = self.policy.prefix
         self._cookie_name = self.policy.cookie_name.encode("latin-1")
@@ -127,7 +141,17 @@ def consent_of(request: Any) -> Consent:
 class _Response:
     """One response on its way out: filtered headers and, for HTML, a rewritten body."""
 
-    __slots__ = ("_consent", "_gate", "_held", "_lang", "_pipeline", "_prompt", "_scope", "_send")
+    __slots__ = (
+        "_consent",
+        "_gate",
+        "_held",
+        "_lang",
+        "_nonce",
+        "_pipeline",
+        "_prompt",
+        "_scope",
+        "_send",
+    )
 
     def __init__(self, gate: ConsentGate, scope: Scope, consent: Consent, send: Send) -> None:
         self._gate = gate
@@ -138,6 +162,7 @@ class _Response:
         self._pipeline: _Pipeline | None = None
         self._lang: str | None = None  # None: not known until the page's first bytes
         self._prompt = False
+        self._nonce: str | None = None  # for the gate's inline scripts, once CSP asks for one
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -216,9 +241,11 @@ class _Response:
                 return made[match]
 
             rewriter = HtmlRewriter(blocker, placeholder)
+        head = gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
             rewriter,
+            HeadStartInjector(head) if head else None,
             BodyEndInjector(snippet) if snippet is not None else None,
             Encoder(coding) if coding else None,
         )
@@ -314,19 +341,21 @@ class _Response:
 
 
 class _Pipeline:
-    """decode -> rewrite -> inject -> encode, each stage optional (no banner for bots)."""
+    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional."""
 
-    __slots__ = ("decoder", "encoder", "injector", "rewriter")
+    __slots__ = ("decoder", "encoder", "head", "injector", "rewriter")
 
     def __init__(
         self,
         decoder: Decoder | None,
         rewriter: HtmlRewriter | None,
+        head: HeadStartInjector | None,
         injector: BodyEndInjector | None,
         encoder: Encoder | None,
     ) -> None:
         self.decoder = decoder
         self.rewriter = rewriter
+        self.head = head
         self.injector = injector
         self.encoder = encoder
 
@@ -335,6 +364,8 @@ class _Pipeline:
             data = self.decoder.feed(data)
         if self.rewriter:
             data = self.rewriter.feed(data)
+        if self.head:
+            data = self.head.feed(data)
         if self.injector:
             data = self.injector.feed(data)
         return self.encoder.feed(data) if self.encoder else data
@@ -343,6 +374,8 @@ class _Pipeline:
         data = self.decoder.close() if self.decoder else b""
         if self.rewriter:
             data = self.rewriter.feed(data) + self.rewriter.close()
+        if self.head:
+            data = self.head.feed(data) + self.head.close()
         if self.injector:
             data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data

@@ -24,6 +24,7 @@ __all__ = [
     "LogSettings",
     "Policy",
     "PolicyError",
+    "ReportSettings",
     "Service",
     "load_catalogue",
     "parse_lifetime",
@@ -149,6 +150,14 @@ class LogSettings:
     retention_years: int = 5  # kept this long after a record's consent expires
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """How many reports (CSP violations, fingerprinting attempts) the gate takes in."""
+
+    per_minute: int = 60  # per client address
+    max_entries: int = 1000  # distinct keys kept per kind of report
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -176,6 +185,7 @@ class Policy:
     prefix: str = "/consent-gate"
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
+    reports: ReportSettings = ReportSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -212,6 +222,7 @@ class Policy:
         log = reader.table("log")
         banner = reader.table("banner")
         texts = reader.table("texts")
+        reports = reader.table("reports")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -234,9 +245,13 @@ class Policy:
                 default_language=banner.get("default_language", str, "en"),
                 hide_from_bots=banner.get("hide_from_bots", bool, True),
             ),
+            reports=ReportSettings(
+                per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
+                max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
+            ),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts):
+        for sub in (reader, site, consent, endpoints, log, banner, texts, reports):
             sub.reject_unknown()
         return policy
 
@@ -387,6 +402,7 @@ def _validate(policy: Policy) -> None:
         raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
     _check_log(policy.log)
     _check_banner(policy)
+    _check_reports(policy.reports)
 
 
 def _check_log(log: LogSettings) -> None:
@@ -399,6 +415,13 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+
+
+def _check_reports(reports: ReportSettings) -> None:
+    if isinstance(reports.per_minute, bool) or not 1 <= reports.per_minute <= 10_000:
+        raise PolicyError("reports.per_minute", "must be a whole number from 1 to 10000")
+    if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
+        raise PolicyError("reports.max_entries", "must be a whole number from 10 to 1000000")
 
 
 def _check_banner(policy: Policy) -> None:

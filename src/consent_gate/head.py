@@ -1,0 +1,44 @@
+"""The gate's scripts that must run before any of the page's own, first in `<head>`.
+
+Each feature (the fingerprinting guard, Google Consent Mode defaults) contributes a part: a
+function of the visitor's consent giving JavaScript source, or "" when it has nothing to say.
+Parts cache their own output per consent state; per response only a join and a nonce remain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from .consent import Consent
+
+__all__ = ["HeadPart", "HeadScripts", "js_value"]
+
+HeadPart = Callable[[Consent], str]
+
+
+def js_value(value: object) -> str:
+    """`value` as a JavaScript literal that is safe inside a `<script>` element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class HeadScripts:
+    """One inline `<script>` made of every part that applies to a visitor."""
+
+    def __init__(self) -> None:
+        self._parts: list[HeadPart] = []
+
+    def add(self, part: HeadPart) -> None:
+        self._parts.append(part)
+
+    def render(self, consent: Consent, nonce: str | None = None) -> bytes:
+        """The element for one response, or b"" when no part applies."""
+        sources = [source for part in self._parts if (source := part(consent))]
+        if not sources:
+            return b""
+        opening = f'<script nonce="{nonce}">' if nonce else "<script>"
+        body = "\n".join(sources)
+        if "</script" in body.lower() or "<!--" in body:
+            raise ValueError("a head script part must not contain '</script' or '<!--'")
+        return (opening + body + "</script>").encode("ascii", "backslashreplace")

@@ -1,0 +1,114 @@
+"""What browsers and the gate's guard report about things the gate stopped, counted in memory.
+
+Reports are how a site owner finds trackers the catalogue does not know: a CSP violation names
+a host, the fingerprinting guard names a script. Anyone can post a report, so memory is bounded
+(a fixed number of distinct keys; later ones only raise an overflow count) and each client
+address is rate-limited. Each new key is also logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RateLimit", "ReportBook", "ReportKind", "Reports"]
+
+logger = logging.getLogger("consent_gate")
+
+# A report body (parsed JSON) -> the keys it counts; raises ValueError if it is not one.
+Parse = Callable[[Any], Iterable[tuple[str, ...]]]
+
+
+class ReportBook:
+    """Counts per key, for at most `limit` distinct keys."""
+
+    def __init__(self, fields: tuple[str, ...], limit: int) -> None:
+        self.fields = fields
+        self.limit = limit
+        self.overflow = 0  # reports whose key arrived after the book was full
+        self._counts: dict[tuple[str, ...], int] = {}
+
+    def add(self, key: tuple[str, ...]) -> bool:
+        """Count one report; True the first time its key is seen."""
+        if key in self._counts:
+            self._counts[key] += 1
+            return False
+        if len(self._counts) >= self.limit:
+            self.overflow += 1
+            return False
+        self._counts[key] = 1
+        return True
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every key with its count, most frequent first."""
+        ranked = sorted(self._counts.items(), key=lambda item: (-item[1], item[0]))
+        return [{**dict(zip(self.fields, key, strict=True)), "count": n} for key, n in ranked]
+
+
+class RateLimit:
+    """A token bucket per client address; the table of addresses is bounded too."""
+
+    def __init__(self, per_minute: int, clients: int = 10_000) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(per_minute)
+        self.clients = clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, client: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        tokens, then = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        allowed = tokens >= 1.0
+        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > self.clients:
+            self._buckets.popitem(last=False)  # the least recently heard-from client
+        return allowed
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """One kind of report: how to read its body and what its keys are made of."""
+
+    name: str
+    fields: tuple[str, ...]
+    parse: Parse
+
+
+class Reports:
+    """The report books of one gate, one per kind, behind one rate limit."""
+
+    def __init__(self, per_minute: int = 60, limit: int = 1000) -> None:
+        self.limit = limit
+        self.rate_limit = RateLimit(per_minute)
+        self._kinds: dict[str, tuple[ReportKind, ReportBook]] = {}
+
+    def register(self, kind: ReportKind) -> None:
+        self._kinds[kind.name] = (kind, ReportBook(kind.fields, self.limit))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._kinds
+
+    def receive(self, name: str, body: Any) -> int:
+        """Count a parsed report body; the number of keys it held. ValueError if malformed."""
+        kind, book = self._kinds[name]
+        count = 0
+        for key in kind.parse(body):
+            count += 1
+            if book.add(key):
+                logger.warning(
+                    "consent_gate: new %s report: %s",
+                    name,
+                    ", ".join(f"{f}={v}" for f, v in zip(kind.fields, key, strict=True)),
+                )
+        return count
+
+    def summary(self) -> dict[str, Any]:
+        """Every book, as the reports endpoint serves it."""
+        return {
+            name: {"reports": book.rows(), "overflow": book.overflow}
+            for name, (_, book) in self._kinds.items()
+        }

@@ -1,0 +1,144 @@
+"""Reports: bounded counting, a per-client rate limit, and the endpoint that takes them in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from consent_gate import ConsentGate
+from consent_gate.reports import RateLimit, ReportBook, ReportKind, Reports
+
+
+def test_the_book_counts_and_ranks() -> None:
+    book = ReportBook(("host",), limit=10)
+    assert book.add(("a",)) is True
+    assert book.add(("b",)) is True
+    assert book.add(("b",)) is False
+    assert book.rows() == [{"host": "b", "count": 2}, {"host": "a", "count": 1}]
+
+
+def test_a_full_book_counts_new_keys_as_overflow_only() -> None:
+    book = ReportBook(("host",), limit=2)
+    for key in ("a", "b", "c", "d", "a"):
+        book.add((key,))
+    assert [row["host"] for row in book.rows()] == ["a", "b"]
+    assert book.overflow == 2
+
+
+def test_the_rate_limit_refills_over_time() -> None:
+    limit = RateLimit(per_minute=2)
+    assert limit.allow("1.2.3.4", now=0.0)
+    assert limit.allow("1.2.3.4", now=0.0)
+    assert not limit.allow("1.2.3.4", now=0.0)
+    assert limit.allow("5.6.7.8", now=0.0)  # per client
+    assert limit.allow("1.2.3.4", now=30.0)  # one token back after half a minute
+
+
+def test_the_rate_limit_table_is_bounded() -> None:
+    limit = RateLimit(per_minute=1, clients=3)
+    for n in range(100):
+        limit.allow(f"10.0.0.{n}", now=0.0)
+    assert len(limit._buckets) == 3
+
+
+def _hosts(body: Any) -> Iterable[tuple[str, ...]]:
+    if not isinstance(body, dict) or not isinstance(body.get("host"), str):
+        raise ValueError("expected {'host': ...}")
+    yield (body["host"],)
+
+
+def test_new_keys_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    reports = Reports()
+    reports.register(ReportKind("test", ("host",), _hosts))
+    with caplog.at_level(logging.WARNING, "consent_gate"):
+        reports.receive("test", {"host": "t.example"})
+        reports.receive("test", {"host": "t.example"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "consent_gate: new test report: host=t.example"
+    ]
+    assert reports.summary() == {
+        "test": {"reports": [{"host": "t.example", "count": 2}], "overflow": 0}
+    }
+
+
+class _Client:
+    """Requests straight into the gate, one event loop each."""
+
+    def __init__(self, gate: ConsentGate) -> None:
+        self.gate = gate
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.gate)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(go())
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+
+def _client(token: str | None = None) -> tuple[ConsentGate, _Client]:
+    gate = ConsentGate(Starlette(), "k", reports_token=token)
+    gate.reports.register(ReportKind("test", ("host",), _hosts))
+    return gate, _Client(gate)
+
+
+def test_the_endpoint_counts_a_report() -> None:
+    gate, client = _client()
+    answer = client.post("/consent-gate/reports/test", content=json.dumps({"host": "x.example"}))
+    assert answer.status_code == 204
+    assert gate.reports.summary()["test"]["reports"] == [{"host": "x.example", "count": 1}]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"host": 3}'])
+def test_a_malformed_report_is_a_400(body: bytes) -> None:
+    _, client = _client()
+    answer = client.post("/consent-gate/reports/test", content=body)
+    assert answer.status_code == 400
+    assert "not a test report" in answer.text
+
+
+def test_unknown_kinds_and_other_methods() -> None:
+    _, client = _client()
+    assert client.post("/consent-gate/reports/nope", content=b"{}").status_code == 405
+    assert client.get("/consent-gate/reports/test").status_code == 405
+
+
+def test_an_oversized_report_is_refused() -> None:
+    _, client = _client()
+    answer = client.post("/consent-gate/reports/test", content=b" " * (65 * 1024))
+    assert answer.status_code == 413
+
+
+def test_one_client_cannot_flood_the_endpoint() -> None:
+    gate, client = _client()
+    statuses = [
+        client.post("/consent-gate/reports/test", content=b'{"host": "h"}').status_code
+        for _ in range(gate.policy.reports.per_minute + 5)
+    ]
+    assert statuses.count(204) == gate.policy.reports.per_minute
+    assert statuses[-1] == 429
+
+
+def test_the_summary_needs_the_owners_token() -> None:
+    _, client = _client()
+    assert client.get("/consent-gate/reports").status_code == 404  # no token: not served at all
+    _, client = _client("s3cret")
+    client.post("/consent-gate/reports/test", content=b'{"host": "h"}')
+    assert client.get("/consent-gate/reports").status_code == 404
+    wrong = client.get("/consent-gate/reports", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 404
+    right = client.get("/consent-gate/reports", headers={"authorization": "Bearer s3cret"})
+    assert right.json()["test"]["reports"] == [{"host": "h", "count": 1}]
