@@ -136,6 +136,22 @@ def test_advanced_mode_google_tags_load_denied_after_the_default(
     assert "www.googletagmanager.com" in hosts
     assert not hosts & (gate_site.MARKETING_HOSTS | {"static.hotjar.com", "cdn.stats.example"})
 
+    tab.page.get_by_role("button", name="Accept all").click()
+    assert tab.wait_for_consent_calls(2) == [DEFAULT_DENIED, ["consent", "update", ALL_GRANTED]]
+    tab.recorder.wait_for("connect.facebook.net")  # the rest load once allowed, as ever
+
+
+def test_advanced_mode_without_javascript_loads_nothing_of_google(
+    live: LiveServer, make_context: ContextFactory, gate_site: ModuleType
+) -> None:
+    base_url = live(gate_site.create_site(policy=with_consent_mode(mode="advanced")))
+    context, recorder = make_context(base_url, javascript_enabled=False)
+    page = context.new_page()
+    page.goto("/")
+    page.goto("/next")  # GTM's noscript frame is on both pages: it cannot read Consent Mode
+    assert page.locator('iframe[data-cg-src*="googletagmanager.com/ns.html"]').count() == 1
+    assert recorder.hits == []
+
 
 def test_basic_mode_holds_google_back_until_accept_then_the_update_comes_first(
     open_site: Callable[[Policy | None], Tab],
