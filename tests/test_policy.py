@@ -272,10 +272,14 @@ def test_google_consent_mode_from_toml_replaces_signals_one_by_one() -> None:
     )
 
 
-def test_google_consent_mode_services_need_not_exist_while_it_is_off() -> None:
-    assert Policy.from_dict({"catalogue": False}).google_consent_mode.services
+def test_google_consent_mode_services_must_exist_only_in_advanced_mode() -> None:
+    for settings in ({}, {"enabled": True}, {"mode": "advanced"}):
+        policy = Policy.from_dict({"catalogue": False, "google_consent_mode": settings})
+        assert policy.google_consent_mode.services
     with pytest.raises(PolicyError) as excinfo:
-        Policy.from_dict({"catalogue": False, "google_consent_mode": {"enabled": True}})
+        Policy.from_dict(
+            {"catalogue": False, "google_consent_mode": {"enabled": True, "mode": "advanced"}}
+        )
     assert excinfo.value.key == "google_consent_mode.services[0]"
 
 
@@ -289,7 +293,10 @@ def test_google_consent_mode_services_need_not_exist_while_it_is_off() -> None:
         ({"signals": {"ad_storage": ["ads"]}}, "google_consent_mode.signals.ad_storage[0]"),
         ({"signals": {"ad_storage": "marketing"}}, "google_consent_mode.signals.ad_storage"),
         ({"signals": {"ad_storage": [""]}}, "google_consent_mode.signals.ad_storage[0]"),
-        ({"enabled": True, "services": ["gtag"]}, "google_consent_mode.services[0]"),
+        (
+            {"enabled": True, "mode": "advanced", "services": ["google-analytics", "gtag"]},
+            "google_consent_mode.services[1]",
+        ),
         ({"services": "google-analytics"}, "google_consent_mode.services"),
         ({"wait_for_update": -1}, "google_consent_mode.wait_for_update"),
         ({"wait_for_update": 60_000}, "google_consent_mode.wait_for_update"),

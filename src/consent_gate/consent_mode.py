@@ -18,9 +18,8 @@ __all__ = ["ConsentMode", "consent_aware"]
 
 # Pushes the `arguments` object itself: gtag.js reads commands only in that shape.
 _PRELUDE = (
-    "var w=window;"
-    "function gtag(){(w.dataLayer=w.dataLayer||[]).push(arguments);}"
-    "w.dataLayer=w.dataLayer||[];"
+    "var w=window;w.dataLayer=w.dataLayer||[];"
+    "function gtag(){w.dataLayer.push(arguments);}"
     'if(typeof w.gtag!=="function")w.gtag=gtag;'
 )
 # A signal is granted when every optional category listed for it is allowed.

@@ -159,7 +159,7 @@ class ReportSettings:
     max_entries: int = 1000  # distinct keys kept per kind of report
 
 
-GOOGLE_SIGNALS: Mapping[str, tuple[str, ...]] = {
+_GOOGLE_SIGNALS: Mapping[str, tuple[str, ...]] = {
     "ad_storage": ("marketing",),
     "analytics_storage": ("analytics",),
     "ad_user_data": ("marketing",),
@@ -181,7 +181,7 @@ class GoogleConsentMode:
 
     enabled: bool = False
     mode: Literal["basic", "advanced"] = "basic"
-    signals: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(GOOGLE_SIGNALS))
+    signals: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(_GOOGLE_SIGNALS))
     services: tuple[str, ...] = ("google-analytics", "google-ads", "google-tag-manager")
     wait_for_update: int = 0  # milliseconds tags wait for an update; 0: not sent
     ads_data_redaction: bool = True  # redact ad click ids while ad_storage is denied
@@ -485,10 +485,10 @@ def _check_google_consent_mode(policy: Policy) -> None:
         raise PolicyError(f"{key}.mode", "must be 'basic' or 'advanced'")
     ids = [c.id for c in policy.categories]
     for signal, categories in settings.signals.items():
-        if signal not in GOOGLE_SIGNALS:
+        if signal not in _GOOGLE_SIGNALS:
             raise PolicyError(
                 f"{key}.signals.{signal}",
-                f"not a Consent Mode signal (known: {', '.join(GOOGLE_SIGNALS)})",
+                f"not a Consent Mode signal (known: {', '.join(_GOOGLE_SIGNALS)})",
             )
         for index, category in enumerate(categories):
             if category not in ids:
@@ -498,8 +498,8 @@ def _check_google_consent_mode(policy: Policy) -> None:
                 )
     if isinstance(settings.wait_for_update, bool) or not 0 <= settings.wait_for_update <= 10_000:
         raise PolicyError(f"{key}.wait_for_update", "must be a whole number from 0 to 10000 (ms)")
-    if not settings.enabled:
-        return  # the services need not exist while consent mode is off (catalogue = false)
+    if not settings.enabled or settings.mode != "advanced":
+        return  # only advanced mode uses the services: they need not exist otherwise
     known = {s.id for s in policy.services}
     for index, service in enumerate(settings.services):
         if service not in known:
