@@ -53,3 +53,16 @@ def test_rewrite_holds_back_refused_categories() -> None:
     bad = CliRunner().invoke(main, ["rewrite", "--accept", "ads", "-"], input=page)
     assert bad.exit_code == 2
     assert "unknown categories: ads" in bad.output
+
+
+def test_rewrite_follows_consent_mode_advanced(tmp_path: Path) -> None:
+    policy = tmp_path / "consent.toml"
+    policy.write_text('[google_consent_mode]\nenabled = true\nmode = "advanced"\n')
+    page = (
+        b'<script src="https://www.googletagmanager.com/gtm.js?id=GTM-1"></script>'
+        b'<script src="https://static.hotjar.com/c/hotjar-1.js"></script>'
+    )
+    result = CliRunner().invoke(main, ["rewrite", "--policy", str(policy), "-"], input=page)
+    assert result.exit_code == 0, result.output
+    assert "held back: 1 element(s)" in result.stderr
+    assert 'data-cg-service="hotjar"' in result.stdout

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consent_gate import Policy, PolicyError, Service
-from consent_gate.policy import CookieSpec, load_catalogue, parse_lifetime
+from consent_gate.policy import CookieSpec, GoogleConsentMode, load_catalogue, parse_lifetime
 
 
 def test_default_policy_has_the_four_categories_and_the_catalogue() -> None:
@@ -225,3 +226,95 @@ def test_bad_log_settings_fail_at_start_up_naming_the_key(log: dict[str, Any], k
     with pytest.raises(PolicyError) as excinfo:
         Policy.from_dict({"log": log})
     assert excinfo.value.key == key
+
+
+def test_google_consent_mode_is_off_and_basic_by_default() -> None:
+    settings = Policy.default().google_consent_mode
+    assert not settings.enabled
+    assert settings.mode == "basic"
+    assert settings.signals["ad_storage"] == ("marketing",)
+    assert settings.signals["analytics_storage"] == ("analytics",)
+    assert settings.signals["security_storage"] == ()
+    assert settings.services == ("google-analytics", "google-ads", "google-tag-manager")
+    assert (settings.wait_for_update, settings.ads_data_redaction, settings.url_passthrough) == (
+        0,
+        True,
+        False,
+    )
+
+
+def test_google_consent_mode_from_toml_replaces_signals_one_by_one() -> None:
+    settings = Policy.from_dict(
+        {
+            "google_consent_mode": {
+                "enabled": True,
+                "mode": "advanced",
+                "signals": {"analytics_storage": ["analytics", "preferences"], "ad_storage": []},
+                "services": ["google-analytics"],
+                "wait_for_update": 500,
+                "ads_data_redaction": False,
+                "url_passthrough": True,
+            }
+        }
+    ).google_consent_mode
+    assert settings == GoogleConsentMode(
+        enabled=True,
+        mode="advanced",
+        signals={
+            **GoogleConsentMode().signals,
+            "analytics_storage": ("analytics", "preferences"),
+            "ad_storage": (),
+        },
+        services=("google-analytics",),
+        wait_for_update=500,
+        ads_data_redaction=False,
+        url_passthrough=True,
+    )
+
+
+def test_google_consent_mode_services_must_exist_only_in_advanced_mode() -> None:
+    for settings in ({}, {"enabled": True}, {"mode": "advanced"}):
+        policy = Policy.from_dict({"catalogue": False, "google_consent_mode": settings})
+        assert policy.google_consent_mode.services
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict(
+            {"catalogue": False, "google_consent_mode": {"enabled": True, "mode": "advanced"}}
+        )
+    assert excinfo.value.key == "google_consent_mode.services[0]"
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"enabeld": True}, "google_consent_mode.enabeld"),
+        ({"enabled": "yes"}, "google_consent_mode.enabled"),
+        ({"mode": "full"}, "google_consent_mode.mode"),
+        ({"signals": {"ad_storag": ["marketing"]}}, "google_consent_mode.signals.ad_storag"),
+        ({"signals": {"ad_storage": ["ads"]}}, "google_consent_mode.signals.ad_storage[0]"),
+        ({"signals": {"ad_storage": "marketing"}}, "google_consent_mode.signals.ad_storage"),
+        ({"signals": {"ad_storage": [""]}}, "google_consent_mode.signals.ad_storage[0]"),
+        (
+            {"enabled": True, "mode": "advanced", "services": ["google-analytics", "gtag"]},
+            "google_consent_mode.services[1]",
+        ),
+        ({"services": "google-analytics"}, "google_consent_mode.services"),
+        ({"wait_for_update": -1}, "google_consent_mode.wait_for_update"),
+        ({"wait_for_update": 60_000}, "google_consent_mode.wait_for_update"),
+        ({"wait_for_update": True}, "google_consent_mode.wait_for_update"),
+        ({"url_passthrough": 1}, "google_consent_mode.url_passthrough"),
+    ],
+)
+def test_bad_google_consent_mode_settings_name_the_key(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict({"google_consent_mode": settings})
+    assert excinfo.value.key == key
+    assert str(excinfo.value).startswith(f"{key}: ")
+
+
+def test_google_consent_mode_is_validated_from_python_too() -> None:
+    policy = Policy.default()
+    with pytest.raises(PolicyError) as excinfo:
+        dataclasses.replace(
+            policy, google_consent_mode=GoogleConsentMode(signals={"ad_storage": ("ads",)})
+        )
+    assert excinfo.value.key == "google_consent_mode.signals.ad_storage[0]"

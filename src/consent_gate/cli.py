@@ -8,6 +8,7 @@ from typing import BinaryIO, TextIO
 
 import click
 
+from .consent_mode import consent_aware
 from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
@@ -87,7 +88,8 @@ def rewrite(policy_path: Path | None, accepted: tuple[str, ...], page: BinaryIO)
     unknown = set(accepted) - set(policy.optional_categories)
     if unknown:
         raise click.BadParameter(f"unknown categories: {', '.join(sorted(unknown))}")
-    blocker = Rules(policy).blocking(frozenset(policy.optional_categories) - set(accepted))
+    refused = frozenset(policy.optional_categories) - set(accepted)
+    blocker = Rules(policy, consent_aware(policy)).blocking(refused)
     html = page.read()
     if blocker is None:
         out = html

@@ -18,6 +18,7 @@ from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
 from .bots import is_bot
 from .consent import Consent, ConsentCodec
+from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
 from .endpoints import Endpoints
 from .head import HeadScripts
@@ -66,7 +67,7 @@ class ConsentGate:
         self.app = app
         self.policy = policy if policy is not None else Policy.default()
         self.codec = ConsentCodec(secret_key, self.policy)
-        self.rules = Rules(self.policy)
+        self.rules = Rules(self.policy, consent_aware(self.policy))
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
         self.log = (
@@ -83,6 +84,8 @@ class ConsentGate:
         )
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
+        if self.policy.google_consent_mode.enabled:
+            self.head.add(ConsentMode(self.policy))
         self.endpoints = Endpoints(
             self.policy,
             self.codec,

@@ -21,6 +21,7 @@ __all__ = [
     "BannerSettings",
     "Category",
     "CookieSpec",
+    "GoogleConsentMode",
     "LogSettings",
     "Policy",
     "PolicyError",
@@ -158,6 +159,35 @@ class ReportSettings:
     max_entries: int = 1000  # distinct keys kept per kind of report
 
 
+_GOOGLE_SIGNALS: Mapping[str, tuple[str, ...]] = {
+    "ad_storage": ("marketing",),
+    "analytics_storage": ("analytics",),
+    "ad_user_data": ("marketing",),
+    "ad_personalization": ("marketing",),
+    "functionality_storage": ("preferences",),
+    "personalization_storage": ("preferences",),
+    "security_storage": (),
+}
+
+
+@dataclass(frozen=True)
+class GoogleConsentMode:
+    """Google Consent Mode v2: which of Google's consent signals each category grants.
+
+    A signal is granted when every category listed for it is allowed (none listed: always).
+    "basic" leaves Google's tags held back until consent; "advanced" lets the scripts of
+    `services` load while consent is denied, so they send Google cookieless pings.
+    """
+
+    enabled: bool = False
+    mode: Literal["basic", "advanced"] = "basic"
+    signals: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(_GOOGLE_SIGNALS))
+    services: tuple[str, ...] = ("google-analytics", "google-ads", "google-tag-manager")
+    wait_for_update: int = 0  # milliseconds tags wait for an update; 0: not sent
+    ads_data_redaction: bool = True  # redact ad click ids while ad_storage is denied
+    url_passthrough: bool = False  # pass click ids through links while cookies are denied
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -186,6 +216,7 @@ class Policy:
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
     reports: ReportSettings = ReportSettings()
+    google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -223,6 +254,7 @@ class Policy:
         banner = reader.table("banner")
         texts = reader.table("texts")
         reports = reader.table("reports")
+        gcm = reader.table("google_consent_mode")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -249,9 +281,10 @@ class Policy:
                 per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
                 max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
             ),
+            google_consent_mode=_google_consent_mode(gcm),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts, reports):
+        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, gcm):
             sub.reject_unknown()
         return policy
 
@@ -309,6 +342,26 @@ def _translation(reader: _Reader) -> dict[str, str]:
     found = {key: reader.get(key, str, "") for key in ("title", "description")}
     reader.reject_unknown()
     return {k: v for k, v in found.items() if v}
+
+
+def _google_consent_mode(reader: _Reader) -> GoogleConsentMode:
+    """The `[google_consent_mode]` table; `signals` entries replace the defaults one by one."""
+    default = GoogleConsentMode()
+    given = reader.table("signals")
+    signals = dict(default.signals)
+    for name in given.names():
+        signals[name] = tuple(given.strings(name))
+    given.reject_unknown()
+    services = reader.strings("services") if "services" in reader.data else default.services
+    return GoogleConsentMode(
+        enabled=reader.get("enabled", bool, default.enabled),
+        mode=reader.choice("mode", ("basic", "advanced"), default.mode),
+        signals=signals,
+        services=tuple(services),
+        wait_for_update=reader.get("wait_for_update", int, default.wait_for_update),
+        ads_data_redaction=reader.get("ads_data_redaction", bool, default.ads_data_redaction),
+        url_passthrough=reader.get("url_passthrough", bool, default.url_passthrough),
+    )
 
 
 def _service(service_id: str, reader: _Reader) -> Service:
@@ -403,6 +456,7 @@ def _validate(policy: Policy) -> None:
     _check_log(policy.log)
     _check_banner(policy)
     _check_reports(policy.reports)
+    _check_google_consent_mode(policy)
 
 
 def _check_log(log: LogSettings) -> None:
@@ -422,6 +476,36 @@ def _check_reports(reports: ReportSettings) -> None:
         raise PolicyError("reports.per_minute", "must be a whole number from 1 to 10000")
     if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
         raise PolicyError("reports.max_entries", "must be a whole number from 10 to 1000000")
+
+
+def _check_google_consent_mode(policy: Policy) -> None:
+    settings = policy.google_consent_mode
+    key = "google_consent_mode"
+    if settings.mode not in ("basic", "advanced"):
+        raise PolicyError(f"{key}.mode", "must be 'basic' or 'advanced'")
+    ids = [c.id for c in policy.categories]
+    for signal, categories in settings.signals.items():
+        if signal not in _GOOGLE_SIGNALS:
+            raise PolicyError(
+                f"{key}.signals.{signal}",
+                f"not a Consent Mode signal (known: {', '.join(_GOOGLE_SIGNALS)})",
+            )
+        for index, category in enumerate(categories):
+            if category not in ids:
+                raise PolicyError(
+                    f"{key}.signals.{signal}[{index}]",
+                    f"unknown category {category!r} (known: {', '.join(ids)})",
+                )
+    if isinstance(settings.wait_for_update, bool) or not 0 <= settings.wait_for_update <= 10_000:
+        raise PolicyError(f"{key}.wait_for_update", "must be a whole number from 0 to 10000 (ms)")
+    if not settings.enabled or settings.mode != "advanced":
+        return  # only advanced mode uses the services: they need not exist otherwise
+    known = {s.id for s in policy.services}
+    for index, service in enumerate(settings.services):
+        if service not in known:
+            raise PolicyError(
+                f"{key}.services[{index}]", f"no service {service!r} in the policy or catalogue"
+            )
 
 
 def _check_banner(policy: Policy) -> None:

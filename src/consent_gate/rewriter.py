@@ -395,7 +395,7 @@ class HtmlRewriter:
         for name, value in tag.attrs:
             if value and name in url_attrs:
                 for url in _urls(name, value):
-                    if match := self._blocker.url(url):
+                    if match := self._blocker.url(url, tag.name == b"script"):
                         return match
         return None
 

@@ -138,11 +138,22 @@ class Classifier:
 
 
 class Blocker:
-    """Answers "is this held back?" for one set of refused categories."""
+    """Answers "is this held back?" for one set of refused categories.
 
-    def __init__(self, classifier: Classifier, refused: frozenset[str]) -> None:
+    Scripts of `consent_aware` services are never held back: they read the visitor's choice
+    themselves (Google Consent Mode's advanced mode). Their other elements - pixels, frames,
+    what `<noscript>` shows - cannot read it, so those stay held back.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        refused: frozenset[str],
+        consent_aware: frozenset[str] = frozenset(),
+    ) -> None:
         self.refused = refused
         self._classifier = classifier
+        self._consent_aware = consent_aware
         self.examines_every_tag = classifier.has_paths
         self.hosts = classifier.hosts
 
@@ -151,24 +162,31 @@ class Blocker:
         the policy names, and explicit marks can match."""
         return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
-    def url(self, value: str) -> Match | None:
+    def url(self, value: str, script: bool = False) -> Match | None:
+        """The refused service of a URL; `script`: it is a `<script>`'s source."""
         match = self._classifier.url(value)
-        return match if match is not None and match.category in self.refused else None
+        if match is None or match.category not in self.refused:
+            return None
+        return None if script and match.service in self._consent_aware else match
 
     def inline(self, text: bytes) -> Match | None:
         """The first refused service whose signature is in the (lower-cased) script text."""
         for match in self._classifier.inline(text):
-            if match.category in self.refused:
+            if match.category in self.refused and match.service not in self._consent_aware:
                 return match
         return None
 
 
 class Rules:
-    """The policy's services, compiled once; blockers are cached per set of refused categories."""
+    """The policy's services, compiled once; blockers are cached per set of refused categories.
 
-    def __init__(self, policy: Policy) -> None:
+    `consent_aware`: services whose scripts run even while refused (see `Blocker`).
+    """
+
+    def __init__(self, policy: Policy, consent_aware: frozenset[str] = frozenset()) -> None:
         self.policy = policy
         self.classifier = Classifier(policy.services)
+        self._consent_aware = consent_aware
         self._cache: dict[frozenset[str], Blocker | None] = {}
 
     def blocking(self, refused: frozenset[str]) -> Blocker | None:
@@ -176,7 +194,7 @@ class Rules:
         try:
             return self._cache[refused]
         except KeyError:
-            blocker = Blocker(self.classifier, refused) if refused else None
+            blocker = Blocker(self.classifier, refused, self._consent_aware) if refused else None
             self._cache[refused] = blocker
             return blocker
 
