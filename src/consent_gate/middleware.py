@@ -35,6 +35,7 @@ from .policy import Policy
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
+from .signals import PrivacySignals
 from .storage.log import ConsentLog, StoreFactory, shown_version
 
 __all__ = ["ConsentGate", "consent_of"]
@@ -83,6 +84,7 @@ class ConsentGate:
         )
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
+        self.signals = PrivacySignals(self.policy, self.codec, self.log)
         self.endpoints = Endpoints(
             self.policy,
             self.codec,
@@ -92,10 +94,10 @@ class ConsentGate:
             self.log,
             self.reports,
             reports_token,
+            self.signals,
         )
         self._prefix = self.policy.prefix
         self._cookie_name = self.policy.cookie_name.encode("latin-1")
-        self._dnt_signal = {"dnt": "honoured"} if self.policy.dnt == "honour" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,6 +112,9 @@ class ConsentGate:
         ):
             await self.endpoints(scope, receive, send)
             return
+        if self.signals.serves(scope):
+            await self.signals.well_known(scope, receive, send)
+            return
         consent = self.read(scope["headers"])
         scope["consent"] = consent
         scope["headers"] = _decodable_codings(scope["headers"])
@@ -121,11 +126,11 @@ class ConsentGate:
         await self.app(scope, receive, _Response(self, scope, consent, send).send)
 
     def read(self, headers: Headers) -> Consent:
-        """The visitor's consent from the request's cookie; "undecided" when there is none."""
-        consent = self.codec.loads(cookie_value(headers, self._cookie_name))
-        if not consent.decided and self._dnt_signal and header(headers, b"dnt") == b"1":
-            return Consent(consent.choices, consent.revision, signals=self._dnt_signal)
-        return consent
+        """The visitor's consent from the request's cookie ("undecided" when there is none),
+        with the privacy signals the policy honours applied."""
+        return self.signals.apply(
+            self.codec.loads(cookie_value(headers, self._cookie_name)), headers
+        )
 
 
 def consent_of(request: Any) -> Consent:
@@ -222,7 +227,11 @@ class _Response:
             snippet = None
         else:
             consent = self._consent
-            self._prompt = not consent.decided and not consent.signals
+            self._prompt = (
+                not consent.decided
+                and consent.signals.get("dnt") != "honoured"
+                and not consent.locked.issuperset(gate.policy.optional_categories)
+            )
             accept = header(headers, b"accept-language")
             # Without the header the page's <html lang> decides, once its first bytes arrive.
             self._lang = gate.banner.language(accept) if accept else None
@@ -332,6 +341,9 @@ class _Response:
             out.append((b"cache-control", b"private"))
         if not more:
             out.append((b"content-length", str(len(body)).encode()))
+        if self._consent.unrecorded:
+            opt_out = self._gate.signals.record_opt_out(self._consent, self._scope, self._lang)
+            out.append((b"set-cookie", opt_out))
         refused = self._consent.refused
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
