@@ -23,7 +23,8 @@ CONSENT = "/consent-gate/consent"
 GPC = {"sec-gpc": "1"}
 GTAG = b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
 PIXEL = b'<script async src="https://connect.facebook.net/en_US/fbevents.js"></script>'
-PAGE = b"<!doctype html><html><head>" + GTAG + PIXEL + b"</head><body><p>Hi</p></body></html>"
+VIDEO = b'<iframe src="https://www.youtube.com/embed/x"></iframe>'
+PAGE = b"<!doctype html><html><head>" + GTAG + PIXEL + b"</head><body>" + VIDEO + b"</body></html>"
 IGNORE_GPC = GpcSettings(stance="ignore")
 
 
@@ -325,3 +326,17 @@ def test_preferences_page_locks_marketing_under_gpc(dsn: str) -> None:
     assert " disabled" in locked
     assert " checked" not in locked
     assert "(Opt-out request honoured)</span>" in response.text
+
+
+def test_a_held_back_embed_says_the_opt_out_was_honoured_instead_of_offering_to_allow(
+    dsn: str,
+) -> None:
+    gate = make_gate(dsn)
+    plain, under_gpc = visit(gate, [page(), page(GPC)])
+    frame = plain.content.split(b"<iframe")[1].split(b"</iframe>")[0]
+    assert b"Allow Marketing and load" in frame
+    assert b"Opt-out request honoured" not in frame
+    frame = under_gpc.content.split(b"<iframe")[1].split(b"</iframe>")[0]
+    assert b"Opt-out request honoured" in frame
+    assert b"Allow Marketing and load" not in frame
+    assert b"&lt;button" not in frame

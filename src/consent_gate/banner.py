@@ -97,7 +97,7 @@ class Banner:
         self._gpc_honoured = policy.gpc.stance == "honour"
         self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
         self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...], bool, bool], str] = {}
-        self._placeholders: dict[tuple[Match, str], str] = {}
+        self._placeholders: dict[tuple[Match, str, bool], str] = {}
 
     def language(
         self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
@@ -147,10 +147,13 @@ class Banner:
         context = self._context(consent, dialog=False, lang=lang or self.default_lang)
         return self._policy_page.render(context, services=self._services())
 
-    def placeholder(self, match: Match, *, next_url: str, lang: str | None = None) -> str:
-        """A small page shown inside a held-back frame, escaped for a srcdoc attribute."""
+    def placeholder(
+        self, match: Match, *, next_url: str, lang: str | None = None, locked: bool = False
+    ) -> str:
+        """A small page shown inside a held-back frame, escaped for a srcdoc attribute; a
+        `locked` category (GPC) gets the opt-out notice instead of an "allow" button."""
         lang = lang or self.default_lang
-        cached = self._placeholders.get((match, lang))
+        cached = self._placeholders.get((match, lang, locked))
         if cached is None:
             service = next((s for s in self.policy.services if s.id == match.service), None)
             category = self.policy.category(match.category)
@@ -167,9 +170,10 @@ class Banner:
                 category=category.id,
                 endpoint=self.endpoint,
                 next=_NEXT,
+                gpc=self._texts[lang]["banner"]["gpc_honoured"] if locked else "",
             )
             cached = str(escape(html))
-            self._placeholders[(match, lang)] = cached
+            self._placeholders[(match, lang, locked)] = cached
         return cached.replace(_NEXT, str(escape(escape(next_url))))
 
     def policy_json(self) -> dict[str, Any]:

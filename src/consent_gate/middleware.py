@@ -245,7 +245,10 @@ class _Response:
 
             def placeholder(match: Match) -> bytes:
                 if match not in made:
-                    text = gate.banner.placeholder(match, next_url=next_url, lang=self._lang)
+                    locked = match.category in consent.locked
+                    text = gate.banner.placeholder(
+                        match, next_url=next_url, lang=self._lang, locked=locked
+                    )
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 

@@ -79,6 +79,9 @@ def test_gpc_header_refuses_marketing_without_asking_and_says_so(
     expect(visitor.dialog.get_by_label("Analytics")).to_be_enabled()
     expect(visitor.dialog.get_by_text(NOTICE).first).to_be_visible()
     visitor.dialog.get_by_role("button", name="Close").click()
+    video = page.frame_locator("#snippet-youtube-embed iframe").first
+    expect(video.get_by_text(NOTICE)).to_be_visible()
+    expect(video.get_by_role("button")).to_have_count(0)
 
     # "Accept all" starts analytics in place; marketing stays refused.
     with page.expect_response(f"{base_url}{ENDPOINT}"):
