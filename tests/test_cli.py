@@ -16,6 +16,9 @@ def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "revision 4" in result.output
     assert "DNT ignored" in result.output
+    assert "GPC honoured for marketing" in result.output
+    path.write_text('[consent]\ngpc = "ignore"\n')
+    assert "GPC ignored" in CliRunner().invoke(main, ["check", str(path)]).output
 
 
 def test_check_names_the_bad_key(tmp_path: Path) -> None:

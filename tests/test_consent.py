@@ -114,6 +114,9 @@ def test_expired_cookie_is_undecided(monkeypatch: pytest.MonkeyPatch) -> None:
         {"i": "x", "r": 2, "a": "analytics"},
         {"i": "x", "r": 2, "a": [], "s": {"dnt": 1}},
         {"i": "x", "r": 2, "a": [], "s": []},
+        {"i": "x", "r": 2, "a": [], "o": 2},
+        {"i": "x", "r": 2, "a": [], "o": True},
+        {"i": "x", "r": 2, "a": [], "o": "1"},
     ],
 )
 def test_well_signed_but_malformed_payload_is_undecided(payload: object) -> None:
@@ -141,3 +144,34 @@ def test_empty_key_is_refused() -> None:
 def test_undecided_has_no_cookie() -> None:
     with pytest.raises(ValueError, match="undecided"):
         codec().dumps(codec().undecided)
+
+
+def test_a_gpc_opt_out_of_an_undecided_visitor_is_kept_but_is_no_decision() -> None:
+    opt_out = codec().opt_out(codec().undecided, frozenset({"marketing"}), {"gpc": "honoured"})
+    assert opt_out.id is not None
+    assert (opt_out.opt_out_only, opt_out.decided) == (True, False)
+    assert opt_out.locked == {"marketing"}
+    read = codec().loads(codec().dumps(opt_out))
+    assert (read.id, read.opt_out_only, read.decided) == (opt_out.id, True, False)
+    assert read.signals == {"gpc": "honoured"}
+    assert read.refused == {"preferences", "analytics", "marketing"}
+
+
+def test_a_gpc_opt_out_keeps_a_decided_visitors_other_choices_under_a_new_id() -> None:
+    before = codec().decide({"analytics", "marketing"})
+    opt_out = codec().opt_out(before, frozenset({"marketing"}), {"gpc": "honoured"})
+    assert opt_out.id != before.id
+    read = codec().loads(codec().dumps(opt_out))
+    assert read.decided
+    assert not read.opt_out_only
+    assert {c for c in POLICY.optional_categories if read.allows(c)} == {"analytics"}
+
+
+def test_cookies_made_before_opt_outs_existed_read_the_same() -> None:
+    serializer = URLSafeTimedSerializer(
+        b"secret", salt="consent-gate.consent", signer_kwargs={"digest_method": hashlib.sha256}
+    )
+    read = codec().loads(serializer.dumps({"i": "old", "r": 2, "a": ["analytics"]}))
+    assert (read.id, read.decided, read.opt_out_only) == ("old", True, False)
+    assert read.allows("analytics")
+    assert "o" not in serializer.loads(codec().dumps(codec().decide({"analytics"})))

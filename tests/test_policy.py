@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from consent_gate import Policy, PolicyError, Service
-from consent_gate.policy import CookieSpec, GoogleConsentMode, load_catalogue, parse_lifetime
+from consent_gate.policy import (
+    CookieSpec,
+    GoogleConsentMode,
+    GpcSettings,
+    load_catalogue,
+    parse_lifetime,
+)
 
 
 def test_default_policy_has_the_four_categories_and_the_catalogue() -> None:
@@ -99,6 +105,13 @@ def test_catalogue_can_be_turned_off() -> None:
         ({"revision": 0}, "revision"),
         ({"revision": True}, "revision"),
         ({"consent": {"dnt": "respect"}}, "consent.dnt"),
+        ({"consent": {"gpc": "respect"}}, "consent.gpc"),
+        ({"consent": {"sale_sharing": "marketing"}}, "consent.sale_sharing"),
+        ({"consent": {"sale_sharing": ["ads"]}}, "consent.sale_sharing[0]"),
+        ({"consent": {"sale_sharing": ["marketing", "necessary"]}}, "consent.sale_sharing[1]"),
+        ({"consent": {"sale_sharing": []}}, "consent.sale_sharing"),
+        ({"consent": {"gpc_last_update": "May 2026"}}, "consent.gpc_last_update"),
+        ({"categories": {"marketing": {"required": True}}}, "consent.sale_sharing[0]"),
         ({"consent": {"max_age_days": 500}}, "consent.max_age_days"),
         ({"consent": {"cookie_name": "a b"}}, "consent.cookie_name"),
         ({"consent": {"max_age": 3}}, "consent.max_age"),
@@ -318,3 +331,32 @@ def test_google_consent_mode_is_validated_from_python_too() -> None:
             policy, google_consent_mode=GoogleConsentMode(signals={"ad_storage": ("ads",)})
         )
     assert excinfo.value.key == "google_consent_mode.signals.ad_storage[0]"
+
+
+def test_gpc_is_honoured_for_marketing_by_default_and_configurable() -> None:
+    default = Policy.default().gpc
+    assert (default.stance, default.sale_sharing, default.last_update) == (
+        "honour",
+        ("marketing",),
+        "",
+    )
+    policy = Policy.from_dict(
+        {
+            "categories": {"ads": {"title": "Ads"}},
+            "consent": {
+                "gpc": "ignore",
+                "sale_sharing": ["ads", "marketing"],
+                "gpc_last_update": "2026-11-01",
+            },
+        }
+    )
+    assert policy.gpc == GpcSettings("ignore", ("ads", "marketing"), "2026-11-01")
+    assert Policy.from_dict({"consent": {"gpc": "ignore", "sale_sharing": []}}).gpc.stance == (
+        "ignore"
+    )
+
+
+def test_python_gpc_settings_are_validated_too() -> None:
+    with pytest.raises(PolicyError) as excinfo:
+        Policy(gpc=GpcSettings(sale_sharing=("analytics", "nope")))
+    assert excinfo.value.key == "consent.sale_sharing[1]"

@@ -57,6 +57,8 @@ class _Choice:
     description: str
     required: bool
     checked: bool
+    locked: bool  # refused by an honoured opt-out signal (GPC)
+    sale_sharing: bool  # GPC would lock it: banner.js locks it when only the page sees GPC
 
 
 class Banner:
@@ -92,8 +94,10 @@ class Banner:
         self._preferences = self._env.get_template("preferences.html")
         self._policy_page = self._env.get_template("policy.html")
         self._placeholder = self._env.get_template("placeholder.html")
-        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...]], str] = {}
-        self._placeholders: dict[tuple[Match, str], str] = {}
+        self._gpc_honoured = policy.gpc.stance == "honour"
+        self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
+        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...], bool, bool], str] = {}
+        self._placeholders: dict[tuple[Match, str, bool], str] = {}
 
     def language(
         self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
@@ -111,7 +115,8 @@ class Banner:
     ) -> str:
         """The markup injected into a page: banner (when `prompt`), dialog and settings link."""
         lang = lang or self.default_lang
-        key = (lang, prompt, consent.decided, tuple(consent.choices.values()))
+        gpc = (bool(consent.locked), consent.signals.get("gpc") == "honoured")
+        key = (lang, prompt, consent.decided, tuple(consent.choices.values()), *gpc)
         cached = self._snippets.get(key)
         if cached is None:
             cached = self._snippet.render(
@@ -130,7 +135,7 @@ class Banner:
             {c.id: c.required for c in self.policy.categories}, self.policy.revision
         )
         self.snippet(undecided, next_url="", prompt=True, lang=lang)
-        return self._snippets[(lang, True, False, tuple(undecided.choices.values()))]
+        return self._snippets[(lang, True, False, tuple(undecided.choices.values()), False, False)]
 
     def preferences_page(
         self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None
@@ -142,10 +147,13 @@ class Banner:
         context = self._context(consent, dialog=False, lang=lang or self.default_lang)
         return self._policy_page.render(context, services=self._services())
 
-    def placeholder(self, match: Match, *, next_url: str, lang: str | None = None) -> str:
-        """A small page shown inside a held-back frame, escaped for a srcdoc attribute."""
+    def placeholder(
+        self, match: Match, *, next_url: str, lang: str | None = None, locked: bool = False
+    ) -> str:
+        """A small page shown inside a held-back frame, escaped for a srcdoc attribute; a
+        `locked` category (GPC) gets the opt-out notice instead of an "allow" button."""
         lang = lang or self.default_lang
-        cached = self._placeholders.get((match, lang))
+        cached = self._placeholders.get((match, lang, locked))
         if cached is None:
             service = next((s for s in self.policy.services if s.id == match.service), None)
             category = self.policy.category(match.category)
@@ -162,20 +170,27 @@ class Banner:
                 category=category.id,
                 endpoint=self.endpoint,
                 next=_NEXT,
+                gpc=self._texts[lang]["banner"]["gpc_honoured"] if locked else "",
             )
             cached = str(escape(html))
-            self._placeholders[(match, lang)] = cached
+            self._placeholders[(match, lang, locked)] = cached
         return cached.replace(_NEXT, str(escape(escape(next_url))))
 
     def policy_json(self) -> dict[str, Any]:
-        """The machine-readable policy, DNT stance included."""
+        """The machine-readable policy, DNT and GPC stances included."""
         policy = self.policy
+        texts = self._texts[self.default_lang]["policy"]
         return {
             "revision": policy.revision,
             "site": {"name": policy.site_name, "contact": policy.contact},
             "do_not_track": {
                 "honoured": policy.dnt == "honour",
-                "statement": self._texts[self.default_lang]["policy"][f"dnt_{policy.dnt}"],
+                "statement": texts[f"dnt_{policy.dnt}"],
+            },
+            "global_privacy_control": {
+                "honoured": self._gpc_honoured,
+                "sale_sharing": list(self._sale_sharing),
+                "statement": texts[f"gpc_{policy.gpc.stance}"],
             },
             "consent_cookie": {
                 "name": policy.cookie_name,
@@ -236,9 +251,14 @@ class Banner:
                     self.category_text(c, "description", lang),
                     c.required,
                     c.required or consent.allows(c.id),
+                    c.id in consent.locked,
+                    c.id in self._sale_sharing,
                 )
                 for c in self.policy.categories
             ],
+            "locked": bool(consent.locked),
+            "gpc_honoured": self._gpc_honoured,
+            "gpc_applied": consent.signals.get("gpc") == "honoured",
             "endpoint": self.endpoint,
             "preferences_url": self.preferences_url,
             "policy_url": self.policy_url,
@@ -255,6 +275,12 @@ class Banner:
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
             "cookies": self._cookie_patterns,
             "revision": self.policy.revision,
+            # banner.js reports navigator.globalPrivacyControl when no header told the server.
+            "gpc": {
+                "honoured": self._gpc_honoured,
+                "applied": consent.signals.get("gpc") == "honoured",
+                "categories": list(self._sale_sharing),
+            },
         }
 
     def _services(self) -> list[tuple[Any, list[Any]]]:

@@ -44,9 +44,14 @@ def check(policy_path: Path) -> None:
     """Validate a policy file; a mistake is reported with the key that holds it."""
     policy = _load(policy_path)
     cookies = sum(len(s.cookies) for s in policy.services)
+    gpc = (
+        f"GPC honoured for {', '.join(policy.gpc.sale_sharing)}"
+        if policy.gpc.stance == "honour"
+        else "GPC ignored"
+    )
     click.echo(
         f"{policy_path}: OK - revision {policy.revision}, {len(policy.categories)} categories, "
-        f"{len(policy.services)} services, {cookies} cookies; DNT {policy.dnt}d."
+        f"{len(policy.services)} services, {cookies} cookies; DNT {policy.dnt}d; {gpc}."
     )
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Literal
@@ -36,10 +36,16 @@ class Consent:
     id: str | None = None
     decided_at: datetime | None = None
     signals: Mapping[str, str] = field(default_factory=dict)
+    # Categories an honoured opt-out signal (GPC) refuses: the visitor cannot allow them.
+    locked: frozenset[str] = frozenset()
+    # The cookie records a GPC opt-out only: the visitor has not decided the other categories.
+    opt_out_only: bool = False
+    # This request carries an opt-out no record holds yet: the gate records it once.
+    unrecorded: bool = False
 
     @property
     def decided(self) -> bool:
-        return self.id is not None
+        return self.id is not None and not self.opt_out_only
 
     def allows(self, category: str) -> bool:
         return self.choices.get(category, False)
@@ -87,6 +93,15 @@ class ConsentCodec:
             signals=dict(signals or {}),
         )
 
+    def opt_out(
+        self, current: Consent, refused: frozenset[str], signals: Mapping[str, str]
+    ) -> Consent:
+        """A GPC opt-out of `refused` on top of `current`, with a new random id; a visitor who
+        had not decided stays undecided about the rest."""
+        allowed = {c for c in self._policy.optional_categories if current.allows(c)}
+        consent = self.decide(allowed - refused, signals=signals)
+        return replace(consent, locked=refused, opt_out_only=not current.decided)
+
     def dumps(self, consent: Consent) -> str:
         if consent.id is None:
             raise ValueError("an undecided consent has no cookie")
@@ -97,6 +112,8 @@ class ConsentCodec:
         }
         if consent.signals:
             payload["s"] = dict(consent.signals)
+        if consent.opt_out_only:
+            payload["o"] = 1
         return self._serializer.dumps(payload)
 
     def loads(self, value: str | None) -> Consent:
@@ -119,6 +136,9 @@ class ConsentCodec:
             return self.undecided
         if not isinstance(signals, dict) or not all(isinstance(v, str) for v in signals.values()):
             return self.undecided
+        opt_out_only = payload.get("o", 0)
+        if opt_out_only not in (0, 1) or isinstance(opt_out_only, bool):
+            return self.undecided
         optional = self._policy.optional_categories
         return Consent(
             choices={**self._required, **{c: c in accepted for c in optional}},
@@ -126,4 +146,5 @@ class ConsentCodec:
             id=consent_id,
             decided_at=signed_at,
             signals=signals,
+            opt_out_only=opt_out_only == 1,
         )

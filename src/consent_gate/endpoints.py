@@ -24,17 +24,23 @@ from .cookies import CookieRules, expire_headers, set_cookie_header
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
+from .signals import PrivacySignals
 from .storage.log import ConsentLog
 
 __all__ = ["Endpoints", "RequestError", "safe_next"]
 
 MAX_BODY = 16 * 1024
 MAX_REPORT = 64 * 1024  # browsers batch reports
-_ACTIONS = (*ACTIONS, "allow")
+_ACTIONS = (*ACTIONS, "allow", "gpc")
 _NO_STORE = {"cache-control": "no-store"}
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
 _FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
-_JSON_METHODS = {"banner": "banner", "placeholder": "placeholder", "script": "script"}
+_JSON_METHODS = {
+    "banner": "banner",
+    "placeholder": "placeholder",
+    "script": "script",
+    "gpc": "gpc-js",
+}
 
 
 class RequestError(Exception):
@@ -58,8 +64,10 @@ class Endpoints:
         log: ConsentLog | None = None,
         reports: Reports | None = None,
         reports_token: str | None = None,
+        signals: PrivacySignals | None = None,
     ) -> None:
         self.policy = policy
+        self.signals = signals if signals is not None else PrivacySignals(policy, codec, log)
         self.log = log
         self.reports = reports if reports is not None else Reports()
         self._reports_token = reports_token.encode() if reports_token else None
@@ -128,8 +136,9 @@ class Endpoints:
         media, _ = content_type(header(headers, b"content-type"))
         body = await _read_body(receive)
         next_url: str | None = None
+        gpc_reported = False
         if media == "application/json":
-            action, categories, via = _from_json(body)
+            action, categories, via, gpc_reported = _from_json(body)
             method = _JSON_METHODS.get(via, "api")
         elif media == "application/x-www-form-urlencoded":
             action, categories, next_url, via = _from_form(body)
@@ -141,7 +150,16 @@ class Endpoints:
                 415,
             )
         accepted = self._accepted(action, categories, current)
-        consent = self.codec.decide(accepted, signals=self._signals(headers))
+        signals = self.signals.present(headers, gpc_reported or action == "gpc")
+        if signals.get("gpc") != "honoured":
+            if action == "gpc":
+                raise RequestError("this site does not honour Global Privacy Control")
+            consent = self.codec.decide(accepted, signals=signals)
+        elif action == "gpc":
+            consent = self.codec.opt_out(current, self.signals.sale_sharing, signals)
+            action = "gpc_opt_out"
+        else:  # GPC never counts as consent: its categories stay refused whatever is chosen
+            consent = self.codec.decide(accepted - self.signals.sale_sharing, signals=signals)
         target = safe_next(next_url, scope) if next_url else _referer_path(scope)
         if self.log is not None:
             client = scope.get("client")
@@ -168,7 +186,7 @@ class Endpoints:
         if media == "application/json":
             response: StarletteResponse = JSONResponse(
                 {
-                    "decided": True,
+                    "decided": consent.decided,
                     "action": action,
                     "id": consent.id,
                     "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
@@ -212,19 +230,13 @@ class Endpoints:
         chosen &= self._optional  # required ones are on anyway
         if action == "accept_all":
             return set(self._optional)
-        if action in ("reject_all", "withdraw"):
+        if action in ("reject_all", "withdraw", "gpc"):
             return set()
         if action == "allow":
             if not chosen:
                 raise RequestError("'allow' needs at least one category")
             return {c for c in self._optional if current.allows(c)} | chosen
         return chosen
-
-    def _signals(self, headers: Headers) -> dict[str, str]:
-        """Browser privacy signals present on the decision, and how each was treated."""
-        if header(headers, b"dnt") != b"1":
-            return {}
-        return {"dnt": "honoured" if self.policy.dnt == "honour" else "ignored"}
 
 
 def safe_next(value: str | None, scope: Scope) -> str:
@@ -287,7 +299,7 @@ async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
             return b"".join(chunks)
 
 
-def _from_json(body: bytes) -> tuple[str, list[str] | None, str]:
+def _from_json(body: bytes) -> tuple[str, list[str] | None, str, bool]:
     try:
         data: Any = json.loads(body)
     except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
@@ -303,7 +315,8 @@ def _from_json(body: bytes) -> tuple[str, list[str] | None, str]:
     ):
         raise RequestError('"categories" must be a list of category ids')
     via = data.get("via")
-    return action, categories, via if isinstance(via, str) else ""
+    # banner.js reports `navigator.globalPrivacyControl`: a proxy may have stripped Sec-GPC.
+    return action, categories, via if isinstance(via, str) else "", data.get("gpc") is True
 
 
 def _from_form(body: bytes) -> tuple[str, list[str], str | None, str]:

@@ -36,6 +36,7 @@ from .policy import Policy
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
+from .signals import PrivacySignals
 from .storage.log import ConsentLog, StoreFactory, shown_version
 
 __all__ = ["ConsentGate", "consent_of"]
@@ -86,6 +87,7 @@ class ConsentGate:
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
+        self.signals = PrivacySignals(self.policy, self.codec, self.log)
         self.endpoints = Endpoints(
             self.policy,
             self.codec,
@@ -95,10 +97,10 @@ class ConsentGate:
             self.log,
             self.reports,
             reports_token,
+            self.signals,
         )
         self._prefix = self.policy.prefix
         self._cookie_name = self.policy.cookie_name.encode("latin-1")
-        self._dnt_signal = {"dnt": "honoured"} if self.policy.dnt == "honour" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,6 +115,9 @@ class ConsentGate:
         ):
             await self.endpoints(scope, receive, send)
             return
+        if self.signals.serves(scope):
+            await self.signals.well_known(scope, receive, send)
+            return
         consent = self.read(scope["headers"])
         scope["consent"] = consent
         scope["headers"] = _decodable_codings(scope["headers"])
@@ -124,11 +129,11 @@ class ConsentGate:
         await self.app(scope, receive, _Response(self, scope, consent, send).send)
 
     def read(self, headers: Headers) -> Consent:
-        """The visitor's consent from the request's cookie; "undecided" when there is none."""
-        consent = self.codec.loads(cookie_value(headers, self._cookie_name))
-        if not consent.decided and self._dnt_signal and header(headers, b"dnt") == b"1":
-            return Consent(consent.choices, consent.revision, signals=self._dnt_signal)
-        return consent
+        """The visitor's consent from the request's cookie ("undecided" when there is none),
+        with the privacy signals the policy honours applied."""
+        return self.signals.apply(
+            self.codec.loads(cookie_value(headers, self._cookie_name)), headers
+        )
 
 
 def consent_of(request: Any) -> Consent:
@@ -225,7 +230,11 @@ class _Response:
             snippet = None
         else:
             consent = self._consent
-            self._prompt = not consent.decided and not consent.signals
+            self._prompt = (
+                not consent.decided
+                and consent.signals.get("dnt") != "honoured"
+                and not consent.locked.issuperset(gate.policy.optional_categories)
+            )
             accept = header(headers, b"accept-language")
             # Without the header the page's <html lang> decides, once its first bytes arrive.
             self._lang = gate.banner.language(accept) if accept else None
@@ -239,7 +248,10 @@ class _Response:
 
             def placeholder(match: Match) -> bytes:
                 if match not in made:
-                    text = gate.banner.placeholder(match, next_url=next_url, lang=self._lang)
+                    locked = match.category in consent.locked
+                    text = gate.banner.placeholder(
+                        match, next_url=next_url, lang=self._lang, locked=locked
+                    )
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 
@@ -335,6 +347,9 @@ class _Response:
             out.append((b"cache-control", b"private"))
         if not more:
             out.append((b"content-length", str(len(body)).encode()))
+        if self._consent.unrecorded:
+            opt_out = self._gate.signals.record_opt_out(self._consent, self._scope, self._lang)
+            out.append((b"set-cookie", opt_out))
         refused = self._consent.refused
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)

@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -22,6 +23,7 @@ __all__ = [
     "Category",
     "CookieSpec",
     "GoogleConsentMode",
+    "GpcSettings",
     "LogSettings",
     "Policy",
     "PolicyError",
@@ -152,6 +154,16 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class GpcSettings:
+    """Global Privacy Control: a browser's opt-out of sale/sharing (CCPA/CPRA and other US state
+    laws make it binding), honoured by default; it never counts as consent to anything."""
+
+    stance: Literal["honour", "ignore"] = "honour"
+    sale_sharing: tuple[str, ...] = ("marketing",)  # optional categories GPC refuses
+    last_update: str = ""  # ISO date for /.well-known/gpc.json "lastUpdate"; "" leaves it out
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """How many reports (CSP violations, fingerprinting attempts) the gate takes in."""
 
@@ -212,6 +224,7 @@ class Policy:
     cookie_name: str = "consent_gate"
     max_age: int = 182 * _DAY
     dnt: Literal["ignore", "honour"] = "ignore"
+    gpc: GpcSettings = GpcSettings()
     prefix: str = "/consent-gate"
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
@@ -265,6 +278,11 @@ class Policy:
             cookie_name=consent.get("cookie_name", str, "consent_gate"),
             max_age=consent.get("max_age_days", int, 182) * _DAY,
             dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
+            gpc=GpcSettings(
+                stance=consent.choice("gpc", ("honour", "ignore"), "honour"),
+                sale_sharing=tuple(consent.strings("sale_sharing", GpcSettings.sale_sharing)),
+                last_update=consent.get("gpc_last_update", str, ""),
+            ),
             prefix=endpoints.get("prefix", str, "/consent-gate"),
             log=LogSettings(
                 enabled=log.get("enabled", bool, True),
@@ -453,10 +471,34 @@ def _validate(policy: Policy) -> None:
         raise PolicyError("consent.dnt", "must be 'ignore' or 'honour'")
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", policy.prefix):
         raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
+    _check_gpc(policy)
     _check_log(policy.log)
     _check_banner(policy)
     _check_reports(policy.reports)
     _check_google_consent_mode(policy)
+
+
+def _check_gpc(policy: Policy) -> None:
+    gpc = policy.gpc
+    if gpc.stance not in ("honour", "ignore"):
+        raise PolicyError("consent.gpc", "must be 'honour' or 'ignore'")
+    optional = policy.optional_categories
+    for index, category in enumerate(gpc.sale_sharing):
+        if category not in optional:
+            raise PolicyError(
+                f"consent.sale_sharing[{index}]",
+                f"{category!r} is not an optional category (optional: {', '.join(optional)})",
+            )
+    if gpc.stance == "honour" and not gpc.sale_sharing:
+        raise PolicyError(
+            "consent.sale_sharing",
+            "name the categories that sell or share data (or set consent.gpc = 'ignore')",
+        )
+    if gpc.last_update:
+        try:
+            date.fromisoformat(gpc.last_update)
+        except ValueError:
+            raise PolicyError("consent.gpc_last_update", "write a date as YYYY-MM-DD") from None
 
 
 def _check_log(log: LogSettings) -> None:
@@ -564,8 +606,8 @@ class _Reader:
                 return option
         raise PolicyError(self._key(key), f"must be one of {', '.join(options)}, got {value!r}")
 
-    def strings(self, key: str) -> list[str]:
-        values = self.get(key, list, [])
+    def strings(self, key: str, default: Iterable[str] = ()) -> list[str]:
+        values = self.get(key, list, list(default))
         for index, value in enumerate(values):
             if not isinstance(value, str) or not value:
                 raise PolicyError(f"{self._key(key)}[{index}]", "expected a non-empty string")

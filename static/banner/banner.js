@@ -4,6 +4,8 @@
  * the server held back (type="text/plain" scripts, data-cg-src, ...) start in the same page view
  * once their category is allowed; revoking a category deletes its script-visible cookies and
  * reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
+ * Global Privacy Control: every choice says whether navigator.globalPrivacyControl is on, and
+ * when the server did not see Sec-GPC (a proxy stripped it) the opt-out is sent on its own.
  * API: window.consentGate = { choices(), decided(), open(), accept(categories), reject(),
  * withdraw(), onChange(callback) }; "consentgate:change" fires on document with {choices, decided}.
  */
@@ -61,7 +63,7 @@
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ action, categories, via }),
+      body: JSON.stringify({ action, categories, via, gpc: navigator.globalPrivacyControl === true }),
     });
     if (!response.ok) throw new Error(`consent endpoint answered ${response.status}`);
     const result = await response.json();
@@ -121,8 +123,10 @@
       location.reload(); // running trackers can only be stopped by a fresh page
       return snapshot();
     }
-    removeBanner();
-    closeDialog();
+    if (state.decided) { // a GPC opt-out alone leaves the other purposes to ask about
+      removeBanner();
+      closeDialog();
+    }
     syncCheckboxes();
     for (const id of allowedIds(next)) state.running.add(id);
     activate(next);
@@ -382,6 +386,25 @@
     }
   }
 
+  /* ---- Global Privacy Control ------------------------------------------------------ */
+
+  // The sale/sharing purposes stay off while GPC is on: locked like required ones are on.
+  function lockGpc() {
+    for (const box of all("#cg-root .cg-sale-sharing input[name=category]")) {
+      box.checked = false;
+      box.disabled = true;
+    }
+    for (const notice of all("#cg-root .cg-gpc")) notice.hidden = false;
+  }
+
+  // The page sees GPC but the request did not carry it: tell the server, which records it.
+  function honourGpc(config) {
+    const gpc = config.gpc || {};
+    if (gpc.honoured !== true || navigator.globalPrivacyControl !== true) return;
+    lockGpc();
+    if (gpc.applied !== true) choose("gpc", [], () => {}, "gpc").catch(warn);
+  }
+
   const warn = (error) => window.console && console.warn("consent-gate:", error);
 
   /* ---- public API and start-up ------------------------------------------------------ */
@@ -419,6 +442,7 @@
     wireBackdrop();
     wirePlaceholders();
     window.consentGate = createApi();
+    honourGpc(config);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

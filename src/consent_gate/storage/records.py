@@ -37,13 +37,13 @@ class ConsentRecord:
     record_id: str
     consent_id: str
     decided_at: datetime
-    action: str  # accept_all, reject_all, save, withdraw, allow (later: gpc)
+    action: str  # accept_all, reject_all, save, withdraw, allow, gpc_opt_out
     choices: Mapping[str, bool]
     revision: int
     shown: str  # Shown.hash
     signals: Mapping[str, str]
     page: str
-    method: str  # banner, form, preferences, placeholder, script, api
+    method: str  # banner, form, preferences, placeholder, script, api, gpc-header, gpc-js
     browser: str
     os: str
     device: str  # pc, mobile, tablet, bot, other

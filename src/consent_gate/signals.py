@@ -1,0 +1,110 @@
+"""Browser privacy signals: Global Privacy Control (honoured by default) and Do Not Track.
+
+`Sec-GPC: 1` is an opt-out of sale/sharing: the policy's sale/sharing categories are refused at
+the first byte whatever the cookie says, and the visitor cannot allow them while the signal is
+on. It never counts as consent to anything. The first page view that carries it writes one
+"gpc_opt_out" record and a cookie that remembers it, so later page views are not recorded again.
+DNT changes nothing unless the policy honours it; every decision records which signals were
+present and how each was treated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from ._types import Headers, Receive, Scope, Send
+from .consent import Consent, ConsentCodec
+from .cookies import set_cookie_header
+from .http import header
+from .policy import Policy
+from .storage.log import ConsentLog
+
+__all__ = ["WELL_KNOWN", "PrivacySignals"]
+
+WELL_KNOWN = "/.well-known/gpc.json"
+
+
+class PrivacySignals:
+    """Reads DNT and GPC off a request and applies the policy's stance on each."""
+
+    def __init__(self, policy: Policy, codec: ConsentCodec, log: ConsentLog | None) -> None:
+        self.policy = policy
+        self.codec = codec
+        self.log = log
+        self.gpc_honoured = policy.gpc.stance == "honour"
+        self.sale_sharing = frozenset(policy.gpc.sale_sharing)
+        document: dict[str, object] = {"gpc": self.gpc_honoured}
+        if policy.gpc.last_update:
+            document["lastUpdate"] = policy.gpc.last_update
+        self._well_known = json.dumps(document).encode()
+
+    def present(self, headers: Headers, gpc_reported: bool = False) -> dict[str, str]:
+        """The signals present on a request, and how each was treated: what a record keeps.
+        `gpc_reported`: banner.js saw `navigator.globalPrivacyControl` (a proxy may strip
+        the header)."""
+        found: dict[str, str] = {}
+        if header(headers, b"dnt") == b"1":
+            found["dnt"] = "honoured" if self.policy.dnt == "honour" else "ignored"
+        if gpc_reported or _gpc(headers):
+            found["gpc"] = "honoured" if self.gpc_honoured else "ignored"
+        return found
+
+    def apply(self, consent: Consent, headers: Headers) -> Consent:
+        """The consent that gates this request: the cookie's, with honoured signals applied."""
+        if not consent.decided and self.policy.dnt == "honour" and header(headers, b"dnt") == b"1":
+            consent = replace(consent, signals={**consent.signals, "dnt": "honoured"})
+        if not self.gpc_honoured or not _gpc(headers):
+            return consent
+        refused = self.sale_sharing
+        return replace(
+            consent,
+            choices={c: allowed and c not in refused for c, allowed in consent.choices.items()},
+            signals={**consent.signals, "gpc": "honoured"},
+            locked=refused,
+            unrecorded=consent.signals.get("gpc") != "honoured",
+        )
+
+    def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes:
+        """Record the opt-out a page request carried; the Set-Cookie line that remembers it."""
+        headers: Headers = scope["headers"]
+        opt_out = self.codec.opt_out(consent, self.sale_sharing, self.present(headers))
+        if self.log is not None:
+            client = scope.get("client")
+            self.log.record(
+                opt_out,
+                action="gpc_opt_out",
+                method="gpc-header",
+                page=scope.get("root_path", "") + scope["path"],
+                previous=consent,
+                headers=headers,
+                client=client[0] if client else None,
+                lang=lang,
+            )
+        return set_cookie_header(
+            self.policy.cookie_name,
+            self.codec.dumps(opt_out),
+            max_age=self.policy.max_age,
+            secure=scope.get("scheme") == "https",
+        )
+
+    def serves(self, scope: Scope) -> bool:
+        """Whether the gate answers this request with its GPC support resource."""
+        return self.gpc_honoured and scope["path"] == WELL_KNOWN
+
+    async def well_known(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`/.well-known/gpc.json` (GPC spec section 3.5): this site honours the signal."""
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            status, media, body = 200, b"application/json", self._well_known
+            extra = [(b"cache-control", b"max-age=86400")]
+        else:
+            status, media, body = 405, b"text/plain; charset=utf-8", b"Method not allowed"
+            extra = [(b"allow", b"GET, HEAD")]
+        headers = [(b"content-type", media), (b"content-length", str(len(body)).encode()), *extra]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+def _gpc(headers: Headers) -> bool:
+    return (header(headers, b"sec-gpc") or b"").strip() == b"1"
