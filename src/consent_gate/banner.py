@@ -27,6 +27,7 @@ __all__ = ["Banner", "static_dir"]
 
 _NEXT = "__cg_next__"
 _NEXT_QUOTED = "__cg_next_q__"
+_NONCE = "__cg_nonce__"
 STATIC_FILES = ("banner.js", "banner.css")
 
 
@@ -107,9 +108,16 @@ class Banner:
         return i18n.negotiate(ranges, self.languages, self.default_lang, hint)
 
     def snippet(
-        self, consent: Consent, *, next_url: str, prompt: bool, lang: str | None = None
+        self,
+        consent: Consent,
+        *,
+        next_url: str,
+        prompt: bool,
+        lang: str | None = None,
+        nonce: str | None = None,
     ) -> str:
-        """The markup injected into a page: banner (when `prompt`), dialog and settings link."""
+        """The markup injected into a page: banner (when `prompt`), dialog and settings link.
+        `nonce`: the response's CSP nonce, for the banner's script."""
         lang = lang or self.default_lang
         key = (lang, prompt, consent.decided, tuple(consent.choices.values()))
         cached = self._snippets.get(key)
@@ -120,7 +128,9 @@ class Banner:
                 config=self._config(consent),
             )
             self._snippets[key] = cached
-        return _fill(cached, next_url)
+        return _fill(cached, next_url).replace(
+            f" {_NONCE}", f' nonce="{escape(nonce)}"' if nonce else ""
+        )
 
     def first_layer(self, lang: str | None = None) -> str:
         """The snippet a visitor sees before deciding (page address unfilled): what the log
@@ -246,6 +256,7 @@ class Banner:
             "version": self.static_version,
             "next": _NEXT,
             "next_quoted": _NEXT_QUOTED,
+            "nonce": _NONCE,
         }
 
     def _config(self, consent: Consent) -> dict[str, Any]:
@@ -255,6 +266,8 @@ class Banner:
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
             "cookies": self._cookie_patterns,
             "revision": self.policy.revision,
+            # An enforced CSP was built for the old choice: newly allowed hosts need a new page.
+            "reloadOnAllow": self.policy.csp.mode == "enforce",
         }
 
     def _services(self) -> list[tuple[Any, list[Any]]]:

@@ -19,6 +19,7 @@ from .banner import Banner
 from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .cookies import CookieRules, expire_headers
+from .csp import Csp
 from .endpoints import Endpoints
 from .head import HeadScripts
 from .http import (
@@ -83,6 +84,9 @@ class ConsentGate:
         )
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
+        self.csp = Csp(self.policy)
+        if self.csp.enabled:
+            self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = Endpoints(
             self.policy,
             self.codec,
@@ -229,7 +233,11 @@ class _Response:
             snippet = self._snippet() if self._lang else b""
         consent = self._consent
         next_url = self._next_url()
-        blocker = gate.rules.blocking(consent.refused)
+        stamp = None
+        if gate.csp.enabled and self._held is not None:
+            self._nonce, stamps = gate.csp.nonce(self._held["headers"])
+            stamp = self._nonce if stamps else None
+        blocker = gate.rules.blocking(consent.refused) or (gate.rules.passing if stamp else None)
         rewriter = None
         if blocker is not None:
             made: dict[Match, bytes] = {}
@@ -240,7 +248,7 @@ class _Response:
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 
-            rewriter = HtmlRewriter(blocker, placeholder)
+            rewriter = HtmlRewriter(blocker, placeholder, stamp)
         head = gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
@@ -258,7 +266,11 @@ class _Response:
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(
-            self._consent, next_url=self._next_url(), prompt=self._prompt, lang=self._lang
+            self._consent,
+            next_url=self._next_url(),
+            prompt=self._prompt,
+            lang=self._lang,
+            nonce=self._nonce,
         )
         # As character references the banner is safe in every ASCII-compatible charset.
         return text.encode("ascii", "xmlcharrefreplace")
@@ -337,6 +349,8 @@ class _Response:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
             out += [(b"set-cookie", line) for line in expire_headers(names, host)]
+        if self._nonce is not None:
+            out = self._gate.csp.apply(out, self._consent, self._nonce)
         return out
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "BannerSettings",
     "Category",
     "CookieSpec",
+    "CspSettings",
     "LogSettings",
     "Policy",
     "PolicyError",
@@ -158,6 +159,27 @@ class ReportSettings:
     max_entries: int = 1000  # distinct keys kept per kind of report
 
 
+CSP_DIRECTIVES = ("script-src", "img-src", "connect-src", "frame-src")
+# A source a site may add: a host (optionally with scheme, port, path), a harmless scheme, or a
+# keyword/hash that does not switch host lists off ('unsafe-inline', 'strict-dynamic', * would).
+_CSP_SOURCE = re.compile(
+    r"(?:(?:https?|wss?)://)?(?:\*\.)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::(?:[0-9]{1,5}|\*))?"
+    r"(?:/[^\s;,']*)?\Z"
+    r"|(?:data|blob|mediastream|filesystem):\Z"
+    r"|'(?:self|unsafe-eval|wasm-unsafe-eval|unsafe-hashes|report-sample)'\Z"
+    r"|'sha(?:256|384|512)-[A-Za-z0-9+/_-]+={0,2}'\Z"
+)
+
+
+@dataclass(frozen=True)
+class CspSettings:
+    """The Content-Security-Policy the gate adds to HTML responses, built from consent."""
+
+    mode: Literal["off", "report-only", "enforce"] = "report-only"
+    # Extra sources per directive the site needs whatever the consent (its CDNs, APIs).
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -186,6 +208,7 @@ class Policy:
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
     reports: ReportSettings = ReportSettings()
+    csp: CspSettings = CspSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -223,6 +246,8 @@ class Policy:
         banner = reader.table("banner")
         texts = reader.table("texts")
         reports = reader.table("reports")
+        csp = reader.table("csp")
+        csp_sources = csp.table("sources")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -249,9 +274,13 @@ class Policy:
                 per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
                 max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
             ),
+            csp=CspSettings(
+                mode=csp.choice("mode", ("off", "report-only", "enforce"), "report-only"),
+                sources={d: tuple(csp_sources.strings(d)) for d in csp_sources.names()},
+            ),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts, reports):
+        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, csp):
             sub.reject_unknown()
         return policy
 
@@ -403,6 +432,7 @@ def _validate(policy: Policy) -> None:
     _check_log(policy.log)
     _check_banner(policy)
     _check_reports(policy.reports)
+    _check_csp(policy.csp)
 
 
 def _check_log(log: LogSettings) -> None:
@@ -422,6 +452,26 @@ def _check_reports(reports: ReportSettings) -> None:
         raise PolicyError("reports.per_minute", "must be a whole number from 1 to 10000")
     if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
         raise PolicyError("reports.max_entries", "must be a whole number from 10 to 1000000")
+
+
+def _check_csp(csp: CspSettings) -> None:
+    if csp.mode not in ("off", "report-only", "enforce"):
+        raise PolicyError("csp.mode", "must be 'off', 'report-only' or 'enforce'")
+    for directive, sources in csp.sources.items():
+        if directive not in CSP_DIRECTIVES:
+            raise PolicyError(
+                f"csp.sources.{directive}",
+                f"the gate builds only {', '.join(CSP_DIRECTIVES)}; "
+                "set others in the app's own CSP",
+            )
+        for index, source in enumerate(sources):
+            if not _CSP_SOURCE.match(source):
+                raise PolicyError(
+                    f"csp.sources.{directive}[{index}]",
+                    f"{source!r} is not a host ('cdn.example.com', 'https://*.example.com'), "
+                    "'data:'/'blob:', a hash or 'unsafe-eval'; sources that open every host "
+                    "('*', 'https:', 'unsafe-inline', 'strict-dynamic') would switch the gate off",
+                )
 
 
 def _check_banner(policy: Policy) -> None:

@@ -171,6 +171,7 @@ _URL_ATTRS = {
     b"input": (b"src",),
     b"track": (b"src",),
 }
+_UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
@@ -184,9 +185,14 @@ _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
 
-    def __init__(self, blocker: Blocker, placeholder: Placeholder) -> None:
+    def __init__(
+        self, blocker: Blocker, placeholder: Placeholder, nonce: str | None = None
+    ) -> None:
+        """`nonce`: stamped on every inline script that has none, so it passes a nonce-based
+        CSP (held-back ones too: banner.js copies it when it runs them after consent)."""
         self._blocker = blocker
         self._placeholder = placeholder
+        self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
         self._mode = _DATA
         self._end_re: re.Pattern[bytes] = _BOGUS_END[0]
@@ -331,10 +337,13 @@ class HtmlRewriter:
             self._scan = end
             if match is None:
                 tag = tag or _Tag(buf, found)
-                if tag.executable_inline() and tag.explicit() is None:
+                if self._blocker.refused and tag.executable_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
-        out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
+        source = self._neutralise(tag, match) if tag and match else buf[pos:end]
+        if self._nonce and name == b"script":
+            source = self._stamp(tag or _Tag(buf, found), source)
+        out.append(source)
         if raw and name != b"script" and not self_closing:
             self._mode = _RAW
             self._end_re = _RAW_END[name][1 if self._noscript else 0]
@@ -373,7 +382,8 @@ class HtmlRewriter:
                 return pos, False
             # Decide on the whole text, or on its first MAX_INLINE_SCRIPT bytes.
             match = self._blocker.inline(low[text_start : size if end is None else end])
-            out.append(self._neutralise(held, match) if match else held.source)
+            source = self._neutralise(held, match) if match else held.source
+            out.append(self._stamp(held, source) if self._nonce else source)
             self._held = None
             pos = text_start
         if end is None:
@@ -398,6 +408,15 @@ class HtmlRewriter:
                     if match := self._blocker.url(url):
                         return match
         return None
+
+    def _stamp(self, tag: _Tag, source: bytes) -> bytes:
+        """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
+
+        External scripts are left to the CSP's host lists: a nonce would exempt any host.
+        """
+        if any(name in _UNSTAMPED for name, _ in tag.attrs):
+            return source
+        return source[: tag.name_end] + self._nonce + source[tag.name_end :]
 
     def _neutralise(self, tag: _Tag, match: Match) -> bytes:
         """The tag with its loading attributes renamed and the reason stated first."""
