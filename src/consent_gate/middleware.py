@@ -221,6 +221,10 @@ class _Response:
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
         gate, scope = self._gate, self._scope
         headers: Headers = scope["headers"]
+        stamp = None
+        if gate.csp.enabled and self._held is not None:
+            self._nonce, stamps = gate.csp.nonce(self._held["headers"])
+            stamp = self._nonce if stamps else None
         if gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent")):
             self._consent = gate.codec.loads(None)  # undecided: every tracker held back
             snippet = None
@@ -233,10 +237,6 @@ class _Response:
             snippet = self._snippet() if self._lang else b""
         consent = self._consent
         next_url = self._next_url()
-        stamp = None
-        if gate.csp.enabled and self._held is not None:
-            self._nonce, stamps = gate.csp.nonce(self._held["headers"])
-            stamp = self._nonce if stamps else None
         blocker = gate.rules.blocking(consent.refused) or (gate.rules.passing if stamp else None)
         rewriter = None
         if blocker is not None:
