@@ -33,7 +33,8 @@ TEST_SERVICES = [
 ]
 
 
-CLASSIFIER = Classifier(tuple(TEST_SERVICES))
+TEST_SERVICES_TUPLE = tuple(TEST_SERVICES)
+CLASSIFIER = Classifier(TEST_SERVICES_TUPLE)
 
 
 def blocker(refused: frozenset[str] = frozenset({"analytics", "marketing"})) -> Blocker:
@@ -474,3 +475,19 @@ def test_a_blocker_refusing_nothing_holds_nothing_back() -> None:
     assert rewrite(html, passing) == html
     assert not passing.may_match(html, 0, len(html))
     assert passing.hosts == frozenset()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=_HTML, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=6))
+def test_stamping_only_adds_nonces_whatever_the_input_and_chunking(
+    html: bytes, cuts: list[int]
+) -> None:
+    for block in (blocker(), Rules(Policy(services=TEST_SERVICES_TUPLE)).passing):
+        whole = stamped(html, block)
+        assert undo(whole.replace(NONCE, b"")) == html
+        # Every stamp sits right after a script tag's name.
+        assert whole.count(NONCE) == len(re.findall(rb"(?i)<script" + NONCE, whole))
+        rewriter = HtmlRewriter(block, lambda match: PLACEHOLDER, "n0nce")
+        points = sorted({min(c, len(html)) for c in cuts})
+        pieces = [html[a:b] for a, b in zip([0, *points], [*points, len(html)], strict=True)]
+        assert b"".join(rewriter.feed(p) for p in pieces) + rewriter.close() == whole

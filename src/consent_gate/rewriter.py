@@ -50,21 +50,41 @@ _FAST_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+# Refusing nothing (only stamping nonces), scripts are the only loading tags worth a look.
+_INTERESTING_SCRIPTS = trie({*_RAWTEXT, b"script", b"noscript", b"plaintext"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
 
 @lru_cache(maxsize=32)
-def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[bytes]:
+def _skip(
+    hosts: frozenset[str], every_tag: bool, marks: bool, loading: bool = True
+) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined.
+    With first-party path rules every loading tag is examined. When nothing is refused
+    (`loading` False) only scripts are: an inline one may need a nonce.
     """
     quick = b""
-    if not every_tag:
+    interesting = _INTERESTING
+    if not loading:
+        interesting = _INTERESTING_SCRIPTS
+        # A script with no text at all (an external one) needs no nonce: copied whole.
+        quick = (
+            rb"|<script"
+            + _NAME_END
+            + _FAST_ATTRS
+            + rb">"
+            + _WS
+            + rb"*+</script"
+            + _NAME_END
+            + _FAST_ATTRS
+            + rb">"
+        )
+    elif not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
         safe = (
@@ -98,7 +118,7 @@ def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[byt
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+        rb"<(?!" + interesting + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
         rb"|</(?!noscript"
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
@@ -210,7 +230,10 @@ class HtmlRewriter:
 
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
-        skip = _skip(self._blocker.hosts, self._blocker.examines_every_tag, b"data-consent" in low)
+        blocker = self._blocker
+        skip = _skip(
+            blocker.hosts, blocker.examines_every_tag, b"data-consent" in low, bool(blocker.refused)
+        )
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
