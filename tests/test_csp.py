@@ -354,6 +354,16 @@ def test_an_html_response_gets_the_header_and_its_nonce_goes_on_every_gate_scrip
     assert "browsing-topics=()" in response.headers["permissions-policy"]
 
 
+def test_the_head_scripts_carry_the_nonce() -> None:
+    client = serve(mode="enforce")
+    client.gate.head.add(lambda consent: "guard();")
+
+    response = client.get("/")
+
+    nonce = nonce_of(response.headers["content-security-policy"])
+    assert f'<head><script nonce="{nonce}">guard();</script><title>' in response.text
+
+
 def test_each_response_has_its_own_nonce() -> None:
     client = serve(mode="enforce")
     first, second = (nonce_of(client.get("/").headers["content-security-policy"]) for _ in "ab")
