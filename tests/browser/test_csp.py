@@ -13,6 +13,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from starlette.routing import Route as Path
 
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import ASGIApp, Receive, Scope, Send
-from consent_gate.policy import CspSettings
+from consent_gate.policy import CspSettings, Service
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import LiveServer, Visitor, VisitorFactory
@@ -46,6 +47,14 @@ LOADER = """\
   new Image().src = "https://www." + fb + ".com/tr?id=1&ev=PageView";
 </script>
 """
+EXPECTED_SCRIPTS = {
+    "https://cdn.stats.example/lib.js",
+    "https://www.googletagmanager.com/gtag/js?id=G-XXXXXXXXXX",
+    "https://www.googletagmanager.com/gtm.js?id=GTM-XXXXXXX",
+    "https://connect.facebook.net/en_US/fbevents.js",
+    "https://static.hotjar.com/c/hotjar-1234567.js?sv=6",
+    "https://www.youtube.com/iframe_api",
+}
 TRACKER_HOSTS = {"connect.facebook.net", "www.google-analytics.com", "www.facebook.com"}
 HANDLER = (
     '<p id="status">waiting</p>'
@@ -280,3 +289,42 @@ def test_an_apps_nonce_is_used_and_its_unnonced_scripts_stay_blocked(
     assert visitor.page.evaluate("() => window.__nonced") is True
     assert visitor.page.evaluate("() => window.__injected") is None
     assert visitor.banner.is_visible()
+
+
+def test_the_gated_test_site_under_enforce_accept_all_reloads_and_everything_runs(
+    live: LiveServer, visit: VisitorFactory, gate_site: ModuleType
+) -> None:
+    default = Policy.default()
+    # A library the site marks data-consent="analytics": under enforce its host must be known
+    # too (as a service, as here, or in [csp.sources]) or the browser refuses it.
+    stats = Service(
+        id="stats-lib", name="Stats", category="analytics", hosts=("cdn.stats.example",)
+    )
+    policy = dataclasses.replace(
+        default, services=(*default.services, stats), csp=CspSettings(mode="enforce")
+    )
+    visitor = visit(live(gate_site.create_site(policy)))
+    out = served(visitor)
+    visitor.load("/")
+    visitor.page.wait_for_function("() => window.__firstParty === 1")  # /static/app.js
+
+    assert out == []
+    assert visitor.page.evaluate("() => window.__firstPartyInline") is True  # stamped, ran
+
+    with visitor.page.expect_navigation():
+        visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.wait_for_banner_script()
+    visitor.page.wait_for_function(
+        "(n) => (window.__cgTrackerRuns || []).length >= n", arg=len(EXPECTED_SCRIPTS)
+    )
+
+    assert set(visitor.tracker_runs()) == EXPECTED_SCRIPTS
+    assert visitor.page.evaluate("() => window.__order") == ["lib", "config-after-lib"]
+    assert visitor.page.evaluate("() => dataLayer.map((e) => e[0] || e.event)")[:3] == [
+        "js",
+        "config",
+        "gtm.js",
+    ]
+    assert {"www.googletagmanager.com", "connect.facebook.net", "cdn.stats.example"} <= hosts_of(
+        out
+    )
