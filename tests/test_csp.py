@@ -370,13 +370,13 @@ def test_each_response_has_its_own_nonce() -> None:
     assert first != second
 
 
-def test_mode_off_adds_nothing_and_stamps_nothing() -> None:
+def test_mode_off_adds_no_policy_and_stamps_nothing_but_client_hints_still_wait() -> None:
     response = serve(mode="off", headers={"accept-ch": "Sec-CH-UA-Model"}).get("/")
 
     assert not any("content-security-policy" in name for name in response.headers)
-    assert "permissions-policy" not in response.headers
-    assert response.headers["accept-ch"] == "Sec-CH-UA-Model"
     assert "nonce" not in response.text
+    assert "accept-ch" not in response.headers
+    assert "browsing-topics=()" in response.headers["permissions-policy"]
 
 
 def test_non_html_responses_get_no_policy() -> None:

@@ -55,7 +55,6 @@ class Csp:
 
     def __init__(self, policy: Policy) -> None:
         settings = policy.csp
-        self.mode = settings.mode
         self.enabled = settings.mode != "off"
         self.header_name = (
             b"content-security-policy"
@@ -93,17 +92,20 @@ class Csp:
                         return found.group(1).decode("ascii"), False
         return secrets.token_urlsafe(16), True
 
-    def apply(self, headers: Headers, consent: Consent, nonce: str) -> Headers:
-        """An HTML response's headers with the gate's CSP added and, before marketing consent,
-        Permissions-Policy denials merged in and client-hint requests dropped."""
+    def apply(self, headers: Headers, consent: Consent, nonce: str | None) -> Headers:
+        """An HTML response's headers with, before marketing consent, Permissions-Policy denials
+        merged in and client-hint requests dropped (whatever the mode), and the gate's CSP
+        added (with a nonce, unless the mode is off)."""
+        if not consent.allows(MARKETING):
+            headers = _deny_features(headers, self._permissions)
+        if nonce is None:
+            return headers
         app_sources: dict[str, None] = {}
         for key, value in headers:
             if key in _APP_CSP:
                 for source in _script_sources(value):
                     if _NONCE.fullmatch(source) or _HASH.fullmatch(source):
                         app_sources[source.decode("ascii")] = None
-        if not consent.allows(MARKETING):
-            headers = _deny_features(headers, self._permissions)
         script, rest = self._pieces(consent)
         sources = "".join(f" {s}" for s in app_sources if s != f"'nonce-{nonce}'")
         ours = f"script-src {script} 'nonce-{nonce}'{sources}; {rest}"

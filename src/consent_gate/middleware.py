@@ -349,9 +349,7 @@ class _Response:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
             out += [(b"set-cookie", line) for line in expire_headers(names, host)]
-        if self._nonce is not None:
-            out = self._gate.csp.apply(out, self._consent, self._nonce)
-        return out
+        return self._gate.csp.apply(out, self._consent, self._nonce)
 
 
 class _Pipeline:
