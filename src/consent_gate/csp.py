@@ -36,8 +36,8 @@ CLIENT_HINTS = (
     "ch-ua-form-factors",
     "ch-device-memory",
 )
-# Denied until marketing consent; interest-cohort (FLoC) is gone from Chromium, which only warns
-# about the unknown name in the console, but older browsers still honour the denial.
+# Denied until marketing consent. A browser that does not know a feature (Debian's Chromium
+# lacks attribution-reporting) logs a console warning and ignores it; the others still apply.
 DENIED_FEATURES = ("browsing-topics", "attribution-reporting", "interest-cohort", *CLIENT_HINTS)
 _CLIENT_HINT_HEADERS = (b"accept-ch", b"critical-ch")
 _APP_CSP = (b"content-security-policy", b"content-security-policy-report-only")

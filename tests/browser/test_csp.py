@@ -328,3 +328,22 @@ def test_the_gated_test_site_under_enforce_accept_all_reloads_and_everything_run
     assert {"www.googletagmanager.com", "connect.facebook.net", "cdn.stats.example"} <= hosts_of(
         out
     )
+
+
+def test_topics_and_high_entropy_client_hints_wait_for_marketing_consent(
+    site: Site, visit: VisitorFactory
+) -> None:
+    base_url, _ = site("report-only", {"/": (page("<p>Hello</p>\n"), {})})
+    visitor = visit(base_url)
+    features = ["browsing-topics", "interest-cohort", "ch-ua-model", "ch-ua-full-version-list"]
+    allowed = "(names) => names.map((name) => document.featurePolicy.allowsFeature(name))"
+    visitor.load("/")
+    assert visitor.page.evaluate(allowed, features) == [False] * len(features)
+
+    visitor.page.evaluate('() => window.consentGate.accept(["analytics"])')
+    visitor.load("/")
+    assert visitor.page.evaluate(allowed, features) == [False] * len(features)
+
+    visitor.page.evaluate("() => window.consentGate.accept()")
+    visitor.load("/")
+    assert visitor.page.evaluate(allowed, features) == [True] * len(features)
