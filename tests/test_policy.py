@@ -11,6 +11,7 @@ import pytest
 from consent_gate import Policy, PolicyError, Service
 from consent_gate.policy import (
     CookieSpec,
+    CspSettings,
     GoogleConsentMode,
     GpcSettings,
     load_catalogue,
@@ -360,3 +361,57 @@ def test_python_gpc_settings_are_validated_too() -> None:
     with pytest.raises(PolicyError) as excinfo:
         Policy(gpc=GpcSettings(sale_sharing=("analytics", "nope")))
     assert excinfo.value.key == "consent.sale_sharing[1]"
+
+
+# --- [csp] ---------------------------------------------------------------------------------------
+
+
+def test_csp_defaults_to_report_only_with_no_extra_sources() -> None:
+    assert Policy().csp == CspSettings(mode="report-only", sources={})
+    assert Policy.from_dict({}).csp.mode == "report-only"
+
+
+def test_csp_reads_mode_and_sources() -> None:
+    policy = Policy.from_dict(
+        {
+            "csp": {
+                "mode": "enforce",
+                "sources": {
+                    "script-src": ["cdn.jsdelivr.net", "'unsafe-eval'", "'sha256-AbC+/9='"],
+                    "img-src": ["https://*.images.example:8443/pics/"],
+                    "connect-src": ["wss://live.example.com", "blob:"],
+                },
+            }
+        }
+    )
+    assert policy.csp.mode == "enforce"
+    assert policy.csp.sources == {
+        "script-src": ("cdn.jsdelivr.net", "'unsafe-eval'", "'sha256-AbC+/9='"),
+        "img-src": ("https://*.images.example:8443/pics/",),
+        "connect-src": ("wss://live.example.com", "blob:"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("csp", "key"),
+    [
+        ({"mode": "strict"}, "csp.mode"),
+        ({"modes": "off"}, "csp.modes"),
+        ({"sources": {"style-src": ["x.example"]}}, "csp.sources.style-src"),
+        ({"sources": {"script-src": "cdn.example"}}, "csp.sources.script-src"),
+        ({"sources": {"script-src": ["*"]}}, r"csp.sources.script-src\[0\]"),
+        ({"sources": {"img-src": ["ok.example", "https:"]}}, r"csp.sources.img-src\[1\]"),
+        ({"sources": {"script-src": ["'unsafe-inline'"]}}, r"csp.sources.script-src\[0\]"),
+        ({"sources": {"script-src": ["'strict-dynamic'"]}}, r"csp.sources.script-src\[0\]"),
+        ({"sources": {"script-src": ["a.example; img-src *"]}}, r"csp.sources.script-src\[0\]"),
+        ({"sources": {"frame-src": ["CDN.example"]}}, r"csp.sources.frame-src\[0\]"),
+    ],
+)
+def test_bad_csp_settings_name_the_key(csp: dict[str, Any], key: str) -> None:
+    with pytest.raises(PolicyError, match=f"^{key}: "):
+        Policy.from_dict({"csp": csp})
+
+
+def test_csp_settings_from_python_are_checked_too() -> None:
+    with pytest.raises(PolicyError, match=r"csp\.sources\.connect-src"):
+        Policy(csp=CspSettings(sources={"connect-src": ("*",)}))

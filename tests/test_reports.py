@@ -68,6 +68,23 @@ def test_new_keys_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     }
 
 
+def test_a_kind_may_drop_keys_given_the_senders_request() -> None:
+    reports = Reports()
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    def keep(key: tuple[str, ...], headers: list[tuple[bytes, bytes]]) -> bool:
+        seen.append(headers)
+        return key != ("allowed.example",)
+
+    reports.register(ReportKind("test", ("host",), _hosts, keep))
+    sender = [(b"cookie", b"c=1")]
+    assert reports.receive("test", {"host": "allowed.example"}, sender) == 1  # read, not kept
+    reports.receive("test", {"host": "new.example"}, sender)
+
+    assert seen == [sender, sender]
+    assert reports.summary()["test"]["reports"] == [{"host": "new.example", "count": 1}]
+
+
 class _Client:
     """Requests straight into the gate, one event loop each."""
 

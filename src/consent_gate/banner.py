@@ -27,6 +27,7 @@ __all__ = ["Banner", "static_dir"]
 
 _NEXT = "__cg_next__"
 _NEXT_QUOTED = "__cg_next_q__"
+_NONCE = "__cg_nonce__"
 STATIC_FILES = ("banner.js", "banner.css")
 
 
@@ -111,9 +112,16 @@ class Banner:
         return i18n.negotiate(ranges, self.languages, self.default_lang, hint)
 
     def snippet(
-        self, consent: Consent, *, next_url: str, prompt: bool, lang: str | None = None
+        self,
+        consent: Consent,
+        *,
+        next_url: str,
+        prompt: bool,
+        lang: str | None = None,
+        nonce: str | None = None,
     ) -> str:
-        """The markup injected into a page: banner (when `prompt`), dialog and settings link."""
+        """The markup injected into a page: banner (when `prompt`), dialog and settings link.
+        `nonce`: the response's CSP nonce, for the banner's script."""
         lang = lang or self.default_lang
         gpc = (bool(consent.locked), consent.signals.get("gpc") == "honoured")
         key = (lang, prompt, consent.decided, tuple(consent.choices.values()), *gpc)
@@ -125,7 +133,9 @@ class Banner:
                 config=self._config(consent),
             )
             self._snippets[key] = cached
-        return _fill(cached, next_url)
+        return _fill(cached, next_url).replace(
+            f" {_NONCE}", f' nonce="{escape(nonce)}"' if nonce else ""
+        )
 
     def first_layer(self, lang: str | None = None) -> str:
         """The snippet a visitor sees before deciding (page address unfilled): what the log
@@ -266,6 +276,7 @@ class Banner:
             "version": self.static_version,
             "next": _NEXT,
             "next_quoted": _NEXT_QUOTED,
+            "nonce": _NONCE,
         }
 
     def _config(self, consent: Consent) -> dict[str, Any]:
@@ -281,6 +292,8 @@ class Banner:
                 "applied": consent.signals.get("gpc") == "honoured",
                 "categories": list(self._sale_sharing),
             },
+            # An enforced CSP was built for the old choice: newly allowed hosts need a new page.
+            "reloadOnAllow": self.policy.csp.mode == "enforce",
         }
 
     def _services(self) -> list[tuple[Any, list[Any]]]:

@@ -207,7 +207,7 @@ class Endpoints:
             raise RequestError("too many reports; try again later", 429)
         body = await _read_body(receive, MAX_REPORT)
         try:
-            self.reports.receive(kind, json.loads(body))
+            self.reports.receive(kind, json.loads(body), scope["headers"])
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"not a {kind} report: {exc}") from None
         return StarletteResponse(status_code=204, headers=_NO_STORE)

@@ -20,6 +20,7 @@ from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
+from .csp import Csp
 from .endpoints import Endpoints
 from .head import HeadScripts
 from .http import (
@@ -88,6 +89,9 @@ class ConsentGate:
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
         self.signals = PrivacySignals(self.policy, self.codec, self.log)
+        self.csp = Csp(self.policy)
+        if self.csp.enabled:
+            self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = Endpoints(
             self.policy,
             self.codec,
@@ -225,6 +229,10 @@ class _Response:
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
         gate, scope = self._gate, self._scope
         headers: Headers = scope["headers"]
+        stamp = None
+        if gate.csp.enabled and self._held is not None:
+            self._nonce, stamps = gate.csp.nonce(self._held["headers"])
+            stamp = self._nonce if stamps else None
         if gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent")):
             self._consent = gate.codec.loads(None)  # undecided: every tracker held back
             snippet = None
@@ -241,7 +249,7 @@ class _Response:
             snippet = self._snippet() if self._lang else b""
         consent = self._consent
         next_url = self._next_url()
-        blocker = gate.rules.blocking(consent.refused)
+        blocker = gate.rules.blocking(consent.refused) or (gate.rules.passing if stamp else None)
         rewriter = None
         if blocker is not None:
             made: dict[Match, bytes] = {}
@@ -255,7 +263,7 @@ class _Response:
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 
-            rewriter = HtmlRewriter(blocker, placeholder)
+            rewriter = HtmlRewriter(blocker, placeholder, stamp)
         head = gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
@@ -273,7 +281,11 @@ class _Response:
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(
-            self._consent, next_url=self._next_url(), prompt=self._prompt, lang=self._lang
+            self._consent,
+            next_url=self._next_url(),
+            prompt=self._prompt,
+            lang=self._lang,
+            nonce=self._nonce,
         )
         # As character references the banner is safe in every ASCII-compatible charset.
         return text.encode("ascii", "xmlcharrefreplace")
@@ -355,7 +367,7 @@ class _Response:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
             out += [(b"set-cookie", line) for line in expire_headers(names, host)]
-        return out
+        return self._gate.csp.apply(out, self._consent, self._nonce)
 
 
 class _Pipeline:

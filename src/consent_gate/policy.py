@@ -22,6 +22,7 @@ __all__ = [
     "BannerSettings",
     "Category",
     "CookieSpec",
+    "CspSettings",
     "GoogleConsentMode",
     "GpcSettings",
     "LogSettings",
@@ -200,6 +201,27 @@ class GoogleConsentMode:
     url_passthrough: bool = False  # pass click ids through links while cookies are denied
 
 
+CSP_DIRECTIVES = ("script-src", "img-src", "connect-src", "frame-src")
+# A source a site may add: a host (optionally with scheme, port, path), a harmless scheme, or a
+# keyword/hash that does not switch host lists off ('unsafe-inline', 'strict-dynamic', * would).
+_CSP_SOURCE = re.compile(
+    r"(?:(?:https?|wss?)://)?(?:\*\.)?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::(?:[0-9]{1,5}|\*))?"
+    r"(?:/[^\s;,']*)?\Z"
+    r"|(?:data|blob|mediastream|filesystem):\Z"
+    r"|'(?:self|unsafe-eval|wasm-unsafe-eval|unsafe-hashes|report-sample)'\Z"
+    r"|'sha(?:256|384|512)-[A-Za-z0-9+/_-]+={0,2}'\Z"
+)
+
+
+@dataclass(frozen=True)
+class CspSettings:
+    """The Content-Security-Policy the gate adds to HTML responses, built from consent."""
+
+    mode: Literal["off", "report-only", "enforce"] = "report-only"
+    # Extra sources per directive the site needs whatever the consent (its CDNs, APIs).
+    sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -230,6 +252,7 @@ class Policy:
     banner: BannerSettings = BannerSettings()
     reports: ReportSettings = ReportSettings()
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
+    csp: CspSettings = CspSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -268,6 +291,8 @@ class Policy:
         texts = reader.table("texts")
         reports = reader.table("reports")
         gcm = reader.table("google_consent_mode")
+        csp = reader.table("csp")
+        csp_sources = csp.table("sources")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -300,9 +325,13 @@ class Policy:
                 max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
             ),
             google_consent_mode=_google_consent_mode(gcm),
+            csp=CspSettings(
+                mode=csp.choice("mode", ("off", "report-only", "enforce"), "report-only"),
+                sources={d: tuple(csp_sources.strings(d)) for d in csp_sources.names()},
+            ),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, gcm):
+        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, gcm, csp):
             sub.reject_unknown()
         return policy
 
@@ -476,6 +505,7 @@ def _validate(policy: Policy) -> None:
     _check_banner(policy)
     _check_reports(policy.reports)
     _check_google_consent_mode(policy)
+    _check_csp(policy.csp)
 
 
 def _check_gpc(policy: Policy) -> None:
@@ -548,6 +578,26 @@ def _check_google_consent_mode(policy: Policy) -> None:
             raise PolicyError(
                 f"{key}.services[{index}]", f"no service {service!r} in the policy or catalogue"
             )
+
+
+def _check_csp(csp: CspSettings) -> None:
+    if csp.mode not in ("off", "report-only", "enforce"):
+        raise PolicyError("csp.mode", "must be 'off', 'report-only' or 'enforce'")
+    for directive, sources in csp.sources.items():
+        if directive not in CSP_DIRECTIVES:
+            raise PolicyError(
+                f"csp.sources.{directive}",
+                f"the gate builds only {', '.join(CSP_DIRECTIVES)}; "
+                "set others in the app's own CSP",
+            )
+        for index, source in enumerate(sources):
+            if not _CSP_SOURCE.match(source):
+                raise PolicyError(
+                    f"csp.sources.{directive}[{index}]",
+                    f"{source!r} is not a host ('cdn.example.com', 'https://*.example.com'), "
+                    "'data:'/'blob:', a hash or 'unsafe-eval'; sources that open every host "
+                    "('*', 'https:', 'unsafe-inline', 'strict-dynamic') would switch the gate off",
+                )
 
 
 def _check_banner(policy: Policy) -> None:

@@ -15,12 +15,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ._types import Headers
+
 __all__ = ["RateLimit", "ReportBook", "ReportKind", "Reports"]
 
 logger = logging.getLogger("consent_gate")
 
 # A report body (parsed JSON) -> the keys it counts; raises ValueError if it is not one.
 Parse = Callable[[Any], Iterable[tuple[str, ...]]]
+# A key and the request that reported it -> whether to count it.
+Keep = Callable[[tuple[str, ...], Headers], bool]
 
 
 class ReportBook:
@@ -76,6 +80,7 @@ class ReportKind:
     name: str
     fields: tuple[str, ...]
     parse: Parse
+    keep: Keep | None = None  # e.g. drop what the sender's consent now allows
 
 
 class Reports:
@@ -92,12 +97,14 @@ class Reports:
     def __contains__(self, name: str) -> bool:
         return name in self._kinds
 
-    def receive(self, name: str, body: Any) -> int:
+    def receive(self, name: str, body: Any, headers: Headers | None = None) -> int:
         """Count a parsed report body; the number of keys it held. ValueError if malformed."""
         kind, book = self._kinds[name]
         count = 0
         for key in kind.parse(body):
             count += 1
+            if kind.keep is not None and not kind.keep(key, headers or []):
+                continue
             if book.add(key):
                 logger.warning(
                     "consent_gate: new %s report: %s",

@@ -50,21 +50,48 @@ _FAST_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+# Refusing nothing (only stamping nonces), scripts are the only loading tags worth a look.
+_INTERESTING_SCRIPTS = trie({*_RAWTEXT, b"script", b"noscript", b"plaintext"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
 
-@lru_cache(maxsize=32)
-def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[bytes]:
+# With nonces to stamp, only a script that will not get one may be copied whole: one with an
+# attribute `_stamp` leaves alone (looked for with the exact attribute grammar, so a chunked
+# stream, which Python sees tag by tag, decides the same).
+_UNSTAMPED_ATTR = (
+    rb"(?=(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*?"
+    rb"[\t\n\f\r /]*+(?:src|href|xlink:href|nonce)[\t\n\f\r /=>])"
+)
+
+
+@lru_cache(maxsize=64)
+def _skip(
+    hosts: frozenset[str],
+    every_tag: bool,
+    marks: bool,
+    loading: bool = True,
+    stamping: bool = False,
+) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined.
+    With first-party path rules every loading tag is examined. When nothing is refused
+    (`loading` False) only scripts are: an inline one may need a nonce.
     """
     quick = b""
-    if not every_tag:
+    interesting = _INTERESTING
+    script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
+    if not loading:
+        interesting = _INTERESTING_SCRIPTS
+        # A script with no text at all (an external one) needs no nonce: copied whole.
+        quick = (
+            script + _FAST_ATTRS + rb">" + _WS + rb"*+</script" + _NAME_END + _FAST_ATTRS + rb">"
+        )
+    elif not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
         safe = (
@@ -88,7 +115,7 @@ def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[byt
             rb"|<"
             + _UNTOKENISED_LOADING
             + safe
-            + rb"|<script"
+            + script
             + safe
             + _WS
             + rb"*+</script"
@@ -98,7 +125,7 @@ def _skip(hosts: frozenset[str], every_tag: bool, marks: bool) -> re.Pattern[byt
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+        rb"<(?!" + interesting + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
         rb"|</(?!noscript"
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
@@ -171,6 +198,7 @@ _URL_ATTRS = {
     b"input": (b"src",),
     b"track": (b"src",),
 }
+_UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
@@ -184,9 +212,14 @@ _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
 
-    def __init__(self, blocker: Blocker, placeholder: Placeholder) -> None:
+    def __init__(
+        self, blocker: Blocker, placeholder: Placeholder, nonce: str | None = None
+    ) -> None:
+        """`nonce`: stamped on every inline script that has none, so it passes a nonce-based
+        CSP (held-back ones too: banner.js copies it when it runs them after consent)."""
         self._blocker = blocker
         self._placeholder = placeholder
+        self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
         self._mode = _DATA
         self._end_re: re.Pattern[bytes] = _BOGUS_END[0]
@@ -204,7 +237,14 @@ class HtmlRewriter:
 
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
-        skip = _skip(self._blocker.hosts, self._blocker.examines_every_tag, b"data-consent" in low)
+        blocker = self._blocker
+        skip = _skip(
+            blocker.hosts,
+            blocker.examines_every_tag,
+            b"data-consent" in low,
+            bool(blocker.refused),
+            bool(self._nonce),
+        )
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
@@ -331,10 +371,13 @@ class HtmlRewriter:
             self._scan = end
             if match is None:
                 tag = tag or _Tag(buf, found)
-                if tag.executable_inline() and tag.explicit() is None:
+                if self._blocker.refused and tag.executable_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
-        out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
+        source = self._neutralise(tag, match) if tag and match else buf[pos:end]
+        if self._nonce and name == b"script":
+            source = self._stamp(tag or _Tag(buf, found), source)
+        out.append(source)
         if raw and name != b"script" and not self_closing:
             self._mode = _RAW
             self._end_re = _RAW_END[name][1 if self._noscript else 0]
@@ -373,7 +416,8 @@ class HtmlRewriter:
                 return pos, False
             # Decide on the whole text, or on its first MAX_INLINE_SCRIPT bytes.
             match = self._blocker.inline(low[text_start : size if end is None else end])
-            out.append(self._neutralise(held, match) if match else held.source)
+            source = self._neutralise(held, match) if match else held.source
+            out.append(self._stamp(held, source) if self._nonce else source)
             self._held = None
             pos = text_start
         if end is None:
@@ -398,6 +442,15 @@ class HtmlRewriter:
                     if match := self._blocker.url(url, tag.name == b"script"):
                         return match
         return None
+
+    def _stamp(self, tag: _Tag, source: bytes) -> bytes:
+        """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
+
+        External scripts are left to the CSP's host lists: a nonce would exempt any host.
+        """
+        if any(name in _UNSTAMPED for name, _ in tag.attrs):
+            return source
+        return source[: tag.name_end] + self._nonce + source[tag.name_end :]
 
     def _neutralise(self, tag: _Tag, match: Match) -> bytes:
         """The tag with its loading attributes renamed and the reason stated first."""

@@ -42,6 +42,7 @@
       decided: config.decided === true,
       choices,
       cookies: config.cookies || {},
+      reloadOnAllow: config.reloadOnAllow === true, // the page's enforced CSP predates the choice
       modal,
       dialog: modal && modal.querySelector(".cg-dialog"),
       running: new Set(allowedIds(choices)), // categories that may have run in this page view
@@ -121,6 +122,11 @@
       deleteCookies(action === "withdraw" ? refused : revoked, allowedIds(next));
       emitChange();
       location.reload(); // running trackers can only be stopped by a fresh page
+      return snapshot();
+    }
+    if (state.reloadOnAllow && allowedIds(next).some((id) => !state.running.has(id))) {
+      emitChange();
+      location.reload(); // only a fresh page gets a CSP that lets the newly allowed hosts in
       return snapshot();
     }
     if (state.decided) { // a GPC opt-out alone leaves the other purposes to ask about

@@ -1,0 +1,225 @@
+"""Content-Security-Policy, Permissions-Policy and client hints that follow the visitor's consent.
+
+The rewriter holds back what it sees in the markup; a CSP lets the browser itself stop what
+appears later: scripts injected at run time, `fetch`/`sendBeacon` beacons and pixels sent to hosts
+of categories the visitor has not accepted. Source lists are compiled per category at start-up;
+per response only a cached string per consent state, a nonce and the app's own nonces and hashes
+are joined. The app's own policies are never touched: the gate's is one more header, and every
+policy a browser receives applies.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._types import Headers
+from .consent import Consent
+from .policy import CSP_DIRECTIVES, Policy
+from .reports import ReportKind
+
+__all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
+
+MARKETING = "marketing"
+# High-entropy client hints: what a script could read to fingerprint the device.
+CLIENT_HINTS = (
+    "ch-ua-arch",
+    "ch-ua-bitness",
+    "ch-ua-full-version",
+    "ch-ua-full-version-list",
+    "ch-ua-model",
+    "ch-ua-platform-version",
+    "ch-ua-wow64",
+    "ch-ua-form-factors",
+    "ch-device-memory",
+)
+# Denied until marketing consent. A browser that does not know a feature (Debian's Chromium
+# lacks attribution-reporting) logs a console warning and ignores it; the others still apply.
+DENIED_FEATURES = ("browsing-topics", "attribution-reporting", "interest-cohort", *CLIENT_HINTS)
+_CLIENT_HINT_HEADERS = (b"accept-ch", b"critical-ch")
+_APP_CSP = (b"content-security-policy", b"content-security-policy-report-only")
+_SCRIPT_DIRECTIVES = (b"script-src-elem", b"script-src", b"default-src")
+_NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/_=-]+)'", re.IGNORECASE)
+_HASH = re.compile(rb"'sha(?:256|384|512)-[A-Za-z0-9+/_=-]+'", re.IGNORECASE)
+_KEYWORD = re.compile(r"[a-z][a-z0-9-]*\Z")  # blocked-uri "inline", "eval", "wasm-eval", ...
+_MAX_FIELD = 200
+
+ReadConsent = Callable[[Headers], Consent]
+
+
+class Csp:
+    """The gate's headers for HTML responses, compiled once per policy."""
+
+    def __init__(self, policy: Policy) -> None:
+        settings = policy.csp
+        self.enabled = settings.mode != "off"
+        self.header_name = (
+            b"content-security-policy"
+            if settings.mode == "enforce"
+            else b"content-security-policy-report-only"
+        )
+        self._report_uri = f"{policy.prefix}/reports/csp"
+        self._extra = {d: tuple(settings.sources.get(d, ())) for d in CSP_DIRECTIVES}
+        # A catalogue host covers its subdomains in the rules, so it does here too.
+        self._sources: dict[str, dict[str, None]] = {c.id: {} for c in policy.categories}
+        self._categories: dict[str, set[str]] = {}  # host -> categories it belongs to
+        for service in policy.services:
+            hosts = [*service.hosts, *(u.partition("/")[0] for u in service.urls)]
+            for host in filter(None, hosts):
+                self._categories.setdefault(host, set()).add(service.category)
+                sources = self._sources.setdefault(service.category, {})
+                sources[host] = None
+                if not host.startswith("*"):
+                    sources[f"*.{host}"] = None
+        self._cache: dict[frozenset[str], tuple[str, str]] = {}
+        self._permissions = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES).encode()
+
+    def nonce(self, app_headers: Headers) -> tuple[str, bool]:
+        """The response's nonce, and whether the rewriter may stamp it on the page's scripts.
+
+        When the app enforces its own nonce-based policy, the gate's scripts carry the app's
+        nonce (so they pass both policies) and nothing is stamped: scripts the app left without
+        its nonce are ones it means to block, and stamping would let them through.
+        """
+        for key, value in app_headers:
+            if key == b"content-security-policy":
+                for source in _script_sources(value):
+                    found = _NONCE.fullmatch(source)
+                    if found:
+                        return found.group(1).decode("ascii"), False
+        return secrets.token_urlsafe(16), True
+
+    def apply(self, headers: Headers, consent: Consent, nonce: str | None) -> Headers:
+        """An HTML response's headers with, before marketing consent, Permissions-Policy denials
+        merged in and client-hint requests dropped (whatever the mode), and the gate's CSP
+        added (with a nonce, unless the mode is off)."""
+        if not consent.allows(MARKETING):
+            headers = _deny_features(headers, self._permissions)
+        if nonce is None:
+            return headers
+        app_sources: dict[str, None] = {}
+        for key, value in headers:
+            if key in _APP_CSP:
+                for source in _script_sources(value):
+                    if _NONCE.fullmatch(source) or _HASH.fullmatch(source):
+                        app_sources[source.decode("ascii")] = None
+        script, rest = self._pieces(consent)
+        sources = "".join(f" {s}" for s in app_sources if s != f"'nonce-{nonce}'")
+        ours = f"script-src {script} 'nonce-{nonce}'{sources}; {rest}"
+        return [*headers, (self.header_name, ours.encode("ascii"))]
+
+    def _pieces(self, consent: Consent) -> tuple[str, str]:
+        """script-src's sources, and the other directives, for one consent state."""
+        allowed = frozenset(c for c, ok in consent.choices.items() if ok)
+        cached = self._cache.get(allowed)
+        if cached is None:
+            hosts = [h for c in sorted(allowed) for h in self._sources.get(c, {})]
+            lists = {
+                d: " ".join(dict.fromkeys(["'self'", *base, *self._extra[d], *hosts]))
+                for d, base in (
+                    ("script-src", ()),
+                    ("img-src", ("data:", "blob:")),
+                    ("connect-src", ()),
+                    ("frame-src", ()),
+                )
+            }
+            rest = "; ".join(
+                [
+                    # Inline event handlers stay the app's business; script-src-attr keeps them
+                    # working while script-src carries a nonce.
+                    "script-src-attr 'unsafe-inline'",
+                    *(f"{d} {lists[d]}" for d in CSP_DIRECTIVES if d != "script-src"),
+                    f"report-uri {self._report_uri}",
+                ]
+            )
+            cached = (lists["script-src"], rest)
+            self._cache[allowed] = cached
+        return cached
+
+    def report_kind(self, read: ReadConsent) -> ReportKind:
+        """Violation reports, counted by (host, directive, page)."""
+
+        def keep(key: tuple[str, ...], headers: Headers) -> bool:
+            # A page keeps the policy it loaded with; once its visitor allows a category in
+            # place, that category's scripts violate it. Those reports say nothing new.
+            allowed = {c for c, ok in read(headers).choices.items() if ok}
+            return not self._categories_of(key[0]) & allowed
+
+        return ReportKind("csp", ("host", "directive", "page"), parse_report, keep)
+
+    def _categories_of(self, host: str) -> set[str]:
+        found: set[str] = set()
+        name = host
+        while name:
+            found |= self._categories.get(name, set())
+            name = name.partition(".")[2]
+        return found
+
+
+def parse_report(body: Any) -> list[tuple[str, str, str]]:
+    """Keys of a classic `application/csp-report` body or a Reporting API list."""
+    if isinstance(body, dict) and isinstance(body.get("csp-report"), dict):
+        report = body["csp-report"]
+        directive = report.get("effective-directive") or report.get("violated-directive")
+        return [_key(report.get("blocked-uri"), directive, report.get("document-uri"))]
+    if isinstance(body, list):
+        return [
+            _key(r["body"].get("blockedURL"), r["body"].get("effectiveDirective"), r.get("url"))
+            for r in body
+            if isinstance(r, dict) and r.get("type") == "csp-violation"
+            if isinstance(r.get("body"), dict)
+        ]
+    raise ValueError("expected {'csp-report': {...}} or a list of Reporting API reports")
+
+
+def _key(blocked: object, directive: object, page: object) -> tuple[str, str, str]:
+    if not isinstance(blocked, str) or not isinstance(directive, str):
+        raise ValueError("a CSP report needs blocked-uri and effective-directive strings")
+    url = urlsplit(blocked.strip())
+    if url.hostname:
+        host = url.hostname
+    elif url.scheme:
+        host = url.scheme  # data:, blob:
+    else:
+        host = blocked.strip().lower() if _KEYWORD.match(blocked.strip().lower()) else "other"
+    name = directive.split()[0] if directive.split() else ""
+    path = urlsplit(page).path or "/" if isinstance(page, str) else ""
+    return host[:_MAX_FIELD], name[:_MAX_FIELD], path[:_MAX_FIELD]
+
+
+def _script_sources(value: bytes) -> list[bytes]:
+    """The sources of the directive that governs `<script>` elements in one CSP header."""
+    directives: dict[bytes, list[bytes]] = {}
+    for policy in value.split(b","):
+        for directive in policy.split(b";"):
+            tokens = directive.split()
+            if tokens:
+                directives.setdefault(tokens[0].lower(), []).extend(tokens[1:])
+    for name in _SCRIPT_DIRECTIVES:
+        if name in directives:
+            return directives[name]
+    return []
+
+
+def _deny_features(headers: Headers, denied: bytes) -> Headers:
+    """Drop Accept-CH/Critical-CH; merge the denials into the app's Permissions-Policy (the
+    app's other features kept, the denial winning for the gate's own)."""
+    ours = {item.partition(b"=")[0] for item in denied.split(b", ")}
+    kept: list[bytes] = []
+    out: Headers = []
+    for key, value in headers:
+        if key in _CLIENT_HINT_HEADERS:
+            continue
+        if key == b"permissions-policy":
+            kept += [
+                item.strip()
+                for item in value.split(b",")
+                if item.strip() and item.partition(b"=")[0].strip().lower() not in ours
+            ]
+            continue
+        out.append((key, value))
+    out.append((b"permissions-policy", b", ".join([*kept, denied])))
+    return out
