@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import i18n
+from . import fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
 from .bots import is_bot
@@ -83,6 +83,7 @@ class ConsentGate:
         )
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
+        fingerprint.install(self.policy, self.head, self.reports)
         self.endpoints = Endpoints(
             self.policy,
             self.codec,

@@ -21,6 +21,7 @@ __all__ = [
     "BannerSettings",
     "Category",
     "CookieSpec",
+    "FingerprintSettings",
     "LogSettings",
     "Policy",
     "PolicyError",
@@ -44,6 +45,7 @@ _UNIT_SECONDS = {
     "year": 365 * 86400,
 }
 _DAY = 86400
+_ALLOWED_SCRIPT = re.compile(r"(/(?![/\\])|https?://[^/\s]+/)\S{0,500}\Z")
 _DSN_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound=str)
@@ -158,6 +160,15 @@ class ReportSettings:
     max_entries: int = 1000  # distinct keys kept per kind of report
 
 
+@dataclass(frozen=True)
+class FingerprintSettings:
+    """The fingerprinting guard: which categories lift it, which scripts it never stops."""
+
+    guard: bool = True
+    categories: tuple[str, ...] = ()  # all must be allowed; () means the default (see README)
+    allow_scripts: tuple[str, ...] = ()  # "/static/draw.js" or "https://cdn.example/x.js"; * globs
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -186,6 +197,7 @@ class Policy:
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
     reports: ReportSettings = ReportSettings()
+    fingerprinting: FingerprintSettings = FingerprintSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -223,6 +235,7 @@ class Policy:
         banner = reader.table("banner")
         texts = reader.table("texts")
         reports = reader.table("reports")
+        fingerprinting = reader.table("fingerprinting")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -249,9 +262,14 @@ class Policy:
                 per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
                 max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
             ),
+            fingerprinting=FingerprintSettings(
+                guard=fingerprinting.get("guard", bool, True),
+                categories=tuple(fingerprinting.strings("categories")),
+                allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
+            ),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts, reports):
+        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, fingerprinting):
             sub.reject_unknown()
         return policy
 
@@ -403,6 +421,7 @@ def _validate(policy: Policy) -> None:
     _check_log(policy.log)
     _check_banner(policy)
     _check_reports(policy.reports)
+    _check_fingerprinting(policy)
 
 
 def _check_log(log: LogSettings) -> None:
@@ -422,6 +441,22 @@ def _check_reports(reports: ReportSettings) -> None:
         raise PolicyError("reports.per_minute", "must be a whole number from 1 to 10000")
     if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
         raise PolicyError("reports.max_entries", "must be a whole number from 10 to 1000000")
+
+
+def _check_fingerprinting(policy: Policy) -> None:
+    settings = policy.fingerprinting
+    for index, category_id in enumerate(settings.categories):
+        key = f"fingerprinting.categories[{index}]"
+        if category_id not in {c.id for c in policy.categories}:
+            raise PolicyError(key, f"unknown category {category_id!r}")
+        if policy.category(category_id).required:
+            raise PolicyError(key, f"{category_id!r} is required: it would never hold the guard")
+    for index, script in enumerate(settings.allow_scripts):
+        if not _ALLOWED_SCRIPT.match(script):
+            raise PolicyError(
+                f"fingerprinting.allow_scripts[{index}]",
+                f"{script!r} is not a same-origin path ('/static/draw.js') or an http(s) URL",
+            )
 
 
 def _check_banner(policy: Policy) -> None:
