@@ -7,8 +7,8 @@ bytes a browser would get.
 from __future__ import annotations
 
 import asyncio
-import socket
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass

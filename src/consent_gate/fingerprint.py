@@ -72,7 +72,9 @@ class FingerprintGuard:
             "allow": list(policy.fingerprinting.allow_scripts),
             "categories": list(self.categories),
         }
-        self.script = f"{_compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
+        self.script = (
+            f"{_compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
+        )
 
     def __call__(self, consent: Consent) -> str:
         if not self.enabled or all(consent.allows(c) for c in self.categories):

@@ -158,7 +158,7 @@
       scratch.height = canvas.height;
       return scratch;
     }
-    const blankOffscreen = (canvas) => new Offscreen(canvas.width, canvas.height);
+    const blankContext = (canvas) => apply(offscreenContext, new Offscreen(canvas.width, canvas.height), ["2d"]);
 
     replace(win.Function.prototype, "toString", "value", (original) => ({
       toString() { return apply(original, shown.get(this) || this, []); },
@@ -172,10 +172,10 @@
       (context, args, read) => apply(read, apply(getContext, blank(context.canvas), ["2d"]), args));
     if (Offscreen) {
       method(Offscreen.prototype, "convertToBlob", "offscreen.convertToBlob",
-        (el, args, convert) => apply(convert, blankOffscreen(el), args));
+        (el, args, convert) => apply(convert, blankContext(el).canvas, args));
       method(win.OffscreenCanvasRenderingContext2D && win.OffscreenCanvasRenderingContext2D.prototype,
         "getImageData", "offscreen.getImageData",
-        (context, args, read) => apply(read, apply(offscreenContext, blankOffscreen(context.canvas), ["2d"]), args));
+        (context, args, read) => apply(read, blankContext(context.canvas), args));
     }
 
     for (const GL of [win.WebGLRenderingContext, win.WebGL2RenderingContext]) {
