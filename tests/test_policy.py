@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consent_gate import Policy, PolicyError, Service
-from consent_gate.policy import CookieSpec, load_catalogue, parse_lifetime
+from consent_gate.policy import CookieSpec, FingerprintSettings, load_catalogue, parse_lifetime
 
 
 def test_default_policy_has_the_four_categories_and_the_catalogue() -> None:
@@ -224,4 +224,43 @@ def test_log_settings_default_to_a_sqlite_file_and_read_from_toml(tmp_path: Path
 def test_bad_log_settings_fail_at_start_up_naming_the_key(log: dict[str, Any], key: str) -> None:
     with pytest.raises(PolicyError) as excinfo:
         Policy.from_dict({"log": log})
+    assert excinfo.value.key == key
+
+
+def test_fingerprinting_defaults_and_settings() -> None:
+    assert Policy.default().fingerprinting == FingerprintSettings(True, (), ())
+    settings = Policy.from_dict(
+        {
+            "fingerprinting": {
+                "guard": False,
+                "categories": ["marketing"],
+                "allow_scripts": ["/static/draw.js", "https://cdn.example/app-*.js"],
+            }
+        }
+    ).fingerprinting
+    assert settings == FingerprintSettings(
+        False, ("marketing",), ("/static/draw.js", "https://cdn.example/app-*.js")
+    )
+
+
+@pytest.mark.parametrize(
+    ("fingerprinting", "key"),
+    [
+        ({"categories": ["ads"]}, "fingerprinting.categories[0]"),
+        ({"categories": ["analytics", "necessary"]}, "fingerprinting.categories[1]"),
+        ({"categories": "marketing"}, "fingerprinting.categories"),
+        ({"allow_scripts": ["static/draw.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["//cdn.example/x.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["/ok.js", "javascript:alert(1)"]}, "fingerprinting.allow_scripts[1]"),
+        ({"allow_scripts": ["https://cdn.example"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["/a b.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"guard": "yes"}, "fingerprinting.guard"),
+        ({"allow": ["/x.js"]}, "fingerprinting.allow"),
+    ],
+)
+def test_bad_fingerprinting_settings_fail_at_start_up_naming_the_key(
+    fingerprinting: dict[str, Any], key: str
+) -> None:
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict({"fingerprinting": fingerprinting})
     assert excinfo.value.key == key
