@@ -6,7 +6,7 @@
  * calling script and reported to the gate. When "consentgate:change" says every covering
  * category is allowed, the original functions return in the same page view.
  * This file is a function expression: the gate calls it with
- * { report: url, allow: [url glob, ...], categories: [id, ...] }.
+ * { report: url, preferences: url, allow: [url glob, ...], categories: [id, ...] }.
  */
 ((config) => {
   "use strict";
@@ -19,6 +19,8 @@
   const page = location.href.split(/[?#]/)[0];
   const sendBeacon = navigator.sendBeacon;
   const setTimer = window.setTimeout;
+  const fetchNative = window.fetch;
+  const responseText = Response.prototype.text;
   const shown = new WeakMap(); // wrapper -> the native function whose source it shows
   const silenced = new WeakSet(); // OfflineAudioContexts whose rendering is zeroed
   const undo = []; // puts one original back each
@@ -251,13 +253,29 @@
 
   /* ---- start and lift ---------------------------------------------------------------- */
 
+  // Any script can dispatch "consentgate:change", so the event is only a hint: the gate's
+  // preferences page, rendered from the visitor's consent cookie, has the last word.
+  async function allowedByGate() {
+    const response = await apply(fetchNative, window, [config.preferences, { credentials: "same-origin", cache: "no-store" }]);
+    const html = response.ok ? await apply(responseText, response, []) : "";
+    return config.categories.every((id) => {
+      const input = new RegExp(`<input[^>]*\\svalue="${id}"[^>]*>`).exec(html);
+      return input !== null && /\schecked[\s>]/.test(input[0]);
+    });
+  }
+
+  function lift() {
+    if (!active) return;
+    active = false;
+    for (const restore of undo.splice(0).reverse()) restore();
+  }
+
   guardWindow(window);
   window.addEventListener("pagehide", flush);
   document.addEventListener("consentgate:change", (event) => {
     const choices = (event.detail && event.detail.choices) || {};
     if (active && config.categories.every((id) => choices[id] === true)) {
-      active = false;
-      for (const restore of undo.splice(0).reverse()) restore();
+      allowedByGate().then((allowed) => allowed && lift(), () => {});
     }
   });
 })

@@ -223,7 +223,9 @@ def read(page: Page, api: str, probe: str = "probe") -> Any:
 
 
 def accept(page: Page) -> None:
+    """Accept everything, then wait until the guard has checked with the gate and stepped down."""
     page.evaluate("() => window.consentGate.accept()")
+    page.wait_for_function(f"() => navigator.hardwareConcurrency === {HARDWARE_CONCURRENCY}")
 
 
 def withdraw(page: Page) -> None:
@@ -320,6 +322,20 @@ def test_wrapped_functions_look_native(page: Page) -> None:
         False,
         "function toString() { [native code] }",
     ]
+
+
+def test_a_forged_change_event_does_not_lift_the_guard(page: Page) -> None:
+    load(page)
+    page.evaluate(
+        """() => document.dispatchEvent(new CustomEvent("consentgate:change", {
+          detail: { choices: { preferences: true, analytics: true, marketing: true },
+                    decided: true },
+        }))"""
+    )
+    page.wait_for_timeout(1000)
+    assert read(page, "canvas.toDataURL") is True
+    accept(page)
+    assert read(page, "canvas.toDataURL") is False
 
 
 def test_no_guard_once_the_visitor_allowed_its_categories(page: Page) -> None:
