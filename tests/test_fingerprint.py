@@ -93,7 +93,7 @@ def test_the_script_carries_its_settings_once_compiled() -> None:
     config = json.loads(call.group(1))
     assert config == {
         "report": "/privacy/reports/fingerprint",
-        "preferences": "/privacy/preferences",
+        "consent": "/privacy/consent",
         "allow": ["/static/draw.js"],
         "categories": ["marketing"],
     }

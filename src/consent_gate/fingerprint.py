@@ -69,7 +69,7 @@ class FingerprintGuard:
         self.enabled = policy.fingerprinting.guard
         config = {
             "report": f"{policy.prefix}/reports/{REPORT.name}",
-            "preferences": f"{policy.prefix}/preferences",
+            "consent": f"{policy.prefix}/consent",
             "allow": list(policy.fingerprinting.allow_scripts),
             "categories": list(self.categories),
         }

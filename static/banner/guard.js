@@ -3,10 +3,10 @@
  * Until the visitor allows every covering category, APIs that read back device entropy answer
  * with blank or constant values, never with an exception: canvas, WebGL, audio and high-entropy
  * navigator values, in this window and in same-origin frames. Each attempt is counted per
- * calling script and reported to the gate. When "consentgate:change" says every covering
- * category is allowed, the original functions return in the same page view.
+ * calling script and reported to the gate. When the gate answers a choice with every covering
+ * category allowed, the original functions return in the same page view.
  * This file is a function expression: the gate calls it with
- * { report: url, preferences: url, allow: [url glob, ...], categories: [id, ...] }.
+ * { report: url, consent: path, allow: [url glob, ...], categories: [id, ...] }.
  */
 ((config) => {
   "use strict";
@@ -19,8 +19,7 @@
   const page = location.href.split(/[?#]/)[0];
   const sendBeacon = navigator.sendBeacon;
   const setTimer = window.setTimeout;
-  const fetchNative = window.fetch;
-  const responseText = Response.prototype.text;
+  const { clone, json } = Response.prototype;
   const shown = new WeakMap(); // wrapper -> the native function whose source it shows
   const silenced = new WeakSet(); // OfflineAudioContexts whose rendering is zeroed
   const undo = []; // puts one original back each
@@ -129,7 +128,9 @@
     replace(proto, key, "get", (original) => describe({
       get [key]() {
         const value = apply(original, this, []);
-        if (active) then(this, value);
+        try {
+          if (active) then(this, value);
+        } catch (error) { /* a hook never breaks the getter it rides on */ }
         return value;
       },
     }, key).get);
@@ -253,29 +254,40 @@
 
   /* ---- start and lift ---------------------------------------------------------------- */
 
-  // Any script can dispatch "consentgate:change", so the event is only a hint: the gate's
-  // preferences page, rendered from the visitor's consent cookie, has the last word.
-  async function allowedByGate() {
-    const response = await apply(fetchNative, window, [config.preferences, { credentials: "same-origin", cache: "no-store" }]);
-    const html = response.ok ? await apply(responseText, response, []) : "";
-    return config.categories.every((id) => {
-      const input = new RegExp(`<input[^>]*\\svalue="${id}"[^>]*>`).exec(html);
-      return input !== null && /\schecked[\s>]/.test(input[0]);
-    });
-  }
-
   function lift() {
     if (!active) return;
     active = false;
     for (const restore of undo.splice(0).reverse()) restore();
   }
 
+  // The guard steps down when the gate itself answers a choice with every covering category
+  // allowed: banner.js posts choices with fetch, and gets the answer only after the guard has
+  // read it, so the scripts the banner then releases see real values. (Its
+  // "consentgate:change" event would be too late for them, and any script can dispatch it.)
+  function isConsentEndpoint(input) {
+    try {
+      const url = new URL(typeof input === "string" ? input : input.url || String(input), location.href);
+      return url.origin === location.origin && url.pathname === config.consent;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  replace(window, "fetch", "value", (original) => ({
+    fetch(...args) {
+      const sent = apply(original, window, args);
+      if (!active || !isConsentEndpoint(args[0])) return sent;
+      return sent.then(async (response) => {
+        try {
+          const answer = await apply(json, apply(clone, response, []), []);
+          const choices = (answer && answer.choices) || {};
+          if (config.categories.every((id) => choices[id] === true)) lift();
+        } catch (error) { /* not an answer to a choice */ }
+        return response;
+      });
+    },
+  }).fetch);
+
   guardWindow(window);
   window.addEventListener("pagehide", flush);
-  document.addEventListener("consentgate:change", (event) => {
-    const choices = (event.detail && event.detail.choices) || {};
-    if (active && config.categories.every((id) => choices[id] === true)) {
-      allowedByGate().then((allowed) => allowed && lift(), () => {});
-    }
-  });
 })

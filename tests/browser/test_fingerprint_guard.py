@@ -126,6 +126,15 @@ window.%(name)s = (() => {
 })();
 """
 
+# A marketing script the gate holds back until consent: what it reads when banner.js runs it.
+RELEASED_JS = """\
+window.releasedReadings = [
+  window.probe["canvas.toDataURL"](),
+  window.probe["webgl.getParameter"](),
+  navigator.hardwareConcurrency,
+];
+"""
+
 # What each probe reads while the guard is on.
 GUARDED: dict[str, Any] = {
     "canvas.toDataURL": True,
@@ -152,6 +161,7 @@ PAGE = """\
 <html lang="en"><head><meta charset="utf-8"><title>Probe</title>
 <script src="/static/probe.js"></script>
 <script src="/static/draw.js"></script>
+<script data-consent="marketing" src="/static/released.js"></script>
 </head><body><h1>Probe</h1><canvas id="art" width="64" height="32"></canvas></body></html>
 """
 
@@ -164,6 +174,9 @@ def create_app() -> ConsentGate:
         name = "drawProbe" if request.url.path.endswith("draw.js") else "probe"
         return Response(PROBE_JS % {"name": name}, media_type="text/javascript")
 
+    async def released(request: Request) -> Response:
+        return Response(RELEASED_JS, media_type="text/javascript")
+
     async def blank(request: Request) -> Response:
         return HTMLResponse("<!doctype html><title>Frame</title><p>frame</p>")
 
@@ -172,6 +185,7 @@ def create_app() -> ConsentGate:
             Route("/", index),
             Route("/static/probe.js", probe),
             Route("/static/draw.js", probe),
+            Route("/static/released.js", released),
             Route("/frame", blank),
         ]
     )
@@ -322,6 +336,16 @@ def test_wrapped_functions_look_native(page: Page) -> None:
         False,
         "function toString() { [native code] }",
     ]
+
+
+def test_scripts_released_by_accepting_read_real_values(page: Page) -> None:
+    load(page)
+    assert page.evaluate("() => window.releasedReadings") is None
+    page.evaluate("() => window.consentGate.accept()")
+    page.wait_for_function("() => window.releasedReadings !== undefined")
+    canvas_blank, renderer, cores = page.evaluate("() => window.releasedReadings")
+    assert (canvas_blank, cores) == (False, HARDWARE_CONCURRENCY)
+    assert renderer != GUARDED["webgl.getParameter"]
 
 
 def test_a_forged_change_event_does_not_lift_the_guard(page: Page) -> None:
