@@ -16,7 +16,7 @@
   const hasOwn = Object.prototype.hasOwnProperty;
   const MARK = Symbol.for("consent-gate.fingerprint-guard");
   const UNMASKED = { 0x9245: "WebKit", 0x9246: "WebKit WebGL" }; // WEBGL_debug_renderer_info
-  const page = location.href.split(/[?#]/)[0];
+  const page = location.href.split(/[?#]/)[0].slice(0, 500);
   const sendBeacon = navigator.sendBeacon;
   const setTimer = window.setTimeout;
   const { clone, json } = Response.prototype;
@@ -55,7 +55,7 @@
     const frames = stack.split("\n").filter((line) => /^\s*at\s|@/.test(line)).slice(3);
     for (const frame of frames) {
       const found = /((?:https?|file):\/\/[^\s()]*?):\d+:\d+/.exec(frame);
-      if (found) return { script: found[1].split(/[?#]/)[0], trusted };
+      if (found) return { script: found[1].split(/[?#]/)[0].slice(0, 500), trusted };
     }
     return { script: page, trusted };
   }
@@ -82,7 +82,7 @@
     for (let start = 0; start < entries.length; start += 32) {
       const attempts = entries.slice(start, start + 32)
         .map(({ script, api, count }) => ({ script, api, count: Math.min(count, 1000) }));
-      const body = JSON.stringify({ page: location.pathname, attempts });
+      const body = JSON.stringify({ page: location.pathname.slice(0, 500), attempts });
       try { apply(sendBeacon, navigator, [config.report, body]); } catch (error) { return; }
     }
   }
