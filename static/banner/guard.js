@@ -273,7 +273,7 @@
     }
   }
 
-  replace(window, "fetch", "value", (original) => ({
+  const watchFetch = (original) => ({
     fetch(...args) {
       const sent = apply(original, window, args);
       if (!active || !isConsentEndpoint(args[0])) return sent;
@@ -286,8 +286,12 @@
         return response;
       });
     },
-  }).fetch);
+  }).fetch;
 
-  guardWindow(window);
-  window.addEventListener("pagehide", flush);
+  // A browser the guard does not expect must not break the page, nor the head scripts after it.
+  try {
+    replace(window, "fetch", "value", watchFetch);
+    guardWindow(window);
+    window.addEventListener("pagehide", flush);
+  } catch (error) { /* guarded as far as it got */ }
 })
