@@ -12,6 +12,7 @@ from consent_gate import Policy, PolicyError, Service
 from consent_gate.policy import (
     CookieSpec,
     CspSettings,
+    FingerprintSettings,
     GoogleConsentMode,
     GpcSettings,
     load_catalogue,
@@ -415,3 +416,42 @@ def test_bad_csp_settings_name_the_key(csp: dict[str, Any], key: str) -> None:
 def test_csp_settings_from_python_are_checked_too() -> None:
     with pytest.raises(PolicyError, match=r"csp\.sources\.connect-src"):
         Policy(csp=CspSettings(sources={"connect-src": ("*",)}))
+
+
+def test_fingerprinting_defaults_and_settings() -> None:
+    assert Policy.default().fingerprinting == FingerprintSettings(True, (), ())
+    settings = Policy.from_dict(
+        {
+            "fingerprinting": {
+                "guard": False,
+                "categories": ["marketing"],
+                "allow_scripts": ["/static/draw.js", "https://cdn.example/app-*.js"],
+            }
+        }
+    ).fingerprinting
+    assert settings == FingerprintSettings(
+        False, ("marketing",), ("/static/draw.js", "https://cdn.example/app-*.js")
+    )
+
+
+@pytest.mark.parametrize(
+    ("fingerprinting", "key"),
+    [
+        ({"categories": ["ads"]}, "fingerprinting.categories[0]"),
+        ({"categories": ["analytics", "necessary"]}, "fingerprinting.categories[1]"),
+        ({"categories": "marketing"}, "fingerprinting.categories"),
+        ({"allow_scripts": ["static/draw.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["//cdn.example/x.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["/ok.js", "javascript:alert(1)"]}, "fingerprinting.allow_scripts[1]"),
+        ({"allow_scripts": ["https://cdn.example"]}, "fingerprinting.allow_scripts[0]"),
+        ({"allow_scripts": ["/a b.js"]}, "fingerprinting.allow_scripts[0]"),
+        ({"guard": "yes"}, "fingerprinting.guard"),
+        ({"allow": ["/x.js"]}, "fingerprinting.allow"),
+    ],
+)
+def test_bad_fingerprinting_settings_fail_at_start_up_naming_the_key(
+    fingerprinting: dict[str, Any], key: str
+) -> None:
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict({"fingerprinting": fingerprinting})
+    assert excinfo.value.key == key

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import i18n
+from . import fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
 from .bots import is_bot
@@ -88,6 +88,7 @@ class ConsentGate:
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
+        fingerprint.install(self.policy, self.head, self.reports)
         self.signals = PrivacySignals(self.policy, self.codec, self.log)
         self.csp = Csp(self.policy)
         if self.csp.enabled:

@@ -23,6 +23,7 @@ __all__ = [
     "Category",
     "CookieSpec",
     "CspSettings",
+    "FingerprintSettings",
     "GoogleConsentMode",
     "GpcSettings",
     "LogSettings",
@@ -48,6 +49,7 @@ _UNIT_SECONDS = {
     "year": 365 * 86400,
 }
 _DAY = 86400
+_ALLOWED_SCRIPT = re.compile(r"(/(?![/\\])|https?://[^/\s]+/)\S{0,500}\Z")
 _DSN_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound=str)
@@ -222,6 +224,15 @@ class CspSettings:
     sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class FingerprintSettings:
+    """The fingerprinting guard: which categories lift it, which scripts it never stops."""
+
+    guard: bool = True
+    categories: tuple[str, ...] = ()  # all must be allowed; () means the default (see README)
+    allow_scripts: tuple[str, ...] = ()  # "/static/draw.js" or "https://cdn.example/x.js"; * globs
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -253,6 +264,7 @@ class Policy:
     reports: ReportSettings = ReportSettings()
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     csp: CspSettings = CspSettings()
+    fingerprinting: FingerprintSettings = FingerprintSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -293,6 +305,7 @@ class Policy:
         gcm = reader.table("google_consent_mode")
         csp = reader.table("csp")
         csp_sources = csp.table("sources")
+        fingerprinting = reader.table("fingerprinting")
         policy = cls(
             revision=reader.get("revision", int, 1),
             categories=_categories(reader.table("categories")),
@@ -329,9 +342,26 @@ class Policy:
                 mode=csp.choice("mode", ("off", "report-only", "enforce"), "report-only"),
                 sources={d: tuple(csp_sources.strings(d)) for d in csp_sources.names()},
             ),
+            fingerprinting=FingerprintSettings(
+                guard=fingerprinting.get("guard", bool, True),
+                categories=tuple(fingerprinting.strings("categories")),
+                allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
+            ),
             texts={lang: texts.table(lang).text_table() for lang in texts.names()},
         )
-        for sub in (reader, site, consent, endpoints, log, banner, texts, reports, gcm, csp):
+        for sub in (
+            reader,
+            site,
+            consent,
+            endpoints,
+            log,
+            banner,
+            texts,
+            reports,
+            gcm,
+            csp,
+            fingerprinting,
+        ):
             sub.reject_unknown()
         return policy
 
@@ -506,6 +536,7 @@ def _validate(policy: Policy) -> None:
     _check_reports(policy.reports)
     _check_google_consent_mode(policy)
     _check_csp(policy.csp)
+    _check_fingerprinting(policy)
 
 
 def _check_gpc(policy: Policy) -> None:
@@ -598,6 +629,22 @@ def _check_csp(csp: CspSettings) -> None:
                     "'data:'/'blob:', a hash or 'unsafe-eval'; sources that open every host "
                     "('*', 'https:', 'unsafe-inline', 'strict-dynamic') would switch the gate off",
                 )
+
+
+def _check_fingerprinting(policy: Policy) -> None:
+    settings = policy.fingerprinting
+    for index, category_id in enumerate(settings.categories):
+        key = f"fingerprinting.categories[{index}]"
+        if category_id not in {c.id for c in policy.categories}:
+            raise PolicyError(key, f"unknown category {category_id!r}")
+        if policy.category(category_id).required:
+            raise PolicyError(key, f"{category_id!r} is required: it would never hold the guard")
+    for index, script in enumerate(settings.allow_scripts):
+        if not _ALLOWED_SCRIPT.match(script):
+            raise PolicyError(
+                f"fingerprinting.allow_scripts[{index}]",
+                f"{script!r} is not a same-origin path ('/static/draw.js') or an http(s) URL",
+            )
 
 
 def _check_banner(policy: Policy) -> None:

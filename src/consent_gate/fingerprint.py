@@ -1,0 +1,127 @@
+"""The fingerprinting guard: device readbacks stay blank until the visitor consents.
+
+Blocking a fingerprinting library only works when the catalogue knows it; the guard covers the
+rest. `static/banner/guard.js` is read once and inlined first in `<head>` for every visitor who
+has not allowed all the covering categories, and its reports name the scripts that tried.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .banner import static_dir
+from .consent import Consent
+from .head import HeadScripts, js_value
+from .policy import Policy
+from .reports import ReportKind, Reports
+
+__all__ = ["API_NAMES", "REPORT", "FingerprintGuard", "covering_categories", "install", "parse"]
+
+# What guard.js reports: one name per guarded API.
+API_NAMES = frozenset(
+    {
+        "canvas.toDataURL",
+        "canvas.toBlob",
+        "canvas.getImageData",
+        "offscreen.convertToBlob",
+        "offscreen.getImageData",
+        "webgl.getParameter",
+        "webgl.readPixels",
+        "webgl.getSupportedExtensions",
+        "audio.startRendering",
+        "audio.getFloatFrequencyData",
+        "audio.getByteFrequencyData",
+        "audio.getFloatTimeDomainData",
+        "audio.getByteTimeDomainData",
+        "navigator.hardwareConcurrency",
+        "navigator.deviceMemory",
+        "navigator.getHighEntropyValues",
+        "navigator.enumerateDevices",
+    }
+)
+MAX_ATTEMPTS = 32  # entries in one report; guard.js sends larger batches in several
+MAX_COUNT = 1000  # attempts one entry may count
+_SCRIPT = re.compile(r"(https?|file)://[^\s\x00-\x1f\x7f]{1,500}\Z")
+_PAGE = re.compile(r"/[^\s\x00-\x1f\x7f]{0,500}\Z")
+_COMMENT = re.compile(r"\s*(//|/\*|\*)")
+
+
+def covering_categories(policy: Policy) -> tuple[str, ...]:
+    """The categories a visitor must all allow to lift the guard.
+
+    Default: a category named "fingerprinting" if the policy has one, else analytics and
+    marketing (those of them the policy has), else every optional category.
+    """
+    if policy.fingerprinting.categories:
+        return policy.fingerprinting.categories
+    optional = policy.optional_categories
+    if "fingerprinting" in optional:
+        return ("fingerprinting",)
+    return tuple(c for c in ("analytics", "marketing") if c in optional) or optional
+
+
+class FingerprintGuard:
+    """The head part: the guard's source for visitors it applies to, else ""."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.categories = covering_categories(policy)
+        self.enabled = policy.fingerprinting.guard
+        config = {
+            "report": f"{policy.prefix}/reports/{REPORT.name}",
+            "consent": f"{policy.prefix}/consent",
+            "allow": list(policy.fingerprinting.allow_scripts),
+            "categories": list(self.categories),
+        }
+        self.script = (
+            f"{_compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
+        )
+
+    def __call__(self, consent: Consent) -> str:
+        if not self.enabled or all(consent.allows(c) for c in self.categories):
+            return ""
+        return self.script
+
+
+def parse(body: Any) -> list[tuple[str, str, str]]:
+    """The (script, api, page) keys of one report, each as often as it was attempted.
+
+    The body is validated as a whole before anything is counted:
+    `{"page": "/path", "attempts": [{"script": url, "api": name, "count": n}, ...]}`.
+    """
+    if not isinstance(body, dict) or set(body) != {"page", "attempts"}:
+        raise ValueError("expected an object with 'page' and 'attempts'")
+    page, attempts = body["page"], body["attempts"]
+    if not isinstance(page, str) or not _PAGE.match(page):
+        raise ValueError("'page' must be a path")
+    if not isinstance(attempts, list) or not 1 <= len(attempts) <= MAX_ATTEMPTS:
+        raise ValueError(f"'attempts' must be a list of 1 to {MAX_ATTEMPTS} entries")
+    keys: list[tuple[str, str, str]] = []
+    for entry in attempts:
+        if not isinstance(entry, dict) or set(entry) != {"script", "api", "count"}:
+            raise ValueError("each attempt is an object with 'script', 'api' and 'count'")
+        script, api, count = entry["script"], entry["api"], entry["count"]
+        if not isinstance(script, str) or not _SCRIPT.match(script):
+            raise ValueError("'script' must be an http(s) URL")
+        if api not in API_NAMES:
+            raise ValueError("unknown 'api'")
+        if type(count) is not int or not 1 <= count <= MAX_COUNT:
+            raise ValueError(f"'count' must be a whole number from 1 to {MAX_COUNT}")
+        keys += [(script, api, page)] * count
+    return keys
+
+
+REPORT = ReportKind("fingerprint", ("script", "api", "page"), parse)
+
+
+def install(policy: Policy, head: HeadScripts, reports: Reports) -> None:
+    """Add the guard to a gate's head scripts and its reports to the gate's books."""
+    head.add(FingerprintGuard(policy))
+    reports.register(REPORT)
+
+
+def _compact(source: str) -> str:
+    """The source without comment lines or indentation: it travels with every page."""
+    return "\n".join(
+        line.strip() for line in source.splitlines() if line.strip() and not _COMMENT.match(line)
+    )
