@@ -8,7 +8,8 @@ The request is `POST /consent-gate/consent` (JSON "accept all" from a browser us
 2. In-process: full ASGI calls on one event loop without any HTTP parsing, the worst case for the
    ratio (the writer thread's Python work competes for the GIL with a ~50 us request).
 
-Rounds alternate off/on so drift on a shared machine hits both alike; the best round counts.
+Rounds alternate off/on so drift on a shared machine hits both alike; the medians are compared,
+and the load average before and after is printed (the machine may be shared).
 PostgreSQL is a throwaway cluster (tests/storage/pg_cluster.py) unless --postgres DSN is given;
 what cannot run (no wrk, no PostgreSQL) is reported as N/A with the reason.
 """
@@ -23,6 +24,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,29 +108,30 @@ def rate(gate: ConsentGate, seconds: float) -> tuple[float, int]:
 
 def measure(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
     off_policy = dataclasses.replace(Policy.default(), log=LogSettings(enabled=False))
-    best_off = best_on = 0.0
+    offs: list[float] = []
+    ons: list[float] = []
     made = 0
     before = _count(dsn)
     on = ConsentGate(_site, secret_key="bench", policy=Policy.default(), store=dsn)
     assert on.log is not None
     for _ in range(rounds):
         off = ConsentGate(_site, secret_key="bench", policy=off_policy)
-        best_off = max(best_off, rate(off, seconds)[0])
+        offs.append(rate(off, seconds)[0])
         on_rate, count = rate(on, seconds)
-        best_on = max(best_on, on_rate)
+        ons.append(on_rate)
         made += count
     flushed = on.log.writer.flush(120)
     on.log.writer.close()
     stored = _count(dsn) - before
     assert flushed, f"{name}: the writer did not drain"
     assert stored == made, f"{name}: {made} decisions, {stored} records"
-    return {
-        "store": name,
-        "off": best_off,
-        "on": best_on,
-        "ratio": best_on / best_off,
-        "records": stored,
-    }
+    return _result(name, offs, ons, stored)
+
+
+def _result(name: str, offs: list[float], ons: list[float], records: int) -> dict[str, Any]:
+    off, on = statistics.median(offs), statistics.median(ons)
+    return {"store": name, "off": off, "on": on, "ratio": on / off, "records": records,
+            "rounds": [round(b / a, 2) for a, b in zip(offs, ons, strict=True)]}  # fmt: skip
 
 
 def _free_port() -> int:
@@ -186,19 +189,19 @@ def wrk_rate(dsn: str | None, seconds: float, tmp: Path) -> tuple[float, int]:
 
 
 def measure_http(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
-    best_off = best_on = 0.0
+    offs: list[float] = []
+    ons: list[float] = []
     answered = 0
     before = _count(dsn)
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):
-            best_off = max(best_off, wrk_rate(None, seconds, Path(tmp))[0])
+            offs.append(wrk_rate(None, seconds, Path(tmp))[0])
             rate, total = wrk_rate(dsn, seconds, Path(tmp))
-            best_on = max(best_on, rate)
+            ons.append(rate)
             answered += total
     stored = _count(dsn) - before
     assert stored >= answered, f"{name}: {answered} decisions answered, {stored} records"
-    return {"store": name, "off": best_off, "on": best_on, "ratio": best_on / best_off,
-            "records": stored}  # fmt: skip
+    return _result(name, offs, ons, stored)
 
 
 def _count(dsn: str) -> int:
@@ -227,6 +230,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--postgres", metavar="DSN", help="an existing, empty database")
+    parser.add_argument("--http-only", action="store_true", help="skip the in-process part")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -236,6 +240,7 @@ def main() -> None:
     http: list[dict[str, Any]] = []
     inprocess: list[dict[str, Any]] = []
     no_wrk = None if shutil.which("wrk") else "wrk is not installed (make bench installs it)"
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         dsn, stop, why = _postgres(args.postgres)
         stores = {
@@ -249,6 +254,8 @@ def main() -> None:
                 else:
                     http.append(measure_http(name, store, args.rounds, args.seconds))
             for name, (store, reason) in stores.items():
+                if args.http_only:
+                    continue
                 if store is None:
                     inprocess.append({"store": name, "why": reason})
                 else:
@@ -256,13 +263,15 @@ def main() -> None:
         finally:
             stop()
     report("HTTP (uvicorn, wrk -c16)", http, args.rounds)
-    report("in-process ASGI, no HTTP parsing", inprocess, args.rounds)
+    if inprocess:
+        report("in-process ASGI, no HTTP parsing", inprocess, args.rounds)
+    print(f"\nload average (1 min) before: {load[0]:.2f}, after: {os.getloadavg()[0]:.2f}")
 
 
 def report(title: str, results: list[dict[str, Any]], rounds: int) -> None:
-    print(f"\nConsent log: decision endpoint, {title}, best of {rounds} rounds")
+    print(f"\nConsent log: decision endpoint, {title}, median of {rounds} rounds")
     print(f"{'store':10} {'log off req/s':>14} {'log on req/s':>13} {'ratio':>6}  target  "
-          f"{'records':>8}")  # fmt: skip
+          f"{'records':>8}  per round")  # fmt: skip
     for row in results:
         if "why" in row:
             print(
@@ -272,7 +281,7 @@ def report(title: str, results: list[dict[str, Any]], rounds: int) -> None:
         verdict = "PASS" if row["ratio"] >= 0.9 else "MISS"
         print(
             f"{row['store']:10} {row['off']:14.0f} {row['on']:13.0f} {row['ratio']:6.2f}  "
-            f">=0.90 {verdict}  {row['records']:7d}"
+            f">=0.90 {verdict}  {row['records']:7d}  {' '.join(map(str, row['rounds']))}"
         )
 
 

@@ -96,7 +96,7 @@ class ConsentLog:
         )
 
     async def startup(self) -> None:
-        self.writer.start()
+        await asyncio.to_thread(self.writer.start)
 
     async def shutdown(self) -> None:
         await asyncio.to_thread(self.writer.close)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import operator
 import os
 import pickle
 import signal
@@ -26,13 +27,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import open_store
-from .records import Decision, IpMode, Shown
+from .records import Decision, IpMode, Shown, device_of
 from .spool import Spool
 from .writer import RecordWriter
 
 __all__ = ["ProcessWriter", "WriterConfig"]
 
 logger = logging.getLogger("consent_gate.log")
+
+# A decision crosses the pipe as a tuple of its fields: a third of the cost of pickling objects.
+_FIELDS = operator.attrgetter(*Decision.__slots__)
 
 # The child gets the server's sys.path, so it imports this very copy of the package.
 _BOOT = "import sys, json; sys.path[:] = json.loads(sys.argv[1]); " + (
@@ -100,10 +104,14 @@ class ProcessWriter:
         )
         self.spool.add([decision.record(self._config.ip)])
 
-    def start(self) -> None:
-        """Spawn the writer now (at lifespan start-up) rather than on the first decision."""
+    def start(self, timeout: float = 10.0) -> bool:
+        """Spawn the writer now (at lifespan start-up) rather than on the first decision, and
+        wait until it has imported and compiled what it needs; False if it is not ready."""
         with self._cond:
             self._start()
+        with self._send_lock:
+            child = self._send([])
+        return child is not None and child.ready(timeout)
 
     def _start(self) -> None:
         if self._sender is not None:
@@ -175,7 +183,7 @@ class ProcessWriter:
             if self._child is None:
                 self._child = _Child(self._config)
             if batch:
-                self._child.send(("batch", batch))
+                self._child.send(("batch", list(map(_FIELDS, batch))))
             return self._child
         except OSError:
             logger.exception(
@@ -204,6 +212,7 @@ class _Child:
         self._to, self._from = self._process.stdin, self._process.stdout
         self._cond = threading.Condition()
         self._answers: dict[int, bool] = {}
+        self._ready = False
         self._tickets = 0
         self._stopping = False
         self.failing = False
@@ -223,6 +232,12 @@ class _Child:
             ticket = self._tickets
         self.send(("flush", (ticket, timeout)))
         return ticket
+
+    def ready(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._ready or not self.alive(), timeout) and (
+                self._ready
+            )
 
     def answer(self, ticket: int, timeout: float) -> bool:
         with self._cond:
@@ -251,6 +266,10 @@ class _Child:
             if kind == "log":
                 level, text = body
                 logger.log(level, "%s", text)
+            elif kind == "ready":
+                with self._cond:
+                    self._ready = True
+                    self._cond.notify_all()
             elif kind == "flushed":
                 ticket, ok = body
                 with self._cond:
@@ -324,12 +343,15 @@ def main() -> None:
         where=config.where,
     )
     writer.start()
+    device_of("")  # compiles the user-agent patterns now, not while the first visitors wait
+    with lock:
+        _write(sink, ("ready", None))
     timeout = 10.0
     while (message := _read(source)) is not None:
         kind, body = message
         if kind == "batch":
-            for decision in body:
-                writer.submit(decision)
+            for fields in body:
+                writer.submit(Decision(*fields))
         elif kind == "flush":
             ticket, wait = body
             ok = writer.flush(wait)
