@@ -127,3 +127,17 @@ def test_a_dsn_gets_a_process_and_a_store_factory_a_thread(dsn: str) -> None:
     )
     assert factory.log is not None
     assert isinstance(factory.log.writer, RecordWriter)
+
+
+def test_a_writer_whose_server_is_gone_writes_what_it_holds_and_exits(
+    dsn: str, tmp_path: Path
+) -> None:
+    writer = _writer(dsn, tmp_path / "spool.jsonl")
+    assert writer.start()
+    child = writer._child
+    assert child is not None
+    with writer._send_lock:
+        writer._send([_decision(number) for number in range(2000)])
+    child._to.close()  # what the child sees when the server is killed
+    assert child._process.wait(20) == 0
+    assert _count(dsn) == 2000
