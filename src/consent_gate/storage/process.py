@@ -83,12 +83,6 @@ class ProcessWriter:
         self._stopping = False
         self._atexit = False
 
-    @property
-    def failing(self) -> bool:
-        """Whether the last flush found the store unreachable."""
-        child = self._child
-        return child is not None and child.failing
-
     def submit(self, decision: Decision) -> None:
         """Queue a decision; a list append, nothing else on the server's thread."""
         with self._cond:
@@ -219,7 +213,6 @@ class _Child:
         self._ready = False
         self._tickets = 0
         self._stopping = False
-        self.failing = False
         self.send(("config", config))
         self._reader = threading.Thread(target=self._read, name="consent-log-reader", daemon=True)
         self._reader.start()
@@ -246,9 +239,7 @@ class _Child:
     def answer(self, ticket: int, timeout: float) -> bool:
         with self._cond:
             self._cond.wait_for(lambda: ticket in self._answers or not self.alive(), timeout)
-            ok = self._answers.pop(ticket, False)
-            self.failing = not ok
-            return ok
+            return self._answers.pop(ticket, False)
 
     def stop(self, timeout: float) -> None:
         """Ask the child to write out its queue and exit; kill it if it does not."""
