@@ -232,9 +232,8 @@ class _Child:
 
     def ready(self, timeout: float) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: self._ready or not self.alive(), timeout) and (
-                self._ready
-            )
+            self._cond.wait_for(lambda: self._ready or not self.alive(), timeout)
+            return self._ready
 
     def answer(self, ticket: int, timeout: float) -> bool:
         with self._cond:
@@ -310,8 +309,11 @@ class _Forward(logging.Handler):
         text = record.getMessage()
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
-        with self._lock:
-            _write(self._stream, ("log", (record.levelno, text)))
+        try:
+            with self._lock:
+                _write(self._stream, ("log", (record.levelno, text)))
+        except OSError:  # the server is gone; stderr is all that is left
+            self.handleError(record)
 
 
 def main() -> None:
@@ -334,7 +336,7 @@ def main() -> None:
     writer = RecordWriter(
         lambda: open_store(config.dsn),
         shown=config.shown,
-        spool=Spool(config.spool),
+        spool=Spool(config.spool, memory=0),  # on disk at once: safe if this process is killed
         ip=config.ip,
         where=config.where,
     )
