@@ -255,7 +255,7 @@ def _postgres(given: str | None) -> tuple[str | None, Callable[[], None], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--postgres", metavar="DSN", help="an existing, empty database")
     parser.add_argument("--http-only", action="store_true", help="skip the in-process part")
