@@ -226,7 +226,8 @@ class Demo:
                 on_ready(self)
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.stop()
+            for server in self.servers:  # the other one finishes gracefully too, never forced
+                server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in tasks:
             if not task.cancelled() and (error := task.exception()) is not None:

@@ -13,7 +13,8 @@ from .._types import Headers
 from ..consent import Consent
 from ..http import header
 from ..policy import Policy
-from . import open_store, sqlite_path
+from . import sqlite_path
+from .process import ProcessWriter, WriterConfig
 from .records import Decision, Shown
 from .spool import Spool
 from .sql import SqlStore
@@ -32,7 +33,8 @@ def shown_version(banner: str, policy: Mapping[str, object]) -> Shown:
 
 
 class ConsentLog:
-    """Records decisions; writing happens on a background thread (see `RecordWriter`)."""
+    """Records decisions; a DSN's records are written by a process of their own
+    (`ProcessWriter`), a store factory's by a background thread (`RecordWriter`)."""
 
     def __init__(
         self,
@@ -42,17 +44,24 @@ class ConsentLog:
         spool: Path | None = None,
     ) -> None:
         dsn = store if isinstance(store, str) else policy.log.dsn
-        opener: StoreFactory = store if callable(store) else lambda: open_store(dsn)
         self.shown = dict(shown)  # by language; the first is the default
         self._default = next(iter(self.shown.values()))
         self._policy = policy
-        self.writer = RecordWriter(
-            opener,
-            shown=list(self.shown.values()),
-            spool=Spool(spool or _spool_path(dsn)),
-            ip=policy.log.ip,
-            where=_redacted(dsn) if not callable(store) else repr(store),
-        )
+        spool_path = spool or _spool_path(dsn)
+        self.writer: RecordWriter | ProcessWriter
+        if callable(store):  # a live factory cannot cross into another process
+            self.writer = RecordWriter(
+                store,
+                shown=list(self.shown.values()),
+                spool=Spool(spool_path),
+                ip=policy.log.ip,
+                where=repr(store),
+            )
+        else:
+            config = WriterConfig(
+                dsn, list(self.shown.values()), spool_path, policy.log.ip, _redacted(dsn)
+            )
+            self.writer = ProcessWriter(config)
 
     def record(
         self,
@@ -87,7 +96,7 @@ class ConsentLog:
         )
 
     async def startup(self) -> None:
-        self.writer.start()
+        await asyncio.to_thread(self.writer.start)
 
     async def shutdown(self) -> None:
         await asyncio.to_thread(self.writer.close)

@@ -7,12 +7,21 @@ from typing import Any
 
 import psycopg
 
-from .sql import SqlStore
+from .records import ConsentRecord
+from .sql import COLUMNS, SqlStore
 
 __all__ = ["PostgresStore"]
 
 _FETCH = 1000
 _LOCK = 0x636F6E73  # pg_advisory_xact_lock key: one migrator at a time
+_COLUMNS = ", ".join(COLUMNS)
+# Records arrive through COPY into a per-session table, then move over in one statement.
+_STAGE = "CREATE TEMP TABLE consent_records_in (LIKE consent_records) ON COMMIT DELETE ROWS"
+_COPY = f"COPY consent_records_in ({_COLUMNS}) FROM STDIN"
+_MOVE = (
+    f"INSERT INTO consent_records ({_COLUMNS}) SELECT {_COLUMNS} FROM consent_records_in "
+    "ON CONFLICT (record_id) DO NOTHING"
+)
 
 
 class PostgresStore(SqlStore):
@@ -25,12 +34,31 @@ class PostgresStore(SqlStore):
         self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)
         try:
             self.migrate()
+            self.conn.execute(_STAGE)
         except BaseException:
             self.conn.close()
             raise
 
     def _begin(self) -> None:
         self.conn.execute("BEGIN")
+
+    def write(self, records: Sequence[ConsentRecord]) -> None:
+        """COPY, not a multi-row INSERT: psycopg parses a statement with thousands of
+        placeholders in Python every time (it caches only short ones), which cost ~40 us a row;
+        COPY costs ~6. A record written before (a retry) is still skipped."""
+        if not records:
+            return
+        self._begin()
+        try:
+            with self.conn.cursor() as cursor:
+                with cursor.copy(_COPY) as copy:
+                    for record in records:
+                        copy.write_row(self._row(record))
+                cursor.execute(_MOVE)
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
 
     def _lock_schema(self) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))

@@ -1,7 +1,8 @@
 """One consent record: what was decided, when, how, and what the visitor was shown.
 
-A `Decision` is what the endpoint knows (cheap to make on the event loop); the writer thread turns
-it into a `ConsentRecord`, parsing the user agent there. The raw user agent is never stored.
+A `Decision` is what the endpoint knows (cheap to make on the event loop); the writer (a process
+of its own, or a thread) turns it into a `ConsentRecord`, parsing the user agent there. The raw
+user agent is never stored.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Decision:
     replaces: str | None = None
 
     def record(self, ip: IpMode) -> ConsentRecord:
-        """Made once per decision, on the writer thread: the record id is fixed from here on."""
+        """Made once per decision, by the writer: the record id is fixed from here on."""
         browser, os, device, bot = device_of(self.user_agent)
         decided_at = self.decided_at
         if decided_at.tzinfo is not UTC:
