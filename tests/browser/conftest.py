@@ -7,6 +7,7 @@ gets fresh contexts (cookie jars) so tests cannot leak consent to each other.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,8 +27,11 @@ from playwright.sync_api import (
     Playwright,
 )
 
+from consent_gate import Policy
 from consent_gate._types import ASGIApp
+from consent_gate.policy import LogSettings
 from consent_gate.qa import TrackerRecorder, serve
+from consent_gate.storage import ConsentRecord, open_store
 
 _HERE = Path(__file__).parent
 
@@ -191,6 +195,11 @@ class Visitor:
         assert self.page.evaluate("() => window.__samePageView === true")
         assert self.page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
 
+    def consent_id(self) -> str:
+        """The consent id the gate's policy page shows this visitor."""
+        self.page.goto("/consent-gate/policy")
+        return self.page.locator("#cg-consent-id").inner_text()
+
     def load(self, path: str) -> None:
         """Open ``path`` and wait until the banner script is ready, as a visitor would."""
         self.page.goto(path)
@@ -252,3 +261,35 @@ def visit(
     yield create
     errors = [error for visitor in visitors for error in visitor.errors]
     assert not errors, errors
+
+
+# -- the test site with a consent log of its own --------------------------------------
+
+
+@dataclass
+class LoggedSite:
+    """The gated test site writing its consent log to a SQLite file of its own."""
+
+    base_url: str
+    app: Any
+    dsn: str
+
+    def records(self) -> list[ConsentRecord]:
+        """Every record so far, once the log's writer has written out its queue."""
+        assert self.app.log.writer.flush(10)
+        store = open_store(self.dsn)
+        try:
+            return list(store.records())
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="module")
+def logged_site(
+    gate_site: ModuleType, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LoggedSite]:
+    dsn = f"sqlite:///{tmp_path_factory.mktemp('log') / 'log.sqlite3'}"
+    policy = dataclasses.replace(Policy.default(), log=LogSettings(dsn=dsn))
+    app = gate_site.create_site(policy)
+    with serve(app) as base_url:
+        yield LoggedSite(base_url, app, dsn)

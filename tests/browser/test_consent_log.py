@@ -3,57 +3,22 @@ given, on which page, and replaces the one before it."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pytest
 from playwright.sync_api import expect
 
-from consent_gate import Policy
-from consent_gate.policy import LogSettings
-from consent_gate.qa import serve
-from consent_gate.storage import ConsentRecord, open_store
-
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
-    from conftest import Visitor, VisitorFactory
+    from conftest import LoggedSite, VisitorFactory
 
 ENDPOINT = "/consent-gate/consent"
 
 
-@pytest.fixture(scope="module")
-def logged_site(
-    gate_site: ModuleType, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Any, str]]:
-    """The test site logging to its own SQLite file: (base URL, gate, DSN)."""
-    dsn = f"sqlite:///{tmp_path_factory.mktemp('log') / 'log.sqlite3'}"
-    policy = dataclasses.replace(Policy.default(), log=LogSettings(dsn=dsn))
-    app = gate_site.create_site(policy)
-    with serve(app) as base_url:
-        yield base_url, app, dsn
-
-
-def records(app: Any, dsn: str) -> list[ConsentRecord]:
-    assert app.log.writer.flush(10)
-    store = open_store(dsn)
-    try:
-        return list(store.records())
-    finally:
-        store.close()
-
-
-def consent_id(visitor: Visitor) -> str:
-    visitor.page.goto("/consent-gate/policy")
-    return visitor.page.locator("#cg-consent-id").inner_text()
-
-
 def test_choices_in_the_banner_and_the_dialog_are_recorded_in_a_chain(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str]
+    visit: VisitorFactory, logged_site: LoggedSite
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     page = visitor.page
     visitor.load("/next")
@@ -65,9 +30,9 @@ def test_choices_in_the_banner_and_the_dialog_are_recorded_in_a_chain(
     visitor.settings.click()
     with page.expect_navigation(url=f"{base_url}/next"):  # withdrawing reloads
         visitor.dialog.get_by_role("button", name="Withdraw consent").click()
-    latest = consent_id(visitor)
+    latest = visitor.consent_id()
 
-    made = records(app, dsn)[before:]
+    made = logged_site.records()[before:]
     assert [(r.action, r.method, r.page) for r in made] == [
         ("accept_all", "banner", "/next"),
         ("reject_all", "banner", "/next"),
@@ -83,10 +48,10 @@ def test_choices_in_the_banner_and_the_dialog_are_recorded_in_a_chain(
 
 
 def test_no_js_form_preferences_page_and_placeholder_are_told_apart(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str]
+    visit: VisitorFactory, logged_site: LoggedSite
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     no_js = visit(base_url, javascript_enabled=False)
     no_js.page.goto("/next")
     with no_js.page.expect_navigation(url=f"{base_url}/next"):
@@ -107,7 +72,7 @@ def test_no_js_form_preferences_page_and_placeholder_are_told_apart(
         ).click()
     expect(visitor.banner).to_have_count(0)
 
-    made = records(app, dsn)[before:]
+    made = logged_site.records()[before:]
     assert [(r.action, r.method, r.page) for r in made] == [
         ("reject_all", "form", "/next"),
         ("save", "preferences", "/next"),
@@ -119,14 +84,14 @@ def test_no_js_form_preferences_page_and_placeholder_are_told_apart(
 
 
 def test_dnt_is_recorded_as_seen_and_ignored(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str], tmp_path: Path
+    visit: VisitorFactory, logged_site: LoggedSite, tmp_path: Path
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     visitor.context.set_extra_http_headers({"DNT": "1"})
     visitor.load("/")
     with visitor.page.expect_response(f"{base_url}{ENDPOINT}"):
         visitor.banner.get_by_role("button", name="Accept all").click()
-    (made,) = records(app, dsn)[before:]
+    (made,) = logged_site.records()[before:]
     assert made.signals == {"dnt": "ignored"}

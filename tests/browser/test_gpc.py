@@ -3,21 +3,13 @@ asking about it, says so, and is recorded once; DNT changes nothing and is recor
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pytest
 from playwright.sync_api import expect
 
-from consent_gate import Policy
-from consent_gate.policy import LogSettings
-from consent_gate.qa import serve
-from consent_gate.storage import ConsentRecord, open_store
-
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
-    from conftest import Visitor, VisitorFactory
+    from conftest import LoggedSite, VisitorFactory
 
 ENDPOINT = "/consent-gate/consent"
 NOTICE = "Opt-out request honoured"
@@ -33,37 +25,11 @@ if (window.top === window) {
 """
 
 
-@pytest.fixture(scope="module")
-def logged_site(
-    gate_site: ModuleType, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Any, str]]:
-    """The test site logging to its own SQLite file: (base URL, gate, DSN)."""
-    dsn = f"sqlite:///{tmp_path_factory.mktemp('gpc') / 'log.sqlite3'}"
-    policy = dataclasses.replace(Policy.default(), log=LogSettings(dsn=dsn))
-    app = gate_site.create_site(policy)
-    with serve(app) as base_url:
-        yield base_url, app, dsn
-
-
-def records(app: Any, dsn: str) -> list[ConsentRecord]:
-    assert app.log.writer.flush(10)
-    store = open_store(dsn)
-    try:
-        return list(store.records())
-    finally:
-        store.close()
-
-
-def consent_id(visitor: Visitor) -> str:
-    visitor.page.goto("/consent-gate/policy")
-    return visitor.page.locator("#cg-consent-id").inner_text()
-
-
 def test_gpc_header_refuses_marketing_without_asking_and_says_so(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str], gate_site: ModuleType
+    visit: VisitorFactory, logged_site: LoggedSite, gate_site: ModuleType
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     visitor.context.set_extra_http_headers({"Sec-GPC": "1"})
     page = visitor.page
@@ -95,7 +61,7 @@ def test_gpc_header_refuses_marketing_without_asking_and_says_so(
     assert not visitor.cookie_names() & gate_site.MARKETING_COOKIES
 
     # One opt-out record (the first page view), then the decision; later views add nothing.
-    made = records(app, dsn)[before:]
+    made = logged_site.records()[before:]
     assert [(r.action, r.method) for r in made] == [
         ("gpc_opt_out", "gpc-header"),
         ("accept_all", "banner"),
@@ -104,7 +70,7 @@ def test_gpc_header_refuses_marketing_without_asking_and_says_so(
     assert made[1].replaces == made[0].consent_id
     assert not made[1].choices["marketing"]
     assert made[1].choices["analytics"]
-    assert made[1].consent_id == consent_id(visitor)
+    assert made[1].consent_id == visitor.consent_id()
 
     # The policy page and the preferences page say the same.
     expect(page.locator("#cg-gpc-notice")).to_have_text(NOTICE)
@@ -116,10 +82,10 @@ def test_gpc_header_refuses_marketing_without_asking_and_says_so(
 
 
 def test_page_level_gpc_is_reported_recorded_and_stops_running_marketing(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str], gate_site: ModuleType
+    visit: VisitorFactory, logged_site: LoggedSite, gate_site: ModuleType
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     page = visitor.page
     visitor.load("/")
@@ -142,7 +108,7 @@ def test_page_level_gpc_is_reported_recorded_and_stops_running_marketing(
     expect(visitor.dialog.get_by_label("Marketing")).to_be_disabled()
     expect(visitor.dialog.get_by_text(NOTICE).first).to_be_visible()
 
-    made = records(app, dsn)[before:]
+    made = logged_site.records()[before:]
     assert [(r.action, r.method) for r in made] == [
         ("accept_all", "banner"),
         ("gpc_opt_out", "gpc-js"),
@@ -153,10 +119,10 @@ def test_page_level_gpc_is_reported_recorded_and_stops_running_marketing(
 
 
 def test_page_level_gpc_of_an_undecided_visitor_keeps_the_banner_asking(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str], gate_site: ModuleType
+    visit: VisitorFactory, logged_site: LoggedSite, gate_site: ModuleType
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     visitor.context.add_init_script(PAGE_LEVEL_GPC)
     page = visitor.page
@@ -170,7 +136,7 @@ def test_page_level_gpc_of_an_undecided_visitor_keeps_the_banner_asking(
     visitor.load("/next")
     assert not visitor.tracker_hosts() & gate_site.MARKETING_HOSTS
 
-    made = records(app, dsn)[before:]
+    made = logged_site.records()[before:]
     assert [(r.action, r.method, dict(r.signals)) for r in made] == [
         ("gpc_opt_out", "gpc-js", {"gpc": "honoured"}),
         ("accept_all", "banner", {"gpc": "honoured"}),
@@ -178,10 +144,10 @@ def test_page_level_gpc_of_an_undecided_visitor_keeps_the_banner_asking(
 
 
 def test_dnt_changes_neither_banner_nor_trackers_and_is_recorded_as_ignored(
-    visit: VisitorFactory, logged_site: tuple[str, Any, str], gate_site: ModuleType
+    visit: VisitorFactory, logged_site: LoggedSite, gate_site: ModuleType
 ) -> None:
-    base_url, app, dsn = logged_site
-    before = len(records(app, dsn))
+    base_url = logged_site.base_url
+    before = len(logged_site.records())
     visitor = visit(base_url)
     visitor.context.set_extra_http_headers({"DNT": "1"})
     page = visitor.page
@@ -189,12 +155,12 @@ def test_dnt_changes_neither_banner_nor_trackers_and_is_recorded_as_ignored(
     expect(visitor.banner).to_be_visible()
     expect(page.locator("#cg-root .cg-gpc").first).to_be_hidden()
     assert not visitor.tracker_hosts() & (gate_site.ANALYTICS_HOSTS | gate_site.MARKETING_HOSTS)
-    assert records(app, dsn)[before:] == []  # seeing DNT alone records nothing
+    assert logged_site.records()[before:] == []  # seeing DNT alone records nothing
     with page.expect_response(f"{base_url}{ENDPOINT}"):
         visitor.banner.get_by_role("button", name="Accept all").click()
     visitor.recorder.wait_for("connect.facebook.net")
     visitor.recorder.wait_for("googletagmanager.com")
-    (made,) = records(app, dsn)[before:]
+    (made,) = logged_site.records()[before:]
     assert (made.action, dict(made.signals)) == ("accept_all", {"dnt": "ignored"})
     page.goto("/consent-gate/policy")
     expect(page.locator("#cg-dnt-statement")).to_contain_text("does not honour")
