@@ -354,6 +354,24 @@ def test_an_html_response_gets_the_header_and_its_nonce_goes_on_every_gate_scrip
     assert "browsing-topics=()" in response.headers["permissions-policy"]
 
 
+def test_refusing_nothing_the_page_is_not_scanned_and_inline_scripts_are_allowed() -> None:
+    client = serve(mode="enforce")
+    accepted = client.post("/consent-gate/consent", json={"action": "accept_all"})
+    assert accepted.status_code == 200
+
+    response = client.get("/")
+
+    policy = directives(response.headers["content-security-policy"].encode())
+    assert "'unsafe-inline'" in policy["script-src"]
+    assert not any(source.startswith("'nonce-") for source in policy["script-src"])
+    assert "*.google-analytics.com" in policy["script-src"]  # hosts still count
+    assert "nonce=" not in response.text
+    assert "<script>app()</script><script src='/app.js'></script>" in response.text
+    # A refusal brings the nonce back.
+    client.post("/consent-gate/consent", json={"action": "reject_all"})
+    assert "'nonce-" in client.get("/").headers["content-security-policy"]
+
+
 def test_the_head_scripts_carry_the_nonce() -> None:
     client = serve(mode="enforce")
     client.gate.head.add(lambda consent: "guard();")

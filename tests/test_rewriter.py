@@ -421,16 +421,15 @@ def stamped(html: bytes, block: Blocker | None = None, chunk: int = 0) -> bytes:
     return b"".join(parts) + rewriter.close()
 
 
-@pytest.mark.parametrize("block", [blocker(), Rules(Policy(services=())).passing])
 @pytest.mark.parametrize("chunk", [0, 1, 7])
-def test_inline_scripts_get_the_nonce_and_nothing_else_changes(block: Blocker, chunk: int) -> None:
+def test_inline_scripts_get_the_nonce_and_nothing_else_changes(chunk: int) -> None:
     html = (
         b"<p>hi</p><SCRIPT>var a = 1;</SCRIPT>\n"
         b'<script type="module" defer>import "/a.js";</script>'
         b'<script type="application/json" id="data">{"a": 1}</script>'
         b"<script\n>b()</script><img src=x>"
     )
-    assert stamped(html, block, chunk) == (
+    assert stamped(html, chunk=chunk) == (
         b'<p>hi</p><SCRIPT nonce="n0nce">var a = 1;</SCRIPT>\n'
         b'<script nonce="n0nce" type="module" defer>import "/a.js";</script>'
         b'<script nonce="n0nce" type="application/json" id="data">{"a": 1}</script>'
@@ -451,7 +450,6 @@ def test_inline_scripts_get_the_nonce_and_nothing_else_changes(block: Blocker, c
 )
 def test_external_already_nonced_and_non_script_markup_is_not_stamped(tag: bytes) -> None:
     assert stamped(tag) == tag
-    assert stamped(tag, Rules(POLICY).passing) == tag
 
 
 def test_held_back_inline_scripts_keep_a_nonce_for_activation_after_consent() -> None:
@@ -465,29 +463,16 @@ def test_held_back_external_scripts_get_no_nonce() -> None:
     assert b'data-cg-src="https://www.google-analytics.com/a.js"' in out
 
 
-def test_a_blocker_refusing_nothing_holds_nothing_back() -> None:
-    passing = Rules(POLICY).passing
-    html = (
-        b'<script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
-        b'<img src="https://www.facebook.com/tr?id=1"><iframe src="https://www.youtube.com/embed/x">'
-        b'</iframe><img data-consent="marketing" src="/p.gif">'
-    )
-    assert rewrite(html, passing) == html
-    assert not passing.may_match(html, 0, len(html))
-    assert passing.hosts == frozenset()
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(html=_HTML, cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=6))
 def test_stamping_only_adds_nonces_whatever_the_input_and_chunking(
     html: bytes, cuts: list[int]
 ) -> None:
-    for block in (blocker(), Rules(Policy(services=TEST_SERVICES_TUPLE)).passing):
-        whole = stamped(html, block)
-        assert undo(whole.replace(NONCE, b"")) == html
-        # Every stamp sits right after a script tag's name.
-        assert whole.count(NONCE) == len(re.findall(rb"(?i)<script" + NONCE, whole))
-        rewriter = HtmlRewriter(block, lambda match: PLACEHOLDER, "n0nce")
-        points = sorted({min(c, len(html)) for c in cuts})
-        pieces = [html[a:b] for a, b in zip([0, *points], [*points, len(html)], strict=True)]
-        assert b"".join(rewriter.feed(p) for p in pieces) + rewriter.close() == whole
+    whole = stamped(html)
+    assert undo(whole.replace(NONCE, b"")) == html
+    # Every stamp sits right after a script tag's name.
+    assert whole.count(NONCE) == len(re.findall(rb"(?i)<script" + NONCE, whole))
+    rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER, "n0nce")
+    points = sorted({min(c, len(html)) for c in cuts})
+    pieces = [html[a:b] for a, b in zip([0, *points], [*points, len(html)], strict=True)]
+    assert b"".join(rewriter.feed(p) for p in pieces) + rewriter.close() == whole

@@ -95,18 +95,22 @@ class Csp:
     def apply(self, headers: Headers, consent: Consent, nonce: str | None) -> Headers:
         """An HTML response's headers with, before marketing consent, Permissions-Policy denials
         merged in and client-hint requests dropped (whatever the mode), and the gate's CSP
-        added (with a nonce, unless the mode is off)."""
+        added unless the mode is off: with the nonce while something is refused, else allowing
+        inline scripts (none is a tracker to stop)."""
         if not consent.allows(MARKETING):
             headers = _deny_features(headers, self._permissions)
-        if nonce is None:
+        if not self.enabled:
             return headers
+        script, rest = self._pieces(consent)
+        if nonce is None:  # nothing refused: inline scripts may all run, hosts still count
+            ours = f"script-src {script} 'unsafe-inline'; {rest}"
+            return [*headers, (self.header_name, ours.encode("ascii"))]
         app_sources: dict[str, None] = {}
         for key, value in headers:
             if key in _APP_CSP:
                 for source in _script_sources(value):
                     if _NONCE.fullmatch(source) or _HASH.fullmatch(source):
                         app_sources[source.decode("ascii")] = None
-        script, rest = self._pieces(consent)
         sources = "".join(f" {s}" for s in app_sources if s != f"'nonce-{nonce}'")
         ours = f"script-src {script} 'nonce-{nonce}'{sources}; {rest}"
         return [*headers, (self.header_name, ours.encode("ascii"))]

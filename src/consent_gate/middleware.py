@@ -230,15 +230,21 @@ class _Response:
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
         gate, scope = self._gate, self._scope
         headers: Headers = scope["headers"]
+        bot = gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent"))
+        if bot:
+            self._consent = gate.codec.loads(None)  # undecided: every tracker held back
+        consent = self._consent
         stamp = None
         if gate.csp.enabled and self._held is not None:
             self._nonce, stamps = gate.csp.nonce(self._held["headers"])
+            if stamps and not consent.refused:
+                # Refusing nothing, no inline script is a tracker to stop: the policy allows
+                # inline scripts and the page is left unscanned.
+                self._nonce = None
             stamp = self._nonce if stamps else None
-        if gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent")):
-            self._consent = gate.codec.loads(None)  # undecided: every tracker held back
+        if bot:
             snippet = None
         else:
-            consent = self._consent
             self._prompt = (
                 not consent.decided
                 and consent.signals.get("dnt") != "honoured"
@@ -248,9 +254,8 @@ class _Response:
             # Without the header the page's <html lang> decides, once its first bytes arrive.
             self._lang = gate.banner.language(accept) if accept else None
             snippet = self._snippet() if self._lang else b""
-        consent = self._consent
         next_url = self._next_url()
-        blocker = gate.rules.blocking(consent.refused) or (gate.rules.passing if stamp else None)
+        blocker = gate.rules.blocking(consent.refused)
         rewriter = None
         if blocker is not None:
             made: dict[Match, bytes] = {}

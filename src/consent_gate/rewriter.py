@@ -50,8 +50,6 @@ _FAST_ATTRS = (
     rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
-# Refusing nothing (only stamping nonces), scripts are the only loading tags worth a look.
-_INTERESTING_SCRIPTS = trie({*_RAWTEXT, b"script", b"noscript", b"plaintext"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
@@ -71,7 +69,6 @@ def _skip(
     hosts: frozenset[str],
     every_tag: bool,
     marks: bool,
-    loading: bool = True,
     stamping: bool = False,
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
@@ -79,19 +76,11 @@ def _skip(
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined. When nothing is refused
-    (`loading` False) only scripts are: an inline one may need a nonce.
+    With first-party path rules every loading tag is examined.
     """
     quick = b""
-    interesting = _INTERESTING
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
-    if not loading:
-        interesting = _INTERESTING_SCRIPTS
-        # A script with no text at all (an external one) needs no nonce: copied whole.
-        quick = (
-            script + _FAST_ATTRS + rb">" + _WS + rb"*+</script" + _NAME_END + _FAST_ATTRS + rb">"
-        )
-    elif not every_tag:
+    if not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
         plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
         safe = (
@@ -125,7 +114,7 @@ def _skip(
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + interesting + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
         rb"|</(?!noscript"
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
@@ -242,7 +231,6 @@ class HtmlRewriter:
             blocker.hosts,
             blocker.examines_every_tag,
             b"data-consent" in low,
-            bool(blocker.refused),
             bool(self._nonce),
         )
         out: list[bytes] = []

@@ -154,15 +154,12 @@ class Blocker:
         self.refused = refused
         self._classifier = classifier
         self._consent_aware = consent_aware
-        # Refusing nothing (the rewriter only stamps nonces), no tag needs a closer look.
-        self.examines_every_tag = classifier.has_paths and bool(refused)
-        self.hosts = classifier.hosts if refused else frozenset()
+        self.examines_every_tag = classifier.has_paths
+        self.hosts = classifier.hosts
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
         """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
         the policy names, and explicit marks can match."""
-        if not self.refused:
-            return False
         return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
     def url(self, value: str, script: bool = False) -> Match | None:
@@ -191,7 +188,6 @@ class Rules:
         self.classifier = Classifier(policy.services)
         self._consent_aware = consent_aware
         self._cache: dict[frozenset[str], Blocker | None] = {}
-        self.passing = Blocker(self.classifier, frozenset())  # holds nothing back
 
     def blocking(self, refused: frozenset[str]) -> Blocker | None:
         """The blocker for these refused categories, or None when nothing is refused."""
