@@ -10,7 +10,8 @@ import contextlib
 import dataclasses
 import importlib.util
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -180,6 +181,14 @@ class Visitor:
 
     def cookie_names(self) -> set[str]:
         return set(self.cookies())
+
+    def wait_for_cookies(self, names: Collection[str], timeout: float = 5.0) -> set[str]:
+        """The cookie names once they include `names`: a script's `document.cookie` write
+        reaches the browser's cookie store a moment after the script has run."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.cookie_names()) >= set(names) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return found
 
     def tracker_runs(self) -> list[str]:
         """URLs of stubbed tracker scripts that ran in the current page view, in order."""

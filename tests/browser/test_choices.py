@@ -82,7 +82,9 @@ def test_accept_all_starts_every_tracker_in_the_same_page_view(
     collect = visitor.recorder.wait_for("www.google-analytics.com")
     assert collect.url == gate_site.GA_COLLECT_URL
     assert collect.method == "POST"
-    assert {"_ga", "_fbp", "_hjSessionUser_1234567"} <= visitor.cookie_names()
+    assert {"_ga", "_fbp", "_hjSessionUser_1234567"} <= visitor.wait_for_cookies(
+        {"_ga", "_fbp", "_hjSessionUser_1234567"}
+    )
     # Embeds and images load their real addresses.
     embed = page.locator("#snippet-youtube-embed iframe").first
     expect(embed).to_have_attribute("src", gate_site.YOUTUBE_EMBED_URL)

@@ -32,6 +32,7 @@ def accept_everything_and_collect_cookies(visitor: Visitor, gate_site: ModuleTyp
     )
     visitor.load("/set-cookies")
     visitor.load("/")  # a page with trackers running, from which the visitor withdraws
+    visitor.wait_for_cookies(gate_site.TRACKER_COOKIE_NAMES)
     cookies = visitor.cookies()
     assert cookies["_ga"]["httpOnly"] is True  # set by the server: page script cannot delete it
     assert cookies["_ga"]["value"] == "GA1.1.999.1700000000"
@@ -122,7 +123,9 @@ def test_withdraw_without_javascript_clears_cookies(
             {"name": "_hjSessionUser_1234567", "value": "x", "url": site_url},
         ]
     )
-    assert visitor.cookie_names() >= gate_site.TRACKER_COOKIE_NAMES
+    assert (
+        visitor.wait_for_cookies(gate_site.TRACKER_COOKIE_NAMES) >= gate_site.TRACKER_COOKIE_NAMES
+    )
 
     visitor.settings.click()
     expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/set-cookies&lang=en")
@@ -147,7 +150,9 @@ def test_rejecting_after_accepting_in_the_same_page_view_stops_trackers(
         "(urls) => urls.every((url) => (window.__cgTrackerRuns || []).includes(url))",
         arg=sorted(ALL_SCRIPTS),
     )
-    assert visitor.cookie_names() >= gate_site.TRACKER_COOKIE_NAMES
+    assert (
+        visitor.wait_for_cookies(gate_site.TRACKER_COOKIE_NAMES) >= gate_site.TRACKER_COOKIE_NAMES
+    )
     visitor.recorder.clear()
 
     # The trackers started in this page view: only a reload stops them.
