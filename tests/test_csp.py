@@ -350,7 +350,7 @@ def test_an_html_response_gets_the_header_and_its_nonce_goes_on_every_gate_scrip
     assert re.search(
         rf'<script src="/consent-gate/static/banner.js[^"]*" defer nonce="{nonce}">', response.text
     )
-    assert response.headers["vary"] == "Cookie"
+    assert response.headers["vary"] == "Cookie, Accept-Language, Sec-GPC"
     assert "browsing-topics=()" in response.headers["permissions-policy"]
 
 

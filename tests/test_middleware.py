@@ -37,7 +37,7 @@ from starlette.routing import Route
 from consent_gate import ConsentGate, Policy, consent_of
 from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
 from consent_gate.consent import ConsentCodec
-from consent_gate.policy import LogSettings
+from consent_gate.policy import GpcSettings, LogSettings
 
 SECRET = "middleware-test-secret"
 POLICY = Policy.default()
@@ -922,9 +922,9 @@ def test_an_ascii_compatible_meta_charset_is_rewritten() -> None:
 # --- caching headers ----------------------------------------------------------------------------
 
 
-def test_rewritten_html_varies_on_cookie_and_is_private() -> None:
+def test_rewritten_html_varies_on_what_it_depends_on_and_is_private() -> None:
     sent = gated(PAGE)
-    assert sent.values(b"vary") == [b"Cookie"]
+    assert sent.values(b"vary") == [b"Cookie, Accept-Language, Sec-GPC"]
     assert sent.values(b"cache-control") == [b"private"]
 
 
@@ -938,7 +938,7 @@ def test_vary_and_cache_control_are_merged_and_validators_dropped() -> None:
             (b"last-modified", b"Tue, 01 Jan 2030 00:00:00 GMT"),
         ],
     )
-    assert sent.values(b"vary") == [b"Accept-Encoding, Cookie"]
+    assert sent.values(b"vary") == [b"Accept-Encoding, Cookie, Accept-Language, Sec-GPC"]
     assert sent.values(b"cache-control") == [b"private, max-age=600"]
     assert sent.values(b"etag") == []
     assert sent.values(b"last-modified") == []
@@ -947,15 +947,21 @@ def test_vary_and_cache_control_are_merged_and_validators_dropped() -> None:
 @pytest.mark.parametrize(
     ("vary", "cache"),
     [
-        (b"Cookie", b"no-store"),
+        (b"Cookie, Accept-Language, Sec-GPC", b"no-store"),
         (b"*", b"private, max-age=0"),
-        (b"Accept-Language, cookie", b"no-cache, no-store, must-revalidate"),
+        (b"sec-gpc, Accept-Language, cookie", b"no-cache, no-store, must-revalidate"),
     ],
 )
 def test_already_private_headers_are_kept(vary: bytes, cache: bytes) -> None:
     sent = gated(PAGE, headers=[(b"vary", vary), (b"cache-control", cache)])
     assert sent.values(b"vary") == [vary]
     assert sent.values(b"cache-control") == [cache]
+
+
+def test_honoured_dnt_is_varied_on_too_and_ignored_gpc_is_not() -> None:
+    policy = replace(POLICY, dnt="honour", gpc=GpcSettings("ignore", ()))
+    sent = gated(PAGE, gate_kwargs={"policy": policy})
+    assert sent.values(b"vary") == [b"Cookie, Accept-Language, DNT"]
 
 
 def test_a_weak_etag_is_dropped_too() -> None:

@@ -219,7 +219,7 @@ def test_a_file_response_html_page_is_rewritten(html_file: Path) -> None:
     assert response.values("content-length") == [str(len(response.body))]
     assert response.values("etag") == []
     assert response.values("last-modified") == []
-    assert response.values("vary") == ["Cookie"]
+    assert response.values("vary") == ["Cookie, Accept-Language, Sec-GPC"]
 
 
 def test_a_large_file_response_is_rewritten_and_streamed(tmp_path: Path) -> None:

@@ -90,6 +90,12 @@ class ConsentGate:
             self.head.add(ConsentMode(self.policy))
         fingerprint.install(self.policy, self.head, self.reports)
         self.signals = PrivacySignals(self.policy, self.codec, self.log)
+        # What a rewritten page depends on besides its URL: caches must key on all of it.
+        self.vary = [b"Cookie", b"Accept-Language"]
+        if self.policy.gpc.stance == "honour":
+            self.vary.append(b"Sec-GPC")
+        if self.policy.dnt == "honour":
+            self.vary.append(b"DNT")
         self.csp = Csp(self.policy)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
@@ -353,14 +359,13 @@ class _Response:
                 continue
             if key == b"vary":
                 vary = True
-                if b"cookie" not in value.lower() and value.strip() != b"*":
-                    value += b", Cookie"
+                value = _vary(value, self._gate.vary)
             elif key == b"cache-control":
                 cache = True
                 value = _private(value)
             out.append((key, value))
         if not vary:
-            out.append((b"vary", b"Cookie"))
+            out.append((b"vary", b", ".join(self._gate.vary)))
         if not cache:
             out.append((b"cache-control", b"private"))
         if not more:
@@ -438,6 +443,15 @@ def _meta_ascii_compatible(label: str) -> bool:
         return True
     # HTML: a UTF-16 or UTF-32 label in <meta> cannot be true of bytes that spell it; UTF-8.
     return name.startswith(("utf-16", "utf-32")) or ascii_compatible(label)
+
+
+def _vary(value: bytes, needed: list[bytes]) -> bytes:
+    """The app's Vary with the gate's own fields added (`*` already covers everything)."""
+    present = {field.strip().lower() for field in value.split(b",")}
+    if b"*" in present:
+        return value
+    missing = [field for field in needed if field.lower() not in present]
+    return b", ".join([value, *missing]) if missing else value
 
 
 def _private(value: bytes) -> bytes:
