@@ -15,10 +15,27 @@ def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 0
     assert "revision 4" in result.output
-    assert "DNT ignored" in result.output
-    assert "GPC honoured for marketing" in result.output
-    path.write_text('[consent]\ngpc = "ignore"\n')
-    assert "GPC ignored" in CliRunner().invoke(main, ["check", str(path)]).output
+    assert result.output.splitlines()[1:] == [
+        "  Do Not Track: ignored",
+        "  Global Privacy Control: honoured for marketing",
+        "  Content-Security-Policy: report-only",
+        "  fingerprinting guard: on until analytics + marketing",
+        "  Google Consent Mode: off",
+        "  consent log: sqlite:///consent-log.sqlite3",
+    ]
+    path.write_text(
+        '[consent]\ngpc = "ignore"\ndnt = "honour"\n[csp]\nmode = "enforce"\n'
+        "[fingerprinting]\nguard = false\n[google_consent_mode]\nenabled = true\n"
+        "[log]\nenabled = false\n"
+    )
+    assert CliRunner().invoke(main, ["check", str(path)]).output.splitlines()[1:] == [
+        "  Do Not Track: honoured",
+        "  Global Privacy Control: ignored",
+        "  Content-Security-Policy: enforce",
+        "  fingerprinting guard: off",
+        "  Google Consent Mode: basic",
+        "  consent log: off",
+    ]
 
 
 def test_check_names_the_bad_key(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import BinaryIO, TextIO
 import click
 
 from .consent_mode import consent_aware
+from .fingerprint import covering_categories
 from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
@@ -44,15 +45,26 @@ def check(policy_path: Path) -> None:
     """Validate a policy file; a mistake is reported with the key that holds it."""
     policy = _load(policy_path)
     cookies = sum(len(s.cookies) for s in policy.services)
-    gpc = (
-        f"GPC honoured for {', '.join(policy.gpc.sale_sharing)}"
-        if policy.gpc.stance == "honour"
-        else "GPC ignored"
-    )
     click.echo(
         f"{policy_path}: OK - revision {policy.revision}, {len(policy.categories)} categories, "
-        f"{len(policy.services)} services, {cookies} cookies; DNT {policy.dnt}d; {gpc}."
+        f"{len(policy.services)} services, {cookies} cookies."
     )
+    # Every stance the gate takes on the visitor's behalf, said out loud.
+    gpc = policy.gpc
+    guard = policy.fingerprinting
+    gcm = policy.google_consent_mode
+    stances = [
+        f"Do Not Track: {'honoured' if policy.dnt == 'honour' else 'ignored'}",
+        "Global Privacy Control: "
+        + (f"honoured for {', '.join(gpc.sale_sharing)}" if gpc.stance == "honour" else "ignored"),
+        f"Content-Security-Policy: {policy.csp.mode}",
+        "fingerprinting guard: "
+        + (f"on until {' + '.join(covering_categories(policy))}" if guard.guard else "off"),
+        f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
+        f"consent log: {policy.log.dsn if policy.log.enabled else 'off'}",
+    ]
+    for stance in stances:
+        click.echo(f"  {stance}")
 
 
 @main.command()
