@@ -64,9 +64,11 @@ class ProcessWriter:
         config: WriterConfig,
         *,
         queue_size: int = 10_000,
-        batch_size: int = 500,
-        linger: float = 0.05,
+        batch_size: int = 1000,
+        linger: float = 0.2,
     ) -> None:
+        """A long linger and large batches: each wake-up of the sender takes the GIL from the
+        event loop twice or thrice, whatever the batch's size."""
         self._config = config
         self.spool = Spool(config.spool, memory=0)  # overflow goes straight to the shared file
         self._queue_size = queue_size

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from .. import i18n
@@ -45,14 +45,13 @@ class Rows:
     languages: tuple[str, ...]  # as the banner offers them, in its order
     default_lang: str
     max_age: int
+    _negotiated: dict[bytes | None, str] = field(default_factory=dict, compare=False, repr=False)
 
     def decision(self, row: Row) -> Decision:
         (consent_id, ns, action, choices, revision, lang) = row[:6]
         (signals, page, method, agent, client, replaces) = row[6:]
-        if not isinstance(lang, str):  # negotiated as the banner does (`Banner.language`)
-            text = lang.decode("latin-1") if lang else ""
-            ranges = i18n.parse_accept_language(text) if text else ()
-            lang = i18n.negotiate(ranges, self.languages, self.default_lang)
+        if not isinstance(lang, str):
+            lang = self._negotiate(lang)
         shown = self.shown.get(lang) or next(iter(self.shown.values()))
         return Decision(
             consent_id=consent_id,
@@ -69,6 +68,18 @@ class Rows:
             max_age=self.max_age,
             replaces=replaces,
         )
+
+    def _negotiate(self, accept_language: bytes | None) -> str:
+        """As the banner does (`Banner.language`); a few distinct headers make most traffic."""
+        lang = self._negotiated.get(accept_language)
+        if lang is None:
+            text = accept_language.decode("latin-1") if accept_language else ""
+            ranges = i18n.parse_accept_language(text) if text else ()
+            lang = i18n.negotiate(ranges, self.languages, self.default_lang)
+            if len(self._negotiated) >= 1024:  # bounded: headers come from visitors
+                self._negotiated.clear()
+            self._negotiated[accept_language] = lang
+        return lang
 
 
 def dump(rows: list[Row]) -> bytes:
