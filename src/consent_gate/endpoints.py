@@ -171,7 +171,6 @@ class Endpoints:
                 previous=current,
                 headers=headers,
                 client=client[0] if client else None,
-                lang=self.banner.language(header(headers, b"accept-language")),
             )
         secure = scope.get("scheme") == "https"
         cookie = set_cookie_header(

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 from test_log_endpoints import _site
-from test_writer import SHOWN, _count, _decision
+from test_writer import SHOWN, _count, _row
 
 from consent_gate import ConsentGate, Policy
 from consent_gate.storage import open_store
 from consent_gate.storage.process import ProcessWriter, WriterConfig
+from consent_gate.storage.rows import Rows
 from consent_gate.storage.writer import RecordWriter
 
 
 def _writer(dsn: str, spool: Path, **options: int) -> ProcessWriter:
-    return ProcessWriter(WriterConfig(dsn, [SHOWN], spool, "off", dsn), **options)
+    rows = Rows({"en": SHOWN}, ("en",), "en", 86400)
+    return ProcessWriter(WriterConfig(dsn, rows, spool, "off", dsn), **options)
 
 
 def _closed_port() -> str:
@@ -35,7 +37,7 @@ def test_decisions_are_written_by_another_process(dsn: str, tmp_path: Path) -> N
     assert child is not None
     assert child._process.pid != os.getpid()
     for number in range(1200):  # more than one batch
-        writer.submit(_decision(number))
+        writer.submit(_row(number))
     assert writer.flush(10)
     assert _count(dsn) == 1200
     writer.close()
@@ -46,7 +48,7 @@ def test_decisions_are_written_by_another_process(dsn: str, tmp_path: Path) -> N
 def test_close_writes_what_is_still_queued(dsn: str, tmp_path: Path) -> None:
     writer = _writer(dsn, tmp_path / "spool.jsonl")
     for number in range(700):
-        writer.submit(_decision(number))
+        writer.submit(_row(number))
     writer.close()
     assert _count(dsn) == 700
 
@@ -58,7 +60,7 @@ def test_a_store_that_is_down_is_logged_here_and_its_records_spooled_to_the_file
     down = _writer(_closed_port(), spool)
     with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
         for number in range(10):
-            down.submit(_decision(number))
+            down.submit(_row(number))
         assert not down.flush(1)
         down.close()
     assert "cannot write to" in caplog.text  # said in the child, logged by the server
@@ -77,7 +79,7 @@ def test_a_full_queue_spills_to_the_spool_file_the_writer_drains(
     spool = tmp_path / "spool.jsonl"
     writer = _writer(dsn, spool, queue_size=0)
     with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
-        writer.submit(_decision(1))
+        writer.submit(_row(1))
     assert "already queued" in caplog.text
     assert len(spool.read_text().splitlines()) == 1
     assert writer.flush(10)
@@ -97,7 +99,7 @@ def test_a_writer_that_dies_is_reported_and_replaced(
         first._reader.join(10)
     assert "the writer process exited (code -9)" in caplog.text
     for number in range(5):
-        writer.submit(_decision(number))
+        writer.submit(_row(number))
     assert writer.flush(10)
     assert writer._child is not first
     writer.close()
@@ -111,7 +113,7 @@ def test_interrupts_are_left_to_the_server(dsn: str, tmp_path: Path) -> None:
     assert child is not None
     os.kill(child._process.pid, signal.SIGINT)  # Ctrl-C, or a supervisor's SIGTERM
     os.kill(child._process.pid, signal.SIGTERM)
-    writer.submit(_decision(1))
+    writer.submit(_row(1))
     assert writer.flush(10)
     assert writer._child is child
     writer.close()
@@ -137,7 +139,7 @@ def test_a_writer_whose_server_is_gone_writes_what_it_holds_and_exits(
     child = writer._child
     assert child is not None
     with writer._send_lock:
-        writer._send([_decision(number) for number in range(2000)])
+        writer._send([_row(number) for number in range(2000)])
     child._to.close()  # what the child sees when the server is killed
     assert child._process.wait(20) == 0
     assert _count(dsn) == 2000

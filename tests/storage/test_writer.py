@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from test_log_endpoints import CONSENT, SITE, _site
 from consent_gate import ConsentGate, Policy
 from consent_gate.storage import Decision, SqlStore, open_store
 from consent_gate.storage.log import shown_version
+from consent_gate.storage.rows import Row
 from consent_gate.storage.spool import Spool
 from consent_gate.storage.writer import RecordWriter
 
@@ -38,6 +40,25 @@ def _decision(number: int) -> Decision:
         user_agent="",
         client=None,
         max_age=86400,
+    )
+
+
+def _row(number: int) -> Row:
+    """The same decision as the request's thread captures it."""
+    choices = {"necessary": True, "analytics": True}
+    return (
+        f"c{number}",
+        time.time_ns(),
+        "accept_all",
+        choices,
+        1,
+        None,
+        {},
+        "/",
+        "api",
+        b"",
+        None,
+        None,
     )
 
 
@@ -199,7 +220,7 @@ def test_lifespan_shutdown_flushes_the_log(dsn: str) -> None:
             await asyncio.sleep(0.01)
         assert app.log is not None
         for number in range(300):
-            app.log.writer.submit(_decision(number))
+            app.log.writer.submit(_row(number))
         await messages.put({"type": "lifespan.shutdown"})
         await task
 

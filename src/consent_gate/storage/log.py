@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from .._types import Headers
@@ -15,7 +15,8 @@ from ..http import header
 from ..policy import Policy
 from . import sqlite_path
 from .process import ProcessWriter, WriterConfig
-from .records import Decision, Shown
+from .records import Shown
+from .rows import Row, Rows
 from .spool import Spool
 from .sql import SqlStore
 from .writer import RecordWriter
@@ -45,8 +46,9 @@ class ConsentLog:
     ) -> None:
         dsn = store if isinstance(store, str) else policy.log.dsn
         self.shown = dict(shown)  # by language; the first is the default
-        self._default = next(iter(self.shown.values()))
-        self._policy = policy
+        banner = policy.banner
+        self._rows = Rows(self.shown, banner.languages, banner.default_language, policy.max_age)
+        self._keep_ip = policy.log.ip == "truncated"
         spool_path = spool or _spool_path(dsn)
         self.writer: RecordWriter | ProcessWriter
         if callable(store):  # a live factory cannot cross into another process
@@ -57,11 +59,11 @@ class ConsentLog:
                 ip=policy.log.ip,
                 where=repr(store),
             )
+            self._submit: Callable[[Row], None] = self._decide_here
         else:
-            config = WriterConfig(
-                dsn, list(self.shown.values()), spool_path, policy.log.ip, _redacted(dsn)
-            )
+            config = WriterConfig(dsn, self._rows, spool_path, policy.log.ip, _redacted(dsn))
             self.writer = ProcessWriter(config)
+            self._submit = self.writer.submit
 
     def record(
         self,
@@ -75,25 +77,33 @@ class ConsentLog:
         client: str | None,
         lang: str | None = None,
     ) -> None:
-        """Queue the record of a decision just made; returns at once."""
+        """Queue the record of a decision just made; returns at once.
+
+        `lang`: the banner's language, if known; else the writer negotiates it from the
+        request's Accept-Language, as the banner does. The row holds only what the request
+        gives; all else is worked out off the event loop."""
         assert consent.id is not None
-        self.writer.submit(
-            Decision(
-                consent_id=consent.id,
-                decided_at=datetime.now(UTC),  # the cookie's time, to the microsecond
-                action=action,
-                choices=consent.choices,
-                revision=consent.revision,
-                shown=self.shown.get(lang or "", self._default).hash,
-                signals=consent.signals,
-                page=page,
-                method=method,
-                user_agent=(header(headers, b"user-agent") or b"").decode("latin-1"),
-                client=client if self._policy.log.ip == "truncated" else None,
-                max_age=self._policy.max_age,
-                replaces=previous.id,
+        self._submit(
+            (
+                consent.id,
+                time.time_ns(),  # the cookie's time, to the microsecond
+                action,
+                consent.choices,
+                consent.revision,
+                header(headers, b"accept-language") if lang is None else lang,
+                consent.signals,
+                page,
+                method,
+                header(headers, b"user-agent") or b"",
+                client if self._keep_ip else None,
+                previous.id,
             )
         )
+
+    def _decide_here(self, row: Row) -> None:
+        """For the writer thread (a store factory): a `Decision` made on the request's thread."""
+        assert isinstance(self.writer, RecordWriter)
+        self.writer.submit(self._rows.decision(row))
 
     async def startup(self) -> None:
         await asyncio.to_thread(self.writer.start)

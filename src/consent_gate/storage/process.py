@@ -2,10 +2,11 @@
 
 A writer thread in the server competes with the event loop for the GIL: parsing user agents,
 building rows and the driver's parameter binding all hold it, and each hand-over can keep the
-loop waiting. Here the server only appends decisions to a list; a sender thread wakes once per
-batch, pickles the batch and writes it to a pipe. The child (a fresh interpreter, not a fork:
-the server has threads and an event loop) runs the ordinary `RecordWriter`, with its bounded
-queue, spool, retries and shutdown flush. Its log records are forwarded to the server's
+loop waiting. Here the server only appends a flat row (`rows.Row`) per decision to a list; a
+sender thread wakes once per batch, dumps it with one `marshal` call and writes it to a pipe.
+The child (a fresh interpreter, not a fork: the server has threads and an event loop) turns
+rows into decisions and runs the ordinary `RecordWriter`, with its bounded queue, spool,
+retries and shutdown flush. Its log records are forwarded to the server's
 `logging`, so failures show up where the site owner looks.
 """
 
@@ -14,20 +15,19 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import operator
 import os
 import pickle
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from . import open_store
-from .records import Decision, IpMode, Shown, device_of
+from .records import IpMode, device_of
+from .rows import Row, Rows, dump, load
 from .spool import Spool
 from .writer import RecordWriter
 
@@ -38,9 +38,6 @@ logger = logging.getLogger("consent_gate.log")
 # When the CPU is short, visitors' responses come first; the queues absorb the backlog, and the
 # writer still gets about a tenth of a busy core (some 5,000 records/s).
 _NICE = 10
-
-# A decision crosses the pipe as a tuple of its fields: a third of the cost of pickling objects.
-_FIELDS = operator.attrgetter(*Decision.__slots__)
 
 # The child gets the server's sys.path, so it imports this very copy of the package.
 _BOOT = "import sys, json; sys.path[:] = json.loads(sys.argv[1]); " + (
@@ -53,7 +50,7 @@ class WriterConfig:
     """What the child needs to open the store itself: a DSN, never a live connection."""
 
     dsn: str
-    shown: Sequence[Shown]
+    rows: Rows
     spool: Path
     ip: IpMode
     where: str
@@ -67,15 +64,17 @@ class ProcessWriter:
         config: WriterConfig,
         *,
         queue_size: int = 10_000,
-        batch_size: int = 500,
-        linger: float = 0.05,
+        batch_size: int = 1000,
+        linger: float = 0.2,
     ) -> None:
+        """A long linger and large batches: each wake-up of the sender takes the GIL from the
+        event loop twice or thrice, whatever the batch's size."""
         self._config = config
         self.spool = Spool(config.spool, memory=0)  # overflow goes straight to the shared file
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._linger = linger
-        self._pending: list[Decision] = []
+        self._pending: list[Row] = []
         self._cond = threading.Condition()
         self._send_lock = threading.Lock()  # one writer of the pipe; batches stay in order
         self._sender: threading.Thread | None = None
@@ -83,12 +82,12 @@ class ProcessWriter:
         self._stopping = False
         self._atexit = False
 
-    def submit(self, decision: Decision) -> None:
+    def submit(self, row: Row) -> None:
         """Queue a decision; a list append, nothing else on the server's thread."""
         with self._cond:
             queued = len(self._pending)
             if queued < self._queue_size:
-                self._pending.append(decision)
+                self._pending.append(row)
                 if self._sender is None:
                     self._start()
                 if not queued or queued + 1 == self._batch_size:
@@ -100,7 +99,7 @@ class ProcessWriter:
             self._config.where,
             self.spool.path,
         )
-        self.spool.add([decision.record(self._config.ip)])
+        self.spool.add([self._config.rows.decision(row).record(self._config.ip)])
 
     def start(self, timeout: float = 10.0) -> bool:
         """Spawn the writer now (at lifespan start-up) rather than on the first decision, and
@@ -150,7 +149,7 @@ class ProcessWriter:
             if child is not None:
                 child.stop(timeout)
 
-    def _take(self, count: int | None) -> list[Decision]:
+    def _take(self, count: int | None) -> list[Row]:
         with self._cond:
             batch = self._pending[:count]
             del self._pending[:count]
@@ -160,7 +159,7 @@ class ProcessWriter:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._pending) or self._stopping)
-                # A moment for more to arrive: one pickle and one pipe write per batch.
+                # A moment for more to arrive: one dump and one pipe write per batch.
                 self._cond.wait_for(self._batch_ready, timeout=self._linger)
                 stopping = self._stopping
             with self._send_lock:
@@ -172,7 +171,7 @@ class ProcessWriter:
     def _batch_ready(self) -> bool:
         return len(self._pending) >= self._batch_size or self._stopping
 
-    def _send(self, batch: list[Decision]) -> _Child | None:
+    def _send(self, batch: list[Row]) -> _Child | None:
         """Hand a batch to the child (spawned if need be); spool it if there is no child."""
         try:
             if self._child is not None and not self._child.alive():
@@ -181,7 +180,7 @@ class ProcessWriter:
             if self._child is None:
                 self._child = _Child(self._config)
             if batch:
-                self._child.send(("batch", list(map(_FIELDS, batch))))
+                self._child.send(("batch", dump(batch)))
             return self._child
         except OSError:
             logger.exception(
@@ -191,7 +190,8 @@ class ProcessWriter:
                 self.spool.path,
             )
             self._child = None
-            self.spool.add([decision.record(self._config.ip) for decision in batch])
+            rows, ip = self._config.rows, self._config.ip
+            self.spool.add([rows.decision(row).record(ip) for row in batch])
             return None
 
 
@@ -335,7 +335,7 @@ def main() -> None:
 
     writer = RecordWriter(
         lambda: open_store(config.dsn),
-        shown=config.shown,
+        shown=list(config.rows.shown.values()),
         spool=Spool(config.spool, memory=0),  # on disk at once: safe if this process is killed
         ip=config.ip,
         where=config.where,
@@ -348,8 +348,8 @@ def main() -> None:
     while (message := _read(source)) is not None:
         kind, body = message
         if kind == "batch":
-            for fields in body:
-                writer.submit(Decision(*fields))
+            for row in load(body):
+                writer.submit(config.rows.decision(row))
         elif kind == "flush":
             ticket, wait = body
             ok = writer.flush(wait)

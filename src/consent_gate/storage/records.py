@@ -1,8 +1,8 @@
 """One consent record: what was decided, when, how, and what the visitor was shown.
 
-A `Decision` is what the endpoint knows (cheap to make on the event loop); the writer (a process
-of its own, or a thread) turns it into a `ConsentRecord`, parsing the user agent there. The raw
-user agent is never stored.
+A `Decision` is what the endpoint knew, made from its `rows.Row` by the writer (in its own
+process when the log has a DSN), which turns it into a `ConsentRecord`, parsing the user agent
+there. The raw user agent is never stored.
 """
 
 from __future__ import annotations
