@@ -28,17 +28,22 @@ class HeadScripts:
 
     def __init__(self) -> None:
         self._parts: list[HeadPart] = []
+        # Joined, checked and encoded once per combination of the parts' (cached) sources.
+        self._bodies: dict[tuple[str, ...], bytes] = {}
 
     def add(self, part: HeadPart) -> None:
         self._parts.append(part)
 
     def render(self, consent: Consent, nonce: str | None = None) -> bytes:
         """The element for one response, or b"" when no part applies."""
-        sources = [source for part in self._parts if (source := part(consent))]
+        sources = tuple(source for part in self._parts if (source := part(consent)))
         if not sources:
             return b""
-        opening = f'<script nonce="{nonce}">' if nonce else "<script>"
-        body = "\n".join(sources)
-        if "</script" in body.lower() or "<!--" in body:
-            raise ValueError("a head script part must not contain '</script' or '<!--'")
-        return (opening + body + "</script>").encode("ascii", "backslashreplace")
+        body = self._bodies.get(sources)
+        if body is None:
+            text = "\n".join(sources)
+            if "</script" in text.lower() or "<!--" in text:
+                raise ValueError("a head script part must not contain '</script' or '<!--'")
+            body = self._bodies[sources] = text.encode("ascii", "backslashreplace")
+        opening = b'<script nonce="' + nonce.encode("ascii") + b'">' if nonce else b"<script>"
+        return opening + body + b"</script>"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .rewriter import ATTRIBUTES
+
 __all__ = ["BodyEndInjector", "HeadStartInjector"]
 
 _CLEAN_TAIL = re.compile(
@@ -19,16 +21,12 @@ _CLEAN_TAIL = re.compile(
 _MAX_HELD = 4096
 _MAX_PROLOGUE = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
-# The tokenizer's attribute grammar, as far as it decides where a tag ends (lower-cased input).
-_ATTRS = (
-    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
-    rb"[\t\n\f\r /]*+>"
-)
+# The rest of a start tag, read as the tokenizer reads it (on lower-cased input).
+_TAG_REST = ATTRIBUTES + rb"[\t\n\f\r /]*+>"
 # What may come before <head> without starting the document's content.
 _PROLOGUE = re.compile(
     rb"[\t\n\f\r ]++|<!--(?:-?>|.*?--!?>)|<![^>]*+>|<\?[^>]*+>"
-    rb"|<(?:html|head|meta)(?=[\t\n\f\r />])" + _ATTRS,
+    rb"|<(?:html|head|meta)(?=[\t\n\f\r />])" + _TAG_REST,
     re.DOTALL,
 )
 _OPEN_TAG = re.compile(rb"<(?:html|head|meta)(?=[\t\n\f\r />])")

@@ -43,6 +43,12 @@ _LOADING = (
 # All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
+# One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
+ATTRIBUTE = (
+    rb"[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
+    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
+)
+ATTRIBUTES = rb"(?:" + ATTRIBUTE + rb")*+"
 # Attributes of a tag we only copy. Quotes open a value only after "=" that follows a name; an
 # "=" in any other place (after a space, a quote or "/") sends the tag to the exact parser below.
 _FAST_ATTRS = (
@@ -58,9 +64,7 @@ _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b
 # attribute `_stamp` leaves alone (looked for with the exact attribute grammar, so a chunked
 # stream, which Python sees tag by tag, decides the same).
 _UNSTAMPED_ATTR = (
-    rb"(?=(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*?"
-    rb"[\t\n\f\r /]*+(?:src|href|xlink:href|nonce)[\t\n\f\r /=>])"
+    rb"(?=(?:" + ATTRIBUTE + rb")*?[\t\n\f\r /]*+(?:src|href|xlink:href|nonce)[\t\n\f\r /=>])"
 )
 
 
@@ -125,13 +129,9 @@ def _skip(
     )
 
 
-# The exact attribute grammar of the HTML tokenizer, for the tags Python looks at.
-_ATTRS = (
-    rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+)*+"
-)
-_START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")([\t\n\f\r /]*+)>")
-_END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + _ATTRS + rb"[\t\n\f\r /]*+>")
+# The tags Python looks at, read with the tokenizer's exact attribute grammar.
+_START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + ATTRIBUTES + rb")([\t\n\f\r /]*+)>")
+_END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + ATTRIBUTES + rb"[\t\n\f\r /]*+>")
 _ATTR = re.compile(
     rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
     rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
