@@ -37,8 +37,11 @@ new PerformanceObserver((list) => {
 
 
 def axe_violations(page: Page, context: str | None = None) -> list[str]:
-    # Mid fade-in the text is translucent: judge the banner as it rests.
-    page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished))")
+    # Mid fade-in the text is translucent: judge the banner as it rests. An animation cut short
+    # (its element hidden or restyled meanwhile) rejects `finished`, and is at rest too.
+    page.evaluate(
+        "() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))"
+    )
     results = AXE.run(page, context=context, options=AXE_OPTIONS)
     violations: list[dict[str, Any]] = results.response["violations"]
     return [f"{v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']]}" for v in violations]
