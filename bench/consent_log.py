@@ -97,7 +97,7 @@ def rate(gate: ConsentGate, seconds: float) -> tuple[float, int, float]:
         for _ in range(200):  # warm-up: caches, the writer thread, the store connection
             await gate(dict(SCOPE), _receive, send)
         if gate.log is not None:
-            gate.log.writer.flush(30)
+            gate.log.flush(30)
         count, start, cpu = 0, time.perf_counter(), time.process_time()
         deadline = start + seconds
         while time.perf_counter() < deadline:
@@ -120,7 +120,7 @@ def measure(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
     before = _count(dsn)
     on = ConsentGate(_site, secret_key="bench", policy=Policy.default(), store=dsn)
     assert on.log is not None
-    on.log.writer.start()  # as lifespan start-up does
+    on.log.start()  # as lifespan start-up does
     for _ in range(rounds):
         off = ConsentGate(_site, secret_key="bench", policy=off_policy)
         off_rate, _, off_cpu = rate(off, seconds)
@@ -128,8 +128,8 @@ def measure(name: str, dsn: str, rounds: int, seconds: float) -> dict[str, Any]:
         on_rate, count, on_cpu = rate(on, seconds)
         ons.append((on_rate, on_cpu))
         made += count
-    flushed = on.log.writer.flush(120)
-    on.log.writer.close()
+    flushed = on.log.flush(120)
+    on.log.close()
     stored = _count(dsn) - before
     assert flushed, f"{name}: the writer did not drain"
     assert stored == made, f"{name}: {made} decisions, {stored} records"

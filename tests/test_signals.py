@@ -71,7 +71,7 @@ def choice(body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple
 
 def logged(gate: ConsentGate, dsn: str) -> list[ConsentRecord]:
     assert gate.log is not None
-    assert gate.log.writer.flush(10)
+    assert gate.log.flush(10)
     store = open_store(dsn)
     try:
         return list(store.records())

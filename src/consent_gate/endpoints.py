@@ -25,6 +25,7 @@ from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
 from .signals import PrivacySignals
+from .storage.journal import JournalError
 from .storage.log import ConsentLog
 
 __all__ = ["Endpoints", "RequestError", "safe_next"]
@@ -163,15 +164,21 @@ class Endpoints:
         target = safe_next(next_url, scope) if next_url else _referer_path(scope)
         if self.log is not None:
             client = scope.get("client")
-            self.log.record(
-                consent,
-                action=action,
-                method=method,
-                page=target.partition("?")[0],
-                previous=current,
-                headers=headers,
-                client=client[0] if client else None,
-            )
+            try:  # journaled (and with fsync on, on disk) before it is acknowledged
+                self.log.record(
+                    consent,
+                    action=action,
+                    method=method,
+                    page=target.partition("?")[0],
+                    previous=current,
+                    headers=headers,
+                    client=client[0] if client else None,
+                )
+                await self.log.durable()
+            except JournalError:  # logged by the log; a decision it cannot keep is not taken
+                raise RequestError(
+                    "the decision could not be recorded; please try again later", 503
+                ) from None
         secure = scope.get("scheme") == "https"
         cookie = set_cookie_header(
             self.policy.cookie_name,

@@ -154,6 +154,8 @@ class LogSettings:
     dsn: str = "sqlite:///consent-log.sqlite3"  # relative paths: the working directory
     ip: Literal["off", "truncated"] = "off"
     retention_years: int = 5  # kept this long after a record's consent expires
+    fsync: bool = False  # answer only once the journal is on disk: survives an OS crash too
+    journal: str = ""  # the journal's directory; "" is next to the SQLite file or in the cwd
 
 
 @dataclass(frozen=True)
@@ -327,6 +329,8 @@ class Policy:
                 dsn=log.get("dsn", str, LogSettings.dsn),
                 ip=log.choice("ip", ("off", "truncated"), "off"),
                 retention_years=log.get("retention_years", int, 5),
+                fsync=log.get("fsync", bool, False),
+                journal=log.get("journal", str, ""),
             ),
             banner=BannerSettings(
                 languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
@@ -572,6 +576,8 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+    if not isinstance(log.fsync, bool):
+        raise PolicyError("log.fsync", "must be true or false")
 
 
 def _check_reports(reports: ReportSettings) -> None:

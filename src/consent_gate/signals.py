@@ -18,6 +18,7 @@ from .consent import Consent, ConsentCodec
 from .cookies import set_cookie_header
 from .http import header
 from .policy import Policy
+from .storage.journal import JournalError
 from .storage.log import ConsentLog
 
 __all__ = ["WELL_KNOWN", "PrivacySignals"]
@@ -65,22 +66,26 @@ class PrivacySignals:
             unrecorded=consent.signals.get("gpc") != "honoured",
         )
 
-    def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes:
-        """Record the opt-out a page request carried; the Set-Cookie line that remembers it."""
+    def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes | None:
+        """Record the opt-out a page request carried; the Set-Cookie line that remembers it, or
+        None if the log could not take it (the next request tries again)."""
         headers: Headers = scope["headers"]
         opt_out = self.codec.opt_out(consent, self.sale_sharing, self.present(headers))
         if self.log is not None:
             client = scope.get("client")
-            self.log.record(
-                opt_out,
-                action="gpc_opt_out",
-                method="gpc-header",
-                page=scope.get("root_path", "") + scope["path"],
-                previous=consent,
-                headers=headers,
-                client=client[0] if client else None,
-                lang=lang,
-            )
+            try:
+                self.log.record(
+                    opt_out,
+                    action="gpc_opt_out",
+                    method="gpc-header",
+                    page=scope.get("root_path", "") + scope["path"],
+                    previous=consent,
+                    headers=headers,
+                    client=client[0] if client else None,
+                    lang=lang,
+                )
+            except JournalError:  # logged by the log; the signal still applies to this page
+                return None
         return set_cookie_header(
             self.policy.cookie_name,
             self.codec.dumps(opt_out),

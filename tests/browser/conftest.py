@@ -285,7 +285,7 @@ class LoggedSite:
 
     def records(self) -> list[ConsentRecord]:
         """Every record so far, once the log's writer has written out its queue."""
-        assert self.app.log.writer.flush(10)
+        assert self.app.log.flush(10)
         store = open_store(self.dsn)
         try:
             return list(store.records())

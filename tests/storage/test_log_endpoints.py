@@ -50,7 +50,7 @@ def decide(
 
 def logged(app: ConsentGate, dsn: str) -> list[ConsentRecord]:
     assert app.log is not None
-    assert app.log.writer.flush(10)
+    assert app.log.flush(10)
     store = open_store(dsn)
     try:
         return list(store.records())
@@ -182,7 +182,7 @@ def test_refused_requests_make_no_record(dsn: str) -> None:
     )
     assert [r.status_code for r in responses] == [400, 403]
     assert app.log is not None
-    assert app.log.writer.flush(10)
+    assert app.log.flush(10)
     store = open_store(dsn)
     try:
         assert store.count() == 0

@@ -1,121 +1,90 @@
-"""The writer process: what the server hands it is written, spooled, or reported; never dropped."""
+"""The writer process: it ships the server's journal; killed, it is replaced and loses nothing."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
 from test_log_endpoints import _site
-from test_writer import SHOWN, _count, _row
+from test_writer import ROWS, _count, _row, journaled
 
 from consent_gate import ConsentGate, Policy
 from consent_gate.storage import open_store
+from consent_gate.storage.journal import SUFFIX, Journal
 from consent_gate.storage.process import ProcessWriter, WriterConfig
-from consent_gate.storage.rows import Rows
-from consent_gate.storage.writer import RecordWriter
+from consent_gate.storage.rows import dump_row
+from consent_gate.storage.writer import RecordWriter, Shipped
 
 
-def _writer(dsn: str, spool: Path, **options: int) -> ProcessWriter:
-    rows = Rows({"en": SHOWN}, ("en",), "en", 86400)
-    return ProcessWriter(WriterConfig(dsn, rows, spool, "off", dsn), **options)
+def _writer(dsn: str, journal: Journal) -> ProcessWriter:
+    return ProcessWriter(WriterConfig(dsn, ROWS, journal.directory, journal.prefix, "off", dsn))
 
 
-def _closed_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/postgres"
-
-
-def test_decisions_are_written_by_another_process(dsn: str, tmp_path: Path) -> None:
-    writer = _writer(dsn, tmp_path / "spool.jsonl")
-    assert writer.start()
+def _child_pid(writer: ProcessWriter) -> int:
     child = writer._child
     assert child is not None
-    assert child._process.pid != os.getpid()
-    for number in range(1200):  # more than one batch
-        writer.submit(_row(number))
+    return child.pid
+
+
+def test_decisions_are_shipped_by_another_process(dsn: str, tmp_path: Path) -> None:
+    journal = journaled(tmp_path / "journal", 1200)  # more than one batch
+    writer = _writer(dsn, journal)
+    assert writer.start()
+    assert _child_pid(writer) != os.getpid()
     assert writer.flush(10)
     assert _count(dsn) == 1200
-    writer.close()
-    assert child._process.returncode == 0
+    journal.close()
+    assert writer.close() == Shipped(1200, 0)
     assert writer._child is None
 
 
-def test_close_writes_what_is_still_queued(dsn: str, tmp_path: Path) -> None:
-    writer = _writer(dsn, tmp_path / "spool.jsonl")
-    for number in range(700):
-        writer.submit(_row(number))
-    writer.close()
-    assert _count(dsn) == 700
-
-
-def test_a_store_that_is_down_is_logged_here_and_its_records_spooled_to_the_file(
-    tmp_path: Path, dsn: str, caplog: pytest.LogCaptureFixture
+def test_a_store_that_is_down_is_logged_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    spool = tmp_path / "spool.jsonl"
-    down = _writer(_closed_port(), spool)
+    down = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'is' / 'a' / 'file'}"
+    (tmp_path / "missing").write_text("not a directory")
+    journal = journaled(tmp_path / "journal", 10)
+    writer = _writer(down, journal)
     with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
-        for number in range(10):
-            down.submit(_row(number))
-        assert not down.flush(1)
-        down.close()
+        assert not writer.flush(1)
+        journal.close()
+        assert writer.close(grace=0.5) == Shipped(0, 10)
     assert "cannot write to" in caplog.text  # said in the child, logged by the server
-    assert "Connection refused" in caplog.text
-    assert len(spool.read_text().splitlines()) == 10
-    up = _writer(dsn, spool)
-    assert up.flush(10)  # a new writer replays the file
-    up.close()
-    assert _count(dsn) == 10
-    assert spool.read_text() == ""
+    assert "the decisions wait in the journal" in caplog.text
 
 
-def test_a_full_queue_spills_to_the_spool_file_the_writer_drains(
+def test_a_writer_killed_mid_work_is_replaced_and_nothing_is_lost(
     tmp_path: Path, dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    spool = tmp_path / "spool.jsonl"
-    writer = _writer(dsn, spool, queue_size=0)
-    with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
-        writer.submit(_row(1))
-    assert "already queued" in caplog.text
-    assert len(spool.read_text().splitlines()) == 1
-    assert writer.flush(10)
-    writer.close()
-    assert _count(dsn) == 1
-
-
-def test_a_writer_that_dies_is_reported_and_replaced(
-    tmp_path: Path, dsn: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    writer = _writer(dsn, tmp_path / "spool.jsonl")
+    journal = journaled(tmp_path / "journal", 500)
+    writer = _writer(dsn, journal)
     assert writer.start()
-    first = writer._child
-    assert first is not None
+    first = _child_pid(writer)
     with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
-        os.kill(first._process.pid, signal.SIGKILL)
-        first._reader.join(10)
-    assert "the writer process exited (code -9)" in caplog.text
-    for number in range(5):
-        writer.submit(_row(number))
-    assert writer.flush(10)
-    assert writer._child is not first
+        os.kill(first, signal.SIGKILL)
+        for number in range(500, 1000):  # journaled while no writer runs
+            journal.append(dump_row(_row(number)))
+        assert writer.flush(15)
+    assert "the writer process exited (code -9); starting another" in caplog.text
+    assert _child_pid(writer) != first
+    assert _count(dsn) == 1000
+    journal.close()
     writer.close()
-    assert _count(dsn) == 5
 
 
 def test_interrupts_are_left_to_the_server(dsn: str, tmp_path: Path) -> None:
-    writer = _writer(dsn, tmp_path / "spool.jsonl")
+    journal = journaled(tmp_path / "journal", 1)
+    writer = _writer(dsn, journal)
     assert writer.start()
-    child = writer._child
-    assert child is not None
-    os.kill(child._process.pid, signal.SIGINT)  # Ctrl-C, or a supervisor's SIGTERM
-    os.kill(child._process.pid, signal.SIGTERM)
-    writer.submit(_row(1))
+    child = _child_pid(writer)
+    os.kill(child, signal.SIGINT)  # Ctrl-C, or a supervisor's SIGTERM
+    os.kill(child, signal.SIGTERM)
     assert writer.flush(10)
-    assert writer._child is child
+    assert _child_pid(writer) == child
+    journal.close()
     writer.close()
     assert _count(dsn) == 1
 
@@ -123,23 +92,28 @@ def test_interrupts_are_left_to_the_server(dsn: str, tmp_path: Path) -> None:
 def test_a_dsn_gets_a_process_and_a_store_factory_a_thread(dsn: str) -> None:
     by_dsn = ConsentGate(_site, secret_key="k", policy=Policy.default(), store=dsn)
     assert by_dsn.log is not None
+    by_dsn.log.start()
     assert isinstance(by_dsn.log.writer, ProcessWriter)
+    by_dsn.log.close()
     factory = ConsentGate(
         _site, secret_key="k", policy=Policy.default(), store=lambda: open_store(dsn)
     )
     assert factory.log is not None
+    factory.log.start()
     assert isinstance(factory.log.writer, RecordWriter)
+    factory.log.close()
 
 
-def test_a_writer_whose_server_is_gone_writes_what_it_holds_and_exits(
+def test_a_writer_whose_server_is_gone_ships_the_journal_and_exits(
     dsn: str, tmp_path: Path
 ) -> None:
-    writer = _writer(dsn, tmp_path / "spool.jsonl")
+    journal = journaled(tmp_path / "journal", 2000)
+    writer = _writer(dsn, journal)
     assert writer.start()
     child = writer._child
     assert child is not None
-    with writer._send_lock:
-        writer._send([_row(number) for number in range(2000)])
-    child._to.close()  # what the child sees when the server is killed
+    journal.close()  # what a killed server leaves: a journal nobody holds...
+    child._to.close()  # ...and a pipe that ends
     assert child._process.wait(20) == 0
     assert _count(dsn) == 2000
+    assert list(journal.directory.glob(f"*{SUFFIX}")) == []

@@ -1,4 +1,4 @@
-"""Records: parsed user agents, truncated addresses, and the JSON the spool keeps."""
+"""Records: parsed user agents, truncated addresses, and the record id the journal gave."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consent_gate.storage import ConsentRecord, Decision
+from consent_gate.storage import Decision
 from consent_gate.storage.records import device_of, truncate_ip
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -59,9 +59,10 @@ def test_a_decision_becomes_a_record_without_the_raw_user_agent() -> None:
         max_age=86400,
         replaces="old",
     )
-    record = decision.record("truncated")
+    record = decision.record("truncated", "0123456789abcdef01234567")
+    assert record.record_id == "0123456789abcdef01234567"
     assert record.ip == "198.51.100.0"
-    assert decision.record("off").ip is None
+    assert decision.record("off", "x").ip is None
     assert FIREFOX not in repr(record)
     assert record.expires_at == datetime(2026, 5, 2, 12, 0, 0, 123456, tzinfo=UTC)
-    assert ConsentRecord.from_json(record.to_json()) == record
+    assert record.to_json()["decided_at"] == "2026-05-01T12:00:00.123456+00:00"

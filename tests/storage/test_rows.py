@@ -13,7 +13,7 @@ from consent_gate import Policy
 from consent_gate.banner import Banner
 from consent_gate.cookies import CookieRules
 from consent_gate.storage.log import shown_version
-from consent_gate.storage.rows import Rows, dump, load
+from consent_gate.storage.rows import Rows, dump_row, load_row
 
 POLICY = Policy.default()
 BANNER = Banner(POLICY, CookieRules(POLICY))
@@ -61,7 +61,21 @@ def test_the_raw_inputs_become_the_decision_s_fields() -> None:
     assert decision.max_age == POLICY.max_age
 
 
-def test_a_batch_survives_the_pipe_even_with_mappings_that_are_not_dicts() -> None:
+def test_a_row_survives_the_journal_even_with_mappings_that_are_not_dicts() -> None:
     plain = _row(1)
     odd = (*plain[:3], MappingProxyType({"analytics": False}), *plain[4:])
-    assert load(dump([plain, odd])) == [plain, (*odd[:3], {"analytics": False}, *odd[4:])]
+    assert load_row(dump_row(plain)) == plain
+    assert load_row(dump_row(odd)) == (*odd[:3], {"analytics": False}, *odd[4:])
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x00garbage", dump_row(_row(1))[:-3]])
+def test_what_is_no_row_is_an_error_not_a_crash(payload: bytes) -> None:
+    with pytest.raises((ValueError, EOFError, TypeError)):
+        load_row(payload)
+
+
+def test_a_value_of_the_wrong_shape_is_no_row() -> None:
+    import marshal
+
+    with pytest.raises(ValueError, match="not a decision row"):
+        load_row(marshal.dumps(("c1", 0)))

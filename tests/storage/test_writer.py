@@ -1,13 +1,11 @@
-"""The background writer: nothing lost under load, while the store is down, or at shutdown."""
+"""The shipper's thread: nothing lost under load, while the store is down, or at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import logging
-import socket
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +15,19 @@ from pg_cluster import Cluster
 from test_log_endpoints import CONSENT, SITE, _site
 
 from consent_gate import ConsentGate, Policy
-from consent_gate.storage import Decision, SqlStore, open_store
+from consent_gate.storage import SqlStore, open_store
+from consent_gate.storage.journal import SUFFIX, Journal
 from consent_gate.storage.log import shown_version
-from consent_gate.storage.rows import Row
-from consent_gate.storage.spool import Spool
-from consent_gate.storage.writer import RecordWriter
+from consent_gate.storage.rows import Row, Rows, dump_row
+from consent_gate.storage.shipper import Shipper
+from consent_gate.storage.writer import RecordWriter, Shipped
 
 SHOWN = shown_version("<banner>", {"revision": 1})
-
-
-def _decision(number: int) -> Decision:
-    return Decision(
-        consent_id=f"c{number}",
-        decided_at=datetime.now(UTC),
-        action="accept_all",
-        choices={"necessary": True, "analytics": True},
-        revision=1,
-        shown=SHOWN.hash,
-        signals={},
-        page="/",
-        method="api",
-        user_agent="",
-        client=None,
-        max_age=86400,
-    )
+ROWS = Rows({"en": SHOWN}, ("en",), "en", 86400)
 
 
 def _row(number: int) -> Row:
-    """The same decision as the request's thread captures it."""
+    """A decision as the request's thread captures it."""
     choices = {"necessary": True, "analytics": True}
     return (
         f"c{number}",
@@ -70,6 +53,19 @@ def _count(dsn: str) -> int:
         store.close()
 
 
+def journaled(directory: Path, count: int, start: int = 0) -> Journal:
+    """A journal holding decisions c<start> ... c<start + count - 1>, still open."""
+    journal = Journal(directory)
+    for number in range(start, start + count):
+        journal.append(dump_row(_row(number)))
+    return journal
+
+
+def _writer(opener: Any, journal: Journal, **options: float) -> RecordWriter:
+    shipper = Shipper(journal.directory, journal.prefix, ROWS, "off")
+    return RecordWriter(opener, shipper, shown=[SHOWN], **options)
+
+
 def test_twenty_visitors_times_two_hundred_decisions_lose_nothing(dsn: str) -> None:
     app = ConsentGate(_site, secret_key="load", policy=Policy.default(), store=dsn)
 
@@ -90,13 +86,14 @@ def test_twenty_visitors_times_two_hundred_decisions_lose_nothing(dsn: str) -> N
 
     ids = set().union(*asyncio.run(crowd()))
     assert app.log is not None
-    assert app.log.writer.flush(30)
+    assert app.log.flush(30)
     store = open_store(dsn)
     try:
         assert {r.consent_id for r in store.records()} == ids
         assert store.count() == 20 * 200
     finally:
         store.close()
+    app.log.close()
 
 
 def test_records_made_while_the_store_is_down_are_written_once_it_is_back(
@@ -109,93 +106,69 @@ def test_records_made_while_the_store_is_down_are_written_once_it_is_back(
             raise ConnectionError("the database is down")
         return open_store(dsn)
 
-    writer = RecordWriter(
-        opener,
-        shown=[SHOWN],
-        spool=Spool(tmp_path / "spool.jsonl", memory=50),
-        retry_min=0.05,
-        retry_max=0.2,
-    )
+    journal = journaled(tmp_path / "journal", 120)
+    writer = _writer(opener, journal, retry_min=0.05, retry_max=0.2)
     with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
-        for number in range(120):  # more than the memory spool holds: the rest go to the file
-            writer.submit(_decision(number))
         assert not writer.flush(1)
     assert "cannot write to" in caplog.text
     assert "the database is down" in caplog.text
+    assert "the decisions wait in the journal" in caplog.text
     assert _count(dsn) == 0
     up = True  # repaired
     assert writer.flush(10)
-    writer.close()
     assert _count(dsn) == 120
-    assert writer.spool.empty()
+    journal.close()
+    assert writer.close() == Shipped(120, 0)
+    assert list(journal.directory.glob(f"*{SUFFIX}")) == []  # finished, shipped, deleted
 
 
 def test_a_postgres_server_that_stops_and_comes_back(
     cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     dsn = cluster.database()
-    writer = RecordWriter(
-        lambda: open_store(dsn),
-        shown=[SHOWN],
-        spool=Spool(tmp_path / "spool.jsonl"),
-        retry_min=0.05,
-        retry_max=0.5,
-    )
-    writer.submit(_decision(0))
+    journal = journaled(tmp_path / "journal", 1)
+    writer = _writer(lambda: open_store(dsn), journal, retry_min=0.05, retry_max=0.5)
     assert writer.flush(10)
     cluster.stop()
     try:
         with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
             for number in range(1, 50):
-                writer.submit(_decision(number))
+                journal.append(dump_row(_row(number)))
             assert not writer.flush(1)
         assert "cannot write to" in caplog.text
     finally:
         cluster.start()
     assert writer.flush(20)
+    journal.close()
     writer.close()
     assert _count(dsn) == 50
 
 
-def test_a_closed_port_is_a_store_that_is_down(tmp_path: Path, dsn: str) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"postgresql://postgres@127.0.0.1:{sock.getsockname()[1]}/postgres"
-    spool = tmp_path / "spool.jsonl"
-    down = RecordWriter(lambda: open_store(closed), shown=[SHOWN], spool=Spool(spool, memory=0))
-    for number in range(10):
-        down.submit(_decision(number))
-    assert not down.flush(1)
-    down.close(timeout=10)
-    assert len(spool.read_text().splitlines()) == 10
-    # The next start (here: another process's writer) replays the spool file.
-    up = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=Spool(spool))
-    up.start()
-    assert up.flush(10)
-    up.close()
+def test_what_the_store_does_not_take_at_shutdown_waits_for_the_next_start(
+    tmp_path: Path, dsn: str
+) -> None:
+    def down() -> SqlStore:
+        raise ConnectionError("the database is down")
+
+    journal = journaled(tmp_path / "journal", 10)
+    writer = _writer(down, journal)
+    writer.start()
+    journal.close()
+    assert writer.close(grace=0.5) == Shipped(0, 10)
+    assert len(list(journal.directory.glob(f"*{SUFFIX}"))) == 1
+    # The next start (here: another process's journal and writer) replays it.
+    later = Journal(journal.directory)
+    later.open()
+    again = _writer(lambda: open_store(dsn), later)
+    assert again.flush(10)
     assert _count(dsn) == 10
-    assert spool.read_text() == ""
+    later.close()
+    assert again.close() == Shipped(10, 0)
 
 
-def test_shutdown_writes_what_is_queued(dsn: str, tmp_path: Path) -> None:
-    writer = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=Spool(tmp_path / "s"))
-    for number in range(1000):
-        writer.submit(_decision(number))
-    writer.close()
-    assert _count(dsn) == 1000
-
-
-def test_a_full_queue_spills_to_the_spool_file(tmp_path: Path, dsn: str) -> None:
-    spool = Spool(tmp_path / "spool.jsonl", memory=0)
-    writer = RecordWriter(lambda: open_store(dsn), shown=[SHOWN], spool=spool, queue_size=0)
-    writer.submit(_decision(1))
-    assert len(spool) == 1
-    assert writer.flush(10)
-    writer.close()
-    assert _count(dsn) == 1
-
-
-def test_lifespan_shutdown_flushes_the_log(dsn: str) -> None:
+def test_lifespan_shutdown_ships_the_journal_and_says_so(
+    dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
     app = ConsentGate(_site, secret_key="k", policy=Policy.default(), store=dsn)
     sent: list[Any] = []
 
@@ -220,13 +193,17 @@ def test_lifespan_shutdown_flushes_the_log(dsn: str) -> None:
             await asyncio.sleep(0.01)
         assert app.log is not None
         for number in range(300):
-            app.log.writer.submit(_row(number))
+            app.log.journal.append(dump_row(_row(number)))
         await messages.put({"type": "lifespan.shutdown"})
         await task
 
-    asyncio.run(run())
+    with caplog.at_level(logging.INFO, logger="consent_gate.log"):
+        asyncio.run(run())
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert _count(dsn) == 300
+    assert "300 decision(s) journaled by this process, 300 shipped to the store, 0 left" in (
+        caplog.text
+    )
 
 
 def test_the_benchmark_counts_every_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

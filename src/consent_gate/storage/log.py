@@ -1,29 +1,44 @@
-"""The gate's side of the consent log: turns an endpoint's decision into a queued record."""
+"""The gate's side of the consent log: journals an endpoint's decision before it is answered.
+
+`record()` appends the decision to this process's journal (`journal.Journal`); a shipper (in a
+process of its own for a DSN, a thread for a store factory) takes it from there to the store.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import json
+import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .._types import Headers
 from ..consent import Consent
 from ..http import header
-from ..policy import Policy
+from ..policy import LogSettings, Policy
 from . import sqlite_path
+from .journal import Journal, JournalError
 from .process import ProcessWriter, WriterConfig
 from .records import Shown
-from .rows import Row, Rows
-from .spool import Spool
+from .rows import Row, Rows, dump_row
+from .shipper import Shipper
 from .sql import SqlStore
 from .writer import RecordWriter
 
-__all__ = ["ConsentLog", "StoreFactory", "shown_version"]
+__all__ = ["ConsentLog", "StoreFactory", "journal_dir", "shown_version"]
+
+logger = logging.getLogger("consent_gate.log")
 
 StoreFactory = Callable[[], SqlStore]
+
+# Seconds to ship at shutdown; what the store has not taken by then waits in the journal.
+_GRACE = 5.0
 
 
 def shown_version(banner: str, policy: Mapping[str, object]) -> Shown:
@@ -33,37 +48,42 @@ def shown_version(banner: str, policy: Mapping[str, object]) -> Shown:
     return Shown(digest[:32], banner, policy_text)
 
 
+def journal_dir(log: LogSettings, dsn: str) -> Path:
+    """`[log] journal`; else next to the SQLite file; else one directory per database under
+    `consent-log.journal` here, so no journal is ever replayed into another database."""
+    if log.journal:
+        return Path(log.journal)
+    path = sqlite_path(dsn)
+    if path:
+        return Path(f"{path}.journal")
+    url = urlsplit(dsn)
+    database = f"{url.hostname or 'local'}-{url.port or 5432}-{url.path.strip('/') or 'default'}"
+    return Path("consent-log.journal") / re.sub(r"[^A-Za-z0-9._-]", "_", database)
+
+
 class ConsentLog:
-    """Records decisions; a DSN's records are written by a process of their own
-    (`ProcessWriter`), a store factory's by a background thread (`RecordWriter`)."""
+    """Journals decisions; a DSN's are shipped by a process of their own (`ProcessWriter`), a
+    store factory's by a background thread (`RecordWriter`)."""
 
     def __init__(
         self,
         policy: Policy,
         shown: Mapping[str, Shown],
         store: str | StoreFactory | None = None,
-        spool: Path | None = None,
+        journal: Path | None = None,
     ) -> None:
-        dsn = store if isinstance(store, str) else policy.log.dsn
+        self._dsn = store if isinstance(store, str) else policy.log.dsn
+        self._factory = store if callable(store) else None
         self.shown = dict(shown)  # by language; the first is the default
         banner = policy.banner
         self._rows = Rows(self.shown, banner.languages, banner.default_language, policy.max_age)
+        self._ip = policy.log.ip
         self._keep_ip = policy.log.ip == "truncated"
-        spool_path = spool or _spool_path(dsn)
-        self.writer: RecordWriter | ProcessWriter
-        if callable(store):  # a live factory cannot cross into another process
-            self.writer = RecordWriter(
-                store,
-                shown=list(self.shown.values()),
-                spool=Spool(spool_path),
-                ip=policy.log.ip,
-                where=repr(store),
-            )
-            self._submit: Callable[[Row], None] = self._decide_here
-        else:
-            config = WriterConfig(dsn, self._rows, spool_path, policy.log.ip, _redacted(dsn))
-            self.writer = ProcessWriter(config)
-            self._submit = self.writer.submit
+        directory = journal or journal_dir(policy.log, self._dsn)
+        self.journal = Journal(directory, fsync=policy.log.fsync)
+        self.writer: RecordWriter | ProcessWriter | None = None
+        self._lock = threading.Lock()
+        self._refused = ""
 
     def record(
         self,
@@ -77,44 +97,104 @@ class ConsentLog:
         client: str | None,
         lang: str | None = None,
     ) -> None:
-        """Queue the record of a decision just made; returns at once.
+        """Journal a decision just made; `JournalError` if it could not be, and then it must
+        not be acknowledged. With fsync on, also await `durable()` before answering.
 
-        `lang`: the banner's language, if known; else the writer negotiates it from the
+        `lang`: the banner's language, if known; else the shipper negotiates it from the
         request's Accept-Language, as the banner does. The row holds only what the request
         gives; all else is worked out off the event loop."""
         assert consent.id is not None
-        self._submit(
-            (
-                consent.id,
-                time.time_ns(),  # the cookie's time, to the microsecond
-                action,
-                consent.choices,
-                consent.revision,
-                header(headers, b"accept-language") if lang is None else lang,
-                consent.signals,
-                page,
-                method,
-                header(headers, b"user-agent") or b"",
-                client if self._keep_ip else None,
-                previous.id,
+        row: Row = (
+            consent.id,
+            time.time_ns(),  # the cookie's time, to the microsecond
+            action,
+            consent.choices,
+            consent.revision,
+            header(headers, b"accept-language") if lang is None else lang,
+            consent.signals,
+            page,
+            method,
+            header(headers, b"user-agent") or b"",
+            client if self._keep_ip else None,
+            previous.id,
+        )
+        try:
+            self.journal.append(dump_row(row))
+        except JournalError as exc:
+            if str(exc) != self._refused:  # once per cause, not once per visitor
+                self._refused = str(exc)
+                logger.error("consent log: refusing decisions (503): %s", exc)
+            raise
+        if self.writer is None:
+            self.start(timeout=0)  # without a lifespan start-up: now, and without waiting
+
+    async def durable(self) -> None:
+        """Return once the decisions journaled so far are on disk (with `[log] fsync`)."""
+        await self.journal.durable()
+
+    def start(self, timeout: float = 10.0) -> bool:
+        """Open the journal and start the shipper (which replays journals left by others);
+        wait up to `timeout` for it to be ready."""
+        with self._lock:
+            if self.writer is None:
+                self.journal.open()
+                self.writer = self._writer()
+                atexit.register(self.close)
+            writer = self.writer
+        return writer.start(timeout)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything journaled before the call is in the store; False on timeout."""
+        self.start(timeout)
+        writer = self.writer
+        return writer is not None and writer.flush(timeout)
+
+    def close(self) -> None:
+        """Take no more decisions; ship what the store takes within a grace period and leave
+        the rest in the journal for the next start, never dropping any. Logs the counts."""
+        with self._lock:
+            writer, self.writer = self.writer, None
+        self.journal.close()
+        if writer is None:
+            return
+        atexit.unregister(self.close)
+        done = writer.close(_GRACE)
+        journaled, where = self.journal.count, self.journal.directory
+        if done is None or done.left is None:
+            logger.error(
+                "consent log: stopped; %d decision(s) journaled by this process; the writer did "
+                "not say what it shipped, so %s keeps whatever it had not for the next start",
+                journaled,
+                where,
             )
+            return
+        logger.log(
+            logging.WARNING if done.left else logging.INFO,
+            "consent log: stopped; %d decision(s) journaled by this process, %d shipped to the "
+            "store, %d left in %s for the next start",
+            journaled,
+            done.shipped,
+            done.left,
+            where,
         )
 
-    def _decide_here(self, row: Row) -> None:
-        """For the writer thread (a store factory): a `Decision` made on the request's thread."""
-        assert isinstance(self.writer, RecordWriter)
-        self.writer.submit(self._rows.decision(row))
-
     async def startup(self) -> None:
-        await asyncio.to_thread(self.writer.start)
+        await asyncio.to_thread(self.start)
 
     async def shutdown(self) -> None:
-        await asyncio.to_thread(self.writer.close)
+        await asyncio.to_thread(self.close)
 
-
-def _spool_path(dsn: str) -> Path:
-    path = sqlite_path(dsn)
-    return Path(f"{path}.spool.jsonl") if path else Path("consent-log.spool.jsonl")
+    def _writer(self) -> RecordWriter | ProcessWriter:
+        directory, own = self.journal.directory, self.journal.prefix
+        if self._factory is not None:  # a live factory cannot cross into another process
+            return RecordWriter(
+                self._factory,
+                Shipper(directory, own, self._rows, self._ip),
+                shown=list(self.shown.values()),
+                where=repr(self._factory),
+            )
+        config = WriterConfig(self._dsn, self._rows, directory, own, self._ip, _redacted(self._dsn))
+        return ProcessWriter(config)
 
 
 def _redacted(dsn: str) -> str:

@@ -72,4 +72,16 @@ def _v1(dialect: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS = [_v1]  # version n is MIGRATIONS[n - 1]
+# SQLite's REPLACE deletes the record it conflicts with (firing no delete trigger unless
+# recursive_triggers is on) and inserts another: refuse any insert under an existing id instead.
+# PostgreSQL has no REPLACE; its roles keep writers to INSERT and SELECT (`log grant-writer`).
+_NO_REPLACE = """CREATE TRIGGER consent_records_no_replace BEFORE INSERT ON consent_records
+WHEN EXISTS (SELECT 1 FROM consent_records WHERE record_id = NEW.record_id)
+BEGIN SELECT RAISE(ABORT, 'consent records are append-only'); END"""
+
+
+def _v2(dialect: Dialect) -> list[str]:
+    return [_NO_REPLACE] if dialect == "sqlite" else []
+
+
+MIGRATIONS = [_v1, _v2]  # version n is MIGRATIONS[n - 1]

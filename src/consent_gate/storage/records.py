@@ -1,14 +1,13 @@
 """One consent record: what was decided, when, how, and what the visitor was shown.
 
-A `Decision` is what the endpoint knew, made from its `rows.Row` by the writer (in its own
-process when the log has a DSN), which turns it into a `ConsentRecord`, parsing the user agent
+A `Decision` is what the endpoint knew, made from its journaled `rows.Row` by the shipper (in its
+own process when the log has a DSN), which turns it into a `ConsentRecord`, parsing the user agent
 there. The raw user agent is never stored.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,16 +60,6 @@ class ConsentRecord:
         data["signals"] = dict(self.signals)
         return data
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ConsentRecord:
-        return cls(
-            **{
-                **data,
-                "decided_at": datetime.fromisoformat(data["decided_at"]),
-                "expires_at": datetime.fromisoformat(data["expires_at"]),
-            }
-        )
-
 
 @dataclass(slots=True)
 class Decision:
@@ -90,14 +79,15 @@ class Decision:
     max_age: int
     replaces: str | None = None
 
-    def record(self, ip: IpMode) -> ConsentRecord:
-        """Made once per decision, by the writer: the record id is fixed from here on."""
+    def record(self, ip: IpMode, record_id: str) -> ConsentRecord:
+        """`record_id`: the journal's, fixed when the decision was journaled, so a replay makes
+        the same record and the store keeps it once."""
         browser, os, device, bot = device_of(self.user_agent)
         decided_at = self.decided_at
         if decided_at.tzinfo is not UTC:
             decided_at = decided_at.astimezone(UTC)
         return ConsentRecord(
-            record_id=secrets.token_hex(12),
+            record_id=record_id,
             consent_id=self.consent_id,
             decided_at=decided_at,
             action=self.action,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from .migrations import MIGRATIONS, Dialect
@@ -36,7 +35,6 @@ COLUMNS = (
     "replaces",
 )
 _FETCH = 1000
-_CHUNK = 500  # rows per INSERT: 17 x 500 parameters stay under SQLite's and PostgreSQL's limits
 _JSON: dict[tuple[tuple[str, object], ...], str] = {}
 
 
@@ -49,16 +47,6 @@ def _json(mapping: Mapping[str, object]) -> str:
         if len(_JSON) < 4096:
             _JSON[key] = text
     return text
-
-
-@lru_cache(maxsize=64)
-def _insert(rows: int, placeholder: str) -> str:
-    marks = "(" + ", ".join([placeholder] * len(COLUMNS)) + ")"
-    return (
-        f"INSERT INTO consent_records ({', '.join(COLUMNS)}) VALUES "
-        + ", ".join([marks] * rows)
-        + " ON CONFLICT (record_id) DO NOTHING"
-    )
 
 
 class SqlStore:
@@ -145,24 +133,9 @@ class SqlStore:
         )
 
     def write(self, records: Sequence[ConsentRecord]) -> None:
-        """Insert records in one transaction; a record written before (a retry) is skipped.
-
-        One multi-row INSERT per chunk, not executemany: the driver releases the GIL around
-        every statement, and each time it wants it back a busy event loop may keep it up to
-        the switch interval (5 ms), so per-row statements would starve the writer.
-        """
-        if not records:
-            return
-        self._begin()
-        try:
-            for start in range(0, len(records), _CHUNK):
-                chunk = records[start : start + _CHUNK]
-                params = [value for record in chunk for value in self._row(record)]
-                self.conn.cursor().execute(_insert(len(chunk), self.placeholder), params)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
+        """Insert records in one transaction; a record written before (a replay) is skipped,
+        never rewritten."""
+        raise NotImplementedError
 
     def _transaction(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._begin()
