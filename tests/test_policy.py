@@ -213,14 +213,16 @@ def test_log_settings_default_to_a_sqlite_file_and_read_from_toml(tmp_path: Path
     path = tmp_path / "consent.toml"
     path.write_text(
         '[log]\nenabled = false\ndsn = "postgresql://gate@db/consent"\nip = "truncated"\n'
-        "retention_years = 7\n"
+        'retention_years = 7\nfsync = true\njournal = "/var/lib/site/journal"\n'
     )
     log = Policy.from_toml(path).log
-    assert (log.enabled, log.dsn, log.ip, log.retention_years) == (
+    assert (log.enabled, log.dsn, log.ip, log.retention_years, log.fsync, log.journal) == (
         False,
         "postgresql://gate@db/consent",
         "truncated",
         7,
+        True,
+        "/var/lib/site/journal",
     )
 
 
@@ -234,6 +236,9 @@ def test_log_settings_default_to_a_sqlite_file_and_read_from_toml(tmp_path: Path
         ({"retention_years": 0}, "log.retention_years"),
         ({"retention_years": "5"}, "log.retention_years"),
         ({"enabled": "yes"}, "log.enabled"),
+        ({"fsync": "yes"}, "log.fsync"),
+        ({"fsync": 1}, "log.fsync"),
+        ({"journal": 5}, "log.journal"),
         ({"path": "x"}, "log.path"),
     ],
 )
