@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,11 +18,13 @@ import click
 
 from .policy import Policy, PolicyError, parse_lifetime
 from .storage import ConsentRecord, SqlStore, open_store
+from .storage.postgres import PostgresStore
 from .storage.sql import COLUMNS
 
 __all__ = ["log"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_UNPRINTABLE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 _DATES = click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])
 
 
@@ -86,32 +91,53 @@ def show(dsn: str | None, policy_path: Path | None, shown: bool, consent_id: str
             click.echo(_describe(record))
         for digest, version in versions.items():
             if version is None:
-                click.echo(f"banner/policy version {digest}: NOT ARCHIVED")
+                click.echo(f"banner/policy version {_safe(digest)}: NOT ARCHIVED")
                 continue
             policy = json.loads(version.policy)
             click.echo(
-                f"banner/policy version {digest}: policy revision {policy.get('revision')}, "
-                f"banner {len(version.banner)} characters, policy {len(version.policy)}"
+                f"banner/policy version {_safe(digest)}: policy revision "
+                f"{_safe(str(policy.get('revision')))}, banner {len(version.banner)} characters, "
+                f"policy {len(version.policy)}"
             )
             if shown:
-                click.echo(version.banner)
-                click.echo(json.dumps(policy, indent=2))
+                click.echo(_safe(version.banner, keep="\n\t"))
+                click.echo(json.dumps(policy, indent=2))  # ASCII: json escapes the rest
 
 
 def _describe(record: ConsentRecord) -> str:
-    choices = ", ".join(f"{c}={'yes' if v else 'no'}" for c, v in record.choices.items())
-    signals = ", ".join(f"{k}: {v}" for k, v in record.signals.items()) or "none"
+    """Every stored text escaped: a page path or browser name came from a visitor."""
+    r = _Escaped(record)
+    choices = ", ".join(f"{_safe(c)}={'yes' if v else 'no'}" for c, v in record.choices.items())
+    signals = ", ".join(f"{_safe(k)}: {_safe(v)}" for k, v in record.signals.items()) or "none"
     return (
-        f"{record.decided_at:%Y-%m-%d %H:%M:%S} UTC  {record.action} via {record.method} "
-        f"on {record.page}\n"
-        f"  consent id {record.consent_id}"
-        + (f" (replaces {record.replaces})" if record.replaces else "")
-        + f"; record {record.record_id}\n"
+        f"{record.decided_at:%Y-%m-%d %H:%M:%S} UTC  {r.action} via {r.method} on {r.page}\n"
+        f"  consent id {r.consent_id}"
+        + (f" (replaces {r.replaces})" if record.replaces else "")
+        + f"; record {r.record_id}\n"
         f"  choices: {choices}\n"
-        f"  revision {record.revision}, banner/policy version {record.shown}; signals: {signals}\n"
-        f"  {record.browser} on {record.os} ({record.device}{', bot' if record.bot else ''})"
-        + (f", network {record.ip}" if record.ip else "")
+        f"  revision {record.revision}, banner/policy version {r.shown}; signals: {signals}\n"
+        f"  {r.browser} on {r.os} ({r.device}{', bot' if record.bot else ''})"
+        + (f", network {r.ip}" if record.ip else "")
         + f"; expires {record.expires_at:%Y-%m-%d}"
+    )
+
+
+class _Escaped:
+    """A record's text fields, escaped for a terminal."""
+
+    def __init__(self, record: ConsentRecord) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> str:
+        return _safe(str(getattr(self._record, name)))
+
+
+def _safe(text: str, keep: str = "") -> str:
+    """Control and format characters (ESC, CR, BEL, bidi overrides...) written as escapes, so
+    stored text cannot move the cursor, rewrite a line or recolour the operator's terminal."""
+    return "".join(
+        c if c in keep or unicodedata.category(c) not in _UNPRINTABLE else ascii(c)[1:-1]
+        for c in text
     )
 
 
@@ -129,9 +155,27 @@ def export(
     output: Any,
 ) -> None:
     """Write records for an audit, oldest first; streamed, so millions are fine."""
+    try:
+        count = _export(dsn, policy_path, since, until, fmt, output)
+    except BrokenPipeError:  # `| head` has read enough: stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+        return
+    click.echo(f"exported {count} record(s)", err=True)
+
+
+def _export(
+    dsn: str | None,
+    policy_path: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+    fmt: str,
+    output: Any,
+) -> int:
     count = 0
-    with _store(dsn, policy_path) as store:
-        records = store.records(_utc(since), _utc(until))
+    with (
+        _store(dsn, policy_path) as store,
+        closing(store.records(_utc(since), _utc(until))) as records,
+    ):
         if fmt == "csv":
             writer = csv.writer(output)
             writer.writerow(COLUMNS)
@@ -148,7 +192,8 @@ def export(
             for record in records:
                 output.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
                 count += 1
-    click.echo(f"exported {count} record(s)", err=True)
+        output.flush()
+    return count
 
 
 @log.command()
@@ -184,6 +229,26 @@ def forget(dsn: str | None, policy_path: Path | None, consent_id: str) -> None:
     if not deleted:
         raise click.ClickException(f"no records for consent id {consent_id!r}")
     click.echo(f"erased {deleted} record(s) linked to {consent_id}")
+
+
+@log.command("grant-writer")
+@_store_options
+@click.argument("role")
+def grant_writer(dsn: str | None, policy_path: Path | None, role: str) -> None:
+    """Let ROLE (PostgreSQL) insert and read records and nothing else; run as the owner."""
+    with _store(dsn, policy_path) as store:
+        if not isinstance(store, PostgresStore):
+            raise click.ClickException(
+                "only PostgreSQL has roles; protect a SQLite log with its file's permissions"
+            )
+        try:
+            store.grant_writer(role)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{role} may now INSERT and SELECT the consent log, and nothing else; give the gate a "
+        "DSN that connects as it, and run purge and forget as the owner"
+    )
 
 
 @log.command()

@@ -6,6 +6,8 @@ import csv
 import dataclasses
 import io
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from test_store import record
 from consent_gate.cli import main
 from consent_gate.storage import Shown, open_store
 
-COMMANDS = ["show", "export", "purge", "forget", "stats"]
+COMMANDS = ["show", "export", "purge", "forget", "stats", "grant-writer"]
 
 
 @pytest.fixture
@@ -106,3 +108,52 @@ def test_a_store_that_cannot_be_opened_is_a_clean_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["log", "stats", "--dsn", "mysql://nope"])
     assert result.exit_code == 1
     assert "cannot open the consent log" in result.output
+
+
+def test_show_escapes_control_characters_from_stored_text(dsn: str) -> None:
+    hostile = dataclasses.replace(
+        record(7),
+        page="/\x1b]0;pwned\x07\x1b[2J\rfake line\u202e",
+        browser="Evil\x1b[31m",
+        signals={"gpc\x1b": "honoured\r"},
+    )
+    store = open_store(dsn)
+    try:
+        store.write([hostile])
+    finally:
+        store.close()
+    out = run("show", "--dsn", dsn, "c7")
+    assert not any(c in out for c in "\x1b\x07\r\u202e")
+    assert "on /\\x1b]0;pwned\\x07\\x1b[2J\\rfake line\\u202e" in out
+    assert "Evil\\x1b[31m on Linux" in out
+    assert "gpc\\x1b: honoured\\r" in out
+
+
+def test_export_into_a_pipe_closed_early_ends_quietly(dsn: str) -> None:
+    store = open_store(dsn)
+    try:
+        store.write([record(n) for n in range(2000)])  # far more than a pipe buffer holds
+    finally:
+        store.close()
+    command = [sys.executable, "-c", "from consent_gate.cli import main; main()"]
+    export = subprocess.Popen(
+        [*command, "log", "export", "--dsn", dsn],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert export.stdout is not None
+    assert export.stderr is not None
+    first = export.stdout.readline()  # as `| head -1` reads, then goes
+    export.stdout.close()
+    errors = export.stderr.read().decode()
+    export.stderr.close()
+    assert export.wait(30) == 0
+    assert json.loads(first)["consent_id"] == "c0"
+    assert errors == ""
+
+
+def test_grant_writer_is_for_postgresql(tmp_path: Path) -> None:
+    sqlite = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    result = CliRunner().invoke(main, ["log", "grant-writer", "--dsn", sqlite, "someone"])
+    assert result.exit_code == 1
+    assert "only PostgreSQL has roles" in result.output

@@ -1,4 +1,5 @@
-"""The stores themselves: schema versions, append-only records, streaming, forget and purge."""
+"""The stores themselves: schema versions, append-only records and roles, streaming, forget and
+purge."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pg_cluster import Cluster
 
 from consent_gate.storage import ConsentRecord, Shown, SqlStore, open_store, sqlite_path
 from consent_gate.storage.migrations import MIGRATIONS
+from consent_gate.storage.postgres import PostgresStore
+from consent_gate.storage.sql import COLUMNS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -146,3 +150,77 @@ def test_purge_deletes_only_records_expired_before_the_cutoff(dsn: str) -> None:
 def test_open_store_rejects_other_schemes() -> None:
     with pytest.raises(ValueError, match="sqlite:///"):
         open_store("mysql://x")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "REPLACE INTO consent_records ({columns}) VALUES ({marks})",
+        "INSERT OR REPLACE INTO consent_records ({columns}) VALUES ({marks})",
+        "INSERT INTO consent_records ({columns}) VALUES ({marks}) "
+        "ON CONFLICT (record_id) DO UPDATE SET action = excluded.action",
+    ],
+)
+def test_sqlite_refuses_to_replace_a_record_under_its_id(tmp_path: Path, statement: str) -> None:
+    """REPLACE deletes and re-inserts; with recursive_triggers off no delete trigger sees it."""
+    store = open_store(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    try:
+        store.write([record(1)])
+        forged = store._row(dataclasses.replace(record(1), action="accept_all"))
+        sql = statement.format(columns=", ".join(COLUMNS), marks=", ".join("?" * len(COLUMNS)))
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute(sql, forged)
+        assert [r.action for r in store.records()] == ["save"]
+        store.write([record(1), record(2)])  # a replay still skips what is there
+        assert store.count() == 2
+    finally:
+        store.close()
+
+
+def test_a_postgres_writer_role_can_insert_and_read_and_nothing_else(cluster: Cluster) -> None:
+    owner = cluster.database()
+    store = open_store(owner)
+    try:
+        store.write([record(1)])
+        role = f"writer_{owner.rsplit('_', 1)[1]}"  # roles are the cluster's: one per database
+        with psycopg.connect(owner, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {role} LOGIN")
+        assert isinstance(store, PostgresStore)
+        store.grant_writer(role)
+    finally:
+        store.close()
+    writer_dsn = owner.replace("postgres@", f"{role}@")
+    writer = open_store(writer_dsn)  # connects: nothing to migrate, nothing to create
+    try:
+        writer.write([record(2), record(1)])
+        assert writer.count() == 2
+    finally:
+        writer.close()
+    with psycopg.connect(writer_dsn, autocommit=True) as conn:
+        for statement in [
+            "UPDATE consent_records SET action = 'accept_all'",
+            "DELETE FROM consent_records",
+            "TRUNCATE consent_records",
+            "ALTER TABLE consent_records DISABLE TRIGGER consent_records_append_only",
+            "ALTER TABLE consent_records DISABLE TRIGGER ALL",
+            "DROP TABLE consent_records",
+        ]:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    owned = open_store(owner)
+    try:
+        assert owned.forget("c1") == 1  # purge and forget run as the owner
+    finally:
+        owned.close()
+
+
+def test_a_superuser_or_owner_is_no_writer_role(cluster: Cluster) -> None:
+    store = open_store(cluster.database())
+    try:
+        assert isinstance(store, PostgresStore)
+        with pytest.raises(ValueError, match="superuser or owns"):
+            store.grant_writer("postgres")
+        with pytest.raises(ValueError, match="no role"):
+            store.grant_writer("nobody_here")
+    finally:
+        store.close()

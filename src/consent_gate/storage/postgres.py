@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from .records import ConsentRecord
 from .sql import COLUMNS, SqlStore
@@ -22,6 +23,14 @@ _MOVE = (
     f"INSERT INTO consent_records ({_COLUMNS}) SELECT {_COLUMNS} FROM consent_records_in "
     "ON CONFLICT (record_id) DO NOTHING"
 )
+
+
+_TABLES = "consent_records, consent_shown, consent_gate_schema"
+_GRANTS = [
+    f"REVOKE ALL ON {_TABLES} FROM {{}}",
+    "GRANT SELECT, INSERT ON consent_records, consent_shown TO {}",
+    "GRANT SELECT ON consent_gate_schema TO {}",
+]
 
 
 class PostgresStore(SqlStore):
@@ -59,6 +68,27 @@ class PostgresStore(SqlStore):
         except BaseException:
             self._rollback()
             raise
+
+    def grant_writer(self, role: str) -> None:
+        """Let `role` insert and read records and nothing else. It does not own the tables, so
+        it cannot UPDATE, DELETE, TRUNCATE, ALTER them or disable their trigger: purge and
+        forget need the owner."""
+        with self.conn.transaction():
+            row = self.conn.execute(
+                "SELECT rolsuper OR pg_has_role(rolname, tableowner, 'MEMBER') FROM pg_roles, "
+                "pg_tables WHERE rolname = %s AND tablename = 'consent_records' "
+                "AND schemaname = current_schema()",
+                (role,),
+            ).fetchone()
+            if row is None:
+                raise ValueError(f"no role {role!r} (create it first: CREATE ROLE ... LOGIN)")
+            if row[0]:
+                raise ValueError(
+                    f"{role!r} is a superuser or owns the log's tables: no grant binds it"
+                )
+            name = sql.Identifier(role)
+            for statement in _GRANTS:
+                self.conn.execute(sql.SQL(statement).format(name))
 
     def _lock_schema(self) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))

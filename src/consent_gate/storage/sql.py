@@ -35,6 +35,10 @@ COLUMNS = (
     "replaces",
 )
 _FETCH = 1000
+_SCHEMA_EXISTS: dict[Dialect, str] = {
+    "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE name = 'consent_gate_schema'",
+    "postgres": "SELECT COUNT(to_regclass('consent_gate_schema'))",
+}
 _JSON: dict[tuple[tuple[str, object], ...], str] = {}
 
 
@@ -103,7 +107,10 @@ class SqlStore:
         self._execute("ROLLBACK")
 
     def migrate(self) -> int:
-        """Bring the schema to the newest version; returns that version."""
+        """Bring the schema to the newest version; returns that version. Up to date, it creates
+        nothing, so a role that may only insert and read (`log grant-writer`) can connect."""
+        if self._version() >= len(MIGRATIONS):
+            return len(MIGRATIONS)
         self._begin()
         try:
             self._lock_schema()
@@ -119,6 +126,10 @@ class SqlStore:
             self._rollback()
             raise
         return len(MIGRATIONS)
+
+    def _version(self) -> int:
+        exists = self._execute(_SCHEMA_EXISTS[self.dialect]).fetchone()[0]
+        return self.schema_version() if exists else 0
 
     def schema_version(self) -> int:
         row = self._execute("SELECT MAX(version) FROM consent_gate_schema").fetchone()
