@@ -6,7 +6,7 @@ Only placeholders, timestamps and connecting differ; the subclasses supply those
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -189,8 +189,9 @@ class SqlStore:
 
     def records(
         self, since: datetime | None = None, until: datetime | None = None
-    ) -> Iterator[ConsentRecord]:
-        """Every record decided in [since, until), oldest first, streamed."""
+    ) -> Generator[ConsentRecord, None, None]:
+        """Every record decided in [since, until), oldest first, streamed; close it if you stop
+        early, before the store."""
         where, params = self._range(since, until)
         columns = ", ".join(COLUMNS)
         sql = f"SELECT {columns} FROM consent_records{where} ORDER BY decided_at, record_id"
