@@ -20,7 +20,10 @@ from consent_gate.storage.writer import RecordWriter, Shipped
 
 
 def _writer(dsn: str, journal: Journal) -> ProcessWriter:
-    return ProcessWriter(WriterConfig(dsn, ROWS, journal.directory, journal.prefix, "off", dsn))
+    spool = journal.directory / "none.spool.jsonl"
+    return ProcessWriter(
+        WriterConfig(dsn, ROWS, journal.directory, journal.prefix, "off", dsn, spool)
+    )
 
 
 def _child_pid(writer: ProcessWriter) -> int:
@@ -117,3 +120,4 @@ def test_a_writer_whose_server_is_gone_ships_the_journal_and_exits(
     assert child._process.wait(20) == 0
     assert _count(dsn) == 2000
     assert list(journal.directory.glob(f"*{SUFFIX}")) == []
+    writer.close()  # the server, still here after all, had started another

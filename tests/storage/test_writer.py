@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -13,9 +14,10 @@ import httpx
 import pytest
 from pg_cluster import Cluster
 from test_log_endpoints import CONSENT, SITE, _site
+from test_store import record
 
 from consent_gate import ConsentGate, Policy
-from consent_gate.storage import SqlStore, open_store
+from consent_gate.storage import SqlStore, open_store, sqlite_path
 from consent_gate.storage.journal import SUFFIX, Journal
 from consent_gate.storage.log import shown_version
 from consent_gate.storage.rows import Row, Rows, dump_row
@@ -212,3 +214,26 @@ def test_the_benchmark_counts_every_record(tmp_path: Path, monkeypatch: pytest.M
     result = bench.measure("sqlite", f"sqlite:///{tmp_path / 'b.sqlite3'}", 1, 0.1)
     assert result["records"] > 200
     assert result["on"] > 0
+
+
+def test_an_earlier_version_s_spool_file_is_written_once_and_removed(
+    dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = ConsentGate(_site, secret_key="k", policy=Policy.default(), store=dsn)
+    path = sqlite_path(dsn)
+    spool = Path(f"{path}.spool.jsonl") if path else Path("consent-log.spool.jsonl")
+    lines = [json.dumps(record(n).to_json()) for n in (1, 2)]
+    spool.write_text(f"{lines[0]}\n{{torn\n{lines[1]}\n")
+    assert app.log is not None
+    with caplog.at_level(logging.WARNING, logger="consent_gate.log"):
+        assert app.log.flush(10)
+    store = open_store(dsn)
+    try:
+        assert sorted(r.record_id for r in store.records()) == ["r000001", "r000002"]
+    finally:
+        store.close()
+    assert not spool.exists()
+    assert "line 2 of" in caplog.text
+    (kept,) = (app.log.journal.directory / "quarantine").iterdir()
+    assert kept.read_bytes() == b"{torn"
+    app.log.close()

@@ -186,15 +186,19 @@ class ConsentLog:
 
     def _writer(self) -> RecordWriter | ProcessWriter:
         directory, own = self.journal.directory, self.journal.prefix
+        path = sqlite_path(self._dsn)
+        spool = Path(f"{path}.spool.jsonl") if path else Path("consent-log.spool.jsonl")
         if self._factory is not None:  # a live factory cannot cross into another process
             return RecordWriter(
                 self._factory,
-                Shipper(directory, own, self._rows, self._ip),
+                Shipper(directory, own, self._rows, self._ip, spool=spool),
                 shown=list(self.shown.values()),
                 where=repr(self._factory),
             )
-        config = WriterConfig(self._dsn, self._rows, directory, own, self._ip, _redacted(self._dsn))
-        return ProcessWriter(config)
+        where = _redacted(self._dsn)
+        return ProcessWriter(
+            WriterConfig(self._dsn, self._rows, directory, own, self._ip, where, spool)
+        )
 
 
 def _redacted(dsn: str) -> str:

@@ -57,6 +57,7 @@ class WriterConfig:
     own: str  # `Journal.prefix` of the server's journals
     ip: IpMode
     where: str
+    spool: Path  # an earlier version's spool file, if one is left
 
 
 class ProcessWriter:
@@ -174,11 +175,13 @@ class _Child:
     def stop(self, grace: float) -> Shipped | None:
         """Ask the child to ship what it can within `grace` and exit; kill it if it does not."""
         self._stopping = True
-        try:
+        with contextlib.suppress(OSError, ValueError):  # already gone: its pipe broken or closed
             self.send(("close", grace))
+        with contextlib.suppress(OSError):
             self._to.close()
+        try:
             self._process.wait(grace + 10)
-        except (OSError, subprocess.TimeoutExpired):
+        except subprocess.TimeoutExpired:
             logger.error("consent log: the writer process did not stop within %.0fs", grace + 10)
             self._process.kill()
             self._process.wait()
@@ -266,7 +269,7 @@ def main() -> None:
 
     writer = RecordWriter(
         lambda: open_store(config.dsn),
-        Shipper(config.journals, config.own, config.rows, config.ip),
+        Shipper(config.journals, config.own, config.rows, config.ip, spool=config.spool),
         shown=list(config.rows.shown.values()),
         where=config.where,
     )

@@ -26,6 +26,7 @@ from .frames import Bad, Data, Frame, frames
 from .journal import SUFFIX
 from .records import ConsentRecord, IpMode
 from .rows import Rows, load_row
+from .spool import ship_spool
 from .sql import SqlStore
 
 __all__ = ["Shipper"]
@@ -37,12 +38,21 @@ class Shipper:
     """Not thread-safe: one thread of one process runs its passes."""
 
     def __init__(
-        self, directory: Path, own: str, rows: Rows, ip: IpMode, *, batch: int = 1000
+        self,
+        directory: Path,
+        own: str,
+        rows: Rows,
+        ip: IpMode,
+        *,
+        batch: int = 1000,
+        spool: Path | None = None,
     ) -> None:
-        """`own`: the prefix of this server's journals (`Journal.prefix`)."""
+        """`own`: the prefix of this server's journals (`Journal.prefix`); `spool`: where an
+        earlier version kept what its store did not take, written once."""
         self.directory = directory
         self.own = own + "."
         self.shipped = 0
+        self._spool = spool
         self._rows = rows
         self._ip = ip
         self._batch = batch
@@ -50,6 +60,9 @@ class Shipper:
     def ship(self, store: SqlStore, deadline: float | None = None) -> bool:
         """One pass; True unless the deadline (a `time.monotonic()`) cut it short. Store errors
         propagate; what the store committed before them stays recorded as shipped."""
+        if self._spool is not None:
+            self.shipped += ship_spool(self._spool, store, self.directory / "quarantine")
+            self._spool = None
         for path in self._journals():
             with self._claim(path) as finished:
                 if finished is not None and not self._ship_one(store, path, finished, deadline):
