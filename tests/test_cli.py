@@ -21,7 +21,7 @@ def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
         "  Content-Security-Policy: report-only",
         "  fingerprinting guard: on until analytics + marketing",
         "  Google Consent Mode: off",
-        "  consent log: sqlite:///consent-log.sqlite3",
+        "  consent log: sqlite:///consent-log.sqlite3, journal fsync off",
     ]
     path.write_text(
         '[consent]\ngpc = "ignore"\ndnt = "honour"\n[csp]\nmode = "enforce"\n'

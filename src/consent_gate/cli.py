@@ -61,7 +61,12 @@ def check(policy_path: Path) -> None:
         "fingerprinting guard: "
         + (f"on until {' + '.join(covering_categories(policy))}" if guard.guard else "off"),
         f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
-        f"consent log: {policy.log.dsn if policy.log.enabled else 'off'}",
+        "consent log: "
+        + (
+            f"{policy.log.dsn}, journal fsync {'on' if policy.log.fsync else 'off'}"
+            if policy.log.enabled
+            else "off"
+        ),
     ]
     for stance in stances:
         click.echo(f"  {stance}")

@@ -70,7 +70,6 @@ class ConsentLog:
         policy: Policy,
         shown: Mapping[str, Shown],
         store: str | StoreFactory | None = None,
-        journal: Path | None = None,
     ) -> None:
         self._dsn = store if isinstance(store, str) else policy.log.dsn
         self._factory = store if callable(store) else None
@@ -79,8 +78,7 @@ class ConsentLog:
         self._rows = Rows(self.shown, banner.languages, banner.default_language, policy.max_age)
         self._ip = policy.log.ip
         self._keep_ip = policy.log.ip == "truncated"
-        directory = journal or journal_dir(policy.log, self._dsn)
-        self.journal = Journal(directory, fsync=policy.log.fsync)
+        self.journal = Journal(journal_dir(policy.log, self._dsn), fsync=policy.log.fsync)
         self.writer: RecordWriter | ProcessWriter | None = None
         self._lock = threading.Lock()
         self._refused = ""
