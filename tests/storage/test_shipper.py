@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg_cluster import Cluster
 from test_writer import ROWS, _row, journaled
 
 from consent_gate.storage import SqlStore, open_store
@@ -73,6 +74,8 @@ def test_the_offset_is_recorded_only_after_the_store_committed(
     shipper = _shipper(journal)
 
     class Refusing:
+        refused = ()  # gone: no fault of any record
+
         def write(self, records: object) -> None:
             raise ConnectionError("gone mid-batch")
 
@@ -184,3 +187,25 @@ def test_a_deadline_stops_a_pass_between_batches(store: SqlStore, tmp_path: Path
     assert store.count() == 10
     assert shipper.pending() == 15
     journal.close()
+
+
+def test_a_record_the_store_refuses_is_quarantined_and_the_others_are_shipped(
+    cluster: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dsn = cluster.database()
+    journal = journaled(tmp_path / "j", 2)
+    poisoned = (*_row(2)[:7], "/a\x00b", *_row(2)[8:])  # PostgreSQL text cannot hold NUL
+    journal.append(dump_row(poisoned))
+    journal.append(dump_row(_row(3)))
+    journal.close()
+    store = open_store(dsn)
+    try:
+        with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
+            assert _shipper(tmp_path / "j").ship(store)
+        assert _ids(store) == ["c0", "c1", "c3"]
+    finally:
+        store.close()
+    assert "the store refuses record" in caplog.text
+    (kept,) = (tmp_path / "j" / "quarantine").iterdir()
+    assert b"/a\x00b" in kept.read_bytes()
+    assert list((tmp_path / "j").glob(f"*{SUFFIX}")) == []  # not stuck behind it

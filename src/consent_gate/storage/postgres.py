@@ -38,6 +38,7 @@ class PostgresStore(SqlStore):
 
     dialect = "postgres"
     placeholder = "%s"
+    refused = (psycopg.DataError, psycopg.IntegrityError)
 
     def __init__(self, dsn: str, *, connect_timeout: int = 5) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True, connect_timeout=connect_timeout)

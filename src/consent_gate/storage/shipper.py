@@ -7,8 +7,9 @@ deletes. The store skips a record id it already has, so shipping a frame twice (
 the commit and `<journal>.shipped`) never duplicates or rewrites a record.
 
 A frame that does not check out is copied to `quarantine/` with an error, and shipping goes on
-after it; so is a record that cannot be decoded. A finished journal's torn tail (a write cut short
-by a crash) is copied there too, with a warning, and dropped.
+after it; so is a record that cannot be decoded, or that the store refuses (say, a NUL byte
+PostgreSQL cannot keep in text) while it takes the others. A finished journal's torn tail (a
+write cut short by a crash) is copied there too, with a warning, and dropped.
 """
 
 from __future__ import annotations
@@ -111,24 +112,24 @@ class Shipper:
     ) -> bool:
         start = _offset(path)
         with _mapped(path) as (data, size):
-            batch: list[ConsentRecord] = []
+            batch: list[tuple[Frame, ConsentRecord]] = []
             done = recorded = start
             for item in frames(data, start, size):
                 if isinstance(item, Frame):
                     record = self._record(path, data, item)
                     if record is not None:
-                        batch.append(record)
+                        batch.append((item, record))
                 elif item.tail and not finished:
                     break  # still being written
                 else:
                     self._quarantine(path, data, item)
                 done = item.end
                 if len(batch) >= self._batch:
-                    recorded = self._commit(store, path, batch, recorded, done)
+                    recorded = self._commit(store, path, data, batch, recorded, done)
                     batch = []
                     if deadline is not None and time.monotonic() > deadline:
                         return False
-            self._commit(store, path, batch, recorded, done)
+            self._commit(store, path, data, batch, recorded, done)
         if finished:
             _shipped_file(path).unlink(missing_ok=True)  # first: a crash here replays, no more
             path.unlink()
@@ -139,18 +140,38 @@ class Shipper:
             row = load_row(frame.payload)
             return self._rows.decision(row).record(self._ip, frame.record_id)
         except Exception:
-            where = self._quarantine(path, data, Bad(frame.start, frame.end, tail=False))
+            where = self._keep(path, data, frame.start, frame.end)
             logger.exception(
-                "consent log: record %s cannot be decoded; see %s", frame.record_id, where
+                "consent log: record %s cannot be decoded; copied to %s", frame.record_id, where
             )
             return None
 
     def _commit(
-        self, store: SqlStore, path: Path, batch: list[ConsentRecord], recorded: int, done: int
+        self,
+        store: SqlStore,
+        path: Path,
+        data: Data,
+        batch: list[tuple[Frame, ConsentRecord]],
+        recorded: int,
+        done: int,
     ) -> int:
         """Write the batch, then record `done` as shipped; returns the offset now recorded."""
-        store.write(batch)
-        self.shipped += len(batch)
+        try:
+            store.write([record for _, record in batch])
+            self.shipped += len(batch)
+        except store.refused:  # one record the store will never take must not hold up the rest
+            for frame, record in batch:
+                try:
+                    store.write([record])
+                    self.shipped += 1
+                except store.refused:
+                    where = self._keep(path, data, frame.start, frame.end)
+                    logger.exception(
+                        "consent log: the store refuses record %s; copied to %s, and the "
+                        "records after it are shipped",
+                        frame.record_id,
+                        where,
+                    )
         if done > recorded:
             marker = _shipped_file(path)
             building = marker.with_suffix(".shipping")
@@ -158,11 +179,8 @@ class Shipper:
             os.replace(building, marker)
         return done
 
-    def _quarantine(self, path: Path, data: Data, bad: Bad) -> Path:
-        folder = self.directory / "quarantine"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        target = folder / f"{path.name}.{bad.start}"
-        target.write_bytes(data[bad.start : bad.end])
+    def _quarantine(self, path: Path, data: Data, bad: Bad) -> None:
+        target = self._keep(path, data, bad.start, bad.end)
         if bad.tail:
             logger.warning(
                 "consent log: %s ends in %d byte(s) of a write cut short (a crash); cut, and "
@@ -180,6 +198,13 @@ class Shipper:
                 bad.start,
                 target,
             )
+
+    def _keep(self, path: Path, data: Data, start: int, end: int) -> Path:
+        """Copy bytes of a journal to `quarantine/`, named after the journal and offset."""
+        folder = self.directory / "quarantine"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / f"{path.name}.{start}"
+        target.write_bytes(data[start:end])
         return target
 
 

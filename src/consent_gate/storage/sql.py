@@ -59,6 +59,8 @@ class SqlStore:
     dialect: Dialect
     placeholder = "?"
     conn: Any
+    # What the store raises for a record it will never take, as against being unreachable.
+    refused: tuple[type[Exception], ...] = ()
 
     # -- connection-specific hooks ------------------------------------------------------------
 

@@ -34,6 +34,7 @@ class SqliteStore(SqlStore):
 
     dialect = "sqlite"
     placeholder = "?"
+    refused = (sqlite3.DataError, sqlite3.IntegrityError)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
