@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -12,6 +13,7 @@ from test_log_endpoints import _site
 from test_writer import ROWS, _count, _row, journaled
 
 from consent_gate import ConsentGate, Policy
+from consent_gate.policy import LogSettings
 from consent_gate.storage import open_store
 from consent_gate.storage.journal import SUFFIX, Journal
 from consent_gate.storage.process import ProcessWriter, WriterConfig
@@ -22,7 +24,7 @@ from consent_gate.storage.writer import RecordWriter, Shipped
 def _writer(dsn: str, journal: Journal) -> ProcessWriter:
     spool = journal.directory / "none.spool.jsonl"
     return ProcessWriter(
-        WriterConfig(dsn, ROWS, journal.directory, journal.prefix, "off", dsn, spool)
+        WriterConfig(dsn, ROWS, journal.directory, journal.prefix, "off", dsn, spool, False)
     )
 
 
@@ -121,3 +123,14 @@ def test_a_writer_whose_server_is_gone_ships_the_journal_and_exits(
     assert _count(dsn) == 2000
     assert list(journal.directory.glob(f"*{SUFFIX}")) == []
     writer.close()  # the server, still here after all, had started another
+
+
+def test_with_fsync_the_writer_process_opens_a_synced_store(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    policy = dataclasses.replace(Policy.default(), log=LogSettings(dsn=dsn, fsync=True))
+    app = ConsentGate(_site, secret_key="k", policy=policy)
+    assert app.log is not None
+    app.log.start()
+    assert isinstance(app.log.writer, ProcessWriter)
+    assert app.log.writer._config.synced
+    app.log.close()

@@ -224,3 +224,13 @@ def test_a_superuser_or_owner_is_no_writer_role(cluster: Cluster) -> None:
             store.grant_writer("nobody_here")
     finally:
         store.close()
+
+
+def test_sqlite_commits_are_synced_when_the_journal_is(tmp_path: Path) -> None:
+    dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    for synced, level in ((False, 1), (True, 2)):  # NORMAL, FULL
+        store = open_store(dsn, synced=synced)
+        try:
+            assert store._execute("PRAGMA synchronous").fetchone() == (level,)
+        finally:
+            store.close()

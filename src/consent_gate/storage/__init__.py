@@ -17,13 +17,14 @@ def sqlite_path(dsn: str) -> str | None:
     return dsn[len("sqlite:///") :] if dsn.startswith("sqlite:///") else None
 
 
-def open_store(dsn: str) -> SqlStore:
-    """Connect and bring the schema up to date (created on first use)."""
+def open_store(dsn: str, *, synced: bool = False) -> SqlStore:
+    """Connect and bring the schema up to date (created on first use). `synced`: each commit
+    is on disk before it returns, as the journal is with `[log] fsync` (PostgreSQL's default)."""
     path = sqlite_path(dsn)
     if path is not None:
         from .sqlite import SqliteStore
 
-        return SqliteStore(path)
+        return SqliteStore(path, synced=synced)
     if dsn.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 

@@ -193,9 +193,9 @@ class ConsentLog:
                 shown=list(self.shown.values()),
                 where=repr(self._factory),
             )
-        where = _redacted(self._dsn)
+        where, synced = _redacted(self._dsn), self.journal.fsync
         return ProcessWriter(
-            WriterConfig(self._dsn, self._rows, directory, own, self._ip, where, spool)
+            WriterConfig(self._dsn, self._rows, directory, own, self._ip, where, spool, synced)
         )
 
 

@@ -58,6 +58,7 @@ class WriterConfig:
     ip: IpMode
     where: str
     spool: Path  # an earlier version's spool file, if one is left
+    synced: bool  # `[log] fsync`: the store's commits must be on disk too
 
 
 class ProcessWriter:
@@ -268,7 +269,7 @@ def main() -> None:
     config: WriterConfig = first[1]
 
     writer = RecordWriter(
-        lambda: open_store(config.dsn),
+        lambda: open_store(config.dsn, synced=config.synced),
         Shipper(config.journals, config.own, config.rows, config.ip, spool=config.spool),
         shown=list(config.rows.shown.values()),
         where=config.where,

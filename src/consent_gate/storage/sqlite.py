@@ -36,13 +36,16 @@ class SqliteStore(SqlStore):
     placeholder = "?"
     refused = (sqlite3.DataError, sqlite3.IntegrityError)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, synced: bool = False) -> None:
+        """`synced`: FULL, each commit on disk before the shipper deletes the journal it came
+        from; else NORMAL, on disk at WAL checkpoints (a commit survives a crash of the process,
+        not of the machine, like the journal without fsync)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint in WAL
+            self.conn.execute(f"PRAGMA synchronous={'FULL' if synced else 'NORMAL'}")
             self.migrate()
         except BaseException:
             self.conn.close()
