@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
-from test_log_endpoints import _site
+from test_log_endpoints import _site, decide, gate
 from test_writer import ROWS, _count, _row, journaled
 
 from consent_gate import ConsentGate, Policy
@@ -133,4 +135,26 @@ def test_with_fsync_the_writer_process_opens_a_synced_store(tmp_path: Path) -> N
     app.log.start()
     assert isinstance(app.log.writer, ProcessWriter)
     assert app.log.writer._config.synced
+    app.log.close()
+
+
+def test_a_writer_that_cannot_be_started_costs_no_decision(
+    dsn: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = gate(dsn)
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    with caplog.at_level(logging.ERROR, logger="consent_gate.log"):
+        first = decide(app, [{"json": {"action": "accept_all"}}])
+    assert [r.status_code for r in first] == [200]  # journaled: the writer can come later
+    assert "cannot start the writer" in caplog.text
+    monkeypatch.undo()
+    second = decide(app, [{"json": {"action": "reject_all"}}])
+    assert app.log is not None
+    assert app.log.flush(10)
+    assert _count(dsn) == 2
+    assert [r.status_code for r in second] == [200]
     app.log.close()

@@ -123,8 +123,11 @@ class ConsentLog:
                 self._refused = str(exc)
                 logger.error("consent log: refusing decisions (503): %s", exc)
             raise
-        if self.writer is None:
-            self.start(timeout=0)  # without a lifespan start-up: now, and without waiting
+        if self.writer is None:  # no lifespan start-up: now, and without waiting
+            try:
+                self.start(timeout=0)
+            except OSError:  # journaled all the same: the next decision tries again
+                logger.exception("consent log: cannot start the writer; decisions wait")
 
     async def durable(self) -> None:
         """Return once the decisions journaled so far are on disk (with `[log] fsync`)."""
@@ -136,7 +139,9 @@ class ConsentLog:
         with self._lock:
             if self.writer is None:
                 self.journal.open()
-                self.writer = self._writer()
+                writer = self._writer()
+                writer.start(0)  # spawned, or OSError with nothing to undo
+                self.writer = writer
                 atexit.register(self.close)
             writer = self.writer
         return writer.start(timeout)

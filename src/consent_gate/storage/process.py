@@ -121,8 +121,16 @@ class ProcessWriter:
             "keeps every decision it had not shipped",
             code,
         )
-        time.sleep(delay)
-        self._ensure()
+        while True:
+            time.sleep(delay)
+            try:
+                self._ensure()
+                return
+            except OSError:  # out of processes or memory, say: the journal waits meanwhile
+                delay = min(max(delay * 2, 1.0), _RESTART_MAX)
+                logger.exception(
+                    "consent log: cannot start a writer process; again in %.0fs", delay
+                )
 
 
 class _Child:
