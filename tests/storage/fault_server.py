@@ -1,7 +1,8 @@
 """A gated site under a real uvicorn, for the fault tests: `python fault_server.py PORT WORKERS`.
 
-The store and the journal's directory come from CONSENT_DSN and CONSENT_JOURNAL (the worker
-processes uvicorn spawns import `fault_server:app` and read them too). Log lines go to stderr.
+The store and the journal's directory come from CONSENT_DSN and CONSENT_JOURNAL, and
+CONSENT_FSYNC=1 turns fsync on (the worker processes uvicorn spawns import `fault_server:app` and
+read them too). Log lines go to stderr.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ async def _site(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _gate() -> ConsentGate:
-    log = LogSettings(dsn=os.environ["CONSENT_DSN"], journal=os.environ["CONSENT_JOURNAL"])
+    log = LogSettings(
+        dsn=os.environ["CONSENT_DSN"],
+        journal=os.environ["CONSENT_JOURNAL"],
+        fsync=os.environ.get("CONSENT_FSYNC") == "1",
+    )
     policy = dataclasses.replace(Policy.default(), log=log)
     return ConsentGate(_site, secret_key="faults", policy=policy)
 

@@ -74,8 +74,9 @@ def _is_worker(pid: int) -> bool:
 class Server:
     """fault_server.py in a process of its own; every process it started is remembered."""
 
-    def __init__(self, dsn: str, directory: Path, workers: int = 1) -> None:
+    def __init__(self, dsn: str, directory: Path, workers: int = 1, fsync: bool = False) -> None:
         self.dsn = dsn
+        self.fsync = fsync
         self.journal = directory / "journal"
         self.log = directory / "server.log"
         self.workers = workers
@@ -90,6 +91,7 @@ class Server:
             "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE)]),
             "CONSENT_DSN": self.dsn,
             "CONSENT_JOURNAL": str(self.journal),
+            "CONSENT_FSYNC": "1" if self.fsync else "0",
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -248,8 +250,10 @@ def servers() -> Iterator[list[Server]]:
         server.reap()
 
 
-def _server(servers: list[Server], dsn: str, tmp_path: Path, workers: int = 1) -> Server:
-    server = Server(dsn, tmp_path, workers)
+def _server(
+    servers: list[Server], dsn: str, tmp_path: Path, workers: int = 1, fsync: bool = False
+) -> Server:
+    server = Server(dsn, tmp_path, workers, fsync)
     servers.append(server)
     server.start()
     return server
@@ -279,6 +283,18 @@ def test_sigkill_of_the_server_loses_nothing_acknowledged(
         server.stop(signal.SIGKILL)
     _server(servers, store, tmp_path)  # replays what its orphaned writer had not shipped
     _verify(f"SIGKILL of the server mid-load ({store.split(':')[0]})", load, store)
+
+
+def test_with_fsync_sigkill_of_the_server_loses_nothing_acknowledged(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
+    server = _server(servers, dsn, tmp_path, fsync=True)
+    with Load(server.url) as load:
+        load.wait(FAULT_AT)
+        server.stop(signal.SIGKILL)
+    _server(servers, dsn, tmp_path, fsync=True)
+    _verify("SIGKILL of the server mid-load, fsync on (sqlite)", load, dsn)
 
 
 def test_sigkill_of_the_writer_loses_nothing_acknowledged(
