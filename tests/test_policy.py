@@ -406,6 +406,10 @@ def test_csp_reads_mode_and_sources() -> None:
         ({"sources": {"script-src": ["'strict-dynamic'"]}}, r"csp.sources.script-src\[0\]"),
         ({"sources": {"script-src": ["a.example; img-src *"]}}, r"csp.sources.script-src\[0\]"),
         ({"sources": {"frame-src": ["CDN.example"]}}, r"csp.sources.frame-src\[0\]"),
+        (
+            {"sources": {"script-src-attr": ["'unsafe-inline'"]}},
+            r"csp.sources.script-src-attr\[0\]",
+        ),
     ],
 )
 def test_bad_csp_settings_name_the_key(csp: dict[str, Any], key: str) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ._types import Headers
 from .consent import Consent
-from .policy import CSP_DIRECTIVES, Policy
+from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy
 from .reports import ReportKind
 
 __all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
@@ -63,6 +63,8 @@ class Csp:
         )
         self._report_uri = f"{policy.prefix}/reports/csp"
         self._extra = {d: tuple(settings.sources.get(d, ())) for d in CSP_DIRECTIVES}
+        handlers = " ".join(settings.sources.get(HANDLER_DIRECTIVE, ())) or "'none'"
+        self._handlers = f"{HANDLER_DIRECTIVE} {handlers}"
         # A catalogue host covers its subdomains in the rules, so it does here too.
         self._sources: dict[str, dict[str, None]] = {c.id: {} for c in policy.categories}
         self._categories: dict[str, set[str]] = {}  # host -> categories it belongs to
@@ -132,9 +134,7 @@ class Csp:
             }
             rest = "; ".join(
                 [
-                    # Inline event handlers stay the app's business; script-src-attr keeps them
-                    # working while script-src carries a nonce.
-                    "script-src-attr 'unsafe-inline'",
+                    self._handlers,
                     *(f"{d} {lists[d]}" for d in CSP_DIRECTIVES if d != "script-src"),
                     f"report-uri {self._report_uri}",
                 ]

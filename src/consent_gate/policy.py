@@ -204,6 +204,9 @@ class GoogleConsentMode:
 
 
 CSP_DIRECTIVES = ("script-src", "img-src", "connect-src", "frame-src")
+# Inline event handlers are refused ('none') unless the site lists its own by hash, with
+# 'unsafe-hashes': an injected `onfocus=` must not run, whoever wrote the markup.
+HANDLER_DIRECTIVE = "script-src-attr"
 # A source a site may add: a host (optionally with scheme, port, path), a harmless scheme, or a
 # keyword/hash that does not switch host lists off ('unsafe-inline', 'strict-dynamic', * would).
 _CSP_SOURCE = re.compile(
@@ -615,10 +618,10 @@ def _check_csp(csp: CspSettings) -> None:
     if csp.mode not in ("off", "report-only", "enforce"):
         raise PolicyError("csp.mode", "must be 'off', 'report-only' or 'enforce'")
     for directive, sources in csp.sources.items():
-        if directive not in CSP_DIRECTIVES:
+        if directive not in (*CSP_DIRECTIVES, HANDLER_DIRECTIVE):
             raise PolicyError(
                 f"csp.sources.{directive}",
-                f"the gate builds only {', '.join(CSP_DIRECTIVES)}; "
+                f"the gate builds only {', '.join((*CSP_DIRECTIVES, HANDLER_DIRECTIVE))}; "
                 "set others in the app's own CSP",
             )
         for index, source in enumerate(sources):

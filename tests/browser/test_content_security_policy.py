@@ -8,7 +8,9 @@ would, so no catalogue signature matches the inline script and only the CSP can 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 import time
 import urllib.request
@@ -87,9 +89,12 @@ class ReportCookies:
 Pages = Mapping[str, tuple[str, Mapping[str, str]]]
 
 
-def create_app(mode: str, pages: Pages) -> ReportCookies:
+def create_app(
+    mode: str, pages: Pages, sources: Mapping[str, tuple[str, ...]] | None = None
+) -> ReportCookies:
     """A gated site serving `pages` (path -> (html, headers)) in CSP `mode`."""
-    policy = dataclasses.replace(Policy.default(), csp=CspSettings(mode=mode))  # type: ignore[arg-type]
+    settings = CspSettings(mode=mode, sources=sources or {})  # type: ignore[arg-type]
+    policy = dataclasses.replace(Policy.default(), csp=settings)
 
     def endpoint(html: str, headers: Mapping[str, str]) -> Any:
         async def respond(request: Request) -> Response:
@@ -101,15 +106,17 @@ def create_app(mode: str, pages: Pages) -> ReportCookies:
     return ReportCookies(ConsentGate(app, secret_key=SECRET, policy=policy, reports_token=TOKEN))
 
 
-Site = Callable[[str, Pages], tuple[str, ReportCookies]]
+Site = Callable[..., tuple[str, ReportCookies]]
 
 
 @pytest.fixture
 def site(live: LiveServer) -> Site:
-    """Factory: ``base_url, report_cookies = site(mode, pages)``."""
+    """Factory: ``base_url, report_cookies = site(mode, pages, sources=None)``."""
 
-    def start(mode: str, pages: Pages) -> tuple[str, ReportCookies]:
-        app = create_app(mode, pages)
+    def start(
+        mode: str, pages: Pages, sources: Mapping[str, tuple[str, ...]] | None = None
+    ) -> tuple[str, ReportCookies]:
+        app = create_app(mode, pages, sources)
         return live(app), app
 
     return start
@@ -191,10 +198,13 @@ def test_report_only_lets_them_through_and_reports_them(site: Site, visit: Visit
     assert {row["host"] for row in rows} >= TRACKER_HOSTS
 
 
-def test_enforce_keeps_the_apps_inline_scripts_and_handlers_working(
+def test_enforce_keeps_the_apps_inline_scripts_and_listed_handlers_working(
     site: Site, visit: VisitorFactory
 ) -> None:
-    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
+    code = "document.getElementById('status').textContent = 'pressed'"
+    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+    sources = {"script-src-attr": ("'unsafe-hashes'", f"'sha256-{digest}'")}
+    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})}, sources)
     visitor = visit(base_url)
 
     visitor.load("/")
@@ -203,6 +213,20 @@ def test_enforce_keeps_the_apps_inline_scripts_and_handlers_working(
     assert visitor.page.evaluate("() => window.__inline") is True
     assert visitor.page.text_content("#status") == "pressed"
     assert not [r for r in reports(base_url) if r["host"] in ("inline", "eval")]
+
+
+def test_enforce_refuses_inline_handlers_the_site_did_not_list(
+    site: Site, visit: VisitorFactory
+) -> None:
+    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
+    visitor = visit(base_url)
+
+    visitor.load("/")
+    visitor.page.click("#press")
+    visitor.page.wait_for_timeout(200)
+
+    assert visitor.page.evaluate("() => window.__inline") is True  # nonce-stamped: runs
+    assert visitor.page.text_content("#status") == "waiting"
 
 
 def test_enforce_accept_reloads_and_the_tracker_then_runs(
