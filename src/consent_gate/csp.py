@@ -117,6 +117,18 @@ class Csp:
         ours = f"script-src {script} 'nonce-{nonce}'{sources}; {rest}"
         return [*headers, (self.header_name, ours.encode("ascii"))]
 
+    def lockdown(self, headers: Headers, consent: Consent) -> Headers:
+        """Headers for HTML the gate cannot rewrite: whatever the mode, an enforced policy
+        with the hosts the visitor allows and a nonce no script carries, so the browser stops
+        what the markup would have held back (inline scripts with it)."""
+        if not consent.refused:
+            return headers
+        if not consent.allows(MARKETING):
+            headers = _deny_features(headers, self._permissions)
+        script, rest = self._pieces(consent)
+        ours = f"script-src {script} 'nonce-{secrets.token_urlsafe(16)}'; {rest}"
+        return [*headers, (b"content-security-policy", ours.encode("ascii"))]
+
     def _pieces(self, consent: Consent) -> tuple[str, str]:
         """script-src's sources, and the other directives, for one consent state."""
         allowed = frozenset(c for c, ok in consent.choices.items() if ok)

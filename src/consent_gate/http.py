@@ -16,6 +16,7 @@ __all__ = [
     "cookie_names",
     "cookie_value",
     "header",
+    "lower_names",
     "origin_of",
 ]
 
@@ -26,8 +27,17 @@ _UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "c
 _PROBE = '<body><script src="x"></script></body>'
 
 
+def lower_names(headers: Headers) -> Headers:
+    """`headers` with lower-case names: the gate compares names as bytes, and HTTP names are
+    case-insensitive (Django's ASGI handler sends `Content-Type`, `Set-Cookie`)."""
+    for key, _ in headers:
+        if key != key.lower():
+            return [(key.lower(), value) for key, value in headers]
+    return headers
+
+
 def header(headers: Headers, name: bytes) -> bytes | None:
-    """The first value of a (lower-case) header name."""
+    """The first value of a lower-case header name, in headers `lower_names` has seen."""
     for key, value in headers:
         if key == name:
             return value
