@@ -278,7 +278,7 @@ def test_oddities_are_kept_short_and_not_echoed() -> None:
 
 
 def test_reports_for_hosts_the_senders_consent_now_allows_are_dropped() -> None:
-    kind = Csp(POLICY).report_kind(lambda headers: ALL if headers else NONE)
+    kind = Csp(POLICY).report_kind(lambda headers, *, secure: ALL if headers else NONE)
     assert kind.keep is not None
     sender = [(b"cookie", b"consent=...")]
 

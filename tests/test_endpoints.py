@@ -511,8 +511,9 @@ def test_the_consent_cookie_on_https_is_secure() -> None:
         headers={"origin": "https://testserver"},
         base_url="https://testserver",
     )
-    attributes = _attributes(consent_line(response))
+    attributes = _attributes(consent_line(response, "__Host-consent_gate"))
     assert "Secure" in attributes
+    assert not [a for a in attributes if a.lower().startswith("domain")]
     assert "HttpOnly" in attributes
     assert "SameSite=Lax" in attributes
     assert "Path=/" in attributes
@@ -664,7 +665,11 @@ def test_policy_json_has_the_dnt_statement() -> None:
     assert data["do_not_track"]["honoured"] is False
     assert "does not honour" in data["do_not_track"]["statement"]
     assert data["revision"] == POLICY.revision
-    assert data["consent_cookie"] == {"name": "consent_gate", "max_age_seconds": POLICY.max_age}
+    assert data["consent_cookie"] == {
+        "name": "consent_gate",
+        "name_on_https": "__Host-consent_gate",
+        "max_age_seconds": POLICY.max_age,
+    }
     assert {s["id"] for s in data["services"]} == {s.id for s in POLICY.listed_services}
     honoured = request("GET", "/consent-gate/policy.json", gate=make_gate(HONOUR_DNT)).json()
     assert honoured["do_not_track"]["honoured"] is True

@@ -97,9 +97,9 @@ def make_gate(
 def consent_cookie(
     accepted: Iterable[str], *, secret_key: str | Sequence[str] = SECRET, policy: Policy = POLICY
 ) -> str:
-    """A `Cookie` header value carrying a valid decision."""
+    """A `Cookie` header value carrying a valid decision, for an https request."""
     codec = ConsentCodec(secret_key, policy)
-    return f"{policy.cookie_name}={codec.dumps(codec.decide(set(accepted)))}"
+    return f"{codec.cookie_name(secure=True)}={codec.dumps(codec.decide(set(accepted)))}"
 
 
 @dataclass
@@ -1233,7 +1233,7 @@ def test_an_untrustworthy_consent_cookie_means_no_consent(make_value: Callable[[
         seen.append(consent_of(scope))
         await respond(PAGE)(scope, receive, send)
 
-    sent = run(make_gate(app), cookie=f"consent_gate={make_value()}")
+    sent = run(make_gate(app), cookie=f"__Host-consent_gate={make_value()}")
     assert sent.status == 200
     assert not seen[0].decided
     assert BANNER in sent.body
@@ -1241,7 +1241,7 @@ def test_an_untrustworthy_consent_cookie_means_no_consent(make_value: Callable[[
 
 
 def test_the_valid_cookie_used_to_build_the_bad_ones_is_accepted() -> None:
-    sent = run(make_gate(respond(PAGE)), cookie=f"consent_gate={_valid()}")
+    sent = run(make_gate(respond(PAGE)), cookie=f"__Host-consent_gate={_valid()}")
     assert BANNER not in sent.body
     assert_kept(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
 

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import escape
 
 from . import i18n
-from .consent import Consent
+from .consent import HOST_PREFIX, Consent
 from .cookies import CookieRules
 from .policy import Category, Policy
 from .rules import Match
@@ -208,6 +208,7 @@ class Banner:
             },
             "consent_cookie": {
                 "name": policy.cookie_name,
+                "name_on_https": HOST_PREFIX + policy.cookie_name,
                 "max_age_seconds": policy.max_age,
             },
             "categories": [

@@ -15,9 +15,12 @@ from email.utils import parsedate_to_datetime
 
 from .policy import Policy
 
-__all__ = ["CookieRules", "expire_headers", "set_cookie_header"]
+__all__ = ["HOST_PREFIX", "CookieRules", "expire_headers", "set_cookie_header"]
 
 _EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+# On https the consent cookie is `__Host-`: browsers refuse it with a Domain attribute or from
+# plain http, so a sibling subdomain or a network attacker cannot plant a choice for this host.
+HOST_PREFIX = "__Host-"
 
 
 class CookieRules:
@@ -36,11 +39,11 @@ class CookieRules:
                 else:
                     self._exact.setdefault(cookie.name, service.category)
         self._required = {c.id for c in policy.categories if c.required}
-        self._consent_cookie = policy.cookie_name
+        self._consent_cookies = {policy.cookie_name, HOST_PREFIX + policy.cookie_name}
 
     def category(self, name: str) -> str | None:
         """The category of a cookie name, or None for cookies the policy does not know."""
-        if name == self._consent_cookie:
+        if name in self._consent_cookies:
             return None
         found = self._exact.get(name)
         if found is not None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from ._types import Headers
-from .consent import Consent
+from .consent import Consent, ReadConsent
 from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy
 from .reports import ReportKind
 
@@ -46,8 +45,6 @@ _NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/_=-]+)'", re.IGNORECASE)
 _HASH = re.compile(rb"'sha(?:256|384|512)-[A-Za-z0-9+/_=-]+'", re.IGNORECASE)
 _KEYWORD = re.compile(r"[a-z][a-z0-9-]*\Z")  # blocked-uri "inline", "eval", "wasm-eval", ...
 _MAX_FIELD = 200
-
-ReadConsent = Callable[[Headers], Consent]
 
 
 class Csp:
@@ -161,7 +158,12 @@ class Csp:
         def keep(key: tuple[str, ...], headers: Headers) -> bool:
             # A page keeps the policy it loaded with; once its visitor allows a category in
             # place, that category's scripts violate it. Those reports say nothing new.
-            allowed = {c for c, ok in read(headers).choices.items() if ok}
+            allowed = {
+                c
+                for secure in (False, True)
+                for c, ok in read(headers, secure=secure).choices.items()
+                if ok
+            }
             return not self._categories_of(key[0]) & allowed
 
         return ReportKind("csp", ("host", "directive", "page"), parse_report, keep)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hmac
 import json
 import mimetypes
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
@@ -19,8 +18,8 @@ from starlette.responses import Response as StarletteResponse
 
 from ._types import Headers, Receive, Scope, Send
 from .banner import STATIC_FILES, Banner, static_dir
-from .consent import ACTIONS, Consent, ConsentCodec
-from .cookies import CookieRules, expire_headers, set_cookie_header
+from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
+from .cookies import CookieRules, expire_headers
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
@@ -60,7 +59,7 @@ class Endpoints:
         codec: ConsentCodec,
         cookie_rules: CookieRules,
         banner: Banner,
-        read: Callable[[Headers], Consent],
+        read: ReadConsent,
         log: ConsentLog | None = None,
         reports: Reports | None = None,
         reports_token: str | None = None,
@@ -93,7 +92,7 @@ class Endpoints:
     async def _dispatch(self, scope: Scope, receive: Receive) -> StarletteResponse:
         route = scope["path"][len(self.policy.prefix) :]
         method = scope["method"]
-        consent = self.read(scope["headers"])
+        consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if route == "/consent":
             if method != "POST":
@@ -172,13 +171,7 @@ class Endpoints:
                 headers=headers,
                 client=client[0] if client else None,
             )
-        secure = scope.get("scheme") == "https"
-        cookie = set_cookie_header(
-            self.policy.cookie_name,
-            self.codec.dumps(consent),
-            max_age=self.policy.max_age,
-            secure=secure,
-        )
+        cookie = self.codec.set_cookie(consent, secure=scope.get("scheme") == "https")
         refused = self.cookie_rules.refused(cookie_names(headers), consent.refused)
         host = (header(headers, b"host") or b"").decode("latin-1")
         set_cookies = [cookie, *expire_headers(refused, host)]

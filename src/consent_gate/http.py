@@ -14,7 +14,7 @@ __all__ = [
     "ascii_compatible",
     "content_type",
     "cookie_names",
-    "cookie_value",
+    "cookie_values",
     "header",
     "lower_names",
     "origin_of",
@@ -44,15 +44,16 @@ def header(headers: Headers, name: bytes) -> bytes | None:
     return None
 
 
-def cookie_value(headers: Headers, name: bytes) -> str | None:
-    """One cookie's value from the request's Cookie header(s)."""
-    for key, value in headers:
-        if key == b"cookie":
-            for part in value.split(b";"):
-                found, _, found_value = part.strip().partition(b"=")
-                if found == name:
-                    return found_value.decode("latin-1")
-    return None
+def cookie_values(headers: Headers, name: bytes) -> list[str]:
+    """Every value of one cookie name in the request's Cookie header(s), in order."""
+    return [
+        found_value.decode("latin-1")
+        for key, value in headers
+        if key == b"cookie"
+        for part in value.split(b";")
+        for found, _, found_value in [part.strip().partition(b"=")]
+        if found == name
+    ]
 
 
 def cookie_names(headers: Headers) -> list[str]:

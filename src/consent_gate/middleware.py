@@ -29,7 +29,7 @@ from .http import (
     ascii_compatible,
     content_type,
     cookie_names,
-    cookie_value,
+    cookie_values,
     header,
     lower_names,
 )
@@ -114,7 +114,10 @@ class ConsentGate:
         )
         self.unrewritable = OncePerPath(logger)
         self._prefix = self.policy.prefix
-        self._cookie_name = self.policy.cookie_name.encode("latin-1")
+        self._cookie_names = {
+            secure: self.codec.cookie_name(secure=secure).encode("latin-1")
+            for secure in (False, True)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +136,7 @@ class ConsentGate:
         if self.signals.serves(scope):
             await self.signals.well_known(scope, receive, send)
             return
-        consent = self.read(scope["headers"])
+        consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
         scope["consent"] = consent
         scope["headers"] = _decodable_codings(scope["headers"])
         if "http.response.pathsend" in scope.get("extensions", {}):
@@ -143,12 +146,11 @@ class ConsentGate:
             scope["extensions"] = extensions
         await self.app(scope, receive, _Response(self, scope, consent, send).send)
 
-    def read(self, headers: Headers) -> Consent:
+    def read(self, headers: Headers, *, secure: bool) -> Consent:
         """The visitor's consent from the request's cookie ("undecided" when there is none),
-        with the privacy signals the policy honours applied."""
-        return self.signals.apply(
-            self.codec.loads(cookie_value(headers, self._cookie_name)), headers
-        )
+        with the privacy signals the policy honours applied. `secure`: an https request."""
+        name = self._cookie_names[secure]
+        return self.signals.apply(self.codec.from_cookies(cookie_values(headers, name)), headers)
 
 
 def consent_of(request: Any) -> Consent:

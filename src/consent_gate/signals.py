@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from ._types import Headers, Receive, Scope, Send
 from .consent import Consent, ConsentCodec
-from .cookies import set_cookie_header
 from .http import header
 from .policy import Policy
 from .storage.log import ConsentLog
@@ -81,12 +80,7 @@ class PrivacySignals:
                 client=client[0] if client else None,
                 lang=lang,
             )
-        return set_cookie_header(
-            self.policy.cookie_name,
-            self.codec.dumps(opt_out),
-            max_age=self.policy.max_age,
-            secure=scope.get("scheme") == "https",
-        )
+        return self.codec.set_cookie(opt_out, secure=scope.get("scheme") == "https")
 
     def serves(self, scope: Scope) -> bool:
         """Whether the gate answers this request with its GPC support resource."""

@@ -73,7 +73,8 @@ def test_mixed_case_response_headers_are_gated() -> None:
 def test_mixed_case_request_headers_are_read() -> None:
     """A decision in a `Cookie` header named in capitals still counts."""
     codec = ConsentCodec(SECRET, POLICY)
-    cookie = f"{POLICY.cookie_name}={codec.dumps(codec.decide(set(POLICY.optional_categories)))}"
+    consent = codec.decide(set(POLICY.optional_categories))
+    cookie = f"{codec.cookie_name(secure=True)}={codec.dumps(consent)}"
     gate = ConsentGate(mixed_case_app, secret_key=SECRET, policy=POLICY)
     seen: list[Any] = []
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..consent import ConsentCodec
+from ..consent import HOST_PREFIX, ConsentCodec
 from ..policy import Policy
 from .recorder import TrackerRecorder
 
@@ -36,23 +36,27 @@ if TYPE_CHECKING:
 class ConsentCookie:
     """A signed consent cookie, ready for a request header or a browser context."""
 
-    name: str
+    name: str  # the policy's name; https sites use it with the `__Host-` prefix
     value: str
 
-    @property
-    def header(self) -> str:
-        return f"{self.name}={self.value}"
+    def header(self, url: str) -> str:
+        """The cookie as a `Cookie` request header for a site at `url`."""
+        return f"{self._name(url)}={self.value}"
 
     def for_url(self, url: str) -> dict[str, Any]:
         """The cookie as Playwright's `context.add_cookies()` takes it."""
         parts = urlsplit(url)
         return {
-            "name": self.name,
+            "name": self._name(url),
             "value": self.value,
             "url": f"{parts.scheme}://{parts.netloc}/",
             "httpOnly": True,
+            "secure": parts.scheme == "https",
             "sameSite": "Lax",
         }
+
+    def _name(self, url: str) -> str:
+        return HOST_PREFIX + self.name if urlsplit(url).scheme == "https" else self.name
 
 
 ConsentCookieFactory = Callable[..., ConsentCookie]
