@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
@@ -154,6 +155,16 @@ def test_no_request_text_becomes_markup_on_a_gated_page(
     page = call(app, "/" + path, latin1(query), headers)
 
     assert structure(page) == benign
+    assert head_script(page) == head_script(call(app, "/", b"", []))
+
+
+def head_script(page: bytes) -> bytes:
+    """The gate's head script without its per-response nonce: it depends on nothing sent."""
+    found = re.search(
+        rb'<meta charset="utf-8"><script(?: nonce="[^"]*")?>(.*?)</script>', page, re.S
+    )
+    assert found is not None
+    return found.group(1)
 
 
 @given(next_url=hostile, lang=hostile)
