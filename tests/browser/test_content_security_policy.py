@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Route
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -141,22 +140,6 @@ def wait_for_reports(visitor: Visitor, hosts: set[str], timeout: float = 10.0) -
         visitor.page.wait_for_timeout(100)  # the sync API routes requests only while waiting
 
 
-def served(visitor: Visitor) -> list[str]:
-    """URLs of third-party requests that reached the (stubbed) network from now on.
-
-    The recorder's hits include requests the browser issued and then refused under the CSP;
-    only these went out.
-    """
-    urls: list[str] = []
-
-    def through(route: Route) -> None:
-        urls.append(route.request.url)
-        route.fallback()
-
-    visitor.context.route(visitor.recorder.is_third_party, through)
-    return urls
-
-
 def hosts_of(urls: list[str]) -> set[str]:
     return {urlsplit(url).hostname or "" for url in urls}
 
@@ -172,7 +155,7 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
 ) -> None:
     base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
 
     visitor.load("/")
     settle(visitor)
@@ -188,7 +171,7 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
 def test_report_only_lets_them_through_and_reports_them(site: Site, visit: VisitorFactory) -> None:
     base_url, _ = site("report-only", {"/": (page(LOADER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
 
     visitor.load("/")
     settle(visitor)
@@ -234,7 +217,7 @@ def test_enforce_accept_reloads_and_the_tracker_then_runs(
 ) -> None:
     base_url, _ = site("enforce", {"/": (page(LOADER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     settle(visitor)
     assert out == []
@@ -282,7 +265,7 @@ def test_a_stricter_app_policy_stays_in_force(site: Site, visit: VisitorFactory)
     strict = {"content-security-policy": "script-src 'self'; img-src 'none'"}
     base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), strict)})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     with visitor.page.expect_navigation() as navigation:
         visitor.page.evaluate("() => window.consentGate.accept()")  # reloads: enforce
@@ -328,7 +311,7 @@ def test_the_gated_test_site_under_enforce_accept_all_reloads_and_everything_run
         default, services=(*default.services, stats), csp=CspSettings(mode="enforce")
     )
     visitor = visit(live(gate_site.create_site(policy)))
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     visitor.page.wait_for_function("() => window.__firstParty === 1")  # /static/app.js
 
