@@ -47,6 +47,7 @@ logger = logging.getLogger("consent_gate")
 
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
 _NO_BODY = {204, 206, 304}
+_MAX_NEXT = 1024
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -297,10 +298,16 @@ class _Response:
         )
 
     def _next_url(self) -> str:
+        """Where the no-JavaScript form returns to. It is repeated in the banner and in every
+        placeholder, so a long one is cut (query first, then to "/"): what a request makes
+        the gate write stays bounded by a constant, not by the request's length."""
         scope = self._scope
         query = scope.get("query_string", b"")
-        next_url: str = scope.get("root_path", "") + scope["path"]
-        return f"{next_url}?{query.decode('latin-1')}" if query else next_url
+        path: str = scope.get("root_path", "") + scope["path"]
+        next_url = f"{path}?{query.decode('latin-1')}" if query else path
+        if len(next_url) <= _MAX_NEXT:
+            return next_url
+        return path if len(path) <= _MAX_NEXT else "/"
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(

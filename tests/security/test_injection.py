@@ -213,3 +213,21 @@ async def _get(app: ConsentGate, path: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://shop.example") as client:
         return await client.get(path, headers={"accept": "text/html"})
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "expected"),
+    [
+        ("/shop", "q=" + "a" * 5000, "/shop"),
+        ("/" + "p" * 5000, "", "/"),
+        ("/shop", "q=1", "/shop?q=1"),
+    ],
+)
+def test_a_long_address_is_cut_before_it_is_repeated(path: str, query: str, expected: str) -> None:
+    """The address appears in the banner and in every placeholder: its length must not
+    multiply what one request makes the gate write."""
+    page = call(GATES["off"], path, query.encode(), [])
+    values = re.findall(rb'name="next" value="([^"]*)"', page)
+    assert values
+    assert {v.decode() for v in values} == {expected}
+    assert len(page) < len(call(GATES["off"], "/", b"", [])) + 200
