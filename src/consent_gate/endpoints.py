@@ -174,7 +174,7 @@ class Endpoints:
         cookie = self.codec.set_cookie(consent, secure=scope.get("scheme") == "https")
         refused = self.cookie_rules.refused(cookie_names(headers), consent.refused)
         host = (header(headers, b"host") or b"").decode("latin-1")
-        set_cookies = [cookie, *expire_headers(refused, host)]
+        set_cookies = [cookie, *expire_headers(refused, host, self.policy.site_domains)]
         if media == "application/json":
             response: StarletteResponse = JSONResponse(
                 {

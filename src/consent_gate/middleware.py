@@ -381,7 +381,8 @@ class _Response:
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
-            out += [(b"set-cookie", line) for line in expire_headers(names, host)]
+            expired = expire_headers(names, host, self._gate.policy.site_domains)
+            out += [(b"set-cookie", line) for line in expired]
         return self._gate.csp.apply(out, self._consent, self._nonce)
 
 

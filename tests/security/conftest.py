@@ -1,0 +1,1 @@
+"""Attacks on the gate, one module per class: amplification, bodies, flooding, CPU, 5xx."""
