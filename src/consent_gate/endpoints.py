@@ -7,6 +7,7 @@ says what is wrong - never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import mimetypes
@@ -30,8 +31,10 @@ __all__ = ["Endpoints", "RequestError", "safe_next"]
 
 MAX_BODY = 16 * 1024
 MAX_REPORT = 64 * 1024  # browsers batch reports
+BODY_SECONDS = 10.0  # for the whole body: a browser sends a choice or a report at once
 _ACTIONS = (*ACTIONS, "allow", "gpc")
 _NO_STORE = {"cache-control": "no-store"}
+_BODY_LEFT_UNREAD = (408, 413)
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
 _FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
 _JSON_METHODS = {
@@ -276,6 +279,18 @@ def _refuse_cross_site(scope: Scope) -> None:
 
 
 async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The whole body, bounded in size and in time: a stalled or dripping body would otherwise
+    hold its connection and task open for as long as the client likes."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            return await _read_chunks(receive, limit)
+    except TimeoutError:
+        raise RequestError(
+            f"the request body did not arrive within {BODY_SECONDS:g} seconds", 408
+        ) from None
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -330,6 +345,11 @@ def _not_allowed(allow: str) -> StarletteResponse:
 
 def _error(scope: Scope, message: str, status: int) -> StarletteResponse:
     accept = header(scope["headers"], b"accept") or b""
+    headers = _NO_STORE
+    if status in _BODY_LEFT_UNREAD and scope.get("http_version", "1.1") in ("1.0", "1.1"):
+        # The rest of the body may never come: the server must not wait for it to read the
+        # next request (HTTP/2 streams end on their own and forbid the header).
+        headers = {**_NO_STORE, "connection": "close"}
     if b"application/json" in accept:
-        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
-    return PlainTextResponse(message, status_code=status, headers=_NO_STORE)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return PlainTextResponse(message, status_code=status, headers=headers)
