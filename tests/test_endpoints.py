@@ -291,6 +291,27 @@ def test_bad_json_gets_a_400_with_a_json_error(body: bytes, message: str) -> Non
     assert cookie_lines(response) == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "save", "categories": ["\\ud800"]}',
+        b'{"action": "\\udc00"}',
+        b'{"action": "save", "via": "\\ud800", "categories": []}',
+        b'{"action": "save", "categories": ["\xed\xa0\x80"]}',
+    ],
+)
+@pytest.mark.parametrize("accept", ["application/json", "text/plain"])
+def test_a_lone_surrogate_gets_a_400_not_a_500(body: bytes, accept: str) -> None:
+    response = post(content=body, headers={"content-type": "application/json", "accept": accept})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.text
+
+
+def test_a_surrogate_pair_is_text() -> None:
+    body = b'{"action": "accept_all", "via": "\\ud83d\\ude00"}'
+    assert post(content=body, headers={"content-type": "application/json"}).status_code == 200
+
+
 def test_without_accept_json_the_error_is_plain_text() -> None:
     response = post(content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 400

@@ -11,6 +11,7 @@ import asyncio
 import hmac
 import json
 import mimetypes
+import re
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
@@ -35,6 +36,7 @@ BODY_SECONDS = 10.0  # for the whole body: a browser sends a choice or a report 
 _ACTIONS = (*ACTIONS, "allow", "gpc")
 _NO_STORE = {"cache-control": "no-store"}
 _BODY_LEFT_UNREAD = (408, 413)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
 _FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
 _JSON_METHODS = {
@@ -202,7 +204,7 @@ class Endpoints:
             raise RequestError("too many reports; try again later", 429)
         body = await _read_body(receive, MAX_REPORT)
         try:
-            self.reports.receive(kind, json.loads(body), scope["headers"])
+            self.reports.receive(kind, _parse_json(body), scope["headers"])
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"not a {kind} report: {exc}") from None
         return StarletteResponse(status_code=204, headers=_NO_STORE)
@@ -306,9 +308,31 @@ async def _read_chunks(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+def _parse_json(body: bytes) -> Any:
+    """JSON in UTF-8 that holds text only: ValueError otherwise, RecursionError if too deep.
+
+    `json.loads` turns a `\\ud800` escape (and, given bytes, an encoded surrogate) into a lone
+    surrogate, which no encoder takes: echoed in an error message or kept in a report, it
+    would make a 500 of every response that carries it.
+    """
+    data = json.loads(body.decode("utf-8"))
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise ValueError("a string holds a lone UTF-16 surrogate (such as \\ud800)")
+        elif isinstance(item, dict):
+            stack += item.keys()
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return data
+
+
 def _from_json(body: bytes) -> tuple[str, list[str] | None, str, bool]:
     try:
-        data: Any = json.loads(body)
+        data: Any = _parse_json(body)
     except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
         raise RequestError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
