@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.responses import Response as StarletteResponse
 
+from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .banner import STATIC_FILES, Banner, static_dir
 from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
@@ -89,6 +90,7 @@ class Endpoints:
         }
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)
+        self._budget = evidence.Budget(policy.log.per_minute, "decisions")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._dispatch(scope, receive)
@@ -166,14 +168,18 @@ class Endpoints:
             consent = self.codec.decide(accepted - self.signals.sale_sharing, signals=signals)
         target = safe_next(next_url, scope) if next_url else _referer_path(scope)
         if self.log is not None:
+            if not self._budget.allow(scope):
+                raise RequestError(
+                    "too many decisions from your address; try again in a minute", 429
+                )
             client = scope.get("client")
             self.log.record(
                 consent,
                 action=action,
                 method=method,
-                page=target.partition("?")[0],
+                page=evidence.page(target),
                 previous=current,
-                headers=headers,
+                headers=evidence.headers(headers),
                 client=client[0] if client else None,
             )
         cookie = self.codec.set_cookie(consent, secure=scope.get("scheme") == "https")

@@ -376,7 +376,8 @@ class _Response:
             out.append((b"content-length", str(len(body)).encode()))
         if self._consent.unrecorded:
             opt_out = self._gate.signals.record_opt_out(self._consent, self._scope, self._lang)
-            out.append((b"set-cookie", opt_out))
+            if opt_out is not None:
+                out.append((b"set-cookie", opt_out))
         refused = self._consent.refused
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)

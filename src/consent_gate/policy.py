@@ -157,6 +157,7 @@ class LogSettings:
     dsn: str = "sqlite:///consent-log.sqlite3"  # relative paths: the working directory
     ip: Literal["off", "truncated"] = "off"
     retention_years: int = 5  # kept this long after a record's consent expires
+    per_minute: int = 60  # records one client address may add per minute (decisions beyond: 429)
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,7 @@ class Policy:
                 dsn=log.get("dsn", str, LogSettings.dsn),
                 ip=log.choice("ip", ("off", "truncated"), "off"),
                 retention_years=log.get("retention_years", int, 5),
+                per_minute=log.get("per_minute", int, LogSettings.per_minute),
             ),
             banner=BannerSettings(
                 languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
@@ -589,6 +591,8 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+    if isinstance(log.per_minute, bool) or not 1 <= log.per_minute <= 10_000:
+        raise PolicyError("log.per_minute", "must be a whole number from 1 to 10000")
 
 
 def _check_reports(reports: ReportSettings) -> None:
