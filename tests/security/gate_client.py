@@ -45,7 +45,7 @@ async def exchange(
         "method": method,
         "scheme": "http",
         "path": path,
-        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "raw_path": path.encode("utf-8", "surrogatepass"),
         "query_string": query,
         "root_path": "",
         "headers": list(headers or []),
