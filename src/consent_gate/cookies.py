@@ -30,7 +30,8 @@ _EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 # plain http, so a sibling subdomain or a network attacker cannot plant a choice for this host.
 HOST_PREFIX = "__Host-"
 # Expiry lines one response may carry, and their bytes: a withdrawal of a dozen tracker cookies
-# needs a few dozen lines; the byte cap keeps the headers inside a proxy's default 8 KiB buffer.
+# needs a few dozen lines, and the response's headers stay within what servers and proxies
+# accept (8-16 KiB; nginx's proxy buffer is 4 or 8 KiB unless raised).
 MAX_EXPIRY_LINES = 64
 MAX_EXPIRY_BYTES = 6 * 1024
 # A name a browser could have stored (RFC 6265 token), of a length a tracker uses.
