@@ -160,6 +160,13 @@ def test_catalogue_can_be_turned_off() -> None:
             },
             "services.x.cookies[0].party",
         ),
+        ({"site": {"domains": "example.com"}}, "site.domains"),
+        ({"site": {"domains": ["example.com", ""]}}, "site.domains[1]"),
+        ({"site": {"domains": ["https://example.com"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["example.com", ".example.org"]}}, "site.domains[1]"),
+        ({"site": {"domains": ["Example.com"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["localhost"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["example.com:8000"]}}, "site.domains[0]"),
     ],
 )
 def test_mistakes_fail_at_start_up_naming_the_key(data: dict[str, Any], key: str) -> None:
@@ -167,6 +174,12 @@ def test_mistakes_fail_at_start_up_naming_the_key(data: dict[str, Any], key: str
         Policy.from_dict(data)
     assert excinfo.value.key == key
     assert str(excinfo.value).startswith(f"{key}: ")
+
+
+def test_site_domains() -> None:
+    policy = Policy.from_dict({"site": {"domains": ["example.com", "shop.example.co.uk"]}})
+    assert policy.site_domains == ("example.com", "shop.example.co.uk")
+    assert Policy.from_dict({}).site_domains == ()
 
 
 def test_from_toml(tmp_path: Path) -> None:

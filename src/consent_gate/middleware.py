@@ -376,12 +376,14 @@ class _Response:
             out.append((b"content-length", str(len(body)).encode()))
         if self._consent.unrecorded:
             opt_out = self._gate.signals.record_opt_out(self._consent, self._scope, self._lang)
-            out.append((b"set-cookie", opt_out))
+            if opt_out is not None:
+                out.append((b"set-cookie", opt_out))
         refused = self._consent.refused
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
-            out += [(b"set-cookie", line) for line in expire_headers(names, host)]
+            expired = expire_headers(names, host, self._gate.policy.site_domains)
+            out += [(b"set-cookie", line) for line in expired]
         return self._gate.csp.apply(out, self._consent, self._nonce)
 
 

@@ -3,7 +3,8 @@
 `Sec-GPC: 1` is an opt-out of sale/sharing: the policy's sale/sharing categories are refused at
 the first byte whatever the cookie says, and the visitor cannot allow them while the signal is
 on. It never counts as consent to anything. The first page view that carries it writes one
-"gpc_opt_out" record and a cookie that remembers it, so later page views are not recorded again.
+"gpc_opt_out" record and a cookie that remembers it, so later page views are not recorded again;
+a client that drops the cookie spends a budget of records per minute, then records nothing.
 DNT changes nothing unless the policy honours it; every decision records which signals were
 present and how each was treated.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .consent import Consent, ConsentCodec
 from .http import header
@@ -37,6 +39,7 @@ class PrivacySignals:
         if policy.gpc.last_update:
             document["lastUpdate"] = policy.gpc.last_update
         self._well_known = json.dumps(document).encode()
+        self._budget = evidence.Budget(policy.log.per_minute, "GPC opt-outs")
 
     def present(self, headers: Headers, gpc_reported: bool = False) -> dict[str, str]:
         """The signals present on a request, and how each was treated: what a record keeps.
@@ -64,19 +67,27 @@ class PrivacySignals:
             unrecorded=consent.signals.get("gpc") != "honoured",
         )
 
-    def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes:
-        """Record the opt-out a page request carried; the Set-Cookie line that remembers it."""
+    def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes | None:
+        """Record the opt-out a page request carried; the Set-Cookie line that remembers it.
+
+        None when the client's budget of records is spent: a script that never keeps the
+        cookie would otherwise write a record per request. Nothing is lost by waiting - the
+        header refuses the sale/sharing categories on every request it is sent with - and the
+        visitor's opt-out is recorded on a later page view, when the budget allows.
+        """
         headers: Headers = scope["headers"]
         opt_out = self.codec.opt_out(consent, self.sale_sharing, self.present(headers))
         if self.log is not None:
+            if not self._budget.allow(scope):
+                return None
             client = scope.get("client")
             self.log.record(
                 opt_out,
                 action="gpc_opt_out",
                 method="gpc-header",
-                page=scope.get("root_path", "") + scope["path"],
+                page=evidence.page(scope.get("root_path", "") + scope["path"]),
                 previous=consent,
-                headers=headers,
+                headers=evidence.headers(headers),
                 client=client[0] if client else None,
                 lang=lang,
             )
