@@ -591,8 +591,8 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
-    if isinstance(log.per_minute, bool) or not 1 <= log.per_minute <= 10_000:
-        raise PolicyError("log.per_minute", "must be a whole number from 1 to 10000")
+    if isinstance(log.per_minute, bool) or not 1 <= log.per_minute <= 1_000_000:
+        raise PolicyError("log.per_minute", "must be a whole number from 1 to 1000000")
 
 
 def _check_reports(reports: ReportSettings) -> None:
