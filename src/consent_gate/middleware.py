@@ -13,10 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import fingerprint, i18n
+from . import bots, fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
-from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
@@ -87,6 +86,8 @@ class ConsentGate:
             if self.policy.log.enabled
             else None
         )
+        if self.policy.banner.hide_from_bots:
+            bots.prepare()
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
@@ -248,7 +249,7 @@ class _Response:
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
         gate, scope = self._gate, self._scope
         headers: Headers = scope["headers"]
-        bot = gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent"))
+        bot = gate.policy.banner.hide_from_bots and bots.is_bot(header(headers, b"user-agent"))
         if bot:
             self._consent = gate.codec.loads(None)  # undecided: every tracker held back
         consent = self._consent
