@@ -39,6 +39,7 @@ def accept_everything_and_collect_cookies(visitor: Visitor, gate_site: ModuleTyp
     assert cookies["_fbp"]["httpOnly"] is False  # set by the Meta script
     assert set(cookies) >= gate_site.TRACKER_COOKIE_NAMES
     assert visitor.recorder.hits_to("connect.facebook.net")
+    visitor.recorder.wait_for("www.google-analytics.com")  # the beacon lands after the stub ran
 
 
 def test_withdraw_in_the_settings_dialog_clears_cookies_and_stops_trackers(
@@ -153,6 +154,8 @@ def test_rejecting_after_accepting_in_the_same_page_view_stops_trackers(
     assert (
         visitor.wait_for_cookies(gate_site.TRACKER_COOKIE_NAMES) >= gate_site.TRACKER_COOKIE_NAMES
     )
+    # The GA stub's beacon reaches the recorder a moment after the stub ran.
+    visitor.recorder.wait_for("www.google-analytics.com")
     visitor.recorder.clear()
 
     # The trackers started in this page view: only a reload stops them.
