@@ -112,7 +112,17 @@ def test_the_core_install_gates_a_page(core: Path, tmp_path: Path) -> None:
         assert b' src="https://www.googletagmanager.com' not in page
         print(__version__)
     """
-    path = write(tmp_path, {"gate.py": script}) / "gate.py"
+    # psycopg is the postgres extra's: without it, a PostgreSQL log says what to install.
+    no_psycopg = """
+        from consent_gate.storage import open_store
+        try:
+            open_store("postgresql://127.0.0.1:9/log")
+        except ValueError as exc:
+            print(exc)
+    """
+    write(tmp_path, {"gate.py": script, "pg.py": no_psycopg})
+    assert "consent-gate[postgres]" in ok(run(core, tmp_path / "pg.py"))
+    path = tmp_path / "gate.py"
     version = ok(run(core, path, cwd=tmp_path)).strip()
     metadata = "import importlib.metadata as m; print(m.version('consent-gate'))"
     assert version == ok(run(core, "-c", metadata)).strip()

@@ -25,7 +25,13 @@ def open_store(dsn: str) -> SqlStore:
 
         return SqliteStore(path)
     if dsn.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore
-
+        try:
+            from .postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "psycopg":
+                raise
+            raise ValueError(
+                "a postgresql:// consent log needs psycopg: pip install 'consent-gate[postgres]'"
+            ) from None
         return PostgresStore(dsn)
     raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")
