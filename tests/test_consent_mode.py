@@ -244,7 +244,7 @@ def test_the_gate_puts_the_default_before_the_google_tag() -> None:
 
 def test_a_returning_visitors_default_comes_from_the_cookie() -> None:
     codec = ConsentCodec("consent-mode-test", ON)
-    cookie = f"{ON.cookie_name}={codec.dumps(codec.decide({'analytics'}))}"
+    cookie = f"{codec.cookie_name(secure=True)}={codec.dumps(codec.decide({'analytics'}))}"
     assert default_of(get(ON, cookie))["analytics_storage"] == "granted"
 
 

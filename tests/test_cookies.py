@@ -8,7 +8,14 @@ from email.utils import format_datetime
 import pytest
 
 from consent_gate import CookieSpec, Policy, Service
-from consent_gate.cookies import CookieRules, expire_headers, set_cookie_header
+from consent_gate.cookies import (
+    MAX_EXPIRY_BYTES,
+    MAX_EXPIRY_LINES,
+    CookieRules,
+    cookie_domains,
+    expire_headers,
+    set_cookie_header,
+)
 
 POLICY = Policy(
     services=(
@@ -103,6 +110,23 @@ def test_refused_picks_only_cookies_of_refused_categories_in_order() -> None:
     assert RULES.refused(names, ANALYTICS) == ["_st", "_st_1"]
     assert RULES.refused(names, ALL_OPTIONAL) == ["_ad", "_st", "chat_x", "_st_1"]
     assert RULES.refused(names, frozenset()) == []
+
+
+def test_refused_names_each_once() -> None:
+    assert RULES.refused(["_st", "_st", "_ad", "_st"], ALL_OPTIONAL) == ["_st", "_ad"]
+
+
+def test_many_globs_decide_in_policy_order() -> None:
+    services = tuple(
+        Service(f"s{n}", f"S{n}", "analytics", cookies=(CookieSpec(f"g{n}_*", "x"),))
+        for n in range(200)
+    )
+    first = Service("first", "First", "marketing", cookies=(CookieSpec("g1*", "x"),))
+    rules = CookieRules(Policy(services=(first, *services)))
+    assert rules.category("g42_x") == "analytics"
+    assert rules.category("g199_x") == "marketing"  # "g1*" comes first and fits too
+    assert rules.category("g1_x") == "marketing"
+    assert rules.category("h1_x") is None
 
 
 # --- the Set-Cookie firewall --------------------------------------------------------------------
@@ -210,31 +234,87 @@ def test_set_cookie_header_can_leave_out_httponly() -> None:
 _EXPIRE = b"=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 
 
-def test_expiry_covers_the_host_and_every_parent_domain() -> None:
+def test_expiry_covers_host_only_the_registrable_domain_and_the_host() -> None:
     assert expire_headers(["_st"], "www.shop.example.com") == [
         b"_st" + _EXPIRE,
-        b"_st" + _EXPIRE + b"; Domain=www.shop.example.com",
-        b"_st" + _EXPIRE + b"; Domain=shop.example.com",
         b"_st" + _EXPIRE + b"; Domain=example.com",
+        b"_st" + _EXPIRE + b"; Domain=shop.example.com",
+        b"_st" + _EXPIRE + b"; Domain=www.shop.example.com",
     ]
 
 
 def test_expiry_ignores_the_port_and_case_of_the_host() -> None:
     assert expire_headers(["_ad"], "WWW.Example.COM:8443") == [
         b"_ad" + _EXPIRE,
-        b"_ad" + _EXPIRE + b"; Domain=www.example.com",
         b"_ad" + _EXPIRE + b"; Domain=example.com",
+        b"_ad" + _EXPIRE + b"; Domain=www.example.com",
     ]
 
 
-def test_expiry_lines_for_several_cookies() -> None:
+def test_expiry_lines_for_several_cookies_host_only_first() -> None:
     lines = expire_headers(["_st", "_ad"], "example.com")
     assert lines == [
         b"_st" + _EXPIRE,
-        b"_st" + _EXPIRE + b"; Domain=example.com",
         b"_ad" + _EXPIRE,
+        b"_st" + _EXPIRE + b"; Domain=example.com",
         b"_ad" + _EXPIRE + b"; Domain=example.com",
     ]
+
+
+def test_a_repeated_name_is_expired_once_per_domain() -> None:
+    assert expire_headers(["_st", "_st", "_st"], "example.com") == expire_headers(
+        ["_st"], "example.com"
+    )
+
+
+@pytest.mark.parametrize("name", ["", "a b", "a;b", "a,b", "a=b", "\x00", "é", "x" * 129, "a\tb"])
+def test_names_a_browser_could_not_have_stored_are_not_echoed(name: str) -> None:
+    assert expire_headers([name], "example.com") == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a." * 200 + "com",  # longer than a DNS name may be
+        "x" * 64 + ".example.com",  # a label longer than 63
+        "-bad-.example.com",
+        "exa_mple.com",
+        "example..com",
+        "example.com\r\nx: y",
+        "évil.example",
+    ],
+)
+def test_a_host_that_is_no_dns_name_gives_host_only_lines(host: str) -> None:
+    assert expire_headers(["_st"], host) == [b"_st" + _EXPIRE]
+
+
+def test_a_deep_host_gives_no_more_than_three_domains() -> None:
+    host = "a." * 100 + "example.com"
+    assert cookie_domains(host) == ["example.com", "a.example.com", host]
+
+
+def test_with_site_domains_the_host_within_them_gives_the_domain_and_itself() -> None:
+    assert cookie_domains("www.shop.example.com", ("example.com",)) == [
+        "example.com",
+        "www.shop.example.com",
+    ]
+    assert cookie_domains("example.com:8000", ("example.com", "example.de")) == ["example.com"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "notexample.com", "127.0.0.1", "", "a" * 5000])
+def test_with_site_domains_another_host_gives_only_the_configured_domains(host: str) -> None:
+    assert cookie_domains(host, ("example.com", "example.de")) == ["example.com", "example.de"]
+
+
+def test_expiry_is_capped_in_lines_and_bytes() -> None:
+    names = [f"_st_{n}" for n in range(10_000)]
+    lines = expire_headers(names, "www.shop.example.com")
+    assert len(lines) == MAX_EXPIRY_LINES
+    assert lines[0] == b"_st_0" + _EXPIRE  # host-only lines come first
+    long_names = [f"_st_{n:0>120}" for n in range(60)]
+    capped = expire_headers(long_names, "www.shop.example.com")
+    assert sum(map(len, capped)) <= MAX_EXPIRY_BYTES
+    assert len(capped) < len(long_names)
 
 
 @pytest.mark.parametrize(

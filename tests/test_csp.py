@@ -76,8 +76,19 @@ def test_before_consent_only_self_necessary_hosts_and_the_sites_own_sources() ->
     ]
     assert policy["connect-src"] == ["'self'", "cdn.example.net", "*.cdn.example.net"]
     assert policy["frame-src"] == ["'self'", "cdn.example.net", "*.cdn.example.net"]
-    assert policy["script-src-attr"] == ["'unsafe-inline'"]
+    assert policy["script-src-attr"] == ["'none'"]
     assert policy["report-uri"] == ["/consent-gate/reports/csp"]
+
+
+@pytest.mark.parametrize("nonce", ["N0NCE", None])
+def test_inline_handlers_run_only_when_the_site_lists_their_hashes(nonce: str | None) -> None:
+    listed = ("'unsafe-hashes'", "'sha256-AAAA'")
+    policy = Policy(csp=CspSettings(sources={"script-src-attr": listed}))
+    plain = directives(gate_header(Csp(Policy()).apply([], NONE, nonce)))
+    hashed = directives(gate_header(Csp(policy).apply([], NONE, nonce), Csp(policy)))
+
+    assert plain["script-src-attr"] == ["'none'"]
+    assert hashed["script-src-attr"] == list(listed)
 
 
 def test_an_accepted_category_adds_its_hosts_with_subdomains_and_url_pattern_hosts() -> None:
@@ -267,7 +278,7 @@ def test_oddities_are_kept_short_and_not_echoed() -> None:
 
 
 def test_reports_for_hosts_the_senders_consent_now_allows_are_dropped() -> None:
-    kind = Csp(POLICY).report_kind(lambda headers: ALL if headers else NONE)
+    kind = Csp(POLICY).report_kind(lambda headers, *, secure: ALL if headers else NONE)
     assert kind.keep is not None
     sender = [(b"cookie", b"consent=...")]
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import time
 from typing import Any
 
 import httpx
 import pytest
 from markupsafe import escape
 
-from consent_gate import Consent, ConsentGate, Policy
+from consent_gate import Consent, ConsentGate, Policy, endpoints
 from consent_gate._types import Message, Receive, Scope, Send
 from consent_gate.banner import static_dir
 
@@ -290,6 +291,27 @@ def test_bad_json_gets_a_400_with_a_json_error(body: bytes, message: str) -> Non
     assert cookie_lines(response) == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "save", "categories": ["\\ud800"]}',
+        b'{"action": "\\udc00"}',
+        b'{"action": "save", "via": "\\ud800", "categories": []}',
+        b'{"action": "save", "categories": ["\xed\xa0\x80"]}',
+    ],
+)
+@pytest.mark.parametrize("accept", ["application/json", "text/plain"])
+def test_a_lone_surrogate_gets_a_400_not_a_500(body: bytes, accept: str) -> None:
+    response = post(content=body, headers={"content-type": "application/json", "accept": accept})
+    assert response.status_code == 400
+    assert "not valid JSON" in response.text
+
+
+def test_a_surrogate_pair_is_text() -> None:
+    body = b'{"action": "accept_all", "via": "\\ud83d\\ude00"}'
+    assert post(content=body, headers={"content-type": "application/json"}).status_code == 200
+
+
 def test_without_accept_json_the_error_is_plain_text() -> None:
     response = post(content=b"{", headers={"content-type": "application/json"})
     assert response.status_code == 400
@@ -345,6 +367,7 @@ def test_an_oversized_body_gets_413() -> None:
     )
     assert response.status_code == 413
     assert "larger than 16384 bytes" in response.json()["error"]
+    assert response.headers["connection"] == "close"  # the rest of the body is not awaited
 
 
 def test_a_body_just_under_the_limit_is_read() -> None:
@@ -352,6 +375,70 @@ def test_a_body_just_under_the_limit_is_read() -> None:
     body = ('{"action": "accept_all"' + filler + "}").encode()
     response = post(content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200
+
+
+def _slow_post(path: str, receive: Receive) -> tuple[int, bytes, float]:
+    """A raw ASGI POST whose body comes from `receive`: (status, body, seconds taken)."""
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"origin", SITE.encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("192.0.2.7", 1234),
+    }
+    started = time.monotonic()
+    asyncio.run(GATE(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body, time.monotonic() - started
+
+
+@pytest.mark.parametrize("path", [CONSENT, "/consent-gate/reports/csp"])
+def test_a_stalled_body_gets_408_in_time(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoints, "BODY_SECONDS", 0.3)
+
+    async def stalls() -> Message:
+        await asyncio.Event().wait()  # nothing ever arrives
+        raise AssertionError("unreachable")
+
+    status, body, seconds = _slow_post(path, stalls)
+    assert status == 408
+    assert b"did not arrive within 0.3 seconds" in body
+    assert 0.3 <= seconds < 2
+
+
+def test_a_dripping_body_is_timed_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoints, "BODY_SECONDS", 0.5)
+
+    async def drips() -> Message:
+        await asyncio.sleep(0.05)  # each byte well within any per-chunk limit
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    status, _, seconds = _slow_post(CONSENT, drips)
+    assert status == 408
+    assert seconds < 2
+
+
+def test_a_body_that_arrives_in_time_in_pieces_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoints, "BODY_SECONDS", 2.0)
+    pieces = [b'{"action": ', b'"reject_all"}']
+
+    async def pieces_arrive() -> Message:
+        await asyncio.sleep(0.05)
+        return {"type": "http.request", "body": pieces.pop(0), "more_body": bool(pieces)}
+
+    status, _, _ = _slow_post(CONSENT, pieces_arrive)
+    assert status == 200
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
@@ -511,8 +598,9 @@ def test_the_consent_cookie_on_https_is_secure() -> None:
         headers={"origin": "https://testserver"},
         base_url="https://testserver",
     )
-    attributes = _attributes(consent_line(response))
+    attributes = _attributes(consent_line(response, "__Host-consent_gate"))
     assert "Secure" in attributes
+    assert not [a for a in attributes if a.lower().startswith("domain")]
     assert "HttpOnly" in attributes
     assert "SameSite=Lax" in attributes
     assert "Path=/" in attributes
@@ -664,7 +752,11 @@ def test_policy_json_has_the_dnt_statement() -> None:
     assert data["do_not_track"]["honoured"] is False
     assert "does not honour" in data["do_not_track"]["statement"]
     assert data["revision"] == POLICY.revision
-    assert data["consent_cookie"] == {"name": "consent_gate", "max_age_seconds": POLICY.max_age}
+    assert data["consent_cookie"] == {
+        "name": "consent_gate",
+        "name_on_https": "__Host-consent_gate",
+        "max_age_seconds": POLICY.max_age,
+    }
     assert {s["id"] for s in data["services"]} == {s.id for s in POLICY.listed_services}
     honoured = request("GET", "/consent-gate/policy.json", gate=make_gate(HONOUR_DNT)).json()
     assert honoured["do_not_track"]["honoured"] is True

@@ -144,6 +144,8 @@ def test_parse_counts_each_attempt() -> None:
         (body(attempt(script="https://x.example/a\nb")), "'script' must be an http"),
         (body(attempt(script="https://" + "x" * 600)), "'script' must be an http"),
         (body(attempt(api="canvas.measureText")), "unknown 'api'"),
+        (body(attempt(api=["canvas.toBlob"])), "unknown 'api'"),  # unhashable: was a 500
+        (body(attempt(api={})), "unknown 'api'"),
         (body(attempt(count=0)), "'count' must be a whole number"),
         (body(attempt(count=MAX_COUNT + 1)), "'count' must be a whole number"),
         (body(attempt(count=True)), "'count' must be a whole number"),

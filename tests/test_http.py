@@ -15,8 +15,9 @@ from consent_gate.http import (
     ascii_compatible,
     content_type,
     cookie_names,
-    cookie_value,
+    cookie_values,
     header,
+    lower_names,
     origin_of,
 )
 
@@ -37,21 +38,30 @@ def test_header_returns_the_first_value_or_none() -> None:
     assert header(headers, b"missing") is None
 
 
-def test_cookie_value_reads_one_cookie_across_cookie_headers() -> None:
+def test_cookie_values_reads_one_name_across_cookie_headers() -> None:
     headers = [
         (b"cookie", b"a=1; consent_gate=abc.def=; b=2"),
-        (b"cookie", b"c=3"),
+        (b"cookie", b"c=3; consent_gate=second"),
     ]
-    assert cookie_value(headers, b"consent_gate") == "abc.def="
-    assert cookie_value(headers, b"c") == "3"
-    assert cookie_value(headers, b"a") == "1"
-    assert cookie_value(headers, b"missing") is None
-    assert cookie_value([], b"a") is None
+    assert cookie_values(headers, b"consent_gate") == ["abc.def=", "second"]
+    assert cookie_values(headers, b"c") == ["3"]
+    assert cookie_values(headers, b"a") == ["1"]
+    assert cookie_values(headers, b"missing") == []
+    assert cookie_values([], b"a") == []
+
+
+def test_lower_names_leaves_lower_case_headers_as_they_are() -> None:
+    headers = [(b"content-type", b"text/html"), (b"x-1", b"y")]
+    assert lower_names(headers) is headers
+    assert lower_names([(b"Set-Cookie", b"A=1"), (b"vary", b"X")]) == [
+        (b"set-cookie", b"A=1"),
+        (b"vary", b"X"),
+    ]
 
 
 def test_cookie_value_does_not_match_a_name_prefix() -> None:
     headers = [(b"cookie", b"consent_gate_old=x; xconsent_gate=y")]
-    assert cookie_value(headers, b"consent_gate") is None
+    assert cookie_values(headers, b"consent_gate") == []
 
 
 def test_cookie_names_lists_every_cookie() -> None:

@@ -97,9 +97,9 @@ def make_gate(
 def consent_cookie(
     accepted: Iterable[str], *, secret_key: str | Sequence[str] = SECRET, policy: Policy = POLICY
 ) -> str:
-    """A `Cookie` header value carrying a valid decision."""
+    """A `Cookie` header value carrying a valid decision, for an https request."""
     codec = ConsentCodec(secret_key, policy)
-    return f"{policy.cookie_name}={codec.dumps(codec.decide(set(accepted)))}"
+    return f"{codec.cookie_name(secure=True)}={codec.dumps(codec.decide(set(accepted)))}"
 
 
 @dataclass
@@ -230,6 +230,28 @@ def assert_untouched(app: ASGIApp, **request: Any) -> Sent:
     bare = run(app, **request)
     through = run(make_gate(app), **request)
     assert through.messages == bare.messages
+    return through
+
+
+def assert_failed_closed(app: ASGIApp, **request: Any) -> Sent:
+    """HTML the gate cannot rewrite: the app's body and headers unchanged, with an enforced
+    CSP (no inline script, no refused host) and per-visitor caching added."""
+    bare = run(app, **request)
+    through = run(make_gate(app), **request)
+    assert through.body == bare.body
+    assert through.status == bare.status
+    added = [h for h in through.headers if h not in bare.headers]
+    assert {k for k, _ in added} == {
+        b"content-security-policy",
+        b"permissions-policy",
+        b"vary",
+        b"cache-control",
+    }
+    (csp,) = through.values(b"content-security-policy")
+    script_src = csp.split(b";")[0].split()
+    assert b"'unsafe-inline'" not in script_src
+    assert any(s.startswith(b"'nonce-") for s in script_src)
+    assert b"google-analytics.com" not in csp
     return through
 
 
@@ -727,18 +749,20 @@ def test_multi_member_gzip_html_is_gated_whole() -> None:
     assert_banner_before_body_end(page)
 
 
-def test_html_in_an_unknown_coding_passes_through_with_a_warning(
+def test_html_in_an_unknown_coding_fails_closed_with_one_warning_per_path(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     body = b"\x1b\x2a\x00not really brotli" + PAGE
+    app = respond(body, headers=[(b"content-encoding", b"br")])
+    gate = make_gate(app)
     with caplog.at_level(logging.WARNING, logger="consent_gate"):
-        sent = assert_untouched(respond(body, headers=[(b"content-encoding", b"br")]))
+        sent = assert_failed_closed(app)
+        for path in ("/a", "/a", "/b"):
+            run(gate, path=path)
     assert sent.body == body
-    warnings = [r for r in caplog.records if r.name == "consent_gate"]
-    assert len(warnings) == 1
-    assert warnings[0].levelno == logging.WARNING
-    assert "UNGATED" in warnings[0].getMessage()
-    assert "'br'" in warnings[0].getMessage()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "consent_gate"]
+    assert [w.split()[1] for w in warnings] == ["/", "/a", "/b"]
+    assert all("'br'" in w and "cannot rewrite" in w for w in warnings)
 
 
 def _seen_accept_encoding(accept: bytes, accept_encoding: bytes) -> bytes | None:
@@ -851,9 +875,9 @@ def test_single_byte_charsets_are_rewritten_with_an_ascii_banner(charset: str) -
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
-def test_utf16_and_utf32_by_header_are_untouched(codec: str) -> None:
+def test_utf16_and_utf32_by_header_fail_closed(codec: str) -> None:
     raw = TEXT_PAGE.encode(codec)
-    sent = assert_untouched(respond(raw, content_type=f"text/html; charset={codec}".encode()))
+    sent = assert_failed_closed(respond(raw, content_type=f"text/html; charset={codec}".encode()))
     assert sent.body == raw
 
 
@@ -861,23 +885,22 @@ def test_utf16_and_utf32_by_header_are_untouched(codec: str) -> None:
     "content_type", [b"text/html", b"text/html; charset=utf-8", b"text/html; charset=windows-1252"]
 )
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
-def test_utf16_by_bom_is_untouched(content_type: bytes, codec: str) -> None:
+def test_utf16_by_bom_fails_closed(content_type: bytes, codec: str) -> None:
     raw = ("\ufeff" + TEXT_PAGE).encode(codec)
-    sent = assert_untouched(respond(raw, content_type=content_type))
+    sent = assert_failed_closed(respond(raw, content_type=content_type))
     assert sent.body == raw
 
 
-def test_utf16_by_bom_in_a_stream_after_an_empty_first_message_is_untouched() -> None:
+def test_utf16_by_bom_in_a_stream_after_an_empty_first_message_fails_closed() -> None:
     raw = ("\ufeff" + TEXT_PAGE).encode("utf-16-le")
-    sent = gated([b"", raw[:10], raw[10:]], content_type=b"text/html")
+    sent = assert_failed_closed(respond([b"", raw[:10], raw[10:]], content_type=b"text/html"))
     assert sent.body == raw
-    assert sent.headers == [(b"content-type", b"text/html")]
 
 
-def test_gzip_compressed_utf16_by_bom_is_untouched() -> None:
+def test_gzip_compressed_utf16_by_bom_fails_closed() -> None:
     raw = gzip.compress(("\ufeff" + TEXT_PAGE).encode("utf-16-le"))
     app = respond(raw, content_type=b"text/html", headers=[(b"content-encoding", b"gzip")])
-    sent = assert_untouched(app)
+    sent = assert_failed_closed(app)
     assert sent.body == raw
 
 
@@ -896,13 +919,13 @@ def test_a_utf8_bom_is_still_rewritten() -> None:
         b'<meta http-equiv="Content-Type" content="text/html; charset=iso-2022-jp">',
     ],
 )
-def test_a_meta_charset_that_is_not_ascii_compatible_is_untouched(meta: bytes) -> None:
+def test_a_meta_charset_that_is_not_ascii_compatible_fails_closed(meta: bytes) -> None:
     rest = (
         f"<title>日本語</title>{TEXT_LOADER}</script></head>"
         "<body><p>こんにちは、世界 <b>太字</b></p></body></html>"
     )
     raw = b"<!doctype html><html><head>" + meta + rest.encode("iso-2022-jp")
-    sent = assert_untouched(respond(raw, content_type=b"text/html"))
+    sent = assert_failed_closed(respond(raw, content_type=b"text/html"))
     assert sent.body == raw
 
 
@@ -1210,7 +1233,7 @@ def test_an_untrustworthy_consent_cookie_means_no_consent(make_value: Callable[[
         seen.append(consent_of(scope))
         await respond(PAGE)(scope, receive, send)
 
-    sent = run(make_gate(app), cookie=f"consent_gate={make_value()}")
+    sent = run(make_gate(app), cookie=f"__Host-consent_gate={make_value()}")
     assert sent.status == 200
     assert not seen[0].decided
     assert BANNER in sent.body
@@ -1218,7 +1241,7 @@ def test_an_untrustworthy_consent_cookie_means_no_consent(make_value: Callable[[
 
 
 def test_the_valid_cookie_used_to_build_the_bad_ones_is_accepted() -> None:
-    sent = run(make_gate(respond(PAGE)), cookie=f"consent_gate={_valid()}")
+    sent = run(make_gate(respond(PAGE)), cookie=f"__Host-consent_gate={_valid()}")
     assert BANNER not in sent.body
     assert_kept(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
 

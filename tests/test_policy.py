@@ -160,6 +160,13 @@ def test_catalogue_can_be_turned_off() -> None:
             },
             "services.x.cookies[0].party",
         ),
+        ({"site": {"domains": "example.com"}}, "site.domains"),
+        ({"site": {"domains": ["example.com", ""]}}, "site.domains[1]"),
+        ({"site": {"domains": ["https://example.com"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["example.com", ".example.org"]}}, "site.domains[1]"),
+        ({"site": {"domains": ["Example.com"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["localhost"]}}, "site.domains[0]"),
+        ({"site": {"domains": ["example.com:8000"]}}, "site.domains[0]"),
     ],
 )
 def test_mistakes_fail_at_start_up_naming_the_key(data: dict[str, Any], key: str) -> None:
@@ -167,6 +174,12 @@ def test_mistakes_fail_at_start_up_naming_the_key(data: dict[str, Any], key: str
         Policy.from_dict(data)
     assert excinfo.value.key == key
     assert str(excinfo.value).startswith(f"{key}: ")
+
+
+def test_site_domains() -> None:
+    policy = Policy.from_dict({"site": {"domains": ["example.com", "shop.example.co.uk"]}})
+    assert policy.site_domains == ("example.com", "shop.example.co.uk")
+    assert Policy.from_dict({}).site_domains == ()
 
 
 def test_from_toml(tmp_path: Path) -> None:
@@ -411,6 +424,10 @@ def test_csp_reads_mode_and_sources() -> None:
         ({"sources": {"script-src": ["'strict-dynamic'"]}}, r"csp.sources.script-src\[0\]"),
         ({"sources": {"script-src": ["a.example; img-src *"]}}, r"csp.sources.script-src\[0\]"),
         ({"sources": {"frame-src": ["CDN.example"]}}, r"csp.sources.frame-src\[0\]"),
+        (
+            {"sources": {"script-src-attr": ["'unsafe-inline'"]}},
+            r"csp.sources.script-src-attr\[0\]",
+        ),
     ],
 )
 def test_bad_csp_settings_name_the_key(csp: dict[str, Any], key: str) -> None:

@@ -68,6 +68,19 @@ def test_new_keys_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     }
 
 
+def test_keys_are_made_printable_before_they_are_logged_or_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reports = Reports()
+    reports.register(ReportKind("test", ("host",), _hosts))
+    with caplog.at_level(logging.WARNING, "consent_gate"):
+        reports.receive("test", {"host": "a\ud800b\nconsent_gate: forged\x1b[31m\x00"})
+    assert [r.getMessage() for r in caplog.records] == [
+        "consent_gate: new test report: host=a\ufffdb\ufffdconsent_gate: forged\ufffd[31m\ufffd"
+    ]
+    json.dumps(reports.summary(), ensure_ascii=False).encode("utf-8")  # no lone surrogate left
+
+
 def test_a_kind_may_drop_keys_given_the_senders_request() -> None:
     reports = Reports()
     seen: list[list[tuple[bytes, bytes]]] = []
@@ -119,12 +132,36 @@ def test_the_endpoint_counts_a_report() -> None:
     assert gate.reports.summary()["test"]["reports"] == [{"host": "x.example", "count": 1}]
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"host": 3}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"host": 3}',
+        b'{"host": "\\ud800"}',  # a lone surrogate, escaped
+        b'{"host": "\xed\xa0\x80"}',  # the same, encoded (not UTF-8)
+        b'{"host": "\xff"}',
+        b"[" * 60_000,
+        b'{"host": ' + b"9" * 5000 + b"}",
+    ],
+)
 def test_a_malformed_report_is_a_400(body: bytes) -> None:
     _, client = _client()
     answer = client.post("/consent-gate/reports/test", content=body)
     assert answer.status_code == 400
     assert "not a test report" in answer.text
+
+
+def test_a_report_with_a_lone_surrogate_leaves_the_summary_readable() -> None:
+    _, client = _client("s3cret")
+    for host in ("\\ud800", "\\udfff", "x\\ud83d"):
+        body = b'{"host": "' + host.encode() + b'"}'
+        assert client.post("/consent-gate/reports/test", content=body).status_code == 400
+    pair = client.post("/consent-gate/reports/test", content=b'{"host": "\\ud83d\\ude00"}')
+    assert pair.status_code == 204  # a surrogate pair is one character, and welcome
+    summary = client.get("/consent-gate/reports", headers={"authorization": "Bearer s3cret"})
+    assert summary.status_code == 200
+    assert summary.json()["test"]["reports"] == [{"host": "\U0001f600", "count": 1}]
 
 
 def test_unknown_kinds_and_other_methods() -> None:

@@ -2,11 +2,34 @@
 
 from consent_gate import ConsentGate, Policy
 app = ConsentGate(app, secret_key="...", policy=Policy.from_toml("consent.toml"))
+
+Names load on first use: installing the package registers a pytest plugin, and importing
+`consent_gate.qa.plugin` must not pull in the gate (or anything heavy) for projects that never
+use it.
 """
 
-from .consent import Consent
-from .middleware import ConsentGate, consent_of
-from .policy import Category, CookieSpec, Policy, PolicyError, Service
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from .consent import Consent
+    from .middleware import ConsentGate, consent_of
+    from .policy import Category, CookieSpec, Policy, PolicyError, Service
+
+_HOMES = {
+    "Category": ".policy",
+    "Consent": ".consent",
+    "ConsentGate": ".middleware",
+    "CookieSpec": ".policy",
+    "Policy": ".policy",
+    "PolicyError": ".policy",
+    "Service": ".policy",
+    "consent_of": ".middleware",
+}
 
 __all__ = [
     "Category",
@@ -16,5 +39,15 @@ __all__ = [
     "Policy",
     "PolicyError",
     "Service",
+    "__version__",
     "consent_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'consent_gate' has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value
+    return value

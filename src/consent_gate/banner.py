@@ -1,7 +1,8 @@
 """The banner and the pages generated from the policy, rendered with autoescaping Jinja2.
 
-Templates compile once. The banner snippet is rendered once per language and consent state and
-cached; only the page address (for the no-JavaScript round trip) is filled in per response.
+Templates compile once. The banner snippet and the placeholders are rendered once per language
+and consent state and cached with holes (`slots`) for the page address (the no-JavaScript round
+trip) and the CSP nonce; pages rendered per request get every value through Jinja2.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import escape
 
 from . import i18n
-from .consent import Consent
+from .consent import HOST_PREFIX, Consent
 from .cookies import CookieRules
 from .policy import Category, Policy
 from .rules import Match
+from .slots import Holes, Slotted
 
 __all__ = ["Banner", "static_dir"]
 
-_NEXT = "__cg_next__"
-_NEXT_QUOTED = "__cg_next_q__"
-_NONCE = "__cg_nonce__"
 STATIC_FILES = ("banner.js", "banner.css")
 
 
@@ -97,8 +96,9 @@ class Banner:
         self._placeholder = self._env.get_template("placeholder.html")
         self._gpc_honoured = policy.gpc.stance == "honour"
         self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
-        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...], bool, bool], str] = {}
-        self._placeholders: dict[tuple[Match, str, bool], str] = {}
+        self._holes = Holes(next=_text, next_quoted=_quoted, nonce=_nonce_attribute)
+        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...], bool, bool], Slotted] = {}
+        self._placeholders: dict[tuple[Match, str, bool], Slotted] = {}
 
     def language(
         self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
@@ -127,31 +127,34 @@ class Banner:
         key = (lang, prompt, consent.decided, tuple(consent.choices.values()), *gpc)
         cached = self._snippets.get(key)
         if cached is None:
-            cached = self._snippet.render(
-                self._context(consent, dialog=True, lang=lang),
+            rendered = self._snippet.render(
+                self._context(consent, dialog=True, lang=lang, **self._holes.markers),
                 prompt=prompt,
                 config=self._config(consent),
             )
-            self._snippets[key] = cached
-        return _fill(cached, next_url).replace(
-            f" {_NONCE}", f' nonce="{escape(nonce)}"' if nonce else ""
-        )
+            cached = self._snippets[key] = self._holes.cut(rendered)
+        return cached.fill({"next": next_url, "next_quoted": next_url, "nonce": nonce or ""})
 
     def first_layer(self, lang: str | None = None) -> str:
-        """The snippet a visitor sees before deciding (page address unfilled): what the log
-        archives as the banner version, one per language whatever the visitor's state."""
-        lang = lang or self.default_lang
+        """The snippet a visitor sees before deciding, for the page "/" and without a nonce:
+        what the log archives as the banner version, one per language whatever the state."""
         undecided = Consent(
             {c.id: c.required for c in self.policy.categories}, self.policy.revision
         )
-        self.snippet(undecided, next_url="", prompt=True, lang=lang)
-        return self._snippets[(lang, True, False, tuple(undecided.choices.values()), False, False)]
+        return self.snippet(undecided, next_url="/", prompt=True, lang=lang)
 
     def preferences_page(
         self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None
     ) -> str:
-        context = self._context(consent, dialog=False, lang=lang or self.default_lang)
-        return _fill(self._preferences.render(context, message=message), next_url)
+        context = self._context(
+            consent,
+            dialog=False,
+            lang=lang or self.default_lang,
+            next=next_url,
+            next_quoted=quote(next_url, safe="/"),
+            nonce="",
+        )
+        return self._preferences.render(context, message=message)
 
     def policy_page(self, consent: Consent, lang: str | None = None) -> str:
         context = self._context(consent, dialog=False, lang=lang or self.default_lang)
@@ -179,12 +182,13 @@ class Banner:
                 allow=t["allow"].format(category=title),
                 category=category.id,
                 endpoint=self.endpoint,
-                next=_NEXT,
+                next=self._holes.markers["next"],
                 gpc=self._texts[lang]["banner"]["gpc_honoured"] if locked else "",
             )
-            cached = str(escape(html))
+            # Escaped once more for the srcdoc attribute, the page address with it.
+            cached = self._holes.cut(str(escape(html)), escape_markers=1)
             self._placeholders[(match, lang, locked)] = cached
-        return cached.replace(_NEXT, str(escape(escape(next_url))))
+        return cached.fill({"next": next_url})
 
     def policy_json(self) -> dict[str, Any]:
         """The machine-readable policy, DNT and GPC stances included."""
@@ -204,6 +208,7 @@ class Banner:
             },
             "consent_cookie": {
                 "name": policy.cookie_name,
+                "name_on_https": HOST_PREFIX + policy.cookie_name,
                 "max_age_seconds": policy.max_age,
             },
             "categories": [
@@ -243,7 +248,16 @@ class Banner:
         override = self.policy.texts.get(lang, {}).get(f"categories.{category.id}.{key}")
         return override or category.text(key, lang)
 
-    def _context(self, consent: Consent, *, dialog: bool, lang: str) -> dict[str, Any]:
+    def _context(
+        self,
+        consent: Consent,
+        *,
+        dialog: bool,
+        lang: str,
+        next: str = "",
+        next_quoted: str = "",
+        nonce: str = "",
+    ) -> dict[str, Any]:
         return {
             "lang": lang,
             "dir": i18n.direction(lang),
@@ -274,9 +288,9 @@ class Banner:
             "policy_url": self.policy_url,
             "static": self.static_url,
             "version": self.static_version,
-            "next": _NEXT,
-            "next_quoted": _NEXT_QUOTED,
-            "nonce": _NONCE,
+            "next": next,
+            "next_quoted": next_quoted,
+            "nonce": nonce,
         }
 
     def _config(self, consent: Consent) -> dict[str, Any]:
@@ -301,7 +315,13 @@ class Banner:
         return [(c, [s for s in listed if s.category == c.id]) for c in self.policy.categories]
 
 
-def _fill(rendered: str, next_url: str) -> str:
-    return rendered.replace(_NEXT_QUOTED, quote(next_url, safe="/")).replace(
-        _NEXT, str(escape(next_url))
-    )
+def _text(value: str) -> str:
+    return str(escape(value))
+
+
+def _quoted(value: str) -> str:
+    return str(escape(quote(value, safe="/")))
+
+
+def _nonce_attribute(value: str) -> str:
+    return f' nonce="{escape(value)}"' if value else ""

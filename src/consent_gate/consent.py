@@ -14,17 +14,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Protocol
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from ._types import Headers
+from .cookies import HOST_PREFIX, set_cookie_header
 from .policy import Policy
 
-__all__ = ["ACTIONS", "Action", "Consent", "ConsentCodec"]
+__all__ = ["ACTIONS", "HOST_PREFIX", "Action", "Consent", "ConsentCodec", "ReadConsent"]
 
 Action = Literal["accept_all", "reject_all", "save", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_COOKIE = 2048
+_MAX_COPIES = 4  # consent cookies of one name verified per request; more are ignored
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ class Consent:
     @cached_property
     def refused(self) -> frozenset[str]:
         return frozenset(c for c, allowed in self.choices.items() if not allowed)
+
+
+class ReadConsent(Protocol):
+    """Reads a request's consent from its headers: the gate's `read`."""
+
+    def __call__(self, headers: Headers, *, secure: bool) -> Consent: ...
 
 
 class ConsentCodec:
@@ -115,6 +124,37 @@ class ConsentCodec:
         if consent.opt_out_only:
             payload["o"] = 1
         return self._serializer.dumps(payload)
+
+    def cookie_name(self, *, secure: bool) -> str:
+        """The consent cookie's name on an https (`secure`) or plain http site."""
+        name = self._policy.cookie_name
+        return HOST_PREFIX + name if secure else name
+
+    def set_cookie(self, consent: Consent, *, secure: bool) -> bytes:
+        """The Set-Cookie line that stores a decision."""
+        return set_cookie_header(
+            self.cookie_name(secure=secure),
+            self.dumps(consent),
+            max_age=self._policy.max_age,
+            secure=secure,
+        )
+
+    def from_cookies(self, values: Sequence[str]) -> Consent:
+        """The decision among every consent cookie a request carries.
+
+        A browser sends two cookies of one name when one was set for a parent domain or a
+        deeper path; the first is not trusted for being first. Invalid ones are ignored; of
+        valid ones that disagree, the one allowing least wins if it allows no more than every
+        other, else none does and the visitor is asked again.
+        """
+        found = [c for c in map(self.loads, values[:_MAX_COPIES]) if c is not self.undecided]
+        if len(found) < 2:
+            return found[0] if found else self.undecided
+        allowed = [frozenset(c for c, ok in consent.choices.items() if ok) for consent in found]
+        least = min(range(len(found)), key=lambda i: len(allowed[i]))
+        if all(allowed[least] <= other for other in allowed):
+            return found[least]
+        return self.undecided
 
     def loads(self, value: str | None) -> Consent:
         """The decision in a cookie value, or `undecided` if it cannot be trusted."""

@@ -9,15 +9,33 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from .policy import Policy
+from .policy import DOMAIN_NAME, Policy
 
-__all__ = ["CookieRules", "expire_headers", "set_cookie_header"]
+__all__ = [
+    "HOST_PREFIX",
+    "MAX_EXPIRY_BYTES",
+    "MAX_EXPIRY_LINES",
+    "CookieRules",
+    "cookie_domains",
+    "expire_headers",
+    "set_cookie_header",
+]
 
 _EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+# On https the consent cookie is `__Host-`: browsers refuse it with a Domain attribute or from
+# plain http, so a sibling subdomain or a network attacker cannot plant a choice for this host.
+HOST_PREFIX = "__Host-"
+# Expiry lines one response may carry, and their bytes: a withdrawal of a dozen tracker cookies
+# needs a few dozen lines, and the response's headers stay within what servers and proxies
+# accept (8-16 KiB; nginx's proxy buffer is 4 or 8 KiB unless raised).
+MAX_EXPIRY_LINES = 64
+MAX_EXPIRY_BYTES = 6 * 1024
+# A name a browser could have stored (RFC 6265 token), of a length a tracker uses.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 
 class CookieRules:
@@ -25,34 +43,39 @@ class CookieRules:
 
     def __init__(self, policy: Policy) -> None:
         self._exact: dict[str, str] = {}
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        patterns: list[str] = []
+        self._pattern_categories: list[str] = []
         self.by_category: dict[str, list[str]] = {}
         for service in policy.services:
             for cookie in service.cookies:
                 self.by_category.setdefault(service.category, []).append(cookie.name)
                 if cookie.is_pattern:
                     regex = ".*".join(map(re.escape, cookie.name.split("*")))
-                    self._patterns.append((re.compile(regex + r"\Z"), service.category))
+                    patterns.append(f"(?P<p{len(patterns)}>{regex})")
+                    self._pattern_categories.append(service.category)
                 else:
                     self._exact.setdefault(cookie.name, service.category)
+        # One expression for every glob: a name costs one match, however many globs there are;
+        # the first glob that matches the whole name decides, as in the policy's order.
+        self._patterns = re.compile("|".join(patterns), re.DOTALL) if patterns else None
         self._required = {c.id for c in policy.categories if c.required}
-        self._consent_cookie = policy.cookie_name
+        self._consent_cookies = {policy.cookie_name, HOST_PREFIX + policy.cookie_name}
 
     def category(self, name: str) -> str | None:
         """The category of a cookie name, or None for cookies the policy does not know."""
-        if name == self._consent_cookie:
+        if name in self._consent_cookies:
             return None
         found = self._exact.get(name)
-        if found is not None:
+        if found is not None or self._patterns is None:
             return found
-        for pattern, category in self._patterns:
-            if pattern.match(name):
-                return category
-        return None
+        match = self._patterns.fullmatch(name)
+        if match is None or match.lastgroup is None:
+            return None
+        return self._pattern_categories[int(match.lastgroup[1:])]
 
     def refused(self, names: Iterable[str], refused: frozenset[str]) -> list[str]:
-        """The names among `names` whose category is refused."""
-        return [name for name in names if self.category(name) in refused]
+        """The distinct names among `names` whose category is refused."""
+        return [name for name in dict.fromkeys(names) if self.category(name) in refused]
 
     def allows_set_cookie(self, header: bytes, refused: frozenset[str]) -> bool:
         """Whether a Set-Cookie header may reach the browser: refused categories may only delete."""
@@ -102,27 +125,63 @@ def set_cookie_header(
     return "; ".join(parts).encode("latin-1")
 
 
-def expire_headers(names: Iterable[str], host: str) -> list[bytes]:
+def expire_headers(
+    names: Iterable[str], host: str, site_domains: Sequence[str] = ()
+) -> list[bytes]:
     """Set-Cookie lines that delete each cookie, whichever domain attribute it was set with.
 
     Trackers such as GA set cookies on the registrable domain (".example.com"), so a deletion
     without the same Domain attribute would miss them; one line per candidate domain is sent.
+    The request's names and Host are the client's to choose, so the output is bounded whatever
+    they hold: each valid name once, a handful of domains (see `cookie_domains`), at most
+    `MAX_EXPIRY_LINES` lines and `MAX_EXPIRY_BYTES` bytes. Domains come first in the loop, so
+    if the cap bites it drops the least likely variants (host-only and the registrable domain
+    come first), not whole names.
     """
-    domains = [""] + [f"; Domain={d}" for d in _parent_domains(host)]
-    return [
-        f"{name}=; Path=/; Max-Age=0; Expires={_EXPIRED}{domain}".encode("latin-1")
-        for name in names
-        for domain in domains
-    ]
+    wanted = [name for name in dict.fromkeys(names) if _COOKIE_NAME.fullmatch(name)]
+    lines: list[bytes] = []
+    size = 0
+    for domain in ["", *(f"; Domain={d}" for d in cookie_domains(host, site_domains))]:
+        for name in wanted:
+            line = f"{name}=; Path=/; Max-Age=0; Expires={_EXPIRED}{domain}".encode("latin-1")
+            size += len(line)
+            if len(lines) == MAX_EXPIRY_LINES or size > MAX_EXPIRY_BYTES:
+                return lines
+            lines.append(line)
+    return lines
 
 
-def _parent_domains(host: str) -> list[str]:
+def cookie_domains(host: str, site_domains: Sequence[str] = ()) -> list[str]:
+    """The Domain attributes a cookie visible on `host` may have been set with, likeliest first.
+
+    With the site's domains configured (`[site] domains`), a Host within one of them gives
+    those domains and its own name; any other Host (a proxy may have rewritten it) gives the
+    configured domains alone, which the browser ignores where they do not apply. Without them
+    the registrable domain cannot be known (that takes the Public Suffix List), so a Host that
+    is a valid DNS name gives its last two and three labels - the registrable domain under a
+    one- or two-label suffix (example.com, example.co.uk) - and its own name. A browser ignores
+    a Domain that is a public suffix, so the spare line costs nothing, and no Host, however
+    long, yields more than three. IP addresses and single labels have no domain cookies.
+    """
+    name = _host_name(host)
+    valid = DOMAIN_NAME.fullmatch(name) is not None
+    if site_domains:
+        within = [d for d in site_domains if name == d or name.endswith("." + d)]
+        if not within or not valid:
+            return list(site_domains)
+        return list(dict.fromkeys([*within, name]))
+    if not valid:
+        return []
+    labels = name.split(".")
+    return list(dict.fromkeys([".".join(labels[-2:]), ".".join(labels[-3:]), name]))
+
+
+def _host_name(host: str) -> str:
+    """The lower-case name of a Host value without its port; "" for an IP address."""
     name = host.rpartition(":")[0] if host.count(":") == 1 else host
-    name = name.strip("[]").lower()
+    name = name.strip("[]").lower().rstrip(".")
     try:
         ipaddress.ip_address(name)
-        return []
     except ValueError:
-        pass
-    labels = name.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels) - 1)] if len(labels) > 1 else []
+        return name
+    return ""

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from ._types import Headers
-from .consent import Consent
-from .policy import CSP_DIRECTIVES, Policy
+from .consent import Consent, ReadConsent
+from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy
 from .reports import ReportKind
 
 __all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
@@ -47,8 +46,6 @@ _HASH = re.compile(rb"'sha(?:256|384|512)-[A-Za-z0-9+/_=-]+'", re.IGNORECASE)
 _KEYWORD = re.compile(r"[a-z][a-z0-9-]*\Z")  # blocked-uri "inline", "eval", "wasm-eval", ...
 _MAX_FIELD = 200
 
-ReadConsent = Callable[[Headers], Consent]
-
 
 class Csp:
     """The gate's headers for HTML responses, compiled once per policy."""
@@ -63,6 +60,8 @@ class Csp:
         )
         self._report_uri = f"{policy.prefix}/reports/csp"
         self._extra = {d: tuple(settings.sources.get(d, ())) for d in CSP_DIRECTIVES}
+        handlers = " ".join(settings.sources.get(HANDLER_DIRECTIVE, ())) or "'none'"
+        self._handlers = f"{HANDLER_DIRECTIVE} {handlers}"
         # A catalogue host covers its subdomains in the rules, so it does here too.
         self._sources: dict[str, dict[str, None]] = {c.id: {} for c in policy.categories}
         self._categories: dict[str, set[str]] = {}  # host -> categories it belongs to
@@ -115,6 +114,18 @@ class Csp:
         ours = f"script-src {script} 'nonce-{nonce}'{sources}; {rest}"
         return [*headers, (self.header_name, ours.encode("ascii"))]
 
+    def lockdown(self, headers: Headers, consent: Consent) -> Headers:
+        """Headers for HTML the gate cannot rewrite: whatever the mode, an enforced policy
+        with the hosts the visitor allows and a nonce no script carries, so the browser stops
+        what the markup would have held back (inline scripts with it)."""
+        if not consent.refused:
+            return headers
+        if not consent.allows(MARKETING):
+            headers = _deny_features(headers, self._permissions)
+        script, rest = self._pieces(consent)
+        ours = f"script-src {script} 'nonce-{secrets.token_urlsafe(16)}'; {rest}"
+        return [*headers, (b"content-security-policy", ours.encode("ascii"))]
+
     def _pieces(self, consent: Consent) -> tuple[str, str]:
         """script-src's sources, and the other directives, for one consent state."""
         allowed = frozenset(c for c, ok in consent.choices.items() if ok)
@@ -132,9 +143,7 @@ class Csp:
             }
             rest = "; ".join(
                 [
-                    # Inline event handlers stay the app's business; script-src-attr keeps them
-                    # working while script-src carries a nonce.
-                    "script-src-attr 'unsafe-inline'",
+                    self._handlers,
                     *(f"{d} {lists[d]}" for d in CSP_DIRECTIVES if d != "script-src"),
                     f"report-uri {self._report_uri}",
                 ]
@@ -149,7 +158,12 @@ class Csp:
         def keep(key: tuple[str, ...], headers: Headers) -> bool:
             # A page keeps the policy it loaded with; once its visitor allows a category in
             # place, that category's scripts violate it. Those reports say nothing new.
-            allowed = {c for c, ok in read(headers).choices.items() if ok}
+            allowed = {
+                c
+                for secure in (False, True)
+                for c, ok in read(headers, secure=secure).choices.items()
+                if ok
+            }
             return not self._categories_of(key[0]) & allowed
 
         return ReportKind("csp", ("host", "directive", "page"), parse_report, keep)

@@ -7,20 +7,22 @@ says what is wrong - never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import mimetypes
-from collections.abc import Callable
+import re
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.responses import Response as StarletteResponse
 
+from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .banner import STATIC_FILES, Banner, static_dir
-from .consent import ACTIONS, Consent, ConsentCodec
-from .cookies import CookieRules, expire_headers, set_cookie_header
+from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
+from .cookies import CookieRules, expire_headers
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
@@ -32,8 +34,11 @@ __all__ = ["Endpoints", "RequestError", "safe_next"]
 
 MAX_BODY = 16 * 1024
 MAX_REPORT = 64 * 1024  # browsers batch reports
+BODY_SECONDS = 10.0  # for the whole body: a browser sends a choice or a report at once
 _ACTIONS = (*ACTIONS, "allow", "gpc")
 _NO_STORE = {"cache-control": "no-store"}
+_BODY_LEFT_UNREAD = (408, 413)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
 _FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
 _JSON_METHODS = {
@@ -61,7 +66,7 @@ class Endpoints:
         codec: ConsentCodec,
         cookie_rules: CookieRules,
         banner: Banner,
-        read: Callable[[Headers], Consent],
+        read: ReadConsent,
         log: ConsentLog | None = None,
         reports: Reports | None = None,
         reports_token: str | None = None,
@@ -86,6 +91,7 @@ class Endpoints:
         }
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)
+        self._budget = evidence.Budget(policy.log.per_minute, "decisions")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._dispatch(scope, receive)
@@ -94,7 +100,7 @@ class Endpoints:
     async def _dispatch(self, scope: Scope, receive: Receive) -> StarletteResponse:
         route = scope["path"][len(self.policy.prefix) :]
         method = scope["method"]
-        consent = self.read(scope["headers"])
+        consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if route == "/consent":
             if method != "POST":
@@ -163,15 +169,19 @@ class Endpoints:
             consent = self.codec.decide(accepted - self.signals.sale_sharing, signals=signals)
         target = safe_next(next_url, scope) if next_url else _referer_path(scope)
         if self.log is not None:
+            if not self._budget.allow(scope):
+                raise RequestError(
+                    "too many decisions from your address; try again in a minute", 429
+                )
             client = scope.get("client")
             try:  # journaled (and with fsync on, on disk) before it is acknowledged
                 self.log.record(
                     consent,
                     action=action,
                     method=method,
-                    page=target.partition("?")[0],
+                    page=evidence.page(target),
                     previous=current,
-                    headers=headers,
+                    headers=evidence.headers(headers),
                     client=client[0] if client else None,
                 )
                 await self.log.durable()
@@ -179,16 +189,10 @@ class Endpoints:
                 raise RequestError(
                     "the decision could not be recorded; please try again later", 503
                 ) from None
-        secure = scope.get("scheme") == "https"
-        cookie = set_cookie_header(
-            self.policy.cookie_name,
-            self.codec.dumps(consent),
-            max_age=self.policy.max_age,
-            secure=secure,
-        )
+        cookie = self.codec.set_cookie(consent, secure=scope.get("scheme") == "https")
         refused = self.cookie_rules.refused(cookie_names(headers), consent.refused)
         host = (header(headers, b"host") or b"").decode("latin-1")
-        set_cookies = [cookie, *expire_headers(refused, host)]
+        set_cookies = [cookie, *expire_headers(refused, host, self.policy.site_domains)]
         if media == "application/json":
             response: StarletteResponse = JSONResponse(
                 {
@@ -213,7 +217,7 @@ class Endpoints:
             raise RequestError("too many reports; try again later", 429)
         body = await _read_body(receive, MAX_REPORT)
         try:
-            self.reports.receive(kind, json.loads(body), scope["headers"])
+            self.reports.receive(kind, _parse_json(body), scope["headers"])
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"not a {kind} report: {exc}") from None
         return StarletteResponse(status_code=204, headers=_NO_STORE)
@@ -290,6 +294,18 @@ def _refuse_cross_site(scope: Scope) -> None:
 
 
 async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
+    """The whole body, bounded in size and in time: a stalled or dripping body would otherwise
+    hold its connection and task open for as long as the client likes."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            return await _read_chunks(receive, limit)
+    except TimeoutError:
+        raise RequestError(
+            f"the request body did not arrive within {BODY_SECONDS:g} seconds", 408
+        ) from None
+
+
+async def _read_chunks(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -305,9 +321,31 @@ async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:
             return b"".join(chunks)
 
 
+def _parse_json(body: bytes) -> Any:
+    """JSON in UTF-8 that holds text only: ValueError otherwise, RecursionError if too deep.
+
+    `json.loads` turns a `\\ud800` escape (and, given bytes, an encoded surrogate) into a lone
+    surrogate, which no encoder takes: echoed in an error message or kept in a report, it
+    would make a 500 of every response that carries it.
+    """
+    data = json.loads(body.decode("utf-8"))
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise ValueError("a string holds a lone UTF-16 surrogate (such as \\ud800)")
+        elif isinstance(item, dict):
+            stack += item.keys()
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return data
+
+
 def _from_json(body: bytes) -> tuple[str, list[str] | None, str, bool]:
     try:
-        data: Any = json.loads(body)
+        data: Any = _parse_json(body)
     except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
         raise RequestError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -344,6 +382,11 @@ def _not_allowed(allow: str) -> StarletteResponse:
 
 def _error(scope: Scope, message: str, status: int) -> StarletteResponse:
     accept = header(scope["headers"], b"accept") or b""
+    headers = _NO_STORE
+    if status in _BODY_LEFT_UNREAD and scope.get("http_version", "1.1") in ("1.0", "1.1"):
+        # The rest of the body may never come: the server must not wait for it to read the
+        # next request (HTTP/2 streams end on their own and forbid the header).
+        headers = {**_NO_STORE, "connection": "close"}
     if b"application/json" in accept:
-        return JSONResponse({"error": message}, status_code=status, headers=_NO_STORE)
-    return PlainTextResponse(message, status_code=status, headers=_NO_STORE)
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return PlainTextResponse(message, status_code=status, headers=headers)

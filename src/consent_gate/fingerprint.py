@@ -103,7 +103,7 @@ def parse(body: Any) -> list[tuple[str, str, str]]:
         script, api, count = entry["script"], entry["api"], entry["count"]
         if not isinstance(script, str) or not _SCRIPT.match(script):
             raise ValueError("'script' must be an http(s) URL")
-        if api not in API_NAMES:
+        if not isinstance(api, str) or api not in API_NAMES:  # a list or object is unhashable
             raise ValueError("unknown 'api'")
         if type(count) is not int or not 1 <= count <= MAX_COUNT:
             raise ValueError(f"'count' must be a whole number from 1 to {MAX_COUNT}")

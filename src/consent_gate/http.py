@@ -14,8 +14,9 @@ __all__ = [
     "ascii_compatible",
     "content_type",
     "cookie_names",
-    "cookie_value",
+    "cookie_values",
     "header",
+    "lower_names",
     "origin_of",
 ]
 
@@ -26,23 +27,33 @@ _UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "c
 _PROBE = '<body><script src="x"></script></body>'
 
 
+def lower_names(headers: Headers) -> Headers:
+    """`headers` with lower-case names: the gate compares names as bytes, and HTTP names are
+    case-insensitive (Django's ASGI handler sends `Content-Type`, `Set-Cookie`)."""
+    for key, _ in headers:
+        if key != key.lower():
+            return [(key.lower(), value) for key, value in headers]
+    return headers
+
+
 def header(headers: Headers, name: bytes) -> bytes | None:
-    """The first value of a (lower-case) header name."""
+    """The first value of a lower-case header name, in headers `lower_names` has seen."""
     for key, value in headers:
         if key == name:
             return value
     return None
 
 
-def cookie_value(headers: Headers, name: bytes) -> str | None:
-    """One cookie's value from the request's Cookie header(s)."""
-    for key, value in headers:
-        if key == b"cookie":
-            for part in value.split(b";"):
-                found, _, found_value = part.strip().partition(b"=")
-                if found == name:
-                    return found_value.decode("latin-1")
-    return None
+def cookie_values(headers: Headers, name: bytes) -> list[str]:
+    """Every value of one cookie name in the request's Cookie header(s), in order."""
+    return [
+        found_value.decode("latin-1")
+        for key, value in headers
+        if key == b"cookie"
+        for part in value.split(b";")
+        for found, _, found_value in [part.strip().partition(b"=")]
+        if found == name
+    ]
 
 
 def cookie_names(headers: Headers) -> list[str]:

@@ -18,7 +18,6 @@ import click
 
 from .policy import Policy, PolicyError, parse_lifetime
 from .storage import ConsentRecord, SqlStore, open_store
-from .storage.postgres import PostgresStore
 from .storage.sql import COLUMNS
 
 __all__ = ["log"]
@@ -237,10 +236,13 @@ def forget(dsn: str | None, policy_path: Path | None, consent_id: str) -> None:
 def grant_writer(dsn: str | None, policy_path: Path | None, role: str) -> None:
     """Let ROLE (PostgreSQL) insert and read records and nothing else; run as the owner."""
     with _store(dsn, policy_path) as store:
-        if not isinstance(store, PostgresStore):
+        if store.dialect != "postgres":
             raise click.ClickException(
                 "only PostgreSQL has roles; protect a SQLite log with its file's permissions"
             )
+        from .storage.postgres import PostgresStore  # psycopg is there: the store is open
+
+        assert isinstance(store, PostgresStore)
         try:
             store.grant_writer(role)
         except ValueError as exc:

@@ -13,10 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from . import fingerprint, i18n
+from . import bots, fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
-from .bots import is_bot
 from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
@@ -29,8 +28,9 @@ from .http import (
     ascii_compatible,
     content_type,
     cookie_names,
-    cookie_value,
+    cookie_values,
     header,
+    lower_names,
 )
 from .inject import BodyEndInjector, HeadStartInjector
 from .policy import Policy
@@ -46,9 +46,11 @@ logger = logging.getLogger("consent_gate")
 
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
 _NO_BODY = {204, 206, 304}
+_MAX_NEXT = 1024
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
 _UTF8_BOM = b"\xef\xbb\xbf"
+_WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
 
 
@@ -84,6 +86,8 @@ class ConsentGate:
             if self.policy.log.enabled
             else None
         )
+        if self.policy.banner.hide_from_bots:
+            bots.prepare()
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
@@ -110,8 +114,12 @@ class ConsentGate:
             reports_token,
             self.signals,
         )
+        self.unrewritable = OncePerPath(logger)
         self._prefix = self.policy.prefix
-        self._cookie_name = self.policy.cookie_name.encode("latin-1")
+        self._cookie_names = {
+            secure: self.codec.cookie_name(secure=secure).encode("latin-1")
+            for secure in (False, True)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,6 +127,7 @@ class ConsentGate:
                 receive = _lifespan(self.log, receive)
             await self.app(scope, receive, send)
             return
+        scope["headers"] = lower_names(scope["headers"])
         path: str = scope["path"]
         if path.startswith(self._prefix) and path[len(self._prefix) : len(self._prefix) + 1] in (
             "",
@@ -129,7 +138,7 @@ class ConsentGate:
         if self.signals.serves(scope):
             await self.signals.well_known(scope, receive, send)
             return
-        consent = self.read(scope["headers"])
+        consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
         scope["consent"] = consent
         scope["headers"] = _decodable_codings(scope["headers"])
         if "http.response.pathsend" in scope.get("extensions", {}):
@@ -139,12 +148,11 @@ class ConsentGate:
             scope["extensions"] = extensions
         await self.app(scope, receive, _Response(self, scope, consent, send).send)
 
-    def read(self, headers: Headers) -> Consent:
+    def read(self, headers: Headers, *, secure: bool) -> Consent:
         """The visitor's consent from the request's cookie ("undecided" when there is none),
-        with the privacy signals the policy honours applied."""
-        return self.signals.apply(
-            self.codec.loads(cookie_value(headers, self._cookie_name)), headers
-        )
+        with the privacy signals the policy honours applied. `secure`: an https request."""
+        name = self._cookie_names[secure]
+        return self.signals.apply(self.codec.from_cookies(cookie_values(headers, name)), headers)
 
 
 def consent_of(request: Any) -> Consent:
@@ -194,7 +202,7 @@ class _Response:
             await self._send(message)
 
     async def _start(self, message: Message) -> None:
-        headers: Headers = message.get("headers", [])
+        headers = lower_names(message.get("headers", []))
         refused = self._consent.refused
         if refused and any(key == b"set-cookie" for key, _ in headers):
             rules = self._gate.cookie_rules
@@ -203,40 +211,45 @@ class _Response:
                 for key, value in headers
                 if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
             ]
-            message = {**message, "headers": headers}
-        rewrite, coding = self._rewritable(message["status"], headers)
-        if not rewrite:
+        message = {**message, "headers": headers}
+        html, coding, refusal = self._rewritable(message["status"], headers)
+        if refusal is not None:
+            message["headers"] = self._unrewritable(headers, refusal)
+        if not html or refusal is not None:
             await self._send(message)
             return
         self._held = message
         self._pipeline = self._gate_pipeline(coding)
 
-    def _rewritable(self, status: int, headers: Headers) -> tuple[bool, str | None]:
-        """Whether this is HTML to rewrite, and the content coding to undo first."""
+    def _rewritable(self, status: int, headers: Headers) -> tuple[bool, str | None, str | None]:
+        """Whether this is HTML, the content coding to undo first, and why HTML cannot be
+        rewritten (None when it can)."""
         if self._scope["method"] == "HEAD" or status < 200 or status in _NO_BODY:
-            return False, None
+            return False, None, None
         value = header(headers, b"content-type")
         if value is None or not value.lstrip()[:9].lower().startswith(b"text/html"):
-            return False, None  # the common case, decided without parsing
+            return False, None, None  # the common case, decided without parsing
         media, charset = content_type(value)
-        if media != "text/html" or (charset is not None and not ascii_compatible(charset)):
-            return False, None
+        if media != "text/html":
+            return False, None, None
+        if charset is not None and not ascii_compatible(charset):
+            return True, None, f"its charset {charset!r} is not ASCII-compatible"
         coding = (header(headers, b"content-encoding") or b"").strip().lower()
         if coding not in _CODINGS:
-            logger.warning(
-                "consent_gate: %s %s is HTML in a %r coding it cannot decode; passed through "
-                "UNGATED. Put compression outside ConsentGate.",
-                self._scope["method"],
-                self._scope["path"],
-                coding.decode("latin-1"),
-            )
-            return False, None
-        return True, _CODINGS[coding]
+            return True, None, f"its content coding {coding.decode('latin-1')!r} is unknown"
+        return True, _CODINGS[coding], None
+
+    def _unrewritable(self, headers: Headers, reason: str) -> Headers:
+        """Fail closed on HTML the gate cannot rewrite: the browser is told to enforce what the
+        markup would have held back (an enforced CSP whose nonce no script carries)."""
+        gate, scope = self._gate, self._scope
+        gate.unrewritable.note(scope["path"], reason)
+        return gate.csp.lockdown(_per_visitor(headers, gate.vary), self._consent)
 
     def _gate_pipeline(self, coding: str | None) -> _Pipeline:
         gate, scope = self._gate, self._scope
         headers: Headers = scope["headers"]
-        bot = gate.policy.banner.hide_from_bots and is_bot(header(headers, b"user-agent"))
+        bot = gate.policy.banner.hide_from_bots and bots.is_bot(header(headers, b"user-agent"))
         if bot:
             self._consent = gate.codec.loads(None)  # undecided: every tracker held back
         consent = self._consent
@@ -286,10 +299,16 @@ class _Response:
         )
 
     def _next_url(self) -> str:
+        """Where the no-JavaScript form returns to. It is repeated in the banner and in every
+        placeholder, so a long one is cut (query first, then to "/"): what a request makes
+        the gate write stays bounded by a constant, not by the request's length."""
         scope = self._scope
         query = scope.get("query_string", b"")
-        next_url: str = scope.get("root_path", "") + scope["path"]
-        return f"{next_url}?{query.decode('latin-1')}" if query else next_url
+        path: str = scope.get("root_path", "") + scope["path"]
+        next_url = f"{path}?{query.decode('latin-1')}" if query else path
+        if len(next_url) <= _MAX_NEXT:
+            return next_url
+        return path if len(path) <= _MAX_NEXT else "/"
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(
@@ -311,6 +330,7 @@ class _Response:
             if not body and more:
                 return  # wait for bytes to tell the page's encoding
             if not self._ascii_page(held["headers"], body):
+                self._held = {**held, "headers": self._unrewritable(held["headers"], _WIDE)}
                 await self._release()
                 await self._send(message)
                 return
@@ -352,22 +372,7 @@ class _Response:
             await self._send(held)
 
     def _headers(self, headers: Headers, body: bytes, more: bool) -> Headers:
-        out: Headers = []
-        vary = cache = False
-        for key, value in headers:
-            if key in _DROPPED:
-                continue
-            if key == b"vary":
-                vary = True
-                value = _vary(value, self._gate.vary)
-            elif key == b"cache-control":
-                cache = True
-                value = _private(value)
-            out.append((key, value))
-        if not vary:
-            out.append((b"vary", b", ".join(self._gate.vary)))
-        if not cache:
-            out.append((b"cache-control", b"private"))
+        out = _per_visitor([h for h in headers if h[0] not in _DROPPED], self._gate.vary)
         if not more:
             out.append((b"content-length", str(len(body)).encode()))
         if self._consent.unrecorded:
@@ -378,8 +383,34 @@ class _Response:
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
-            out += [(b"set-cookie", line) for line in expire_headers(names, host)]
+            expired = expire_headers(names, host, self._gate.policy.site_domains)
+            out += [(b"set-cookie", line) for line in expired]
         return self._gate.csp.apply(out, self._consent, self._nonce)
+
+
+class OncePerPath:
+    """Warns once per (path, reason), in bounded memory: a crawler of random paths must not
+    grow it, nor fill the log with the same line."""
+
+    def __init__(self, log: logging.Logger, limit: int = 4096) -> None:
+        self._log = log
+        self._limit = limit
+        self._seen: set[tuple[str, str]] = set()
+
+    def note(self, path: str, reason: str) -> None:
+        key = (path[:512], reason)
+        if key in self._seen:
+            return
+        if len(self._seen) >= self._limit:
+            self._seen.clear()
+        self._seen.add(key)
+        self._log.warning(
+            "consent_gate: %s is HTML the gate cannot rewrite: %s. Sent unchanged with an "
+            "enforced Content-Security-Policy instead: the browser blocks inline scripts and "
+            "the hosts of refused categories on it. Fix the response or exclude the path.",
+            key[0],
+            reason,
+        )
 
 
 class _Pipeline:
@@ -444,6 +475,25 @@ def _meta_ascii_compatible(label: str) -> bool:
         return True
     # HTML: a UTF-16 or UTF-32 label in <meta> cannot be true of bytes that spell it; UTF-8.
     return name.startswith(("utf-16", "utf-32")) or ascii_compatible(label)
+
+
+def _per_visitor(headers: Headers, needed: list[bytes]) -> Headers:
+    """Headers that keep caches from serving a page made for one visitor to another."""
+    out: Headers = []
+    vary = cache = False
+    for key, value in headers:
+        if key == b"vary":
+            vary = True
+            value = _vary(value, needed)
+        elif key == b"cache-control":
+            cache = True
+            value = _private(value)
+        out.append((key, value))
+    if not vary:
+        out.append((b"vary", b", ".join(needed)))
+    if not cache:
+        out.append((b"cache-control", b"private"))
+    return out
 
 
 def _vary(value: bytes, needed: list[bytes]) -> bytes:

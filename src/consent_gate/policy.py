@@ -37,6 +37,9 @@ __all__ = [
 
 _ID = re.compile(r"[a-z][a-z0-9_-]*\Z")
 _HOST = re.compile(r"[a-z0-9*]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?\Z")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# A DNS name of two labels or more, as a cookie Domain attribute names one.
+DOMAIN_NAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})+")
 _LIFETIME = re.compile(
     r"(\d+)\s*(minute|hour|day|week|month|year)s?\Z",
 )
@@ -154,6 +157,7 @@ class LogSettings:
     dsn: str = "sqlite:///consent-log.sqlite3"  # relative paths: the working directory
     ip: Literal["off", "truncated"] = "off"
     retention_years: int = 5  # kept this long after a record's consent expires
+    per_minute: int = 60  # records one client address may add per minute (decisions beyond: 429)
     fsync: bool = False  # answer only once the journal is on disk: survives an OS crash too
     journal: str = ""  # the journal's directory; "" is next to the SQLite file or in the cwd
 
@@ -206,6 +210,9 @@ class GoogleConsentMode:
 
 
 CSP_DIRECTIVES = ("script-src", "img-src", "connect-src", "frame-src")
+# Inline event handlers are refused ('none') unless the site lists its own by hash, with
+# 'unsafe-hashes': an injected `onfocus=` must not run, whoever wrote the markup.
+HANDLER_DIRECTIVE = "script-src-attr"
 # A source a site may add: a host (optionally with scheme, port, path), a harmless scheme, or a
 # keyword/hash that does not switch host lists off ('unsafe-inline', 'strict-dynamic', * would).
 _CSP_SOURCE = re.compile(
@@ -256,6 +263,9 @@ class Policy:
     uses: tuple[str, ...] = ()
     site_name: str = ""
     contact: str = ""
+    # The registrable domains the site is served under ("example.com"): where trackers set
+    # their cookies, so where the gate expires refused ones (see `cookies.cookie_domains`).
+    site_domains: tuple[str, ...] = ()
     cookie_name: str = "consent_gate"
     max_age: int = 182 * _DAY
     dnt: Literal["ignore", "honour"] = "ignore"
@@ -315,6 +325,7 @@ class Policy:
             uses=tuple(reader.strings("uses")),
             site_name=site.get("name", str, ""),
             contact=site.get("contact", str, ""),
+            site_domains=tuple(site.strings("domains")),
             cookie_name=consent.get("cookie_name", str, "consent_gate"),
             max_age=consent.get("max_age_days", int, 182) * _DAY,
             dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
@@ -329,6 +340,7 @@ class Policy:
                 dsn=log.get("dsn", str, LogSettings.dsn),
                 ip=log.choice("ip", ("off", "truncated"), "off"),
                 retention_years=log.get("retention_years", int, 5),
+                per_minute=log.get("per_minute", int, LogSettings.per_minute),
                 fsync=log.get("fsync", bool, False),
                 journal=log.get("journal", str, ""),
             ),
@@ -526,6 +538,13 @@ def _validate(policy: Policy) -> None:
     for index, used in enumerate(policy.uses):
         if used not in known:
             raise PolicyError(f"uses[{index}]", f"no service {used!r} in the policy or catalogue")
+    for index, domain in enumerate(policy.site_domains):
+        if not DOMAIN_NAME.fullmatch(domain):
+            raise PolicyError(
+                f"site.domains[{index}]",
+                f"{domain!r} is not a lower-case domain name of two labels or more "
+                "(write 'example.com': no scheme, port, path or leading dot)",
+            )
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", policy.cookie_name):
         raise PolicyError("consent.cookie_name", "use letters, digits, '.', '_' and '-' only")
     if policy.max_age <= 0 or policy.max_age > 395 * _DAY:
@@ -576,6 +595,8 @@ def _check_log(log: LogSettings) -> None:
         raise PolicyError("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
         raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+    if isinstance(log.per_minute, bool) or not 1 <= log.per_minute <= 1_000_000:
+        raise PolicyError("log.per_minute", "must be a whole number from 1 to 1000000")
     if not isinstance(log.fsync, bool):
         raise PolicyError("log.fsync", "must be true or false")
 
@@ -621,10 +642,10 @@ def _check_csp(csp: CspSettings) -> None:
     if csp.mode not in ("off", "report-only", "enforce"):
         raise PolicyError("csp.mode", "must be 'off', 'report-only' or 'enforce'")
     for directive, sources in csp.sources.items():
-        if directive not in CSP_DIRECTIVES:
+        if directive not in (*CSP_DIRECTIVES, HANDLER_DIRECTIVE):
             raise PolicyError(
                 f"csp.sources.{directive}",
-                f"the gate builds only {', '.join(CSP_DIRECTIVES)}; "
+                f"the gate builds only {', '.join((*CSP_DIRECTIVES, HANDLER_DIRECTIVE))}; "
                 "set others in the app's own CSP",
             )
         for index, source in enumerate(sources):

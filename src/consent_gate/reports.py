@@ -3,12 +3,13 @@
 Reports are how a site owner finds trackers the catalogue does not know: a CSP violation names
 a host, the fingerprinting guard names a script. Anyone can post a report, so memory is bounded
 (a fixed number of distinct keys; later ones only raise an overflow count) and each client
-address is rate-limited. Each new key is also logged once.
+address is rate-limited. Each new key is also logged once, its fields made printable first.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -20,6 +21,11 @@ from ._types import Headers
 __all__ = ["RateLimit", "ReportBook", "ReportKind", "Reports"]
 
 logger = logging.getLogger("consent_gate")
+
+# What a key must not hold: it goes into a log line (no control characters, which could forge
+# lines or drive a terminal) and into the JSON summary (no lone surrogates, which no encoder
+# takes: one would make the summary a 500 until restart).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # A report body (parsed JSON) -> the keys it counts; raises ValueError if it is not one.
 Parse = Callable[[Any], Iterable[tuple[str, ...]]]
@@ -101,8 +107,9 @@ class Reports:
         """Count a parsed report body; the number of keys it held. ValueError if malformed."""
         kind, book = self._kinds[name]
         count = 0
-        for key in kind.parse(body):
+        for raw in kind.parse(body):
             count += 1
+            key = tuple(_UNPRINTABLE.sub("\ufffd", field) for field in raw)
             if kind.keep is not None and not kind.keep(key, headers or []):
                 continue
             if book.add(key):

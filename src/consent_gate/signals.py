@@ -3,7 +3,8 @@
 `Sec-GPC: 1` is an opt-out of sale/sharing: the policy's sale/sharing categories are refused at
 the first byte whatever the cookie says, and the visitor cannot allow them while the signal is
 on. It never counts as consent to anything. The first page view that carries it writes one
-"gpc_opt_out" record and a cookie that remembers it, so later page views are not recorded again.
+"gpc_opt_out" record and a cookie that remembers it, so later page views are not recorded again;
+a client that drops the cookie spends a budget of records per minute, then records nothing.
 DNT changes nothing unless the policy honours it; every decision records which signals were
 present and how each was treated.
 """
@@ -13,9 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .consent import Consent, ConsentCodec
-from .cookies import set_cookie_header
 from .http import header
 from .policy import Policy
 from .storage.journal import JournalError
@@ -39,6 +40,7 @@ class PrivacySignals:
         if policy.gpc.last_update:
             document["lastUpdate"] = policy.gpc.last_update
         self._well_known = json.dumps(document).encode()
+        self._budget = evidence.Budget(policy.log.per_minute, "GPC opt-outs")
 
     def present(self, headers: Headers, gpc_reported: bool = False) -> dict[str, str]:
         """The signals present on a request, and how each was treated: what a record keeps.
@@ -67,31 +69,34 @@ class PrivacySignals:
         )
 
     def record_opt_out(self, consent: Consent, scope: Scope, lang: str | None) -> bytes | None:
-        """Record the opt-out a page request carried; the Set-Cookie line that remembers it, or
-        None if the log could not take it (the next request tries again)."""
+        """Record the opt-out a page request carried; the Set-Cookie line that remembers it.
+
+        None when the client's budget of records is spent, or the log cannot take the record
+        (a full disk): a script that never keeps the cookie would otherwise write a record per
+        request. Nothing is lost by waiting - the header refuses the sale/sharing categories on
+        every request it is sent with - and the visitor's opt-out is recorded on a later page
+        view.
+        """
         headers: Headers = scope["headers"]
         opt_out = self.codec.opt_out(consent, self.sale_sharing, self.present(headers))
         if self.log is not None:
+            if not self._budget.allow(scope):
+                return None
             client = scope.get("client")
             try:
                 self.log.record(
                     opt_out,
                     action="gpc_opt_out",
                     method="gpc-header",
-                    page=scope.get("root_path", "") + scope["path"],
+                    page=evidence.page(scope.get("root_path", "") + scope["path"]),
                     previous=consent,
-                    headers=headers,
+                    headers=evidence.headers(headers),
                     client=client[0] if client else None,
                     lang=lang,
                 )
             except JournalError:  # logged by the log; the signal still applies to this page
                 return None
-        return set_cookie_header(
-            self.policy.cookie_name,
-            self.codec.dumps(opt_out),
-            max_age=self.policy.max_age,
-            secure=scope.get("scheme") == "https",
-        )
+        return self.codec.set_cookie(opt_out, secure=scope.get("scheme") == "https")
 
     def serves(self, scope: Scope) -> bool:
         """Whether the gate answers this request with its GPC support resource."""

@@ -26,6 +26,7 @@ from playwright.sync_api import (
     Locator,
     Page,
     Playwright,
+    Route,
 )
 
 from consent_gate import Policy
@@ -174,6 +175,21 @@ class Visitor:
     def tracker_hosts(self) -> set[str]:
         """Every third-party host the browser tried to reach since the last ``clear()``."""
         return self.recorder.hosts()
+
+    def served(self) -> list[str]:
+        """URLs of third-party requests that reach the (stubbed) network from now on.
+
+        The recorder's hits include requests the browser issued and then refused under a CSP;
+        only these went out.
+        """
+        urls: list[str] = []
+
+        def through(route: Route) -> None:
+            urls.append(route.request.url)
+            route.fallback()
+
+        self.context.route(self.recorder.is_third_party, through)
+        return urls
 
     def cookies(self) -> dict[str, Cookie]:
         """The context's cookies for the site, by name."""

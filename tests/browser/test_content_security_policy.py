@@ -8,7 +8,9 @@ would, so no catalogue signature matches the inline script and only the CSP can 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 import time
 import urllib.request
@@ -18,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Route
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -87,9 +88,12 @@ class ReportCookies:
 Pages = Mapping[str, tuple[str, Mapping[str, str]]]
 
 
-def create_app(mode: str, pages: Pages) -> ReportCookies:
+def create_app(
+    mode: str, pages: Pages, sources: Mapping[str, tuple[str, ...]] | None = None
+) -> ReportCookies:
     """A gated site serving `pages` (path -> (html, headers)) in CSP `mode`."""
-    policy = dataclasses.replace(Policy.default(), csp=CspSettings(mode=mode))  # type: ignore[arg-type]
+    settings = CspSettings(mode=mode, sources=sources or {})  # type: ignore[arg-type]
+    policy = dataclasses.replace(Policy.default(), csp=settings)
 
     def endpoint(html: str, headers: Mapping[str, str]) -> Any:
         async def respond(request: Request) -> Response:
@@ -101,15 +105,17 @@ def create_app(mode: str, pages: Pages) -> ReportCookies:
     return ReportCookies(ConsentGate(app, secret_key=SECRET, policy=policy, reports_token=TOKEN))
 
 
-Site = Callable[[str, Pages], tuple[str, ReportCookies]]
+Site = Callable[..., tuple[str, ReportCookies]]
 
 
 @pytest.fixture
 def site(live: LiveServer) -> Site:
-    """Factory: ``base_url, report_cookies = site(mode, pages)``."""
+    """Factory: ``base_url, report_cookies = site(mode, pages, sources=None)``."""
 
-    def start(mode: str, pages: Pages) -> tuple[str, ReportCookies]:
-        app = create_app(mode, pages)
+    def start(
+        mode: str, pages: Pages, sources: Mapping[str, tuple[str, ...]] | None = None
+    ) -> tuple[str, ReportCookies]:
+        app = create_app(mode, pages, sources)
         return live(app), app
 
     return start
@@ -134,22 +140,6 @@ def wait_for_reports(visitor: Visitor, hosts: set[str], timeout: float = 10.0) -
         visitor.page.wait_for_timeout(100)  # the sync API routes requests only while waiting
 
 
-def served(visitor: Visitor) -> list[str]:
-    """URLs of third-party requests that reached the (stubbed) network from now on.
-
-    The recorder's hits include requests the browser issued and then refused under the CSP;
-    only these went out.
-    """
-    urls: list[str] = []
-
-    def through(route: Route) -> None:
-        urls.append(route.request.url)
-        route.fallback()
-
-    visitor.context.route(visitor.recorder.is_third_party, through)
-    return urls
-
-
 def hosts_of(urls: list[str]) -> set[str]:
     return {urlsplit(url).hostname or "" for url in urls}
 
@@ -165,7 +155,7 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
 ) -> None:
     base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
 
     visitor.load("/")
     settle(visitor)
@@ -181,7 +171,7 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
 def test_report_only_lets_them_through_and_reports_them(site: Site, visit: VisitorFactory) -> None:
     base_url, _ = site("report-only", {"/": (page(LOADER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
 
     visitor.load("/")
     settle(visitor)
@@ -191,10 +181,13 @@ def test_report_only_lets_them_through_and_reports_them(site: Site, visit: Visit
     assert {row["host"] for row in rows} >= TRACKER_HOSTS
 
 
-def test_enforce_keeps_the_apps_inline_scripts_and_handlers_working(
+def test_enforce_keeps_the_apps_inline_scripts_and_listed_handlers_working(
     site: Site, visit: VisitorFactory
 ) -> None:
-    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
+    code = "document.getElementById('status').textContent = 'pressed'"
+    digest = base64.b64encode(hashlib.sha256(code.encode()).digest()).decode()
+    sources = {"script-src-attr": ("'unsafe-hashes'", f"'sha256-{digest}'")}
+    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})}, sources)
     visitor = visit(base_url)
 
     visitor.load("/")
@@ -205,12 +198,26 @@ def test_enforce_keeps_the_apps_inline_scripts_and_handlers_working(
     assert not [r for r in reports(base_url) if r["host"] in ("inline", "eval")]
 
 
+def test_enforce_refuses_inline_handlers_the_site_did_not_list(
+    site: Site, visit: VisitorFactory
+) -> None:
+    base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), {})})
+    visitor = visit(base_url)
+
+    visitor.load("/")
+    visitor.page.click("#press")
+    visitor.page.wait_for_timeout(200)
+
+    assert visitor.page.evaluate("() => window.__inline") is True  # nonce-stamped: runs
+    assert visitor.page.text_content("#status") == "waiting"
+
+
 def test_enforce_accept_reloads_and_the_tracker_then_runs(
     site: Site, visit: VisitorFactory
 ) -> None:
     base_url, _ = site("enforce", {"/": (page(LOADER), {})})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     settle(visitor)
     assert out == []
@@ -258,7 +265,7 @@ def test_a_stricter_app_policy_stays_in_force(site: Site, visit: VisitorFactory)
     strict = {"content-security-policy": "script-src 'self'; img-src 'none'"}
     base_url, _ = site("enforce", {"/": (page(LOADER + HANDLER), strict)})
     visitor = visit(base_url)
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     with visitor.page.expect_navigation() as navigation:
         visitor.page.evaluate("() => window.consentGate.accept()")  # reloads: enforce
@@ -304,7 +311,7 @@ def test_the_gated_test_site_under_enforce_accept_all_reloads_and_everything_run
         default, services=(*default.services, stats), csp=CspSettings(mode="enforce")
     )
     visitor = visit(live(gate_site.create_site(policy)))
-    out = served(visitor)
+    out = visitor.served()
     visitor.load("/")
     visitor.page.wait_for_function("() => window.__firstParty === 1")  # /static/app.js
 

@@ -5,13 +5,33 @@ Chromium that works offline (:func:`launch_chromium`), a log of every third-part
 page attempted, answered by local stubs instead of the real internet (:class:`TrackerRecorder`),
 and assertions that read like the rule they check (:func:`assert_no_tracking`). The pytest
 plugin (`consent_gate.qa.plugin`) wires these into fixtures; `consent-gate audit` uses them
-from the command line.
+from the command line. Names load on first use (`serve` needs uvicorn, the rest Playwright).
 """
 
-from consent_gate.qa.assertions import assert_no_tracking, assert_tracked, tracking_hits
-from consent_gate.qa.browser import CHROMIUM_ARGS, chromium_executable, launch_chromium
-from consent_gate.qa.recorder import TRANSPARENT_GIF, Hit, TrackerRecorder, recorder_of
-from consent_gate.qa.server import serve
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .assertions import assert_no_tracking, assert_tracked, tracking_hits
+    from .browser import CHROMIUM_ARGS, chromium_executable, launch_chromium
+    from .recorder import TRANSPARENT_GIF, Hit, TrackerRecorder, recorder_of
+    from .server import serve
+
+_HOMES = {
+    "CHROMIUM_ARGS": ".browser",
+    "TRANSPARENT_GIF": ".recorder",
+    "Hit": ".recorder",
+    "TrackerRecorder": ".recorder",
+    "assert_no_tracking": ".assertions",
+    "assert_tracked": ".assertions",
+    "chromium_executable": ".browser",
+    "launch_chromium": ".browser",
+    "recorder_of": ".recorder",
+    "serve": ".server",
+    "tracking_hits": ".assertions",
+}
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -26,3 +46,12 @@ __all__ = [
     "serve",
     "tracking_hits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'consent_gate.qa' has no attribute {name!r}")
+    value = getattr(import_module(home, __name__), name)
+    globals()[name] = value
+    return value

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..cookies import CookieRules
+from ..cookies import HOST_PREFIX, CookieRules
 from ..policy import Policy
 from ..rules import Classifier
 from .recorder import TrackerRecorder
@@ -251,7 +251,8 @@ def _cookies(
         name = cookie.get("name", "")
         expires = cookie.get("expires", -1)
         lifetime = "session" if expires is None or expires < 0 else _days(expires - now)
-        category = "necessary" if name == consent_cookie else (rules.category(name) or "unknown")
+        ours = name in (consent_cookie, HOST_PREFIX + consent_cookie)
+        category = "necessary" if ours else (rules.category(name) or "unknown")
         found.append(CookieFinding(name, cookie.get("domain", ""), lifetime, category))
     return found
 

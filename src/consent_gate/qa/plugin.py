@@ -24,35 +24,40 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..consent import ConsentCodec
-from ..policy import Policy
-from .recorder import TrackerRecorder
-
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Playwright
+
+    from ..policy import Policy
+    from .recorder import TrackerRecorder
 
 
 @dataclass(frozen=True)
 class ConsentCookie:
     """A signed consent cookie, ready for a request header or a browser context."""
 
-    name: str
+    name: str  # the policy's name; https sites use it with the `__Host-` prefix
     value: str
 
-    @property
-    def header(self) -> str:
-        return f"{self.name}={self.value}"
+    def header(self, url: str) -> str:
+        """The cookie as a `Cookie` request header for a site at `url`."""
+        return f"{self._name(url)}={self.value}"
 
     def for_url(self, url: str) -> dict[str, Any]:
         """The cookie as Playwright's `context.add_cookies()` takes it."""
         parts = urlsplit(url)
         return {
-            "name": self.name,
+            "name": self._name(url),
             "value": self.value,
             "url": f"{parts.scheme}://{parts.netloc}/",
             "httpOnly": True,
+            "secure": parts.scheme == "https",
             "sameSite": "Lax",
         }
+
+    def _name(self, url: str) -> str:
+        from ..cookies import HOST_PREFIX
+
+        return HOST_PREFIX + self.name if urlsplit(url).scheme == "https" else self.name
 
 
 ConsentCookieFactory = Callable[..., ConsentCookie]
@@ -76,6 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def consent_gate_policy(pytestconfig: pytest.Config) -> Policy:
     """The site's policy: categories, services and the consent cookie's name."""
+    from ..policy import Policy
+
     path = pytestconfig.getoption("consent_gate_policy")
     return Policy.from_toml(path) if path else Policy.default()
 
@@ -108,6 +115,8 @@ def consent_cookie(
                 f"unknown categories {', '.join(unknown)}; the policy has {', '.join(optional)}"
             )
         accepted = set(optional) if accept_all else {c for c, on in choices.items() if on}
+        from ..consent import ConsentCodec
+
         codec = ConsentCodec(key, site_policy)
         return ConsentCookie(site_policy.cookie_name, codec.dumps(codec.decide(accepted)))
 
@@ -115,7 +124,12 @@ def consent_cookie(
 
 
 @pytest.fixture(scope="session")
-def consent_gate_playwright() -> Iterator[Playwright]:
+def consent_gate_playwright(request: pytest.FixtureRequest) -> Iterator[Playwright]:
+    """Playwright for the session; pytest-playwright's own when it is installed, since a second
+    sync Playwright in one thread fails ("Sync API inside the asyncio loop")."""
+    if request.config.pluginmanager.has_plugin("playwright"):
+        yield request.getfixturevalue("playwright")
+        return
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -143,6 +157,8 @@ def tracking_context(consent_gate_browser: Browser) -> Iterator[TrackingContextF
         stub: bool = True,
         **context_options: Any,
     ) -> tuple[BrowserContext, TrackerRecorder]:
+        from .recorder import TrackerRecorder
+
         context = consent_gate_browser.new_context(base_url=base_url, **context_options)
         contexts.append(context)
         recorder = TrackerRecorder([base_url], stub=stub)

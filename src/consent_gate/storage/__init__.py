@@ -26,7 +26,13 @@ def open_store(dsn: str, *, synced: bool = False) -> SqlStore:
 
         return SqliteStore(path, synced=synced)
     if dsn.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresStore
-
+        try:
+            from .postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "psycopg":
+                raise
+            raise ValueError(
+                "a postgresql:// consent log needs psycopg: pip install 'consent-gate[postgres]'"
+            ) from None
         return PostgresStore(dsn)
     raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")

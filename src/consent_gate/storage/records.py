@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-import user_agents
-
 __all__ = ["ConsentRecord", "Decision", "Shown", "device_of", "truncate_ip"]
 
 IpMode = Literal["off", "truncated"]
@@ -110,6 +108,8 @@ class Decision:
 @lru_cache(maxsize=2048)
 def device_of(user_agent: str) -> tuple[str, str, str, bool]:
     """(browser family, OS family, device class, bot) - parsing costs ~1 ms, so it is cached."""
+    import user_agents  # its regexes take ~0.2 s to load: only the log's writer needs them
+
     parsed = user_agents.parse(user_agent[:1024])
     if parsed.is_bot:
         device = "bot"
