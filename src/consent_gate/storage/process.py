@@ -82,13 +82,14 @@ class ProcessWriter:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0 and (child := self._ensure()):
             try:
-                if child.answer(child.ask_flush(left), left + 5):
-                    return True
+                answered = child.answer(child.ask_flush(left), left + 5)
             except OSError:
-                pass  # it died before it heard us
-            if child.alive():
-                return False  # it tried: the store did not take everything in time
-            time.sleep(0.05)  # it died: its successor ships the journal
+                answered = None  # it died before it heard us
+            if answered is not None:
+                return answered  # False: the store did not take everything in time
+            # It died (or is dying: a killed process is alive a moment longer than its pipes):
+            # once its reader has seen it go, `_ensure` starts a successor to ship the journal.
+            child.wait_gone(min(left, 1.0))
         return False
 
     def close(self, grace: float = 5.0) -> Shipped | None:
@@ -152,6 +153,7 @@ class _Child:
         self._cond = threading.Condition()
         self._answers: dict[int, Any] = {}
         self._ready = False
+        self._gone = False  # its output ended: it exited or is about to
         self._tickets = 0
         self._stopping = False
         self.send(("config", config))
@@ -159,7 +161,11 @@ class _Child:
         self._reader.start()
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return not self._gone and self._process.poll() is None
+
+    def wait_gone(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._gone, timeout)
 
     def send(self, message: tuple[str, Any]) -> None:
         _write(self._to, message)
@@ -176,10 +182,11 @@ class _Child:
             self._cond.wait_for(lambda: self._ready or not self.alive(), timeout)
             return self._ready
 
-    def answer(self, ticket: int, timeout: float) -> bool:
+    def answer(self, ticket: int, timeout: float) -> bool | None:
+        """The child's answer to a flush: None if it gave none (it died, or took too long)."""
         with self._cond:
             self._cond.wait_for(lambda: ticket in self._answers or not self.alive(), timeout)
-            return bool(self._answers.pop(ticket, False))
+            return bool(self._answers.pop(ticket)) if ticket in self._answers else None
 
     def stop(self, grace: float) -> Shipped | None:
         """Ask the child to ship what it can within `grace` and exit; kill it if it does not."""
@@ -214,6 +221,9 @@ class _Child:
                         self._answers[0] = body  # tickets start at 1
                     self._cond.notify_all()
         self._from.close()
+        with self._cond:
+            self._gone = True
+            self._cond.notify_all()
         code = self._process.wait()
         if not self._stopping:
             with contextlib.suppress(OSError):  # what it was still sent cannot be flushed
