@@ -134,6 +134,9 @@ def test_site_texts_override_per_language_and_category_defaults_fall_back() -> N
                 "analytics": {"title": "Statistics"},
                 "newsletter": {"title": "Newsletter"},
             },
+            "services": {
+                "mailer": {"name": "Mailer", "category": "newsletter", "hosts": ["mail.example"]}
+            },
         }
     )
     app = site(policy)
@@ -186,3 +189,10 @@ def test_bots_get_no_banner_and_no_trackers() -> None:
 def test_bots_see_the_banner_when_the_policy_says_so() -> None:
     policy = Policy.from_dict({"banner": {"hide_from_bots": False}})
     assert 'id="cg-banner"' in get(site(policy), **{"user-agent": GOOGLEBOT})
+
+
+def test_a_category_no_service_uses_is_not_asked_about() -> None:
+    page = get(site(Policy.from_dict({"uses": ["google-analytics", "youtube"]})))
+    assert 'id="cg-cat-analytics"' in page
+    assert 'id="cg-cat-marketing"' in page
+    assert "cg-cat-preferences" not in page

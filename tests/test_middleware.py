@@ -555,10 +555,60 @@ def test_content_length_is_dropped_for_a_streamed_body() -> None:
     assert not sent.messages[-1]["more_body"]
 
 
-def test_an_empty_html_body_gets_the_banner_and_a_matching_length() -> None:
+def test_an_empty_html_body_stays_empty_with_a_matching_length() -> None:
     sent = gated(b"")
-    assert BANNER in sent.body
+    assert sent.body == b""
     sent.assert_length_matches()
+
+
+# --- fragments and excluded paths ---------------------------------------------------------------
+
+FRAGMENT = b'<div id="cart"><p>2 items</p>' + PIXEL + b"</div>"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"hx-request", b"true")],
+        [(b"turbo-frame", b"cart")],
+        [],  # no htmx header, but no <html>, <head>, <body> or doctype either
+    ],
+)
+def test_a_fragment_is_neutralised_without_banner_or_head_script(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    sent = run(make_gate(respond(FRAGMENT)), headers=headers)
+    assert_held_back(sent.body, MARKETING_TAGS)
+    assert b'<div id="cart"><p>2 items</p>' in sent.body
+    assert b"cg-root" not in sent.body
+    assert b"<script" not in sent.body
+    sent.assert_length_matches()
+
+
+def test_an_htmx_request_for_a_whole_page_still_gets_its_banner_when_boosted() -> None:
+    headers = [(b"hx-request", b"true"), (b"hx-boosted", b"true")]
+    sent = run(make_gate(respond(PAGE)), headers=headers)
+    assert BANNER in sent.body
+    plain = run(make_gate(respond(PAGE)), headers=[(b"hx-request", b"true")])
+    assert BANNER not in plain.body
+    assert_held_back(plain.body, ANALYTICS_TAGS + MARKETING_TAGS)
+
+
+@pytest.mark.parametrize(
+    ("path", "left_alone"),
+    [("/admin/users", True), ("/docs", True), ("/docs/x", False), ("/shop", False)],
+)
+def test_excluded_paths_are_left_alone_but_for_the_cookie_firewall(
+    path: str, left_alone: bool
+) -> None:
+    policy = replace(POLICY, exclude=("/admin/*", "/docs"))
+    cookies = [(b"set-cookie", b"_ga=GA1.1.1.1; Path=/"), (b"set-cookie", b"session=1; Path=/")]
+    app = respond(PAGE, headers=cookies)
+    sent = run(make_gate(app, policy=policy), path=path)
+    assert (sent.body == PAGE) is left_alone
+    assert (BANNER in sent.body) is not left_alone
+    assert [v for v in sent.values(b"set-cookie") if v.startswith(b"_ga=GA")] == []
+    assert b"session=1; Path=/" in sent.values(b"set-cookie")
 
 
 # --- streaming ----------------------------------------------------------------------------------

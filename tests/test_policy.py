@@ -477,3 +477,21 @@ def test_bad_fingerprinting_settings_fail_at_start_up_naming_the_key(
     with pytest.raises(PolicyError) as excinfo:
         Policy.from_dict({"fingerprinting": fingerprinting})
     assert excinfo.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("patterns", "key"),
+    [
+        (["admin/*"], r"exclude\[0\]"),
+        (["/docs", "/consent-gate/*"], r"exclude\[1\]"),
+        (["/a b"], r"exclude\[0\]"),
+    ],
+)
+def test_bad_exclude_patterns_name_the_key(patterns: list[str], key: str) -> None:
+    with pytest.raises(PolicyError, match=f"^{key}: "):
+        Policy.from_dict({"exclude": patterns})
+
+
+def test_only_categories_with_a_service_in_use_are_asked_about() -> None:
+    assert Policy.default().asked_categories == ("preferences", "analytics", "marketing")
+    assert Policy.from_dict({"uses": ["google-analytics"]}).asked_categories == ("analytics",)

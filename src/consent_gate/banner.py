@@ -94,6 +94,9 @@ class Banner:
         self._preferences = self._env.get_template("preferences.html")
         self._policy_page = self._env.get_template("policy.html")
         self._placeholder = self._env.get_template("placeholder.html")
+        asked = set(policy.asked_categories)
+        # What the visitor sees: necessary categories, and those with a service in them.
+        self._asked = tuple(c for c in policy.categories if c.required or c.id in asked)
         self._gpc_honoured = policy.gpc.stance == "honour"
         self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
         self._holes = Holes(next=_text, next_quoted=_quoted, nonce=_nonce_attribute)
@@ -218,7 +221,7 @@ class Banner:
                     "description": c.description,
                     "required": c.required,
                 }
-                for c in policy.categories
+                for c in self._asked
             ],
             "services": [
                 {
@@ -278,7 +281,7 @@ class Banner:
                     c.id in consent.locked,
                     c.id in self._sale_sharing,
                 )
-                for c in self.policy.categories
+                for c in self._asked
             ],
             "locked": bool(consent.locked),
             "gpc_honoured": self._gpc_honoured,
@@ -312,7 +315,7 @@ class Banner:
 
     def _services(self) -> list[tuple[Any, list[Any]]]:
         listed = self.policy.listed_services
-        return [(c, [s for s in listed if s.category == c.id]) for c in self.policy.categories]
+        return [(c, [s for s in listed if s.category == c.id]) for c in self._asked]
 
 
 def _text(value: str) -> str:

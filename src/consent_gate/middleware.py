@@ -51,6 +51,7 @@ _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
 _UTF8_BOM = b"\xef\xbb\xbf"
 _WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
+_DOCUMENT = re.compile(rb"<(?:!doctype|html|head|body)[\s/>]", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
 
 
@@ -115,6 +116,7 @@ class ConsentGate:
             self.signals,
         )
         self.unrewritable = OncePerPath(logger)
+        self._excluded = _paths(self.policy.exclude)
         self._prefix = self.policy.prefix
         self._cookie_names = {
             secure: self.codec.cookie_name(secure=secure).encode("latin-1")
@@ -140,6 +142,12 @@ class ConsentGate:
             return
         consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
         scope["consent"] = consent
+        if self._excluded is not None and self._excluded.fullmatch(path):
+            # Left alone (the site's `exclude`), but for the cookie firewall.
+            await self.app(
+                scope, receive, _Response(self, scope, consent, send, rewrite=False).send
+            )
+            return
         scope["headers"] = _decodable_codings(scope["headers"])
         if "http.response.pathsend" in scope.get("extensions", {}):
             # The body must come as body messages for the rewriter to see it.
@@ -176,12 +184,16 @@ class _Response:
         "_nonce",
         "_pipeline",
         "_prompt",
+        "_rewrite",
         "_scope",
         "_send",
     )
 
-    def __init__(self, gate: ConsentGate, scope: Scope, consent: Consent, send: Send) -> None:
+    def __init__(
+        self, gate: ConsentGate, scope: Scope, consent: Consent, send: Send, *, rewrite: bool = True
+    ) -> None:
         self._gate = gate
+        self._rewrite = rewrite  # False: only the Set-Cookie firewall (an excluded path)
         self._scope = scope
         self._consent = consent
         self._send = send
@@ -212,6 +224,9 @@ class _Response:
                 if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
             ]
         message = {**message, "headers": headers}
+        if not self._rewrite:
+            await self._send(message)
+            return
         html, coding, refusal = self._rewritable(message["status"], headers)
         if refusal is not None:
             message["headers"] = self._unrewritable(headers, refusal)
@@ -261,13 +276,14 @@ class _Response:
                 # inline scripts and the page is left unscanned.
                 self._nonce = None
             stamp = self._nonce if stamps else None
-        if bot:
+        fragment = _fragment_request(headers)
+        if bot or fragment:
             snippet = None
         else:
             self._prompt = (
                 not consent.decided
                 and consent.signals.get("dnt") != "honoured"
-                and not consent.locked.issuperset(gate.policy.optional_categories)
+                and not consent.locked.issuperset(gate.policy.asked_categories)
             )
             accept = header(headers, b"accept-language")
             # Without the header the page's <html lang> decides, once its first bytes arrive.
@@ -289,7 +305,7 @@ class _Response:
                 return made[match]
 
             rewriter = HtmlRewriter(blocker, placeholder, stamp)
-        head = gate.head.render(consent, self._nonce)
+        head = b"" if fragment else gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
             rewriter,
@@ -334,6 +350,10 @@ class _Response:
                 await self._release()
                 await self._send(message)
                 return
+            if not _DOCUMENT.search(self._head(body)):
+                # A fragment (an htmx swap, a partial): neutralised, but a banner or head
+                # script would pile up in the page it lands in.
+                self._pipeline.head = self._pipeline.injector = None
             injector = self._pipeline.injector
             if injector is not None and self._lang is None:
                 self._lang = self._gate.banner.language(None, i18n.html_lang(self._head(body)))
@@ -468,6 +488,14 @@ def _lifespan(log: ConsentLog, receive: Receive) -> Receive:
     return wrapped
 
 
+def _fragment_request(headers: Headers) -> bool:
+    """A request for part of a page: htmx (not a boosted navigation, which swaps the whole
+    body) or a Turbo frame. Its response lands inside a page that has the banner already."""
+    if header(headers, b"turbo-frame") is not None:
+        return True
+    return header(headers, b"hx-request") is not None and header(headers, b"hx-boosted") is None
+
+
 def _meta_ascii_compatible(label: str) -> bool:
     try:
         name = codecs.lookup(label).name
@@ -494,6 +522,13 @@ def _per_visitor(headers: Headers, needed: list[bytes]) -> Headers:
     if not cache:
         out.append((b"cache-control", b"private"))
     return out
+
+
+def _paths(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """One expression for the site's `exclude` patterns; `*` matches anything."""
+    if not patterns:
+        return None
+    return re.compile("|".join(re.escape(p).replace(r"\*", ".*") for p in patterns))
 
 
 def _vary(value: bytes, needed: list[bytes]) -> bytes:

@@ -209,6 +209,7 @@ class GoogleConsentMode:
     url_passthrough: bool = False  # pass click ids through links while cookies are denied
 
 
+_PATH_PATTERN = re.compile(r"/[!-~]*")  # printable ASCII, no space: a path as a server sees it
 CSP_DIRECTIVES = ("script-src", "img-src", "connect-src", "frame-src")
 # Inline event handlers are refused ('none') unless the site lists its own by hash, with
 # 'unsafe-hashes': an injected `onfocus=` must not run, whoever wrote the markup.
@@ -261,6 +262,8 @@ class Policy:
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
     services: tuple[Service, ...] = ()
     uses: tuple[str, ...] = ()
+    # Paths the gate leaves alone ("/admin/*", "/docs"): `*` matches anything, "/" included.
+    exclude: tuple[str, ...] = ()
     site_name: str = ""
     contact: str = ""
     # The registrable domains the site is served under ("example.com"): where trackers set
@@ -323,6 +326,7 @@ class Policy:
             categories=_categories(reader.table("categories")),
             services=tuple(services.values()),
             uses=tuple(reader.strings("uses")),
+            exclude=tuple(reader.strings("exclude")),
             site_name=site.get("name", str, ""),
             contact=site.get("contact", str, ""),
             site_domains=tuple(site.strings("domains")),
@@ -386,6 +390,13 @@ class Policy:
             if category.id == category_id:
                 return category
         raise KeyError(category_id)
+
+    @property
+    def asked_categories(self) -> tuple[str, ...]:
+        """Optional categories the visitor is asked about: those of a service the site uses.
+        A category with nothing in it would be a switch that changes nothing."""
+        used = {s.category for s in self.listed_services}
+        return tuple(c for c in self.optional_categories if c in used)
 
     @property
     def optional_categories(self) -> tuple[str, ...]:
@@ -538,6 +549,13 @@ def _validate(policy: Policy) -> None:
     for index, used in enumerate(policy.uses):
         if used not in known:
             raise PolicyError(f"uses[{index}]", f"no service {used!r} in the policy or catalogue")
+    for index, pattern in enumerate(policy.exclude):
+        if not _PATH_PATTERN.fullmatch(pattern) or pattern.startswith(policy.prefix):
+            raise PolicyError(
+                f"exclude[{index}]",
+                f"{pattern!r} is not a path pattern such as '/admin/*' or '/docs' (one that "
+                f"does not start with the gate's own {policy.prefix!r})",
+            )
     for index, domain in enumerate(policy.site_domains):
         if not DOMAIN_NAME.fullmatch(domain):
             raise PolicyError(
