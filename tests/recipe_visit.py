@@ -33,6 +33,8 @@ async def visit(app: Any) -> list[httpx.Response]:
 def main(target: str, out: str) -> None:
     module, _, name = target.partition(":")
     sys.path[0] = os.getcwd()  # the app's file, as `uvicorn module:name` would find it
+    if module in sys.modules:  # `site`, `json`...: the name would not reach the file
+        raise SystemExit(f"{module!r} is already imported: name the app's file otherwise")
     app = getattr(importlib.import_module(module), name)
     responses = asyncio.run(visit(app))
     seen = [

@@ -91,3 +91,80 @@ def test_each_recipe_gates_its_page_until_the_visitor_accepts(
     assert 'id="cg-banner"' not in after.text
     assert f" {TAG}" in after.text
     assert "Analytics: on" in after.text  # the view read the choice
+
+
+# What the recipes' notes say of compression: each framework's gzip, where it sits, still gets
+# a gated page out (a gzip body the gate could not undo would fail closed: no page, no banner).
+PAGE = (
+    '<!doctype html><html lang="en"><head><title>Shop</title>'
+    f'<script async {TAG}?id=G-1"></script></head><body>'
+    + "<p>Widgets, gadgets and gizmos, shipped the same day.</p>" * 40
+    + "</body></html>"
+)
+GATE = 'ConsentGate({}, secret_key="recipe-secret-0123456789abcdefghij")'
+COMPRESSED = {
+    "django-gzip-middleware-inside": f"""
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.http import HttpResponse
+from django.urls import path
+
+from consent_gate import ConsentGate
+
+settings.configure(
+    ROOT_URLCONF=__name__,
+    ALLOWED_HOSTS=["localhost"],
+    MIDDLEWARE=["django.middleware.gzip.GZipMiddleware"],
+)
+urlpatterns = [path("", lambda request: HttpResponse({PAGE!r}))]
+app = {GATE.format("get_asgi_application()")}
+""",
+    "litestar-compression-config-inside": f"""
+from litestar import Litestar, MediaType, get
+from litestar.config.compression import CompressionConfig
+
+from consent_gate import ConsentGate
+
+
+@get("/", media_type=MediaType.HTML)
+async def home() -> str:
+    return {PAGE!r}
+
+
+app = {GATE.format('Litestar([home], compression_config=CompressionConfig(backend="gzip"))')}
+""",
+    "starlette-gzip-listed-first-outside": f"""
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from consent_gate import ConsentGate
+
+
+async def home(request):
+    return HTMLResponse({PAGE!r})
+
+
+app = Starlette(
+    routes=[Route("/", home)],
+    middleware=[
+        Middleware(GZipMiddleware),
+        Middleware(ConsentGate, secret_key="recipe-secret-0123456789abcdefghij"),
+    ],
+)
+""",
+}
+
+
+@pytest.mark.parametrize("setup", list(COMPRESSED))
+def test_compressed_pages_come_out_gated(setup: str, tmp_path: Path) -> None:
+    before, _, after = visit(tmp_path, "shop", "app", COMPRESSED[setup])
+
+    assert before.header("content-encoding") == ["gzip"]  # the app's (or the outer) gzip
+    assert 'id="cg-banner"' in before.text
+    assert f"data-cg-{TAG}" in before.text
+    assert f" {TAG}" not in before.text
+    assert after.header("content-encoding") == ["gzip"]
+    assert f" {TAG}" in after.text
