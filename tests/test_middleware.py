@@ -457,6 +457,14 @@ def test_consent_of_without_the_gate_says_what_is_wrong() -> None:
         consent_of({"type": "http"})
 
 
+def test_consent_of_a_wsgi_request_says_to_serve_through_asgi() -> None:
+    class WSGIRequest:  # Django's under runserver: no ASGI scope, not a mapping
+        method = "GET"
+
+    with pytest.raises(LookupError, match="no ASGI scope on this WSGIRequest"):
+        consent_of(WSGIRequest())
+
+
 def test_consent_does_not_leak_from_one_request_to_the_next() -> None:
     seen: list[bool] = []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import bots, fingerprint, i18n
@@ -164,8 +164,14 @@ class ConsentGate:
 
 
 def consent_of(request: Any) -> Consent:
-    """The visitor's consent for a request (a Starlette request or an ASGI scope)."""
+    """The visitor's consent for a request that carries its ASGI scope (Starlette, FastAPI,
+    Django's ASGIRequest, Litestar, Quart) or for the scope itself."""
     scope = getattr(request, "scope", request)
+    if not isinstance(scope, Mapping):  # a WSGI request (Django's runserver) has no scope
+        raise LookupError(
+            f"no ASGI scope on this {type(request).__name__}: ConsentGate is ASGI middleware, "
+            "so serve the app through ASGI (Django: asgi.py under uvicorn, not runserver)"
+        )
     try:
         consent: Consent = scope["consent"]
     except KeyError:
