@@ -105,7 +105,15 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: venv
+## demo: the demo site, with only what it needs (the package and uvicorn), not the test tools.
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	touch $@
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m demo_site
 
 ## bench: rewriter throughput, req/s under uvicorn (wrk), memory and streaming; prints a report

@@ -24,7 +24,9 @@ PAGES = {
         f"<body><script>{RECORD.format('body')}</script></body></html>"
     ),
     "no-head": f"<!doctype html><html><body><script>{RECORD.format('body')}</script></body></html>",
-    "bare": f"<script>{RECORD.format('first')}</script><p>No html, head or body tags.</p>",
+    "doctype-only": (
+        f"<!doctype html><script>{RECORD.format('first')}</script><p>No html, head or body.</p>"
+    ),
     "comments": (
         "<!-- <script>not a script</script> --><!DOCTYPE html><!-- build 42 -->"
         f"<html><head ><script>{RECORD.format('head')}</script>"
@@ -32,9 +34,12 @@ PAGES = {
 }
 
 
+FRAGMENT = f"<script>{RECORD.format('first')}</script><p>No doctype, html, head or body.</p>"
+
+
 def _app() -> ConsentGate:
     async def page(request: Request) -> Response:
-        html = PAGES[request.path_params["name"]]
+        html = {**PAGES, "fragment": FRAGMENT}[request.path_params["name"]]
         if request.query_params.get("gzip"):
             return Response(
                 gzip.compress(html.encode()),
@@ -66,3 +71,12 @@ def test_the_gate_runs_first(
     # A doctype stays first, so the page is not in quirks mode.
     if "<!DOCTYPE" in PAGES[name].upper():
         assert page.evaluate("() => document.compatMode") == "CSS1Compat"
+
+
+def test_a_fragment_gets_no_head_script(live: LiveServer, make_context: ContextFactory) -> None:
+    """Markup with no doctype, `<html>`, `<head>` or `<body>` is a part of a page (an htmx swap):
+    the page it lands in has the gate's scripts already."""
+    context, _ = make_context(live(_app()))
+    page = context.new_page()
+    page.goto("/fragment")
+    assert page.evaluate("() => window.__order") == ["first"]
