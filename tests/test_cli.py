@@ -46,6 +46,19 @@ def test_check_names_the_bad_key(tmp_path: Path) -> None:
     assert "consent.dnt" in result.output
 
 
+def test_check_reports_every_mistake_on_its_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('colour = "red"\n[consent]\ndnt = "maybe"\n[csp]\nmode = "strict"\n')
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}: 3 problems",
+        "  consent.dnt: must be one of ignore, honour, got 'maybe'",
+        "  csp.mode: must be one of off, report-only, enforce, got 'strict'",
+        "  colour: unknown key",
+    ]
+
+
 def test_classify() -> None:
     result = CliRunner().invoke(
         main, ["classify", "https://connect.facebook.net/en_US/fbevents.js"]

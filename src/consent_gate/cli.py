@@ -42,8 +42,15 @@ main.add_command(log)
 @main.command()
 @click.argument("policy_path", type=click.Path(dir_okay=False, path_type=Path))
 def check(policy_path: Path) -> None:
-    """Validate a policy file; a mistake is reported with the key that holds it."""
-    policy = _load(policy_path)
+    """Validate a policy file; each mistake is reported with the key that holds it."""
+    try:
+        policy = Policy.from_toml(policy_path)
+    except PolicyError as exc:
+        count = len(exc.problems)
+        click.echo(f"{policy_path}: {count} problem{'s' if count > 1 else ''}", err=True)
+        for key, message in exc.problems:
+            click.echo(f"  {key}: {message}", err=True)
+        sys.exit(1)
     cookies = sum(len(s.cookies) for s in policy.services)
     click.echo(
         f"{policy_path}: OK - revision {policy.revision}, {len(policy.categories)} categories, "
