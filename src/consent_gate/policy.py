@@ -31,6 +31,7 @@ __all__ = [
     "PolicyError",
     "ReportSettings",
     "Service",
+    "is_dsn",
     "load_catalogue",
     "parse_lifetime",
 ]
@@ -86,6 +87,11 @@ class _Problems:
         if self._found:
             first, *more = self._found.items()
             raise PolicyError(*first, *more)
+
+
+def is_dsn(text: str) -> bool:
+    """Whether `text` names a consent log the gate can open (as `[log] dsn` or `store`)."""
+    return text.startswith(_DSN_SCHEMES) and text != _DSN_SCHEMES[0]
 
 
 def parse_lifetime(text: str) -> int | None:
@@ -637,7 +643,7 @@ def _check_gpc(policy: Policy, problems: _Problems) -> None:
 
 
 def _check_log(log: LogSettings, problems: _Problems) -> None:
-    if not log.dsn.startswith(_DSN_SCHEMES) or log.dsn in _DSN_SCHEMES[:1]:
+    if not is_dsn(log.dsn):
         problems.add(
             "log.dsn",
             f"{log.dsn!r} is not 'sqlite:///path/to/file.sqlite3' or 'postgresql://user@host/db'",
