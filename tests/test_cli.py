@@ -38,6 +38,17 @@ def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
     ]
 
 
+def test_check_never_prints_the_log_password(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('[log]\ndsn = "postgresql://app:hunter2@db.internal/site"\n')
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0
+    assert (
+        "  consent log: postgresql://app:***@db.internal/site, journal fsync off" in result.output
+    )
+    assert "hunter2" not in result.output
+
+
 def test_check_names_the_bad_key(tmp_path: Path) -> None:
     path = tmp_path / "consent.toml"
     path.write_text('[consent]\ndnt = "maybe"\n')

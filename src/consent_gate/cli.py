@@ -14,6 +14,7 @@ from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
 from .rules import Rules
+from .storage import redacted
 
 _POLICY = click.option(
     "--policy",
@@ -70,7 +71,7 @@ def check(policy_path: Path) -> None:
         f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
         "consent log: "
         + (
-            f"{policy.log.dsn}, journal fsync {'on' if policy.log.fsync else 'off'}"
+            f"{redacted(policy.log.dsn)}, journal fsync {'on' if policy.log.fsync else 'off'}"
             if policy.log.enabled
             else "off"
         ),

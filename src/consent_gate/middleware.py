@@ -40,7 +40,8 @@ from .rewriter import HtmlRewriter
 from .rules import Match, Rules
 from .secret import weak_key_warnings
 from .signals import PrivacySignals
-from .storage.log import ConsentLog, StoreFactory, redacted, shown_version
+from .storage import redacted
+from .storage.log import ConsentLog, StoreFactory, shown_version
 
 __all__ = ["ConsentGate", "consent_of"]
 

@@ -22,7 +22,7 @@ from .._types import Headers
 from ..consent import Consent
 from ..http import header
 from ..policy import LogSettings, Policy
-from . import sqlite_path
+from . import redacted, sqlite_path
 from .journal import Journal, JournalError
 from .location import check_writable
 from .process import ProcessWriter, WriterConfig
@@ -32,7 +32,7 @@ from .shipper import Shipper
 from .sql import SqlStore
 from .writer import RecordWriter
 
-__all__ = ["ConsentLog", "StoreFactory", "journal_dir", "redacted", "shown_version"]
+__all__ = ["ConsentLog", "StoreFactory", "journal_dir", "shown_version"]
 
 logger = logging.getLogger("consent_gate.log")
 
@@ -220,12 +220,3 @@ class ConsentLog:
         return ProcessWriter(
             WriterConfig(self._dsn, self._rows, directory, own, self._ip, where, spool, synced)
         )
-
-
-def redacted(dsn: str) -> str:
-    """A DSN fit for a log line: no password."""
-    scheme, sep, rest = dsn.partition("://")
-    if "@" in rest:
-        user, _, host = rest.rpartition("@")
-        rest = f"{user.partition(':')[0]}:***@{host}" if ":" in user else rest
-    return scheme + sep + rest
