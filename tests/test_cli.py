@@ -38,12 +38,36 @@ def test_check_reports_a_valid_policy(tmp_path: Path) -> None:
     ]
 
 
+def test_check_never_prints_the_log_password(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('[log]\ndsn = "postgresql://app:hunter2@db.internal/site"\n')
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0
+    assert (
+        "  consent log: postgresql://app:***@db.internal/site, journal fsync off" in result.output
+    )
+    assert "hunter2" not in result.output
+
+
 def test_check_names_the_bad_key(tmp_path: Path) -> None:
     path = tmp_path / "consent.toml"
     path.write_text('[consent]\ndnt = "maybe"\n')
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 1
     assert "consent.dnt" in result.output
+
+
+def test_check_reports_every_mistake_on_its_own_line(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('colour = "red"\n[consent]\ndnt = "maybe"\n[csp]\nmode = "strict"\n')
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}: 3 problems",
+        "  consent.dnt: must be one of ignore, honour, got 'maybe'",
+        "  csp.mode: must be one of off, report-only, enforce, got 'strict'",
+        "  colour: unknown key",
+    ]
 
 
 def test_classify() -> None:

@@ -39,7 +39,7 @@ from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
 from consent_gate.consent import ConsentCodec
 from consent_gate.policy import GpcSettings, LogSettings
 
-SECRET = "middleware-test-secret"
+SECRET = "middleware-test-7c1e9a4f20b86d35e"
 POLICY = Policy.default()
 OPTIONAL = set(POLICY.optional_categories)
 

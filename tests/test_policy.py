@@ -176,6 +176,45 @@ def test_mistakes_fail_at_start_up_naming_the_key(data: dict[str, Any], key: str
     assert str(excinfo.value).startswith(f"{key}: ")
 
 
+def test_every_mistake_is_reported_at_once() -> None:
+    data = {
+        "revision": "two",
+        "colour": "red",
+        "consent": {"dnt": "maybe", "sale_sharing": ["necessary", "ads"]},
+        "services": {"x": {"name": "X", "hosts": ["cdn.example.com/x"]}},
+        "csp": {"mode": "strict"},
+        "fingerprinting": {"categories": ["ads", "necessary"]},
+        "texts": {"xx": {"no.such.key": 1}},
+    }
+    with pytest.raises(PolicyError) as excinfo:
+        Policy.from_dict(data)
+    # As read, then as validated, then unknown keys: the first is the one raised before.
+    assert [key for key, _ in excinfo.value.problems] == [
+        "services.x.category",
+        "services.x.hosts[0]",
+        "revision",
+        "consent.dnt",
+        "csp.mode",
+        "consent.sale_sharing[0]",
+        "consent.sale_sharing[1]",
+        "texts.xx",
+        "fingerprinting.categories[0]",
+        "fingerprinting.categories[1]",
+        "colour",
+    ]
+    assert excinfo.value.key == "services.x.category"
+    lines = str(excinfo.value).splitlines()
+    assert lines[0] == "services.x.category: is required"  # not also "unknown category ''"
+    assert lines[2] == "revision: expected a whole number, got 'two'"
+    assert len(lines) == 11
+
+
+def test_python_objects_report_every_mistake_too() -> None:
+    with pytest.raises(PolicyError, match=r"^revision: ") as excinfo:
+        Policy(revision=0, dnt="maybe", csp=CspSettings(mode="strict"))  # type: ignore[arg-type]
+    assert [key for key, _ in excinfo.value.problems] == ["revision", "consent.dnt", "csp.mode"]
+
+
 def test_site_domains() -> None:
     policy = Policy.from_dict({"site": {"domains": ["example.com", "shop.example.co.uk"]}})
     assert policy.site_domains == ("example.com", "shop.example.co.uk")

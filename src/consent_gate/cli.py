@@ -14,6 +14,7 @@ from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
 from .rules import Rules
+from .storage import redacted
 
 _POLICY = click.option(
     "--policy",
@@ -42,8 +43,15 @@ main.add_command(log)
 @main.command()
 @click.argument("policy_path", type=click.Path(dir_okay=False, path_type=Path))
 def check(policy_path: Path) -> None:
-    """Validate a policy file; a mistake is reported with the key that holds it."""
-    policy = _load(policy_path)
+    """Validate a policy file; each mistake is reported with the key that holds it."""
+    try:
+        policy = Policy.from_toml(policy_path)
+    except PolicyError as exc:
+        count = len(exc.problems)
+        click.echo(f"{policy_path}: {count} problem{'s' if count > 1 else ''}", err=True)
+        for key, message in exc.problems:
+            click.echo(f"  {key}: {message}", err=True)
+        sys.exit(1)
     cookies = sum(len(s.cookies) for s in policy.services)
     click.echo(
         f"{policy_path}: OK - revision {policy.revision}, {len(policy.categories)} categories, "
@@ -63,7 +71,7 @@ def check(policy_path: Path) -> None:
         f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
         "consent log: "
         + (
-            f"{policy.log.dsn}, journal fsync {'on' if policy.log.fsync else 'off'}"
+            f"{redacted(policy.log.dsn)}, journal fsync {'on' if policy.log.fsync else 'off'}"
             if policy.log.enabled
             else "off"
         ),

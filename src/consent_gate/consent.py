@@ -21,6 +21,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from ._types import Headers
 from .cookies import HOST_PREFIX, set_cookie_header
 from .policy import Policy
+from .secret import signing_keys
 
 __all__ = ["ACTIONS", "HOST_PREFIX", "Action", "Consent", "ConsentCodec", "ReadConsent"]
 
@@ -68,10 +69,7 @@ class ConsentCodec:
     """Signs and verifies the consent cookie for one policy; keys rotate (first signs)."""
 
     def __init__(self, secret_key: str | bytes | Sequence[str | bytes], policy: Policy) -> None:
-        given = [secret_key] if isinstance(secret_key, str | bytes) else list(secret_key)
-        keys = [key.encode() if isinstance(key, str) else key for key in given]
-        if not keys or any(not key for key in keys):
-            raise ValueError("secret_key: give a non-empty key (or a list of keys, newest first)")
+        keys = signing_keys(secret_key)
         # itsdangerous signs with the last key and verifies with all of them.
         self._serializer = URLSafeTimedSerializer(
             list(reversed(keys)),

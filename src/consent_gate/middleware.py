@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,11 +34,13 @@ from .http import (
     lower_names,
 )
 from .inject import BodyEndInjector, HeadStartInjector
-from .policy import Policy
+from .policy import Policy, is_dsn
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
+from .secret import weak_key_warnings
 from .signals import PrivacySignals
+from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
 
 __all__ = ["ConsentGate", "consent_of"]
@@ -62,16 +65,20 @@ class ConsentGate:
         self,
         app: ASGIApp,
         secret_key: str | bytes | Sequence[str | bytes],
-        policy: Policy | None = None,
+        policy: Policy | str | os.PathLike[str] | None = None,
         store: str | StoreFactory | None = None,
         reports_token: str | None = None,
     ) -> None:
-        """`store`: a DSN or a store factory instead of the policy's `[log] dsn`.
+        """`policy`: a `Policy` or the path of its TOML file (default: `Policy.default()`).
+        `store`: a DSN or a store factory instead of the policy's `[log] dsn`.
         `reports_token`: lets `GET {prefix}/reports` with `Authorization: Bearer <token>` read
         what browsers reported (without it, reports are only logged)."""
         self.app = app
-        self.policy = policy if policy is not None else Policy.default()
+        self.policy = _policy(policy)
         self.codec = ConsentCodec(secret_key, self.policy)
+        for warning in weak_key_warnings(secret_key):
+            logger.warning("consent_gate: %s", warning)
+        _check_store(store)
         self.rules = Rules(self.policy, consent_aware(self.policy))
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
@@ -122,6 +129,30 @@ class ConsentGate:
             secure: self.codec.cookie_name(secure=secure).encode("latin-1")
             for secure in (False, True)
         }
+        # When built rather than at lifespan start-up: not every server runs lifespan (Django's
+        # ASGI handler does not), and a wrong argument fails here too.
+        logger.info("consent_gate: %s", self.describe())
+
+    def describe(self) -> str:
+        """What the gate does, logged once: the first place to look when a page is not gated
+        as expected or decisions are not where they should be."""
+        policy = self.policy
+        gpc = policy.gpc
+        return "; ".join(
+            [
+                f"active, endpoints under {policy.prefix}",
+                f"policy revision {policy.revision}",
+                f"CSP {policy.csp.mode}",
+                f"Do Not Track {'honoured' if policy.dnt == 'honour' else 'ignored'}",
+                "Global Privacy Control "
+                + (
+                    f"honoured for {', '.join(gpc.sale_sharing)}"
+                    if gpc.stance == "honour"
+                    else "ignored"
+                ),
+                f"consent log to {self.log.where}" if self.log else "consent log off",
+            ]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -492,6 +523,34 @@ def _lifespan(log: ConsentLog, receive: Receive) -> Receive:
         return message
 
     return wrapped
+
+
+def _policy(policy: object) -> Policy:
+    """The `policy` argument: a `Policy`, the path of a TOML file, or None for the default."""
+    if policy is None:
+        return Policy.default()
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, str | os.PathLike):
+        return Policy.from_toml(policy)
+    raise TypeError(
+        f"policy: expected a Policy or the path of a TOML file, got {type(policy).__name__}"
+    )
+
+
+def _check_store(store: object) -> None:
+    """A wrong `store` fails here, naming it, not later in the writer once visitors decide."""
+    if store is None or callable(store):
+        return
+    if not isinstance(store, str):
+        raise TypeError(
+            "store: expected a DSN ('sqlite:///path', 'postgresql://...') or a function that "
+            f"returns a SqlStore, got {type(store).__name__}"
+        )
+    if not is_dsn(store):
+        raise ValueError(
+            f"store: {redacted(store)!r} is not 'sqlite:///path' or 'postgresql://...'"
+        )
 
 
 def _fragment_request(headers: Headers) -> bool:

@@ -6,13 +6,13 @@ key, so a typo never silently lets a tracker through.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from . import i18n
@@ -31,6 +31,7 @@ __all__ = [
     "PolicyError",
     "ReportSettings",
     "Service",
+    "is_dsn",
     "load_catalogue",
     "parse_lifetime",
 ]
@@ -59,11 +60,38 @@ _S = TypeVar("_S", bound=str)
 
 
 class PolicyError(ValueError):
-    """A policy that cannot be used; the message starts with the offending key."""
+    """A policy that cannot be used. The message starts with the first offending key; `problems`
+    holds every (key, message) found, so a file's mistakes can be fixed in one go."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
+    def __init__(self, key: str, message: str, *more: tuple[str, str]) -> None:
         self.key = key
+        self.problems = ((key, message), *more)
+        super().__init__("\n".join(f"{k}: {m}" for k, m in self.problems))
+
+
+class _Problems:
+    """Collects a policy's problems instead of stopping at the first. One per key: a second
+    problem at the same key is the first one's echo (a missing `category` is also unknown)."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, str] = {}
+
+    def add(self, key: str, message: str) -> None:
+        self._found.setdefault(key, message)
+
+    def merge(self, error: PolicyError) -> None:
+        for key, message in error.problems:
+            self.add(key, message)
+
+    def raise_any(self) -> None:
+        if self._found:
+            first, *more = self._found.items()
+            raise PolicyError(*first, *more)
+
+
+def is_dsn(text: str) -> bool:
+    """Whether `text` names a consent log the gate can open (as `[log] dsn` or `store`)."""
+    return text.startswith(_DSN_SCHEMES) and text != _DSN_SCHEMES[0]
 
 
 def parse_lifetime(text: str) -> int | None:
@@ -283,7 +311,9 @@ class Policy:
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
-        _validate(self)
+        problems = _Problems()
+        _validate(self, problems)
+        problems.raise_any()
 
     @classmethod
     def default(cls) -> Policy:
@@ -291,7 +321,7 @@ class Policy:
         return cls(services=load_catalogue())
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> Policy:
+    def from_toml(cls, path: str | os.PathLike[str]) -> Policy:
         try:
             with open(path, "rb") as file:
                 data = tomllib.load(file)
@@ -304,7 +334,8 @@ class Policy:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
         """Build from the TOML layout; site services extend or override the catalogue by id."""
-        reader = _Reader(data, "")
+        problems = _Problems()
+        reader = _Reader(data, "", problems)
         catalogue = reader.get("catalogue", bool, True)
         services = {s.id: s for s in load_catalogue()} if catalogue else {}
         site_services = reader.table("services")
@@ -321,54 +352,58 @@ class Policy:
         csp = reader.table("csp")
         csp_sources = csp.table("sources")
         fingerprinting = reader.table("fingerprinting")
-        policy = cls(
-            revision=reader.get("revision", int, 1),
-            categories=_categories(reader.table("categories")),
-            services=tuple(services.values()),
-            uses=tuple(reader.strings("uses")),
-            exclude=tuple(reader.strings("exclude")),
-            site_name=site.get("name", str, ""),
-            contact=site.get("contact", str, ""),
-            site_domains=tuple(site.strings("domains")),
-            cookie_name=consent.get("cookie_name", str, "consent_gate"),
-            max_age=consent.get("max_age_days", int, 182) * _DAY,
-            dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
-            gpc=GpcSettings(
-                stance=consent.choice("gpc", ("honour", "ignore"), "honour"),
-                sale_sharing=tuple(consent.strings("sale_sharing", GpcSettings.sale_sharing)),
-                last_update=consent.get("gpc_last_update", str, ""),
-            ),
-            prefix=endpoints.get("prefix", str, "/consent-gate"),
-            log=LogSettings(
-                enabled=log.get("enabled", bool, True),
-                dsn=log.get("dsn", str, LogSettings.dsn),
-                ip=log.choice("ip", ("off", "truncated"), "off"),
-                retention_years=log.get("retention_years", int, 5),
-                per_minute=log.get("per_minute", int, LogSettings.per_minute),
-                fsync=log.get("fsync", bool, False),
-                journal=log.get("journal", str, ""),
-            ),
-            banner=BannerSettings(
-                languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
-                default_language=banner.get("default_language", str, "en"),
-                hide_from_bots=banner.get("hide_from_bots", bool, True),
-            ),
-            reports=ReportSettings(
-                per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
-                max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
-            ),
-            google_consent_mode=_google_consent_mode(gcm),
-            csp=CspSettings(
-                mode=csp.choice("mode", ("off", "report-only", "enforce"), "report-only"),
-                sources={d: tuple(csp_sources.strings(d)) for d in csp_sources.names()},
-            ),
-            fingerprinting=FingerprintSettings(
-                guard=fingerprinting.get("guard", bool, True),
-                categories=tuple(fingerprinting.strings("categories")),
-                allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
-            ),
-            texts={lang: texts.table(lang).text_table() for lang in texts.names()},
-        )
+        try:
+            policy: Policy | None = cls(
+                revision=reader.get("revision", int, 1),
+                categories=_categories(reader.table("categories")),
+                services=tuple(services.values()),
+                uses=tuple(reader.strings("uses")),
+                exclude=tuple(reader.strings("exclude")),
+                site_name=site.get("name", str, ""),
+                contact=site.get("contact", str, ""),
+                site_domains=tuple(site.strings("domains")),
+                cookie_name=consent.get("cookie_name", str, "consent_gate"),
+                max_age=consent.get("max_age_days", int, 182) * _DAY,
+                dnt=consent.choice("dnt", ("ignore", "honour"), "ignore"),
+                gpc=GpcSettings(
+                    stance=consent.choice("gpc", ("honour", "ignore"), "honour"),
+                    sale_sharing=tuple(consent.strings("sale_sharing", GpcSettings.sale_sharing)),
+                    last_update=consent.get("gpc_last_update", str, ""),
+                ),
+                prefix=endpoints.get("prefix", str, "/consent-gate"),
+                log=LogSettings(
+                    enabled=log.get("enabled", bool, True),
+                    dsn=log.get("dsn", str, LogSettings.dsn),
+                    ip=log.choice("ip", ("off", "truncated"), "off"),
+                    retention_years=log.get("retention_years", int, 5),
+                    per_minute=log.get("per_minute", int, LogSettings.per_minute),
+                    fsync=log.get("fsync", bool, False),
+                    journal=log.get("journal", str, ""),
+                ),
+                banner=BannerSettings(
+                    languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
+                    default_language=banner.get("default_language", str, "en"),
+                    hide_from_bots=banner.get("hide_from_bots", bool, True),
+                ),
+                reports=ReportSettings(
+                    per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
+                    max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
+                ),
+                google_consent_mode=_google_consent_mode(gcm),
+                csp=CspSettings(
+                    mode=csp.choice("mode", ("off", "report-only", "enforce"), "report-only"),
+                    sources={d: tuple(csp_sources.strings(d)) for d in csp_sources.names()},
+                ),
+                fingerprinting=FingerprintSettings(
+                    guard=fingerprinting.get("guard", bool, True),
+                    categories=tuple(fingerprinting.strings("categories")),
+                    allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
+                ),
+                texts={lang: texts.table(lang).text_table() for lang in texts.names()},
+            )
+        except PolicyError as error:  # what the file holds, checked together with how it reads
+            problems.merge(error)
+            policy = None
         for sub in (
             reader,
             site,
@@ -383,6 +418,8 @@ class Policy:
             fingerprinting,
         ):
             sub.reject_unknown()
+        problems.raise_any()
+        assert policy is not None
         return policy
 
     def category(self, category_id: str) -> Category:
@@ -415,10 +452,12 @@ class Policy:
 def load_catalogue() -> tuple[Service, ...]:
     """The built-in services, from the catalogue file shipped in the package."""
     text = resources.files("consent_gate").joinpath("catalogue.toml").read_text("utf-8")
-    reader = _Reader(tomllib.loads(text), "catalogue")
+    problems = _Problems()
+    reader = _Reader(tomllib.loads(text), "catalogue", problems)
     services = reader.table("services")
     found = tuple(_service(key, services.table(key)) for key in services.names())
     reader.reject_unknown()
+    problems.raise_any()
     return found
 
 
@@ -493,106 +532,106 @@ def _service(service_id: str, reader: _Reader) -> Service:
         cookies=tuple(cookies),
     )
     reader.reject_unknown()
-    _check_service(service, reader.path)
+    _check_service(service, reader.path, reader.problems)
     return service
 
 
-def _check_service(service: Service, key: str) -> None:
+def _check_service(service: Service, key: str, problems: _Problems) -> None:
     """The same checks for services from TOML and from Python."""
     if not _ID.match(service.id):
-        raise PolicyError(key, "service ids are lowercase letters, digits, - and _")
+        problems.add(key, "service ids are lowercase letters, digits, - and _")
     for index, host in enumerate(service.hosts):
         if not _HOST.match(host):
-            raise PolicyError(
+            problems.add(
                 f"{key}.hosts[{index}]",
                 f"{host!r} is not a lower-case host name "
                 "(write 'cdn.example.com', no scheme or path)",
             )
     for index, url in enumerate(service.urls):
         if "://" in url or "/" not in url or url != url.lower():
-            raise PolicyError(
+            problems.add(
                 f"{key}.urls[{index}]",
                 f"{url!r} should be lower-case host/path with no scheme, e.g. 'example.com/track*'",
             )
     if any(len(s.strip()) < 4 for s in service.snippets):
-        raise PolicyError(f"{key}.snippets", "each snippet needs at least 4 characters")
+        problems.add(f"{key}.snippets", "each snippet needs at least 4 characters")
     for index, cookie in enumerate(service.cookies):
         try:
             parse_lifetime(cookie.lifetime)
         except ValueError as exc:
-            raise PolicyError(f"{key}.cookies[{index}].lifetime", str(exc)) from None
+            problems.add(f"{key}.cookies[{index}].lifetime", str(exc))
         if cookie.party not in ("first", "third"):
-            raise PolicyError(f"{key}.cookies[{index}].party", "must be 'first' or 'third'")
+            problems.add(f"{key}.cookies[{index}].party", "must be 'first' or 'third'")
     if not (service.hosts or service.urls or service.snippets or service.cookies):
-        raise PolicyError(key, "a service needs hosts, urls, snippets or cookies")
+        problems.add(key, "a service needs hosts, urls, snippets or cookies")
 
 
-def _validate(policy: Policy) -> None:
+def _validate(policy: Policy, problems: _Problems) -> None:
     if isinstance(policy.revision, bool) or policy.revision < 1:
-        raise PolicyError("revision", "must be a whole number of at least 1")
+        problems.add("revision", "must be a whole number of at least 1")
     ids = [c.id for c in policy.categories]
     for category in policy.categories:
         if not _ID.match(category.id):
-            raise PolicyError(f"categories.{category.id}", "ids are lowercase letters and digits")
+            problems.add(f"categories.{category.id}", "ids are lowercase letters and digits")
     if len(set(ids)) != len(ids):
-        raise PolicyError("categories", "category ids must be unique")
+        problems.add("categories", "category ids must be unique")
     if "necessary" not in ids or not policy.category("necessary").required:
-        raise PolicyError("categories.necessary", "must exist and be required")
+        problems.add("categories.necessary", "must exist and be required")
     for service in policy.services:
-        _check_service(service, f"services.{service.id}")
+        _check_service(service, f"services.{service.id}", problems)
         if service.category not in ids:
-            raise PolicyError(
+            problems.add(
                 f"services.{service.id}.category",
                 f"unknown category {service.category!r} (known: {', '.join(ids)})",
             )
     known = {s.id for s in policy.services}
     for index, used in enumerate(policy.uses):
         if used not in known:
-            raise PolicyError(f"uses[{index}]", f"no service {used!r} in the policy or catalogue")
+            problems.add(f"uses[{index}]", f"no service {used!r} in the policy or catalogue")
     for index, pattern in enumerate(policy.exclude):
         if not _PATH_PATTERN.fullmatch(pattern) or pattern.startswith(policy.prefix):
-            raise PolicyError(
+            problems.add(
                 f"exclude[{index}]",
                 f"{pattern!r} is not a path pattern such as '/admin/*' or '/docs' (one that "
                 f"does not start with the gate's own {policy.prefix!r})",
             )
     for index, domain in enumerate(policy.site_domains):
         if not DOMAIN_NAME.fullmatch(domain):
-            raise PolicyError(
+            problems.add(
                 f"site.domains[{index}]",
                 f"{domain!r} is not a lower-case domain name of two labels or more "
                 "(write 'example.com': no scheme, port, path or leading dot)",
             )
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", policy.cookie_name):
-        raise PolicyError("consent.cookie_name", "use letters, digits, '.', '_' and '-' only")
+        problems.add("consent.cookie_name", "use letters, digits, '.', '_' and '-' only")
     if policy.max_age <= 0 or policy.max_age > 395 * _DAY:
-        raise PolicyError("consent.max_age_days", "must be between 1 and 395 days (13 months)")
+        problems.add("consent.max_age_days", "must be between 1 and 395 days (13 months)")
     if policy.dnt not in ("ignore", "honour"):
-        raise PolicyError("consent.dnt", "must be 'ignore' or 'honour'")
+        problems.add("consent.dnt", "must be 'ignore' or 'honour'")
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", policy.prefix):
-        raise PolicyError("endpoints.prefix", "must be a path such as '/consent-gate'")
-    _check_gpc(policy)
-    _check_log(policy.log)
-    _check_banner(policy)
-    _check_reports(policy.reports)
-    _check_google_consent_mode(policy)
-    _check_csp(policy.csp)
-    _check_fingerprinting(policy)
+        problems.add("endpoints.prefix", "must be a path such as '/consent-gate'")
+    _check_gpc(policy, problems)
+    _check_log(policy.log, problems)
+    _check_banner(policy, problems)
+    _check_reports(policy.reports, problems)
+    _check_google_consent_mode(policy, problems)
+    _check_csp(policy.csp, problems)
+    _check_fingerprinting(policy, problems)
 
 
-def _check_gpc(policy: Policy) -> None:
+def _check_gpc(policy: Policy, problems: _Problems) -> None:
     gpc = policy.gpc
     if gpc.stance not in ("honour", "ignore"):
-        raise PolicyError("consent.gpc", "must be 'honour' or 'ignore'")
+        problems.add("consent.gpc", "must be 'honour' or 'ignore'")
     optional = policy.optional_categories
     for index, category in enumerate(gpc.sale_sharing):
         if category not in optional:
-            raise PolicyError(
+            problems.add(
                 f"consent.sale_sharing[{index}]",
                 f"{category!r} is not an optional category (optional: {', '.join(optional)})",
             )
     if gpc.stance == "honour" and not gpc.sale_sharing:
-        raise PolicyError(
+        problems.add(
             "consent.sale_sharing",
             "name the categories that sell or share data (or set consent.gpc = 'ignore')",
         )
@@ -600,75 +639,75 @@ def _check_gpc(policy: Policy) -> None:
         try:
             date.fromisoformat(gpc.last_update)
         except ValueError:
-            raise PolicyError("consent.gpc_last_update", "write a date as YYYY-MM-DD") from None
+            problems.add("consent.gpc_last_update", "write a date as YYYY-MM-DD")
 
 
-def _check_log(log: LogSettings) -> None:
-    if not log.dsn.startswith(_DSN_SCHEMES) or log.dsn in _DSN_SCHEMES[:1]:
-        raise PolicyError(
+def _check_log(log: LogSettings, problems: _Problems) -> None:
+    if not is_dsn(log.dsn):
+        problems.add(
             "log.dsn",
             f"{log.dsn!r} is not 'sqlite:///path/to/file.sqlite3' or 'postgresql://user@host/db'",
         )
     if log.ip not in ("off", "truncated"):
-        raise PolicyError("log.ip", "must be 'off' or 'truncated'")
+        problems.add("log.ip", "must be 'off' or 'truncated'")
     if isinstance(log.retention_years, bool) or not 1 <= log.retention_years <= 100:
-        raise PolicyError("log.retention_years", "must be a whole number from 1 to 100")
+        problems.add("log.retention_years", "must be a whole number from 1 to 100")
     if isinstance(log.per_minute, bool) or not 1 <= log.per_minute <= 1_000_000:
-        raise PolicyError("log.per_minute", "must be a whole number from 1 to 1000000")
+        problems.add("log.per_minute", "must be a whole number from 1 to 1000000")
     if not isinstance(log.fsync, bool):
-        raise PolicyError("log.fsync", "must be true or false")
+        problems.add("log.fsync", "must be true or false")
 
 
-def _check_reports(reports: ReportSettings) -> None:
+def _check_reports(reports: ReportSettings, problems: _Problems) -> None:
     if isinstance(reports.per_minute, bool) or not 1 <= reports.per_minute <= 10_000:
-        raise PolicyError("reports.per_minute", "must be a whole number from 1 to 10000")
+        problems.add("reports.per_minute", "must be a whole number from 1 to 10000")
     if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
-        raise PolicyError("reports.max_entries", "must be a whole number from 10 to 1000000")
+        problems.add("reports.max_entries", "must be a whole number from 10 to 1000000")
 
 
-def _check_google_consent_mode(policy: Policy) -> None:
+def _check_google_consent_mode(policy: Policy, problems: _Problems) -> None:
     settings = policy.google_consent_mode
     key = "google_consent_mode"
     if settings.mode not in ("basic", "advanced"):
-        raise PolicyError(f"{key}.mode", "must be 'basic' or 'advanced'")
+        problems.add(f"{key}.mode", "must be 'basic' or 'advanced'")
     ids = [c.id for c in policy.categories]
     for signal, categories in settings.signals.items():
         if signal not in _GOOGLE_SIGNALS:
-            raise PolicyError(
+            problems.add(
                 f"{key}.signals.{signal}",
                 f"not a Consent Mode signal (known: {', '.join(_GOOGLE_SIGNALS)})",
             )
         for index, category in enumerate(categories):
             if category not in ids:
-                raise PolicyError(
+                problems.add(
                     f"{key}.signals.{signal}[{index}]",
                     f"unknown category {category!r} (known: {', '.join(ids)})",
                 )
     if isinstance(settings.wait_for_update, bool) or not 0 <= settings.wait_for_update <= 10_000:
-        raise PolicyError(f"{key}.wait_for_update", "must be a whole number from 0 to 10000 (ms)")
+        problems.add(f"{key}.wait_for_update", "must be a whole number from 0 to 10000 (ms)")
     if not settings.enabled or settings.mode != "advanced":
         return  # only advanced mode uses the services: they need not exist otherwise
     known = {s.id for s in policy.services}
     for index, service in enumerate(settings.services):
         if service not in known:
-            raise PolicyError(
+            problems.add(
                 f"{key}.services[{index}]", f"no service {service!r} in the policy or catalogue"
             )
 
 
-def _check_csp(csp: CspSettings) -> None:
+def _check_csp(csp: CspSettings, problems: _Problems) -> None:
     if csp.mode not in ("off", "report-only", "enforce"):
-        raise PolicyError("csp.mode", "must be 'off', 'report-only' or 'enforce'")
+        problems.add("csp.mode", "must be 'off', 'report-only' or 'enforce'")
     for directive, sources in csp.sources.items():
         if directive not in (*CSP_DIRECTIVES, HANDLER_DIRECTIVE):
-            raise PolicyError(
+            problems.add(
                 f"csp.sources.{directive}",
                 f"the gate builds only {', '.join((*CSP_DIRECTIVES, HANDLER_DIRECTIVE))}; "
                 "set others in the app's own CSP",
             )
         for index, source in enumerate(sources):
             if not _CSP_SOURCE.match(source):
-                raise PolicyError(
+                problems.add(
                     f"csp.sources.{directive}[{index}]",
                     f"{source!r} is not a host ('cdn.example.com', 'https://*.example.com'), "
                     "'data:'/'blob:', a hash or 'unsafe-eval'; sources that open every host "
@@ -676,49 +715,52 @@ def _check_csp(csp: CspSettings) -> None:
                 )
 
 
-def _check_fingerprinting(policy: Policy) -> None:
+def _check_fingerprinting(policy: Policy, problems: _Problems) -> None:
     settings = policy.fingerprinting
     for index, category_id in enumerate(settings.categories):
         key = f"fingerprinting.categories[{index}]"
         if category_id not in {c.id for c in policy.categories}:
-            raise PolicyError(key, f"unknown category {category_id!r}")
-        if policy.category(category_id).required:
-            raise PolicyError(key, f"{category_id!r} is required: it would never hold the guard")
+            problems.add(key, f"unknown category {category_id!r}")
+        elif policy.category(category_id).required:
+            problems.add(key, f"{category_id!r} is required: it would never hold the guard")
     for index, script in enumerate(settings.allow_scripts):
         if not _ALLOWED_SCRIPT.match(script):
-            raise PolicyError(
+            problems.add(
                 f"fingerprinting.allow_scripts[{index}]",
                 f"{script!r} is not a same-origin path ('/static/draw.js') or an http(s) URL",
             )
 
 
-def _check_banner(policy: Policy) -> None:
+def _check_banner(policy: Policy, problems: _Problems) -> None:
     settings = policy.banner
     for index, lang in enumerate(settings.languages):
         if lang not in i18n.LANGUAGES:
-            raise PolicyError(
+            problems.add(
                 f"banner.languages[{index}]",
                 f"no texts for {lang!r} (shipped: {', '.join(i18n.LANGUAGES)})",
             )
     if settings.default_language not in settings.languages:
-        raise PolicyError("banner.default_language", "must be one of banner.languages")
+        problems.add("banner.default_language", "must be one of banner.languages")
     known = i18n.keys("en")
     for lang, overrides in policy.texts.items():
         if lang not in i18n.LANGUAGES:
-            raise PolicyError(f"texts.{lang}", f"no texts for {lang!r} to override")
+            problems.add(f"texts.{lang}", f"no texts for {lang!r} to override")
+            continue
         for key, value in overrides.items():
             if key not in known:
-                raise PolicyError(f"texts.{lang}.{key}", "unknown key (see locales/en.toml)")
-            if not isinstance(value, str):
-                raise PolicyError(f"texts.{lang}.{key}", "expected a string")
+                problems.add(f"texts.{lang}.{key}", "unknown key (see locales/en.toml)")
+            elif not isinstance(value, str):
+                problems.add(f"texts.{lang}.{key}", "expected a string")
 
 
 class _Reader:
-    """Typed access to one TOML table that remembers which keys were read."""
+    """Typed access to one TOML table that remembers which keys were read. A value of the wrong
+    type is reported and read as the default, so the rest of the file is still checked."""
 
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+    def __init__(self, data: Mapping[str, Any], path: str, problems: _Problems) -> None:
         self.data = data
         self.path = path
+        self.problems = problems
         self.seen: set[str] = set()
 
     def _key(self, key: str) -> str:
@@ -733,12 +775,13 @@ class _Reader:
             return default
         value = self.data[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise PolicyError(self._key(key), f"expected {_KIND_NAMES[kind]}, got {value!r}")
+            self.problems.add(self._key(key), f"expected {_KIND_NAMES[kind]}, got {value!r}")
+            return default
         return value
 
     def require(self, key: str, kind: type[_T]) -> _T:
         if key not in self.data:
-            raise PolicyError(self._key(key), "is required")
+            self.problems.add(self._key(key), "is required")
         return self.get(key, kind, kind())
 
     def choice(self, key: str, options: tuple[_S, ...], default: _S) -> _S:
@@ -746,14 +789,15 @@ class _Reader:
         for option in options:
             if value == option:
                 return option
-        raise PolicyError(self._key(key), f"must be one of {', '.join(options)}, got {value!r}")
+        self.problems.add(self._key(key), f"must be one of {', '.join(options)}, got {value!r}")
+        return default
 
     def strings(self, key: str, default: Iterable[str] = ()) -> list[str]:
         values = self.get(key, list, list(default))
-        for index, value in enumerate(values):
-            if not isinstance(value, str) or not value:
-                raise PolicyError(f"{self._key(key)}[{index}]", "expected a non-empty string")
-        return values
+        bad = [i for i, value in enumerate(values) if not isinstance(value, str) or not value]
+        for index in bad:
+            self.problems.add(f"{self._key(key)}[{index}]", "expected a non-empty string")
+        return list(default) if bad else values
 
     def text_table(self) -> dict[str, str]:
         """A table of dotted text keys; `_check_banner` validates the keys and values."""
@@ -761,21 +805,20 @@ class _Reader:
         return dict(self.data)
 
     def table(self, key: str) -> _Reader:
-        return _Reader(self.get(key, dict, {}), self._key(key))
+        return _Reader(self.get(key, dict, {}), self._key(key), self.problems)
 
     def tables(self, key: str) -> list[_Reader]:
-        items = self.get(key, list, [])
         readers = []
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise PolicyError(f"{self._key(key)}[{index}]", "expected a table")
-            readers.append(_Reader(item, f"{self._key(key)}[{index}]"))
+        for index, item in enumerate(self.get(key, list, [])):
+            if isinstance(item, dict):
+                readers.append(_Reader(item, f"{self._key(key)}[{index}]", self.problems))
+            else:
+                self.problems.add(f"{self._key(key)}[{index}]", "expected a table")
         return readers
 
     def reject_unknown(self) -> None:
-        unknown = sorted(set(self.data) - self.seen)
-        if unknown:
-            raise PolicyError(self._key(unknown[0]), "unknown key")
+        for key in sorted(set(self.data) - self.seen):
+            self.problems.add(self._key(key), "unknown key")
 
 
 _KIND_NAMES: dict[type, str] = {

@@ -9,7 +9,15 @@ from __future__ import annotations
 from .records import ConsentRecord, Decision, Shown
 from .sql import SqlStore
 
-__all__ = ["ConsentRecord", "Decision", "Shown", "SqlStore", "open_store", "sqlite_path"]
+__all__ = [
+    "ConsentRecord",
+    "Decision",
+    "Shown",
+    "SqlStore",
+    "open_store",
+    "redacted",
+    "sqlite_path",
+]
 
 
 def sqlite_path(dsn: str) -> str | None:
@@ -36,3 +44,12 @@ def open_store(dsn: str, *, synced: bool = False) -> SqlStore:
             ) from None
         return PostgresStore(dsn)
     raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")
+
+
+def redacted(dsn: str) -> str:
+    """A DSN fit for a log line: no password."""
+    scheme, sep, rest = dsn.partition("://")
+    if "@" in rest:
+        user, _, host = rest.rpartition("@")
+        rest = f"{user.partition(':')[0]}:***@{host}" if ":" in user else rest
+    return scheme + sep + rest

@@ -22,8 +22,9 @@ from .._types import Headers
 from ..consent import Consent
 from ..http import header
 from ..policy import LogSettings, Policy
-from . import sqlite_path
+from . import redacted, sqlite_path
 from .journal import Journal, JournalError
+from .location import check_writable
 from .process import ProcessWriter, WriterConfig
 from .records import Shown
 from .rows import Row, Rows, dump_row
@@ -79,9 +80,26 @@ class ConsentLog:
         self._ip = policy.log.ip
         self._keep_ip = policy.log.ip == "truncated"
         self.journal = Journal(journal_dir(policy.log, self._dsn), fsync=policy.log.fsync)
+        self._check_locations(policy.log, store)
         self.writer: RecordWriter | ProcessWriter | None = None
         self._lock = threading.Lock()
         self._refused = ""
+
+    @property
+    def where(self) -> str:
+        """Where decisions go, fit for a log line (a DSN's password left out)."""
+        store = repr(self._factory) if self._factory else redacted(self._dsn)
+        return f"{store}, journal in {self.journal.directory}"
+
+    def _check_locations(self, log: LogSettings, store: str | StoreFactory | None) -> None:
+        """Fail now, naming the setting, if the journal or the SQLite file cannot be made."""
+        dsn = "store" if isinstance(store, str) else "[log] dsn"
+        # By default the journal sits next to the SQLite file, so a bad dsn is the one to fix.
+        journal = "[log] journal" if log.journal or not sqlite_path(self._dsn) else dsn
+        check_writable(self.journal.directory, journal, directory=True)
+        path = sqlite_path(self._dsn)
+        if path and self._factory is None:
+            check_writable(Path(path), dsn, directory=False)
 
     def record(
         self,
@@ -198,16 +216,7 @@ class ConsentLog:
                 shown=list(self.shown.values()),
                 where=repr(self._factory),
             )
-        where, synced = _redacted(self._dsn), self.journal.fsync
+        where, synced = redacted(self._dsn), self.journal.fsync
         return ProcessWriter(
             WriterConfig(self._dsn, self._rows, directory, own, self._ip, where, spool, synced)
         )
-
-
-def _redacted(dsn: str) -> str:
-    """A DSN fit for a log line: no password."""
-    scheme, sep, rest = dsn.partition("://")
-    if "@" in rest:
-        user, _, host = rest.rpartition("@")
-        rest = f"{user.partition(':')[0]}:***@{host}" if ":" in user else rest
-    return scheme + sep + rest
