@@ -177,9 +177,10 @@ def test_a_decision_the_journal_cannot_sync_is_refused_with_503(
 
 
 def test_a_journal_that_cannot_be_created_refuses_decisions(tmp_path: Path) -> None:
+    """After start-up (where a bad location already fails the gate's construction)."""
     dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
-    Path(f"{tmp_path / 'log.sqlite3'}.journal").write_text("a file where the directory goes")
     app = gate(dsn)
+    Path(f"{tmp_path / 'log.sqlite3'}.journal").write_text("a file where the directory goes")
     assert [r.status_code for r in decide(app, [{"json": {"action": "accept_all"}}])] == [503]
 
 
