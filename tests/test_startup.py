@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,27 @@ def test_a_journal_directory_that_cannot_be_made_fails_at_once_naming_the_settin
     usable = _log_policy(dsn=f"sqlite:///{tmp_path}/new/log.sqlite3", journal=f"{tmp_path}/j/k")
     assert ConsentGate(_site, KEY, policy=usable).log is not None
     assert not (tmp_path / "new").exists()
+
+
+def test_a_consent_log_that_cannot_start_stops_uvicorn_from_serving(tmp_path: Path) -> None:
+    """uvicorn's default lifespan mode takes an exception at start-up for an app without
+    lifespan support and serves anyway; the gate says the start-up failed instead."""
+    server = f"""
+import pathlib, uvicorn
+from starlette.applications import Starlette
+from consent_gate import ConsentGate
+
+gate = ConsentGate(Starlette(), secret_key={KEY!r}, store="sqlite:///{tmp_path}/log.sqlite3")
+pathlib.Path("{tmp_path}/log.sqlite3.journal").write_text("a file where the journal goes")
+uvicorn.run(gate, port=0, lifespan="auto")
+"""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", server], capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("uvicorn started serving with a consent log that cannot start")
+
+    assert done.returncode == 3  # uvicorn's start-up failure
+    assert "the consent log cannot start" in done.stderr
+    assert "appears unsupported" not in done.stderr

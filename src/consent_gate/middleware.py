@@ -157,7 +157,7 @@ class ConsentGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self.log is not None:
-                receive = _lifespan(self.log, receive)
+                receive = _lifespan(self.log, receive, send)
             await self.app(scope, receive, send)
             return
         scope["headers"] = lower_names(scope["headers"])
@@ -511,13 +511,23 @@ class _Pipeline:
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
 
 
-def _lifespan(log: ConsentLog, receive: Receive) -> Receive:
-    """Open the log at start-up; write out its queue before the app hears of shutdown."""
+def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
+    """Open the log at start-up; write out its queue before the app hears of shutdown.
+
+    A log that cannot start fails the server's start-up: raising alone would not, since a
+    server in its default lifespan mode takes an exception there for an app without lifespan
+    support and serves on, answering every decision 503.
+    """
 
     async def wrapped() -> Message:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            await log.startup()
+            try:
+                await log.startup()
+            except Exception as exc:
+                text = f"consent_gate: the consent log cannot start: {exc}"
+                await send({"type": "lifespan.startup.failed", "message": text})
+                raise
         elif message["type"] == "lifespan.shutdown":
             await log.shutdown()
         return message
