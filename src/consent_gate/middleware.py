@@ -124,6 +124,7 @@ class ConsentGate:
         )
         self.unrewritable = OncePerPath(logger)
         self._excluded = _paths(self.policy.exclude)
+        self.asked = frozenset(self.policy.asked_categories)  # derived from every service
         self._prefix = self.policy.prefix
         self._cookie_names = {
             secure: self.codec.cookie_name(secure=secure).encode("latin-1")
@@ -320,7 +321,7 @@ class _Response:
             self._prompt = (
                 not consent.decided
                 and consent.signals.get("dnt") != "honoured"
-                and not consent.locked.issuperset(gate.policy.asked_categories)
+                and not consent.locked.issuperset(gate.asked)
             )
             accept = header(headers, b"accept-language")
             # Without the header the page's <html lang> decides, once its first bytes arrive.
