@@ -100,9 +100,9 @@ def test_keyboard_only_walkthrough(visit: VisitorFactory) -> None:
     page.keyboard.press("Enter")
 
     expect(visitor.dialog).to_be_visible()
-    expect(visitor.dialog.get_by_role("checkbox", name="Preferences")).to_be_focused()
+    expect(visitor.dialog.get_by_role("switch", name="Preferences")).to_be_focused()
     page.keyboard.press("Tab")
-    expect(visitor.dialog.get_by_role("checkbox", name="Analytics")).to_be_focused()
+    expect(visitor.dialog.get_by_role("switch", name="Analytics")).to_be_focused()
     page.keyboard.press("Space")
     for _ in range(2):  # Marketing, then "Save choices"
         page.keyboard.press("Tab")
@@ -132,7 +132,7 @@ def test_escape_closes_the_preferences_layer_and_focus_returns_to_customize(
     expect(visitor.dialog).to_be_visible()
     expect(visitor.dialog).to_have_attribute("aria-modal", "true")
     expect(visitor.dialog).to_have_accessible_name("Privacy preferences")
-    visitor.dialog.get_by_role("checkbox", name="Marketing").check()
+    visitor.dialog.get_by_role("switch", name="Marketing").check()
 
     page.keyboard.press("Escape")
 
@@ -141,7 +141,7 @@ def test_escape_closes_the_preferences_layer_and_focus_returns_to_customize(
     assert visitor.cookies() == {}
     # The unsaved toggle is forgotten.
     customize.click()
-    expect(visitor.dialog.get_by_role("checkbox", name="Marketing")).not_to_be_checked()
+    expect(visitor.dialog.get_by_role("switch", name="Marketing")).not_to_be_checked()
 
 
 def test_roles_and_names(visit: VisitorFactory) -> None:
@@ -154,7 +154,7 @@ def test_roles_and_names(visit: VisitorFactory) -> None:
     dialog = page.get_by_role("dialog", name="Privacy preferences")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("group", name="Purposes")).to_be_visible()
-    necessary = dialog.get_by_role("checkbox", name="Strictly necessary")
+    necessary = dialog.get_by_role("switch", name="Strictly necessary")
     expect(necessary).to_have_accessible_description(
         "Needed for the site to work and to remember your privacy choice. Always on."
     )

@@ -139,11 +139,11 @@ def test_customize_allows_analytics_only(
     dialog = visitor.dialog
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Privacy preferences")
-    expect(dialog.get_by_role("checkbox", name="Strictly necessary")).to_be_checked()
-    expect(dialog.get_by_role("checkbox", name="Strictly necessary")).to_be_disabled()
+    expect(dialog.get_by_role("switch", name="Strictly necessary")).to_be_checked()
+    expect(dialog.get_by_role("switch", name="Strictly necessary")).to_be_disabled()
     for name in ("Preferences", "Analytics", "Marketing"):
-        expect(dialog.get_by_role("checkbox", name=name)).not_to_be_checked()
-    dialog.get_by_role("checkbox", name="Analytics").check()
+        expect(dialog.get_by_role("switch", name=name)).not_to_be_checked()
+    dialog.get_by_role("switch", name="Analytics").check()
     dialog.get_by_role("button", name="Save choices").click()
 
     wait_for_hosts(visitor, gate_site.ANALYTICS_HOSTS)
@@ -179,8 +179,8 @@ def test_customize_allows_analytics_only(
     expect(visitor.banner).to_have_count(0)
     # Reopened, the dialog shows the saved choice.
     visitor.settings.click()
-    expect(visitor.dialog.get_by_role("checkbox", name="Analytics")).to_be_checked()
-    expect(visitor.dialog.get_by_role("checkbox", name="Marketing")).not_to_be_checked()
+    expect(visitor.dialog.get_by_role("switch", name="Analytics")).to_be_checked()
+    expect(visitor.dialog.get_by_role("switch", name="Marketing")).not_to_be_checked()
 
 
 def test_reject_all_keeps_everything_out_and_the_site_working(
