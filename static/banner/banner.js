@@ -341,7 +341,9 @@
   }
 
   // A modal banner ([banner] layout = "modal") takes focus and keeps Tab inside until a choice
-  // removes it; the preferences dialog, opened from it, holds focus itself while open.
+  // removes it; the preferences dialog, opened from it, holds focus itself while open. Focus
+  // goes to the banner itself, not to a button: a screen reader starts with its title, and
+  // no answer is preselected.
   function holdFocusInBanner() {
     const banner = document.getElementById("cg-banner");
     if (!banner || banner.getAttribute("aria-modal") !== "true") return;
@@ -359,7 +361,8 @@
         target.focus();
       }
     }, true);
-    (inside()[0] || banner).focus();
+    banner.tabIndex = -1;
+    banner.focus();
   }
 
   /* ---- event wiring ----------------------------------------------------------------- */

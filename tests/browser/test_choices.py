@@ -333,7 +333,7 @@ def test_settings_dialog_traps_focus_and_escape_closes_it(visit: VisitorFactory)
         ".contains(document.activeElement)"
     )
 
-    visitor.settings.focus()
+    visitor.customize.focus()
     page.keyboard.press("Enter")
 
     expect(visitor.dialog).to_be_visible()
@@ -343,7 +343,7 @@ def test_settings_dialog_traps_focus_and_escape_closes_it(visit: VisitorFactory)
         assert page.evaluate(inside), key
     page.keyboard.press("Escape")
     expect(visitor.dialog).to_be_hidden()
-    expect(visitor.settings).to_be_focused()
+    expect(visitor.customize).to_be_focused()  # back where the visitor opened it
     expect(visitor.banner).to_be_visible()  # closing the dialog decided nothing
     assert visitor.cookies() == {}
     assert visitor.recorder.hits == []
