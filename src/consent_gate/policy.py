@@ -11,9 +11,9 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from . import i18n
 
@@ -27,6 +27,7 @@ __all__ = [
     "GoogleConsentMode",
     "GpcSettings",
     "LogSettings",
+    "PageSettings",
     "Policy",
     "PolicyError",
     "ReportSettings",
@@ -168,13 +169,45 @@ class Service:
     cookies: tuple[CookieSpec, ...] = ()
 
 
+Layout = Literal["bar", "box", "modal"]
+Theme = Literal["auto", "light", "dark"]
+# Where each layout may sit. Box corners are logical ("start" is the left in English, the right
+# in Arabic), so a box follows the reading direction of the banner's language.
+POSITIONS: Mapping[str, tuple[str, ...]] = {
+    "bar": ("bottom", "top"),
+    "box": ("bottom-end", "bottom-start", "top-end", "top-start"),
+    "modal": ("center",),
+}
+_BRAND = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}\Z")
+
+
 @dataclass(frozen=True)
 class BannerSettings:
-    """Which languages the banner speaks and who sees it."""
+    """What the banner looks like, which languages it speaks and who sees it."""
 
     languages: tuple[str, ...] = i18n.LANGUAGES  # offered to visitors (default: all shipped)
     default_language: str = "en"  # when nothing the visitor asks for is offered
     hide_from_bots: bool = True  # crawlers get neither banner nor trackers
+    # The page's own <html lang> (when offered) wins over the visitor's Accept-Language: for
+    # sites whose pages each exist in one language, so the banner matches the page.
+    page_language: bool = False
+    layout: Layout = "bar"
+    position: str = ""  # one of POSITIONS[layout]; "" is the layout's first
+    theme: Theme = "auto"  # auto follows the visitor's system setting
+    brand: str = ""  # "#0b6e4f": buttons, links and focus rings; "" keeps the neutral blue
+    settings_button: bool = True  # the "Cookie settings" pill once a choice is made
+
+    @property
+    def placement(self) -> str:
+        return self.position or POSITIONS[self.layout][0]
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    """How the generated policy and preferences pages fit into the site."""
+
+    stylesheet: str = ""  # the site's own CSS ("/static/site.css"), linked after the gate's
+    templates: str = ""  # a directory whose templates override the gate's (e.g. `_page.html`)
 
 
 @dataclass(frozen=True)
@@ -287,6 +320,7 @@ class Policy:
     """Everything the gate needs to decide, validated on construction."""
 
     revision: int = 1
+    updated: date | None = None  # shown as "last updated" on the policy page
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
     services: tuple[Service, ...] = ()
     uses: tuple[str, ...] = ()
@@ -304,6 +338,7 @@ class Policy:
     prefix: str = "/consent-gate"
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
+    pages: PageSettings = PageSettings()
     reports: ReportSettings = ReportSettings()
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     csp: CspSettings = CspSettings()
@@ -346,6 +381,7 @@ class Policy:
         endpoints = reader.table("endpoints")
         log = reader.table("log")
         banner = reader.table("banner")
+        pages = reader.table("pages")
         texts = reader.table("texts")
         reports = reader.table("reports")
         gcm = reader.table("google_consent_mode")
@@ -355,6 +391,7 @@ class Policy:
         try:
             policy: Policy | None = cls(
                 revision=reader.get("revision", int, 1),
+                updated=reader.get("updated", date, None),
                 categories=_categories(reader.table("categories")),
                 services=tuple(services.values()),
                 uses=tuple(reader.strings("uses")),
@@ -384,6 +421,16 @@ class Policy:
                     languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
                     default_language=banner.get("default_language", str, "en"),
                     hide_from_bots=banner.get("hide_from_bots", bool, True),
+                    page_language=banner.get("page_language", bool, False),
+                    layout=banner.choice("layout", get_args(Layout), "bar"),
+                    position=banner.get("position", str, ""),
+                    theme=banner.choice("theme", get_args(Theme), "auto"),
+                    brand=banner.get("brand", str, ""),
+                    settings_button=banner.get("settings_button", bool, True),
+                ),
+                pages=PageSettings(
+                    stylesheet=pages.get("stylesheet", str, ""),
+                    templates=pages.get("templates", str, ""),
                 ),
                 reports=ReportSettings(
                     per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
@@ -411,6 +458,7 @@ class Policy:
             endpoints,
             log,
             banner,
+            pages,
             texts,
             reports,
             gcm,
@@ -741,6 +789,26 @@ def _check_banner(policy: Policy, problems: _Problems) -> None:
             )
     if settings.default_language not in settings.languages:
         problems.add("banner.default_language", "must be one of banner.languages")
+    positions = POSITIONS[settings.layout]
+    if settings.position and settings.position not in positions:
+        problems.add(
+            "banner.position",
+            f"a {settings.layout} sits at {', '.join(positions)}, not {settings.position!r}",
+        )
+    if settings.brand and not _BRAND.match(settings.brand):
+        problems.add(
+            "banner.brand", f"expected a hex colour like '#0b6e4f', got {settings.brand!r}"
+        )
+    stylesheet = policy.pages.stylesheet
+    if stylesheet and not _ALLOWED_SCRIPT.match(stylesheet):
+        problems.add(
+            "pages.stylesheet", f"{stylesheet!r} is not a same-origin path or an http(s) URL"
+        )
+    templates = policy.pages.templates
+    if templates and not os.path.isdir(templates):
+        problems.add("pages.templates", f"{templates!r} is not a directory")
+    if isinstance(policy.updated, datetime):
+        problems.add("updated", "expected a date like 2026-11-30, without a time")
     known = i18n.keys("en")
     for lang, overrides in policy.texts.items():
         if lang not in i18n.LANGUAGES:
@@ -822,6 +890,7 @@ class _Reader:
 
 
 _KIND_NAMES: dict[type, str] = {
+    date: "a date like 2026-11-30",
     str: "a string",
     int: "a whole number",
     bool: "true or false",

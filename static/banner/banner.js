@@ -331,6 +331,40 @@
     if (!state.dialog.contains(event.target)) focusFirst();
   }
 
+  // Keyboard and screen-reader users meet the banner first: it moves to the start of <body>
+  // (the server appends it, where no page markup can be cut in two by it).
+  function placeFirst() {
+    const root = document.getElementById("cg-root");
+    if (root && root.parentNode === document.body && document.body.firstElementChild !== root) {
+      document.body.prepend(root);
+    }
+  }
+
+  // A modal banner ([banner] layout = "modal") takes focus and keeps Tab inside until a choice
+  // removes it; the preferences dialog, opened from it, holds focus itself while open. Focus
+  // goes to the banner itself, not to a button: a screen reader starts with its title, and
+  // no answer is preselected.
+  function holdFocusInBanner() {
+    const banner = document.getElementById("cg-banner");
+    if (!banner || banner.getAttribute("aria-modal") !== "true") return;
+    const inside = () => all(FOCUSABLE, banner).filter((el) => el.getClientRects().length > 0);
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Tab" || !banner.isConnected || (state.modal && !state.modal.hidden)) return;
+      const items = inside();
+      const active = document.activeElement;
+      const [first, last] = [items[0], items[items.length - 1]];
+      const outside = !banner.contains(active);
+      const target = event.shiftKey && (outside || active === first) ? last
+        : !event.shiftKey && (outside || active === last) ? first : null;
+      if (target) {
+        event.preventDefault();
+        target.focus();
+      }
+    }, true);
+    banner.tabIndex = -1;
+    banner.focus();
+  }
+
   /* ---- event wiring ----------------------------------------------------------------- */
 
   function onSubmit(event) {
@@ -443,6 +477,8 @@
     const config = readConfig();
     if (!config) return; // a page without the banner: nothing to do
     state = createState(config);
+    placeFirst();
+    holdFocusInBanner();
     document.addEventListener("submit", onSubmit);
     document.addEventListener("click", onClick);
     wireBackdrop();
