@@ -179,8 +179,10 @@ class Banner:
     def placeholder(
         self, match: Match, *, next_url: str, lang: str | None = None, locked: bool = False
     ) -> str:
-        """A small page shown inside a held-back frame, escaped for a srcdoc attribute; a
-        `locked` category (GPC) gets the opt-out notice instead of an "allow" button."""
+        """A small page shown inside a held-back frame, escaped for a srcdoc attribute: what is
+        held and who provides it, "load once" (banner.js shows it) and "allow" (a form, so it
+        works without JavaScript); a `locked` category (GPC) gets the opt-out notice instead.
+        It takes banner.css (from the browser's cache), so it follows the theme and brand."""
         lang = lang or self.default_lang
         cached = self._placeholders.get((match, lang, locked))
         if cached is None:
@@ -192,12 +194,18 @@ class Banner:
                 lang=lang,
                 dir=i18n.direction(lang),
                 t=t,
+                p=self._texts[lang]["policy"],
+                service=service,
+                category_title=title,
                 blocked=t["blocked"].format(
                     service=service.name if service else title, category=title
                 ),
                 allow=t["allow"].format(category=title),
                 category=category.id,
                 endpoint=self.endpoint,
+                static=self.static_url,
+                version=self.static_version,
+                theme=self.policy.banner.theme,
                 next=self._holes.markers["next"],
                 gpc=self._texts[lang]["banner"]["gpc_honoured"] if locked else "",
             )

@@ -403,6 +403,34 @@
   }
 
   // "Allow and load" in a held-back frame's placeholder allows that category in place.
+  // "Load once": this frame only, in this page view; nothing is stored, nothing else starts.
+  function offerOnce(frame, form) {
+    const once = form.querySelector("[data-cg-once]");
+    if (!once) return;
+    once.hidden = false;
+    once.addEventListener("click", () => activateFrame(frame));
+  }
+
+  // "Open it on youtube.com instead": a link the visitor follows, to the frame's own address.
+  function offerElsewhere(frame, form) {
+    const paragraph = form.ownerDocument.querySelector("[data-cg-elsewhere]");
+    const link = paragraph && paragraph.querySelector("a");
+    let url = null;
+    try {
+      url = new URL(frame.getAttribute("data-cg-src") || "", location.href);
+    } catch (error) {
+      return;
+    }
+    if (!link || !/^https?:$/.test(url.protocol)) return;
+    const embed = /^\/embed\/([\w-]{6,})/.exec(url.pathname); // YouTube's player: its watch page
+    if (embed && /(^|\.)youtube(-nocookie)?\.com$/.test(url.hostname)) {
+      url = new URL(`https://www.youtube.com/watch?v=${embed[1]}`);
+    }
+    link.href = url.href;
+    link.textContent = link.getAttribute("data-cg-text").replace("{host}", url.hostname.replace(/^www\./, ""));
+    paragraph.hidden = false;
+  }
+
   function wirePlaceholders() {
     const hooked = new WeakSet();
     for (const frame of all("iframe[data-cg-category], frame[data-cg-category]")) {
@@ -420,6 +448,8 @@
           const submit = () => HTMLFormElement.prototype.submit.call(form);
           choose("allow", [category], submit, "placeholder").catch(warn);
         });
+        offerOnce(frame, form);
+        offerElsewhere(frame, form);
       };
       frame.addEventListener("load", hook);
       hook();

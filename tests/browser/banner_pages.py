@@ -17,7 +17,7 @@ LAPTOP = {"width": 1280, "height": 800}
 TEXT = "<p>" + "Acme makes widgets for every purpose. " * 40 + "</p>"
 
 
-def design_site(policy: dict[str, Any], lang: str = "en") -> ConsentGate:
+def design_site(policy: dict[str, Any], lang: str = "en", extra_body: str = "") -> ConsentGate:
     """A page with a link before its text and a tracker after it, in `lang`."""
 
     async def page(request: Request) -> Response:
@@ -25,7 +25,7 @@ def design_site(policy: dict[str, Any], lang: str = "en") -> ConsentGate:
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<title>Acme</title></head><body><nav><a id="home" href="/">Acme</a></nav>'
-            f"<h1>Widgets</h1>{TEXT * 3}"
+            f"<h1>Widgets</h1>{extra_body}{TEXT * 3}"
             '<script src="https://www.googletagmanager.com/gtag/js?id=G-LAYOUT"></script>'
             "</body></html>"
         )

@@ -343,9 +343,10 @@ def open_banner_page(live: LiveServer, make_context: ContextFactory) -> OpenPage
         viewport: dict[str, int] = LAPTOP,
         lang: str = "en",
         color_scheme: str = "light",
+        extra_body: str = "",
     ) -> Page:
         context, _ = make_context(
-            live(design_site(policy or {}, lang)),
+            live(design_site(policy or {}, lang, extra_body)),
             viewport=viewport,
             color_scheme=color_scheme,
             reduced_motion="reduce",
