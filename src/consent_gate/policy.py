@@ -6,12 +6,14 @@ key, so a typo never silently lets a tracker through.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -31,6 +33,7 @@ __all__ = [
     "PolicyError",
     "ReportSettings",
     "Service",
+    "extended_catalogue",
     "is_dsn",
     "load_catalogue",
     "parse_lifetime",
@@ -166,6 +169,7 @@ class Service:
     urls: tuple[str, ...] = ()
     snippets: tuple[str, ...] = ()
     cookies: tuple[CookieSpec, ...] = ()
+    source: str = ""  # where the entry's facts come from (catalogue provenance)
 
 
 @dataclass(frozen=True)
@@ -442,18 +446,41 @@ class Policy:
 
     @property
     def listed_services(self) -> tuple[Service, ...]:
-        """What the policy page lists: the services the site says it uses, else all it knows."""
+        """What the policy page lists: the services the site says it uses, else all it knows
+        but the extended catalogue's (see `extended_catalogue`)."""
         if not self.uses:
-            return self.services
+            extended = extended_catalogue()
+            return tuple(s for s in self.services if s not in extended)
         by_id = {s.id: s for s in self.services}
         return tuple(by_id[i] for i in self.uses)
 
 
 def load_catalogue() -> tuple[Service, ...]:
-    """The built-in services, from the catalogue file shipped in the package."""
-    text = resources.files("consent_gate").joinpath("catalogue.toml").read_text("utf-8")
+    """The built-in services: the hand-written catalogue, then the extended one generated
+    from public data (tools/catalogue), whose entries never replace a hand-written one."""
+    curated = _catalogue_file("catalogue.toml")
+    ids = {s.id for s in curated}
+    return curated + tuple(s for s in extended_catalogue() if s.id not in ids)
+
+
+@cache
+def extended_catalogue() -> frozenset[Service]:
+    """The generated entries: recognised and held back like any service, but listed on the
+    policy page and allowed in the CSP only when the site's `uses` names them (a thousand
+    services nobody chose would bloat both)."""
+    return frozenset(_catalogue_file("catalogue-extended.json"))
+
+
+@cache
+def _catalogue_file(name: str) -> tuple[Service, ...]:
+    """One catalogue file, parsed once per process: every policy built after the first one
+    reuses it (the services are immutable). The generated one is JSON, parsed in C: tomllib
+    took a second over its thousand entries."""
+    text = resources.files("consent_gate").joinpath(name).read_text("utf-8")
+    data = json.loads(text) if name.endswith(".json") else tomllib.loads(text)
     problems = _Problems()
-    reader = _Reader(tomllib.loads(text), "catalogue", problems)
+    reader = _Reader(data, name.rpartition(".")[0], problems)
+    reader.get("_comment", str, "")
     services = reader.table("services")
     found = tuple(_service(key, services.table(key)) for key in services.names())
     reader.reject_unknown()
@@ -530,6 +557,7 @@ def _service(service_id: str, reader: _Reader) -> Service:
         urls=tuple(u.lower() for u in reader.strings("urls")),
         snippets=tuple(reader.strings("snippets")),
         cookies=tuple(cookies),
+        source=reader.get("source", str, ""),
     )
     reader.reject_unknown()
     _check_service(service, reader.path, reader.problems)
