@@ -33,6 +33,7 @@ __all__ = [
     "PolicyError",
     "ReportSettings",
     "Service",
+    "UnknownSettings",
     "extended_catalogue",
     "is_dsn",
     "load_catalogue",
@@ -275,6 +276,18 @@ class FingerprintSettings:
     allow_scripts: tuple[str, ...] = ()  # "/static/draw.js" or "https://cdn.example/x.js"; * globs
 
 
+@dataclass(frozen=True)
+class UnknownSettings:
+    """Third parties nobody classified: scripts, frames and pixels from a host that is not the
+    site's own, not in the catalogue or the policy, and not a common CDN (`unknown.py`).
+
+    "allow" lets them load and reports each host once; "hold" holds them back like a service
+    of `category` until the visitor allows that category (see the README for the default)."""
+
+    third_parties: Literal["allow", "hold"] = "allow"
+    category: str = "marketing"
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -312,6 +325,7 @@ class Policy:
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     csp: CspSettings = CspSettings()
     fingerprinting: FingerprintSettings = FingerprintSettings()
+    unknown: UnknownSettings = UnknownSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -356,6 +370,7 @@ class Policy:
         csp = reader.table("csp")
         csp_sources = csp.table("sources")
         fingerprinting = reader.table("fingerprinting")
+        unknown = reader.table("unknown")
         try:
             policy: Policy | None = cls(
                 revision=reader.get("revision", int, 1),
@@ -403,6 +418,10 @@ class Policy:
                     categories=tuple(fingerprinting.strings("categories")),
                     allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
                 ),
+                unknown=UnknownSettings(
+                    third_parties=unknown.choice("third_parties", ("allow", "hold"), "allow"),
+                    category=unknown.get("category", str, UnknownSettings.category),
+                ),
                 texts={lang: texts.table(lang).text_table() for lang in texts.names()},
             )
         except PolicyError as error:  # what the file holds, checked together with how it reads
@@ -420,6 +439,7 @@ class Policy:
             gcm,
             csp,
             fingerprinting,
+            unknown,
         ):
             sub.reject_unknown()
         problems.raise_any()
@@ -437,6 +457,8 @@ class Policy:
         """Optional categories the visitor is asked about: those of a service the site uses.
         A category with nothing in it would be a switch that changes nothing."""
         used = {s.category for s in self.listed_services}
+        if self.unknown.third_parties == "hold":
+            used.add(self.unknown.category)  # it releases what nobody classified
         return tuple(c for c in self.optional_categories if c in used)
 
     @property
@@ -645,6 +667,20 @@ def _validate(policy: Policy, problems: _Problems) -> None:
     _check_google_consent_mode(policy, problems)
     _check_csp(policy.csp, problems)
     _check_fingerprinting(policy, problems)
+    _check_unknown(policy, problems)
+
+
+def _check_unknown(policy: Policy, problems: _Problems) -> None:
+    settings = policy.unknown
+    if settings.third_parties not in ("allow", "hold"):
+        problems.add("unknown.third_parties", "must be 'allow' or 'hold'")
+    optional = policy.optional_categories
+    if settings.third_parties == "hold" and settings.category not in optional:
+        problems.add(
+            "unknown.category",
+            f"{settings.category!r} is not an optional category, so it could never release "
+            f"what is held (optional: {', '.join(optional)})",
+        )
 
 
 def _check_gpc(policy: Policy, problems: _Problems) -> None:
