@@ -8,6 +8,7 @@ from typing import BinaryIO, TextIO
 
 import click
 
+from . import suggest as suggestions
 from .consent_mode import consent_aware
 from .fingerprint import covering_categories
 from .log_cli import log
@@ -69,6 +70,12 @@ def check(policy_path: Path) -> None:
         "fingerprinting guard: "
         + (f"on until {' + '.join(covering_categories(policy))}" if guard.guard else "off"),
         f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
+        "unknown third parties: "
+        + (
+            f"held until {policy.unknown.category}"
+            if policy.unknown.third_parties == "hold"
+            else "allowed (reported)"
+        ),
         "consent log: "
         + (
             f"{redacted(policy.log.dsn)}, journal fsync {'on' if policy.log.fsync else 'off'}"
@@ -100,6 +107,29 @@ def classify(policy_path: Path | None, url: str) -> None:
         click.echo(f"{url}: not a known tracker (it would load without consent)")
         sys.exit(1)
     click.echo(f"{url}: {match.service} ({match.category})")
+
+
+@main.command()
+@_POLICY
+@click.option(
+    "--category",
+    default="marketing",
+    show_default=True,
+    help="The category to propose for every host (review each one).",
+)
+@click.argument("sources", nargs=-1, required=True, type=click.File("r"))
+def suggest(policy_path: Path | None, category: str, sources: tuple[TextIO, ...]) -> None:
+    """Turn unclassified third parties the gate or browsers reported into [services.x] tables
+    for review. SOURCES: the gate's log, a saved GET {prefix}/reports summary, or an
+    `audit --json` report (files or -), in any mix."""
+    policy = _load(policy_path)
+    found = []
+    for source in sources:
+        try:
+            found += suggestions.read(source.read())
+        except ValueError as exc:
+            raise click.ClickException(f"{source.name}: {exc}") from None
+    click.echo(suggestions.suggest(found, policy, category), nl=False)
 
 
 @main.command()
