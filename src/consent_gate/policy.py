@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Literal, TypeVar
 
@@ -466,7 +466,7 @@ class Policy:
         """Categories a visitor chooses; the rest are always on."""
         return tuple(c.id for c in self.categories if not c.required)
 
-    @property
+    @cached_property  # per policy page otherwise: hashing a thousand services is 5 ms
     def listed_services(self) -> tuple[Service, ...]:
         """What the policy page lists: the services the site says it uses, else all it knows
         but the extended catalogue's (see `extended_catalogue`)."""
