@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from consent_gate.cli import main
@@ -183,3 +184,27 @@ def test_suggest_says_when_nothing_is_unclassified_and_rejects_other_files(tmp_p
     result = CliRunner().invoke(main, ["suggest", str(other)])
     assert result.exit_code == 1
     assert "neither a reports summary" in result.output
+
+
+def test_suggest_reads_the_live_reports_endpoint_with_the_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+    from tests.test_middleware import respond
+
+    from consent_gate import ConsentGate, Policy
+    from consent_gate.qa import serve
+
+    page = b'<html><body><script src="https://cdn.widgets.example/w.js"></script></body></html>'
+    policy = Policy.from_dict({"log": {"enabled": False}})
+    gate = ConsentGate(respond(page), secret_key="suggest-" * 5, policy=policy, reports_token="t0k")
+    with serve(gate) as base:
+        httpx.get(f"{base}/", headers={"Accept": "text/html"})
+        monkeypatch.setenv("CONSENT_GATE_REPORTS_TOKEN", "t0k")
+        result = CliRunner().invoke(main, ["suggest", f"{base}/consent-gate/reports"])
+        assert result.exit_code == 0, result.output
+        assert 'hosts = ["cdn.widgets.example"]' in result.output
+        monkeypatch.setenv("CONSENT_GATE_REPORTS_TOKEN", "wrong")
+        refused = CliRunner().invoke(main, ["suggest", f"{base}/consent-gate/reports"])
+        assert refused.exit_code == 1
+        assert "404" in refused.output

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -117,19 +120,36 @@ def classify(policy_path: Path | None, url: str) -> None:
     show_default=True,
     help="The category to propose for every host (review each one).",
 )
-@click.argument("sources", nargs=-1, required=True, type=click.File("r"))
-def suggest(policy_path: Path | None, category: str, sources: tuple[TextIO, ...]) -> None:
+@click.argument("sources", nargs=-1, required=True)
+def suggest(policy_path: Path | None, category: str, sources: tuple[str, ...]) -> None:
     """Turn unclassified third parties the gate or browsers reported into [services.x] tables
-    for review. SOURCES: the gate's log, a saved GET {prefix}/reports summary, or an
-    `audit --json` report (files or -), in any mix."""
+    for review. SOURCES, in any mix: the gate's log, a saved GET {prefix}/reports summary, an
+    `audit --json` report (files, or - for stdin), or the live reports endpoint
+    (https://site/consent-gate/reports, read with $CONSENT_GATE_REPORTS_TOKEN)."""
     policy = _load(policy_path)
     found = []
     for source in sources:
         try:
-            found += suggestions.read(source.read())
-        except ValueError as exc:
-            raise click.ClickException(f"{source.name}: {exc}") from None
+            found += suggestions.read(_read_source(source))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{source}: {exc}") from None
     click.echo(suggestions.suggest(found, policy, category), nl=False)
+
+
+def _read_source(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    if source.startswith(("https://", "http://")):
+        token = os.environ.get("CONSENT_GATE_REPORTS_TOKEN", "")
+        request = urllib.request.Request(source, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body: bytes = response.read()
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the connection
+            raise OSError(f"HTTP {exc.code} (is $CONSENT_GATE_REPORTS_TOKEN right?)") from None
+        return body.decode("utf-8")
+    return Path(source).read_text(encoding="utf-8")
 
 
 @main.command()
