@@ -81,6 +81,21 @@ def test_classify() -> None:
     assert "meta-pixel (marketing)" in result.output
     unknown = CliRunner().invoke(main, ["classify", "https://cdn.example.com/app.js"])
     assert unknown.exit_code == 1
+    assert "an unknown third party (it would load without consent, and be reported)" in (
+        unknown.output
+    )
+    benign = CliRunner().invoke(main, ["classify", "https://code.jquery.com/jquery.js"])
+    assert benign.exit_code == 1
+    assert "not a tracker the policy knows" in benign.output
+
+
+def test_classify_says_what_hold_does_with_an_unknown_third_party(tmp_path: Path) -> None:
+    path = tmp_path / "consent.toml"
+    path.write_text('[unknown]\nthird_parties = "hold"\n')
+    result = CliRunner().invoke(
+        main, ["classify", "--policy", str(path), "https://cdn.example.com/app.js"]
+    )
+    assert "held until marketing" in result.output
 
 
 def test_services_lists_the_catalogue() -> None:

@@ -17,8 +17,9 @@ from .fingerprint import covering_categories
 from .log_cli import log
 from .policy import Policy, PolicyError
 from .rewriter import HtmlRewriter
-from .rules import Rules
+from .rules import Rules, Unknown
 from .storage import redacted
+from .unknown import UnknownParties
 
 _POLICY = click.option(
     "--policy",
@@ -105,9 +106,18 @@ def services(policy_path: Path | None) -> None:
 @click.argument("url")
 def classify(policy_path: Path | None, url: str) -> None:
     """Tell which service and category a script, pixel or frame URL belongs to."""
-    match = Rules(_load(policy_path)).classifier.url(url)
+    policy = _load(policy_path)
+    match = Rules(policy, unknown=UnknownParties(policy)).classifier.url(url)
+    if isinstance(match, Unknown):
+        stance = (
+            f"as a script, frame or pixel it is held until {match.category}"
+            if policy.unknown.third_parties == "hold"
+            else "it would load without consent, and be reported"
+        )
+        click.echo(f"{url}: an unknown third party ({stance})")
+        sys.exit(1)
     if match is None:
-        click.echo(f"{url}: not a known tracker (it would load without consent)")
+        click.echo(f"{url}: not a tracker the policy knows, and not a third party it judges")
         sys.exit(1)
     click.echo(f"{url}: {match.service} ({match.category})")
 
