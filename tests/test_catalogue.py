@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from consent_gate.policy import Policy, extended_catalogue, load_catalogue
-from consent_gate.rules import Classifier
+from consent_gate.rewriter import HtmlRewriter
+from consent_gate.rules import Classifier, Rules
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "consent_gate"
 
@@ -158,3 +159,43 @@ def test_licence_notices_ship_in_the_package() -> None:
     assert "AmauriC" in (notices / "tarteaucitron.MIT.txt").read_text()
     credits = (notices / "THIRD_PARTY_DATA.md").read_text()
     assert "Open Cookie Database contributors" in credits
+
+
+DISQUS_LOADER = b"""<script>
+var disqus_config = function () { this.page.url = location.href; };
+(function() { var d = document, s = d.createElement('script');
+s.src = 'https://acme.disqus.com/embed.js'; s.setAttribute('data-timestamp', +new Date());
+(d.head || d.body).appendChild(s); })();
+</script>"""
+CHARTBEAT_LOADER = b"""<script>
+(function() { var _sf_async_config = window._sf_async_config = {uid: 1, domain: 'a.example'};
+function loadChartbeat() { var e = document.createElement('script');
+e.src = '//static.chartbeat.com/js/chartbeat.js'; document.body.appendChild(e); }
+loadChartbeat(); })();
+</script>"""
+# The site's own code naming social networks and video sites is not a tracker's loader.
+OWN_LINKS = b"""<script>
+window.social = {reddit: "https://www.reddit.com/r/acme/", music: "https://open.spotify.com/x",
+  reviews: "https://www.trustpilot.com/review/acme.example"};
+</script>"""
+
+
+@pytest.mark.parametrize(
+    ("html", "service"), [(DISQUS_LOADER, b"disqus"), (CHARTBEAT_LOADER, b"chartbeat")]
+)
+def test_generated_inline_loaders_are_held(html: bytes, service: bytes) -> None:
+    out = _rewrite(html)
+    assert b'type="text/plain"' in out
+    assert b'data-cg-service="' + service + b'"' in out
+
+
+def test_inline_code_linking_to_social_sites_runs() -> None:
+    assert _rewrite(OWN_LINKS) == OWN_LINKS
+
+
+def _rewrite(html: bytes) -> bytes:
+    policy = Policy.default()
+    blocker = Rules(policy).blocking(frozenset(policy.optional_categories))
+    assert blocker is not None
+    rewriter = HtmlRewriter(blocker, lambda match: b"")
+    return rewriter.feed(html) + rewriter.close()

@@ -60,6 +60,7 @@ PURPOSES = {
     "Marketing": "Recognises the browser for advertising, audience building or recommendations.",
     "Analytics": "Measures visits and how the site is used.",
 }
+SNIPPET_CATEGORIES = ("ad", "analytics", "tag-manager")
 FUNCTIONAL = "Keeps the service's own features working (settings, sessions, load balancing)."
 # Cookie names too generic to attribute to one vendor: a site may well set them itself.
 GENERIC = {
@@ -168,7 +169,7 @@ def build(
         if cookies:
             sources.setdefault(ocd_source, []).append("cookies")
             cookie_owner.update({c["name"] for c in cookies})
-        if tweak.get("name") or tweak.get("provider") or tweak.get("category"):
+        if any(tweak.get(k) for k in ("name", "provider", "category", "snippets")):
             sources.setdefault("curated", []).append("review")
         service: dict[str, Any] = {
             "id": service_id,
@@ -182,12 +183,21 @@ def build(
             "snippets": [],
             "cookies": cookies,
         }
-        for host in hosts:
+        # An inline script naming an ad or analytics host is that tracker's loader; one naming
+        # a social network or a video site may be the site's own code linking to its profile.
+        own_loaders = upstream in SNIPPET_CATEGORIES and not tweak.get("no_snippets")
+        for host in hosts if own_loaders else ():
             snippet = host + "/"
             if len(host) >= 9 and not any(snippet in s or s in snippet for s in snippets):
                 service["snippets"].append(snippet)
                 snippets.append(snippet)
+        for snippet in tweak.get("snippets", ()):
+            service["snippets"].append(snippet)
+            snippets.append(snippet.lower())
         services.append(service)
+    unknown = set(tweaks) - {e["name"] for e in entities}
+    if unknown:
+        raise SystemExit(f"overrides.toml names entities upstream lacks: {sorted(unknown)}")
     for service_id, extra in overrides.get("extra", {}).items():
         services.append({"id": service_id, **extra, "source": "curated"})
     # A cookie name two services claim tells neither apart: leave it to both vendors' docs.
