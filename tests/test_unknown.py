@@ -60,6 +60,7 @@ def test_hold_neutralises_unknown_scripts_frames_and_pixels_as_its_category(tag:
         b'<script src="https://cdn.www.acme.example/app.js"></script>',
         b'<script src="/static/app.js"></script>',
         b'<script src="http://localhost:8000/dev.js"></script>',
+        b'<script data-consent="necessary" src="https://pay.widgets.example/p.js"></script>',
     ],
 )
 def test_hold_leaves_own_benign_and_content_urls_alone(tag: bytes) -> None:
@@ -172,3 +173,18 @@ def test_bad_unknown_settings_name_the_key(unknown: dict[str, object], key: str)
 )
 def test_site_of(host: str, site: str) -> None:
     assert site_of(host) == site
+
+
+def test_unknowns_can_have_a_category_of_their_own() -> None:
+    policy = Policy.from_dict(
+        {
+            "categories": {"unclassified": {"title": "Not yet reviewed"}},
+            "unknown": {"third_parties": "hold", "category": "unclassified"},
+            "uses": ["google-analytics"],
+        }
+    )
+    assert policy.asked_categories == ("analytics", "unclassified")
+    tag = b'<script src="https://cdn.widgets.example/w.js"></script>'
+    refused = frozenset({"preferences", "analytics", "marketing", "unclassified"})
+    assert b'data-cg-category="unclassified"' in rewrite(policy, tag, refused=refused)
+    assert rewrite(policy, tag, refused=refused - {"unclassified"}) == tag
