@@ -42,6 +42,7 @@ from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
+from .unknown import UnknownParties
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -79,7 +80,10 @@ class ConsentGate:
         for warning in weak_key_warnings(secret_key):
             logger.warning("consent_gate: %s", warning)
         _check_store(store)
-        self.rules = Rules(self.policy, consent_aware(self.policy))
+        self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
+        self.rules = Rules(
+            self.policy, consent_aware(self.policy), UnknownParties(self.policy, self.reports)
+        )
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
         self.log = (
@@ -96,7 +100,6 @@ class ConsentGate:
         )
         if self.policy.banner.hide_from_bots:
             bots.prepare()
-        self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
@@ -332,6 +335,8 @@ class _Response:
             snippet = b""
         next_url = self._next_url()
         blocker = gate.rules.blocking(consent.refused)
+        if blocker is not None:
+            blocker = blocker.for_host((header(headers, b"host") or b"").decode("latin-1"))
         rewriter = None
         if blocker is not None:
             made: dict[Match, bytes] = {}

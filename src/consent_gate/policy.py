@@ -6,12 +6,14 @@ key, so a typo never silently lets a tracker through.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
@@ -32,6 +34,8 @@ __all__ = [
     "PolicyError",
     "ReportSettings",
     "Service",
+    "UnknownSettings",
+    "extended_catalogue",
     "is_dsn",
     "load_catalogue",
     "parse_lifetime",
@@ -167,6 +171,7 @@ class Service:
     urls: tuple[str, ...] = ()
     snippets: tuple[str, ...] = ()
     cookies: tuple[CookieSpec, ...] = ()
+    source: str = ""  # where the entry's facts come from (catalogue provenance)
 
 
 Layout = Literal["bar", "box", "modal"]
@@ -304,6 +309,18 @@ class FingerprintSettings:
     allow_scripts: tuple[str, ...] = ()  # "/static/draw.js" or "https://cdn.example/x.js"; * globs
 
 
+@dataclass(frozen=True)
+class UnknownSettings:
+    """Third parties nobody classified: scripts, frames and pixels from a host that is not the
+    site's own, not in the catalogue or the policy, and not a common CDN (`unknown.py`).
+
+    "allow" lets them load and reports each host once; "hold" holds them back like a service
+    of `category` until the visitor allows that category (see the README for the default)."""
+
+    third_parties: Literal["allow", "hold"] = "allow"
+    category: str = "marketing"
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -343,6 +360,7 @@ class Policy:
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     csp: CspSettings = CspSettings()
     fingerprinting: FingerprintSettings = FingerprintSettings()
+    unknown: UnknownSettings = UnknownSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -388,6 +406,7 @@ class Policy:
         csp = reader.table("csp")
         csp_sources = csp.table("sources")
         fingerprinting = reader.table("fingerprinting")
+        unknown = reader.table("unknown")
         try:
             policy: Policy | None = cls(
                 revision=reader.get("revision", int, 1),
@@ -446,6 +465,10 @@ class Policy:
                     categories=tuple(fingerprinting.strings("categories")),
                     allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
                 ),
+                unknown=UnknownSettings(
+                    third_parties=unknown.choice("third_parties", ("allow", "hold"), "allow"),
+                    category=unknown.get("category", str, UnknownSettings.category),
+                ),
                 texts={lang: texts.table(lang).text_table() for lang in texts.names()},
             )
         except PolicyError as error:  # what the file holds, checked together with how it reads
@@ -464,6 +487,7 @@ class Policy:
             gcm,
             csp,
             fingerprinting,
+            unknown,
         ):
             sub.reject_unknown()
         problems.raise_any()
@@ -481,6 +505,8 @@ class Policy:
         """Optional categories the visitor is asked about: those of a service the site uses.
         A category with nothing in it would be a switch that changes nothing."""
         used = {s.category for s in self.listed_services}
+        if self.unknown.third_parties == "hold":
+            used.add(self.unknown.category)  # it releases what nobody classified
         return tuple(c for c in self.optional_categories if c in used)
 
     @property
@@ -488,20 +514,43 @@ class Policy:
         """Categories a visitor chooses; the rest are always on."""
         return tuple(c.id for c in self.categories if not c.required)
 
-    @property
+    @cached_property  # per policy page otherwise: hashing a thousand services is 5 ms
     def listed_services(self) -> tuple[Service, ...]:
-        """What the policy page lists: the services the site says it uses, else all it knows."""
+        """What the policy page lists: the services the site says it uses, else all it knows
+        but the extended catalogue's (see `extended_catalogue`)."""
         if not self.uses:
-            return self.services
+            extended = extended_catalogue()
+            return tuple(s for s in self.services if s not in extended)
         by_id = {s.id: s for s in self.services}
         return tuple(by_id[i] for i in self.uses)
 
 
 def load_catalogue() -> tuple[Service, ...]:
-    """The built-in services, from the catalogue file shipped in the package."""
-    text = resources.files("consent_gate").joinpath("catalogue.toml").read_text("utf-8")
+    """The built-in services: the hand-written catalogue, then the extended one generated
+    from public data (tools/catalogue), whose entries never replace a hand-written one."""
+    curated = _catalogue_file("catalogue.toml")
+    ids = {s.id for s in curated}
+    return curated + tuple(s for s in extended_catalogue() if s.id not in ids)
+
+
+@cache
+def extended_catalogue() -> frozenset[Service]:
+    """The generated entries: recognised and held back like any service, but listed on the
+    policy page and allowed in the CSP only when the site's `uses` names them (a thousand
+    services nobody chose would bloat both)."""
+    return frozenset(_catalogue_file("catalogue-extended.json"))
+
+
+@cache
+def _catalogue_file(name: str) -> tuple[Service, ...]:
+    """One catalogue file, parsed once per process: every policy built after the first one
+    reuses it (the services are immutable). The generated one is JSON, parsed in C: tomllib
+    took a second over its thousand entries."""
+    text = resources.files("consent_gate").joinpath(name).read_text("utf-8")
+    data = json.loads(text) if name.endswith(".json") else tomllib.loads(text)
     problems = _Problems()
-    reader = _Reader(tomllib.loads(text), "catalogue", problems)
+    reader = _Reader(data, name.rpartition(".")[0], problems)
+    reader.get("_comment", str, "")
     services = reader.table("services")
     found = tuple(_service(key, services.table(key)) for key in services.names())
     reader.reject_unknown()
@@ -578,6 +627,7 @@ def _service(service_id: str, reader: _Reader) -> Service:
         urls=tuple(u.lower() for u in reader.strings("urls")),
         snippets=tuple(reader.strings("snippets")),
         cookies=tuple(cookies),
+        source=reader.get("source", str, ""),
     )
     reader.reject_unknown()
     _check_service(service, reader.path, reader.problems)
@@ -665,6 +715,20 @@ def _validate(policy: Policy, problems: _Problems) -> None:
     _check_google_consent_mode(policy, problems)
     _check_csp(policy.csp, problems)
     _check_fingerprinting(policy, problems)
+    _check_unknown(policy, problems)
+
+
+def _check_unknown(policy: Policy, problems: _Problems) -> None:
+    settings = policy.unknown
+    if settings.third_parties not in ("allow", "hold"):
+        problems.add("unknown.third_parties", "must be 'allow' or 'hold'")
+    optional = policy.optional_categories
+    if settings.third_parties == "hold" and settings.category not in optional:
+        problems.add(
+            "unknown.category",
+            f"{settings.category!r} is not an optional category, so it could never release "
+            f"what is held (optional: {', '.join(optional)})",
+        )
 
 
 def _check_gpc(policy: Policy, problems: _Problems) -> None:

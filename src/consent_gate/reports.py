@@ -112,13 +112,22 @@ class Reports:
             key = tuple(_UNPRINTABLE.sub("\ufffd", field) for field in raw)
             if kind.keep is not None and not kind.keep(key, headers or []):
                 continue
-            if book.add(key):
-                logger.warning(
-                    "consent_gate: new %s report: %s",
-                    name,
-                    ", ".join(f"{f}={v}" for f, v in zip(kind.fields, key, strict=True)),
-                )
+            self._count(kind, book, key)
         return count
+
+    def record(self, name: str, key: tuple[str, ...]) -> None:
+        """Count what the gate itself saw (no body to parse, no client to rate-limit)."""
+        kind, book = self._kinds[name]
+        self._count(kind, book, tuple(_UNPRINTABLE.sub("\ufffd", field) for field in key))
+
+    @staticmethod
+    def _count(kind: ReportKind, book: ReportBook, key: tuple[str, ...]) -> None:
+        if book.add(key):
+            logger.warning(
+                "consent_gate: new %s report: %s",
+                kind.name,
+                ", ".join(f"{f}={v}" for f, v in zip(kind.fields, key, strict=True)),
+            )
 
     def summary(self) -> dict[str, Any]:
         """Every book, as the reports endpoint serves it."""
