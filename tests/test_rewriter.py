@@ -261,6 +261,45 @@ def test_tokenizer_edge_cases(html: bytes, count: int) -> None:
     assert undo(out) == html
 
 
+# A ">" inside a quoted value does not end the tag, whichever path copies it, and a value whose
+# closing quote has not arrived yet is never re-read as an unquoted one (chunking cannot matter).
+QUOTED_GT = [
+    b'<img alt="Next >" src="https://www.google-analytics.com/collect?x">',
+    b"<img alt='>' src=https://www.google-analytics.com/collect>",
+    b'<source media="(width >= 1px)" srcset="https://www.youtube.com/x.gif">',
+    b'<iframe title="a > b" src=//www.youtube.com/embed/1></iframe>',
+    b'<script data-x=">" src="//google-analytics.com/a.js"></script>',
+    b'<link title = ">" href=//google-analytics.com>',
+    b'<img alt=">"src=//google-analytics.com/p>',
+    b'<img/alt=">"/src=//google-analytics.com/p>',
+]
+
+
+@pytest.mark.parametrize("html", QUOTED_GT)
+def test_a_quoted_gt_does_not_end_a_loading_tag(html: bytes) -> None:
+    whole = rewrite(html)
+    assert held(whole) == 1
+    assert undo(whole) == html
+    for cut in range(len(html) + 1):
+        rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+        assert rewriter.feed(html[:cut]) + rewriter.feed(html[cut:]) + rewriter.close() == whole
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # The quote opened after "=" is still open at the first ">": "<img" is inside the value.
+        b'<div title="x>" <img src=//google-analytics.com/p>',
+        b"<a href='/x>' <img src=//google-analytics.com/p>",
+        b'<a b = "x>" <script src=//google-analytics.com/a.js></script>',
+    ],
+)
+def test_a_tag_inside_an_open_quoted_value_is_no_tag(html: bytes) -> None:
+    for cut in range(len(html) + 1):
+        rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+        assert rewriter.feed(html[:cut]) + rewriter.feed(html[cut:]) + rewriter.close() == html
+
+
 # --- real-world snippets ------------------------------------------------------------------------
 
 

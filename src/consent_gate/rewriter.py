@@ -44,16 +44,40 @@ _LOADING = (
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
 # One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
-ATTRIBUTE = (
-    rb"[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
-)
+_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"  # its first character may be "="
+
+
+def _attribute(value: bytes, name: bytes = _NAME) -> bytes:
+    """One attribute as the tokenizer reads it, `value` being the value's grammar.
+
+    A value opened by a quote ends only at the matching quote: while that quote has not arrived
+    the attribute (and so the tag) is incomplete, never re-read as an unquoted value. A name
+    followed by "=" must have a value.
+    """
+    return (
+        rb"[\t\n\f\r /]*+"
+        + name
+        + rb"(?:"
+        + _WS
+        + rb"*+="
+        + _WS
+        + rb"*+"
+        + value
+        + rb"|(?!"
+        + _WS
+        + rb"*+=))"
+    )
+
+
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
+ATTRIBUTE = _attribute(_VALUE)
 ATTRIBUTES = rb"(?:" + ATTRIBUTE + rb")*+"
-# Attributes of a tag we only copy. Quotes open a value only after "=" that follows a name; an
-# "=" in any other place (after a space, a quote or "/") sends the tag to the exact parser below.
-_FAST_ATTRS = (
-    rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
-    rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
+# The rest of a tag up to its ">": a tag whose quoted value is still open cannot be copied.
+_FAST_ATTRS = ATTRIBUTES + rb"[\t\n\f\r /]*+"
+# The same, for a tag that must end at its first ">" (no quoted value holds one).
+_FAST_ATTRS_NO_GT = (
+    rb"(?:" + _attribute(rb"(?:\"[^\">]*+\"|'[^'>]*+'|(?![\"'])[^\t\n\f\r >]*+)") + rb")*+"
+    rb"[\t\n\f\r /]*+"
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
@@ -100,8 +124,8 @@ def _skip(
             + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
             + _HOST_CHAR
             + rb"*[\t\n\r@%\\]))*+>)"
-            rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
-            rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
+            + _FAST_ATTRS_NO_GT
+            + rb">"
         )
         # ...and a script with no text at all (the usual external one) is copied whole.
         quick = (
@@ -132,10 +156,7 @@ def _skip(
 # The tags Python looks at, read with the tokenizer's exact attribute grammar.
 _START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + ATTRIBUTES + rb")([\t\n\f\r /]*+)>")
 _END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + ATTRIBUTES + rb"[\t\n\f\r /]*+>")
-_ATTR = re.compile(
-    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
-)
+_ATTR = re.compile(_attribute(rb"(" + _VALUE + rb")", rb"(" + _NAME + rb")"))
 _NOSCRIPT_END = rb"|</noscript" + _NAME_END
 _COMMENT_END = (re.compile(rb"--!?>"), re.compile(rb"--!?>" + _NOSCRIPT_END))
 _BOGUS_END = (re.compile(rb">"), re.compile(rb">" + _NOSCRIPT_END))
