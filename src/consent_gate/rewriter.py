@@ -79,7 +79,7 @@ _FAST_ATTRS_NO_GT = (
     rb"(?:" + _attribute(rb"(?:\"[^\">]*+\"|'[^'>]*+'|(?![\"'])[^\t\n\f\r >]*+)") + rb")*+"
     rb"[\t\n\f\r /]*+"
 )
-_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
@@ -212,9 +212,27 @@ _UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
+# Foreign content (SVG, MathML): no raw text there, "/>" closes, CDATA sections exist. Python
+# follows each of its tags, keeping the open foreign elements as (name, namespace, kind).
+_FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
+_Open = tuple[bytes, bytes, int]
+_FOREIGN_SKIP = re.compile(rb"[^<]*+(?:<(?![a-z/!?])[^<]*+)*+")
+_CDATA_END = (re.compile(rb"\]\]>"), re.compile(rb"\]\]>" + _NOSCRIPT_END))
+_FOREIGN_SCRIPT_END = re.compile(rb"</script" + _NAME_END)
+# HTML start tags that end foreign content (and "<font" with color, face or size).
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
+    b"li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
+    b"var".split()
+)
+_HTML_POINTS = {b"svg": (b"foreignobject", b"desc", b"title"), b"math": ()}
+_TEXT_POINTS = {b"svg": (), b"math": (b"mi", b"mo", b"mn", b"ms", b"mtext")}
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
-MAX_INLINE_SCRIPT = 256 * 1024  # inline text examined before deciding; longer scripts go by prefix
+# Inline script text examined before deciding. A longer executable script is held back unless
+# marked with data-consent: under the service its first MAX_INLINE_SCRIPT bytes name, else
+# under the first refused category (fail closed, the same for any chunking).
+MAX_INLINE_SCRIPT = 256 * 1024
 MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
@@ -238,6 +256,7 @@ class HtmlRewriter:
         self._script_state = _PLAIN
         self._scan = 0  # where the script scan resumes in the buffer
         self._held: _Tag | None = None  # inline script start tag awaiting its text
+        self._foreign: list[_Open] = []  # open SVG/MathML elements, innermost last
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -258,7 +277,8 @@ class HtmlRewriter:
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                end = skip.match(low, pos).end()  # type: ignore[union-attr]
+                copy = _FOREIGN_SKIP if self._foreign else skip
+                end = copy.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
                     pos = end
@@ -286,6 +306,11 @@ class HtmlRewriter:
         if size - pos < 4 and not final:
             return pos, False
         second = low[pos + 1 : pos + 2]
+        if second == b"!" and self._foreign and b"<![CDATA["[: size - pos] == buf[pos : pos + 9]:
+            if size - pos < 9 and not final:
+                return pos, False
+            if size - pos >= 9:  # a CDATA section (case matters), text up to "]]>"
+                return self._enter_raw(buf, pos, pos + 9, _CDATA_END, out)
         if second == b"!":
             if not low.startswith(b"<!--", pos):
                 return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
@@ -303,9 +328,8 @@ class HtmlRewriter:
             if b"a" <= third <= b"z":
                 end_tag = _END_TAG.match(low, pos)
                 if end_tag is None:
-                    return self._incomplete(pos, out, size, final)
-                if end_tag.group(1) == b"noscript":
-                    self._noscript = max(0, self._noscript - 1)
+                    return self._incomplete(buf, pos, out, final)
+                self._end_tag(end_tag.group(1))
                 out.append(buf[pos : end_tag.end()])
                 return end_tag.end(), True
             if third == b">":
@@ -315,15 +339,19 @@ class HtmlRewriter:
         if b"a" <= second <= b"z":
             start_tag = _START_TAG.match(low, pos)
             if start_tag is None:
-                return self._incomplete(pos, out, size, final)
-            return self._start_tag(buf, start_tag, out)
+                return self._incomplete(buf, pos, out, final)
+            return self._start_tag(buf, start_tag, out, final)
         out.append(b"<")
         return pos + 1, True
 
-    def _incomplete(self, pos: int, out: list[bytes], size: int, final: bool) -> tuple[int, bool]:
+    def _incomplete(self, buf: bytes, pos: int, out: list[bytes], final: bool) -> tuple[int, bool]:
+        size = len(buf)
         if not final and size - pos <= MAX_TAG:
             return pos, False
-        # Unterminated at the end, or absurdly long: the '<' goes on as text.
+        if final:  # the browser drops a tag the page ends in: nothing in it may change
+            out.append(buf[pos:])
+            return size, False
+        # Absurdly long: the '<' goes on as text.
         out.append(b"<")
         return pos + 1, True
 
@@ -356,9 +384,48 @@ class HtmlRewriter:
         self._mode = _DATA
         return end, True
 
-    def _start_tag(self, buf: bytes, found: re.Match[bytes], out: list[bytes]) -> tuple[int, bool]:
+    def _end_tag(self, name: bytes) -> None:
+        """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`."""
+        stack = self._foreign
+        if stack and name in (b"p", b"br"):
+            self._breakout()
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == name:
+                del stack[i:]
+                return
+        if name == b"noscript":
+            self._noscript = max(0, self._noscript - 1)
+
+    def _breakout(self) -> None:
+        """An HTML tag in foreign content closes it, up to an HTML integration point."""
+        stack = self._foreign
+        while stack and stack[-1][2] == _FOREIGN:
+            stack.pop()
+
+    def _html_rules(self, name: bytes) -> bool:
+        """Whether a start tag at this point of foreign content is read as HTML."""
+        top, _, kind = self._foreign[-1]
+        if kind == _HTML_POINT:
+            return True
+        if kind == _TEXT_POINT:
+            return name not in (b"mglyph", b"malignmark")
+        return top == b"annotation-xml" and name == b"svg"
+
+    def _start_tag(
+        self, buf: bytes, found: re.Match[bytes], out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
         pos, end = found.span()
         name = found.group(1)
+        closing = found.group(3).endswith(b"/")
+        if self._foreign and not self._html_rules(name):
+            if name not in _BREAKOUT and (name != b"font" or not _Tag(buf, found).styles_font()):
+                return self._foreign_tag(buf, found, out, closing, final)
+            self._breakout()
+        if name in (b"svg", b"math"):
+            if not closing:
+                self._foreign.append((name, name, _FOREIGN))
+            out.append(buf[pos:end])
+            return end, True
         if name == b"noscript":
             self._noscript += 1
             out.append(buf[pos:end])
@@ -371,10 +438,7 @@ class HtmlRewriter:
         if self._blocker.may_match(found.string, pos, end):
             tag = _Tag(buf, found)
             match = self._classify(tag)
-        raw = name == b"script" or name in _RAW_END
-        self_closing = raw and found.group(3).endswith(b"/")
-        if name == b"script" and not self_closing:
-            # ("/>" on a script counts only in SVG; reading on as markup holds back more.)
+        if name == b"script":  # ("/>" counts only in foreign content)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
             self._scan = end
@@ -387,11 +451,54 @@ class HtmlRewriter:
         if self._nonce and name == b"script":
             source = self._stamp(tag or _Tag(buf, found), source)
         out.append(source)
-        if raw and name != b"script" and not self_closing:
+        if name in _RAW_END:
             self._mode = _RAW
             self._end_re = _RAW_END[name][1 if self._noscript else 0]
             self._consume_end = False
         return end, True
+
+    def _foreign_tag(
+        self, buf: bytes, found: re.Match[bytes], out: list[bytes], closing: bool, final: bool
+    ) -> tuple[int, bool]:
+        """A start tag in SVG or MathML: no raw text follows; an inline script's text is markup,
+        so its decision waits only until its end tag is in sight, then markup goes on."""
+        pos, end = found.span()
+        name, low = found.group(1), found.string
+        tag = _Tag(buf, found)
+        match = self._classify(tag) if self._blocker.may_match(low, pos, end) else None
+        if (
+            match is None
+            and name == b"script"
+            and self._blocker.refused
+            and tag.executable_inline()
+            and tag.explicit() is None
+        ):
+            text_end = _FOREIGN_SCRIPT_END.search(low, end)
+            if text_end is not None:
+                match = self._decide_inline(low[end : text_end.start()], True)
+            elif final or len(low) - end >= MAX_INLINE_SCRIPT + _TAIL:
+                match = self._decide_inline(low[end : end + MAX_INLINE_SCRIPT + 1], final)
+            else:
+                return pos, False  # wait for its end, or for enough of it to decide
+        source = self._neutralise(tag, match) if match else buf[pos:end]
+        out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
+        if not closing:
+            parent_ns = self._foreign[-1][1]
+            kind = _FOREIGN
+            if name in _HTML_POINTS[parent_ns] or tag.html_annotation():
+                kind = _HTML_POINT
+            elif name in _TEXT_POINTS[parent_ns]:
+                kind = _TEXT_POINT
+            self._foreign.append((name, parent_ns, kind))
+        return end, True
+
+    def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
+        """The decision on an executable inline script, `text` its (lower-cased) text or more
+        than MAX_INLINE_SCRIPT bytes of it; `whole`: the text ended there."""
+        match = self._blocker.inline(text[:MAX_INLINE_SCRIPT])
+        if match is None and (not whole or len(text) > MAX_INLINE_SCRIPT):
+            match = Match(min(self._blocker.refused))  # too long to examine: fail closed
+        return match
 
     def _script(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
@@ -420,11 +527,14 @@ class HtmlRewriter:
                 self._script_state = _DOUBLE
         size = len(buf)
         if held is not None:
-            if end is None and not final and size - text_start < MAX_INLINE_SCRIPT:
+            if end is None and not final and size - text_start < MAX_INLINE_SCRIPT + _TAIL:
                 self._scan = max(scan, size - _TAIL)
                 return pos, False
-            # Decide on the whole text, or on its first MAX_INLINE_SCRIPT bytes.
-            match = self._blocker.inline(low[text_start : size if end is None else end])
+            # Its end is here, or far enough for the text to be longer than can be examined.
+            if end is not None or final:
+                match = self._decide_inline(low[text_start : size if end is None else end], True)
+            else:
+                match = self._decide_inline(low[text_start:size], False)
             source = self._neutralise(held, match) if match else held.source
             out.append(self._stamp(held, source) if self._nonce else source)
             self._held = None
@@ -509,6 +619,17 @@ class _Tag:
             if name == b"data-consent":
                 return value
         return None
+
+    def styles_font(self) -> bool:
+        """A `<font>` that ends foreign content."""
+        return any(name in (b"color", b"face", b"size") for name, _ in self.attrs)
+
+    def html_annotation(self) -> bool:
+        """A MathML annotation-xml holding HTML (an HTML integration point)."""
+        if self.name != b"annotation-xml":
+            return False
+        encoding = next((value for name, value in self.attrs if name == b"encoding"), b"")
+        return encoding in (b"text/html", b"application/xhtml+xml")
 
     def executable_inline(self) -> bool:
         types = [value for name, value in self.attrs if name == b"type"]
