@@ -284,7 +284,7 @@ _SOUP = st.lists(st.one_of(_TAG, st.sampled_from(_PIECES)), max_size=30).map(b""
 _CUTS = st.lists(st.integers(min_value=0, max_value=600), max_size=5)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(html=_SOUP, cuts=_CUTS, nonce=st.booleans())
 @example(html=b'<img alt="Next >" src="//tracker.test/collect">', cuts=[], nonce=False)
 @example(html=b'<source media="(width >= 1px)" srcset="//tracker.test/x">', cuts=[], nonce=False)
@@ -292,7 +292,7 @@ def test_host_rules_see_the_tags_a_browser_sees(html: bytes, cuts: list[int], no
     check(html, HOST_ONLY, cuts, nonce)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(html=_SOUP, cuts=_CUTS, nonce=st.booleans())
 def test_path_rules_see_the_tags_a_browser_sees(html: bytes, cuts: list[int], nonce: bool) -> None:
     check(html, WITH_PATHS, cuts, nonce)
