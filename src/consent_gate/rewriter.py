@@ -1,7 +1,8 @@
 """A streaming, byte-faithful HTML rewriter that holds back refused trackers.
 
 It follows the HTML tokenizer only as far as it must to know what is markup: comments, bogus
-comments, raw-text and RCDATA elements, script data with its escape states, and attribute quoting.
+comments, raw-text and RCDATA elements, script data with its escape states, attribute quoting, and
+the tree builder's foreign content (SVG and MathML, where none of those elements is raw text).
 One possessive regex copies everything uninteresting in C; Python only sees the few tags that can
 load something. Where the browser's two parses of `<noscript>` (scripting on or off) disagree, the
 rewriter takes the one that shows it more tags, so it errs towards holding back, never towards
