@@ -280,7 +280,42 @@ _TAG = st.tuples(
     st.lists(_ATTRIBUTE, max_size=4).map(b"".join),
     st.sampled_from([b">", b"/>", b" >", b""]),
 ).map(b"".join)
-_SOUP = st.lists(st.one_of(_TAG, st.sampled_from(_PIECES)), max_size=30).map(b"".join)
+# A denser soup of what decides foreign content, so that its interplays come up often.
+_FOREIGN_PIECES = [
+    b"<svg>",
+    b"</svg>",
+    b"<math>",
+    b"</math>",
+    b"<g>",
+    b"</g>",
+    b"<foreignObject>",
+    b"</foreignObject>",
+    b"<desc>",
+    b"<mi>",
+    b"</mi>",
+    b"<p>",
+    b"</p>",
+    b"<font color=red>",
+    b"<style>",
+    b"</style>",
+    b"<title>",
+    b"</title>",
+    b"<textarea>",
+    b"</textarea>",
+    b"<script>",
+    b"</script>",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"<img src=//tracker.test/p>",
+    b"<script src=//tracker.test/a.js>",
+    b"x",
+]
+_SOUP = st.one_of(
+    st.lists(st.one_of(_TAG, st.sampled_from(_PIECES)), max_size=30).map(b"".join),
+    st.lists(st.sampled_from(_FOREIGN_PIECES), max_size=20).map(b"".join),
+)
 _CUTS = st.lists(st.integers(min_value=0, max_value=600), max_size=5)
 
 
@@ -296,3 +331,12 @@ def test_host_rules_see_the_tags_a_browser_sees(html: bytes, cuts: list[int], no
 @given(html=_SOUP, cuts=_CUTS, nonce=st.booleans())
 def test_path_rules_see_the_tags_a_browser_sees(html: bytes, cuts: list[int], nonce: bool) -> None:
     check(html, WITH_PATHS, cuts, nonce)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(html=_SOUP, nonce=st.booleans())
+def test_every_cut_and_byte_by_byte_give_the_same_output(html: bytes, nonce: bool) -> None:
+    whole = rewrite(html, HOST_ONLY, [], nonce)
+    for cut in range(1, len(html)):
+        assert rewrite(html, HOST_ONLY, [cut], nonce) == whole, cut
+    assert rewrite(html, HOST_ONLY, list(range(len(html))), nonce) == whole

@@ -99,13 +99,15 @@ def _skip(
     every_tag: bool,
     marks: bool,
     stamping: bool = False,
+    in_point: bool = False,
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined.
+    With first-party path rules every loading tag is examined. `in_point`: inside an HTML
+    integration point of foreign content, whose end tags (and MathML's glyph tags) Python follows.
     """
     quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
@@ -143,13 +145,29 @@ def _skip(
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
-        rb"|</(?!noscript"
+        rb"<(?!"
+        + (_INTERESTING_IN_POINT if in_point else _INTERESTING)
+        + _NAME_END
+        + rb")[a-z][^\t\n\f\r />]*+"
+        + _FAST_ATTRS
+        + rb">"
+        rb"|</(?!"
+        + (_TRACKED_END if in_point else b"noscript")
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
         + _FAST_ATTRS
         + rb">"
         + quick
+        # An <svg> or <math> with nothing inside that Python must follow is copied whole.
+        + rb"|<(?P<root>svg|math)"
+        + _NAME_END
+        + _FAST_ATTRS
+        + rb"(?<!/)>"
+        + _FOREIGN_BODY
+        + rb"</(?P=root)"
+        + _NAME_END
+        + _FAST_ATTRS
+        + rb">"
         + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
     )
 
@@ -217,7 +235,6 @@ _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 # follows each of its tags, keeping the open foreign elements as (name, namespace, kind).
 _FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
 _Open = tuple[bytes, bytes, int]
-_FOREIGN_SKIP = re.compile(rb"[^<]*+(?:<(?![a-z/!?])[^<]*+)*+")
 _CDATA_END = (re.compile(rb"\]\]>"), re.compile(rb"\]\]>" + _NOSCRIPT_END))
 _FOREIGN_SCRIPT_END = re.compile(rb"</script" + _NAME_END)
 # HTML start tags that end foreign content (and "<font" with color, face or size).
@@ -228,6 +245,32 @@ _BREAKOUT = frozenset(
 )
 _HTML_POINTS = {b"svg": (b"foreignobject", b"desc", b"title"), b"math": ()}
 _TEXT_POINTS = {b"svg": (), b"math": (b"mi", b"mo", b"mn", b"ms", b"mtext")}
+# The only foreign elements whose being open changes how markup reads: the others can open and
+# close uncounted (an end tag that finds no open element of its name changes nothing).
+_TRACKED = frozenset(
+    {b"svg", b"math", b"annotation-xml", b"mglyph", b"malignmark"}
+    | {name for names in (*_HTML_POINTS.values(), *_TEXT_POINTS.values()) for name in names}
+)
+_TRACKED_END = trie({*_TRACKED, b"noscript", b"p", b"br"})
+_INTERESTING_IN_POINT = trie(
+    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
+)
+# Inside a foreign element: copies text and the tags that change nothing, stopping before any
+# that may (breakout, tracked, loading, script, font) and before comments and CDATA.
+_FOREIGN_BODY = (
+    rb"[^<]*+(?:(?:<(?!"
+    + trie({*_BREAKOUT, *_TRACKED, *_LOADING, *_URL_ATTRS, b"font"})
+    + _NAME_END
+    + rb")[a-z][^\t\n\f\r />]*+"
+    + _FAST_ATTRS
+    + rb">|</(?!"
+    + _TRACKED_END
+    + _NAME_END
+    + rb")[a-z][^\t\n\f\r />]*+"
+    + _FAST_ATTRS
+    + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
+)
+_FOREIGN_COPY = re.compile(_FOREIGN_BODY)
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
 # Inline script text examined before deciding. A longer executable script is held back unless
@@ -268,17 +311,13 @@ class HtmlRewriter:
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
         blocker = self._blocker
-        skip = _skip(
-            blocker.hosts,
-            blocker.examines_every_tag,
-            b"data-consent" in low,
-            bool(self._nonce),
-        )
+        marks = b"data-consent" in low
+        skip = _skip(blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce))
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                copy = _FOREIGN_SKIP if self._foreign else skip
+                copy = self._copier(marks) if self._foreign else skip
                 end = copy.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
@@ -298,6 +337,15 @@ class HtmlRewriter:
         self._scan = max(0, self._scan - pos)
         self._buf = buf[pos:]
         return b"".join(out)
+
+    def _copier(self, marks: bool) -> re.Pattern[bytes]:
+        """What copies markup Python need not see, inside foreign content."""
+        if self._foreign[-1][2] == _FOREIGN:
+            return _FOREIGN_COPY
+        blocker = self._blocker
+        return _skip(
+            blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce), in_point=True
+        )
 
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
@@ -483,7 +531,7 @@ class HtmlRewriter:
                 return pos, False  # wait for its end, or for enough of it to decide
         source = self._neutralise(tag, match) if match else buf[pos:end]
         out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
-        if not closing:
+        if not closing and name in _TRACKED:
             parent_ns = self._foreign[-1][1]
             kind = _FOREIGN
             if name in _HTML_POINTS[parent_ns] or tag.html_annotation():
