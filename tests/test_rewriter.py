@@ -270,6 +270,8 @@ def test_markup_in_text_is_not_mistaken_for_tags(html: bytes) -> None:
         (b"<math><mi><textarea>" + PIXEL + b"</textarea></mi></math>", 0),
         (b'<math><annotation-xml encoding="text/html"><style>' + PIXEL, 0),
         (b"<math><annotation-xml><style>" + PIXEL, 1),
+        (b'<svg><annotation-xml encoding="text/html"><style>' + PIXEL, 1),  # SVG's: no point
+        (b"<math><annotation-xml><svg><style>" + PIXEL, 1),
         (b"<svg><p><style>" + PIXEL + b"</style>" + PIXEL, 1),
         (b"<svg><font color=red><style>" + PIXEL + b"</style>", 0),
         (b"<svg><font><style>" + PIXEL + b"</style>", 1),

@@ -453,12 +453,12 @@ class HtmlRewriter:
 
     def _html_rules(self, name: bytes) -> bool:
         """Whether a start tag at this point of foreign content is read as HTML."""
-        top, _, kind = self._foreign[-1]
+        top, namespace, kind = self._foreign[-1]
         if kind == _HTML_POINT:
             return True
         if kind == _TEXT_POINT:
             return name not in (b"mglyph", b"malignmark")
-        return top == b"annotation-xml" and name == b"svg"
+        return top == b"annotation-xml" and namespace == b"math" and name == b"svg"
 
     def _start_tag(
         self, buf: bytes, found: re.Match[bytes], out: list[bytes], final: bool
@@ -534,7 +534,7 @@ class HtmlRewriter:
         if not closing and name in _TRACKED:
             parent_ns = self._foreign[-1][1]
             kind = _FOREIGN
-            if name in _HTML_POINTS[parent_ns] or tag.html_annotation():
+            if name in _HTML_POINTS[parent_ns] or (parent_ns == b"math" and tag.html_annotation()):
                 kind = _HTML_POINT
             elif name in _TEXT_POINTS[parent_ns]:
                 kind = _TEXT_POINT
