@@ -232,7 +232,7 @@ _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 # Foreign content (SVG, MathML): no raw text there, "/>" closes, CDATA sections exist. Python
-# follows each of its tags, keeping the open foreign elements as (name, namespace, kind).
+# follows the tags that change how markup reads, keeping those open as (name, namespace, kind).
 _FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
 _Open = tuple[bytes, bytes, int]
 _CDATA_END = (re.compile(rb"\]\]>"), re.compile(rb"\]\]>" + _NOSCRIPT_END))
