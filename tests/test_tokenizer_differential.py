@@ -294,7 +294,6 @@ _FOREIGN_PIECES = [
     b"<mi>",
     b"</mi>",
     b"<p>",
-    b"</p>",
     b"<font color=red>",
     b"<style>",
     b"</style>",
