@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from html5lib import parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -92,6 +93,13 @@ _PIECES = st.sampled_from(
         b'"',
         b">",
         b"<meta content='>'>",
+        b"<!--[if lt IE 9]>",
+        b"<script src=html5shiv.js></script>",
+        b"<![endif]-->",
+        b"<!-->",
+        b'<html lang="en',
+        b'<meta content="a>',
+        b"<!x>",
     ]
 )
 
@@ -108,3 +116,27 @@ def test_any_chunking_gives_the_same_result_and_loses_nothing(
     assert inject(*chunks) == whole
     where = whole.index(S)
     assert whole[:where] + whole[where + len(S) :] == doc
+    assert runs_in_head(whole)
+
+
+def runs_in_head(page: bytes) -> bool:
+    """Whether a browser's parse of `page` makes S a script element of the head."""
+    tree = parse(page.decode("latin-1"), namespaceHTMLElements=False)
+    head = tree.find("head")
+    return any(script.text == "guard()" for script in head.iter("script"))
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"<!DOCTYPE html><html><head><!--[if lt IE 9]><script src=shiv.js></script><![endif]-->"
+        b"<title>t</title>",
+        b"<html><head><!--[if IE]>x<![endif]--><meta charset=utf-8><script>x()</script>",
+        b'<html lang="en>"><head data-x="a>b"><title>t</title>',
+    ],
+)
+def test_never_inside_a_comment_or_attribute_however_the_page_is_cut(doc: bytes) -> None:
+    whole = inject(doc)
+    assert runs_in_head(whole)
+    for cut in range(len(doc) + 1):
+        assert inject(doc[:cut], doc[cut:]) == whole, cut

@@ -196,6 +196,7 @@ def test_leaves_everything_else_alone(html: bytes) -> None:
 # --- HTML's raw-text rules ----------------------------------------------------------------------
 
 TRACKER = b'<script src="https://google-analytics.com/a.js"></script>'
+PIXEL = b'<img src="https://google-analytics.com/p.gif">'
 
 AWKWARD = [
     b"<!-- " + TRACKER + b" -->",
@@ -253,12 +254,84 @@ def test_markup_in_text_is_not_mistaken_for_tags(html: bytes) -> None:
         (b"<svg><title/></svg>" + TRACKER, 1),
         (b'<svg><script href="x"/></svg>' + TRACKER, 1),
         (b"<plaintext>" + TRACKER, 0),
+        # ...but in HTML "/>" is ignored: the script's data runs to its end tag.
+        (b"<script/><style></script>" + PIXEL, 1),
+        (b"<title/>" + PIXEL + b"</title>", 0),
+        # Foreign content has no raw text: a browser sees the tags in SVG's or MathML's
+        # <style>, <title>, <script>, <textarea>, <noscript>, <plaintext>...
+        (b"<svg><style>" + PIXEL + b"</style></svg>", 1),
+        (b"<SVG><title>" + PIXEL + b"</title></SVG>", 1),
+        (b"<math><textarea>" + PIXEL + b"</textarea></math>", 1),
+        (b"<svg><g><plaintext>" + PIXEL, 1),
+        (b"<svg><noscript><style></noscript>" + PIXEL, 1),
+        (b"<svg><script><!--" + PIXEL + b"--></script></svg>", 0),  # a comment there
+        # ...except inside an integration point (HTML again) or after HTML ends it.
+        (b"<svg><foreignObject><style>" + PIXEL + b"</style></foreignObject></svg>" + PIXEL, 1),
+        (b"<math><mi><textarea>" + PIXEL + b"</textarea></mi></math>", 0),
+        (b'<math><annotation-xml encoding="text/html"><style>' + PIXEL, 0),
+        (b"<math><annotation-xml><style>" + PIXEL, 1),
+        (b'<svg><annotation-xml encoding="text/html"><style>' + PIXEL, 1),  # SVG's: no point
+        (b"<math><annotation-xml><svg><style>" + PIXEL, 1),
+        (b"<svg><p><style>" + PIXEL + b"</style>" + PIXEL, 1),
+        (b"<svg><font color=red><style>" + PIXEL + b"</style>", 0),
+        (b"<svg><font><style>" + PIXEL + b"</style>", 1),
+        (b"<svg></p><style>" + PIXEL + b"</style>", 0),
+        (b"<svg></svg><style>" + PIXEL + b"</style>", 0),
+        (b"<svg/><style>" + PIXEL + b"</style>", 0),
+        (b"<svg><g></svg><style>" + PIXEL + b"</style>", 0),
+        # CDATA sections exist only in foreign content, and end at "]]>".
+        (b"<svg><![CDATA[ > " + PIXEL + b" ]]>" + PIXEL, 1),
+        (b"<svg><![cdata[ x ]]>" + PIXEL, 1),  # (a bogus comment: case matters)
+        # SVG scripts load through href, run their text, and "/>" closes them.
+        (b'<svg><script href="//google-analytics.com/a.js"/>' + PIXEL, 2),
+        (b'<svg><script xlink:href="//google-analytics.com/a.js"></script></svg>', 1),
+        (b"<svg><script>gtag('config')</script></svg>", 1),
+        (b"<svg><script>var a = 1</script></svg>" + PIXEL, 1),
     ],
 )
 def test_tokenizer_edge_cases(html: bytes, count: int) -> None:
     out = rewrite(html)
     assert held(out) == count
     assert undo(out) == html
+
+
+# A ">" inside a quoted value does not end the tag, whichever path copies it, and a value whose
+# closing quote has not arrived yet is never re-read as an unquoted one (chunking cannot matter).
+QUOTED_GT = [
+    b'<img alt="Next >" src="https://www.google-analytics.com/collect?x">',
+    b"<img alt='>' src=https://www.google-analytics.com/collect>",
+    b'<source media="(width >= 1px)" srcset="https://www.youtube.com/x.gif">',
+    b'<iframe title="a > b" src=//www.youtube.com/embed/1></iframe>',
+    b'<script data-x=">" src="//google-analytics.com/a.js"></script>',
+    b'<link title = ">" href=//google-analytics.com>',
+    b'<img alt=">"src=//google-analytics.com/p>',
+    b'<img/alt=">"/src=//google-analytics.com/p>',
+]
+
+
+@pytest.mark.parametrize("html", QUOTED_GT)
+def test_a_quoted_gt_does_not_end_a_loading_tag(html: bytes) -> None:
+    whole = rewrite(html)
+    assert held(whole) == 1
+    assert undo(whole) == html
+    for cut in range(len(html) + 1):
+        rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+        assert rewriter.feed(html[:cut]) + rewriter.feed(html[cut:]) + rewriter.close() == whole
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # The quote opened after "=" is still open at the first ">": "<img" is inside the value.
+        b'<div title="x>" <img src=//google-analytics.com/p>',
+        b"<a href='/x>' <img src=//google-analytics.com/p>",
+        b'<a b = "x>" <script src=//google-analytics.com/a.js></script>',
+    ],
+)
+def test_a_tag_inside_an_open_quoted_value_is_no_tag(html: bytes) -> None:
+    for cut in range(len(html) + 1):
+        rewriter = HtmlRewriter(blocker(), lambda match: PLACEHOLDER)
+        assert rewriter.feed(html[:cut]) + rewriter.feed(html[cut:]) + rewriter.close() == html
 
 
 # --- real-world snippets ------------------------------------------------------------------------
@@ -328,6 +401,38 @@ def test_long_inline_script_is_decided_on_its_prefix_and_not_held() -> None:
     out = rewriter.feed(b"</script><p>after</p>") + rewriter.close()
     assert sent > MAX_INLINE_SCRIPT  # streaming resumed after the bound
     assert out.endswith(b"</script><p>after</p>")
+
+
+LONG_CUTS = [0, 4096, 65536, 100_003]
+
+
+def rewrite_in(html: bytes, size: int) -> bytes:
+    return rewrite(html, chunk=size)
+
+
+@pytest.mark.parametrize("size", LONG_CUTS)
+def test_a_script_longer_than_can_be_examined_is_held_back_for_any_chunking(size: int) -> None:
+    # Its tracker call comes after the bytes examined: it is held back all the same (fail
+    # closed), and so is one with no tracker at all, under the first refused category.
+    late = b"<script>" + b"x" * MAX_INLINE_SCRIPT + b"gtag(1)</script><p>after</p>"
+    none = b"<script>" + b"y" * (MAX_INLINE_SCRIPT + 1) + b"</script>"
+    for html in (late, none):
+        out = rewrite_in(html, size)
+        assert out.startswith(b'<script type="text/plain" data-cg-category="analytics">')
+        assert undo(out) == html
+
+
+@pytest.mark.parametrize("size", [*LONG_CUTS, MAX_INLINE_SCRIPT + 8, MAX_INLINE_SCRIPT + 9])
+def test_a_script_of_exactly_the_examined_length_is_decided_on_its_text(size: int) -> None:
+    html = b"<script>" + b"y" * MAX_INLINE_SCRIPT + b"</script>"
+    assert rewrite_in(html, size) == html
+    svg = b"<svg><script>" + b"y" * MAX_INLINE_SCRIPT + b"</script></svg>"
+    assert rewrite_in(svg, size) == svg
+
+
+def test_a_long_script_the_site_owner_marked_is_left_to_the_mark() -> None:
+    html = b'<script data-consent="necessary">' + b"y" * (MAX_INLINE_SCRIPT + 1) + b"</script>"
+    assert rewrite(html) == html
 
 
 def test_buffer_stays_bounded_for_a_large_page() -> None:

@@ -23,9 +23,10 @@ _MAX_PROLOGUE = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 # The rest of a start tag, read as the tokenizer reads it (on lower-cased input).
 _TAG_REST = ATTRIBUTES + rb"[\t\n\f\r /]*+>"
-# What may come before <head> without starting the document's content.
+# What may come before <head> without starting the document's content. A comment is whole or
+# not yet here: its start is never read as a doctype, which would put the snippet inside it.
 _PROLOGUE = re.compile(
-    rb"[\t\n\f\r ]++|<!--(?:-?>|.*?--!?>)|<![^>]*+>|<\?[^>]*+>"
+    rb"[\t\n\f\r ]++|<!--(?:-?>|.*?--!?>)|<!(?!--)[^>]*+>|<\?[^>]*+>"
     rb"|<(?:html|head|meta)(?=[\t\n\f\r />])" + _TAG_REST,
     re.DOTALL,
 )
@@ -88,11 +89,15 @@ class HeadStartInjector:
         if self._done:
             return b""
         held, self._held, self._done = self._held, b"", True
-        return held + self.snippet
+        at = self._place(held, final=True)
+        if at is None:
+            return held + self.snippet
+        return held[:at] + self.snippet + held[at:]
 
     @staticmethod
-    def _place(buf: bytes) -> int | None:
-        """Where the snippet goes, or None while the bytes so far cannot tell."""
+    def _place(buf: bytes, final: bool = False) -> int | None:
+        """Where the snippet goes, or None while the bytes so far cannot tell (or, at the end,
+        when they are all prologue). An unfinished comment or tag at the end goes after it."""
         lower = buf.lower()
         pos = 3 if lower.startswith(_UTF8_BOM) else 0
         while pos < len(lower):
@@ -100,7 +105,7 @@ class HeadStartInjector:
             if found is not None and found.end() > pos:
                 pos = found.end()
                 continue
-            if _incomplete(lower, pos) and len(buf) <= _MAX_PROLOGUE:
+            if not final and _incomplete(lower, pos) and len(buf) <= _MAX_PROLOGUE:
                 return None
             return pos  # the first of the document's content: the head starts before it
         return None

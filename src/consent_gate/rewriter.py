@@ -1,7 +1,8 @@
 """A streaming, byte-faithful HTML rewriter that holds back refused trackers.
 
 It follows the HTML tokenizer only as far as it must to know what is markup: comments, bogus
-comments, raw-text and RCDATA elements, script data with its escape states, and attribute quoting.
+comments, raw-text and RCDATA elements, script data with its escape states, attribute quoting, and
+the tree builder's foreign content (SVG and MathML, where none of those elements is raw text).
 One possessive regex copies everything uninteresting in C; Python only sees the few tags that can
 load something. Where the browser's two parses of `<noscript>` (scripting on or off) disagree, the
 rewriter takes the one that shows it more tags, so it errs towards holding back, never towards
@@ -44,18 +45,42 @@ _LOADING = (
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
 # One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
-ATTRIBUTE = (
-    rb"[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r />=]*+"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
-)
+_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"  # its first character may be "="
+
+
+def _attribute(value: bytes, name: bytes = _NAME) -> bytes:
+    """One attribute as the tokenizer reads it, `value` being the value's grammar.
+
+    A value opened by a quote ends only at the matching quote: while that quote has not arrived
+    the attribute (and so the tag) is incomplete, never re-read as an unquoted value. A name
+    followed by "=" must have a value.
+    """
+    return (
+        rb"[\t\n\f\r /]*+"
+        + name
+        + rb"(?:"
+        + _WS
+        + rb"*+="
+        + _WS
+        + rb"*+"
+        + value
+        + rb"|(?!"
+        + _WS
+        + rb"*+=))"
+    )
+
+
+_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
+ATTRIBUTE = _attribute(_VALUE)
 ATTRIBUTES = rb"(?:" + ATTRIBUTE + rb")*+"
-# Attributes of a tag we only copy. Quotes open a value only after "=" that follows a name; an
-# "=" in any other place (after a space, a quote or "/") sends the tag to the exact parser below.
-_FAST_ATTRS = (
-    rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
-    rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+)[^>=]*+)*+"
+# The rest of a tag up to its ">": a tag whose quoted value is still open cannot be copied.
+_FAST_ATTRS = ATTRIBUTES + rb"[\t\n\f\r /]*+"
+# The same, for a tag that must end at its first ">" (no quoted value holds one).
+_FAST_ATTRS_NO_GT = (
+    rb"(?:" + _attribute(rb"(?:\"[^\">]*+\"|'[^'>]*+'|(?![\"'])[^\t\n\f\r >]*+)") + rb")*+"
+    rb"[\t\n\f\r /]*+"
 )
-_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
+_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 _UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
 
@@ -74,13 +99,15 @@ def _skip(
     every_tag: bool,
     marks: bool,
     stamping: bool = False,
+    in_point: bool = False,
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined.
+    With first-party path rules every loading tag is examined. `in_point`: inside an HTML
+    integration point of foreign content, whose end tags (and MathML's glyph tags) Python follows.
     """
     quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
@@ -100,8 +127,8 @@ def _skip(
             + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
             + _HOST_CHAR
             + rb"*[\t\n\r@%\\]))*+>)"
-            rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
-            rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
+            + _FAST_ATTRS_NO_GT
+            + rb">"
         )
         # ...and a script with no text at all (the usual external one) is copied whole.
         quick = (
@@ -118,13 +145,29 @@ def _skip(
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
-        rb"|</(?!noscript"
+        rb"<(?!"
+        + (_INTERESTING_IN_POINT if in_point else _INTERESTING)
+        + _NAME_END
+        + rb")[a-z][^\t\n\f\r />]*+"
+        + _FAST_ATTRS
+        + rb">"
+        rb"|</(?!"
+        + (_TRACKED_END if in_point else b"noscript")
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
         + _FAST_ATTRS
         + rb">"
         + quick
+        # An <svg> or <math> with nothing inside that Python must follow is copied whole.
+        + rb"|<(?P<root>svg|math)"
+        + _NAME_END
+        + _FAST_ATTRS
+        + rb"(?<!/)>"
+        + _FOREIGN_BODY
+        + rb"</(?P=root)"
+        + _NAME_END
+        + _FAST_ATTRS
+        + rb">"
         + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
     )
 
@@ -132,10 +175,7 @@ def _skip(
 # The tags Python looks at, read with the tokenizer's exact attribute grammar.
 _START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + ATTRIBUTES + rb")([\t\n\f\r /]*+)>")
 _END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + ATTRIBUTES + rb"[\t\n\f\r /]*+>")
-_ATTR = re.compile(
-    rb"[\t\n\f\r /]*+([^\t\n\f\r />][^\t\n\f\r />=]*+)"
-    rb"(?:" + _WS + rb"*+=" + _WS + rb"*+(\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >]*+))?+"
-)
+_ATTR = re.compile(_attribute(rb"(" + _VALUE + rb")", rb"(" + _NAME + rb")"))
 _NOSCRIPT_END = rb"|</noscript" + _NAME_END
 _COMMENT_END = (re.compile(rb"--!?>"), re.compile(rb"--!?>" + _NOSCRIPT_END))
 _BOGUS_END = (re.compile(rb">"), re.compile(rb">" + _NOSCRIPT_END))
@@ -191,9 +231,52 @@ _UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
+# Foreign content (SVG, MathML): no raw text there, "/>" closes, CDATA sections exist. Python
+# follows the tags that change how markup reads, keeping those open as (name, namespace, kind).
+_FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
+_Open = tuple[bytes, bytes, int]
+_CDATA_END = (re.compile(rb"\]\]>"), re.compile(rb"\]\]>" + _NOSCRIPT_END))
+_FOREIGN_SCRIPT_END = re.compile(rb"</script" + _NAME_END)
+# HTML start tags that end foreign content (and "<font" with color, face or size).
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
+    b"li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
+    b"var".split()
+)
+_HTML_POINTS = {b"svg": (b"foreignobject", b"desc", b"title"), b"math": ()}
+_TEXT_POINTS = {b"svg": (), b"math": (b"mi", b"mo", b"mn", b"ms", b"mtext")}
+# The only foreign elements whose being open changes how markup reads: the others can open and
+# close uncounted (an end tag that finds no open element of its name changes nothing).
+_TRACKED = frozenset(
+    {b"svg", b"math", b"annotation-xml", b"mglyph", b"malignmark"}
+    | {name for names in (*_HTML_POINTS.values(), *_TEXT_POINTS.values()) for name in names}
+)
+_TRACKED_END = trie({*_TRACKED, b"noscript", b"p", b"br"})
+_INTERESTING_IN_POINT = trie(
+    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
+)
+# Inside a foreign element: copies text and the tags that change nothing, stopping before any
+# that may (breakout, tracked, loading, script, font) and before comments and CDATA.
+_FOREIGN_BODY = (
+    rb"[^<]*+(?:(?:<(?!"
+    + trie({*_BREAKOUT, *_TRACKED, *_LOADING, *_URL_ATTRS, b"font"})
+    + _NAME_END
+    + rb")[a-z][^\t\n\f\r />]*+"
+    + _FAST_ATTRS
+    + rb">|</(?!"
+    + _TRACKED_END
+    + _NAME_END
+    + rb")[a-z][^\t\n\f\r />]*+"
+    + _FAST_ATTRS
+    + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
+)
+_FOREIGN_COPY = re.compile(_FOREIGN_BODY)
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
-MAX_INLINE_SCRIPT = 256 * 1024  # inline text examined before deciding; longer scripts go by prefix
+# Inline script text examined before deciding. A longer executable script is held back unless
+# marked with data-consent: under the service its first MAX_INLINE_SCRIPT bytes name, else
+# under the first refused category (fail closed, the same for any chunking).
+MAX_INLINE_SCRIPT = 256 * 1024
 MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
@@ -217,6 +300,7 @@ class HtmlRewriter:
         self._script_state = _PLAIN
         self._scan = 0  # where the script scan resumes in the buffer
         self._held: _Tag | None = None  # inline script start tag awaiting its text
+        self._foreign: list[_Open] = []  # open SVG/MathML elements, innermost last
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -227,17 +311,14 @@ class HtmlRewriter:
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
         blocker = self._blocker
-        skip = _skip(
-            blocker.hosts,
-            blocker.examines_every_tag,
-            b"data-consent" in low,
-            bool(self._nonce),
-        )
+        marks = b"data-consent" in low
+        skip = _skip(blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce))
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                end = skip.match(low, pos).end()  # type: ignore[union-attr]
+                copy = self._copier(marks) if self._foreign else skip
+                end = copy.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
                     pos = end
@@ -257,6 +338,15 @@ class HtmlRewriter:
         self._buf = buf[pos:]
         return b"".join(out)
 
+    def _copier(self, marks: bool) -> re.Pattern[bytes]:
+        """What copies markup Python need not see, inside foreign content."""
+        if self._foreign[-1][2] == _FOREIGN:
+            return _FOREIGN_COPY
+        blocker = self._blocker
+        return _skip(
+            blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce), in_point=True
+        )
+
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
     ) -> tuple[int, bool]:
@@ -265,6 +355,11 @@ class HtmlRewriter:
         if size - pos < 4 and not final:
             return pos, False
         second = low[pos + 1 : pos + 2]
+        if second == b"!" and self._foreign and b"<![CDATA["[: size - pos] == buf[pos : pos + 9]:
+            if size - pos < 9 and not final:
+                return pos, False
+            if size - pos >= 9:  # a CDATA section (case matters), text up to "]]>"
+                return self._enter_raw(buf, pos, pos + 9, _CDATA_END, out)
         if second == b"!":
             if not low.startswith(b"<!--", pos):
                 return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
@@ -282,9 +377,8 @@ class HtmlRewriter:
             if b"a" <= third <= b"z":
                 end_tag = _END_TAG.match(low, pos)
                 if end_tag is None:
-                    return self._incomplete(pos, out, size, final)
-                if end_tag.group(1) == b"noscript":
-                    self._noscript = max(0, self._noscript - 1)
+                    return self._incomplete(buf, pos, out, final)
+                self._end_tag(end_tag.group(1))
                 out.append(buf[pos : end_tag.end()])
                 return end_tag.end(), True
             if third == b">":
@@ -294,15 +388,19 @@ class HtmlRewriter:
         if b"a" <= second <= b"z":
             start_tag = _START_TAG.match(low, pos)
             if start_tag is None:
-                return self._incomplete(pos, out, size, final)
-            return self._start_tag(buf, start_tag, out)
+                return self._incomplete(buf, pos, out, final)
+            return self._start_tag(buf, start_tag, out, final)
         out.append(b"<")
         return pos + 1, True
 
-    def _incomplete(self, pos: int, out: list[bytes], size: int, final: bool) -> tuple[int, bool]:
+    def _incomplete(self, buf: bytes, pos: int, out: list[bytes], final: bool) -> tuple[int, bool]:
+        size = len(buf)
         if not final and size - pos <= MAX_TAG:
             return pos, False
-        # Unterminated at the end, or absurdly long: the '<' goes on as text.
+        if final:  # the browser drops a tag the page ends in: nothing in it may change
+            out.append(buf[pos:])
+            return size, False
+        # Absurdly long: the '<' goes on as text.
         out.append(b"<")
         return pos + 1, True
 
@@ -335,9 +433,48 @@ class HtmlRewriter:
         self._mode = _DATA
         return end, True
 
-    def _start_tag(self, buf: bytes, found: re.Match[bytes], out: list[bytes]) -> tuple[int, bool]:
+    def _end_tag(self, name: bytes) -> None:
+        """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`."""
+        stack = self._foreign
+        if stack and name in (b"p", b"br"):
+            self._breakout()
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == name:
+                del stack[i:]
+                return
+        if name == b"noscript":
+            self._noscript = max(0, self._noscript - 1)
+
+    def _breakout(self) -> None:
+        """An HTML tag in foreign content closes it, up to an HTML integration point."""
+        stack = self._foreign
+        while stack and stack[-1][2] == _FOREIGN:
+            stack.pop()
+
+    def _html_rules(self, name: bytes) -> bool:
+        """Whether a start tag at this point of foreign content is read as HTML."""
+        top, namespace, kind = self._foreign[-1]
+        if kind == _HTML_POINT:
+            return True
+        if kind == _TEXT_POINT:
+            return name not in (b"mglyph", b"malignmark")
+        return top == b"annotation-xml" and namespace == b"math" and name == b"svg"
+
+    def _start_tag(
+        self, buf: bytes, found: re.Match[bytes], out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
         pos, end = found.span()
         name = found.group(1)
+        closing = found.group(3).endswith(b"/")
+        if self._foreign and not self._html_rules(name):
+            if name not in _BREAKOUT and (name != b"font" or not _Tag(buf, found).styles_font()):
+                return self._foreign_tag(buf, found, out, closing, final)
+            self._breakout()
+        if name in (b"svg", b"math"):
+            if not closing:
+                self._foreign.append((name, name, _FOREIGN))
+            out.append(buf[pos:end])
+            return end, True
         if name == b"noscript":
             self._noscript += 1
             out.append(buf[pos:end])
@@ -350,10 +487,7 @@ class HtmlRewriter:
         if self._blocker.may_match(found.string, pos, end):
             tag = _Tag(buf, found)
             match = self._classify(tag)
-        raw = name == b"script" or name in _RAW_END
-        self_closing = raw and found.group(3).endswith(b"/")
-        if name == b"script" and not self_closing:
-            # ("/>" on a script counts only in SVG; reading on as markup holds back more.)
+        if name == b"script":  # ("/>" counts only in foreign content)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
             self._scan = end
@@ -366,11 +500,54 @@ class HtmlRewriter:
         if self._nonce and name == b"script":
             source = self._stamp(tag or _Tag(buf, found), source)
         out.append(source)
-        if raw and name != b"script" and not self_closing:
+        if name in _RAW_END:
             self._mode = _RAW
             self._end_re = _RAW_END[name][1 if self._noscript else 0]
             self._consume_end = False
         return end, True
+
+    def _foreign_tag(
+        self, buf: bytes, found: re.Match[bytes], out: list[bytes], closing: bool, final: bool
+    ) -> tuple[int, bool]:
+        """A start tag in SVG or MathML: no raw text follows; an inline script's text is markup,
+        so its decision waits only until its end tag is in sight, then markup goes on."""
+        pos, end = found.span()
+        name, low = found.group(1), found.string
+        tag = _Tag(buf, found)
+        match = self._classify(tag) if self._blocker.may_match(low, pos, end) else None
+        if (
+            match is None
+            and name == b"script"
+            and self._blocker.refused
+            and tag.executable_inline()
+            and tag.explicit() is None
+        ):
+            text_end = _FOREIGN_SCRIPT_END.search(low, end)
+            if text_end is not None:
+                match = self._decide_inline(low[end : text_end.start()], True)
+            elif final or len(low) - end >= MAX_INLINE_SCRIPT + _TAIL:
+                match = self._decide_inline(low[end : end + MAX_INLINE_SCRIPT + 1], final)
+            else:
+                return pos, False  # wait for its end, or for enough of it to decide
+        source = self._neutralise(tag, match) if match else buf[pos:end]
+        out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
+        if not closing and name in _TRACKED:
+            parent_ns = self._foreign[-1][1]
+            kind = _FOREIGN
+            if name in _HTML_POINTS[parent_ns] or (parent_ns == b"math" and tag.html_annotation()):
+                kind = _HTML_POINT
+            elif name in _TEXT_POINTS[parent_ns]:
+                kind = _TEXT_POINT
+            self._foreign.append((name, parent_ns, kind))
+        return end, True
+
+    def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
+        """The decision on an executable inline script, `text` its (lower-cased) text or more
+        than MAX_INLINE_SCRIPT bytes of it; `whole`: the text ended there."""
+        match = self._blocker.inline(text[:MAX_INLINE_SCRIPT])
+        if match is None and (not whole or len(text) > MAX_INLINE_SCRIPT):
+            match = Match(min(self._blocker.refused))  # too long to examine: fail closed
+        return match
 
     def _script(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
@@ -399,11 +576,14 @@ class HtmlRewriter:
                 self._script_state = _DOUBLE
         size = len(buf)
         if held is not None:
-            if end is None and not final and size - text_start < MAX_INLINE_SCRIPT:
+            if end is None and not final and size - text_start < MAX_INLINE_SCRIPT + _TAIL:
                 self._scan = max(scan, size - _TAIL)
                 return pos, False
-            # Decide on the whole text, or on its first MAX_INLINE_SCRIPT bytes.
-            match = self._blocker.inline(low[text_start : size if end is None else end])
+            # Its end is here, or far enough for the text to be longer than can be examined.
+            if end is not None or final:
+                match = self._decide_inline(low[text_start : size if end is None else end], True)
+            else:
+                match = self._decide_inline(low[text_start:size], False)
             source = self._neutralise(held, match) if match else held.source
             out.append(self._stamp(held, source) if self._nonce else source)
             self._held = None
@@ -488,6 +668,17 @@ class _Tag:
             if name == b"data-consent":
                 return value
         return None
+
+    def styles_font(self) -> bool:
+        """A `<font>` that ends foreign content."""
+        return any(name in (b"color", b"face", b"size") for name, _ in self.attrs)
+
+    def html_annotation(self) -> bool:
+        """A MathML annotation-xml holding HTML (an HTML integration point)."""
+        if self.name != b"annotation-xml":
+            return False
+        encoding = next((value for name, value in self.attrs if name == b"encoding"), b"")
+        return encoding in (b"text/html", b"application/xhtml+xml")
 
     def executable_inline(self) -> bool:
         types = [value for name, value in self.attrs if name == b"type"]
