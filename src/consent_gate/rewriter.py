@@ -10,13 +10,16 @@ letting through. Untouched bytes are emitted exactly as they arrived.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
+from urllib.parse import unquote_to_bytes
 
 from ._patterns import trie
 from .rules import Blocker, Match
+from .urls import DOCUMENT, absolute, target
 
 __all__ = ["HtmlRewriter", "Placeholder"]
 
@@ -37,6 +40,20 @@ _LOADING = (
     b"audio",
     b"input",
     b"track",
+    # Loads that are not sources: pings, backgrounds, SVG references, forms, a refresh, the
+    # document's base URL (read below, never copied by the fast path).
+    b"a",
+    b"area",
+    b"base",
+    b"body",
+    b"table",
+    b"td",
+    b"th",
+    b"image",
+    b"use",
+    b"form",
+    b"button",
+    b"meta",
 )
 
 
@@ -57,7 +74,12 @@ _FAST_ATTRS = (
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
-_UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
+# What the fast path copies without reading URLs: no "&" (a character reference can spell any
+# URL), no ":" (`https:host` needs no slashes), no control character.
+_QUIET = rb"[^>/\\:&\x00-\x08\x0b\x0e-\x1f"
+_UNTOKENISED_LOADING = trie(
+    {n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")}
+)
 
 
 # With nonces to stamp, only a script that will not get one may be copied whole: one with an
@@ -86,20 +108,21 @@ def _skip(
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
     if not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
-        plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
+        plain = _QUIET + (rb"d]++|d(?!ata-consent)" if marks else rb"]++")
         safe = (
             # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
-            # host, or by a host with user info, escapes, tabs or newlines in it.
+            # host, or by a host with user info, escapes, tabs, newlines or non-ASCII in it;
+            # a scheme's ":" comes before "//" (see `_QUIET` for the rest).
             _NAME_END
             + rb"(?=(?:"
             + plain
-            + rb"|[/\\](?![/\\](?:"
+            + rb"|:(?=[/\\][/\\])|[/\\](?![/\\](?:"
             + _HOST_CHAR
             + rb"*\.)?"
             + known
             + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
             + _HOST_CHAR
-            + rb"*[\t\n\r@%\\]))*+>)"
+            + rb"*[\t\n\r@%\\\x80-\xff]|[/\\]{2}|[\t\n\r]))*+>)"
             rb"[^>=]*+(?:(?<=[^\t\n\f\r /\"'])=" + _WS + rb"*+"
             rb"(?:\"[^\">]*+\"|'[^'>]*+'|[^\t\n\f\r >]*+)[^>=]*+)*+>"
         )
@@ -173,22 +196,47 @@ _JS_TYPES = frozenset(
         b"text/partytown",  # runs in a worker, trackers included
     }
 )
+# Lazy loaders copy these into src/srcset once the element is near the viewport.
+_LAZY = (b"data-src", b"data-srcset", b"data-lazy-src", b"data-lazy-srcset")
 _URL_ATTRS = {
-    b"script": (b"src", b"href", b"xlink:href"),
-    b"img": (b"src", b"srcset"),
-    b"iframe": (b"src",),
+    b"script": (b"src", b"href", b"xlink:href", b"data-src", b"data-rocket-src"),
+    b"img": (b"src", b"srcset", *_LAZY),
+    b"iframe": (b"src", b"data-src", b"data-lazy-src"),
     b"frame": (b"src",),
     b"link": (b"href", b"imagesrcset"),
     b"embed": (b"src",),
     b"object": (b"data",),
-    b"source": (b"src", b"srcset"),
-    b"video": (b"src", b"poster"),
-    b"audio": (b"src",),
-    b"input": (b"src",),
+    b"source": (b"src", b"srcset", *_LAZY),
+    b"video": (b"src", b"poster", b"data-src", b"data-poster"),
+    b"audio": (b"src", b"data-src"),
+    b"input": (b"src", b"formaction"),
     b"track": (b"src",),
+    b"a": (b"ping",),
+    b"area": (b"ping",),
+    b"base": (b"href",),
+    b"body": (b"background",),
+    b"table": (b"background",),
+    b"td": (b"background",),
+    b"th": (b"background",),
+    b"image": (b"href", b"xlink:href"),
+    b"use": (b"href", b"xlink:href"),
+    b"form": (b"action",),
+    b"button": (b"formaction",),
+    b"meta": (b"content",),  # only <meta http-equiv=refresh>: see _Tag.urls
+}
+# Attributes whose value is a whole HTML document, or may be one (a data: URL).
+_DOCUMENT_ATTRS = {
+    b"iframe": (b"srcdoc", b"src"),
+    b"frame": (b"src",),
+    b"object": (b"data",),
+    b"embed": (b"src",),
 }
 _UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
+# The URL of a refresh: a delay, ";" or ",", then the URL, perhaps after "url=" and a quote.
+_REFRESH_URL = re.compile(r"[\s\d.]*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
@@ -202,11 +250,20 @@ class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
 
     def __init__(
-        self, blocker: Blocker, placeholder: Placeholder, nonce: str | None = None
+        self,
+        blocker: Blocker,
+        placeholder: Placeholder,
+        nonce: str | None = None,
+        url: str = DOCUMENT,
     ) -> None:
         """`nonce`: stamped on every inline script that has none, so it passes a nonce-based
-        CSP (held-back ones too: banner.js copies it when it runs them after consent)."""
+        CSP (held-back ones too: banner.js copies it when it runs them after consent).
+        `url`: the page's address, which relative URLs resolve against."""
         self._blocker = blocker
+        self._base = url  # what relative URLs resolve against: `url` or the first <base href>
+        self._based = False  # browsers take the first <base href> only
+        self._moved = False  # the base names another host: every loading tag is examined
+        self.first: Match | None = None  # the first element held back
         self._placeholder = placeholder
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
@@ -226,13 +283,7 @@ class HtmlRewriter:
 
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
-        blocker = self._blocker
-        skip = _skip(
-            blocker.hosts,
-            blocker.examines_every_tag,
-            b"data-consent" in low,
-            bool(self._nonce),
-        )
+        skip, moved = self._skipper(low), self._moved
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
@@ -243,6 +294,8 @@ class HtmlRewriter:
                     pos = end
                 if pos < size:
                     pos, more = self._markup(buf, low, pos, out, final)
+                    if self._moved != moved:  # a <base href> moved relative URLs elsewhere
+                        skip, moved = self._skipper(low), self._moved
             elif self._mode == _SCRIPT:
                 pos, more = self._script(buf, low, pos, out, final)
             elif self._mode == _RAW:
@@ -256,6 +309,15 @@ class HtmlRewriter:
         self._scan = max(0, self._scan - pos)
         self._buf = buf[pos:]
         return b"".join(out)
+
+    def _skipper(self, low: bytes) -> re.Pattern[bytes]:
+        blocker = self._blocker
+        return _skip(
+            blocker.hosts,
+            blocker.examines_every_tag or self._moved,
+            b"data-consent" in low,
+            bool(self._nonce),
+        )
 
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
@@ -347,9 +409,11 @@ class HtmlRewriter:
             out.append(buf[pos:end])
             return end, True
         tag = match = None
-        if self._blocker.may_match(found.string, pos, end):
+        if self._moved or name == b"base" or self._blocker.may_match(found.string, pos, end):
             tag = _Tag(buf, found)
             match = self._classify(tag)
+            if name == b"base" and not self._based and tag.value(b"href") is not None:
+                self._rebase(tag, match)
         raw = name == b"script" or name in _RAW_END
         self_closing = raw and found.group(3).endswith(b"/")
         if name == b"script" and not self_closing:
@@ -423,13 +487,41 @@ class HtmlRewriter:
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if category in self._blocker.refused else None
+        if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
+            return None
         url_attrs = _URL_ATTRS.get(tag.name, ())
+        script = tag.name == b"script"
         for name, value in tag.attrs:
             if value and name in url_attrs:
                 for url in _urls(name, value):
-                    if match := self._blocker.url(url, tag.name == b"script"):
+                    if match := self._blocker.url(url, script, self._base):
                         return match
+        for attr in _DOCUMENT_ATTRS.get(tag.name, ()):
+            document = tag.document(attr)
+            if document and (match := self._inner(document)):
+                return match
         return None
+
+    def _inner(self, document: bytes) -> Match | None:
+        """What a frame's own document (srcdoc, a data: URL) would hold back first."""
+        inner = HtmlRewriter(self._blocker, self._placeholder, url=self._base)
+        inner.feed(document)
+        inner.close()
+        return inner.first
+
+    def _rebase(self, tag: _Tag, match: Match | None) -> None:
+        """The first <base href> moves relative URLs, unless it is held back itself (then the
+        page's own assets, the gate's included, would load from a tracker)."""
+        self._based = True
+        if match is not None:
+            return
+        href = tag.value(b"href") or b""
+        base = absolute(unescape(href.decode("latin-1")), self._base)
+        if base is None:
+            return
+        here, there = target(self._base), target(base)
+        self._moved = self._moved or here is None or there is None or here.host != there.host
+        self._base = base
 
     def _stamp(self, tag: _Tag, source: bytes) -> bytes:
         """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
@@ -442,6 +534,8 @@ class HtmlRewriter:
 
     def _neutralise(self, tag: _Tag, match: Match) -> bytes:
         """The tag with its loading attributes renamed and the reason stated first."""
+        if self.first is None:
+            self.first = match
         rename = set(_URL_ATTRS.get(tag.name, ()))
         added = b' data-cg-category="' + match.category.encode() + b'"'
         if match.service:
@@ -482,6 +576,28 @@ class _Tag:
             else []
         )
 
+    def value(self, name: bytes) -> bytes | None:
+        """The first `name` attribute's value as written (not lower-cased), without quotes."""
+        found = self.found
+        base = found.start()
+        for attr in _ATTR.finditer(found.string, found.start(2), found.end(2)):
+            if attr.group(1) == name:
+                if attr.group(2) is None:
+                    return b""
+                value = self.source[attr.start(2) - base : attr.end(2) - base]
+                return value[1:-1] if value[:1] in (b'"', b"'") else value
+        return None
+
+    def document(self, name: bytes) -> bytes | None:
+        """The HTML document an attribute holds: a srcdoc, or a data: URL's content."""
+        value = self.value(name)
+        if value is None:
+            return None
+        text = unescape(value.decode("latin-1")) if b"&" in value else value.decode("latin-1")
+        if name == b"srcdoc":
+            return text.encode("latin-1", "replace")
+        return _data_url(text)
+
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
         for name, value in self.attrs:
@@ -510,9 +626,36 @@ class _Tag:
 
 
 def _urls(attr_name: bytes, value: bytes) -> list[str]:
-    text = value.decode("latin-1")
+    text = _text(value)
     if "&" in text:
         text = unescape(text)
     if attr_name.endswith(b"srcset"):
         return _SRCSET_URL.findall(text)
+    if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
+        found = _REFRESH_URL.match(text)
+        return [found.group(1)] if found else []
     return [text]
+
+
+def _text(value: bytes) -> str:
+    """An attribute value as text: UTF-8, as most pages are, else byte for byte (ASCII, which
+    is all a host name can be in any other charset, reads the same)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _data_url(text: str) -> bytes | None:
+    """The content of a data: URL (percent- or base64-encoded); None for any other URL."""
+    text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
+    if text[:5].lower() != "data:":
+        return None
+    meta, _, data = text[5:].partition(",")
+    content = unquote_to_bytes(data)
+    if meta.lower().replace(" ", "").endswith(";base64"):
+        try:
+            return base64.b64decode(b"".join(content.split()), validate=False)
+        except ValueError:
+            return None
+    return content

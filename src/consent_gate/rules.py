@@ -6,15 +6,14 @@ one set of refused categories, so a request only does dictionary lookups and one
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import unquote
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
 from .policy import Policy, Service
+from .urls import DOCUMENT, target
 
 __all__ = ["Blocker", "Classifier", "Match", "Rules"]
 
@@ -69,37 +68,19 @@ class Classifier:
         )
         self.url = lru_cache(maxsize=4096)(self._url)
 
-    def _url(self, value: str) -> Match | None:
-        """The service of a URL as written in an attribute (absolute, //host or /path).
+    def _url(self, value: str, base: str = DOCUMENT) -> Match | None:
+        """The service of a URL as written in a page whose base URL is `base`.
 
-        The URL is read the way a browser reads it: tabs and newlines dropped, backslashes as
-        slashes, user info skipped, the host percent-decoded without a trailing dot, and dot
-        segments resolved, so none of these hides a tracker.
+        The URL is read the way a browser reads it (see `urls`), so no spelling of a tracker's
+        address hides it; paths of the page's own host are matched against path rules.
         """
-        value = value.strip(" \t\n\f\r").lower().translate(_TABS_AND_NEWLINES)
-        value = value.replace("\\", "/")
-        if value.startswith("//"):
-            rest = value[2:]
-        else:
-            scheme, sep, rest = value.partition("://")
-            if not sep:
-                return self._path(value) if ":" not in value.partition("/")[0] else None
-            if scheme not in ("http", "https"):
-                return None
-        cut = len(rest)
-        for stop in "/?#":
-            index = rest.find(stop)
-            if index != -1 and index < cut:
-                cut = index
-        host, path = rest[:cut].rpartition("@")[2], rest[cut:] or "/"
-        if "%" in host:
-            host = unquote(host)
-        host = host.rstrip(".")
-        if path[0] != "/":
-            path = "/" + path
-        if "/." in path:
-            path = _resolve_dots(path)
-        return self._host(host, path)
+        found = target(value, base)
+        if found is None or found.scheme not in ("http", "https"):
+            return None
+        path = found.path.lower()
+        if self.has_paths and found.host == _host_of(base) and (match := self._path(path)):
+            return match
+        return self._host(found.host, path)
 
     def inline(self, text: bytes) -> list[Match]:
         """Services whose signatures appear in an inline script's lower-cased text, in order."""
@@ -129,8 +110,6 @@ class Classifier:
         return None
 
     def _path(self, path: str) -> Match | None:
-        if not path.startswith("/"):
-            return None
         for pattern, match in self._paths:
             if pattern.match(path):
                 return match
@@ -158,13 +137,13 @@ class Blocker:
         self.hosts = classifier.hosts
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
-        """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
-        the policy names, and explicit marks can match."""
+        """Cheap pre-check of a lower-cased tag: only URLs with a host or a scheme, first-party
+        paths the policy names, and explicit marks can match."""
         return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
-    def url(self, value: str, script: bool = False) -> Match | None:
+    def url(self, value: str, script: bool = False, base: str = DOCUMENT) -> Match | None:
         """The refused service of a URL; `script`: it is a `<script>`'s source."""
-        match = self._classifier.url(value)
+        match = self._classifier.url(value, base)
         if match is None or match.category not in self.refused:
             return None
         return None if script and match.service in self._consent_aware else match
@@ -199,18 +178,15 @@ class Rules:
             return blocker
 
 
-# A host starts after two slashes, either way round: browsers read "\\" as "/".
-_MAY_MATCH = re.compile(rb"[/\\][/\\]|data-consent")
-_TABS_AND_NEWLINES = str.maketrans("", "", "\t\n\r")
+# A host starts after two slashes, either way round (browsers read "\\" as "/"), or after a
+# scheme's ":" alone (`https:host`); a character reference can spell either.
+_MAY_MATCH = re.compile(rb"[/\\][/\\]|[:&]|data-consent")
 
 
-def _resolve_dots(path: str) -> str:
-    """`/a/./b/../c?q` -> `/a/c?q`, as a browser resolves a URL's path."""
-    cut = min((i for i in (path.find("?"), path.find("#")) if i != -1), default=len(path))
-    resolved = posixpath.normpath(path[:cut])
-    if path[:cut].endswith("/") and not resolved.endswith("/"):
-        resolved += "/"
-    return resolved + path[cut:]
+@lru_cache(maxsize=256)
+def _host_of(base: str) -> str:
+    found = target(base)
+    return found.host if found else ""
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

@@ -1,0 +1,240 @@
+"""Every spelling of a tracker's address that a browser fetches is held back: URLs are read the
+way the WHATWG URL standard reads them, in whichever attribute or element loads them."""
+
+from __future__ import annotations
+
+import base64
+import html
+from urllib.parse import quote
+
+import pytest
+
+from consent_gate.policy import Policy
+from consent_gate.rewriter import HtmlRewriter
+from consent_gate.rules import Blocker, Rules
+from consent_gate.urls import Target, absolute, target
+
+POLICY = Policy.default()
+RULES = Rules(POLICY)
+ALL_REFUSED = frozenset(POLICY.optional_categories)
+PAGE = "http://shop.example/dir/page"
+GTM = "www.googletagmanager.com"
+
+
+def rewrite(markup: bytes, *, url: str = PAGE, refused: frozenset[str] = ALL_REFUSED) -> bytes:
+    blocker = RULES.blocking(refused)
+    assert blocker is not None
+    rewriter = HtmlRewriter(blocker, lambda match: b"PLACEHOLDER", url=url)
+    return rewriter.feed(markup) + rewriter.close()
+
+
+def held(markup: bytes, **kwargs: object) -> bool:
+    return b"data-cg-category=" in rewrite(markup, **kwargs)  # type: ignore[arg-type]
+
+
+# Each spells https://{a}.{b}.{c}/{path} in a way Chromium fetches.
+SPELLINGS = [
+    "https:{a}.{b}.{c}/{path}",  # no slashes (another scheme than the page's)
+    "https:/{a}.{b}.{c}/{path}",
+    "https:///{a}.{b}.{c}/{path}",
+    "https:/\t/{a}.{b}.{c}/{path}",
+    "ht\ntps://{a}.{b}.{c}/{path}",
+    "https://{a}.{b1}\t{b2}.{c}/{path}",
+    "\x01\x1f https://{a}.{b}.{c}/{path}\x00 ",
+    "https:\\\\{a}.{b}.{c}\\{path}",
+    "https://{a}&#46;{b}&#x2E;{c}/{path}",
+    "https://{a}&period;{b}&period;{c}/{path}",
+    "https:&sol;&sol;{a}.{b}.{c}/{path}",
+    "https&colon;//{a}.{b}.{c}/{path}",
+    "&#x68;ttps://{a}.{b}.{c}/{path}",
+    "https://{a}.{b}\u3002{c}/{path}",
+    "https://{a}\uff0e{b}\uff61{c}/{path}",
+    "https://\uff57\uff57\uff57.{b}.{c}/{path}",
+    "https://{a}.{b}%2e{c}/{path}",
+    "https://%77%77%77.{b}.{c}/{path}",
+    "HTTPS://{A}.{B}.{C}/{path}",
+    "https://x@{a}.{b}.{c}/{path}",
+    "https://x:y@{a}.{b}.{c}/{path}",
+    "https://{a}.{b}.{c}./{path}",
+    "https://{a}.{b}.{c}:443/{path}",
+    "https://{a}.{b}.{c}:8443/{path}",
+    "//{a}.{b}.{c}/{path}",
+    "\\\\{a}.{b}.{c}/{path}",
+    "https://{a}.{b}.{c}/x/../{path}",
+]
+
+
+def spell(template: str, host: str, path: str) -> str:
+    a, b, c = host.split(".")
+    half = len(b) // 2
+    return template.format(
+        a=a, b=b, c=c, A=a.upper(), B=b.upper(), C=c.upper(), b1=b[:half], b2=b[half:], path=path
+    )
+
+
+@pytest.mark.parametrize("template", SPELLINGS)
+def test_every_spelling_of_a_tracker_url_is_read_as_the_browser_reads_it(template: str) -> None:
+    found = target(html.unescape(spell(template, GTM, "gtag/js?id=G-1")), PAGE)
+    assert found is not None
+    assert found.host.partition(":")[0] == GTM
+    assert found.path == "/gtag/js?id=G-1"
+
+
+@pytest.mark.parametrize("template", SPELLINGS)
+@pytest.mark.parametrize("quote_char", ['"', "'", ""])
+def test_every_spelling_is_held_back_in_a_script(template: str, quote_char: str) -> None:
+    spelling = spell(template, GTM, "gtag/js?id=G-1")
+    if not quote_char and any(c in spelling for c in " \t\n\x00\x01\x1f"):
+        pytest.skip("an unquoted value ends at whitespace")
+    markup = f"<script async src={quote_char}{spelling}{quote_char}></script>"
+    out = rewrite(markup.encode("utf-8"))
+    assert b'type="text/plain" data-cg-category="analytics"' in out, out
+    assert b" data-cg-src=" in out
+
+
+@pytest.mark.parametrize("template", SPELLINGS)
+def test_every_spelling_is_held_back_in_a_pixel(template: str) -> None:
+    pixel = spell(template, "www.facebook.com", "tr?id=1")
+    out = rewrite(f'<img alt="" src="{pixel}">'.encode())
+    assert b'data-cg-category="marketing"' in out, (pixel, out)
+
+
+def test_a_scheme_without_slashes_is_relative_on_a_page_of_the_same_scheme() -> None:
+    assert target(f"https:{GTM}/x", "https://shop.example/dir/") == Target(
+        "https", "shop.example", f"/dir/{GTM}/x"
+    )
+    assert target(f"https:{GTM}/x", "http://shop.example/dir/") == Target("https", GTM, "/x")
+
+
+def test_first_party_and_other_urls_are_left_alone() -> None:
+    for markup in [
+        b'<script src="/app.js"></script>',
+        b'<img src="logo.png" alt="Note: no tracker here &amp; none there">',
+        b'<a href="https://www.facebook.com/acme">Us on Facebook</a>',
+        b'<img src="https://cdn.example/x.png" style="color: red">',
+        b'<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">',
+        b'<base href="/static/">',
+    ]:
+        assert rewrite(markup) == markup
+
+
+def test_relative_urls_resolve_against_base_href() -> None:
+    markup = (
+        b'<base href="https://cdn.jsdelivr.net/npm/">'
+        b'<script src="@fingerprintjs/fingerprintjs@4/dist/fp.min.js"></script>'
+    )
+    out = rewrite(markup)
+    assert out.startswith(b'<base href="https://cdn.jsdelivr.net/npm/">')  # not a tracker
+    assert b'data-cg-service="fingerprintjs"' in out
+    assert b'data-cg-src="@fingerprintjs' in out
+
+
+def test_a_base_href_on_a_tracker_is_itself_held_and_moves_nothing() -> None:
+    markup = f'<base href="https://{GTM}/gtag/"><script src="js?id=G-1"></script>'.encode()
+    out = rewrite(markup)
+    assert out.startswith(b'<base data-cg-category="analytics"')
+    assert b'data-cg-href="https://www.googletagmanager.com/gtag/"' in out
+    # Relative URLs stay on the page's own host, so the script is first-party.
+    assert out.endswith(b'<script src="js?id=G-1"></script>')
+
+
+def test_only_the_first_base_href_counts() -> None:
+    markup = (
+        b'<base target="_blank"><base href="/"><base href="https://cdn.jsdelivr.net/npm/">'
+        b'<script src="@fingerprintjs/fingerprintjs@4/dist/fp.min.js"></script>'
+    )
+    assert rewrite(markup) == markup
+
+
+def test_absolute_resolves_base_hrefs() -> None:
+    assert absolute("../a/", "https://x.example/b/c/") == "https://x.example/b/a/"
+    assert absolute("http://[", PAGE) is None
+
+
+@pytest.mark.parametrize(
+    ("markup", "renamed"),
+    [
+        (f'<a href="/buy" ping="https://{GTM}/collect">Buy</a>', b"data-cg-ping="),
+        ('<area href="/buy" ping="https://www.facebook.com/tr?id=1">', b"data-cg-ping="),
+        ('<body background="https://www.facebook.com/tr?id=1">', b"data-cg-background="),
+        ('<table background="https://www.facebook.com/tr?id=1">', b"data-cg-background="),
+        ('<td background="//www.facebook.com/tr?id=1">', b"data-cg-background="),
+        ('<svg><image href="https://www.facebook.com/tr?id=1"/></svg>', b"data-cg-href="),
+        ('<svg><image xlink:href="https://www.facebook.com/tr"/></svg>', b"data-cg-xlink:href="),
+        ('<svg><use href="https://www.facebook.com/tr?id=1#i"/></svg>', b"data-cg-href="),
+        (
+            '<meta http-equiv="refresh" content="0; url=https://www.facebook.com/tr?id=1">',
+            b"data-cg-content=",
+        ),
+        ('<form action="https://www.facebook.com/tr" method="post">', b"data-cg-action="),
+        ('<button formaction="https://www.facebook.com/tr">', b"data-cg-formaction="),
+        (f'<link rel="modulepreload" href="https://{GTM}/gtm.js?id=1">', b"data-cg-href="),
+        (f'<link rel="icon" href="https://{GTM}/gtm.js?id=1">', b"data-cg-href="),
+        ('<video poster="https://www.facebook.com/tr?id=1"></video>', b"data-cg-poster="),
+        ('<object data="https://www.facebook.com/tr?id=1"></object>', b"data-cg-data="),
+        ('<embed src="https://www.facebook.com/tr?id=1">', b"data-cg-src="),
+        ('<input type="image" src="https://www.facebook.com/tr?id=1">', b"data-cg-src="),
+        ('<img data-src="https://www.facebook.com/tr?id=1" class="lazy">', b"data-cg-data-src="),
+        ('<img data-lazy-src="https://www.facebook.com/tr?id=1">', b"data-cg-data-lazy-src="),
+        ('<img data-srcset="https://www.facebook.com/tr?id=1 2x">', b"data-cg-data-srcset="),
+        (
+            f'<script type="rocketlazyloadscript" data-rocket-src="https://{GTM}/gtm.js?id=1">'
+            "</script>",
+            b"data-cg-data-rocket-src=",
+        ),
+    ],
+)
+def test_every_loading_attribute_is_held_back(markup: str, renamed: bytes) -> None:
+    out = rewrite(markup.encode())
+    assert b"data-cg-category=" in out, out
+    assert renamed in out, out
+
+
+def test_a_meta_that_does_not_refresh_is_left_alone() -> None:
+    markup = b'<meta name="x" content="https://www.facebook.com/tr?id=1">'
+    assert rewrite(markup) == markup
+
+
+FRAME_DOC = f'<script async src="https://{GTM}/gtag/js?id=G-1"></script>'
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        f'<iframe srcdoc="{html.escape(FRAME_DOC)}"></iframe>',
+        f"<iframe srcdoc='{FRAME_DOC}'></iframe>",
+        f'<iframe src="data:text/html,{quote(FRAME_DOC)}"></iframe>',
+        f'<iframe src="data:text/html;base64,{base64.b64encode(FRAME_DOC.encode()).decode()}">',
+        f'<object data="data:text/html;base64,{base64.b64encode(FRAME_DOC.encode()).decode()}">',
+        f'<embed src="data:text/html,{quote(FRAME_DOC)}">',
+    ],
+)
+def test_a_frame_whose_own_document_holds_a_tracker_is_held(markup: str) -> None:
+    out = rewrite(markup.encode())
+    assert b'data-cg-category="analytics"' in out, out
+
+
+def test_a_held_srcdoc_frame_gets_the_placeholder_and_keeps_its_document() -> None:
+    out = rewrite(f'<iframe srcdoc="{html.escape(FRAME_DOC)}"></iframe>'.encode())
+    assert b' srcdoc="PLACEHOLDER"' in out
+    assert b' data-cg-srcdoc="&lt;script' in out
+
+
+def test_a_frame_with_a_harmless_document_is_left_alone() -> None:
+    for markup in [
+        b'<iframe srcdoc="&lt;p&gt;hello from https://example.com/&lt;/p&gt;"></iframe>',
+        b'<iframe src="data:text/html,%3Cp%3Ehi%3C/p%3E"></iframe>',
+    ]:
+        assert rewrite(markup) == markup
+
+
+def test_accepted_categories_are_left_alone() -> None:
+    markup = f"<script src=https:{GTM}/gtag/js?id=G-1></script>".encode()
+    assert rewrite(markup, refused=frozenset({"marketing"})) == markup
+
+
+def test_blocker_url_takes_the_page_base() -> None:
+    blocker = RULES.blocking(ALL_REFUSED)
+    assert isinstance(blocker, Blocker)
+    assert blocker.url(f"https:{GTM}/gtag/js", base="http://x.example/") is not None
+    assert blocker.url(f"https:{GTM}/gtag/js", base="https://x.example/") is None
