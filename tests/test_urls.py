@@ -12,7 +12,7 @@ import pytest
 from consent_gate.policy import Policy
 from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Rules
-from consent_gate.urls import Target, absolute, target
+from consent_gate.urls import Target, absolute, page_url, target
 
 POLICY = Policy.default()
 RULES = Rules(POLICY)
@@ -238,3 +238,16 @@ def test_blocker_url_takes_the_page_base() -> None:
     assert isinstance(blocker, Blocker)
     assert blocker.url(f"https:{GTM}/gtag/js", base="http://x.example/") is not None
     assert blocker.url(f"https:{GTM}/gtag/js", base="https://x.example/") is None
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("shop.example:8000", "http://shop.example:8000/a%20b"),
+        ("", "http://document.invalid/a%20b"),
+        ("a@www.googletagmanager.com", "http://document.invalid/a%20b"),
+        ("bad host<>", "http://document.invalid/a%20b"),
+    ],
+)
+def test_the_page_url_is_always_a_valid_base(host: str, expected: str) -> None:
+    assert page_url("http", host, "/a%20b") == expected

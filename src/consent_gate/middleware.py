@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from . import bots, fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
@@ -42,6 +43,7 @@ from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
+from .urls import page_url
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -342,7 +344,7 @@ class _Response:
                     made[match] = text.encode("ascii", "xmlcharrefreplace")
                 return made[match]
 
-            rewriter = HtmlRewriter(blocker, placeholder, stamp)
+            rewriter = HtmlRewriter(blocker, placeholder, stamp, self._page_url())
         head = b"" if fragment else gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
@@ -363,6 +365,12 @@ class _Response:
         if len(next_url) <= _MAX_NEXT:
             return next_url
         return path if len(path) <= _MAX_NEXT else "/"
+
+    def _page_url(self) -> str:
+        scope = self._scope
+        host = (header(scope["headers"], b"host") or b"").decode("latin-1")
+        path = quote(scope.get("root_path", "") + scope["path"], safe="/%:@!$&'()*+,;=")
+        return page_url(scope.get("scheme", "http"), host, path)
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(

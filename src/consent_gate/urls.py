@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from ada_url import URL
 
-__all__ = ["DOCUMENT", "Target", "absolute", "target"]
+__all__ = ["DOCUMENT", "Target", "absolute", "page_url", "target"]
 
 # The base of a page whose own address is unknown (the command line's `rewrite`).
 DOCUMENT = "http://document.invalid/"
@@ -45,3 +45,20 @@ def absolute(value: str, base: str = DOCUMENT) -> str | None:
         return URL(value, base).href
     except ValueError:
         return None
+
+
+def page_url(scheme: str, host: str, path: str) -> str:
+    """The address of the page a request asked for, what its relative URLs resolve against.
+
+    A `Host` that is no valid host gives a stand-in: a base that fails to parse would make
+    every URL in the page unreadable, and so let every tracker through.
+    """
+    scheme = "https" if scheme == "https" else "http"
+    if not host or any(c in host for c in "/\\@?#"):
+        host = "document.invalid"
+    for authority in (host, "document.invalid"):
+        try:
+            return URL(f"{scheme}://{authority}{path}").href
+        except ValueError:
+            continue
+    return DOCUMENT
