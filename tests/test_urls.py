@@ -251,3 +251,62 @@ def test_blocker_url_takes_the_page_base() -> None:
 )
 def test_the_page_url_is_always_a_valid_base(host: str, expected: str) -> None:
     assert page_url("http", host, "/a%20b") == expected
+
+
+# --- inline scripts: hosts, escapes, joined strings ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "service"),
+    [
+        ('var s = "https:\\/\\/www.googletagmanager.com\\/gtag\\/js?id=G-1";', "google-analytics"),
+        ("var s = 'https:\\x2f\\x2fwww.googletagmanager.com\\x2fgtag/js';", "google-analytics"),
+        ("var s = 'https:\\u002f\\u002fwww.googletagmanager.com/gtag/js';", "google-analytics"),
+        ("var s = 'https://www.googletag' + 'manager.com/gtag/js?id=' + id;", "google-analytics"),
+        (
+            "document.write('<scr'+'ipt src=\"https://ad.doubleclick.net/ddm/x.js\"></scr'+'ipt>')",
+            "google-ads",
+        ),
+        (
+            "(function(d,s){var e=d.createElement(s);e.src='//js.hs-analytics.net/analytics/'"
+            "+Date.now()+'/123.js';d.head.appendChild(e)})(document,'script');",
+            "hubspot",
+        ),
+        ('{"src": "https:\\/\\/connect.facebook.net\\/en_US\\/fbevents.js"}', "meta-pixel"),
+    ],
+)
+def test_inline_scripts_are_matched_by_host_after_undoing_escapes(
+    script: str, service: str
+) -> None:
+    out = rewrite(f"<script>{script}</script>".encode())
+    assert out.startswith(b'<script type="text/plain" data-cg-category='), out
+    assert f'data-cg-service="{service}"'.encode() in out, out
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "var x = 'https://notdoubleclick.net/ddm/x.js';",
+        "var x = 'https://googletagmanager.com.example/gtag/js';",
+        "var name = 'connect' + 'ed'; var re = /\\//;",
+        "var share = 'https://www.facebook.com/sharer/sharer.php';",  # no tracking path
+    ],
+)
+def test_inline_scripts_without_a_tracker_host_run(script: str) -> None:
+    markup = f"<script>{script}</script>".encode()
+    assert rewrite(markup) == markup
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<script type="importmap">{"imports": {"fp": '
+        '"https://cdn.jsdelivr.net/npm/@fingerprintjs/fingerprintjs@4/+esm"}}</script>',
+        '<script type="speculationrules">{"prefetch": [{"source": "list", '
+        '"urls": ["https://www.googletagmanager.com/gtag/js?id=G-1"]}]}</script>',
+    ],
+)
+def test_import_maps_and_speculation_rules_naming_trackers_are_held(markup: str) -> None:
+    out = rewrite(markup.encode())
+    assert out.startswith(b'<script type="text/plain" data-cg-category='), out
+    assert b"data-cg-type=" in out

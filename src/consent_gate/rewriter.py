@@ -198,6 +198,7 @@ _JS_TYPES = frozenset(
 )
 # Lazy loaders copy these into src/srcset once the element is near the viewport.
 _LAZY = (b"data-src", b"data-srcset", b"data-lazy-src", b"data-lazy-srcset")
+_LOADING_TYPES = _JS_TYPES | {b"importmap", b"speculationrules"}
 _URL_ATTRS = {
     b"script": (b"src", b"href", b"xlink:href", b"data-src", b"data-rocket-src"),
     b"img": (b"src", b"srcset", *_LAZY),
@@ -423,7 +424,7 @@ class HtmlRewriter:
             self._scan = end
             if match is None:
                 tag = tag or _Tag(buf, found)
-                if self._blocker.refused and tag.executable_inline() and tag.explicit() is None:
+                if self._blocker.refused and tag.loads_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
         source = self._neutralise(tag, match) if tag and match else buf[pos:end]
@@ -605,11 +606,13 @@ class _Tag:
                 return value
         return None
 
-    def executable_inline(self) -> bool:
+    def loads_inline(self) -> bool:
+        """An inline script whose text can load something: JavaScript, or an import map or
+        speculation rules (which name URLs to fetch or prefetch)."""
         types = [value for name, value in self.attrs if name == b"type"]
         if any(name == b"src" for name, _ in self.attrs):
             return False
-        return not types or types[0].strip() in _JS_TYPES
+        return not types or types[0].strip() in _LOADING_TYPES
 
     def attribute_offsets(self) -> list[tuple[bytes, int]]:
         """(name, offset in `source`) of each attribute, for renaming."""

@@ -57,13 +57,16 @@ class Classifier:
                 self._paths.append((_glob(path), match))
         self.has_paths = bool(self._paths)
         self.hosts = frozenset([*self._hosts, *self._urls])
-        # Aho-Corasick finds every signature in one pass over the text (a regex alternation of
-        # a hundred literals crawls through large inline scripts); leftmost-longest makes the
-        # most specific signature win where two start at the same place.
-        self._snippet_matches = list(snippets.values())
-        self._snippet_search = (
-            BytesAhoCorasick(list(snippets), matchkind=MATCHKIND_LEFTMOST_LONGEST)
-            if snippets
+        # Aho-Corasick finds every signature and host name in one pass over the text (a regex
+        # alternation of a hundred literals crawls through large inline scripts); leftmost-
+        # longest makes the most specific signature win where two start at the same place.
+        signatures: dict[bytes, Match | str] = dict(snippets)
+        for host in sorted(self.hosts):
+            signatures.setdefault(host.encode(), host)
+        self._signatures = list(signatures.values())
+        self._signature_search = (
+            BytesAhoCorasick(list(signatures), matchkind=MATCHKIND_LEFTMOST_LONGEST)
+            if signatures
             else None
         )
         self.url = lru_cache(maxsize=4096)(self._url)
@@ -83,11 +86,31 @@ class Classifier:
         return self._host(found.host, path)
 
     def inline(self, text: bytes) -> list[Match]:
-        """Services whose signatures appear in an inline script's lower-cased text, in order."""
-        if self._snippet_search is None:
+        """Services whose signatures or host names appear in an inline script's lower-cased
+        text, in order. String escapes (`\\/`, `\\x2f`, `\\u002f`) and literals joined with
+        `+` are undone first, so `'<scr' + 'ipt src="https:\\/\\/tracker…` is read whole."""
+        if self._signature_search is None:
             return []
-        found = self._snippet_search.find_matches_as_indexes(text)
-        return [self._snippet_matches[index] for index, _, _ in found]
+        text = _JOINED.sub(b"", text)
+        if b"\\" in text:
+            text = _JS_ESCAPE.sub(_unescape, text)
+        found: list[Match] = []
+        for index, start, end in self._signature_search.find_matches_as_indexes(text):
+            signature = self._signatures[index]
+            if isinstance(signature, Match):
+                found.append(signature)
+            elif (match := self._named_host(text, signature, start, end)) is not None:
+                found.append(match)
+        return found
+
+    def _named_host(self, text: bytes, host: str, start: int, end: int) -> Match | None:
+        """The service of a host name found in script text, if it is a whole name there."""
+        if start and _NAME_BYTE.match(text, start - 1) and text[start - 1 : start] != b".":
+            return None  # the tail of a longer name ("notgoogletagmanager.com")
+        if _NAME_BYTE.match(text, end) or _DOT_LABEL.match(text, end):
+            return None  # the head of a longer name ("googletagmanager.com.example")
+        path = _PATH.match(text, end)
+        return self._lookup(host, (path.group(1) or b"/").decode("latin-1") if path else "/")
 
     def _host(self, host: str, path: str) -> Match | None:
         name = host.partition(":")[0]
@@ -181,6 +204,21 @@ class Rules:
 # A host starts after two slashes, either way round (browsers read "\\" as "/"), or after a
 # scheme's ":" alone (`https:host`); a character reference can spell either.
 _MAY_MATCH = re.compile(rb"[/\\][/\\]|[:&]|data-consent")
+
+
+# Script text: string literals joined with "+", escapes that spell ASCII, a host's path.
+_JOINED = re.compile(rb"[\"'`]\s*+\+\s*+[\"'`]")
+_JS_ESCAPE = re.compile(rb"\\(?:x([0-7][0-9a-f])|u00([0-7][0-9a-f])|u\{0*([0-7][0-9a-f])\}|(/))")
+_NAME_BYTE = re.compile(rb"[a-z0-9-]")
+_DOT_LABEL = re.compile(rb"\.[a-z0-9]")
+_PATH = re.compile(rb"(?::[0-9]+)?(/[^\s\"'`<>\\]*)?")
+
+
+def _unescape(found: re.Match[bytes]) -> bytes:
+    if found.group(4):
+        return b"/"
+    code = found.group(1) or found.group(2) or found.group(3)
+    return bytes([int(code, 16)])
 
 
 @lru_cache(maxsize=256)
