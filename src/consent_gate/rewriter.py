@@ -112,11 +112,12 @@ def _skip(
         safe = (
             # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
             # host, or by a host with user info, escapes, tabs, newlines or non-ASCII in it;
-            # a scheme's ":" comes before "//" (see `_QUIET` for the rest).
+            # a ":" ends no "http", "https" or "data" (a tab or newline may end one), or comes
+            # before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
             _NAME_END
             + rb"(?=(?:"
             + plain
-            + rb"|:(?=[/\\][/\\])|[/\\](?![/\\](?:"
+            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\](?:"
             + _HOST_CHAR
             + rb"*\.)?"
             + known
