@@ -1,5 +1,8 @@
 """Every spelling of a tracker's address that Chromium fetches is held until consent.
 
+(Also what inline scripts spell with escapes and joined strings, `Link` preload headers and a
+page served without a Content-Type.)
+
 The page writes the Meta pixel and the Google tag in the ways the WHATWG URL standard lets a
 browser read them (no slashes, tabs and newlines, backslashes, character references, full-width
 and ideographic dots, percent-encoded hosts, user info, ports), through every attribute that
@@ -18,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consent_gate import ConsentGate, Policy
@@ -64,6 +67,18 @@ LOADS = [
 ]
 
 
+INLINE = [
+    # JSON-style escapes, \x and \u escapes, and a tag split across joined strings.
+    "<script>(function(){var s=document.createElement('script');"
+    "s.src='https:\\/\\/www.googletagmanager.com\\x2fgtag/js?id=G-ESC';"
+    "document.head.appendChild(s)})();</script>",
+    "<script>document.body.insertAdjacentHTML('beforeend', '<i'+'mg alt=\"\" "
+    "src=\"https://ad.double'+'click.net/ddm/x.gif\">')</script>",
+    "<script>var i=new Image();i.src='https://js.hs-analytics.net/analytics/'+Date.now()+'/1.js';"
+    "</script>",
+]
+
+
 def page() -> str:
     pixels = "".join(
         f'<img alt="" width="1" height="1" src="{spelling.format(n=n)}">'
@@ -75,15 +90,20 @@ def page() -> str:
         '<base href="https://www.googletagmanager.com/">'
         f'<script async src="{GTAG}"></script>'
         "</head><body><h1 id='title'>Spellings</h1>"
-        f"{pixels}{''.join(LOADS)}</body></html>"
+        f"{pixels}{''.join(LOADS)}{''.join(INLINE)}</body></html>"
     )
 
 
 def spellings_app() -> ConsentGate:
     async def home(request: Request) -> HTMLResponse:
-        return HTMLResponse(page())
+        link = "<https://connect.facebook.net/en_US/fbevents.js>; rel=preload; as=script"
+        return HTMLResponse(page(), headers={"Link": link})
 
-    app = Starlette(routes=[Route("/", home)])
+    async def untyped(request: Request) -> Response:
+        # No Content-Type: Chromium sniffs it as HTML and renders it.
+        return Response(page().encode(), headers={"Content-Type": ""})
+
+    app = Starlette(routes=[Route("/", home), Route("/untyped", untyped)])
     return ConsentGate(app, secret_key="url-spellings-browser-secret", policy=Policy.default())
 
 
@@ -97,20 +117,20 @@ def pixel_ids(visitor: Visitor) -> set[str]:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("javascript", [True, False])
+@pytest.mark.parametrize(("javascript", "path"), [(True, "/"), (False, "/"), (True, "/untyped")])
 def test_no_spelling_of_a_tracker_loads_before_a_choice(
-    live: LiveServer, visit: VisitorFactory, javascript: bool
+    live: LiveServer, visit: VisitorFactory, javascript: bool, path: str
 ) -> None:
     visitor = visit(live(spellings_app()), javascript_enabled=javascript)
 
-    visitor.page.goto("/")
+    visitor.page.goto(path)
     if javascript:
         visitor.wait_for_banner_script()  # its relative URL stayed on the site
     visitor.page.locator("#pinged").click()
     visitor.page.wait_for_timeout(500)
 
     assert visitor.recorder.hits == []
-    assert visitor.page.url.endswith("/#clicked")  # the refresh did not leave the page
+    assert visitor.page.url.endswith(f"{path}#clicked")  # the refresh did not leave the page
     assert visitor.banner.is_visible()
 
 
@@ -122,7 +142,8 @@ def test_accept_all_loads_every_held_spelling(live: LiveServer, visit: VisitorFa
 
     visitor.banner.get_by_role("button", name="Accept all").click()
 
-    visitor.recorder.wait_for("www.googletagmanager.com")
+    for host in ("www.googletagmanager.com", "ad.doubleclick.net", "js.hs-analytics.net"):
+        visitor.recorder.wait_for(host)
     expected = {str(n) for n in range(len(PIXELS))} | {"svg", "poster", "input", "preload"}
     deadline = time.monotonic() + 10
     while not expected <= pixel_ids(visitor) and time.monotonic() < deadline:
