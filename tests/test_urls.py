@@ -310,3 +310,56 @@ def test_import_maps_and_speculation_rules_naming_trackers_are_held(markup: str)
     out = rewrite(markup.encode())
     assert out.startswith(b'<script type="text/plain" data-cg-category='), out
     assert b"data-cg-type=" in out
+
+
+# --- CSS in style attributes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "background: url(https://www.facebook.com/tr?id=1)",
+        "background:url('//www.facebook.com/tr?id=1')",
+        'background-image: image-set("https://www.facebook.com/tr?id=1" 1x)',
+        "background: \\75 rl(https://www.facebook.com/tr?id=1)",
+        "background: url(https:www.facebook.com/tr?id=1)",
+        "background: url&lpar;https://www.facebook.com/tr?id=1&rpar;",
+        "background: &#117;rl(//www.facebook.com/tr?id=1)",
+        "background: url(//www.faceb\\6f ok.com/tr?id=1)",
+    ],
+)
+@pytest.mark.parametrize("element", ["div", "span", "img", "section"])
+def test_a_style_attribute_loading_a_tracker_is_held(style: str, element: str) -> None:
+    quoted = html.escape(style) if "&" not in style else style.replace('"', "&quot;")
+    markup = f'<p>x</p><{element} class="hero" style="{quoted}">text</{element}>'.encode()
+    out = rewrite(markup)
+    assert b'data-cg-category="marketing"' in out, out
+    assert b" data-cg-style=" in out, out
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b'<div style="background: url(/hero.png); color: red">x</div>',
+        b'<div style="font-family: &quot;Helvetica&quot;">x</div>',
+        b'<div style="background: url(https://cdn.example/a.png)">x</div>',
+        b'<p title="a>b" style="color: red">x</p><div style="width: calc(100% - 2px)">',
+    ],
+)
+def test_style_attributes_loading_no_tracker_are_left_alone(markup: bytes) -> None:
+    assert rewrite(markup) == markup
+
+
+def test_a_style_attribute_is_found_whatever_the_chunking() -> None:
+    markup = (
+        b'<p title="x>y">a</p><div class="a" style="background:url(//www.facebook.com/tr)">'
+        b"<span>b</span></div>"
+    )
+    blocker = RULES.blocking(ALL_REFUSED)
+    assert blocker is not None
+    for size in (1, 3, 7, 16):
+        rewriter = HtmlRewriter(blocker, lambda match: b"P", url=PAGE)
+        out = b"".join(rewriter.feed(markup[i : i + size]) for i in range(0, len(markup), size))
+        out += rewriter.close()
+        assert out == rewrite(markup)
+        assert b"data-cg-style=" in out

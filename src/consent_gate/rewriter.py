@@ -19,6 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 from ._patterns import trie
 from .rules import Blocker, Match
+from .stylesheets import css_urls, may_load
 from .urls import DOCUMENT, absolute, target
 
 __all__ = ["HtmlRewriter", "Placeholder"]
@@ -82,6 +83,12 @@ _UNTOKENISED_LOADING = trie(
 )
 
 
+# A tag without a style attribute, read with the exact attribute grammar.
+_UNSTYLED = rb"(?=(?:(?![\t\n\f\r /]*+style[\t\n\f\r /=>])" + ATTRIBUTE + rb")*+[\t\n\f\r /]*+>)"
+# CSS that may load something: a url( or image-set(, or one spelled with escapes.
+_STYLED = re.compile(rb"url\(|image-set\(|\\|&#|&lpar")
+
+
 # With nonces to stamp, only a script that will not get one may be copied whole: one with an
 # attribute `_stamp` leaves alone (looked for with the exact attribute grammar, so a chunked
 # stream, which Python sees tag by tag, decides the same).
@@ -96,13 +103,15 @@ def _skip(
     every_tag: bool,
     marks: bool,
     stamping: bool = False,
+    styles: bool = False,
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined.
+    With first-party path rules every loading tag is examined. With `styles` (the buffer holds
+    CSS that may load something), a tag with a style attribute is examined too.
     """
     quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
@@ -142,7 +151,13 @@ def _skip(
         )
     return re.compile(
         rb"[^<]*+(?:(?:"
-        rb"<(?!" + _INTERESTING + _NAME_END + rb")[a-z][^\t\n\f\r />]*+" + _FAST_ATTRS + rb">"
+        rb"<(?!"
+        + _INTERESTING
+        + _NAME_END
+        + rb")[a-z][^\t\n\f\r />]*+"
+        + (_UNSTYLED if styles else b"")
+        + _FAST_ATTRS
+        + rb">"
         rb"|</(?!noscript"
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
@@ -319,6 +334,7 @@ class HtmlRewriter:
             blocker.examines_every_tag or self._moved,
             b"data-consent" in low,
             bool(self._nonce),
+            _STYLED.search(low) is not None,
         )
 
     def _markup(
@@ -502,6 +518,16 @@ class HtmlRewriter:
             document = tag.document(attr)
             if document and (match := self._inner(document)):
                 return match
+        return self._style(tag)
+
+    def _style(self, tag: _Tag) -> Match | None:
+        """The refused service a style attribute loads from (`background: url(...)`)."""
+        for name, value in tag.attrs:
+            if name == b"style" and (b"&" in value or may_load(value)):
+                for url in css_urls(unescape(_text(value)) if b"&" in value else _text(value)):
+                    if match := self._blocker.url(url, False, self._base):
+                        return match
+                return None
         return None
 
     def _inner(self, document: bytes) -> Match | None:
@@ -548,6 +574,8 @@ class HtmlRewriter:
         elif tag.name in (b"iframe", b"frame"):
             rename.add(b"srcdoc")
             added += b' srcdoc="' + self._placeholder(match) + b'"'
+        if self._style(tag):
+            rename.add(b"style")
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end

@@ -18,7 +18,7 @@
   // Lazy loaders' data-* copies are restored before the attributes they feed.
   const RESTORED = [
     "data-srcset", "data-lazy-srcset", "data-src", "data-lazy-src", "data-poster", "srcset", "imagesrcset",
-    "poster", "data", "href", "xlink:href", "background", "ping", "action", "formaction", "src",
+    "poster", "data", "href", "xlink:href", "background", "ping", "action", "formaction", "style", "src",
   ];
   // Read once, while the page is parsed: setting them later would not load the tracker but move
   // the page's own URLs (<base>) or leave it (a refresh). They are served whole after a reload.

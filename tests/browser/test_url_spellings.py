@@ -64,6 +64,8 @@ LOADS = [
     "</iframe>",
     f'<iframe src="data:text/html,{quote(FRAME_DOC)}"></iframe>',
     '<meta http-equiv="refresh" content="0; url=https://www.facebook.com/tr?id=refresh">',
+    '<div style="width: 2px; height: 2px; background: u\\72l(https:www.facebook.com/tr?id=style)">'
+    "</div>",
 ]
 
 
@@ -144,7 +146,8 @@ def test_accept_all_loads_every_held_spelling(live: LiveServer, visit: VisitorFa
 
     for host in ("www.googletagmanager.com", "ad.doubleclick.net", "js.hs-analytics.net"):
         visitor.recorder.wait_for(host)
-    expected = {str(n) for n in range(len(PIXELS))} | {"svg", "poster", "input", "preload"}
+    expected = {str(n) for n in range(len(PIXELS))}
+    expected |= {"svg", "poster", "input", "preload", "style"}
     deadline = time.monotonic() + 10
     while not expected <= pixel_ids(visitor) and time.monotonic() < deadline:
         visitor.page.wait_for_timeout(100)
