@@ -86,7 +86,7 @@ _UNTOKENISED_LOADING = trie(
 # A tag without a style attribute, read with the exact attribute grammar.
 _UNSTYLED = rb"(?=(?:(?![\t\n\f\r /]*+style[\t\n\f\r /=>])" + ATTRIBUTE + rb")*+[\t\n\f\r /]*+>)"
 # CSS that may load something: a url( or image-set(, or one spelled with escapes.
-_STYLED = re.compile(rb"url\(|image-set\(|\\|&#|&lpar")
+_STYLED = (b"url(", b"image-set(", b"\\", b"&#", b"&lpar")
 
 
 # With nonces to stamp, only a script that will not get one may be copied whole: one with an
@@ -280,6 +280,7 @@ class HtmlRewriter:
         self._base = url  # what relative URLs resolve against: `url` or the first <base href>
         self._based = False  # browsers take the first <base href> only
         self._moved = False  # the base names another host: every loading tag is examined
+        self._styles = False  # CSS that may load was seen: styled tags are examined
         self.first: Match | None = None  # the first element held back
         self._placeholder = placeholder
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
@@ -334,8 +335,14 @@ class HtmlRewriter:
             blocker.examines_every_tag or self._moved,
             b"data-consent" in low,
             bool(self._nonce),
-            _STYLED.search(low) is not None,
+            self._styled(low),
         )
+
+    def _styled(self, low: bytes) -> bool:
+        """Whether the page has shown CSS that may load something; once it has, it stays so."""
+        if not self._styles:
+            self._styles = any(marker in low for marker in _STYLED)
+        return self._styles
 
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
