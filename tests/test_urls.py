@@ -363,3 +363,41 @@ def test_a_style_attribute_is_found_whatever_the_chunking() -> None:
         out += rewriter.close()
         assert out == rewrite(markup)
         assert b"data-cg-style=" in out
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        ".hero { background: url(https://www.facebook.com/tr?id=1) }",
+        '@import "https://www.facebook.com/tr?id=1";',
+        "@import url(//www.facebook.com/tr?id=1) screen;",
+        '.a { background-image: -webkit-image-set("//www.facebook.com/tr?id=1" 1x) }',
+        ".a { background: \\75 rl(https:www.facebook.com/tr?id=1) }",
+    ],
+)
+@pytest.mark.parametrize("chunk", [0, 5])
+def test_a_style_sheet_loading_a_tracker_is_held_whole(sheet: str, chunk: int) -> None:
+    markup = f"<p>a</p><style media=screen>{sheet}</style><p>b</p>".encode()
+    blocker = RULES.blocking(ALL_REFUSED)
+    assert blocker is not None
+    rewriter = HtmlRewriter(blocker, lambda match: b"P", url=PAGE)
+    size = chunk or len(markup)
+    out = b"".join(rewriter.feed(markup[i : i + size]) for i in range(0, len(markup), size))
+    out += rewriter.close()
+    assert out == (
+        b'<p>a</p><style type="text/plain" data-cg-category="marketing" '
+        b'data-cg-service="meta-pixel" media=screen>' + sheet.encode() + b"</style><p>b</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b"<style>.a { background: url(/a.png) } .b::after { content: '</p>' }</style><p>x</p>",
+        b"<style>@import url(https://fonts.example/css);</style>",
+        b"<style></style>",
+        b"<style>",
+    ],
+)
+def test_style_sheets_loading_no_tracker_are_left_alone(markup: bytes) -> None:
+    assert rewrite(markup) == markup

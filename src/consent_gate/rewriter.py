@@ -410,6 +410,10 @@ class HtmlRewriter:
     def _raw(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
     ) -> tuple[int, bool]:
+        if self._held is not None:  # a <style>, decided on its text
+            pos, decided = self._held_sheet(buf, low, pos, out, final)
+            if not decided:
+                return pos, False
         found = self._end_re.search(low, pos)
         if found is None:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
@@ -421,6 +425,27 @@ class HtmlRewriter:
         out.append(buf[pos:end])
         self._mode = _DATA
         return end, True
+
+    def _held_sheet(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """Emit a held <style> start tag once its text is known: held back (type="text/plain")
+        if the sheet loads from a refused tracker. (pos, False) waits for more input."""
+        held = self._held
+        assert held is not None
+        text_start = pos + len(held.source)
+        found = self._end_re.search(low, text_start)
+        if found is None and not final and len(buf) - text_start < MAX_INLINE_SCRIPT:
+            return pos, False
+        text = low[text_start : found.start() if found else len(buf)]
+        match = None
+        if may_load(text):
+            for url in css_urls(_text(text)):
+                if match := self._blocker.url(url, False, self._base):
+                    break
+        out.append(self._neutralise(held, match) if match else held.source)
+        self._held = None
+        return text_start, True
 
     def _start_tag(self, buf: bytes, found: re.Match[bytes], out: list[bytes]) -> tuple[int, bool]:
         pos, end = found.span()
@@ -451,6 +476,14 @@ class HtmlRewriter:
                 if self._blocker.refused and tag.loads_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
+        if name == b"style" and not self_closing and match is None and self._blocker.refused:
+            tag = tag or _Tag(buf, found)
+            if tag.explicit() is None:
+                self._held = tag  # until its text is known, like an inline script
+                self._mode = _RAW
+                self._end_re = _RAW_END[name][1 if self._noscript else 0]
+                self._consume_end = False
+                return pos, True
         source = self._neutralise(tag, match) if tag and match else buf[pos:end]
         if self._nonce and name == b"script":
             source = self._stamp(tag or _Tag(buf, found), source)
@@ -575,7 +608,7 @@ class HtmlRewriter:
         added = b' data-cg-category="' + match.category.encode() + b'"'
         if match.service:
             added += b' data-cg-service="' + match.service.encode() + b'"'
-        if tag.name == b"script":
+        if tag.name in (b"script", b"style"):  # a style sheet of another type is not applied
             rename.add(b"type")
             added = b' type="text/plain"' + added
         elif tag.name in (b"iframe", b"frame"):

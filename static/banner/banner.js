@@ -185,6 +185,8 @@
         activateFrame(el);
       } else if (name === "object" || name === "embed") {
         replaced.push(el); // after their fallback children, which the clone copies
+      } else if (name === "style") {
+        activateSheet(el);
       } else {
         restoreAttributes(el);
         const parent = el.parentElement;
@@ -212,6 +214,17 @@
   }
 
   const clearMarks = (el) => ["data-cg-category", "data-cg-service"].forEach((name) => el.removeAttribute(name));
+
+  // A sheet is applied when its element is connected with type text/css: a fresh copy is.
+  function activateSheet(style) {
+    const fresh = style.cloneNode(true);
+    const type = style.getAttribute("data-cg-type");
+    if (type === null) fresh.removeAttribute("type");
+    else fresh.setAttribute("type", type);
+    fresh.removeAttribute("data-cg-type");
+    restoreAttributes(fresh);
+    style.replaceWith(fresh);
+  }
 
   function activateFrame(frame) {
     const src = frame.getAttribute("data-cg-src");

@@ -91,7 +91,9 @@ def page() -> str:
         # On a tracker: the page's own relative URLs (the gate's banner.js) would go there.
         '<base href="https://www.googletagmanager.com/">'
         f'<script async src="{GTAG}"></script>'
-        "</head><body><h1 id='title'>Spellings</h1>"
+        "<style>.sheet { width: 2px; height: 2px; "
+        "background: url(HTTPS://www.facebook.com/tr?id=sheet) }</style>"
+        "</head><body><h1 id='title'>Spellings</h1><div class='sheet'></div>"
         f"{pixels}{''.join(LOADS)}{''.join(INLINE)}</body></html>"
     )
 
@@ -147,7 +149,7 @@ def test_accept_all_loads_every_held_spelling(live: LiveServer, visit: VisitorFa
     for host in ("www.googletagmanager.com", "ad.doubleclick.net", "js.hs-analytics.net"):
         visitor.recorder.wait_for(host)
     expected = {str(n) for n in range(len(PIXELS))}
-    expected |= {"svg", "poster", "input", "preload", "style"}
+    expected |= {"svg", "poster", "input", "preload", "style", "sheet"}
     deadline = time.monotonic() + 10
     while not expected <= pixel_ids(visitor) and time.monotonic() < deadline:
         visitor.page.wait_for_timeout(100)
