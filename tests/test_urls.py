@@ -401,3 +401,11 @@ def test_a_style_sheet_loading_a_tracker_is_held_whole(sheet: str, chunk: int) -
 )
 def test_style_sheets_loading_no_tracker_are_left_alone(markup: bytes) -> None:
     assert rewrite(markup) == markup
+
+
+def test_deeply_nested_frames_are_searched_without_recursion() -> None:
+    markup = '<img src="https://www.facebook.com/tr?id=1">'
+    for _ in range(250):  # a RecursionError without the nesting limit
+        markup = f'<iframe srcdoc="{html.escape(markup)}"></iframe>'
+    out = rewrite(markup.encode())
+    assert out.startswith(b'<iframe data-cg-category="marketing"')

@@ -260,6 +260,7 @@ _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
 MAX_INLINE_SCRIPT = 256 * 1024  # inline text examined before deciding; longer scripts go by prefix
 MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
+_MAX_NESTING = 4  # srcdoc documents rewritten within each other
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
 
@@ -282,6 +283,7 @@ class HtmlRewriter:
         self._moved = False  # the base names another host: every loading tag is examined
         self._styles = False  # CSS that may load was seen: styled tags are examined
         self.first: Match | None = None  # the first element held back
+        self._nesting = 0  # how deep in frames' own documents (srcdoc) this one is
         self._placeholder = placeholder
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
@@ -571,8 +573,12 @@ class HtmlRewriter:
         return None
 
     def _inner(self, document: bytes) -> Match | None:
-        """What a frame's own document (srcdoc, a data: URL) would hold back first."""
+        """What a frame's own document (srcdoc, a data: URL) would hold back first. Frames
+        nested deeper than `_MAX_NESTING` are searched as text, so depth costs no recursion."""
+        if self._nesting >= _MAX_NESTING:
+            return self._blocker.inline(document.lower())
         inner = HtmlRewriter(self._blocker, self._placeholder, url=self._base)
+        inner._nesting = self._nesting + 1
         inner.feed(document)
         inner.close()
         return inner.first
