@@ -4,10 +4,13 @@ way the WHATWG URL standard reads them, in whichever attribute or element loads 
 from __future__ import annotations
 
 import base64
+import copy
 import html
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from consent_gate.policy import Policy
 from consent_gate.rewriter import HtmlRewriter
@@ -409,3 +412,47 @@ def test_deeply_nested_frames_are_searched_without_recursion() -> None:
         markup = f'<iframe srcdoc="{html.escape(markup)}"></iframe>'
     out = rewrite(markup.encode())
     assert out.startswith(b'<iframe data-cg-category="marketing"')
+
+
+# --- the fast path never copies what the exact path holds -------------------------------------
+
+PIECES = [
+    ["", "https:", "http:", "HTTPS:", "ht\ttps:", "&#x68;ttps:", "https&colon;", "data:", "x "],
+    ["", "/", "//", "///", "\\\\", "/\\", "&sol;&sol;", "/\t/", " //", "&#47;/"],
+    ["", "x@", "x:y@", "%40"],
+    [
+        "www.facebook.com",
+        "www&#46;facebook.com",
+        "www.facebook\u3002com",
+        "www.face\tbook.com",
+        "%77ww.facebook.com",
+        "www.facebook.com.",
+        "WWW.FACEBOOK.COM",
+        "cdn.example",
+        "facebook.com.example",
+    ],
+    ["", ":443", ":8080", "&#58;443"],
+    ["", "/tr?id=1", "\\tr", "/x", "?a&amp;b"],
+]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["img", "script", "a", "td", "link", "div", "source", "embed"]),
+    st.sampled_from(["src", "href", "ping", "background", "style", "data-src", "srcset"]),
+    st.tuples(*(st.sampled_from(piece) for piece in PIECES)),
+)
+def test_the_fast_path_copies_only_what_the_exact_path_would(
+    element: str, attribute: str, parts: tuple[str, ...]
+) -> None:
+    value = "".join(parts)
+    if attribute == "style":
+        value = f"background: url({value})"
+    markup = f'<p>a</p><{element} {attribute}="{value}">b</{element}>'.encode()
+    blocker = RULES.blocking(ALL_REFUSED)
+    assert blocker is not None
+    exact = copy.copy(blocker)
+    exact.examines_every_tag = True  # no fast path for loading tags
+    fast_out = HtmlRewriter(blocker, lambda match: b"P", url=PAGE).feed(markup)
+    exact_rewriter = HtmlRewriter(exact, lambda match: b"P", url=PAGE)
+    assert fast_out == exact_rewriter.feed(markup), markup
