@@ -210,6 +210,8 @@ FRAME_DOC = f'<script async src="https://{GTM}/gtag/js?id=G-1"></script>'
         f'<iframe src="data:text/html;base64,{base64.b64encode(FRAME_DOC.encode()).decode()}">',
         f'<object data="data:text/html;base64,{base64.b64encode(FRAME_DOC.encode()).decode()}">',
         f'<embed src="data:text/html,{quote(FRAME_DOC)}">',
+        "<iframe src=\"javascript:'<scr'+'ipt src=//www.googletagmanager.com/gtag/js>'\">",
+        "<iframe srcdoc='<script src=\"https://www.googletagmanager&#x3002;com/gtag/js\">'>",
     ],
 )
 def test_a_frame_whose_own_document_holds_a_tracker_is_held(markup: str) -> None:

@@ -558,7 +558,9 @@ class HtmlRewriter:
                         return match
         for attr in _DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
-            if document and (match := self._inner(document)):
+            if document and (
+                match := self._inner(document) or self._blocker.inline(document.lower())
+            ):
                 return match
         return self._style(tag)
 
@@ -665,13 +667,14 @@ class _Tag:
         return None
 
     def document(self, name: bytes) -> bytes | None:
-        """The HTML document an attribute holds: a srcdoc, or a data: URL's content."""
+        """The HTML document an attribute holds: a srcdoc, a data: URL's content, or the code
+        of a javascript: URL (whose result a frame shows as its document)."""
         value = self.value(name)
         if value is None:
             return None
-        text = unescape(value.decode("latin-1")) if b"&" in value else value.decode("latin-1")
+        text = unescape(_text(value)) if b"&" in value else _text(value)
         if name == b"srcdoc":
-            return text.encode("latin-1", "replace")
+            return text.encode("utf-8", "replace")
         return _data_url(text)
 
     def explicit(self) -> bytes | None:
@@ -725,8 +728,11 @@ def _text(value: bytes) -> str:
 
 
 def _data_url(text: str) -> bytes | None:
-    """The content of a data: URL (percent- or base64-encoded); None for any other URL."""
+    """The content of a data: URL (percent- or base64-encoded) or a javascript: URL; None for
+    any other URL."""
     text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
+    if text[:11].lower() == "javascript:":
+        return unquote_to_bytes(text[11:])
     if text[:5].lower() != "data:":
         return None
     meta, _, data = text[5:].partition(",")
