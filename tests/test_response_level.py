@@ -115,3 +115,10 @@ def test_brotli_html_fails_closed() -> None:
     )
     assert body == b"\x1b\x00br"
     assert headers[b"content-security-policy"]
+
+
+def test_a_refresh_header_to_a_tracker_is_dropped_and_others_kept() -> None:
+    held, _ = fetch(app_sending(PAGE, [(TYPE, b"text/html"), (b"refresh", b"0; url=" + GTAG)]))
+    kept, _ = fetch(app_sending(PAGE, [(TYPE, b"text/html"), (b"refresh", b"5; url=/next")]))
+    assert b"refresh" not in held
+    assert kept[b"refresh"] == [b"5; url=/next"]

@@ -1,8 +1,8 @@
-"""`Link` response headers: a preload, prefetch or preconnect there loads like markup does.
+"""Response headers that load like markup does: `Link` and `Refresh`.
 
 The browser acts on `Link: <https://tracker/x.js>; rel=preload; as=script` before it reads a
 byte of the page, so links to refused trackers are dropped from the header, the others kept as
-they came.
+they came; a `Refresh` to a refused tracker is dropped like a `<meta http-equiv=refresh>`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 from .rules import Blocker
+from .urls import refresh_url
 
-__all__ = ["held_links"]
+__all__ = ["held_links", "held_refresh"]
 
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
@@ -35,3 +36,9 @@ def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
         if blocker.url(uri, script, base) is None:
             kept.append(link.group(0).strip().rstrip(b",").strip())
     return b", ".join(kept) if kept else None
+
+
+def held_refresh(value: bytes, blocker: Blocker, base: str) -> bool:
+    """Whether a `Refresh` header goes to a refused tracker."""
+    url = refresh_url(value.decode("latin-1"))
+    return url is not None and blocker.url(url, False, base) is not None

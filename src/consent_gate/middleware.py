@@ -35,7 +35,7 @@ from .http import (
     lower_names,
 )
 from .inject import BodyEndInjector, HeadStartInjector
-from .links import held_links
+from .links import held_links, held_refresh
 from .policy import Policy, is_dsn
 from .reports import Reports
 from .rewriter import HtmlRewriter
@@ -52,6 +52,7 @@ logger = logging.getLogger("consent_gate")
 
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
 _NO_BODY = {204, 206, 304}
+_LOADING_HEADERS = {b"link", b"refresh"}
 _MAX_NEXT = 1024
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
@@ -273,7 +274,7 @@ class _Response:
                 for key, value in headers
                 if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
             ]
-        if refused and self._rewrite and any(key == b"link" for key, _ in headers):
+        if refused and self._rewrite and any(key in _LOADING_HEADERS for key, _ in headers):
             headers = self._links(headers, refused)
         message = {**message, "headers": headers}
         if not self._rewrite:
@@ -289,7 +290,8 @@ class _Response:
         self._pipeline = self._gate_pipeline(coding)
 
     def _links(self, headers: Headers, refused: frozenset[str]) -> Headers:
-        """The headers without `Link` preloads, prefetches and preconnects to refused trackers."""
+        """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
+        nor a `Refresh` to one."""
         blocker = self._gate.rules.blocking(refused)
         assert blocker is not None
         base = self._page_url()
@@ -300,6 +302,8 @@ class _Response:
                 if kept is None:
                     continue
                 value = kept
+            elif key == b"refresh" and held_refresh(value, blocker, base):
+                continue
             out.append((key, value))
         return out
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 from ._patterns import trie
 from .rules import Blocker, Match
 from .stylesheets import css_urls, may_load
-from .urls import DOCUMENT, absolute, target
+from .urls import DOCUMENT, absolute, refresh_url, target
 
 __all__ = ["HtmlRewriter", "Placeholder"]
 
@@ -250,8 +250,6 @@ _DOCUMENT_ATTRS = {
 }
 _UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
-# The URL of a refresh: a delay, ";" or ",", then the URL, perhaps after "url=" and a quote.
-_REFRESH_URL = re.compile(r"[\s\d.]*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 
@@ -713,8 +711,8 @@ def _urls(attr_name: bytes, value: bytes) -> list[str]:
     if attr_name.endswith(b"srcset"):
         return _SRCSET_URL.findall(text)
     if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
-        found = _REFRESH_URL.match(text)
-        return [found.group(1)] if found else []
+        url = refresh_url(text)
+        return [url] if url else []
     return [text]
 
 

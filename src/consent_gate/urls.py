@@ -9,11 +9,16 @@ implementation of the WHATWG URL standard that browsers follow, against the page
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from ada_url import URL
 
-__all__ = ["DOCUMENT", "Target", "absolute", "page_url", "target"]
+__all__ = ["DOCUMENT", "Target", "absolute", "page_url", "refresh_url", "target"]
+
+# A refresh (`<meta http-equiv=refresh content>`, the `Refresh` header): a delay, ";" or ",",
+# then the URL, perhaps after "url=" and a quote.
+_REFRESH = re.compile(r"[\s\d.]*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
 
 # The base of a page whose own address is unknown (the command line's `rewrite`).
 DOCUMENT = "http://document.invalid/"
@@ -62,3 +67,9 @@ def page_url(scheme: str, host: str, path: str) -> str:
         except ValueError:
             continue
     return DOCUMENT
+
+
+def refresh_url(value: str) -> str | None:
+    """The URL a refresh (`5; url=...`) goes to; None when it reloads the page itself."""
+    found = _REFRESH.match(value)
+    return found.group(1) if found and found.group(1) else None
