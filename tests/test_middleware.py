@@ -382,9 +382,8 @@ def test_the_no_js_banner_form_returns_to_the_current_page() -> None:
     [
         (b"application/json", b'{"html": "<body></body>", "src": "https://connect.facebook.net/"}'),
         (b"text/plain; charset=utf-8", PAGE),
-        (b"application/xhtml+xml", PAGE),
         (b"image/png", bytes(range(256)) * 4),
-        (None, PAGE),
+        (None, b'{"html": "<body></body>"}'),  # (HTML without a type: test_response_level)
     ],
 )
 def test_non_html_is_untouched_byte_for_byte(content_type: bytes | None, body: bytes) -> None:

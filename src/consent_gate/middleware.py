@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from . import bots, fingerprint, i18n
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
@@ -34,6 +35,7 @@ from .http import (
     lower_names,
 )
 from .inject import BodyEndInjector, HeadStartInjector
+from .links import held_links, held_refresh
 from .policy import Policy, is_dsn
 from .reports import Reports
 from .rewriter import HtmlRewriter
@@ -43,6 +45,7 @@ from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
 from .unknown import UnknownParties
+from .urls import page_url
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -50,12 +53,20 @@ logger = logging.getLogger("consent_gate")
 
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
 _NO_BODY = {204, 206, 304}
+_LOADING_HEADERS = {b"link", b"refresh"}
 _MAX_NEXT = 1024
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
 _UTF8_BOM = b"\xef\xbb\xbf"
 _WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 _DOCUMENT = re.compile(rb"<(?:!doctype|html|head|body)[\s/>]", re.IGNORECASE)
+# What makes a browser take a response without a Content-Type for HTML (WHATWG MIME Sniffing,
+# "identifying an unknown MIME type"): one of these tags first, after white space.
+_SNIFFED_HTML = re.compile(
+    rb"[\t\n\x0c\r ]*+(?:<!--|<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a"
+    rb"|style|title|b|body|br|p)[ >])",
+    re.IGNORECASE,
+)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
 
 
@@ -228,6 +239,7 @@ class _Response:
         "_rewrite",
         "_scope",
         "_send",
+        "_sniff",
         "_utf8",
     )
 
@@ -244,6 +256,7 @@ class _Response:
         self._lang: str | None = None  # None: not known until the page's first bytes
         self._prompt = False
         self._nonce: str | None = None  # for the gate's inline scripts, once CSP asks for one
+        self._sniff = False  # no Content-Type: HTML only if its first bytes look like it
         self._utf8 = False  # the page says it is UTF-8: the gate's text goes in as it is
 
     async def send(self, message: Message) -> None:
@@ -266,6 +279,8 @@ class _Response:
                 for key, value in headers
                 if key != b"set-cookie" or rules.allows_set_cookie(value, refused)
             ]
+        if refused and self._rewrite and any(key in _LOADING_HEADERS for key, _ in headers):
+            headers = self._links(headers, refused)
         message = {**message, "headers": headers}
         if not self._rewrite:
             await self._send(message)
@@ -279,21 +294,49 @@ class _Response:
         self._held = message
         self._pipeline = self._gate_pipeline(coding)
 
+    def _links(self, headers: Headers, refused: frozenset[str]) -> Headers:
+        """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
+        nor a `Refresh` to one."""
+        blocker = self._gate.rules.blocking(refused)
+        assert blocker is not None
+        base = self._page_url()
+        out: Headers = []
+        for key, value in headers:
+            if key == b"link":
+                kept = held_links(value, blocker, base)
+                if kept is None:
+                    continue
+                value = kept
+            elif key == b"refresh" and held_refresh(value, blocker, base):
+                continue
+            out.append((key, value))
+        return out
+
     def _rewritable(self, status: int, headers: Headers) -> tuple[bool, str | None, str | None]:
         """Whether this is HTML, the content coding to undo first, and why HTML cannot be
         rewritten (None when it can)."""
         if self._scope["method"] == "HEAD" or status < 200 or status in _NO_BODY:
             return False, None, None
         value = header(headers, b"content-type")
-        if value is None or not value.lstrip()[:9].lower().startswith(b"text/html"):
-            return False, None, None  # the common case, decided without parsing
-        media, charset = content_type(value)
-        if media != "text/html":
-            return False, None, None
+        if value is None or not value.strip():
+            self._sniff = True  # the browser sniffs it: HTML if it starts like HTML
+            charset = None
+        else:
+            if not value.lstrip()[:11].lower().startswith((b"text/html", b"application")):
+                return False, None, None  # the common case, decided without parsing
+            media, charset = content_type(value)
+            if media == "application/xhtml+xml":
+                return True, None, "it is XHTML (application/xhtml+xml), which is parsed as XML"
+            if media != "text/html":
+                return False, None, None
         if charset is not None and not ascii_compatible(charset):
             return True, None, f"its charset {charset!r} is not ASCII-compatible"
         coding = (header(headers, b"content-encoding") or b"").strip().lower()
         if coding not in _CODINGS:
+            if self._sniff and b"text/html" not in (
+                header(self._scope["headers"], b"accept") or b""
+            ):
+                return False, None, None  # not asked for as a page: left alone unread
             return True, None, f"its content coding {coding.decode('latin-1')!r} is unknown"
         return True, _CODINGS[coding], None
 
@@ -350,7 +393,7 @@ class _Response:
                     made[match] = self._encode(text)
                 return made[match]
 
-            rewriter = HtmlRewriter(blocker, placeholder, stamp)
+            rewriter = HtmlRewriter(blocker, placeholder, stamp, self._page_url())
         head = b"" if fragment else gate.head.render(consent, self._nonce)
         return _Pipeline(
             Decoder() if coding else None,
@@ -371,6 +414,12 @@ class _Response:
         if len(next_url) <= _MAX_NEXT:
             return next_url
         return path if len(path) <= _MAX_NEXT else "/"
+
+    def _page_url(self) -> str:
+        scope = self._scope
+        host = (header(scope["headers"], b"host") or b"").decode("latin-1")
+        path = quote(scope.get("root_path", "") + scope["path"], safe="/%:@!$&'()*+,;=")
+        return page_url(scope.get("scheme", "http"), host, path)
 
     def _snippet(self) -> bytes:
         text = self._gate.banner.snippet(
@@ -395,6 +444,10 @@ class _Response:
         if held is not None:
             if not body and more:
                 return  # wait for bytes to tell the page's encoding
+            if self._sniff and not _SNIFFED_HTML.match(self._head(body)):
+                await self._release()
+                await self._send(message)
+                return
             if not self._ascii_page(held["headers"], body):
                 self._held = {**held, "headers": self._unrewritable(held["headers"], _WIDE)}
                 await self._release()

@@ -11,13 +11,17 @@ letting through. Untouched bytes are emitted exactly as they arrived.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
+from urllib.parse import unquote_to_bytes
 
 from ._patterns import trie
 from .rules import Blocker, Match
+from .stylesheets import css_urls, may_load
+from .urls import DOCUMENT, absolute, refresh_url, target
 
 __all__ = ["HtmlRewriter", "Placeholder"]
 
@@ -38,6 +42,20 @@ _LOADING = (
     b"audio",
     b"input",
     b"track",
+    # Loads that are not sources: pings, backgrounds, SVG references, forms, a refresh, the
+    # document's base URL (read below, never copied by the fast path).
+    b"a",
+    b"area",
+    b"base",
+    b"body",
+    b"table",
+    b"td",
+    b"th",
+    b"image",
+    b"use",
+    b"form",
+    b"button",
+    b"meta",
 )
 
 
@@ -82,7 +100,18 @@ _FAST_ATTRS_NO_GT = (
 )
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
-_UNTOKENISED_LOADING = trie({n for n in _LOADING if n not in _RAWTEXT and n != b"script"})
+# What the fast path copies without reading URLs: no "&" (a character reference can spell any
+# URL), no ":" (`https:host` needs no slashes), no control character.
+_QUIET = rb"[^>/\\:&\x00-\x08\x0b\x0e-\x1f"
+_UNTOKENISED_LOADING = trie(
+    {n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")}
+)
+
+
+# A tag without a style attribute, read with the exact attribute grammar.
+_UNSTYLED = rb"(?=(?:(?![\t\n\f\r /]*+style[\t\n\f\r /=>])" + ATTRIBUTE + rb")*+[\t\n\f\r /]*+>)"
+# CSS that may load something: a url( or image-set(, or one spelled with escapes.
+_STYLED = (b"url(", b"image-set(", b"\\", b"&#", b"&lpar")
 
 
 # With nonces to stamp, only a script that will not get one may be copied whole: one with an
@@ -99,6 +128,7 @@ def _skip(
     every_tag: bool,
     marks: bool,
     stamping: bool = False,
+    styles: bool = False,
     in_point: bool = False,
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
@@ -106,27 +136,31 @@ def _skip(
     A loading tag is copied too when it provably names no known host: no quoted value holds a
     ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
     and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined. `in_point`: inside an HTML
-    integration point of foreign content, whose end tags (and MathML's glyph tags) Python follows.
+    With first-party path rules every loading tag is examined. With `styles` (the buffer holds
+    CSS that may load something), a tag with a style attribute is examined too. `in_point`:
+    inside an HTML integration point of foreign content, whose end tags (and MathML's glyph
+    tags) Python follows.
     """
     quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
     if not every_tag:
         known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
-        plain = rb"[^>/\\d]++|d(?!ata-consent)" if marks else rb"[^>/\\]++"
+        plain = _QUIET + (rb"d]++|d(?!ata-consent)" if marks else rb"]++")
         safe = (
             # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
-            # host, or by a host with user info, escapes, tabs or newlines in it.
+            # host, or by a host with user info, escapes, tabs, newlines or non-ASCII in it;
+            # a ":" ends no "http", "https" or "data" (a tab or newline may end one), or comes
+            # before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
             _NAME_END
             + rb"(?=(?:"
             + plain
-            + rb"|[/\\](?![/\\](?:"
+            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\](?:"
             + _HOST_CHAR
             + rb"*\.)?"
             + known
             + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
             + _HOST_CHAR
-            + rb"*[\t\n\r@%\\]))*+>)"
+            + rb"*[\t\n\r@%\\\x80-\xff]|[/\\]{2}|[\t\n\r]))*+>)"
             + _FAST_ATTRS_NO_GT
             + rb">"
         )
@@ -149,6 +183,7 @@ def _skip(
         + (_INTERESTING_IN_POINT if in_point else _INTERESTING)
         + _NAME_END
         + rb")[a-z][^\t\n\f\r />]*+"
+        + (_UNSTYLED if styles else b"")
         + _FAST_ATTRS
         + rb">"
         rb"|</(?!"
@@ -213,22 +248,46 @@ _JS_TYPES = frozenset(
         b"text/partytown",  # runs in a worker, trackers included
     }
 )
+# Lazy loaders copy these into src/srcset once the element is near the viewport.
+_LAZY = (b"data-src", b"data-srcset", b"data-lazy-src", b"data-lazy-srcset")
+_LOADING_TYPES = _JS_TYPES | {b"importmap", b"speculationrules"}
 _URL_ATTRS = {
-    b"script": (b"src", b"href", b"xlink:href"),
-    b"img": (b"src", b"srcset"),
-    b"iframe": (b"src",),
+    b"script": (b"src", b"href", b"xlink:href", b"data-src", b"data-rocket-src"),
+    b"img": (b"src", b"srcset", *_LAZY),
+    b"iframe": (b"src", b"data-src", b"data-lazy-src"),
     b"frame": (b"src",),
     b"link": (b"href", b"imagesrcset"),
     b"embed": (b"src",),
     b"object": (b"data",),
-    b"source": (b"src", b"srcset"),
-    b"video": (b"src", b"poster"),
-    b"audio": (b"src",),
-    b"input": (b"src",),
+    b"source": (b"src", b"srcset", *_LAZY),
+    b"video": (b"src", b"poster", b"data-src", b"data-poster"),
+    b"audio": (b"src", b"data-src"),
+    b"input": (b"src", b"formaction"),
     b"track": (b"src",),
+    b"a": (b"ping",),
+    b"area": (b"ping",),
+    b"base": (b"href",),
+    b"body": (b"background",),
+    b"table": (b"background",),
+    b"td": (b"background",),
+    b"th": (b"background",),
+    b"image": (b"href", b"xlink:href"),
+    b"use": (b"href", b"xlink:href"),
+    b"form": (b"action",),
+    b"button": (b"formaction",),
+    b"meta": (b"content",),  # only <meta http-equiv=refresh>: see _Tag.urls
+}
+# Attributes whose value is a whole HTML document, or may be one (a data: URL).
+_DOCUMENT_ATTRS = {
+    b"iframe": (b"srcdoc", b"src"),
+    b"frame": (b"src",),
+    b"object": (b"data",),
+    b"embed": (b"src",),
 }
 _UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 # Foreign content (SVG, MathML): no raw text there, "/>" closes, CDATA sections exist. Python
@@ -278,6 +337,7 @@ _PLAIN, _ESCAPED, _DOUBLE = range(3)
 # under the first refused category (fail closed, the same for any chunking).
 MAX_INLINE_SCRIPT = 256 * 1024
 MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
+_MAX_NESTING = 4  # srcdoc documents rewritten within each other
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
 
@@ -285,11 +345,22 @@ class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
 
     def __init__(
-        self, blocker: Blocker, placeholder: Placeholder, nonce: str | None = None
+        self,
+        blocker: Blocker,
+        placeholder: Placeholder,
+        nonce: str | None = None,
+        url: str = DOCUMENT,
     ) -> None:
         """`nonce`: stamped on every inline script that has none, so it passes a nonce-based
-        CSP (held-back ones too: banner.js copies it when it runs them after consent)."""
+        CSP (held-back ones too: banner.js copies it when it runs them after consent).
+        `url`: the page's address, which relative URLs resolve against."""
         self._blocker = blocker
+        self._base = url  # what relative URLs resolve against: `url` or the first <base href>
+        self._based = False  # browsers take the first <base href> only
+        self._moved = False  # the base names another host: every loading tag is examined
+        self._styles = False  # CSS that may load was seen: styled tags are examined
+        self.first: Match | None = None  # the first element held back
+        self._nesting = 0  # how deep in frames' own documents (srcdoc) this one is
         self._placeholder = placeholder
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
@@ -310,20 +381,21 @@ class HtmlRewriter:
 
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
-        blocker = self._blocker
         marks = b"data-consent" in low
-        skip = _skip(blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce))
+        skip, moved = self._skipper(low, marks), self._moved
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                copy = self._copier(marks) if self._foreign else skip
+                copy = self._copier(low, marks) if self._foreign else skip
                 end = copy.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
                     pos = end
                 if pos < size:
                     pos, more = self._markup(buf, low, pos, out, final)
+                    if self._moved != moved:  # a <base href> moved relative URLs elsewhere
+                        skip, moved = self._skipper(low, marks), self._moved
             elif self._mode == _SCRIPT:
                 pos, more = self._script(buf, low, pos, out, final)
             elif self._mode == _RAW:
@@ -338,14 +410,28 @@ class HtmlRewriter:
         self._buf = buf[pos:]
         return b"".join(out)
 
-    def _copier(self, marks: bool) -> re.Pattern[bytes]:
+    def _copier(self, low: bytes, marks: bool) -> re.Pattern[bytes]:
         """What copies markup Python need not see, inside foreign content."""
         if self._foreign[-1][2] == _FOREIGN:
             return _FOREIGN_COPY
+        return self._skipper(low, marks, in_point=True)
+
+    def _skipper(self, low: bytes, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
         blocker = self._blocker
         return _skip(
-            blocker.hosts, blocker.examines_every_tag, marks, bool(self._nonce), in_point=True
+            blocker.hosts,
+            blocker.examines_every_tag or self._moved,
+            marks,
+            bool(self._nonce),
+            self._styled(low),
+            in_point,
         )
+
+    def _styled(self, low: bytes) -> bool:
+        """Whether the page has shown CSS that may load something; once it has, it stays so."""
+        if not self._styles:
+            self._styles = any(marker in low for marker in _STYLED)
+        return self._styles
 
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
@@ -421,6 +507,10 @@ class HtmlRewriter:
     def _raw(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
     ) -> tuple[int, bool]:
+        if self._held is not None:  # a <style>, decided on its text
+            pos, decided = self._held_sheet(buf, low, pos, out, final)
+            if not decided:
+                return pos, False
         found = self._end_re.search(low, pos)
         if found is None:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
@@ -460,6 +550,27 @@ class HtmlRewriter:
             return name not in (b"mglyph", b"malignmark")
         return top == b"annotation-xml" and namespace == b"math" and name == b"svg"
 
+    def _held_sheet(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """Emit a held <style> start tag once its text is known: held back (type="text/plain")
+        if the sheet loads from a refused tracker. (pos, False) waits for more input."""
+        held = self._held
+        assert held is not None
+        text_start = pos + len(held.source)
+        found = self._end_re.search(low, text_start)
+        if found is None and not final and len(buf) - text_start < MAX_INLINE_SCRIPT:
+            return pos, False
+        text = low[text_start : found.start() if found else len(buf)]
+        match = None
+        if may_load(text):
+            for url in css_urls(_text(text)):
+                if match := self._blocker.url(url, base=self._base):
+                    break
+        out.append(self._neutralise(held, match) if match else held.source)
+        self._held = None
+        return text_start, True
+
     def _start_tag(
         self, buf: bytes, found: re.Match[bytes], out: list[bytes], final: bool
     ) -> tuple[int, bool]:
@@ -484,18 +595,28 @@ class HtmlRewriter:
             out.append(buf[pos:end])
             return end, True
         tag = match = None
-        if self._blocker.may_match(found.string, pos, end):
+        if self._moved or name == b"base" or self._blocker.may_match(found.string, pos, end):
             tag = _Tag(buf, found)
             match = self._classify(tag)
+            if name == b"base" and not self._based and tag.value(b"href") is not None:
+                self._rebase(tag, match)
         if name == b"script":  # ("/>" counts only in foreign content)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
             self._scan = end
             if match is None:
                 tag = tag or _Tag(buf, found)
-                if self._blocker.refused and tag.executable_inline() and tag.explicit() is None:
+                if self._blocker.refused and tag.loads_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
+        if name == b"style" and match is None and self._blocker.refused:
+            tag = tag or _Tag(buf, found)
+            if tag.explicit() is None:
+                self._held = tag  # until its text is known, like an inline script
+                self._mode = _RAW
+                self._end_re = _RAW_END[name][1 if self._noscript else 0]
+                self._consume_end = False
+                return pos, True
         source = self._neutralise(tag, match) if tag and match else buf[pos:end]
         if self._nonce and name == b"script":
             source = self._stamp(tag or _Tag(buf, found), source)
@@ -519,7 +640,7 @@ class HtmlRewriter:
             match is None
             and name == b"script"
             and self._blocker.refused
-            and tag.executable_inline()
+            and tag.loads_inline()
             and tag.explicit() is None
         ):
             text_end = _FOREIGN_SCRIPT_END.search(low, end)
@@ -603,13 +724,57 @@ class HtmlRewriter:
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if category in self._blocker.refused else None
+        if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
+            return None
         url_attrs = _URL_ATTRS.get(tag.name, ())
+        script = tag.name == b"script"
         for name, value in tag.attrs:
             if value and name in url_attrs:
                 for url in _urls(name, value):
-                    if match := self._blocker.url(url, tag.name == b"script", tag.name):
+                    if match := self._blocker.url(url, script, tag.name, self._base):
                         return match
+        for attr in _DOCUMENT_ATTRS.get(tag.name, ()):
+            document = tag.document(attr)
+            if document and (
+                match := self._inner(document) or self._blocker.inline(document.lower())
+            ):
+                return match
+        return self._style(tag)
+
+    def _style(self, tag: _Tag) -> Match | None:
+        """The refused service a style attribute loads from (`background: url(...)`)."""
+        for name, value in tag.attrs:
+            if name == b"style" and (b"&" in value or may_load(value)):
+                for url in css_urls(unescape(_text(value)) if b"&" in value else _text(value)):
+                    if match := self._blocker.url(url, base=self._base):
+                        return match
+                return None
         return None
+
+    def _inner(self, document: bytes) -> Match | None:
+        """What a frame's own document (srcdoc, a data: URL) would hold back first. Frames
+        nested deeper than `_MAX_NESTING` are searched as text, so depth costs no recursion."""
+        if self._nesting >= _MAX_NESTING:
+            return self._blocker.inline(document.lower())
+        inner = HtmlRewriter(self._blocker, self._placeholder, url=self._base)
+        inner._nesting = self._nesting + 1
+        inner.feed(document)
+        inner.close()
+        return inner.first
+
+    def _rebase(self, tag: _Tag, match: Match | None) -> None:
+        """The first <base href> moves relative URLs, unless it is held back itself (then the
+        page's own assets, the gate's included, would load from a tracker)."""
+        self._based = True
+        if match is not None:
+            return
+        href = tag.value(b"href") or b""
+        base = absolute(unescape(href.decode("latin-1")), self._base)
+        if base is None:
+            return
+        here, there = target(self._base), target(base)
+        self._moved = self._moved or here is None or there is None or here.host != there.host
+        self._base = base
 
     def _stamp(self, tag: _Tag, source: bytes) -> bytes:
         """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
@@ -622,16 +787,20 @@ class HtmlRewriter:
 
     def _neutralise(self, tag: _Tag, match: Match) -> bytes:
         """The tag with its loading attributes renamed and the reason stated first."""
+        if self.first is None:
+            self.first = match
         rename = set(_URL_ATTRS.get(tag.name, ()))
         added = b' data-cg-category="' + match.category.encode() + b'"'
         if match.service:
             added += b' data-cg-service="' + match.service.encode() + b'"'
-        if tag.name == b"script":
+        if tag.name in (b"script", b"style"):  # a style sheet of another type is not applied
             rename.add(b"type")
             added = b' type="text/plain"' + added
         elif tag.name in (b"iframe", b"frame"):
             rename.add(b"srcdoc")
             added += b' srcdoc="' + self._placeholder(match) + b'"'
+        if self._style(tag):
+            rename.add(b"style")
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end
@@ -662,6 +831,29 @@ class _Tag:
             else []
         )
 
+    def value(self, name: bytes) -> bytes | None:
+        """The first `name` attribute's value as written (not lower-cased), without quotes."""
+        found = self.found
+        base = found.start()
+        for attr in _ATTR.finditer(found.string, found.start(2), found.end(2)):
+            if attr.group(1) == name:
+                if attr.group(2) is None:
+                    return b""
+                value = self.source[attr.start(2) - base : attr.end(2) - base]
+                return value[1:-1] if value[:1] in (b'"', b"'") else value
+        return None
+
+    def document(self, name: bytes) -> bytes | None:
+        """The HTML document an attribute holds: a srcdoc, a data: URL's content, or the code
+        of a javascript: URL (whose result a frame shows as its document)."""
+        value = self.value(name)
+        if value is None:
+            return None
+        text = unescape(_text(value)) if b"&" in value else _text(value)
+        if name == b"srcdoc":
+            return text.encode("utf-8", "replace")
+        return _data_url(text)
+
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
         for name, value in self.attrs:
@@ -680,11 +872,13 @@ class _Tag:
         encoding = next((value for name, value in self.attrs if name == b"encoding"), b"")
         return encoding in (b"text/html", b"application/xhtml+xml")
 
-    def executable_inline(self) -> bool:
+    def loads_inline(self) -> bool:
+        """An inline script whose text can load something: JavaScript, or an import map or
+        speculation rules (which name URLs to fetch or prefetch)."""
         types = [value for name, value in self.attrs if name == b"type"]
         if any(name == b"src" for name, _ in self.attrs):
             return False
-        return not types or types[0].strip() in _JS_TYPES
+        return not types or types[0].strip() in _LOADING_TYPES
 
     def attribute_offsets(self) -> list[tuple[bytes, int]]:
         """(name, offset in `source`) of each attribute, for renaming."""
@@ -701,9 +895,39 @@ class _Tag:
 
 
 def _urls(attr_name: bytes, value: bytes) -> list[str]:
-    text = value.decode("latin-1")
+    text = _text(value)
     if "&" in text:
         text = unescape(text)
     if attr_name.endswith(b"srcset"):
         return _SRCSET_URL.findall(text)
+    if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
+        url = refresh_url(text)
+        return [url] if url else []
     return [text]
+
+
+def _text(value: bytes) -> str:
+    """An attribute value as text: UTF-8, as most pages are, else byte for byte (ASCII, which
+    is all a host name can be in any other charset, reads the same)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _data_url(text: str) -> bytes | None:
+    """The content of a data: URL (percent- or base64-encoded) or a javascript: URL; None for
+    any other URL."""
+    text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
+    if text[:11].lower() == "javascript:":
+        return unquote_to_bytes(text[11:])
+    if text[:5].lower() != "data:":
+        return None
+    meta, _, data = text[5:].partition(",")
+    content = unquote_to_bytes(data)
+    if meta.lower().replace(" ", "").endswith(";base64"):
+        try:
+            return base64.b64decode(b"".join(content.split()), validate=False)
+        except ValueError:
+            return None
+    return content

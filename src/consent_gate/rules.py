@@ -7,16 +7,15 @@ one set of refused categories, so a request only does dictionary lookups and one
 from __future__ import annotations
 
 import copy
-import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from urllib.parse import unquote
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
 from .policy import Policy, Service
 from .unknown import UnknownParties, site_of
+from .urls import DOCUMENT, target
 
 __all__ = ["Blocker", "Classifier", "Match", "Rules", "Unknown"]
 
@@ -71,48 +70,33 @@ class Classifier:
                 self._paths.append((_glob(path), match))
         self.has_paths = bool(self._paths)
         self.hosts = frozenset([*self._hosts, *self._urls])
-        # Aho-Corasick finds every signature in one pass over the text (a regex alternation of
-        # a hundred literals crawls through large inline scripts); leftmost-longest makes the
-        # most specific signature win where two start at the same place.
-        self._snippet_matches = list(snippets.values())
-        self._snippet_search = (
-            BytesAhoCorasick(list(snippets), matchkind=MATCHKIND_LEFTMOST_LONGEST)
-            if snippets
+        # Aho-Corasick finds every signature and host name in one pass over the text (a regex
+        # alternation of a hundred literals crawls through large inline scripts); leftmost-
+        # longest makes the most specific signature win where two start at the same place.
+        signatures: dict[bytes, Match | str] = dict(snippets)
+        for host in sorted(self.hosts):
+            signatures.setdefault(host.encode(), host)
+        self._signatures = list(signatures.values())
+        self._signature_search = (
+            BytesAhoCorasick(list(signatures), matchkind=MATCHKIND_LEFTMOST_LONGEST)
+            if signatures
             else None
         )
         self.url = lru_cache(maxsize=4096)(self._url)
 
-    def _url(self, value: str) -> Match | None:
-        """The service of a URL as written in an attribute (absolute, //host or /path).
+    def _url(self, value: str, base: str = DOCUMENT) -> Match | None:
+        """The service of a URL as written in a page whose base URL is `base`.
 
-        The URL is read the way a browser reads it: tabs and newlines dropped, backslashes as
-        slashes, user info skipped, the host percent-decoded without a trailing dot, and dot
-        segments resolved, so none of these hides a tracker.
+        The URL is read the way a browser reads it (see `urls`), so no spelling of a tracker's
+        address hides it; paths of the page's own host are matched against path rules.
         """
-        value = value.strip(" \t\n\f\r").lower().translate(_TABS_AND_NEWLINES)
-        value = value.replace("\\", "/")
-        if value.startswith("//"):
-            rest = value[2:]
-        else:
-            scheme, sep, rest = value.partition("://")
-            if not sep:
-                return self._path(value) if ":" not in value.partition("/")[0] else None
-            if scheme not in ("http", "https"):
-                return None
-        cut = len(rest)
-        for stop in "/?#":
-            index = rest.find(stop)
-            if index != -1 and index < cut:
-                cut = index
-        host, path = rest[:cut].rpartition("@")[2], rest[cut:] or "/"
-        if "%" in host:
-            host = unquote(host)
-        host = host.rstrip(".")
-        if path[0] != "/":
-            path = "/" + path
-        if "/." in path:
-            path = _resolve_dots(path)
-        return self._host(host, path) or self._unknown_host(host)
+        found = target(value, base)
+        if found is None or found.scheme not in ("http", "https"):
+            return None
+        path = found.path.lower()
+        if self.has_paths and found.host == _host_of(base) and (match := self._path(path)):
+            return match
+        return self._host(found.host, path) or self._unknown_host(found.host)
 
     def _unknown_host(self, host: str) -> Match | None:
         if self.unknown is None or (name := self.unknown.classify(host)) is None:
@@ -120,11 +104,31 @@ class Classifier:
         return Unknown(self.unknown.category, host=name)
 
     def inline(self, text: bytes) -> list[Match]:
-        """Services whose signatures appear in an inline script's lower-cased text, in order."""
-        if self._snippet_search is None:
+        """Services whose signatures or host names appear in an inline script's lower-cased
+        text, in order. String escapes (`\\/`, `\\x2f`, `\\u002f`) and literals joined with
+        `+` are undone first, so `'<scr' + 'ipt src="https:\\/\\/tracker…` is read whole."""
+        if self._signature_search is None:
             return []
-        found = self._snippet_search.find_matches_as_indexes(text)
-        return [self._snippet_matches[index] for index, _, _ in found]
+        text = _JOINED.sub(b"", text)
+        if b"\\" in text:
+            text = _JS_ESCAPE.sub(_unescape, text)
+        found: list[Match] = []
+        for index, start, end in self._signature_search.find_matches_as_indexes(text):
+            signature = self._signatures[index]
+            if isinstance(signature, Match):
+                found.append(signature)
+            elif (match := self._named_host(text, signature, start, end)) is not None:
+                found.append(match)
+        return found
+
+    def _named_host(self, text: bytes, host: str, start: int, end: int) -> Match | None:
+        """The service of a host name found in script text, if it is a whole name there."""
+        if start and _NAME_BYTE.match(text, start - 1) and text[start - 1 : start] != b".":
+            return None  # the tail of a longer name ("notgoogletagmanager.com")
+        if _NAME_BYTE.match(text, end) or _DOT_LABEL.match(text, end):
+            return None  # the head of a longer name ("googletagmanager.com.example")
+        path = _PATH.match(text, end)
+        return self._lookup(host, (path.group(1) or b"/").decode("latin-1") if path else "/")
 
     def _host(self, host: str, path: str) -> Match | None:
         name = host.partition(":")[0]
@@ -147,8 +151,6 @@ class Classifier:
         return None
 
     def _path(self, path: str) -> Match | None:
-        if not path.startswith("/"):
-            return None
         for pattern, match in self._paths:
             if pattern.match(path):
                 return match
@@ -187,14 +189,17 @@ class Blocker:
         return blocker
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
-        """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
-        the policy names, and explicit marks can match."""
+        """Cheap pre-check of a lower-cased tag: only URLs with a host or a scheme, first-party
+        paths the policy names, and explicit marks can match."""
         return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
-    def url(self, value: str, script: bool = False, element: bytes = b"") -> Match | None:
+    def url(
+        self, value: str, script: bool = False, element: bytes = b"", base: str = DOCUMENT
+    ) -> Match | None:
         """The refused service of a URL; `script`: it is a `<script>`'s source; `element`:
-        the tag's name, which decides whether an unknown third party's URL is held."""
-        match = self._classifier.url(value)
+        the tag's name, which decides whether an unknown third party's URL is held; `base`:
+        the page's base URL, against which the URL is read."""
+        match = self._classifier.url(value, base)
         if isinstance(match, Unknown):
             unknown = self._classifier.unknown
             assert unknown is not None
@@ -239,18 +244,30 @@ class Rules:
             return blocker
 
 
-# A host starts after two slashes, either way round: browsers read "\\" as "/".
-_MAY_MATCH = re.compile(rb"[/\\][/\\]|data-consent")
-_TABS_AND_NEWLINES = str.maketrans("", "", "\t\n\r")
+# A host starts after two slashes, either way round (browsers read "\\" as "/"), or after a
+# scheme's ":" alone (`https:host`); a character reference can spell either.
+_MAY_MATCH = re.compile(rb"[/\\][/\\]|[:&]|data-consent")
 
 
-def _resolve_dots(path: str) -> str:
-    """`/a/./b/../c?q` -> `/a/c?q`, as a browser resolves a URL's path."""
-    cut = min((i for i in (path.find("?"), path.find("#")) if i != -1), default=len(path))
-    resolved = posixpath.normpath(path[:cut])
-    if path[:cut].endswith("/") and not resolved.endswith("/"):
-        resolved += "/"
-    return resolved + path[cut:]
+# Script text: string literals joined with "+", escapes that spell ASCII, a host's path.
+_JOINED = re.compile(rb"[\"'`]\s*+\+\s*+[\"'`]")
+_JS_ESCAPE = re.compile(rb"\\(?:x([0-7][0-9a-f])|u00([0-7][0-9a-f])|u\{0*([0-7][0-9a-f])\}|(/))")
+_NAME_BYTE = re.compile(rb"[a-z0-9-]")
+_DOT_LABEL = re.compile(rb"\.[a-z0-9]")
+_PATH = re.compile(rb"(?::[0-9]+)?(/[^\s\"'`<>\\]*)?")
+
+
+def _unescape(found: re.Match[bytes]) -> bytes:
+    if found.group(4):
+        return b"/"
+    code = found.group(1) or found.group(2) or found.group(3)
+    return bytes([int(code, 16)])
+
+
+@lru_cache(maxsize=256)
+def _host_of(base: str) -> str:
+    found = target(base)
+    return found.host if found else ""
 
 
 def _glob(pattern: str) -> re.Pattern[str]:

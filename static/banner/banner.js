@@ -15,7 +15,14 @@
   const EVENT = "consentgate:change";
   const SVG_NS = "http://www.w3.org/2000/svg";
   // Attributes the server renamed to data-cg-<name>; srcset before src so an img loads once.
-  const RESTORED = ["srcset", "imagesrcset", "poster", "data", "href", "src"];
+  // Lazy loaders' data-* copies are restored before the attributes they feed.
+  const RESTORED = [
+    "data-srcset", "data-lazy-srcset", "data-src", "data-lazy-src", "data-poster", "srcset", "imagesrcset",
+    "poster", "data", "href", "xlink:href", "background", "ping", "action", "formaction", "style", "src",
+  ];
+  // Read once, while the page is parsed: setting them later would not load the tracker but move
+  // the page's own URLs (<base>) or leave it (a refresh). They are served whole after a reload.
+  const PARSE_TIME = new Set(["base", "meta"]);
   const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden])," +
     " select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
   const all = (selector, root = document) => Array.from(root.querySelectorAll(selector));
@@ -165,7 +172,8 @@
   // Starts every held-back element of an allowed category; scripts run one by one, in order.
   function activate(choices) {
     const held = all("[data-cg-category]")
-      .filter((el) => choices[el.getAttribute("data-cg-category")] === true && !el.closest("noscript"));
+      .filter((el) => choices[el.getAttribute("data-cg-category")] === true && !el.closest("noscript"))
+      .filter((el) => !PARSE_TIME.has(el.localName));
     const media = new Set();
     const replaced = [];
     for (const el of held) {
@@ -177,6 +185,8 @@
         activateFrame(el);
       } else if (name === "object" || name === "embed") {
         replaced.push(el); // after their fallback children, which the clone copies
+      } else if (name === "style") {
+        activateSheet(el);
       } else {
         restoreAttributes(el);
         const parent = el.parentElement;
@@ -205,6 +215,17 @@
 
   const clearMarks = (el) => ["data-cg-category", "data-cg-service"].forEach((name) => el.removeAttribute(name));
 
+  // A sheet is applied when its element is connected with type text/css: a fresh copy is.
+  function activateSheet(style) {
+    const fresh = style.cloneNode(true);
+    const type = style.getAttribute("data-cg-type");
+    if (type === null) fresh.removeAttribute("type");
+    else fresh.setAttribute("type", type);
+    fresh.removeAttribute("data-cg-type");
+    restoreAttributes(fresh);
+    style.replaceWith(fresh);
+  }
+
   function activateFrame(frame) {
     const src = frame.getAttribute("data-cg-src");
     const srcdoc = frame.getAttribute("data-cg-srcdoc");
@@ -231,6 +252,10 @@
       for (const name of ["src", "href", "xlink:href"]) { // href: SVG scripts (SVG 2 takes plain href)
         const value = old.getAttribute(`data-cg-${name}`);
         if (value !== null) fresh.setAttribute(name === "src" ? name : "href", value);
+      }
+      for (const name of ["data-src", "data-rocket-src"]) { // for the page's own lazy loader
+        const value = old.getAttribute(`data-cg-${name}`);
+        if (value !== null) fresh.setAttribute(name, value);
       }
       const external = fresh.hasAttribute("src") || (svg && fresh.hasAttribute("href"));
       const ordered = external && !old.hasAttribute("async");
