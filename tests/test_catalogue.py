@@ -199,3 +199,19 @@ def _rewrite(html: bytes) -> bytes:
     assert blocker is not None
     rewriter = HtmlRewriter(blocker, lambda match: b"")
     return rewriter.feed(html) + rewriter.close()
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b'<script>var s=document.createElement("script");s.src="https://www.redditstatic.com/ads/pixel.js";</script>',
+        b'<script>new Image().src = "https://alb.reddit.com/rp.gif?id=1";</script>',
+        b'<script>fetch("https://www.reddit.com/api/v2/collect", {method: "POST"});</script>',
+    ],
+)
+def test_inline_code_loading_from_a_generated_services_host_is_held(script: bytes) -> None:
+    """Named with a loading word before it, or a script, pixel or endpoint path, a generated
+    service's host (one people also link to) holds the script back."""
+    out = _rewrite(script)
+    assert b'type="text/plain"' in out
+    assert b'data-cg-service="reddit"' in out

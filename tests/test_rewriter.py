@@ -268,7 +268,9 @@ def test_markup_in_text_is_not_mistaken_for_tags(html: bytes) -> None:
         (b"<math><textarea>" + PIXEL + b"</textarea></math>", 1),
         (b"<svg><g><plaintext>" + PIXEL, 1),
         (b"<svg><noscript><style></noscript>" + PIXEL, 1),
-        (b"<svg><script><!--" + PIXEL + b"--></script></svg>", 0),  # a comment there
+        # A comment in an SVG script hides the pixel from the parser, but the script names a
+        # tracker host: held as a whole, erring towards holding.
+        (b"<svg><script><!--" + PIXEL + b"--></script></svg>", 1),
         # ...except inside an integration point (HTML again) or after HTML ends it.
         (b"<svg><foreignObject><style>" + PIXEL + b"</style></foreignObject></svg>" + PIXEL, 1),
         (b"<math><mi><textarea>" + PIXEL + b"</textarea></mi></math>", 0),

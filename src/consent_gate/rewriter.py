@@ -639,6 +639,7 @@ class HtmlRewriter:
         if (
             match is None
             and name == b"script"
+            and not closing  # "<script/>" in foreign content has no text
             and self._blocker.refused
             and tag.loads_inline()
             and tag.explicit() is None

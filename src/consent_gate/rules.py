@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
-from .policy import Policy, Service
+from .policy import Policy, Service, extended_catalogue
 from .unknown import UnknownParties, site_of
 from .urls import DOCUMENT, target
 
@@ -76,6 +76,12 @@ class Classifier:
         signatures: dict[bytes, Match | str] = dict(snippets)
         for host in sorted(self.hosts):
             signatures.setdefault(host.encode(), host)
+        # Hosts of the generated catalogue are often sites people link to (reddit.com,
+        # trustpilot.com): named in a script, they count only where the script loads from them.
+        generated = {h for s in services if s in extended_catalogue() for h in s.hosts}
+        self._linkable = frozenset(
+            generated - {h for s in services for h in s.hosts if s not in extended_catalogue()}
+        )
         self._signatures = list(signatures.values())
         self._signature_search = (
             BytesAhoCorasick(list(signatures), matchkind=MATCHKIND_LEFTMOST_LONGEST)
@@ -128,6 +134,11 @@ class Classifier:
         if _NAME_BYTE.match(text, end) or _DOT_LABEL.match(text, end):
             return None  # the head of a longer name ("googletagmanager.com.example")
         path = _PATH.match(text, end)
+        if host in self._linkable and not (
+            _LOADS_BEFORE.search(text, max(0, start - _CONTEXT), start)
+            or (path and _LOADED_PATH.search(path.group(0)))
+        ):
+            return None  # a link to the site, not a load from it
         return self._lookup(host, (path.group(1) or b"/").decode("latin-1") if path else "/")
 
     def _host(self, host: str, path: str) -> Match | None:
@@ -255,6 +266,14 @@ _JS_ESCAPE = re.compile(rb"\\(?:x([0-7][0-9a-f])|u00([0-7][0-9a-f])|u\{0*([0-7][
 _NAME_BYTE = re.compile(rb"[a-z0-9-]")
 _DOT_LABEL = re.compile(rb"\.[a-z0-9]")
 _PATH = re.compile(rb"(?::[0-9]+)?(/[^\s\"'`<>\\]*)?")
+# What shows a script loads from a host it names: a loading word shortly before the name, or a
+# path that is a script, a pixel or an endpoint.
+_CONTEXT = 160
+_LOADS_BEFORE = re.compile(
+    rb"src\b|<script|<img|<iframe|createelement|new image|fetch\(|sendbeacon|xmlhttprequest"
+    rb"|\.open\(|import\(|importscripts|getscript|loadscript|\.ajax"
+)
+_LOADED_PATH = re.compile(rb"\.(?:js|gif|png|php)\b|pixel|beacon|collect|track|/tag|/event")
 
 
 def _unescape(found: re.Match[bytes]) -> bytes:
