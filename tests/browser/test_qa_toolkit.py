@@ -24,6 +24,7 @@ from consent_gate._types import Receive, Scope, Send
 from consent_gate.policy import Policy
 from consent_gate.qa import assert_no_tracking, assert_tracked, tracking_hits
 from consent_gate.qa.audit import audit
+from consent_gate.qa.report import to_text
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import LiveServer
@@ -116,7 +117,7 @@ def test_consent_cookie_refuses_unknown_categories(consent_cookie: Any) -> None:
 
 def test_audit_of_the_gated_demo_is_clean(demo: Demo, browser: Browser) -> None:
     report = audit(demo.site + "/", browser, policy=demo.policy, settle=0.5)
-    assert report.ok, report.to_text()
+    assert report.ok, to_text(report)
     before, accepted, rejected = report.passes
     assert before.tracking == []
     assert accepted.clicked
@@ -125,7 +126,7 @@ def test_audit_of_the_gated_demo_is_clean(demo: Demo, browser: Browser) -> None:
     assert "_demo_id" in {c.name for c in accepted.cookies}
     assert rejected.tracking == []
     assert before.screenshot is not None
-    assert before.screenshot.startswith(b"\x89PNG")
+    assert before.screenshot.startswith(b"\xff\xd8")  # JPEG
 
 
 def test_audit_of_an_ungated_copy_fails_and_names_the_trackers(
@@ -139,11 +140,18 @@ def test_audit_of_an_ungated_copy_fails_and_names_the_trackers(
     assert f"{ungated_demo.tracker}/t.js" in urls
     assert any("googletagmanager.com" in url for url in urls)
     assert "_demo_srv" in {c.name for c in before.cookies if c.tracks}
-    assert "! " in report.to_text()
+    assert "! " in to_text(report)
 
 
 def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
-    command = [str(Path(sys.executable).with_name("consent-gate")), "audit", "--settle", "0.3"]
+    command = [
+        str(Path(sys.executable).with_name("consent-gate")),
+        "audit",
+        "--settle",
+        "0.3",
+        "--pages",
+        "1",
+    ]
     clean = subprocess.run(
         [*command, demo.site + "/", "--json", str(tmp_path / "clean.json")],
         capture_output=True,
@@ -170,5 +178,5 @@ def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
     assert failing.returncode == 1
     assert "FAIL" in failing.stdout
     html = (tmp_path / "report.html").read_text()
-    assert "data:image/png;base64," in html  # the banner screenshot
+    assert "data:image/jpeg;base64," in html  # the banner screenshot
     assert "googletagmanager.com" in html
