@@ -175,8 +175,9 @@ def audit(
         from .qa.audit import audit as run_audit
         from .qa.browser import launch_chromium
     except ImportError as exc:
+        missing = (exc.name or "playwright").partition(".")[0]
         raise AuditFailure(
-            f"audit needs the qa extra ({exc.name} is missing): pip install 'consent-gate[qa]'"
+            f"audit needs the qa extra ({missing} is missing): pip install 'consent-gate[qa]'"
         ) from None
     policy = _load(policy_path)
     try:
