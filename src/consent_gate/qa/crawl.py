@@ -103,7 +103,7 @@ def sitemap_pages(start: str, fetch: Fetch, limit: int) -> list[str]:
             continue
         locations = [unescape(loc) for loc in _LOC.findall(text)]
         if _INDEX.search(text):
-            queue.extend(locations)
+            queue[:0] = locations  # an index stands for its sitemaps, in its place
             continue
         for location in locations:
             page = same_origin_page(location, origin)
