@@ -7,6 +7,7 @@ must fail and name its trackers.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,8 +19,12 @@ import pytest
 from demo_site import HitLog, create_site, create_tracker
 from demo_site.site import load_policy
 from playwright.sync_api import Browser
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
-from consent_gate import Consent
+from consent_gate import Consent, ConsentGate
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.policy import Policy
 from consent_gate.qa import assert_no_tracking, assert_tracked, tracking_hits
@@ -180,3 +185,110 @@ def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "data:image/jpeg;base64," in html  # the banner screenshot
     assert "googletagmanager.com" in html
+
+
+# --- crawling a site, foreign banners, a site that cannot be reached ---------------------------
+
+_GA = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST"></script>'
+# OneTrust's banner as its SDK renders it (the ids and classes the audit looks for).
+_ONETRUST = (
+    '<div id="onetrust-consent-sdk"><div id="onetrust-banner-sdk" class="otFlat" role="region" '
+    'aria-label="Cookie banner"><p id="onetrust-policy-text">We use cookies.</p>'
+    '<button id="onetrust-accept-btn-handler">Accept All Cookies</button>'
+    '<button id="onetrust-reject-all-handler">Reject All</button></div></div>'
+)
+
+
+def _page(title: str, body: str, head: str = "") -> str:
+    return (
+        f"<!doctype html><html lang='en'><head><title>{title}</title>{head}</head>"
+        f"<body><h1>{title}</h1>{body}</body></html>"
+    )
+
+
+def _crawl_site() -> Starlette:
+    """Pages linking to each other (and elsewhere), a robots.txt and a sitemap."""
+    links = {
+        "/": '<a href="/a">a</a> <a href="https://elsewhere.example/x">x</a> '
+        '<a href="/brochure.pdf">pdf</a> <a href="/b#part">b</a>',
+        "/a": '<a href="c">c</a> <a href="/">home</a>',
+    }
+
+    async def page(request: Request) -> Response:
+        path = request.url.path
+        return HTMLResponse(_page(f"page {path}", links.get(path, ""), _GA))
+
+    async def robots(request: Request) -> Response:
+        return PlainTextResponse(f"User-agent: *\nSitemap: {request.base_url}sitemap.xml\n")
+
+    async def sitemap(request: Request) -> Response:
+        return Response(
+            f"<urlset><url><loc>{request.base_url}from-sitemap</loc></url></urlset>",
+            media_type="application/xml",
+        )
+
+    paths = ["/", "/a", "/b", "/c", "/from-sitemap"]
+    return Starlette(
+        routes=[
+            *(Route(path, page) for path in paths),
+            Route("/robots.txt", robots),
+            Route("/sitemap.xml", sitemap),
+        ]
+    )
+
+
+def test_audit_crawls_the_sitemap_then_links_up_to_its_page_limit(
+    live: LiveServer, browser: Browser
+) -> None:
+    site = live(ConsentGate(_crawl_site(), secret_key=SECRET * 3))
+    report = audit(site + "/", browser, settle=0.2, pages=3)
+    assert [p.url for p in report.pages] == [f"{site}/", f"{site}/from-sitemap", f"{site}/a"]
+    assert report.ok, to_text(report)
+    assert all(p.banner == "consent_gate" for p in report.pages)
+    cookies = report.pages[0].passes[1].cookies  # after accept all: the consent cookie
+    consent = next(c for c in cookies if c.category == "necessary")
+    assert (consent.path, consent.same_site) == ("/", "Lax")
+    assert consent.size > len(consent.name)
+    assert consent.expires is not None
+    assert consent.lifetime.endswith("days")
+
+
+def test_audit_of_a_page_with_onetrusts_banner_says_so_and_does_not_pass(
+    live: LiveServer, tmp_path: Path
+) -> None:
+    async def home(request: Request) -> Response:
+        return HTMLResponse(_page("Legacy shop", _ONETRUST))
+
+    site = live(Starlette(routes=[Route("/", home)]))
+    result = _audit_command(site + "/", "--html", str(tmp_path / "r.html"), "--json", "-")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "banner: OneTrust, not consent_gate's" in result.stdout
+    data = json.loads(result.stdout[result.stdout.index("{") :])
+    page = data["pages"][0]
+    assert page["banner"] == "OneTrust"
+    assert [p["verdict"] for p in page["passes"]] == ["pass", "not clicked", "not clicked"]
+    assert "OneTrust's banner, not consent_gate's" in page["passes"][1]["note"]
+    html = (tmp_path / "r.html").read_text()
+    assert "NOT CLICKED" in html
+    assert "this site shows\nOneTrust" in html
+
+
+def test_audit_of_an_unreachable_site_exits_2_with_one_line() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = _audit_command(f"http://127.0.0.1:{port}/")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: cannot load http://127.0.0.1:{port}/: ")
+    assert "ERR_CONNECTION_REFUSED" in error
+
+
+def _audit_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("consent-gate")), "audit", "--settle", "0.2", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
