@@ -12,6 +12,7 @@ from .consent_mode import consent_aware
 from .fingerprint import covering_categories
 from .log_cli import log
 from .policy import Policy, PolicyError
+from .reports_cli import reports
 from .rewriter import HtmlRewriter
 from .rules import Rules
 from .storage import redacted
@@ -38,6 +39,7 @@ def main() -> None:
 
 
 main.add_command(log)
+main.add_command(reports)
 
 
 @main.command()

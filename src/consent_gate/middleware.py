@@ -42,6 +42,7 @@ from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
+from .storage.report_flush import ReportFlusher
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -97,6 +98,7 @@ class ConsentGate:
         if self.policy.banner.hide_from_bots:
             bots.prepare()
         self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
+        self.report_flusher = _report_flusher(self.policy, self.log, self.reports)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
@@ -534,6 +536,22 @@ def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
         return message
 
     return wrapped
+
+
+def _report_flusher(
+    policy: Policy, log: ConsentLog | None, reports: Reports
+) -> ReportFlusher | None:
+    """Reports also counted in the consent log's store, for one view of every process."""
+    if log is None or not policy.reports.flush_seconds:
+        return None
+    flusher = ReportFlusher(
+        log.opener(),
+        interval=policy.reports.flush_seconds,
+        limit=policy.reports.max_entries,
+        where=log.where,
+    )
+    reports.sink = flusher.add
+    return flusher
 
 
 def _policy(policy: object) -> Policy:

@@ -1,0 +1,130 @@
+"""Report counts from every process of a site, added up in the consent log's store.
+
+Each process counts what browsers report in memory (`reports.Reports`); this adds each new
+count to a bounded buffer that a thread of its own flushes to the store every few seconds, in
+one transaction (`SqlStore.add_reports`). Reports are hints, not evidence, so nothing is
+journaled: a crash loses at most one interval's counts, and a store that is down keeps them
+in the buffer (still bounded) until it is back.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from .sql import ReportCount, SqlStore
+
+__all__ = ["ReportFlusher"]
+
+logger = logging.getLogger("consent_gate")
+
+Open = Callable[[], SqlStore]
+
+
+class ReportFlusher:
+    """A bounded buffer of report counts and the thread that adds them to the store."""
+
+    def __init__(self, open_store: Open, *, interval: float, limit: int, where: str) -> None:
+        """`limit`: distinct keys per kind, in the buffer and in the store's table."""
+        self._open = open_store
+        self.interval = interval
+        self.limit = limit
+        self.where = where
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, tuple[tuple[str, str], ...]], ReportCount] = {}
+        self._keys: dict[str, int] = {}  # distinct keys per kind in the buffer
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._store: SqlStore | None = None
+        self._failing = ""
+        self._flushing = threading.Lock()  # the thread's flush and close()'s, one at a time
+
+    def add(self, kind: str, fields: dict[str, str], when: datetime | None = None) -> None:
+        """Count one report (on the event loop: no I/O, one short lock)."""
+        when = when or datetime.now(UTC)
+        with self._lock:
+            if self._thread is None and not self._stop:
+                self._start()
+            self._merge(ReportCount(kind, fields, 1, when, when))
+
+    def _merge(self, count: ReportCount) -> None:
+        """Into the buffer, under its lock: a kind's keys beyond `limit` count as overflow."""
+        key = (count.kind, tuple(sorted(count.fields.items())))
+        if key not in self._pending and count.fields:
+            if self._keys.get(count.kind, 0) >= self.limit:
+                count = ReportCount(count.kind, {}, count.count, count.first_seen, count.last_seen)
+                key = (count.kind, ())
+            else:
+                self._keys[count.kind] = self._keys.get(count.kind, 0) + 1
+        known = self._pending.get(key)
+        if known is not None:
+            count = ReportCount(
+                count.kind,
+                count.fields,
+                known.count + count.count,
+                min(known.first_seen, count.first_seen),
+                max(known.last_seen, count.last_seen),
+            )
+        self._pending[key] = count
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="consent-gate-reports", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> bool:
+        """Add what the buffer holds to the store now; False (and kept) if it could not be."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        with self._lock:
+            batch, self._pending, self._keys = list(self._pending.values()), {}, {}
+        if not batch:
+            return True
+        try:
+            if self._store is None:
+                self._store = self._open()
+            self._store.add_reports(batch, self.limit)
+        except Exception as exc:
+            if str(exc) != self._failing:  # once per cause
+                self._failing = str(exc)
+                logger.error("consent_gate: cannot add reports to %s: %s", self.where, exc)
+            self._drop_store()
+            with self._lock:
+                for count in batch:
+                    self._merge(count)
+            return False
+        self._failing = ""
+        return True
+
+    def close(self) -> None:
+        """Stop the thread and flush one last time."""
+        with self._lock:
+            self._stop = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            atexit.unregister(self.close)
+            self._wake.set()
+            thread.join(10)
+        with self._flushing:
+            self._flush()
+            self._drop_store()
+
+    def _drop_store(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            try:
+                store.close()
+            except Exception:  # a broken connection may fail to close too
+                logger.debug("consent_gate: closing the reports store failed", exc_info=True)
