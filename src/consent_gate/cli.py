@@ -203,7 +203,8 @@ def audit(
         raise AuditFailure(str(exc)) from None
     except PlaywrightError as exc:
         raise AuditFailure(f"the browser failed: {_first_line(exc)}") from None
-    click.echo(reports.to_text(report))
+    # With the JSON on stdout (`--json -`), the table goes to stderr so stdout stays parseable.
+    click.echo(reports.to_text(report), err=json_path is not None and json_path.name == "<stdout>")
     if json_path:
         json_path.write(reports.to_json(report) + "\n")
     if html_path:

@@ -181,7 +181,8 @@ def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
         timeout=120,
     )
     assert failing.returncode == 1
-    assert "FAIL" in failing.stdout
+    assert "FAIL" in failing.stderr  # the table; stdout is the JSON
+    assert json.loads(failing.stdout)["ok"] is False
     html = (tmp_path / "report.html").read_text()
     assert "data:image/jpeg;base64," in html  # the banner screenshot
     assert "googletagmanager.com" in html
@@ -262,8 +263,8 @@ def test_audit_of_a_page_with_onetrusts_banner_says_so_and_does_not_pass(
     site = live(Starlette(routes=[Route("/", home)]))
     result = _audit_command(site + "/", "--html", str(tmp_path / "r.html"), "--json", "-")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "banner: OneTrust, not consent_gate's" in result.stdout
-    data = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "banner: OneTrust, not consent_gate's" in result.stderr  # the table, beside the JSON
+    data = json.loads(result.stdout)
     page = data["pages"][0]
     assert page["banner"] == "OneTrust"
     assert [p["verdict"] for p in page["passes"]] == ["pass", "not clicked", "not clicked"]
