@@ -7,6 +7,7 @@ except Set-Cookie headers of refused categories, which never reach the browser.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import logging
 import os
@@ -160,7 +161,7 @@ class ConsentGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self.log is not None:
-                receive = _lifespan(self.log, receive, send)
+                receive = _lifespan(self.log, receive, send, self.report_flusher)
             await self.app(scope, receive, send)
             return
         scope["headers"] = lower_names(scope["headers"])
@@ -514,8 +515,11 @@ class _Pipeline:
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
 
 
-def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
-    """Open the log at start-up; write out its queue before the app hears of shutdown.
+def _lifespan(
+    log: ConsentLog, receive: Receive, send: Send, reports: ReportFlusher | None = None
+) -> Receive:
+    """Open the log at start-up; write out its queue (and the report counts) before the app
+    hears of shutdown.
 
     A log that cannot start fails the server's start-up: raising alone would not, since a
     server in its default lifespan mode takes an exception there for an app without lifespan
@@ -533,6 +537,8 @@ def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
                 raise
         elif message["type"] == "lifespan.shutdown":
             await log.shutdown()
+            if reports is not None:
+                await asyncio.to_thread(reports.close)
         return message
 
     return wrapped
@@ -548,7 +554,7 @@ def _report_flusher(
         log.opener(),
         interval=policy.reports.flush_seconds,
         limit=policy.reports.max_entries,
-        where=log.where,
+        where=log.store,
     )
     reports.sink = flusher.add
     return flusher

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,8 +76,8 @@ def test_rows_are_bounded_per_kind_and_later_keys_count_as_overflow(dsn: str) ->
 class _Site:
     """A gate whose reports count in `dsn`, taking CSP reports like a browser sends them."""
 
-    def __init__(self, dsn: str) -> None:
-        self.gate = ConsentGate(Starlette(), SECRET, store=dsn)
+    def __init__(self, dsn: str, policy: Policy | None = None) -> None:
+        self.gate = ConsentGate(Starlette(), SECRET, policy=policy, store=dsn)
 
     def report(self, blocked: str, page: str = "https://shop.example/") -> None:
         body = {
@@ -189,3 +190,34 @@ def test_a_writer_role_may_add_reports_but_not_touch_records(cluster: Cluster) -
         assert [r.count for r in writer.reports()] == [2]
     finally:
         writer.close()
+
+
+def test_counts_reach_the_store_every_flush_seconds_and_at_shutdown(dsn: str) -> None:
+    policy = Policy.from_dict({"reports": {"flush_seconds": 1}})
+    site = _Site(dsn, policy)
+    site.report("https://tracker.example/t.js")
+    deadline = time.monotonic() + 10
+    while not _rows(dsn) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [r.count for r in _rows(dsn)] == [1]  # the flusher's thread, unasked
+
+    flusher = site.gate.report_flusher
+    assert flusher is not None
+    flusher.interval = 3600  # from its next wait on: only shutdown flushes now
+    time.sleep(1.5)
+    site.report("https://tracker.example/t.js")
+
+    async def shutdown() -> None:
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await site.gate({"type": "lifespan"}, receive, send)
+
+    asyncio.run(shutdown())
+    assert [r.count for r in _rows(dsn)] == [2]

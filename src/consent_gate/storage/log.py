@@ -86,10 +86,14 @@ class ConsentLog:
         self._refused = ""
 
     @property
+    def store(self) -> str:
+        """The store, fit for a log line (a DSN's password left out)."""
+        return repr(self._factory) if self._factory else redacted(self._dsn)
+
+    @property
     def where(self) -> str:
-        """Where decisions go, fit for a log line (a DSN's password left out)."""
-        store = repr(self._factory) if self._factory else redacted(self._dsn)
-        return f"{store}, journal in {self.journal.directory}"
+        """Where decisions go, fit for a log line."""
+        return f"{self.store}, journal in {self.journal.directory}"
 
     def opener(self) -> StoreFactory:
         """How to open the store this log ships to, for others who keep things there."""
