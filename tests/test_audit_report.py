@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import consent_gate
-from consent_gate.qa.audit import AuditReport, CookieFinding, PageResult, PassResult, RequestFinding
+from consent_gate.qa.audit import (
+    MAX_SCREENSHOT,
+    AuditReport,
+    CookieFinding,
+    PageResult,
+    PassResult,
+    RequestFinding,
+    _screenshot,
+)
 from consent_gate.qa.report import to_dict, to_html, to_json, to_text
 
 EVIL = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -185,3 +193,28 @@ def test_text_report_names_the_foreign_banner_and_strips_control_characters() ->
         in (text)
     )
     assert to_dict(report)["ok"] is False
+
+
+class _Page:
+    """Stands in for a Playwright page whose screenshots are `sizes` bytes, quality by quality."""
+
+    def __init__(self, *sizes: int) -> None:
+        self.sizes = list(sizes)
+        self.qualities: list[int] = []
+
+    def screenshot(self, *, type: str, quality: int) -> bytes:
+        assert type == "jpeg"
+        self.qualities.append(quality)
+        return b"\xff" * self.sizes.pop(0)
+
+
+def test_screenshots_are_bounded() -> None:
+    fits = _Page(1000)
+    assert _screenshot(fits) == (b"\xff" * 1000, "")  # type: ignore[arg-type]
+    assert fits.qualities == [60]
+    second = _Page(MAX_SCREENSHOT + 1, MAX_SCREENSHOT)
+    assert _screenshot(second)[0] is not None  # type: ignore[arg-type]
+    assert second.qualities == [60, 30]
+    image, note = _screenshot(_Page(MAX_SCREENSHOT + 1, MAX_SCREENSHOT + 1))  # type: ignore[arg-type]
+    assert image is None
+    assert note == "screenshot left out: larger than 250 kB"

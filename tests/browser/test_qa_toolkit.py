@@ -28,6 +28,7 @@ from consent_gate import Consent, ConsentGate
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.policy import Policy
 from consent_gate.qa import assert_no_tracking, assert_tracked, tracking_hits
+from consent_gate.qa import audit as audit_module
 from consent_gate.qa.audit import audit
 from consent_gate.qa.report import to_text
 
@@ -293,3 +294,24 @@ def _audit_command(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def test_a_choice_the_site_does_not_answer_is_not_a_pass(
+    live: LiveServer, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buttons that look like the gate's but post nothing: the reload would carry no choice."""
+    dead = (
+        '<div id="cg-banner"><button data-cg-action="accept_all">Accept all</button>'
+        '<button data-cg-action="reject_all">Reject all</button></div>'
+    )
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(_page("Look-alike", dead))
+
+    monkeypatch.setattr(audit_module, "CHOICE_TIMEOUT", 1.0)
+    site = live(Starlette(routes=[Route("/", home)]))
+    report = audit(site + "/", browser, settle=0.1)
+    assert not report.ok
+    _, accepted, rejected = report.pages[0].passes
+    assert (accepted.verdict, rejected.verdict) == ("not clicked", "not clicked")
+    assert accepted.note == "clicked, but the site did not answer the choice within 1 s"

@@ -19,7 +19,7 @@ from ..cookies import HOST_PREFIX, CookieRules
 from ..policy import Policy
 from ..rules import Classifier
 from .banners import detect_banner
-from .crawl import Crawl, Fetch, fetch_text, sitemap_pages
+from .crawl import Crawl, Fetch, fetch_text, origin_of, sitemap_pages
 from .recorder import TrackerRecorder
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ _BUTTONS = {
 VIEWPORT = {"width": 1280, "height": 800}
 MAX_SCREENSHOT = 250_000  # bytes of JPEG per pass, so a report of many pages stays openable
 MAX_LINKS = 500  # links read from one page
+CHOICE_TIMEOUT = 15.0  # seconds for the site to answer a choice
 Verdict = Literal["pass", "fail", "not clicked", "error"]
 
 
@@ -218,14 +219,15 @@ class _Auditor:
                     links = _links(page)
                 else:
                     self.progress(f"{step}: choosing")
-                    outcome.clicked = _choose(page, name)
+                    outcome.clicked, outcome.note = _choose(page, name)
                     if name == "reject all":
                         recorder.clear()  # what counts is what happens after the refusal
                     self._settle(page)
                     self.progress(f"{step}: loading the page again")
                     page.goto(url, wait_until="load")
                     self._settle(page)
-                outcome.screenshot, outcome.note = _screenshot(page)
+                outcome.screenshot, missing = _screenshot(page)
+                outcome.note = "; ".join(filter(None, [outcome.note, missing]))
                 outcome.requests = self._requests(recorder)
                 outcome.cookies = self._cookies(context)
                 result.passes.append(outcome)
@@ -295,12 +297,24 @@ def _why_unclicked(page: PageResult) -> str:
     return "the page shows no consent banner (no #cg-banner): the audit cannot make this choice"
 
 
-def _choose(page: Page, name: str) -> bool:
+def _choose(page: Page, name: str) -> tuple[bool, str]:
+    """Click the choice's button and wait for the site to answer it (the first decision may
+    take a while: the consent log starts then), so the reload after it carries the cookie."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     button = page.locator(_BUTTONS[name])
     if not button.count():
-        return False
-    button.first.click()
-    return True
+        return False, "the banner has no button for this choice"
+    origin = origin_of(page.url)
+    try:
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and origin_of(r.url) == origin,
+            timeout=CHOICE_TIMEOUT * 1000,
+        ):
+            button.first.click()
+    except PlaywrightTimeoutError:
+        return False, f"clicked, but the site did not answer the choice within {CHOICE_TIMEOUT:g} s"
+    return True, ""
 
 
 def _links(page: Page) -> list[str]:
