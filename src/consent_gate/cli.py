@@ -152,6 +152,11 @@ class AuditFailure(click.ClickException):
     help="Pages to audit: URL, then its sitemap's pages, then same-origin links as found.",
 )
 @click.option("--settle", default=1.5, show_default=True, help="Seconds to wait for late requests.")
+@click.option(
+    "--stub",
+    is_flag=True,
+    help="Answer third-party requests with local stubs: they are recorded, never sent.",
+)
 def audit(
     policy_path: Path | None,
     url: str,
@@ -159,6 +164,7 @@ def audit(
     html_path: TextIO | None,
     pages: int,
     settle: float,
+    stub: bool,
 ) -> None:
     """Open URL's pages in Chromium with no choice, after Accept all and after Reject all, and
     report every cookie and third-party request. Exit status: 0 every page passed; 1 something
@@ -195,6 +201,7 @@ def audit(
                     policy=policy,
                     settle=settle,
                     pages=pages,
+                    stub=stub,
                     progress=lambda step: click.echo(step, err=True),
                 )
             finally:

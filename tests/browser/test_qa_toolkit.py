@@ -122,7 +122,9 @@ def test_consent_cookie_refuses_unknown_categories(consent_cookie: Any) -> None:
 
 
 def test_audit_of_the_gated_demo_is_clean(demo: Demo, browser: Browser) -> None:
-    report = audit(demo.site + "/", browser, policy=demo.policy, settle=0.5)
+    # Third parties are stubbed but the demo's own local tracker, which sets the cookies.
+    stubs = {"stub": True, "passthrough": [demo.tracker]}
+    report = audit(demo.site + "/", browser, policy=demo.policy, settle=0.5, **stubs)
     assert report.ok, to_text(report)
     before, accepted, rejected = report.passes
     assert before.tracking == []
@@ -138,7 +140,14 @@ def test_audit_of_the_gated_demo_is_clean(demo: Demo, browser: Browser) -> None:
 def test_audit_of_an_ungated_copy_fails_and_names_the_trackers(
     ungated_demo: Demo, browser: Browser
 ) -> None:
-    report = audit(ungated_demo.site + "/", browser, policy=ungated_demo.policy, settle=0.5)
+    report = audit(
+        ungated_demo.site + "/",
+        browser,
+        policy=ungated_demo.policy,
+        settle=0.5,
+        stub=True,
+        passthrough=[ungated_demo.tracker],
+    )
     assert not report.ok
     before = report.passes[0]
     assert before.failed
@@ -157,6 +166,7 @@ def test_audit_command(ungated_demo: Demo, demo: Demo, tmp_path: Path) -> None:
         "0.3",
         "--pages",
         "1",
+        "--stub",  # never reach the real trackers
     ]
     clean = subprocess.run(
         [*command, demo.site + "/", "--json", str(tmp_path / "clean.json")],
@@ -243,7 +253,7 @@ def test_audit_crawls_the_sitemap_then_links_up_to_its_page_limit(
     live: LiveServer, browser: Browser
 ) -> None:
     site = live(ConsentGate(_crawl_site(), secret_key=SECRET * 3))
-    report = audit(site + "/", browser, settle=0.2, pages=3)
+    report = audit(site + "/", browser, settle=0.2, pages=3, stub=True)
     assert [p.url for p in report.pages] == [f"{site}/", f"{site}/from-sitemap", f"{site}/a"]
     assert report.ok, to_text(report)
     assert all(p.banner == "consent_gate" for p in report.pages)
@@ -289,7 +299,11 @@ def test_audit_of_an_unreachable_site_exits_2_with_one_line() -> None:
 
 def _audit_command(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(Path(sys.executable).with_name("consent-gate")), "audit", "--settle", "0.2", *args],
+        [
+            str(Path(sys.executable).with_name("consent-gate")),
+            *("audit", "--settle", "0.2", "--stub"),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -310,7 +324,7 @@ def test_a_choice_the_site_does_not_answer_is_not_a_pass(
 
     monkeypatch.setattr(audit_module, "CHOICE_TIMEOUT", 1.0)
     site = live(Starlette(routes=[Route("/", home)]))
-    report = audit(site + "/", browser, settle=0.1)
+    report = audit(site + "/", browser, settle=0.1, stub=True)
     assert not report.ok
     _, accepted, rejected = report.pages[0].passes
     assert (accepted.verdict, rejected.verdict) == ("not clicked", "not clicked")

@@ -10,7 +10,7 @@ package's to click) is reported as such, never as a pass.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
@@ -156,13 +156,17 @@ def audit(
     policy: Policy | None = None,
     settle: float = 1.5,
     pages: int = 1,
+    stub: bool = False,
+    passthrough: Sequence[str] = (),
     fetch: Fetch = fetch_text,
     progress: Callable[[str], None] = lambda step: None,
 ) -> AuditReport:
     """Audit up to `pages` pages from `url` (its sitemap first, then the links found on each
-    page) in `browser`. AuditError if `url` itself cannot be loaded."""
+    page) in `browser`. `stub`: answer third-party requests with the recorder's local stubs
+    (never reaching real trackers), except those to `passthrough` origins. AuditError if `url`
+    itself cannot be loaded."""
     policy = policy or Policy.default()
-    auditor = _Auditor(browser, policy, settle, progress)
+    auditor = _Auditor(browser, policy, settle, progress, stub, passthrough)
     crawl = Crawl(url, max(pages, 1), skip_prefix=policy.prefix + "/")
     if pages > 1:
         progress(f"reading the sitemap of {url}")
@@ -182,7 +186,13 @@ class _Auditor:
     """Runs the three passes of one page; compiled rules shared by every page."""
 
     def __init__(
-        self, browser: Browser, policy: Policy, settle: float, progress: Callable[[str], None]
+        self,
+        browser: Browser,
+        policy: Policy,
+        settle: float,
+        progress: Callable[[str], None],
+        stub: bool,
+        passthrough: Sequence[str],
     ) -> None:
         self.browser = browser
         self.settle = settle
@@ -190,6 +200,8 @@ class _Auditor:
         self.classifier = Classifier(policy.services)
         self.cookie_rules = CookieRules(policy)
         self.consent_cookie = policy.cookie_name
+        self.stub = stub
+        self.passthrough = passthrough
 
     def page(self, url: str) -> tuple[PageResult, list[str]]:
         """The page's passes, and the links found on it with no choice made."""
@@ -202,7 +214,7 @@ class _Auditor:
                 continue
             self.progress(f"{step}: opening {url}")
             context = self.browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-            recorder = TrackerRecorder([url], stub=False)
+            recorder = TrackerRecorder([url], stub=self.stub, passthrough=self.passthrough)
             recorder.attach(context)
             try:
                 page = context.new_page()
