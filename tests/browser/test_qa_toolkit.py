@@ -21,7 +21,7 @@ from demo_site.site import load_policy
 from playwright.sync_api import Browser
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from consent_gate import Consent, ConsentGate
@@ -329,3 +329,21 @@ def test_a_choice_the_site_does_not_answer_is_not_a_pass(
     _, accepted, rejected = report.pages[0].passes
     assert (accepted.verdict, rejected.verdict) == ("not clicked", "not clicked")
     assert accepted.note == "clicked, but the site did not answer the choice within 1 s"
+
+
+def test_audit_follows_the_start_page_to_the_origin_it_redirects_to(
+    live: LiveServer, browser: Browser
+) -> None:
+    """http:// to https://, or to www.: the site audited is the one the browser lands on."""
+    site = live(ConsentGate(_crawl_site(), secret_key=SECRET * 3))
+
+    async def moved(request: Request) -> Response:
+        return RedirectResponse(site + request.url.path, status_code=301)
+
+    old = live(Starlette(routes=[Route("/{path:path}", moved)]))
+    report = audit(old + "/a", browser, settle=0.2, pages=2, stub=True)
+    assert report.url == f"{site}/a"
+    assert [p.url for p in report.pages] == [f"{site}/a", f"{site}/from-sitemap"]  # its sitemap
+    assert report.ok, to_text(report)
+    first = report.passes[0]
+    assert [r.url for r in first.requests if site in r.url] == []  # first-party, not third

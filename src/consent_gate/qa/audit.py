@@ -116,6 +116,7 @@ class PageResult:
     status: int | None = None  # the HTTP status of the first load
     banner: str | None = None  # "consent_gate", another manager's name, or None
     error: str = ""  # the page could not be loaded
+    landed: str = ""  # the URL the browser ended up at, after redirects
 
     @property
     def verdict(self) -> Verdict:
@@ -167,19 +168,38 @@ def audit(
     itself cannot be loaded."""
     policy = policy or Policy.default()
     auditor = _Auditor(browser, policy, settle, progress, stub, passthrough)
+    crawl = _crawl(url, pages, policy, fetch, progress)
+    results: list[PageResult] = []
+    followed = False
+    while (page_url := crawl.next()) is not None:
+        progress(f"page {len(results) + 1}/{len(crawl.seen)}: {page_url}")
+        result, links = auditor.page(page_url)
+        if not results and result.error:
+            raise AuditError(f"cannot load {url}: {result.error}")
+        if not result.error and origin_of(result.landed) != crawl.origin:
+            if results or followed:  # a link off the site (a login page elsewhere, say)
+                progress(f"{page_url} took the browser to {result.landed}: skipped")
+                continue
+            # http:// to https://, or to www.: the site is where the browser landed.
+            followed, url = True, result.landed
+            progress(f"{page_url} took the browser to {url}: auditing that site")
+            crawl = _crawl(url, pages, policy, fetch, progress)
+            continue
+        results.append(result)
+        crawl.add(links)
+    if not results:
+        raise AuditError(f"{url} keeps sending the browser to other sites: nothing to audit")
+    return AuditReport(url, results)
+
+
+def _crawl(
+    url: str, pages: int, policy: Policy, fetch: Fetch, progress: Callable[[str], None]
+) -> Crawl:
     crawl = Crawl(url, max(pages, 1), skip_prefix=policy.prefix + "/")
     if pages > 1:
         progress(f"reading the sitemap of {url}")
         crawl.add(sitemap_pages(url, fetch, pages))
-    results: list[PageResult] = []
-    while (page_url := crawl.next()) is not None:
-        progress(f"page {len(results) + 1}/{len(crawl.seen)}: {page_url}")
-        result, links = auditor.page(page_url)
-        if result.error and not results:
-            raise AuditError(f"cannot load {url}: {result.error}")
-        results.append(result)
-        crawl.add(links, base=page_url)
-    return AuditReport(url, results)
+    return crawl
 
 
 class _Auditor:
@@ -227,6 +247,9 @@ class _Auditor:
                 outcome = PassResult(name)
                 if name == "no choice":
                     result.status = response.status if response else None
+                    result.landed = page.url
+                    if origin_of(page.url) != origin_of(url):
+                        return result, []  # another site: the caller decides what to do
                     result.banner = detect_banner(page)
                     links = _links(page)
                 else:

@@ -7,8 +7,8 @@ each fetch may take. Only pages of the start URL's origin are visited.
 
 from __future__ import annotations
 
+import http.client
 import re
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -75,7 +75,7 @@ def fetch_text(url: str) -> str | None:
             if response.status != 200:
                 return None
             body: bytes = response.read(MAX_SITEMAP_BYTES + 1)
-    except (OSError, ValueError, urllib.error.URLError):
+    except (OSError, ValueError, http.client.HTTPException):  # URLError is an OSError
         return None
     if len(body) > MAX_SITEMAP_BYTES:
         return None

@@ -62,6 +62,7 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
 def _page(page: PageResult) -> dict[str, Any]:
     return {
         "url": page.url,
+        "landed_url": page.landed or None,
         "verdict": page.verdict,
         "status": page.status,
         "error": page.error or None,
