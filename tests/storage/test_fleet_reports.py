@@ -221,3 +221,31 @@ def test_counts_reach_the_store_every_flush_seconds_and_at_shutdown(dsn: str) ->
 
     asyncio.run(shutdown())
     assert [r.count for r in _rows(dsn)] == [2]
+
+
+def test_a_batch_whose_answer_was_lost_is_not_counted_twice(dsn: str) -> None:
+    """The commit went through, the connection broke before it said so: the retry is a no-op."""
+    answers_lost = [True]
+
+    class LosesAnAnswer:
+        def __init__(self) -> None:
+            self.store = open_store(dsn)
+
+        def add_reports(self, counts: Any, limit: int, batch: str | None = None) -> bool:
+            added = self.store.add_reports(counts, limit, batch)
+            if answers_lost.pop() if answers_lost else False:
+                raise OSError("connection lost")
+            return added
+
+        def close(self) -> None:
+            self.store.close()
+
+    flusher = ReportFlusher(LosesAnAnswer, interval=3600, limit=10, where="test")  # type: ignore[arg-type]
+    try:
+        flusher.add("csp", {"host": "a"}, T0)
+        assert flusher.flush() is False
+        flusher.add("csp", {"host": "a"}, T0)
+        assert flusher.flush() is True
+    finally:
+        flusher.close()
+    assert [r.count for r in _rows(dsn)] == [2]  # 1 + 1, not 1 + 1 + 1

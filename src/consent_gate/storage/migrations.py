@@ -99,8 +99,17 @@ CREATE TABLE consent_reports (
 """
 
 
+# The batches already added, so one whose commit's answer was lost is not added twice on retry.
+_REPORT_BATCHES = """
+CREATE TABLE consent_report_batches (
+    batch_id TEXT PRIMARY KEY,
+    added_at {time} NOT NULL
+)
+"""
+
+
 def _v3(dialect: Dialect) -> list[str]:
-    return [_REPORTS.format(time=_TIME[dialect])]
+    return [_REPORTS.format(time=_TIME[dialect]), _REPORT_BATCHES.format(time=_TIME[dialect])]
 
 
 MIGRATIONS = [_v1, _v2, _v3]  # version n is MIGRATIONS[n - 1]

@@ -25,12 +25,15 @@ _MOVE = (
 )
 
 
-_TABLES = "consent_records, consent_shown, consent_gate_schema, consent_reports"
+_TABLES = (
+    "consent_records, consent_shown, consent_gate_schema, consent_reports, consent_report_batches"
+)
 _GRANTS = [
     f"REVOKE ALL ON {_TABLES} FROM {{}}",
     "GRANT SELECT, INSERT ON consent_records, consent_shown TO {}",
     "GRANT SELECT ON consent_gate_schema TO {}",
     "GRANT SELECT, INSERT, UPDATE ON consent_reports TO {}",  # counts, not evidence
+    "GRANT SELECT, INSERT, DELETE ON consent_report_batches TO {}",
 ]
 _REPORTS_LOCK = 0x636F6E74  # one process at a time adds report counts: the row bound holds
 

@@ -3,8 +3,9 @@
 Each process counts what browsers report in memory (`reports.Reports`); this adds each new
 count to a bounded buffer that a thread of its own flushes to the store every few seconds, in
 one transaction (`SqlStore.add_reports`). Reports are hints, not evidence, so nothing is
-journaled: a crash loses at most one interval's counts, and a store that is down keeps them
-in the buffer (still bounded) until it is back.
+journaled: a crash loses at most one interval's counts. A batch the store did not take is
+retried under the same id, so one whose commit went through but whose answer was lost is not
+counted twice; new counts meanwhile wait in the buffer (still bounded).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -42,6 +44,7 @@ class ReportFlusher:
         self._store: SqlStore | None = None
         self._failing = ""
         self._flushing = threading.Lock()  # the thread's flush and close()'s, one at a time
+        self._retry: tuple[str, list[ReportCount]] | None = None  # a batch whose add failed
 
     def add(self, kind: str, fields: dict[str, str], when: datetime | None = None) -> None:
         """Count one report (on the event loop: no I/O, one short lock)."""
@@ -88,22 +91,31 @@ class ReportFlusher:
             return self._flush()
 
     def _flush(self) -> bool:
+        """The batch that failed last (under its id, in case it was added after all), then
+        what the buffer holds, each in a transaction of its own."""
+        if self._retry is not None and not self._add(*self._retry):
+            return False
+        self._retry = None
         with self._lock:
-            batch, self._pending, self._keys = list(self._pending.values()), {}, {}
-        if not batch:
+            counts, self._pending, self._keys = list(self._pending.values()), {}, {}
+        if not counts:
             return True
+        batch = (uuid.uuid4().hex, counts)
+        if not self._add(*batch):
+            self._retry = batch  # bounded: it was the buffer
+            return False
+        return True
+
+    def _add(self, batch: str, counts: list[ReportCount]) -> bool:
         try:
             if self._store is None:
                 self._store = self._open()
-            self._store.add_reports(batch, self.limit)
+            self._store.add_reports(counts, self.limit, batch)
         except Exception as exc:
             if str(exc) != self._failing:  # once per cause
                 self._failing = str(exc)
                 logger.error("consent_gate: cannot add reports to %s: %s", self.where, exc)
             self._drop_store()
-            with self._lock:
-                for count in batch:
-                    self._merge(count)
             return False
         self._failing = ""
         return True

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .migrations import MIGRATIONS, Dialect
@@ -314,14 +314,21 @@ class SqlStore:
 
     # -- reports: counts per key from every process ---------------------------------------------
 
-    def add_reports(self, counts: Sequence[ReportCount], limit: int) -> None:
+    def add_reports(
+        self, counts: Sequence[ReportCount], limit: int, batch: str | None = None
+    ) -> bool:
         """Add counts in one transaction: to a key's row, else a new row while its kind has
-        fewer than `limit`, else to the kind's overflow row. First and last seen widen."""
+        fewer than `limit`, else to the kind's overflow row. First and last seen widen.
+        `batch`: a unique id; a batch already added (a retry after a lost answer) is not added
+        again, and False returned. Batch ids are kept for a day."""
         if not counts:
-            return
+            return True
         self._begin()
         try:
             self._lock_reports()
+            if batch is not None and not self._new_batch(batch):
+                self._commit()
+                return False
             rows = dict(
                 self._execute(
                     "SELECT kind, COUNT(*) FROM consent_reports WHERE key_hash <> ? GROUP BY kind",
@@ -340,6 +347,20 @@ class SqlStore:
         except BaseException:
             self._rollback()
             raise
+        return True
+
+    def _new_batch(self, batch: str) -> bool:
+        now = datetime.now(UTC)
+        self._execute(
+            "DELETE FROM consent_report_batches WHERE added_at < ?",
+            (self._time(now - timedelta(days=1)),),
+        )
+        cursor = self._execute(
+            "INSERT INTO consent_report_batches (batch_id, added_at) VALUES (?, ?) "
+            "ON CONFLICT (batch_id) DO NOTHING",
+            (batch, self._time(now)),
+        )
+        return bool(cursor.rowcount)
 
     def _add_to(self, kind: str, key_hash: str, count: ReportCount) -> bool:
         first, last = self._time(count.first_seen), self._time(count.last_seen)
