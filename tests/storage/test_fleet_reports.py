@@ -186,7 +186,8 @@ def test_a_writer_role_may_add_reports_but_not_touch_records(cluster: Cluster) -
         store.close()
     writer = open_store(owner.replace("postgres@", f"{role}@"))
     try:
-        writer.add_reports([_count("a.example"), _count("a.example", at=1)], limit=10)
+        assert writer.add_reports([_count("a.example"), _count("a.example", at=1)], 10, "b1")
+        assert not writer.add_reports([_count("a.example")], 10, "b1")  # already added
         assert [r.count for r in writer.reports()] == [2]
     finally:
         writer.close()
