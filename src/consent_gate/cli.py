@@ -179,7 +179,7 @@ def audit(
         from playwright.sync_api import sync_playwright
 
         from .qa import report as reports
-        from .qa.audit import AuditError
+        from .qa.audit import AuditError, first_line
         from .qa.audit import audit as run_audit
         from .qa.browser import launch_chromium
     except ImportError as exc:
@@ -193,7 +193,7 @@ def audit(
             try:
                 browser = launch_chromium(playwright)
             except (RuntimeError, PlaywrightError) as exc:
-                raise AuditFailure(f"cannot start Chromium: {_first_line(exc)}") from None
+                raise AuditFailure(f"cannot start Chromium: {first_line(exc)}") from None
             try:
                 report = run_audit(
                     url,
@@ -209,7 +209,7 @@ def audit(
     except AuditError as exc:
         raise AuditFailure(str(exc)) from None
     except PlaywrightError as exc:
-        raise AuditFailure(f"the browser failed: {_first_line(exc)}") from None
+        raise AuditFailure(f"the browser failed: {first_line(exc)}") from None
     # With the JSON on stdout (`--json -`), the table goes to stderr so stdout stays parseable.
     click.echo(reports.to_text(report), err=json_path is not None and json_path.name == "<stdout>")
     if json_path:
@@ -217,8 +217,3 @@ def audit(
     if html_path:
         html_path.write(reports.to_html(report))
     sys.exit(0 if report.ok else 1)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

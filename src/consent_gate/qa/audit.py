@@ -33,6 +33,7 @@ __all__ = [
     "PassResult",
     "RequestFinding",
     "audit",
+    "first_line",
 ]
 
 PASSES = ("no choice", "accept all", "reject all")
@@ -241,7 +242,7 @@ class _Auditor:
                 try:
                     response = page.goto(url, wait_until="load")
                 except Exception as exc:  # Playwright's Error: DNS, refused, TLS, timeout
-                    result.error = _first_line(exc)
+                    result.error = first_line(exc)
                     return result, []
                 self._settle(page)
                 outcome = PassResult(name)
@@ -368,7 +369,8 @@ def _screenshot(page: Page) -> tuple[bytes | None, str]:
     return None, f"screenshot left out: larger than {MAX_SCREENSHOT // 1000} kB"
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception in one line (Playwright's carry a call log after the first)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
