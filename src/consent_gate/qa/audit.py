@@ -260,7 +260,11 @@ class _Auditor:
                         recorder.clear()  # what counts is what happens after the refusal
                     self._settle(page)
                     self.progress(f"{step}: loading the page again")
-                    page.goto(url, wait_until="load")
+                    try:
+                        page.goto(url, wait_until="load")
+                    except Exception as exc:  # as above: this pass, and so the page, fails
+                        result.error = f"loading it again after {name}: {first_line(exc)}"
+                        return result, links
                     self._settle(page)
                 outcome.screenshot, missing = _screenshot(page)
                 outcome.note = "; ".join(filter(None, [outcome.note, missing]))
