@@ -30,6 +30,7 @@ from consent_gate.policy import Policy
 from consent_gate.qa import assert_no_tracking, assert_tracked, tracking_hits
 from consent_gate.qa import audit as audit_module
 from consent_gate.qa.audit import audit
+from consent_gate.qa.banners import detect_banner
 from consent_gate.qa.report import to_text
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
@@ -347,3 +348,32 @@ def test_audit_follows_the_start_page_to_the_origin_it_redirects_to(
     assert report.ok, to_text(report)
     first = report.passes[0]
     assert [r.url for r in first.requests if site in r.url] == []  # first-party, not third
+
+
+@pytest.mark.parametrize(
+    ("markup", "banner"),
+    [
+        ('<div id="cg-banner"></div><div id="onetrust-banner-sdk"></div>', "consent_gate"),
+        (_ONETRUST, "OneTrust"),
+        ('<div id="CybotCookiebotDialog" class="CybotEdge"></div>', "Cookiebot"),
+        ('<div id="usercentrics-root"></div>', "Usercentrics"),
+        ('<div id="didomi-host"><div id="didomi-notice"></div></div>', "Didomi"),
+        ('<div class="qc-cmp2-container"></div>', "Quantcast Choice"),
+        ('<div id="truste-consent-track"></div>', "TrustArc"),
+        ('<div class="osano-cm-window"><div class="osano-cm-dialog"></div></div>', "Osano"),
+        ('<div id="cmplz-cookiebanner-container"></div>', "Complianz"),
+        ('<div class="klaro"><div class="cookie-notice"></div></div>', "Klaro"),
+        ('<div class="cc-window cc-banner"></div>', "cookieconsent"),
+        ('<div id="cc-main"></div>', "cookieconsent"),
+        ("<p>No banner here.</p>", None),
+    ],
+)
+def test_banners_are_told_apart_by_their_markup(
+    browser: Browser, markup: str, banner: str | None
+) -> None:
+    page = browser.new_page()
+    try:
+        page.set_content(_page("Shop", markup))
+        assert detect_banner(page) == banner
+    finally:
+        page.close()
