@@ -7,10 +7,12 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
 from click.testing import CliRunner
 from pg_cluster import Cluster
 from starlette.applications import Starlette
@@ -250,3 +252,18 @@ def test_a_batch_whose_answer_was_lost_is_not_counted_twice(dsn: str) -> None:
     finally:
         flusher.close()
     assert [r.count for r in _rows(dsn)] == [2]  # 1 + 1, not 1 + 1 + 1
+
+
+def test_a_relative_sqlite_store_is_the_one_of_the_directory_the_gate_was_built_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At exit, the last flush runs wherever the process has moved to (pytest moves back)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "site")
+    site = _Site("sqlite:///reports.sqlite3")
+    site.report("https://tracker.example/t.js")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    site.flush()
+    assert [r.count for r in _rows(f"sqlite:///{tmp_path / 'site' / 'reports.sqlite3'}")] == [1]
+    assert not (tmp_path / "elsewhere" / "reports.sqlite3").exists()

@@ -99,7 +99,9 @@ class ConsentLog:
         """How to open the store this log ships to, for others who keep things there."""
         if self._factory is not None:
             return self._factory
-        dsn = self._dsn
+        path = sqlite_path(self._dsn)
+        # A relative SQLite path names a file in today's working directory, whenever it opens.
+        dsn = f"sqlite:///{Path(path).resolve()}" if path else self._dsn
         return lambda: open_store(dsn)
 
     def _check_locations(self, log: LogSettings, store: str | StoreFactory | None) -> None:

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from .sql import ReportCount, SqlStore
 
@@ -36,7 +37,8 @@ class ReportFlusher:
         self.limit = limit
         self.where = where
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, tuple[tuple[str, str], ...]], ReportCount] = {}
+        # (kind, field values or None for overflow) -> [fields, count, first seen, last seen]
+        self._pending: dict[tuple[str, tuple[str, ...] | None], list[Any]] = {}
         self._keys: dict[str, int] = {}  # distinct keys per kind in the buffer
         self._wake = threading.Event()
         self._stop = False
@@ -47,32 +49,26 @@ class ReportFlusher:
         self._retry: tuple[str, list[ReportCount]] | None = None  # a batch whose add failed
 
     def add(self, kind: str, fields: dict[str, str], when: datetime | None = None) -> None:
-        """Count one report (on the event loop: no I/O, one short lock)."""
+        """Count one report (on the event loop: no I/O, one short lock). A kind's keys beyond
+        `limit` count as its overflow."""
         when = when or datetime.now(UTC)
+        # Fields come in their kind's order, so the values alone tell keys of a kind apart.
+        key: tuple[str, tuple[str, ...] | None] = (kind, tuple(fields.values()))
         with self._lock:
             if self._thread is None and not self._stop:
                 self._start()
-            self._merge(ReportCount(kind, fields, 1, when, when))
-
-    def _merge(self, count: ReportCount) -> None:
-        """Into the buffer, under its lock: a kind's keys beyond `limit` count as overflow."""
-        key = (count.kind, tuple(sorted(count.fields.items())))
-        if key not in self._pending and count.fields:
-            if self._keys.get(count.kind, 0) >= self.limit:
-                count = ReportCount(count.kind, {}, count.count, count.first_seen, count.last_seen)
-                key = (count.kind, ())
-            else:
-                self._keys[count.kind] = self._keys.get(count.kind, 0) + 1
-        known = self._pending.get(key)
-        if known is not None:
-            count = ReportCount(
-                count.kind,
-                count.fields,
-                known.count + count.count,
-                min(known.first_seen, count.first_seen),
-                max(known.last_seen, count.last_seen),
-            )
-        self._pending[key] = count
+            tally = self._pending.get(key)
+            if tally is None:
+                if self._keys.get(kind, 0) >= self.limit:
+                    key, fields = (kind, None), {}
+                    tally = self._pending.get(key)
+                else:
+                    self._keys[kind] = self._keys.get(kind, 0) + 1
+                if tally is None:
+                    tally = self._pending[key] = [fields, 0, when, when]
+            tally[1] += 1
+            if when > tally[3]:
+                tally[3] = when
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="consent-gate-reports", daemon=True)
@@ -97,7 +93,8 @@ class ReportFlusher:
             return False
         self._retry = None
         with self._lock:
-            counts, self._pending, self._keys = list(self._pending.values()), {}, {}
+            pending, self._pending, self._keys = self._pending, {}, {}
+        counts = [ReportCount(kind, *tally) for (kind, _), tally in pending.items()]
         if not counts:
             return True
         batch = (uuid.uuid4().hex, counts)
