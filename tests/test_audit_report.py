@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import consent_gate
+from consent_gate import suggest
 from consent_gate.qa.audit import (
     MAX_SCREENSHOT,
     AuditReport,
@@ -218,3 +219,19 @@ def test_screenshots_are_bounded() -> None:
     image, note = _screenshot(_Page(MAX_SCREENSHOT + 1, MAX_SCREENSHOT + 1))  # type: ignore[arg-type]
     assert image is None
     assert note == "screenshot left out: larger than 250 kB"
+
+
+def test_suggest_reads_the_unknown_hosts_of_every_page_of_an_audit() -> None:
+    report = _report()
+    unknown = RequestFinding(
+        url="https://cdn.unclassified.example/x.js",
+        host="cdn.unclassified.example",
+        method="GET",
+        resource_type="script",
+        service="",
+        category="unknown",
+    )
+    report.pages[2].passes[0].requests.append(unknown)
+    assert suggest.read(to_json(report)) == [
+        ("cdn.unclassified.example", 1, "audit: script (no choice)")
+    ]

@@ -337,9 +337,9 @@ def test_nothing_is_neutralised_after_accept_all_but_the_settings_control_is_inj
     sent = run(make_gate(respond(PAGE)), cookie=consent_cookie(OPTIONAL))
     body = sent.body
     assert_kept(body, ANALYTICS_TAGS + MARKETING_TAGS)
-    assert b"data-cg-" not in body.replace(b"data-cg-action", b"").replace(
-        b"data-cg-open", b""
-    ).replace(b"data-cg-close", b"")
+    # The gate's own controls are the only data-cg- attributes: nothing was held back.
+    ours = re.compile(rb"data-cg-(?:action|open|close|layout|position|theme)\b")
+    assert b"data-cg-" not in ours.sub(b"", body)
     assert BANNER not in body
     assert SETTINGS in body
     assert_banner_before_body_end(body)
@@ -907,15 +907,51 @@ def _snippet(body: bytes, charset: str) -> bytes:
     return body[body.index(end_of_text) + len(end_of_text) : body.rindex(b"</body>")]
 
 
-def test_utf8_is_rewritten_and_the_banner_uses_character_references() -> None:
+def test_a_utf8_page_gets_its_banner_as_utf8_text() -> None:
     sent = gated(TEXT_PAGE.encode())
     text = sent.body.decode("utf-8")
     assert "<p>Déjà vu ½ ©</p>" in text
     assert TEXT_LOADER not in text
     snippet = _snippet(sent.body, "utf-8")
     assert BANNER in snippet
+    assert "“" in snippet.decode("utf-8")  # the banner's own quotation marks, as UTF-8
+    assert b"&#" not in snippet
+    sent.assert_length_matches()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "head"),
+    [
+        (b"text/html", b"<!doctype html><html><head><meta charset=utf-8>"),
+        (b"text/html", b'\xef\xbb\xbf<!doctype html><html><head><meta charset="windows-1252">'),
+        (b"text/html; charset=UTF8", b"<!doctype html><html><head>"),
+        (b"text/html; charset=utf-8", b"<!doctype html><html><head><meta charset=latin1>"),
+    ],
+)
+def test_utf8_is_read_from_bom_header_or_meta_in_that_order(
+    content_type: bytes, head: bytes
+) -> None:
+    page = head + "<body><p>Déjà vu ½ ©</p></body></html>".encode()
+    snippet = _snippet(gated(page, content_type=content_type).body, "utf-8")
+    assert b"&#" not in snippet
+    assert "“" in snippet.decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "head"),
+    [
+        (b"text/html", b"<!doctype html><html><head>"),  # undeclared: browsers may guess
+        (b"text/html", b"<!doctype html><html><head><meta charset=windows-1252>"),
+        (b"text/html; charset=latin1", b"<!doctype html><html><head><meta charset=utf-8>"),
+    ],
+)
+def test_a_page_not_declared_utf8_gets_character_references(
+    content_type: bytes, head: bytes
+) -> None:
+    page = head + "<body><p>Déjà vu ½ ©</p></body></html>".encode("latin-1")
+    snippet = _snippet(gated(page, content_type=content_type).body, "latin-1")
     assert snippet.isascii()
-    assert b"&#" in snippet  # the banner's own non-ASCII text, as character references
+    assert b"&#" in snippet
 
 
 @pytest.mark.parametrize("charset", ["windows-1252", "latin-1", "iso-8859-1", "cp1252"])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from markupsafe import escape
 
 from . import i18n
@@ -24,6 +24,7 @@ from .cookies import CookieRules
 from .policy import Category, Policy
 from .rules import Match
 from .slots import Holes, Slotted
+from .theme import brand_css
 
 __all__ = ["Banner", "static_dir"]
 
@@ -68,6 +69,7 @@ class Banner:
         self.policy = policy
         self.languages = policy.banner.languages
         self.default_lang = policy.banner.default_language
+        self.page_language = policy.banner.page_language
         self._texts = {
             lang: _texts(lang, dict(policy.texts.get(lang, {}))) for lang in self.languages
         }
@@ -76,15 +78,21 @@ class Banner:
         self.policy_url = f"{policy.prefix}/policy"
         self.static_url = f"{policy.prefix}/static"
         directory = static_dir()
+        # What the gate serves under static/: the files, the site's brand colours in the CSS.
+        self.static_files = {name: (directory / name).read_bytes() for name in STATIC_FILES}
+        self.static_files["banner.css"] += brand_css(policy.banner.brand).encode()
         digest = hashlib.sha256()
-        for name in STATIC_FILES:
-            digest.update((directory / name).read_bytes())
+        for body in self.static_files.values():
+            digest.update(body)
         self.static_version = digest.hexdigest()[:12]
         self._cookie_patterns = {
             category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
         }
+        ours = PackageLoader("consent_gate", "templates")
+        templates = policy.pages.templates
         self._env = Environment(
-            loader=PackageLoader("consent_gate", "templates"),
+            # The site's templates (`[pages] templates`) first: it may override any of ours.
+            loader=ChoiceLoader([FileSystemLoader(templates), ours]) if templates else ours,
             autoescape=True,
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -107,9 +115,14 @@ class Banner:
         self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
     ) -> str:
         """The language for one request: `asked` (a `lang` parameter) if offered, else the
-        best offered `Accept-Language` range, else the page's `hint`, else the default."""
+        best offered `Accept-Language` range, else the page's `hint`, else the default. With
+        `[banner] page_language`, an offered `hint` comes before the header."""
         if asked in self._texts:
             return asked
+        if hint and self.page_language:
+            primary = hint.lower().split("-")[0]
+            if primary in self._texts:
+                return primary
         header = accept_language.decode("latin-1") if accept_language else ""
         ranges = i18n.parse_accept_language(header) if header else ()
         return i18n.negotiate(ranges, self.languages, self.default_lang, hint)
@@ -166,8 +179,10 @@ class Banner:
     def placeholder(
         self, match: Match, *, next_url: str, lang: str | None = None, locked: bool = False
     ) -> str:
-        """A small page shown inside a held-back frame, escaped for a srcdoc attribute; a
-        `locked` category (GPC) gets the opt-out notice instead of an "allow" button."""
+        """A small page shown inside a held-back frame, escaped for a srcdoc attribute: what is
+        held and who provides it, "load once" (banner.js shows it) and "allow" (a form, so it
+        works without JavaScript); a `locked` category (GPC) gets the opt-out notice instead.
+        It takes banner.css (from the browser's cache), so it follows the theme and brand."""
         lang = lang or self.default_lang
         cached = self._placeholders.get((match, lang, locked))
         if cached is None:
@@ -179,12 +194,18 @@ class Banner:
                 lang=lang,
                 dir=i18n.direction(lang),
                 t=t,
+                p=self._texts[lang]["policy"],
+                service=service,
+                category_title=title,
                 blocked=t["blocked"].format(
                     service=service.name if service else title, category=title
                 ),
                 allow=t["allow"].format(category=title),
                 category=category.id,
                 endpoint=self.endpoint,
+                static=self.static_url,
+                version=self.static_version,
+                theme=self.policy.banner.theme,
                 next=self._holes.markers["next"],
                 gpc=self._texts[lang]["banner"]["gpc_honoured"] if locked else "",
             )
@@ -261,6 +282,7 @@ class Banner:
         next_quoted: str = "",
         nonce: str = "",
     ) -> dict[str, Any]:
+        settings = self.policy.banner
         return {
             "lang": lang,
             "dir": i18n.direction(lang),
@@ -294,6 +316,11 @@ class Banner:
             "next": next,
             "next_quoted": next_quoted,
             "nonce": nonce,
+            "layout": settings.layout,
+            "position": settings.placement,
+            "theme": settings.theme,
+            "settings_button": settings.settings_button,
+            "site_stylesheet": self.policy.pages.stylesheet,
         }
 
     def _config(self, consent: Consent) -> dict[str, Any]:

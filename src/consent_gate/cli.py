@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import click
 
+from . import suggest as suggestions
 from .consent_mode import consent_aware
 from .fingerprint import covering_categories
 from .log_cli import log
 from .policy import Policy, PolicyError
 from .reports_cli import reports
 from .rewriter import HtmlRewriter
-from .rules import Rules
+from .rules import Rules, Unknown
 from .storage import redacted
+from .unknown import UnknownParties
 
 _POLICY = click.option(
     "--policy",
@@ -71,6 +76,12 @@ def check(policy_path: Path) -> None:
         "fingerprinting guard: "
         + (f"on until {' + '.join(covering_categories(policy))}" if guard.guard else "off"),
         f"Google Consent Mode: {gcm.mode if gcm.enabled else 'off'}",
+        "unknown third parties: "
+        + (
+            f"held until {policy.unknown.category}"
+            if policy.unknown.third_parties == "hold"
+            else "allowed (reported)"
+        ),
         "consent log: "
         + (
             f"{redacted(policy.log.dsn)}, journal fsync {'on' if policy.log.fsync else 'off'}"
@@ -97,11 +108,60 @@ def services(policy_path: Path | None) -> None:
 @click.argument("url")
 def classify(policy_path: Path | None, url: str) -> None:
     """Tell which service and category a script, pixel or frame URL belongs to."""
-    match = Rules(_load(policy_path)).classifier.url(url)
+    policy = _load(policy_path)
+    match = Rules(policy, unknown=UnknownParties(policy)).classifier.url(url)
+    if isinstance(match, Unknown):
+        stance = (
+            f"as a script, frame or pixel it is held until {match.category}"
+            if policy.unknown.third_parties == "hold"
+            else "it would load without consent, and be reported"
+        )
+        click.echo(f"{url}: an unknown third party ({stance})")
+        sys.exit(1)
     if match is None:
-        click.echo(f"{url}: not a known tracker (it would load without consent)")
+        click.echo(f"{url}: not a tracker the policy knows, and not a third party it judges")
         sys.exit(1)
     click.echo(f"{url}: {match.service} ({match.category})")
+
+
+@main.command()
+@_POLICY
+@click.option(
+    "--category",
+    default="marketing",
+    show_default=True,
+    help="The category to propose for every host (review each one).",
+)
+@click.argument("sources", nargs=-1, required=True)
+def suggest(policy_path: Path | None, category: str, sources: tuple[str, ...]) -> None:
+    """Turn unclassified third parties the gate or browsers reported into [services.x] tables
+    for review. SOURCES, in any mix: the gate's log, a saved GET {prefix}/reports summary, an
+    `audit --json` report (files, or - for stdin), or the live reports endpoint
+    (https://site/consent-gate/reports, read with $CONSENT_GATE_REPORTS_TOKEN)."""
+    policy = _load(policy_path)
+    found = []
+    for source in sources:
+        try:
+            found += suggestions.read(_read_source(source))
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{source}: {exc}") from None
+    click.echo(suggestions.suggest(found, policy, category), nl=False)
+
+
+def _read_source(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    if source.startswith(("https://", "http://")):
+        token = os.environ.get("CONSENT_GATE_REPORTS_TOKEN", "")
+        request = urllib.request.Request(source, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body: bytes = response.read()
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the connection
+            raise OSError(f"HTTP {exc.code} (is $CONSENT_GATE_REPORTS_TOKEN right?)") from None
+        return body.decode("utf-8")
+    return Path(source).read_text(encoding="utf-8")
 
 
 @main.command()

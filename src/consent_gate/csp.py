@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ._types import Headers
 from .consent import Consent, ReadConsent
-from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy
+from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy, extended_catalogue
 from .reports import ReportKind
 
 __all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
@@ -65,7 +65,12 @@ class Csp:
         # A catalogue host covers its subdomains in the rules, so it does here too.
         self._sources: dict[str, dict[str, None]] = {c.id: {} for c in policy.categories}
         self._categories: dict[str, set[str]] = {}  # host -> categories it belongs to
+        # The extended catalogue's services count only when the site names them in `uses`:
+        # a thousand hosts nobody chose would make the header hundreds of kilobytes.
+        extended = extended_catalogue()
         for service in policy.services:
+            if service in extended and service.id not in policy.uses:
+                continue
             hosts = [*service.hosts, *(u.partition("/")[0] for u in service.urls)]
             for host in filter(None, hosts):
                 self._categories.setdefault(host, set()).add(service.category)

@@ -20,7 +20,7 @@ from starlette.responses import Response as StarletteResponse
 
 from . import evidence
 from ._types import Headers, Receive, Scope, Send
-from .banner import STATIC_FILES, Banner, static_dir
+from .banner import Banner
 from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
 from .cookies import CookieRules, expire_headers
 from .http import content_type, cookie_names, header, origin_of
@@ -81,13 +81,9 @@ class Endpoints:
         self.codec = codec
         self.cookie_rules = cookie_rules
         self.banner = banner
-        directory = static_dir()
         self._static = {
-            name: (
-                (directory / name).read_bytes(),
-                mimetypes.guess_type(name)[0] or "application/octet-stream",
-            )
-            for name in STATIC_FILES
+            name: (body, mimetypes.guess_type(name)[0] or "application/octet-stream")
+            for name, body in banner.static_files.items()
         }
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)

@@ -44,6 +44,7 @@ from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
 from .storage.report_flush import ReportFlusher
+from .unknown import UnknownParties
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -81,7 +82,10 @@ class ConsentGate:
         for warning in weak_key_warnings(secret_key):
             logger.warning("consent_gate: %s", warning)
         _check_store(store)
-        self.rules = Rules(self.policy, consent_aware(self.policy))
+        self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
+        self.rules = Rules(
+            self.policy, consent_aware(self.policy), UnknownParties(self.policy, self.reports)
+        )
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
         self.log = (
@@ -98,7 +102,6 @@ class ConsentGate:
         )
         if self.policy.banner.hide_from_bots:
             bots.prepare()
-        self.reports = Reports(self.policy.reports.per_minute, self.policy.reports.max_entries)
         self.report_flusher = _report_flusher(self.policy, self.log, self.reports)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
@@ -228,6 +231,7 @@ class _Response:
         "_rewrite",
         "_scope",
         "_send",
+        "_utf8",
     )
 
     def __init__(
@@ -243,6 +247,7 @@ class _Response:
         self._lang: str | None = None  # None: not known until the page's first bytes
         self._prompt = False
         self._nonce: str | None = None  # for the gate's inline scripts, once CSP asks for one
+        self._utf8 = False  # the page says it is UTF-8: the gate's text goes in as it is
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -327,11 +332,14 @@ class _Response:
                 and not consent.locked.issuperset(gate.asked)
             )
             accept = header(headers, b"accept-language")
-            # Without the header the page's <html lang> decides, once its first bytes arrive.
+            # Without the header (or when the site says so) the page's <html lang> decides,
+            # and the page's charset how the banner is encoded: both once its first bytes arrive.
             self._lang = gate.banner.language(accept) if accept else None
-            snippet = self._snippet() if self._lang else b""
+            snippet = b""
         next_url = self._next_url()
         blocker = gate.rules.blocking(consent.refused)
+        if blocker is not None:
+            blocker = blocker.for_host((header(headers, b"host") or b"").decode("latin-1"))
         rewriter = None
         if blocker is not None:
             made: dict[Match, bytes] = {}
@@ -342,7 +350,7 @@ class _Response:
                     text = gate.banner.placeholder(
                         match, next_url=next_url, lang=self._lang, locked=locked
                     )
-                    made[match] = text.encode("ascii", "xmlcharrefreplace")
+                    made[match] = self._encode(text)
                 return made[match]
 
             rewriter = HtmlRewriter(blocker, placeholder, stamp)
@@ -375,8 +383,12 @@ class _Response:
             lang=self._lang,
             nonce=self._nonce,
         )
-        # As character references the banner is safe in every ASCII-compatible charset.
-        return text.encode("ascii", "xmlcharrefreplace")
+        return self._encode(text)
+
+    def _encode(self, text: str) -> bytes:
+        """The gate's text for this page: as UTF-8 on a UTF-8 page, else as character
+        references, which read the same in every ASCII-compatible charset."""
+        return text.encode("utf-8") if self._utf8 else text.encode("ascii", "xmlcharrefreplace")
 
     async def _body(self, message: Message) -> None:
         assert self._pipeline is not None
@@ -395,9 +407,13 @@ class _Response:
                 # A fragment (an htmx swap, a partial): neutralised, but a banner or head
                 # script would pile up in the page it lands in.
                 self._pipeline.head = self._pipeline.injector = None
+            self._utf8 = _utf8_page(held["headers"], self._head(body))
             injector = self._pipeline.injector
-            if injector is not None and self._lang is None:
-                self._lang = self._gate.banner.language(None, i18n.html_lang(self._head(body)))
+            if injector is not None:
+                banner = self._gate.banner
+                if self._lang is None or banner.page_language:
+                    accept = header(self._scope["headers"], b"accept-language")
+                    self._lang = banner.language(accept, i18n.html_lang(self._head(body)))
                 injector.snippet = self._snippet()
         out = self._pipeline.feed(body)
         if not more:
@@ -594,6 +610,21 @@ def _fragment_request(headers: Headers) -> bool:
     if header(headers, b"turbo-frame") is not None:
         return True
     return header(headers, b"hx-request") is not None and header(headers, b"hx-boosted") is None
+
+
+def _utf8_page(headers: Headers, head: bytes) -> bool:
+    """Whether the page declares itself UTF-8, in the order browsers look: BOM, the header's
+    charset, `<meta>`. Undeclared is not UTF-8: browsers may guess windows-1252."""
+    if head.startswith(_UTF8_BOM):
+        return True
+    label = content_type(header(headers, b"content-type"))[1]
+    if label is None:
+        found = _META_CHARSET.search(head.lower())
+        label = found.group(1).decode("latin-1") if found else None
+    try:
+        return label is not None and codecs.lookup(label).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _meta_ascii_compatible(label: str) -> bool:

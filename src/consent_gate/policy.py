@@ -6,14 +6,16 @@ key, so a typo never silently lets a tracker through.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from functools import cache, cached_property
 from importlib import resources
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from . import i18n
 
@@ -27,10 +29,13 @@ __all__ = [
     "GoogleConsentMode",
     "GpcSettings",
     "LogSettings",
+    "PageSettings",
     "Policy",
     "PolicyError",
     "ReportSettings",
     "Service",
+    "UnknownSettings",
+    "extended_catalogue",
     "is_dsn",
     "load_catalogue",
     "parse_lifetime",
@@ -166,15 +171,48 @@ class Service:
     urls: tuple[str, ...] = ()
     snippets: tuple[str, ...] = ()
     cookies: tuple[CookieSpec, ...] = ()
+    source: str = ""  # where the entry's facts come from (catalogue provenance)
+
+
+Layout = Literal["bar", "box", "modal"]
+Theme = Literal["auto", "light", "dark"]
+# Where each layout may sit. Box corners are logical ("start" is the left in English, the right
+# in Arabic), so a box follows the reading direction of the banner's language.
+POSITIONS: Mapping[str, tuple[str, ...]] = {
+    "bar": ("bottom", "top"),
+    "box": ("bottom-end", "bottom-start", "top-end", "top-start"),
+    "modal": ("center",),
+}
+_BRAND = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}\Z")
 
 
 @dataclass(frozen=True)
 class BannerSettings:
-    """Which languages the banner speaks and who sees it."""
+    """What the banner looks like, which languages it speaks and who sees it."""
 
     languages: tuple[str, ...] = i18n.LANGUAGES  # offered to visitors (default: all shipped)
     default_language: str = "en"  # when nothing the visitor asks for is offered
     hide_from_bots: bool = True  # crawlers get neither banner nor trackers
+    # The page's own <html lang> (when offered) wins over the visitor's Accept-Language: for
+    # sites whose pages each exist in one language, so the banner matches the page.
+    page_language: bool = False
+    layout: Layout = "bar"
+    position: str = ""  # one of POSITIONS[layout]; "" is the layout's first
+    theme: Theme = "auto"  # auto follows the visitor's system setting
+    brand: str = ""  # "#0b6e4f": buttons, links and focus rings; "" keeps the neutral blue
+    settings_button: bool = True  # the "Cookie settings" pill once a choice is made
+
+    @property
+    def placement(self) -> str:
+        return self.position or POSITIONS[self.layout][0]
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    """How the generated policy and preferences pages fit into the site."""
+
+    stylesheet: str = ""  # the site's own CSS ("/static/site.css"), linked after the gate's
+    templates: str = ""  # a directory whose templates override the gate's (e.g. `_page.html`)
 
 
 @dataclass(frozen=True)
@@ -272,6 +310,18 @@ class FingerprintSettings:
     allow_scripts: tuple[str, ...] = ()  # "/static/draw.js" or "https://cdn.example/x.js"; * globs
 
 
+@dataclass(frozen=True)
+class UnknownSettings:
+    """Third parties nobody classified: scripts, frames and pixels from a host that is not the
+    site's own, not in the catalogue or the policy, and not a common CDN (`unknown.py`).
+
+    "allow" lets them load and reports each host once; "hold" holds them back like a service
+    of `category` until the visitor allows that category (see the README for the default)."""
+
+    third_parties: Literal["allow", "hold"] = "allow"
+    category: str = "marketing"
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = tuple(
     Category(
         category_id,
@@ -288,6 +338,7 @@ class Policy:
     """Everything the gate needs to decide, validated on construction."""
 
     revision: int = 1
+    updated: date | None = None  # shown as "last updated" on the policy page
     categories: tuple[Category, ...] = DEFAULT_CATEGORIES
     services: tuple[Service, ...] = ()
     uses: tuple[str, ...] = ()
@@ -305,10 +356,12 @@ class Policy:
     prefix: str = "/consent-gate"
     log: LogSettings = LogSettings()
     banner: BannerSettings = BannerSettings()
+    pages: PageSettings = PageSettings()
     reports: ReportSettings = ReportSettings()
     google_consent_mode: GoogleConsentMode = GoogleConsentMode()
     csp: CspSettings = CspSettings()
     fingerprinting: FingerprintSettings = FingerprintSettings()
+    unknown: UnknownSettings = UnknownSettings()
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # lang -> key -> text
 
     def __post_init__(self) -> None:
@@ -347,15 +400,18 @@ class Policy:
         endpoints = reader.table("endpoints")
         log = reader.table("log")
         banner = reader.table("banner")
+        pages = reader.table("pages")
         texts = reader.table("texts")
         reports = reader.table("reports")
         gcm = reader.table("google_consent_mode")
         csp = reader.table("csp")
         csp_sources = csp.table("sources")
         fingerprinting = reader.table("fingerprinting")
+        unknown = reader.table("unknown")
         try:
             policy: Policy | None = cls(
                 revision=reader.get("revision", int, 1),
+                updated=reader.get("updated", date, None),
                 categories=_categories(reader.table("categories")),
                 services=tuple(services.values()),
                 uses=tuple(reader.strings("uses")),
@@ -385,6 +441,16 @@ class Policy:
                     languages=tuple(banner.strings("languages")) or i18n.LANGUAGES,
                     default_language=banner.get("default_language", str, "en"),
                     hide_from_bots=banner.get("hide_from_bots", bool, True),
+                    page_language=banner.get("page_language", bool, False),
+                    layout=banner.choice("layout", get_args(Layout), "bar"),
+                    position=banner.get("position", str, ""),
+                    theme=banner.choice("theme", get_args(Theme), "auto"),
+                    brand=banner.get("brand", str, ""),
+                    settings_button=banner.get("settings_button", bool, True),
+                ),
+                pages=PageSettings(
+                    stylesheet=pages.get("stylesheet", str, ""),
+                    templates=pages.get("templates", str, ""),
                 ),
                 reports=ReportSettings(
                     per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
@@ -401,6 +467,10 @@ class Policy:
                     categories=tuple(fingerprinting.strings("categories")),
                     allow_scripts=tuple(fingerprinting.strings("allow_scripts")),
                 ),
+                unknown=UnknownSettings(
+                    third_parties=unknown.choice("third_parties", ("allow", "hold"), "allow"),
+                    category=unknown.get("category", str, UnknownSettings.category),
+                ),
                 texts={lang: texts.table(lang).text_table() for lang in texts.names()},
             )
         except PolicyError as error:  # what the file holds, checked together with how it reads
@@ -413,11 +483,13 @@ class Policy:
             endpoints,
             log,
             banner,
+            pages,
             texts,
             reports,
             gcm,
             csp,
             fingerprinting,
+            unknown,
         ):
             sub.reject_unknown()
         problems.raise_any()
@@ -435,6 +507,8 @@ class Policy:
         """Optional categories the visitor is asked about: those of a service the site uses.
         A category with nothing in it would be a switch that changes nothing."""
         used = {s.category for s in self.listed_services}
+        if self.unknown.third_parties == "hold":
+            used.add(self.unknown.category)  # it releases what nobody classified
         return tuple(c for c in self.optional_categories if c in used)
 
     @property
@@ -442,20 +516,43 @@ class Policy:
         """Categories a visitor chooses; the rest are always on."""
         return tuple(c.id for c in self.categories if not c.required)
 
-    @property
+    @cached_property  # per policy page otherwise: hashing a thousand services is 5 ms
     def listed_services(self) -> tuple[Service, ...]:
-        """What the policy page lists: the services the site says it uses, else all it knows."""
+        """What the policy page lists: the services the site says it uses, else all it knows
+        but the extended catalogue's (see `extended_catalogue`)."""
         if not self.uses:
-            return self.services
+            extended = extended_catalogue()
+            return tuple(s for s in self.services if s not in extended)
         by_id = {s.id: s for s in self.services}
         return tuple(by_id[i] for i in self.uses)
 
 
 def load_catalogue() -> tuple[Service, ...]:
-    """The built-in services, from the catalogue file shipped in the package."""
-    text = resources.files("consent_gate").joinpath("catalogue.toml").read_text("utf-8")
+    """The built-in services: the hand-written catalogue, then the extended one generated
+    from public data (tools/catalogue), whose entries never replace a hand-written one."""
+    curated = _catalogue_file("catalogue.toml")
+    ids = {s.id for s in curated}
+    return curated + tuple(s for s in extended_catalogue() if s.id not in ids)
+
+
+@cache
+def extended_catalogue() -> frozenset[Service]:
+    """The generated entries: recognised and held back like any service, but listed on the
+    policy page and allowed in the CSP only when the site's `uses` names them (a thousand
+    services nobody chose would bloat both)."""
+    return frozenset(_catalogue_file("catalogue-extended.json"))
+
+
+@cache
+def _catalogue_file(name: str) -> tuple[Service, ...]:
+    """One catalogue file, parsed once per process: every policy built after the first one
+    reuses it (the services are immutable). The generated one is JSON, parsed in C: tomllib
+    took a second over its thousand entries."""
+    text = resources.files("consent_gate").joinpath(name).read_text("utf-8")
+    data = json.loads(text) if name.endswith(".json") else tomllib.loads(text)
     problems = _Problems()
-    reader = _Reader(tomllib.loads(text), "catalogue", problems)
+    reader = _Reader(data, name.rpartition(".")[0], problems)
+    reader.get("_comment", str, "")
     services = reader.table("services")
     found = tuple(_service(key, services.table(key)) for key in services.names())
     reader.reject_unknown()
@@ -532,6 +629,7 @@ def _service(service_id: str, reader: _Reader) -> Service:
         urls=tuple(u.lower() for u in reader.strings("urls")),
         snippets=tuple(reader.strings("snippets")),
         cookies=tuple(cookies),
+        source=reader.get("source", str, ""),
     )
     reader.reject_unknown()
     _check_service(service, reader.path, reader.problems)
@@ -619,6 +717,20 @@ def _validate(policy: Policy, problems: _Problems) -> None:
     _check_google_consent_mode(policy, problems)
     _check_csp(policy.csp, problems)
     _check_fingerprinting(policy, problems)
+    _check_unknown(policy, problems)
+
+
+def _check_unknown(policy: Policy, problems: _Problems) -> None:
+    settings = policy.unknown
+    if settings.third_parties not in ("allow", "hold"):
+        problems.add("unknown.third_parties", "must be 'allow' or 'hold'")
+    optional = policy.optional_categories
+    if settings.third_parties == "hold" and settings.category not in optional:
+        problems.add(
+            "unknown.category",
+            f"{settings.category!r} is not an optional category, so it could never release "
+            f"what is held (optional: {', '.join(optional)})",
+        )
 
 
 def _check_gpc(policy: Policy, problems: _Problems) -> None:
@@ -745,6 +857,26 @@ def _check_banner(policy: Policy, problems: _Problems) -> None:
             )
     if settings.default_language not in settings.languages:
         problems.add("banner.default_language", "must be one of banner.languages")
+    positions = POSITIONS[settings.layout]
+    if settings.position and settings.position not in positions:
+        problems.add(
+            "banner.position",
+            f"a {settings.layout} sits at {', '.join(positions)}, not {settings.position!r}",
+        )
+    if settings.brand and not _BRAND.match(settings.brand):
+        problems.add(
+            "banner.brand", f"expected a hex colour like '#0b6e4f', got {settings.brand!r}"
+        )
+    stylesheet = policy.pages.stylesheet
+    if stylesheet and not _ALLOWED_SCRIPT.match(stylesheet):
+        problems.add(
+            "pages.stylesheet", f"{stylesheet!r} is not a same-origin path or an http(s) URL"
+        )
+    templates = policy.pages.templates
+    if templates and not os.path.isdir(templates):
+        problems.add("pages.templates", f"{templates!r} is not a directory")
+    if isinstance(policy.updated, datetime):
+        problems.add("updated", "expected a date like 2026-11-30, without a time")
     known = i18n.keys("en")
     for lang, overrides in policy.texts.items():
         if lang not in i18n.LANGUAGES:
@@ -826,6 +958,7 @@ class _Reader:
 
 
 _KIND_NAMES: dict[type, str] = {
+    date: "a date like 2026-11-30",
     str: "a string",
     int: "a whole number",
     bool: "true or false",

@@ -115,15 +115,23 @@ class Reports:
             key = tuple(_UNPRINTABLE.sub("\ufffd", field) for field in raw)
             if kind.keep is not None and not kind.keep(key, headers or []):
                 continue
-            if self.sink is not None:
-                self.sink(name, dict(zip(kind.fields, key, strict=True)))
-            if book.add(key):
-                logger.warning(
-                    "consent_gate: new %s report: %s",
-                    name,
-                    ", ".join(f"{f}={v}" for f, v in zip(kind.fields, key, strict=True)),
-                )
+            self._count(kind, book, key)
         return count
+
+    def record(self, name: str, key: tuple[str, ...]) -> None:
+        """Count what the gate itself saw (no body to parse, no client to rate-limit)."""
+        kind, book = self._kinds[name]
+        self._count(kind, book, tuple(_UNPRINTABLE.sub("\ufffd", field) for field in key))
+
+    def _count(self, kind: ReportKind, book: ReportBook, key: tuple[str, ...]) -> None:
+        if self.sink is not None:
+            self.sink(kind.name, dict(zip(kind.fields, key, strict=True)))
+        if book.add(key):
+            logger.warning(
+                "consent_gate: new %s report: %s",
+                kind.name,
+                ", ".join(f"{f}={v}" for f, v in zip(kind.fields, key, strict=True)),
+            )
 
     def summary(self) -> dict[str, Any]:
         """Every book, as the reports endpoint serves it."""

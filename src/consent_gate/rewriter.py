@@ -427,7 +427,7 @@ class HtmlRewriter:
         for name, value in tag.attrs:
             if value and name in url_attrs:
                 for url in _urls(name, value):
-                    if match := self._blocker.url(url, tag.name == b"script"):
+                    if match := self._blocker.url(url, tag.name == b"script", tag.name):
                         return match
         return None
 

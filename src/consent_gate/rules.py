@@ -6,17 +6,19 @@ one set of refused categories, so a request only does dictionary lookups and one
 
 from __future__ import annotations
 
+import copy
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import unquote
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
 from .policy import Policy, Service
+from .unknown import UnknownParties, site_of
 
-__all__ = ["Blocker", "Classifier", "Match", "Rules"]
+__all__ = ["Blocker", "Classifier", "Match", "Rules", "Unknown"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,14 @@ class Match:
     service: str = ""
 
 
+@dataclass(frozen=True)
+class Unknown(Match):
+    """A URL of a third party nobody classified (see `unknown`); equal to its category's
+    plain match, so placeholders are made once per category, not per host."""
+
+    host: str = field(default="", compare=False)
+
+
 class Classifier:
     """Which service an element belongs to, over every service in the policy.
 
@@ -35,7 +45,10 @@ class Classifier:
     broader Google Analytics pattern also matches it.
     """
 
-    def __init__(self, services: tuple[Service, ...]) -> None:
+    def __init__(
+        self, services: tuple[Service, ...], unknown: UnknownParties | None = None
+    ) -> None:
+        self.unknown = unknown  # None: URLs nobody classified are simply not matched
         self._hosts: dict[str, Match] = {}
         self._urls: dict[str, list[tuple[re.Pattern[str], Match]]] = {}
         self._paths: list[tuple[re.Pattern[str], Match]] = []
@@ -99,7 +112,12 @@ class Classifier:
             path = "/" + path
         if "/." in path:
             path = _resolve_dots(path)
-        return self._host(host, path)
+        return self._host(host, path) or self._unknown_host(host)
+
+    def _unknown_host(self, host: str) -> Match | None:
+        if self.unknown is None or (name := self.unknown.classify(host)) is None:
+            return None
+        return Unknown(self.unknown.category, host=name)
 
     def inline(self, text: bytes) -> list[Match]:
         """Services whose signatures appear in an inline script's lower-cased text, in order."""
@@ -154,17 +172,34 @@ class Blocker:
         self.refused = refused
         self._classifier = classifier
         self._consent_aware = consent_aware
-        self.examines_every_tag = classifier.has_paths
+        # Unknown third parties can be on any host: every loading tag is looked at.
+        self.examines_every_tag = classifier.has_paths or classifier.unknown is not None
         self.hosts = classifier.hosts
+        self.own_site = ""  # the request's registrable domain, for unknown third parties
+
+    def for_host(self, host: str) -> Blocker:
+        """This blocker for a page served under `host`: URLs of its own site are never an
+        unknown third party. A copy only when it matters (unknown hosts are judged)."""
+        if self._classifier.unknown is None or not host:
+            return self
+        blocker = copy.copy(self)
+        blocker.own_site = site_of(host)
+        return blocker
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
         """Cheap pre-check of a lower-cased tag: only URLs with a host, first-party paths
         the policy names, and explicit marks can match."""
         return self._classifier.has_paths or _MAY_MATCH.search(low, start, end) is not None
 
-    def url(self, value: str, script: bool = False) -> Match | None:
-        """The refused service of a URL; `script`: it is a `<script>`'s source."""
+    def url(self, value: str, script: bool = False, element: bytes = b"") -> Match | None:
+        """The refused service of a URL; `script`: it is a `<script>`'s source; `element`:
+        the tag's name, which decides whether an unknown third party's URL is held."""
         match = self._classifier.url(value)
+        if isinstance(match, Unknown):
+            unknown = self._classifier.unknown
+            assert unknown is not None
+            held = unknown.decide(match.host, value, element, self.own_site)
+            return match if held and match.category in self.refused else None
         if match is None or match.category not in self.refused:
             return None
         return None if script and match.service in self._consent_aware else match
@@ -183,9 +218,14 @@ class Rules:
     `consent_aware`: services whose scripts run even while refused (see `Blocker`).
     """
 
-    def __init__(self, policy: Policy, consent_aware: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        consent_aware: frozenset[str] = frozenset(),
+        unknown: UnknownParties | None = None,
+    ) -> None:
         self.policy = policy
-        self.classifier = Classifier(policy.services)
+        self.classifier = Classifier(policy.services, unknown)
         self._consent_aware = consent_aware
         self._cache: dict[frozenset[str], Blocker | None] = {}
 

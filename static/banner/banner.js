@@ -331,6 +331,40 @@
     if (!state.dialog.contains(event.target)) focusFirst();
   }
 
+  // Keyboard and screen-reader users meet the banner first: it moves to the start of <body>
+  // (the server appends it, where no page markup can be cut in two by it).
+  function placeFirst() {
+    const root = document.getElementById("cg-root");
+    if (root && root.parentNode === document.body && document.body.firstElementChild !== root) {
+      document.body.prepend(root);
+    }
+  }
+
+  // A modal banner ([banner] layout = "modal") takes focus and keeps Tab inside until a choice
+  // removes it; the preferences dialog, opened from it, holds focus itself while open. Focus
+  // goes to the banner itself, not to a button: a screen reader starts with its title, and
+  // no answer is preselected.
+  function holdFocusInBanner() {
+    const banner = document.getElementById("cg-banner");
+    if (!banner || banner.getAttribute("aria-modal") !== "true") return;
+    const inside = () => all(FOCUSABLE, banner).filter((el) => el.getClientRects().length > 0);
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Tab" || !banner.isConnected || (state.modal && !state.modal.hidden)) return;
+      const items = inside();
+      const active = document.activeElement;
+      const [first, last] = [items[0], items[items.length - 1]];
+      const outside = !banner.contains(active);
+      const target = event.shiftKey && (outside || active === first) ? last
+        : !event.shiftKey && (outside || active === last) ? first : null;
+      if (target) {
+        event.preventDefault();
+        target.focus();
+      }
+    }, true);
+    banner.tabIndex = -1;
+    banner.focus();
+  }
+
   /* ---- event wiring ----------------------------------------------------------------- */
 
   function onSubmit(event) {
@@ -369,6 +403,34 @@
   }
 
   // "Allow and load" in a held-back frame's placeholder allows that category in place.
+  // "Load once": this frame only, in this page view; nothing is stored, nothing else starts.
+  function offerOnce(frame, form) {
+    const once = form.querySelector("[data-cg-once]");
+    if (!once) return;
+    once.hidden = false;
+    once.addEventListener("click", () => activateFrame(frame));
+  }
+
+  // "Open it on youtube.com instead": a link the visitor follows, to the frame's own address.
+  function offerElsewhere(frame, form) {
+    const paragraph = form.ownerDocument.querySelector("[data-cg-elsewhere]");
+    const link = paragraph && paragraph.querySelector("a");
+    let url = null;
+    try {
+      url = new URL(frame.getAttribute("data-cg-src") || "", location.href);
+    } catch (error) {
+      return;
+    }
+    if (!link || !/^https?:$/.test(url.protocol)) return;
+    const embed = /^\/embed\/([\w-]{6,})/.exec(url.pathname); // YouTube's player: its watch page
+    if (embed && /(^|\.)youtube(-nocookie)?\.com$/.test(url.hostname)) {
+      url = new URL(`https://www.youtube.com/watch?v=${embed[1]}`);
+    }
+    link.href = url.href;
+    link.textContent = link.getAttribute("data-cg-text").replace("{host}", url.hostname.replace(/^www\./, ""));
+    paragraph.hidden = false;
+  }
+
   function wirePlaceholders() {
     const hooked = new WeakSet();
     for (const frame of all("iframe[data-cg-category], frame[data-cg-category]")) {
@@ -386,6 +448,8 @@
           const submit = () => HTMLFormElement.prototype.submit.call(form);
           choose("allow", [category], submit, "placeholder").catch(warn);
         });
+        offerOnce(frame, form);
+        offerElsewhere(frame, form);
       };
       frame.addEventListener("load", hook);
       hook();
@@ -443,6 +507,8 @@
     const config = readConfig();
     if (!config) return; // a page without the banner: nothing to do
     state = createState(config);
+    placeFirst();
+    holdFocusInBanner();
     document.addEventListener("submit", onSubmit);
     document.addEventListener("click", onClick);
     wireBackdrop();

@@ -11,7 +11,7 @@ import dataclasses
 import importlib.util
 import sys
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -170,7 +170,13 @@ class Visitor:
 
     @property
     def settings(self) -> Locator:
+        """The "Cookie settings" pill: there once a choice is made (hidden while asked)."""
         return self.page.get_by_role("link", name="Cookie settings")
+
+    @property
+    def customize(self) -> Locator:
+        """The banner's way into the preferences dialog, while the banner asks."""
+        return self.banner.get_by_role("link", name="Customize")
 
     def tracker_hosts(self) -> set[str]:
         """Every third-party host the browser tried to reach since the last ``clear()``."""
@@ -318,3 +324,37 @@ def logged_site(
     app = gate_site.create_site(policy)
     with serve(app) as base_url:
         yield LoggedSite(base_url, app, dsn)
+
+
+# -- the banner's design: a plain page under any policy ----------------------------------
+
+OpenPage = Callable[..., Page]
+
+
+@pytest.fixture
+def open_banner_page(live: LiveServer, make_context: ContextFactory) -> OpenPage:
+    """``open_banner_page(policy, viewport=..., lang=..., color_scheme=...)``: the loaded page
+    of `banner_pages.design_site`, with motion reduced so what is measured has settled."""
+    from banner_pages import LAPTOP, design_site
+
+    def open_(
+        policy: dict[str, Any] | None = None,
+        *,
+        viewport: dict[str, int] = LAPTOP,
+        lang: str = "en",
+        color_scheme: str = "light",
+        extra_body: str = "",
+    ) -> Page:
+        context, _ = make_context(
+            live(design_site(policy or {}, lang, extra_body)),
+            viewport=viewport,
+            color_scheme=color_scheme,
+            reduced_motion="reduce",
+            extra_http_headers={"Accept-Language": lang},
+        )
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_function("() => window.consentGate !== undefined")
+        return page
+
+    return open_

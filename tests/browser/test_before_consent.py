@@ -21,8 +21,8 @@ def assert_banner_offers_a_choice(visitor: Visitor) -> None:
     expect(visitor.banner).to_be_visible()
     expect(visitor.banner.get_by_role("button", name="Accept all")).to_be_visible()
     expect(visitor.banner.get_by_role("button", name="Reject all")).to_be_visible()
-    expect(visitor.banner.get_by_role("link", name="Customize")).to_be_visible()
-    expect(visitor.settings).to_be_visible()
+    expect(visitor.customize).to_be_visible()
+    expect(visitor.settings).to_be_hidden()  # one way in while the banner asks: no clutter
 
 
 def assert_embeds_show_placeholders(visitor: Visitor, gate_site: ModuleType) -> None:
@@ -119,7 +119,7 @@ def test_closing_the_dialog_records_nothing(visit: VisitorFactory) -> None:
     page.goto("/")
     visitor.wait_for_banner_script()
 
-    visitor.settings.click()
+    visitor.customize.click()
     expect(visitor.dialog).to_be_visible()
     visitor.dialog.get_by_role("button", name="Close").click()
     expect(visitor.dialog).to_be_hidden()

@@ -139,11 +139,11 @@ def test_customize_allows_analytics_only(
     dialog = visitor.dialog
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Privacy preferences")
-    expect(dialog.get_by_role("checkbox", name="Strictly necessary")).to_be_checked()
-    expect(dialog.get_by_role("checkbox", name="Strictly necessary")).to_be_disabled()
+    expect(dialog.get_by_role("switch", name="Strictly necessary")).to_be_checked()
+    expect(dialog.get_by_role("switch", name="Strictly necessary")).to_be_disabled()
     for name in ("Preferences", "Analytics", "Marketing"):
-        expect(dialog.get_by_role("checkbox", name=name)).not_to_be_checked()
-    dialog.get_by_role("checkbox", name="Analytics").check()
+        expect(dialog.get_by_role("switch", name=name)).not_to_be_checked()
+    dialog.get_by_role("switch", name="Analytics").check()
     dialog.get_by_role("button", name="Save choices").click()
 
     wait_for_hosts(visitor, gate_site.ANALYTICS_HOSTS)
@@ -179,8 +179,8 @@ def test_customize_allows_analytics_only(
     expect(visitor.banner).to_have_count(0)
     # Reopened, the dialog shows the saved choice.
     visitor.settings.click()
-    expect(visitor.dialog.get_by_role("checkbox", name="Analytics")).to_be_checked()
-    expect(visitor.dialog.get_by_role("checkbox", name="Marketing")).not_to_be_checked()
+    expect(visitor.dialog.get_by_role("switch", name="Analytics")).to_be_checked()
+    expect(visitor.dialog.get_by_role("switch", name="Marketing")).not_to_be_checked()
 
 
 def test_reject_all_keeps_everything_out_and_the_site_working(
@@ -333,7 +333,7 @@ def test_settings_dialog_traps_focus_and_escape_closes_it(visit: VisitorFactory)
         ".contains(document.activeElement)"
     )
 
-    visitor.settings.focus()
+    visitor.customize.focus()
     page.keyboard.press("Enter")
 
     expect(visitor.dialog).to_be_visible()
@@ -343,7 +343,7 @@ def test_settings_dialog_traps_focus_and_escape_closes_it(visit: VisitorFactory)
         assert page.evaluate(inside), key
     page.keyboard.press("Escape")
     expect(visitor.dialog).to_be_hidden()
-    expect(visitor.settings).to_be_focused()
+    expect(visitor.customize).to_be_focused()  # back where the visitor opened it
     expect(visitor.banner).to_be_visible()  # closing the dialog decided nothing
     assert visitor.cookies() == {}
     assert visitor.recorder.hits == []

@@ -140,7 +140,7 @@ def test_closing_escape_scrolling_and_navigating_store_no_consent(
     visitor.load("/")
     name = consent_cookie_name(visitor)
 
-    visitor.settings.click()
+    visitor.customize.click()
     visitor.dialog.get_by_role("button", name="Close").click()
     expect(visitor.dialog).to_be_hidden()
     visitor.banner.get_by_role("link", name="Customize").click()
@@ -189,7 +189,7 @@ def test_settings_control_on_every_page_reopens_with_the_stored_choice(
     visitor = visit(target.base_url)
     visitor.load("/")
     visitor.banner.get_by_role("link", name="Customize").click()
-    visitor.dialog.get_by_role("checkbox", name="Analytics").check()
+    visitor.dialog.get_by_role("switch", name="Analytics").check()
     visitor.dialog.get_by_role("button", name="Save choices").click()
     visitor.page.wait_for_function("() => window.consentGate.decided()")
 
@@ -198,9 +198,9 @@ def test_settings_control_on_every_page_reopens_with_the_stored_choice(
         expect(visitor.settings).to_be_visible()
         visitor.settings.click()
         expect(visitor.dialog).to_be_visible()
-        expect(visitor.dialog.get_by_role("checkbox", name="Analytics")).to_be_checked()
-        expect(visitor.dialog.get_by_role("checkbox", name="Marketing")).not_to_be_checked()
-        expect(visitor.dialog.get_by_role("checkbox", name="Preferences")).not_to_be_checked()
+        expect(visitor.dialog.get_by_role("switch", name="Analytics")).to_be_checked()
+        expect(visitor.dialog.get_by_role("switch", name="Marketing")).not_to_be_checked()
+        expect(visitor.dialog.get_by_role("switch", name="Preferences")).not_to_be_checked()
         expect(visitor.dialog.get_by_role("button", name="Withdraw consent")).to_be_visible()
 
 
@@ -221,6 +221,10 @@ def test_policy_page_lists_every_cookie_and_states_the_dnt_stance(
     for service in data["services"]:
         article = page.locator(f"#service-{service['id']}")
         expect(article).to_contain_text(service["name"])
+        if service["cookies"]:  # long lists start collapsed: one click shows them
+            cookie_list = article.locator("details.cg-cookie-list")
+            if cookie_list.get_attribute("open") is None:
+                cookie_list.locator("summary").click()
         headers = article.locator("thead th").all_inner_texts()
         if service["cookies"]:
             assert headers == ["Cookie", "Purpose", "Lifetime", "Party"]
@@ -240,7 +244,7 @@ def test_without_javascript_the_preferences_page_offers_the_same_choices(
 ) -> None:
     scripted = visit()
     scripted.load("/")
-    scripted.settings.click()
+    scripted.customize.click()
     in_dialog = scripted.dialog.locator("input[name=category], button[name=action]")
     offered = in_dialog.evaluate_all("(all) => all.map((e) => e.value)")
 
@@ -256,11 +260,11 @@ def test_without_javascript_the_preferences_page_offers_the_same_choices(
     ):
         page.goto("/consent-gate/preferences?next=/next")
         for name in optional:
-            page.get_by_role("checkbox", name=name).set_checked(name in chosen)
+            page.get_by_role("switch", name=name).set_checked(name in chosen)
         with page.expect_navigation(url=f"{site_url}/next"):
             page.get_by_role("button", name="Save choices").click()
         expect(visitor.banner).to_have_count(0)
         page.goto("/consent-gate/preferences")
         for name in optional:
-            box = page.get_by_role("checkbox", name=name)
+            box = page.get_by_role("switch", name=name)
             (expect(box).to_be_checked if name in chosen else expect(box).not_to_be_checked)()

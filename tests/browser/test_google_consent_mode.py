@@ -188,7 +188,7 @@ def test_a_custom_choice_updates_and_presets_the_next_pages_default(
     tab.load("/")
     tab.page.locator("#cg-banner").get_by_role("link", name="Customize").click()
     dialog = tab.page.get_by_role("dialog")
-    dialog.get_by_role("checkbox", name="Analytics").check()
+    dialog.get_by_role("switch", name="Analytics").check()
     dialog.get_by_role("button", name="Save choices").click()
 
     assert tab.wait_for_consent_calls(2) == [DEFAULT_DENIED, ["consent", "update", ANALYTICS_ONLY]]

@@ -70,17 +70,17 @@ def test_customize_leads_to_the_preferences_page_where_a_category_is_saved(
 
     expect(page).to_have_url(f"{site_url}/consent-gate/preferences?next=/next&lang=en")
     for name in ("Preferences", "Analytics", "Marketing"):
-        expect(page.get_by_role("checkbox", name=name)).not_to_be_checked()
-    expect(page.get_by_role("checkbox", name="Strictly necessary")).to_be_checked()
-    page.get_by_role("checkbox", name="Analytics").check()
+        expect(page.get_by_role("switch", name=name)).not_to_be_checked()
+    expect(page.get_by_role("switch", name="Strictly necessary")).to_be_checked()
+    page.get_by_role("switch", name="Analytics").check()
     submit(visitor, "Save choices", lands_on="/next", site_url=site_url)
 
     expect(visitor.banner).to_have_count(0)
     assert [hit.url for hit in visitor.recorder.hits] == [gate_site.GTM_NOSCRIPT_URL]
     # The settings link shows the saved choice.
     visitor.settings.click()
-    expect(page.get_by_role("checkbox", name="Analytics")).to_be_checked()
-    expect(page.get_by_role("checkbox", name="Marketing")).not_to_be_checked()
+    expect(page.get_by_role("switch", name="Analytics")).to_be_checked()
+    expect(page.get_by_role("switch", name="Marketing")).not_to_be_checked()
     expect(page.locator("#cg-consent-id")).not_to_be_empty()
 
 

@@ -87,7 +87,7 @@ def test_narrowing_consent_removes_only_the_revoked_category(
     visitor.recorder.clear()
 
     visitor.settings.click()
-    marketing = visitor.dialog.get_by_role("checkbox", name="Marketing")
+    marketing = visitor.dialog.get_by_role("switch", name="Marketing")
     expect(marketing).to_be_checked()
     marketing.uncheck()
     with page.expect_navigation(url=f"{site_url}/"):  # revoking reloads, like a withdrawal

@@ -51,6 +51,25 @@ def venv(path: Path, *requirements: str | Path) -> Path:
     return python
 
 
+def test_the_wheel_ships_the_catalogue_data_with_its_licences(wheel: Path) -> None:
+    """The generated catalogue carries Apache-2.0 and MIT data: its notices go with it, and
+    the metadata names both licences; the build tooling stays out."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata,) = (n for n in names if n.endswith(".dist-info/METADATA"))
+        fields = archive.read(metadata).decode()
+    assert {
+        "consent_gate/catalogue.toml",
+        "consent_gate/catalogue-extended.json",
+        "consent_gate/LICENSES/Apache-2.0.txt",
+        "consent_gate/LICENSES/third-party-web.MIT.txt",
+        "consent_gate/LICENSES/tarteaucitron.MIT.txt",
+        "consent_gate/LICENSES/THIRD_PARTY_DATA.md",
+    } <= names
+    assert not any(n.startswith("tools/") for n in names)
+    assert "License-Expression: MIT AND Apache-2.0" in fields
+
+
 @pytest.fixture(scope="module")
 def core(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A virtualenv with the wheel (no extras) and pytest, as an unrelated project has."""

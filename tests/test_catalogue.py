@@ -1,0 +1,201 @@
+"""The built-in catalogue as data: the invariants the rules rely on, and what it recognises."""
+
+from __future__ import annotations
+
+import re
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from consent_gate.policy import Policy, extended_catalogue, load_catalogue
+from consent_gate.rewriter import HtmlRewriter
+from consent_gate.rules import Classifier, Rules
+
+PACKAGE = Path(__file__).resolve().parent.parent / "src" / "consent_gate"
+
+# The most frequent unknown trackers of a 30-page measurement (comScore, Salesforce Krux, ...),
+# one real script or frame URL each, and the category that must hold it.
+FREQUENT_UNKNOWNS = {
+    "https://sb.scorecardresearch.com/cs/123/beacon.js": "marketing",
+    "https://cdn.krxd.net/controltag/abc.js": "marketing",
+    "https://platform.twitter.com/widgets.js": "marketing",
+    "https://c.amazon-adsystem.com/aax2/apstag.js": "marketing",
+    "https://widgets.outbrain.com/outbrain.js": "marketing",
+    "https://secure.quantserve.com/quant.js": "analytics",
+    "https://micro.rubiconproject.com/prebid/dynamic/1.js": "marketing",
+    "https://js-agent.newrelic.com/nr-spa-1.2.js": "analytics",
+    "https://cdn.parsely.com/keys/example.com/p.js": "analytics",
+    "https://s.skimresources.com/js/123X456.skimlinks.js": "marketing",
+    "https://cdn.taboola.com/libtrc/example/loader.js": "marketing",
+    "https://s7.addthis.com/js/300/addthis_widget.js": "marketing",
+    "https://static.chartbeat.com/js/chartbeat.js": "analytics",
+    "https://static.criteo.net/js/ld/publishertag.js": "marketing",
+    "https://example.disqus.com/embed.js": "marketing",
+    "https://nexus.ensighten.com/acme/prod/Bootstrap.js": "analytics",
+    "https://www.facebook.com/plugins/like.php?href=x": "marketing",
+    "https://script.ioam.de/iam.js": "analytics",
+    "https://js-sec.indexww.com/ht/p/1-2.js": "marketing",
+    "https://contextual.media.net/dmedianet.js?cid=1": "marketing",
+    "https://z.moatads.com/acme/moatad.js": "marketing",
+    "https://cdn.optimizely.com/js/123.js": "analytics",
+    "https://stats.wp.com/e-202449.js": "analytics",
+    "https://mc.yandex.ru/metrika/tag.js": "analytics",
+    "https://gapl.hit.gemius.pl/xgemius.js": "marketing",
+}
+# Platforms whose hosts serve many products: only URL globs may claim them.
+SHARED = {
+    "google.com", "googleapis.com", "gstatic.com", "facebook.com", "facebook.net",
+    "microsoft.com", "bing.com", "apple.com", "amazon.com", "amazonaws.com", "cloudfront.net",
+    "akamaihd.net", "jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "cloudflare.com",
+    "yahoo.com", "linkedin.com", "twitter.com", "x.com", "wordpress.com", "wp.com",
+    "github.com", "fastly.net", "yandex.ru", "baidu.com",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier(load_catalogue())
+
+
+@pytest.mark.parametrize("url", sorted(FREQUENT_UNKNOWNS))
+def test_the_most_frequent_unknowns_are_known_now(classifier: Classifier, url: str) -> None:
+    match = classifier.url(url)
+    assert match is not None, url
+    assert match.category == FREQUENT_UNKNOWNS[url]
+
+
+def test_hundreds_of_services_and_every_generated_entry_says_where_it_comes_from() -> None:
+    extended = extended_catalogue()
+    assert len(load_catalogue()) >= 500
+    assert all(s.source for s in extended)
+    licences = {"MIT", "Apache-2.0", "curated"}
+    for service in extended:
+        for part in service.source.split("; "):
+            origin = part.partition(":")[0]
+            assert origin == "curated" or re.search(r"\((.+)\)\Z", origin), service.id
+            found = re.search(r"\((.+)\)\Z", origin)
+            assert (found.group(1) if found else origin) in licences, service.id
+
+
+def test_no_shared_platform_is_claimed_as_a_whole_host() -> None:
+    for service in load_catalogue():
+        for host in service.hosts:
+            assert host not in SHARED, (service.id, host)
+
+
+def test_generated_entries_never_shadow_a_hand_written_one() -> None:
+    """A curated host, or its parent or subdomain, is in no generated entry's hosts."""
+    extended = extended_catalogue()
+    curated = [s for s in load_catalogue() if s not in extended]
+    claimed = {h for s in curated for h in s.hosts}
+    claimed |= {u.partition("/")[0] for s in curated for u in s.urls if not u.startswith("/")}
+    for service in extended:
+        for host in service.hosts:
+            for other in claimed:
+                assert host != other, service.id
+                assert not host.endswith("." + other), (service.id, other)
+                assert not other.endswith("." + host), (service.id, other)
+
+
+def test_snippets_of_different_services_never_overlap() -> None:
+    """Except a longer one refining a shorter one from the same start (leftmost-longest)."""
+    owners: dict[str, str] = {}
+    for service in load_catalogue():
+        for snippet in service.snippets:
+            owners.setdefault(snippet.lower(), service.id)
+    for (a, sa), (b, sb) in combinations(owners.items(), 2):
+        if sa == sb:
+            continue
+        shorter, longer = sorted((a, b), key=len)
+        if shorter in longer:
+            assert longer.startswith(shorter), (sa, a, sb, b)
+
+
+def test_specific_globs_come_before_general_ones_on_a_shared_host() -> None:
+    """Two services' globs on one host never tie: the one whose literal prefix is longer is
+    tried first, so a glob that matches another's text must have the shorter prefix."""
+    globs: dict[str, list[tuple[str, str]]] = {}
+    for service in load_catalogue():
+        for url in service.urls:
+            host, _, path = url.partition("/")
+            globs.setdefault(host, []).append(("/" + path, service.id))
+    for host, items in globs.items():
+        for (p1, s1), (p2, s2) in combinations(items, 2):
+            if s1 == s2:
+                continue
+            for general, specific in ((p1, p2), (p2, p1)):
+                regex = ".*".join(map(re.escape, general.split("*")))
+                if re.fullmatch(regex, specific.replace("*", "x")):
+                    prefix = len(general.partition("*")[0])
+                    assert len(specific.partition("*")[0]) > prefix, (host, general, specific)
+
+
+def test_generated_cookie_names_are_distinctive_and_unique() -> None:
+    """A generic name would make the firewall drop a site's own cookie of that name."""
+    extended = extended_catalogue()
+    owners: dict[str, set[str]] = {}
+    for service in load_catalogue():
+        for cookie in service.cookies:
+            owners.setdefault(cookie.name, set()).add(service.id)
+    for service in extended:
+        for cookie in service.cookies:
+            assert cookie.name.lower() not in {"id", "uid", "session", "token", "lang"}
+            assert owners[cookie.name] == {service.id}, cookie.name
+
+
+def test_extended_services_stay_off_the_policy_page_and_the_csp_unless_used() -> None:
+    extended = extended_catalogue()
+    policy = Policy.default()
+    assert not set(policy.listed_services) & extended
+    chosen = Policy.from_dict({"uses": ["chartbeat", "google-analytics"]})
+    assert [s.id for s in chosen.listed_services] == ["chartbeat", "google-analytics"]
+
+
+def test_licence_notices_ship_in_the_package() -> None:
+    notices = PACKAGE / "LICENSES"
+    assert "Apache License" in (notices / "Apache-2.0.txt").read_text()
+    assert "Patrick Hulce" in (notices / "third-party-web.MIT.txt").read_text()
+    assert "AmauriC" in (notices / "tarteaucitron.MIT.txt").read_text()
+    credits = (notices / "THIRD_PARTY_DATA.md").read_text()
+    assert "Open Cookie Database contributors" in credits
+
+
+DISQUS_LOADER = b"""<script>
+var disqus_config = function () { this.page.url = location.href; };
+(function() { var d = document, s = d.createElement('script');
+s.src = 'https://acme.disqus.com/embed.js'; s.setAttribute('data-timestamp', +new Date());
+(d.head || d.body).appendChild(s); })();
+</script>"""
+CHARTBEAT_LOADER = b"""<script>
+(function() { var _sf_async_config = window._sf_async_config = {uid: 1, domain: 'a.example'};
+function loadChartbeat() { var e = document.createElement('script');
+e.src = '//static.chartbeat.com/js/chartbeat.js'; document.body.appendChild(e); }
+loadChartbeat(); })();
+</script>"""
+# The site's own code naming social networks and video sites is not a tracker's loader.
+OWN_LINKS = b"""<script>
+window.social = {reddit: "https://www.reddit.com/r/acme/", music: "https://open.spotify.com/x",
+  reviews: "https://www.trustpilot.com/review/acme.example"};
+</script>"""
+
+
+@pytest.mark.parametrize(
+    ("html", "service"), [(DISQUS_LOADER, b"disqus"), (CHARTBEAT_LOADER, b"chartbeat")]
+)
+def test_generated_inline_loaders_are_held(html: bytes, service: bytes) -> None:
+    out = _rewrite(html)
+    assert b'type="text/plain"' in out
+    assert b'data-cg-service="' + service + b'"' in out
+
+
+def test_inline_code_linking_to_social_sites_runs() -> None:
+    assert _rewrite(OWN_LINKS) == OWN_LINKS
+
+
+def _rewrite(html: bytes) -> bytes:
+    policy = Policy.default()
+    blocker = Rules(policy).blocking(frozenset(policy.optional_categories))
+    assert blocker is not None
+    rewriter = HtmlRewriter(blocker, lambda match: b"")
+    return rewriter.feed(html) + rewriter.close()
