@@ -18,14 +18,15 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f]")  # a report's text must not dr
 
 @click.command()
 @_store_options
-@click.option("--kind", help="Only this kind of report (csp, fingerprint).")
+@click.option("--kind", help="Only this kind of report (csp, fingerprint, unknown).")
 @click.option("--limit", default=50, show_default=True, help="Rows to print (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def reports(
     dsn: str | None, policy_path: Path | None, kind: str | None, limit: int, as_json: bool
 ) -> None:
-    """CSP violations and fingerprinting attempts counted by every process sharing the consent
-    log's store: count, first and last seen per key, most frequent first."""
+    """CSP violations, fingerprinting attempts and unknown third parties counted by every
+    process sharing the consent log's store: count, first and last seen per key, most frequent
+    first."""
     with _store(dsn, policy_path) as store:
         rows = store.reports(kind)
     shown = rows[:limit] if limit > 0 else rows
