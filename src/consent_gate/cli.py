@@ -16,6 +16,7 @@ from .consent_mode import consent_aware
 from .fingerprint import covering_categories
 from .log_cli import log
 from .policy import Policy, PolicyError
+from .reports_cli import reports
 from .rewriter import HtmlRewriter
 from .rules import Rules, Unknown
 from .storage import redacted
@@ -43,6 +44,7 @@ def main() -> None:
 
 
 main.add_command(log)
+main.add_command(reports)
 
 
 @main.command()
@@ -191,47 +193,87 @@ def rewrite(policy_path: Path | None, accepted: tuple[str, ...], page: BinaryIO)
     click.echo(f"held back: {out.count(b'data-cg-category=')} element(s)", err=True)
 
 
+class AuditFailure(click.ClickException):
+    """The audit could not run: one line, exit code 2 (1 means the site did not pass)."""
+
+    exit_code = 2
+
+
 @main.command()
 @_POLICY
 @click.argument("url")
 @click.option("--json", "json_path", type=click.File("w"), help="Write the report as JSON ('-').")
 @click.option("--html", "html_path", type=click.File("w"), help="Write an HTML report here.")
+@click.option(
+    "--pages",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Pages to audit: URL, then its sitemap's pages, then same-origin links as found.",
+)
 @click.option("--settle", default=1.5, show_default=True, help="Seconds to wait for late requests.")
+@click.option(
+    "--stub",
+    is_flag=True,
+    help="Answer third-party requests with local stubs: they are recorded, never sent.",
+)
 def audit(
     policy_path: Path | None,
     url: str,
     json_path: TextIO | None,
     html_path: TextIO | None,
+    pages: int,
     settle: float,
+    stub: bool,
 ) -> None:
-    """Open URL in Chromium with no choice, after Accept all and after Reject all, and report
-    every cookie and third-party request. Exits 1 if anything tracks before a choice or after
-    Reject all."""
+    """Open URL's pages in Chromium with no choice, after Accept all and after Reject all, and
+    report every cookie and third-party request. Exit status: 0 every page passed; 1 something
+    tracked before a choice or after Reject all, or a choice could not be made (no banner of
+    this package's); 2 the audit could not run."""
+    from .qa.crawl import origin_of
+
+    if origin_of(url) is None:
+        raise AuditFailure(f"{url!r} is not an http(s) URL")
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
+        from .qa import report as reports
+        from .qa.audit import AuditError, first_line
         from .qa.audit import audit as run_audit
         from .qa.browser import launch_chromium
-    except ImportError:  # pragma: no cover - depends on the install
-        raise click.ClickException(
-            "audit needs the qa extra: pip install 'consent-gate[qa]'"
+    except ImportError as exc:
+        missing = (exc.name or "playwright").partition(".")[0]
+        raise AuditFailure(
+            f"audit needs the qa extra ({missing} is missing): pip install 'consent-gate[qa]'"
         ) from None
     policy = _load(policy_path)
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            report = run_audit(
-                url,
-                browser,
-                policy=policy,
-                settle=settle,
-                progress=lambda step: click.echo(step, err=True),
-            )
-        finally:
-            browser.close()
-    click.echo(report.to_text())
+    try:
+        with sync_playwright() as playwright:
+            try:
+                browser = launch_chromium(playwright)
+            except (RuntimeError, PlaywrightError) as exc:
+                raise AuditFailure(f"cannot start Chromium: {first_line(exc)}") from None
+            try:
+                report = run_audit(
+                    url,
+                    browser,
+                    policy=policy,
+                    settle=settle,
+                    pages=pages,
+                    stub=stub,
+                    progress=lambda step: click.echo(step, err=True),
+                )
+            finally:
+                browser.close()
+    except AuditError as exc:
+        raise AuditFailure(str(exc)) from None
+    except PlaywrightError as exc:
+        raise AuditFailure(f"the browser failed: {first_line(exc)}") from None
+    # With the JSON on stdout (`--json -`), the table goes to stderr so stdout stays parseable.
+    click.echo(reports.to_text(report), err=json_path is not None and json_path.name == "<stdout>")
     if json_path:
-        json_path.write(report.to_json() + "\n")
+        json_path.write(reports.to_json(report) + "\n")
     if html_path:
-        html_path.write(report.to_html())
+        html_path.write(reports.to_html(report))
     sys.exit(0 if report.ok else 1)

@@ -7,6 +7,7 @@ except Set-Cookie headers of refused categories, which never reach the browser.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import logging
 import os
@@ -44,6 +45,7 @@ from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
 from .storage.log import ConsentLog, StoreFactory, shown_version
+from .storage.report_flush import ReportFlusher
 from .unknown import UnknownParties
 from .urls import page_url
 
@@ -111,6 +113,7 @@ class ConsentGate:
         )
         if self.policy.banner.hide_from_bots:
             bots.prepare()
+        self.report_flusher = _report_flusher(self.policy, self.log, self.reports)
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
@@ -172,7 +175,7 @@ class ConsentGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan" and self.log is not None:
-                receive = _lifespan(self.log, receive, send)
+                receive = _lifespan(self.log, receive, send, self.report_flusher)
             await self.app(scope, receive, send)
             return
         scope["headers"] = lower_names(scope["headers"])
@@ -581,8 +584,11 @@ class _Pipeline:
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
 
 
-def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
-    """Open the log at start-up; write out its queue before the app hears of shutdown.
+def _lifespan(
+    log: ConsentLog, receive: Receive, send: Send, reports: ReportFlusher | None = None
+) -> Receive:
+    """Open the log at start-up; write out its queue (and the report counts) before the app
+    hears of shutdown.
 
     A log that cannot start fails the server's start-up: raising alone would not, since a
     server in its default lifespan mode takes an exception there for an app without lifespan
@@ -600,9 +606,27 @@ def _lifespan(log: ConsentLog, receive: Receive, send: Send) -> Receive:
                 raise
         elif message["type"] == "lifespan.shutdown":
             await log.shutdown()
+            if reports is not None:
+                await asyncio.to_thread(reports.close)
         return message
 
     return wrapped
+
+
+def _report_flusher(
+    policy: Policy, log: ConsentLog | None, reports: Reports
+) -> ReportFlusher | None:
+    """Reports also counted in the consent log's store, for one view of every process."""
+    if log is None or not policy.reports.flush_seconds:
+        return None
+    flusher = ReportFlusher(
+        log.opener(),
+        interval=policy.reports.flush_seconds,
+        limit=policy.reports.max_entries,
+        where=log.store,
+    )
+    reports.sink = flusher.add
+    return flusher
 
 
 def _policy(policy: object) -> Policy:

@@ -243,7 +243,8 @@ class ReportSettings:
     """How many reports (CSP violations, fingerprinting attempts) the gate takes in."""
 
     per_minute: int = 60  # per client address
-    max_entries: int = 1000  # distinct keys kept per kind of report
+    max_entries: int = 1000  # distinct keys kept per kind of report (in memory and in the store)
+    flush_seconds: int = 10  # how often each process adds its counts to the store (0: never)
 
 
 _GOOGLE_SIGNALS: Mapping[str, tuple[str, ...]] = {
@@ -454,6 +455,7 @@ class Policy:
                 reports=ReportSettings(
                     per_minute=reports.get("per_minute", int, ReportSettings.per_minute),
                     max_entries=reports.get("max_entries", int, ReportSettings.max_entries),
+                    flush_seconds=reports.get("flush_seconds", int, ReportSettings.flush_seconds),
                 ),
                 google_consent_mode=_google_consent_mode(gcm),
                 csp=CspSettings(
@@ -775,6 +777,8 @@ def _check_reports(reports: ReportSettings, problems: _Problems) -> None:
         problems.add("reports.per_minute", "must be a whole number from 1 to 10000")
     if isinstance(reports.max_entries, bool) or not 10 <= reports.max_entries <= 1_000_000:
         problems.add("reports.max_entries", "must be a whole number from 10 to 1000000")
+    if isinstance(reports.flush_seconds, bool) or not 0 <= reports.flush_seconds <= 3600:
+        problems.add("reports.flush_seconds", "must be a whole number from 0 to 3600")
 
 
 def _check_google_consent_mode(policy: Policy, problems: _Problems) -> None:

@@ -31,6 +31,8 @@ _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 Parse = Callable[[Any], Iterable[tuple[str, ...]]]
 # A key and the request that reported it -> whether to count it.
 Keep = Callable[[tuple[str, ...], Headers], bool]
+# A kind's name and a counted key's fields -> (counted elsewhere too: the store, fleet-wide).
+Sink = Callable[[str, dict[str, str]], None]
 
 
 class ReportBook:
@@ -95,6 +97,7 @@ class Reports:
     def __init__(self, per_minute: int = 60, limit: int = 1000) -> None:
         self.limit = limit
         self.rate_limit = RateLimit(per_minute)
+        self.sink: Sink | None = None  # e.g. `ReportFlusher.add`, for every process's view
         self._kinds: dict[str, tuple[ReportKind, ReportBook]] = {}
 
     def register(self, kind: ReportKind) -> None:
@@ -120,8 +123,9 @@ class Reports:
         kind, book = self._kinds[name]
         self._count(kind, book, tuple(_UNPRINTABLE.sub("\ufffd", field) for field in key))
 
-    @staticmethod
-    def _count(kind: ReportKind, book: ReportBook, key: tuple[str, ...]) -> None:
+    def _count(self, kind: ReportKind, book: ReportBook, key: tuple[str, ...]) -> None:
+        if self.sink is not None:
+            self.sink(kind.name, dict(zip(kind.fields, key, strict=True)))
         if book.add(key):
             logger.warning(
                 "consent_gate: new %s report: %s",

@@ -43,7 +43,7 @@ def read(text: str) -> list[tuple[str, int, str]]:
         data = json.loads(text)
     except ValueError:
         data = None
-    if isinstance(data, dict) and "passes" in data:
+    if isinstance(data, dict) and ("passes" in data or "pages" in data):
         return list(_audit(data))
     if isinstance(data, dict):
         return list(_summary(data))
@@ -72,7 +72,9 @@ def _summary(data: dict[str, Any]) -> Iterable[tuple[str, int, str]]:
 
 
 def _audit(data: dict[str, Any]) -> Iterable[tuple[str, int, str]]:
-    for step in data["passes"]:
+    # Since schema_version 2 an audit has pages, each with its passes; before, one page's.
+    steps = [step for page in data.get("pages", [data]) for step in page.get("passes", ())]
+    for step in steps:
         for request in step.get("requests", ()):
             if request.get("category") == "unknown":
                 evidence = f"audit: {request.get('resource_type', '?')} ({step['name']})"

@@ -182,3 +182,8 @@ def test_the_plugin_works_next_to_pytest_playwright(
     )
     out = ok(run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=project))
     assert "1 passed" in out
+
+
+def test_the_wheel_ships_the_audit_report_template(wheel: Path) -> None:
+    """`consent-gate audit --html` renders a template from the package, not from a checkout."""
+    assert "consent_gate/templates/audit.html" in zipfile.ZipFile(wheel).namelist()

@@ -1,43 +1,62 @@
-"""`consent-gate audit URL`: what a page does with no choice, after Accept all and Reject all.
+"""`consent-gate audit URL`: what a site's pages do with no choice, after Accept all and Reject all.
 
-Each pass opens the page in a fresh Chromium context and records every cookie and every
-third-party request the browser *attempts* (offline, a request to a tracker host still counts).
-The page fails the audit when anything of a non-required category tracks before a choice or
-after "Reject all".
+Each page of the crawl (`crawl.Crawl`) is opened three times, each in a fresh Chromium context,
+recording every cookie and every third-party request the browser *attempts* (offline, a request
+to a tracker host still counts). A pass fails when anything of a non-required category tracks
+before a choice or after "Reject all"; a choice that could not be made (no banner of this
+package's to click) is reported as such, never as a pass.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from html import escape
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal
 
 from ..cookies import HOST_PREFIX, CookieRules
 from ..policy import Policy
 from ..rules import Classifier
+from .banners import detect_banner
+from .crawl import Crawl, Fetch, fetch_text, origin_of, sitemap_pages
 from .recorder import TrackerRecorder
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 
-__all__ = ["AuditReport", "CookieFinding", "PassResult", "RequestFinding", "audit"]
+__all__ = [
+    "AuditError",
+    "AuditReport",
+    "CookieFinding",
+    "PageResult",
+    "PassResult",
+    "RequestFinding",
+    "audit",
+    "first_line",
+]
 
 PASSES = ("no choice", "accept all", "reject all")
 _BUTTONS = {
-    "accept all": ('#cg-banner [data-cg-action="accept_all"]', "accept all|allow all|agree"),
-    "reject all": ('#cg-banner [data-cg-action="reject_all"]', "reject all|decline|deny"),
+    "accept all": '#cg-banner [data-cg-action="accept_all"]',
+    "reject all": '#cg-banner [data-cg-action="reject_all"]',
 }
+VIEWPORT = {"width": 1280, "height": 800}
+MAX_SCREENSHOT = 250_000  # bytes of JPEG per pass, so a report of many pages stays openable
+MAX_LINKS = 500  # links read from one page
+CHOICE_TIMEOUT = 15.0  # seconds for the site to answer a choice
+Verdict = Literal["pass", "fail", "not clicked", "error"]
+
+
+class AuditError(Exception):
+    """The audit could not run at all (the start page could not be loaded)."""
 
 
 @dataclass(frozen=True)
 class RequestFinding:
     url: str
     host: str
+    method: str
     resource_type: str
     service: str
     category: str  # "unknown" when the catalogue does not know the host
@@ -51,7 +70,13 @@ class RequestFinding:
 class CookieFinding:
     name: str
     domain: str
+    path: str
+    expires: float | None  # seconds since the epoch; None for a session cookie
     lifetime: str
+    secure: bool
+    http_only: bool
+    same_site: str
+    size: int  # name and value, as browsers count a cookie against their limits
     category: str
 
     @property
@@ -65,7 +90,8 @@ class PassResult:
     requests: list[RequestFinding] = field(default_factory=list)
     cookies: list[CookieFinding] = field(default_factory=list)
     clicked: bool = True  # whether the choice's button was found and clicked
-    screenshot: bytes | None = None
+    note: str = ""  # why a choice could not be made, or the screenshot is missing
+    screenshot: bytes | None = None  # JPEG of the viewport
 
     @property
     def tracking(self) -> list[RequestFinding | CookieFinding]:
@@ -73,96 +99,56 @@ class PassResult:
         return [f for f in findings if f.tracks]
 
     @property
+    def verdict(self) -> Verdict:
+        """Tracking is only allowed after "Accept all"; a choice not made is no pass."""
+        if self.name != "accept all" and self.tracking:
+            return "fail"
+        return "pass" if self.clicked else "not clicked"
+
+    @property
     def failed(self) -> bool:
-        """Tracking is only allowed after "Accept all"; a missing button is a failure too."""
-        return self.name != "accept all" and (bool(self.tracking) or not self.clicked)
+        return self.verdict != "pass"
+
+
+@dataclass
+class PageResult:
+    url: str
+    passes: list[PassResult] = field(default_factory=list)
+    status: int | None = None  # the HTTP status of the first load
+    banner: str | None = None  # "consent_gate", another manager's name, or None
+    error: str = ""  # the page could not be loaded
+    landed: str = ""  # the URL the browser ended up at, after redirects
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.error:
+            return "error"
+        verdicts = {p.verdict for p in self.passes}
+        for verdict in ("fail", "not clicked"):
+            if verdict in verdicts:
+                return verdict
+        return "pass"
+
+    @property
+    def foreign_banner(self) -> str | None:
+        """The name of another consent manager whose banner the page shows."""
+        return self.banner if self.banner not in (None, "consent_gate") else None
 
 
 @dataclass
 class AuditReport:
     url: str
-    passes: list[PassResult]
+    pages: list[PageResult]
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def ok(self) -> bool:
-        return not any(p.failed for p in self.passes)
+        return all(p.verdict == "pass" for p in self.pages)
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "url": self.url,
-                "ok": self.ok,
-                "passes": [
-                    {
-                        "name": p.name,
-                        "failed": p.failed,
-                        "clicked": p.clicked,
-                        "requests": [asdict(r) | {"tracks": r.tracks} for r in p.requests],
-                        "cookies": [asdict(c) | {"tracks": c.tracks} for c in p.cookies],
-                    }
-                    for p in self.passes
-                ],
-            },
-            indent=2,
-        )
-
-    def to_text(self) -> str:
-        lines = [f"Audit of {self.url}: {'PASS' if self.ok else 'FAIL'}"]
-        for p in self.passes:
-            verdict = "FAIL" if p.failed else "ok"
-            lines.append(
-                f"\n== {p.name} [{verdict}]" + ("" if p.clicked else " (button not found)")
-            )
-            lines.append(f"  cookies ({len(p.cookies)}):")
-            lines += [
-                f"    {'!' if c.tracks else ' '} {c.name:<28} {c.category:<12} "
-                f"{c.lifetime:<12} {c.domain}"
-                for c in p.cookies
-            ]
-            lines.append(f"  third-party requests ({len(p.requests)}):")
-            lines += [
-                f"    {'!' if r.tracks else ' '} {r.category:<12} {r.service or '-':<22} "
-                f"{r.resource_type:<10} {r.url[:110]}"
-                for r in p.requests
-            ]
-        return "\n".join(lines)
-
-    def to_html(self) -> str:
-        parts = [
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-            f"<title>consent-gate audit: {escape(self.url)}</title><style>",
-            "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}",
-            "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;",
-            "padding:.25em .5em;text-align:left}.bad{background:#fde2e1}.fail{color:#b00020}",
-            "img{max-width:100%;border:1px solid #ccc}</style></head><body>",
-            f"<h1>Audit of <code>{escape(self.url)}</code>: ",
-            f"<span class='{'ok' if self.ok else 'fail'}'>{'PASS' if self.ok else 'FAIL'}</span>",
-            "</h1>",
-        ]
-        for p in self.passes:
-            parts.append(f"<h2>{escape(p.name)}{' — FAIL' if p.failed else ''}</h2>")
-            if p.screenshot:
-                data = base64.b64encode(p.screenshot).decode("ascii")
-                parts.append(f"<img alt='the page on load' src='data:image/png;base64,{data}'>")
-            parts.append("<h3>Cookies</h3><table><tr><th>name</th><th>category</th>")
-            parts.append("<th>lifetime</th><th>domain</th></tr>")
-            for c in p.cookies:
-                parts.append(
-                    f"<tr class='{'bad' if c.tracks else ''}'><td>{escape(c.name)}</td>"
-                    f"<td>{escape(c.category)}</td><td>{escape(c.lifetime)}</td>"
-                    f"<td>{escape(c.domain)}</td></tr>"
-                )
-            parts.append("</table><h3>Third-party requests</h3><table><tr><th>category</th>")
-            parts.append("<th>service</th><th>type</th><th>url</th></tr>")
-            for r in p.requests:
-                parts.append(
-                    f"<tr class='{'bad' if r.tracks else ''}'><td>{escape(r.category)}</td>"
-                    f"<td>{escape(r.service)}</td><td>{escape(r.resource_type)}</td>"
-                    f"<td>{escape(r.url)}</td></tr>"
-                )
-            parts.append("</table>")
-        parts.append("</body></html>")
-        return "".join(parts)
+    @property
+    def passes(self) -> list[PassResult]:
+        """Every pass of every page, in order."""
+        return [result for page in self.pages for result in page.passes]
 
 
 def audit(
@@ -171,90 +157,226 @@ def audit(
     *,
     policy: Policy | None = None,
     settle: float = 1.5,
+    pages: int = 1,
+    stub: bool = False,
+    passthrough: Sequence[str] = (),
+    fetch: Fetch = fetch_text,
     progress: Callable[[str], None] = lambda step: None,
 ) -> AuditReport:
-    """Run the three passes against `url` in `browser` and classify what each one saw."""
+    """Audit up to `pages` pages from `url` (its sitemap first, then the links found on each
+    page) in `browser`. `stub`: answer third-party requests with the recorder's local stubs
+    (never reaching real trackers), except those to `passthrough` origins. AuditError if `url`
+    itself cannot be loaded."""
     policy = policy or Policy.default()
-    classifier = Classifier(policy.services)
-    cookie_rules = CookieRules(policy)
-    results = []
-    for index, name in enumerate(PASSES, 1):
-        progress(f"[{index}/{len(PASSES)}] {name}: opening {url}")
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        recorder = TrackerRecorder([url], stub=False)
-        recorder.attach(context)
-        try:
-            page = context.new_page()
-            page.goto(url, wait_until="load")
-            _settle(page, settle)
-            result = PassResult(name)
-            if name == "no choice":
-                result.screenshot = page.screenshot()
-            else:
-                progress(f"[{index}/{len(PASSES)}] {name}: choosing")
-                result.clicked = _choose(page, name)
-                if name == "reject all":
-                    recorder.clear()  # what counts is what happens after the refusal
-                _settle(page, settle)
-                progress(f"[{index}/{len(PASSES)}] {name}: loading the page again")
-                page.goto(url, wait_until="load")
-                _settle(page, settle)
-            result.requests = _requests(recorder, classifier)
-            result.cookies = _cookies(context, cookie_rules, policy.cookie_name)
-            results.append(result)
-        finally:
-            context.close()
+    auditor = _Auditor(browser, policy, settle, progress, stub, passthrough)
+    crawl = _crawl(url, pages, policy, fetch, progress)
+    results: list[PageResult] = []
+    followed = False
+    while (page_url := crawl.next()) is not None:
+        progress(f"page {len(results) + 1}/{len(crawl.seen)}: {page_url}")
+        result, links = auditor.page(page_url)
+        if not results and result.error:
+            raise AuditError(f"cannot load {url}: {result.error}")
+        if not result.error and origin_of(result.landed) != crawl.origin:
+            if results or followed:  # a link off the site (a login page elsewhere, say)
+                progress(f"{page_url} took the browser to {result.landed}: skipped")
+                continue
+            # http:// to https://, or to www.: the site is where the browser landed.
+            followed, url = True, result.landed
+            progress(f"{page_url} took the browser to {url}: auditing that site")
+            crawl = _crawl(url, pages, policy, fetch, progress)
+            continue
+        results.append(result)
+        crawl.add(links)
+    if not results:
+        raise AuditError(f"{url} keeps sending the browser to other sites: nothing to audit")
     return AuditReport(url, results)
 
 
-def _settle(page: Page, seconds: float) -> None:
-    """Give late scripts, timers and beacons a moment; requests during it are recorded."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+def _crawl(
+    url: str, pages: int, policy: Policy, fetch: Fetch, progress: Callable[[str], None]
+) -> Crawl:
+    crawl = Crawl(url, max(pages, 1), skip_prefix=policy.prefix + "/")
+    if pages > 1:
+        progress(f"reading the sitemap of {url}")
+        crawl.add(sitemap_pages(url, fetch, pages))
+    return crawl
 
 
-def _choose(page: Page, name: str) -> bool:
-    selector, label = _BUTTONS[name]
-    button = page.locator(selector)
-    if not button.count():
-        button = page.get_by_role("button", name=re.compile(label, re.IGNORECASE))
-    if not button.count():
-        return False
-    button.first.click()
-    return True
+class _Auditor:
+    """Runs the three passes of one page; compiled rules shared by every page."""
+
+    def __init__(
+        self,
+        browser: Browser,
+        policy: Policy,
+        settle: float,
+        progress: Callable[[str], None],
+        stub: bool,
+        passthrough: Sequence[str],
+    ) -> None:
+        self.browser = browser
+        self.settle = settle
+        self.progress = progress
+        self.classifier = Classifier(policy.services)
+        self.cookie_rules = CookieRules(policy)
+        self.consent_cookie = policy.cookie_name
+        self.stub = stub
+        self.passthrough = passthrough
+
+    def page(self, url: str) -> tuple[PageResult, list[str]]:
+        """The page's passes, and the links found on it with no choice made."""
+        result = PageResult(url)
+        links: list[str] = []
+        for index, name in enumerate(PASSES, 1):
+            step = f"  [{index}/{len(PASSES)}] {name}"
+            if name != "no choice" and result.banner != "consent_gate":
+                result.passes.append(PassResult(name, clicked=False, note=_why_unclicked(result)))
+                continue
+            self.progress(f"{step}: opening {url}")
+            context = self.browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+            recorder = TrackerRecorder([url], stub=self.stub, passthrough=self.passthrough)
+            recorder.attach(context)
+            try:
+                page = context.new_page()
+                try:
+                    response = page.goto(url, wait_until="load")
+                except Exception as exc:  # Playwright's Error: DNS, refused, TLS, timeout
+                    result.error = first_line(exc)
+                    return result, []
+                self._settle(page)
+                outcome = PassResult(name)
+                if name == "no choice":
+                    result.status = response.status if response else None
+                    result.landed = page.url
+                    if origin_of(page.url) != origin_of(url):
+                        return result, []  # another site: the caller decides what to do
+                    result.banner = detect_banner(page)
+                    links = _links(page)
+                else:
+                    self.progress(f"{step}: choosing")
+                    outcome.clicked, outcome.note = _choose(page, name)
+                    if name == "reject all":
+                        recorder.clear()  # what counts is what happens after the refusal
+                    self._settle(page)
+                    self.progress(f"{step}: loading the page again")
+                    try:
+                        page.goto(url, wait_until="load")
+                    except Exception as exc:  # as above: this pass, and so the page, fails
+                        result.error = f"loading it again after {name}: {first_line(exc)}"
+                        return result, links
+                    self._settle(page)
+                outcome.screenshot, missing = _screenshot(page)
+                outcome.note = "; ".join(filter(None, [outcome.note, missing]))
+                outcome.requests = self._requests(recorder)
+                outcome.cookies = self._cookies(context)
+                result.passes.append(outcome)
+            finally:
+                context.close()
+        return result, links
+
+    def _settle(self, page: Page) -> None:
+        """Give late scripts, timers and beacons a moment; requests during it are recorded."""
+        deadline = time.monotonic() + self.settle
+        while time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+
+    def _requests(self, recorder: TrackerRecorder) -> list[RequestFinding]:
+        found: dict[str, RequestFinding] = {}
+        for hit in recorder.hits:
+            match = self.classifier.url(hit.url)
+            found.setdefault(
+                hit.url,
+                RequestFinding(
+                    url=hit.url,
+                    host=hit.host,
+                    method=hit.method,
+                    resource_type=hit.resource_type,
+                    service=match.service if match else "",
+                    category=match.category if match else "unknown",
+                ),
+            )
+        return list(found.values())
+
+    def _cookies(self, context: BrowserContext) -> list[CookieFinding]:
+        now = time.time()
+        found = []
+        for cookie in context.cookies():
+            name = cookie.get("name", "")
+            expires = cookie.get("expires", -1)
+            session = expires is None or expires < 0
+            ours = name in (self.consent_cookie, HOST_PREFIX + self.consent_cookie)
+            found.append(
+                CookieFinding(
+                    name=name,
+                    domain=cookie.get("domain", ""),
+                    path=cookie.get("path", "/"),
+                    expires=None if session else expires,
+                    lifetime="session" if session else _days(expires - now),
+                    secure=bool(cookie.get("secure")),
+                    http_only=bool(cookie.get("httpOnly")),
+                    same_site=cookie.get("sameSite", "") or "",
+                    size=len(name) + len(cookie.get("value", "")),
+                    category="necessary"
+                    if ours
+                    else (self.cookie_rules.category(name) or "unknown"),
+                )
+            )
+        return found
+
+    def _category(self, cookie: str) -> str:
+        return self.cookie_rules.category(cookie) or "unknown"
 
 
-def _requests(recorder: TrackerRecorder, classifier: Classifier) -> list[RequestFinding]:
-    found: dict[str, RequestFinding] = {}
-    for hit in recorder.hits:
-        match = classifier.url(hit.url)
-        found.setdefault(
-            hit.url,
-            RequestFinding(
-                url=hit.url,
-                host=hit.host,
-                resource_type=hit.resource_type,
-                service=match.service if match else "",
-                category=match.category if match else "unknown",
-            ),
+def _why_unclicked(page: PageResult) -> str:
+    if page.foreign_banner:
+        return (
+            f"the page shows {page.foreign_banner}'s banner, not consent_gate's: "
+            "the audit cannot make this choice"
         )
-    return list(found.values())
+    return "the page shows no consent banner (no #cg-banner): the audit cannot make this choice"
 
 
-def _cookies(
-    context: BrowserContext, rules: CookieRules, consent_cookie: str
-) -> list[CookieFinding]:
-    now = time.time()
-    found = []
-    for cookie in context.cookies():
-        name = cookie.get("name", "")
-        expires = cookie.get("expires", -1)
-        lifetime = "session" if expires is None or expires < 0 else _days(expires - now)
-        ours = name in (consent_cookie, HOST_PREFIX + consent_cookie)
-        category = "necessary" if ours else (rules.category(name) or "unknown")
-        found.append(CookieFinding(name, cookie.get("domain", ""), lifetime, category))
-    return found
+def _choose(page: Page, name: str) -> tuple[bool, str]:
+    """Click the choice's button and wait for the site to answer it (the first decision may
+    take a while: the consent log starts then), so the reload after it carries the cookie."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    button = page.locator(_BUTTONS[name])
+    if not button.count():
+        return False, "the banner has no button for this choice"
+    origin = origin_of(page.url)
+    try:
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and origin_of(r.url) == origin,
+            timeout=CHOICE_TIMEOUT * 1000,
+        ):
+            button.first.click()
+    except PlaywrightTimeoutError:
+        return False, f"clicked, but the site did not answer the choice within {CHOICE_TIMEOUT:g} s"
+    return True, ""
+
+
+def _links(page: Page) -> list[str]:
+    hrefs = page.eval_on_selector_all(
+        "a[href]", f"links => links.slice(0, {MAX_LINKS}).map(a => a.href)"
+    )
+    return [h for h in hrefs if isinstance(h, str)]
+
+
+def _screenshot(page: Page) -> tuple[bytes | None, str]:
+    """The viewport as JPEG, at most MAX_SCREENSHOT bytes (lower quality if need be)."""
+    for quality in (60, 30):
+        image = page.screenshot(type="jpeg", quality=quality)
+        if len(image) <= MAX_SCREENSHOT:
+            return image, ""
+    return None, f"screenshot left out: larger than {MAX_SCREENSHOT // 1000} kB"
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception in one line (Playwright's carry a call log after the first)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _days(seconds: float) -> str:

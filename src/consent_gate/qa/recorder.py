@@ -89,6 +89,7 @@ class TrackerRecorder:
         scripts: Mapping[str, str] | None = None,
         cookies: Mapping[str, Sequence[str]] | None = None,
         stub: bool = True,
+        passthrough: Iterable[str] = (),
     ) -> None:
         self.origins: frozenset[str] = frozenset(
             o for o in (_origin(url) for url in origins) if o is not None
@@ -98,6 +99,10 @@ class TrackerRecorder:
         self.scripts: dict[str, str] = dict(scripts or {})
         self.cookies: dict[str, list[str]] = {k: list(v) for k, v in (cookies or {}).items()}
         self.stub = stub  # False: record only, let requests reach the network (audits)
+        # Third-party origins recorded but never stubbed, e.g. a local stand-in for a tracker.
+        self.passthrough: frozenset[str] = frozenset(
+            o for o in (_origin(url) for url in passthrough) if o is not None
+        )
         self.hits: list[Hit] = []
         self._contexts: list[BrowserContext] = []
 
@@ -111,8 +116,8 @@ class TrackerRecorder:
         """
         context.on("request", self._on_request)
         if self.stub:
-            context.route(self.is_third_party, self._fulfill)
-            context.route_web_socket(self.is_third_party, self._on_websocket)
+            context.route(self._stubbed, self._fulfill)
+            context.route_web_socket(self._stubbed, self._on_websocket)
         self._contexts.append(context)
         _ATTACHED[context] = self
 
@@ -120,6 +125,9 @@ class TrackerRecorder:
         """True for network URLs whose origin is not one of the site's own."""
         origin = _origin(url)
         return origin is not None and origin not in self.origins
+
+    def _stubbed(self, url: str) -> bool:
+        return self.is_third_party(url) and _origin(url) not in self.passthrough
 
     # -- queries --------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from .._types import Headers
 from ..consent import Consent
 from ..http import header
 from ..policy import LogSettings, Policy
-from . import redacted, sqlite_path
+from . import open_store, redacted, sqlite_path
 from .journal import Journal, JournalError
 from .location import check_writable
 from .process import ProcessWriter, WriterConfig
@@ -86,10 +86,23 @@ class ConsentLog:
         self._refused = ""
 
     @property
+    def store(self) -> str:
+        """The store, fit for a log line (a DSN's password left out)."""
+        return repr(self._factory) if self._factory else redacted(self._dsn)
+
+    @property
     def where(self) -> str:
-        """Where decisions go, fit for a log line (a DSN's password left out)."""
-        store = repr(self._factory) if self._factory else redacted(self._dsn)
-        return f"{store}, journal in {self.journal.directory}"
+        """Where decisions go, fit for a log line."""
+        return f"{self.store}, journal in {self.journal.directory}"
+
+    def opener(self) -> StoreFactory:
+        """How to open the store this log ships to, for others who keep things there."""
+        if self._factory is not None:
+            return self._factory
+        path = sqlite_path(self._dsn)
+        # A relative SQLite path names a file in today's working directory, whenever it opens.
+        dsn = f"sqlite:///{Path(path).resolve()}" if path else self._dsn
+        return lambda: open_store(dsn)
 
     def _check_locations(self, log: LogSettings, store: str | StoreFactory | None) -> None:
         """Fail now, naming the setting, if the journal or the SQLite file cannot be made."""

@@ -84,4 +84,32 @@ def _v2(dialect: Dialect) -> list[str]:
     return [_NO_REPLACE] if dialect == "sqlite" else []
 
 
-MIGRATIONS = [_v1, _v2]  # version n is MIGRATIONS[n - 1]
+# What browsers reported to every process of the site, counted per key (`ReportFlusher`): a
+# report kind's key fields as JSON, under their hash so any length fits the primary key.
+_REPORTS = """
+CREATE TABLE consent_reports (
+    kind TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    first_seen {time} NOT NULL,
+    last_seen {time} NOT NULL,
+    PRIMARY KEY (kind, key_hash)
+)
+"""
+
+
+# The batches already added, so one whose commit's answer was lost is not added twice on retry.
+_REPORT_BATCHES = """
+CREATE TABLE consent_report_batches (
+    batch_id TEXT PRIMARY KEY,
+    added_at {time} NOT NULL
+)
+"""
+
+
+def _v3(dialect: Dialect) -> list[str]:
+    return [_REPORTS.format(time=_TIME[dialect]), _REPORT_BATCHES.format(time=_TIME[dialect])]
+
+
+MIGRATIONS = [_v1, _v2, _v3]  # version n is MIGRATIONS[n - 1]

@@ -25,12 +25,17 @@ _MOVE = (
 )
 
 
-_TABLES = "consent_records, consent_shown, consent_gate_schema"
+_TABLES = (
+    "consent_records, consent_shown, consent_gate_schema, consent_reports, consent_report_batches"
+)
 _GRANTS = [
     f"REVOKE ALL ON {_TABLES} FROM {{}}",
     "GRANT SELECT, INSERT ON consent_records, consent_shown TO {}",
     "GRANT SELECT ON consent_gate_schema TO {}",
+    "GRANT SELECT, INSERT, UPDATE ON consent_reports TO {}",  # counts, not evidence
+    "GRANT SELECT, INSERT, DELETE ON consent_report_batches TO {}",
 ]
+_REPORTS_LOCK = 0x636F6E74  # one process at a time adds report counts: the row bound holds
 
 
 class PostgresStore(SqlStore):
@@ -93,6 +98,9 @@ class PostgresStore(SqlStore):
 
     def _lock_schema(self) -> None:
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+
+    def _lock_reports(self) -> None:
+        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_REPORTS_LOCK,))
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         with self.conn.transaction(), self.conn.cursor(name="consent_gate_export") as cursor:

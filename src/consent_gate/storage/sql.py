@@ -5,15 +5,18 @@ Only placeholders, timestamps and connecting differ; the subclasses supply those
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .migrations import MIGRATIONS, Dialect
 from .records import ConsentRecord, Shown
 
-__all__ = ["COLUMNS", "SqlStore"]
+__all__ = ["COLUMNS", "OVERFLOW", "ReportCount", "SqlStore"]
 
 COLUMNS = (
     "record_id",
@@ -40,6 +43,33 @@ _SCHEMA_EXISTS: dict[Dialect, str] = {
     "postgres": "SELECT COUNT(to_regclass('consent_gate_schema'))",
 }
 _JSON: dict[tuple[tuple[str, object], ...], str] = {}
+OVERFLOW = "overflow"  # the key_hash of a kind's row counting reports of keys beyond the bound
+
+
+@dataclass(frozen=True)
+class ReportCount:
+    """How often one key of one kind of report arrived, across every process of the site."""
+
+    kind: str
+    fields: dict[str, str]  # empty for the kind's overflow row
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+    @property
+    def overflow(self) -> bool:
+        return not self.fields
+
+    @property
+    def key_hash(self) -> str:
+        return report_key_hash(self.fields)
+
+
+def report_key_hash(fields: Mapping[str, str]) -> str:
+    if not fields:
+        return OVERFLOW
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _json(mapping: Mapping[str, object]) -> str:
@@ -69,6 +99,10 @@ class SqlStore:
 
     def _lock_schema(self) -> None:
         """Keep two processes from migrating at once (inside the migration transaction)."""
+
+    def _lock_reports(self) -> None:
+        """Keep two processes from adding report counts at once (SQLite's BEGIN IMMEDIATE
+        already does)."""
 
     def _time(self, value: datetime) -> Any:
         return value
@@ -277,3 +311,91 @@ class SqlStore:
 
     def count(self) -> int:
         return int(self._execute("SELECT COUNT(*) FROM consent_records").fetchone()[0])
+
+    # -- reports: counts per key from every process ---------------------------------------------
+
+    def add_reports(
+        self, counts: Sequence[ReportCount], limit: int, batch: str | None = None
+    ) -> bool:
+        """Add counts in one transaction: to a key's row, else a new row while its kind has
+        fewer than `limit`, else to the kind's overflow row. First and last seen widen.
+        `batch`: a unique id; a batch already added (a retry after a lost answer) is not added
+        again, and False returned. Batch ids are kept for a day."""
+        if not counts:
+            return True
+        self._begin()
+        try:
+            self._lock_reports()
+            if batch is not None and not self._new_batch(batch):
+                self._commit()
+                return False
+            rows = dict(
+                self._execute(
+                    "SELECT kind, COUNT(*) FROM consent_reports WHERE key_hash <> ? GROUP BY kind",
+                    (OVERFLOW,),
+                ).fetchall()
+            )
+            for count in counts:
+                if self._add_to(count.kind, count.key_hash, count):
+                    continue
+                if not count.overflow and rows.get(count.kind, 0) < limit:
+                    rows[count.kind] = rows.get(count.kind, 0) + 1
+                    self._insert_report(count.kind, count.key_hash, count)
+                elif not self._add_to(count.kind, OVERFLOW, count):
+                    self._insert_report(count.kind, OVERFLOW, dataclasses.replace(count, fields={}))
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+        return True
+
+    def _new_batch(self, batch: str) -> bool:
+        now = datetime.now(UTC)
+        self._execute(
+            "DELETE FROM consent_report_batches WHERE added_at < ?",
+            (self._time(now - timedelta(days=1)),),
+        )
+        cursor = self._execute(
+            "INSERT INTO consent_report_batches (batch_id, added_at) VALUES (?, ?) "
+            "ON CONFLICT (batch_id) DO NOTHING",
+            (batch, self._time(now)),
+        )
+        return bool(cursor.rowcount)
+
+    def _add_to(self, kind: str, key_hash: str, count: ReportCount) -> bool:
+        first, last = self._time(count.first_seen), self._time(count.last_seen)
+        cursor = self._execute(
+            "UPDATE consent_reports SET count = count + ?, "
+            "first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END, "
+            "last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END "
+            "WHERE kind = ? AND key_hash = ?",
+            (count.count, first, first, last, last, kind, key_hash),
+        )
+        return bool(cursor.rowcount)
+
+    def _insert_report(self, kind: str, key_hash: str, count: ReportCount) -> None:
+        self._execute(
+            "INSERT INTO consent_reports (kind, key_hash, fields, count, first_seen, last_seen) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                key_hash,
+                json.dumps(count.fields),  # in the kind's order, for people to read
+                count.count,
+                self._time(count.first_seen),
+                self._time(count.last_seen),
+            ),
+        )
+
+    def reports(self, kind: str | None = None) -> list[ReportCount]:
+        """Every key's count, most frequent first (overflow rows last)."""
+        where, params = (" WHERE kind = ?", (kind,)) if kind else ("", ())
+        rows = self._execute(
+            "SELECT kind, fields, count, first_seen, last_seen FROM consent_reports" + where,
+            params,
+        ).fetchall()
+        found = [
+            ReportCount(k, json.loads(f), int(n), self._from_time(a), self._from_time(b))
+            for k, f, n, a, b in rows
+        ]
+        return sorted(found, key=lambda r: (r.overflow, -r.count, r.kind, sorted(r.fields.items())))
