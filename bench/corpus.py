@@ -42,6 +42,7 @@ from consent_gate import ConsentGate, Policy
 from consent_gate._types import ASGIApp
 from consent_gate.qa import TrackerRecorder, launch_chromium, serve
 
+log = logging.getLogger("corpus")
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "tests" / "data" / "pages"
 BYPASS = ROOT / "tests" / "data" / "bypass"
@@ -52,6 +53,8 @@ TOLERANCE = 0.9
 SETTLE_QUIET = 0.3
 """Seconds without a new third-party request after ``load`` before a page counts as settled."""
 SETTLE_MAX = 2.5
+RELEASE_QUIET, RELEASE_MAX = 1.0, 10.0
+"""The same after "Accept all": the banner releases held scripts one after another."""
 
 _MEASURE_JS = """() => {
   const gate = document.getElementById('cg-root');
@@ -240,7 +243,7 @@ class View:
 
 
 def _host(url: str) -> str:
-    return re.sub(r"^[a-z]+://([^/:?#]*).*$", r"\1", url, flags=re.S).lower()
+    return re.sub(r"^[a-z]+://([^/:?#]*).*$", r"\1", url, flags=re.S).lower().rstrip(".")
 
 
 class Tab:
@@ -257,16 +260,16 @@ class Tab:
     def close(self) -> None:
         self.context.close()
 
-    def settle(self) -> None:
-        """Wait for ``load``, then until third-party requests stop for a moment."""
-        self.page.wait_for_load_state("load", timeout=SETTLE_MAX * 5000)
-        deadline = time.monotonic() + SETTLE_MAX
+    def settle(self, quiet: float = SETTLE_QUIET, longest: float = SETTLE_MAX) -> None:
+        """Wait for ``load``, then until third-party requests stop for ``quiet`` seconds."""
+        self.page.wait_for_load_state("load", timeout=30_000)
+        deadline = time.monotonic() + longest
         seen, quiet_since = len(self.recorder.hits), time.monotonic()
         while time.monotonic() < deadline:
             self.page.wait_for_timeout(100)
             if len(self.recorder.hits) != seen:
                 seen, quiet_since = len(self.recorder.hits), time.monotonic()
-            elif time.monotonic() - quiet_since >= SETTLE_QUIET:
+            elif time.monotonic() - quiet_since >= quiet:
                 break
 
     def view(self, site: str, since: int = 0) -> View:
@@ -282,12 +285,13 @@ class Tab:
     def accept_all(self) -> str | None:
         """Click the banner's "Accept all", as a visitor would; why that failed, if it did."""
         try:
-            self.page.wait_for_function("() => window.consentGate !== undefined", timeout=3000)
+            self.page.wait_for_function("() => window.consentGate !== undefined", timeout=15_000)
             button = self.page.locator('#cg-banner button[value="accept_all"]')
             try:
-                button.click(timeout=1000)
+                button.click(timeout=5000)
             except PlaywrightError:  # the page's own layout covers it: press it regardless
-                button.dispatch_event("click", timeout=1000)
+                if button.count():
+                    button.dispatch_event("click", timeout=5000)
         except PlaywrightError as error:
             return f"{self.page.url}: {str(error).splitlines()[0]}"
         return None
@@ -354,6 +358,7 @@ def measure(
     """
     for i in range(0, len(names), batch):
         chunk = names[i : i + batch]
+        log.info("measuring %s", ", ".join(chunk))
         tabs = [
             (start(browser, servers.baseline, f"/{n}/"), start(browser, servers.gated, f"/{n}/"))
             for n in chunk
@@ -369,7 +374,7 @@ def measure(
                     continue
                 mark = len(gated.recorder.hits)
                 error = gated.accept_all()
-                gated.settle()
+                gated.settle(RELEASE_QUIET, RELEASE_MAX)
                 yield Result(name, baseline, before, gated.view(site, mark), error)
         finally:
             for pair in tabs:
@@ -425,6 +430,29 @@ def report(results: Sequence[Result], out: Callable[[str], None] = print) -> Non
     )
 
 
+def report_bypass(
+    cases: Sequence[BypassCase], results: Sequence[Result], out: Callable[[str], None] = print
+) -> None:
+    """One line per case: held, LEAKS, or INVALID (no request even without the gate)."""
+    by_name = {r.name: r for r in results}
+    verdicts: Counter[str] = Counter()
+    for case in cases:
+        r = by_name.get(case.name)
+        if r is None:
+            continue
+        if not r.baseline.reached(case.must_not_request):
+            verdict = "INVALID"
+        elif r.before.reached(case.must_not_request):
+            verdict = "LEAKS"
+        else:
+            verdict = "held"
+        if case.after_accept and not r.after.reached(case.after_accept):
+            verdict += ", not released"
+        verdicts[verdict] += 1
+        out(f"{case.name:<40} {verdict:<10} {case.tests}")
+    out("\n" + ", ".join(f"{k}: {v}" for k, v in verdicts.most_common()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pages", nargs="*", help="page names (default: every page)")
@@ -436,13 +464,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         [c.name for c in bypass_cases()] if args.bypass else [s.name for s in real_pages()]
     )
     sites = {} if args.bypass else {s.name: s.site for s in real_pages()}
+    released = {c.name for c in bypass_cases() if c.after_accept}
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("consent_gate").setLevel(logging.ERROR)  # CSP report chatter
     started = time.monotonic()
     with sync_playwright() as playwright, servers(directory) as urls:
         browser = launch_chromium(playwright)
-        results = list(measure(browser, urls, names, sites=sites, batch=args.batch))
+        accept = (lambda name: name in released) if args.bypass else (lambda name: True)
+        results = list(measure(browser, urls, names, sites=sites, batch=args.batch, accept=accept))
         browser.close()
-    report(results)
+    if args.bypass:
+        report_bypass(bypass_cases(), results)
+    else:
+        report(results)
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
     return 0
 
