@@ -27,7 +27,8 @@ pytestmark = pytest.mark.timeout(900)
 SOURCES = {source.name: source for source in corpus.real_pages()}
 
 HELD_FLOOR = 0.20
-"""Share of first-order tracker requests held before consent, measured today (target: 0.95)."""
+"""Share of first-order tracker requests held before consent: 20.4-20.6 % measured on the day
+this was written, less run-to-run timing noise of a request or two (the target is 0.95)."""
 
 # Pages that fail today, by test: a strict xfail fails once the page passes, so drop its mark.
 BROKEN_TODAY: dict[str, str] = {
