@@ -8,19 +8,28 @@ Parts cache their own output per consent state; per response only a join and a n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from .consent import Consent
 
-__all__ = ["HeadPart", "HeadScripts", "js_value"]
+__all__ = ["HeadPart", "HeadScripts", "compact", "js_value"]
 
 HeadPart = Callable[[Consent], str]
+_COMMENT = re.compile(r"\s*(//|/\*|\*)")
 
 
 def js_value(value: object) -> str:
     """`value` as a JavaScript literal that is safe inside a `<script>` element."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def compact(source: str) -> str:
+    """A static script without comment lines or indentation: it travels with every page."""
+    return "\n".join(
+        line.strip() for line in source.splitlines() if line.strip() and not _COMMENT.match(line)
+    )
 
 
 class HeadScripts:

@@ -38,6 +38,7 @@ from .policy import Policy, is_dsn
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
+from .runtime import RuntimeGate
 from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
@@ -109,6 +110,8 @@ class ConsentGate:
         if self.policy.dnt == "honour":
             self.vary.append(b"DNT")
         self.csp = Csp(self.policy)
+        # Last: it wraps what the parts before it patched (fetch), and ends the head script.
+        self.head.add(RuntimeGate(self.policy, self.rules, self.csp.enabled))
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = Endpoints(
@@ -443,7 +446,9 @@ class _Response:
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
             expired = expire_headers(names, host, self._gate.policy.site_domains)
             out += [(b"set-cookie", line) for line in expired]
-        return self._gate.csp.apply(out, self._consent, self._nonce)
+        # With the head script in the page, it reports the CSP's violations itself.
+        collected = self._pipeline is not None and self._pipeline.head is not None
+        return self._gate.csp.apply(out, self._consent, self._nonce, collected)
 
 
 class OncePerPath:

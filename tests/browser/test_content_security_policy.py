@@ -1,8 +1,10 @@
 """The consent-aware Content-Security-Policy, seen from a real Chromium.
 
-The rewriter cannot see what a script does once it runs. The page here is first-party code that
-loads trackers at run time: it injects Meta's script, sends a `sendBeacon` and a `fetch` to Google
-Analytics and a pixel to Meta. Host names are put together at run time, as a bundler's output
+The rewriter cannot see what a script does once it runs, and the run-time gate cannot hold every
+path. The page here is first-party code that loads trackers where only the CSP can stop them: with
+the natives of a fresh frame's realm it injects Meta's script and sends a `sendBeacon` and a
+`fetch` to Google Analytics, and it shows Meta's pixel as a CSS background. Host names are put
+together at run time, as a bundler's output
 would, so no catalogue signature matches the inline script and only the CSP can stop it.
 """
 
@@ -39,13 +41,21 @@ LOADER = """\
 <script>
   window.__inline = true;
   var fb = "face" + "book";
-  var s = document.createElement("script");
-  s.src = "https://connect." + fb + ".net/en_US/fb" + "events.js";
-  document.head.appendChild(s);
   var ga = "https://www.google-" + "analytics.com";
-  navigator.sendBeacon(ga + "/g/collect?v=2&en=beacon");
-  fetch(ga + "/g/collect?v=2&en=fetch", {method: "POST", mode: "no-cors"}).catch(function () {});
-  new Image().src = "https://www." + fb + ".com/tr?id=1&ev=PageView";
+  // The natives of a fresh same-origin frame's realm, which the gate's run-time script does
+  // not patch: only the CSP stops what they load. (import() would carry this script's nonce.)
+  var frame = document.createElement("iframe");
+  document.body.appendChild(frame);
+  var realm = frame.contentWindow;
+  var s = document.createElement("script");
+  var url = "https://connect." + fb + ".net/en_US/fb" + "events.js";
+  realm.Element.prototype.setAttribute.call(s, "src", url);
+  realm.Node.prototype.appendChild.call(document.head, s);
+  realm.navigator.sendBeacon(ga + "/g/collect?v=2&en=beacon");
+  realm.fetch(ga + "/g/collect?v=2&en=fetch", {method: "POST", mode: "no-cors"})
+    .catch(function () {});
+  document.documentElement.style.backgroundImage =
+    "url(https://www." + fb + ".com/tr?id=1&ev=PageView)";
 </script>
 """
 EXPECTED_SCRIPTS = {
@@ -164,8 +174,9 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
     rows = wait_for_reports(visitor, TRACKER_HOSTS)
     found = {(row["host"], row["directive"], row["page"]) for row in rows}
     assert ("connect.facebook.net", "script-src-elem", "/") in found
-    assert ("www.google-analytics.com", "connect-src", "/") in found
     assert ("www.facebook.com", "img-src", "/") in found
+    # The page reports its own violations (one beacon, no report-uri): a frame's go unreported.
+    assert "www.google-analytics.com" not in {row["host"] for row in rows}
 
 
 def test_report_only_lets_them_through_and_reports_them(site: Site, visit: VisitorFactory) -> None:
@@ -177,8 +188,8 @@ def test_report_only_lets_them_through_and_reports_them(site: Site, visit: Visit
     settle(visitor)
 
     assert hosts_of(out) == TRACKER_HOSTS
-    rows = wait_for_reports(visitor, TRACKER_HOSTS)
-    assert {row["host"] for row in rows} >= TRACKER_HOSTS
+    rows = wait_for_reports(visitor, TRACKER_HOSTS - {"www.google-analytics.com"})
+    assert {row["host"] for row in rows} >= TRACKER_HOSTS - {"www.google-analytics.com"}
 
 
 def test_enforce_keeps_the_apps_inline_scripts_and_listed_handlers_working(
