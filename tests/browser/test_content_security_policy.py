@@ -4,8 +4,8 @@ The rewriter cannot see what a script does once it runs, and the run-time gate c
 path. The page here is first-party code that loads trackers where only the CSP can stop them: with
 the natives of a fresh frame's realm it injects Meta's script and sends a `sendBeacon` and a
 `fetch` to Google Analytics, and it shows Meta's pixel as a CSS background. Host names are put
-together at run time, as a bundler's output
-would, so no catalogue signature matches the inline script and only the CSP can stop it.
+together at run time, as a bundler's output would, so no catalogue signature matches the inline
+script.
 """
 
 from __future__ import annotations

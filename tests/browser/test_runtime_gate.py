@@ -10,6 +10,7 @@ run time, as a bundler's output would, so no server-side rule sees it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import LiveServer, Visitor, VisitorFactory
 
 SECRET = "runtime-gate-browser-test-secret"
+SNIPPETS = Path(__file__).resolve().parents[1] / "data" / "snippets"
 HOST = "rt.hotjar.io"
 T = f"https://{HOST}"
 
@@ -149,6 +151,30 @@ WRITER = """<script>
 </script>"""
 
 
+# A held inline script that writes and waits for events that fired long before its release.
+LATE = """<script data-consent="analytics">
+  document.write('<p id="written">written</p>');
+  window.addEventListener("load", () => { window.__late = (window.__late || 0) + 1; });
+  document.addEventListener("DOMContentLoaded", () => {
+    window.__ready = (window.__ready || 0) + 1;
+  });
+</script>"""
+PARAGRAPHS = 2000
+
+# First-party code calling tag APIs before consent, and Meta's own snippet (held by the server).
+STUBS_JS = """fbq("track", "Early");
+ga("send", "pageview");
+_gaq.push(["_trackPageview"]);
+_paq.push(["trackPageView"]);
+googletag.cmd.push(() => { window.__gpt = true; });
+dataLayer.push({ event: "early" });
+gtag("event", "early");
+window.__stubsRan = true;
+"""
+META_SNIPPET = (SNIPPETS / "meta-pixel.html").read_text("utf-8").split("<head>")[1]
+META_SNIPPET = META_SNIPPET.split("<!-- Meta Pixel Code -->")[1].split("<!-- End")[0]
+
+
 def _page(title: str, head: str = "", body: str = "") -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -168,7 +194,25 @@ def _app() -> ConsentGate:
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    async def write(request: Request) -> Response:
+        paragraphs = "".join(f"<p>{n}</p>" for n in range(PARAGRAPHS))
+        return HTMLResponse(_page("Write", body=paragraphs + LATE + "<footer>end</footer>"))
+
+    async def stubs(request: Request) -> Response:
+        return HTMLResponse(_page("Stubs", body='<script src="/static/stubs.js"></script>'))
+
+    async def stubs_meta(request: Request) -> Response:
+        body = '<script src="/static/stubs.js"></script>' + META_SNIPPET
+        return HTMLResponse(_page("Stubs and Meta", body=body))
+
+    async def stubs_js(request: Request) -> Response:
+        return Response(STUBS_JS, media_type="application/javascript")
+
     routes = [
+        Route("/write", write),
+        Route("/stubs", stubs),
+        Route("/stubs-meta", stubs_meta),
+        Route("/static/stubs.js", stubs_js),
         Route("/corpus", corpus),
         Route("/static/corpus.js", corpus_js),
         Route("/api/ok", ok),
@@ -257,3 +301,59 @@ def test_reject_all_keeps_them_held(corpus_visitor: Visitor) -> None:
         "rejected TypeError",
         "error",
     ]
+
+
+def test_a_released_script_that_writes_keeps_the_page(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/write")
+    visitor.page.wait_for_load_state("load")
+    visitor.mark_page_view()
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_selector("#written", state="attached")
+    visitor.page.wait_for_function("() => window.__late === 1 && window.__ready === 1")
+    visitor.page.wait_for_timeout(300)
+
+    # The page keeps every element; the markup lands right after its script.
+    paragraphs = visitor.page.evaluate("() => document.querySelectorAll('body > p').length")
+    assert paragraphs == PARAGRAPHS + 1
+    assert visitor.page.evaluate("() => document.querySelector('footer').textContent") == "end"
+    assert (
+        visitor.page.evaluate(
+            "() => document.getElementById('written').previousElementSibling.localName"
+        )
+        == "script"
+    )
+    assert visitor.page.evaluate("() => [window.__late, window.__ready]") == [1, 1]
+    visitor.assert_same_page_view(visitor.page.url)
+
+
+def test_tag_api_stubs_take_early_calls_without_errors(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/stubs")
+    visitor.page.wait_for_function("() => window.__stubsRan === true")
+    queued = visitor.page.evaluate(
+        "() => [fbq.queue.length, ga.q.length, _gaq.length, _paq.length, googletag.cmd.length,"
+        " dataLayer.length]"
+    )
+    assert queued == [1, 1, 1, 1, 1, 2]  # dataLayer: the push and gtag's arguments
+
+
+def test_metas_snippet_replaces_the_stub_on_consent_and_gets_the_early_calls(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/stubs-meta")
+    visitor.page.wait_for_function("() => window.__stubsRan === true")
+    assert visitor.recorder.hits_to("facebook.net") == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.recorder.wait_for("connect.facebook.net")
+    visitor.page.wait_for_function("() => fbq.queue.length >= 3")
+    calls = visitor.page.evaluate("() => fbq.queue.map((args) => Array.from(args).join(' '))")
+    assert calls[:2] == ["init 1234567890", "track PageView"]
+    assert "track Early" in calls
