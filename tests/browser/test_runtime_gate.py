@@ -9,6 +9,7 @@ run time, as a bundler's output would, so no server-side rule sees it.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,16 @@ META_SNIPPET = (SNIPPETS / "meta-pixel.html").read_text("utf-8").split("<head>")
 META_SNIPPET = META_SNIPPET.split("<!-- Meta Pixel Code -->")[1].split("<!-- End")[0]
 
 
+# CSS url() is beyond the run-time gate: the CSP reports it (30 violations, 3 distinct).
+VIOLATED = ["a.hotjar.io", "b.hotjar.io", "c.hotjar.io"]
+BACKGROUNDS = "".join(
+    f'<div style="background-image: url(https://{VIOLATED[n % 3]}/bg{n}.gif)">{n}</div>'
+    for n in range(30)
+)
+TOKEN = "runtime-gate-reports-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def _page(title: str, head: str = "", body: str = "") -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
@@ -208,7 +219,11 @@ def _app() -> ConsentGate:
     async def stubs_js(request: Request) -> Response:
         return Response(STUBS_JS, media_type="application/javascript")
 
+    async def violations(request: Request) -> Response:
+        return HTMLResponse(_page("Violations", body=BACKGROUNDS))
+
     routes = [
+        Route("/violations", violations),
         Route("/write", write),
         Route("/stubs", stubs),
         Route("/stubs-meta", stubs_meta),
@@ -217,7 +232,7 @@ def _app() -> ConsentGate:
         Route("/static/corpus.js", corpus_js),
         Route("/api/ok", ok),
     ]
-    return ConsentGate(Starlette(routes=routes), secret_key=SECRET)
+    return ConsentGate(Starlette(routes=routes), secret_key=SECRET, reports_token=TOKEN)
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +372,35 @@ def test_metas_snippet_replaces_the_stub_on_consent_and_gets_the_early_calls(
     calls = visitor.page.evaluate("() => fbq.queue.map((args) => Array.from(args).join(' '))")
     assert calls[:2] == ["init 1234567890", "track PageView"]
     assert "track Early" in calls
+
+
+def test_a_page_view_sends_its_csp_violations_in_one_or_two_beacons(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    posts: list[str] = []
+    visitor.page.on(
+        "request",
+        lambda request: (
+            posts.append(request.post_data or "")
+            if "/consent-gate/reports/csp" in request.url
+            else None
+        ),
+    )
+    response = visitor.page.goto("/violations")
+    assert response is not None
+    assert "report-uri" not in response.headers["content-security-policy-report-only"]
+    visitor.wait_for_banner_script()
+    visitor.page.wait_for_timeout(3500)  # the collector's first beacon
+    visitor.page.goto("/corpus")  # pagehide sends the rest
+    visitor.page.wait_for_timeout(500)
+
+    assert 1 <= len(posts) <= 2  # the browser's report-uri would POST 30 times
+    keys = [
+        (row["body"]["effectiveDirective"], row["body"]["blockedURL"])
+        for post in posts
+        for row in json.loads(post)
+    ]
+    assert sorted(keys) == [("img-src", f"https://{host}") for host in VIOLATED]
+    rows = visitor.page.request.get("/consent-gate/reports", headers=AUTH).json()["csp"]
+    assert {row["host"] for row in rows["reports"]} == set(VIOLATED)
