@@ -138,6 +138,9 @@ CORPUS_JS = """\
   const events = new EventSource(T + "e31");
   events.onerror = () => events.close();
 
+  new Image().src = "https://nothotjar.io/look1.gif"; // look-alikes are not the tracker
+  new Image().src = "https://rt.hotjar.io.evil.example/look2.gif";
+
   c.firstParty = "pending";
   fetch("/api/ok").then((r) => r.json()).then((d) => { c.firstParty = d.ok; });
 })();
@@ -273,6 +276,10 @@ def _contracts(visitor: Visitor) -> dict[str, Any]:
 def test_nothing_reaches_the_tracker_before_consent(corpus_visitor: Visitor) -> None:
     corpus_visitor.page.wait_for_timeout(1500)
     assert _urls(corpus_visitor) == []
+    assert {hit.url.rsplit("/", 1)[1] for hit in corpus_visitor.recorder.hits} == {
+        "look1.gif",
+        "look2.gif",
+    }
     assert _contracts(corpus_visitor) == {
         "appendChildReturns": True,
         "srcReadsBack": True,
