@@ -390,10 +390,13 @@ def test_the_head_scripts_carry_the_nonce() -> None:
     response = client.get("/")
 
     nonce = nonce_of(response.headers["content-security-policy"])
-    head_script = re.search(r"<head>(<script[^>]*>)(.*?)</script><title>", response.text, re.S)
+    head_script = re.search(
+        r"<head>(<script[^>]*>)(.*?)</script>(<script[^>]*>)</script><title>", response.text, re.S
+    )
     assert head_script is not None
     assert head_script.group(1) == f'<script nonce="{nonce}">'
     assert head_script.group(2).endswith("\nguard();")
+    assert head_script.group(3).startswith(f'<script nonce="{nonce}" src=')  # runtime.js
 
 
 def test_the_page_reports_its_own_violations_so_report_uri_goes_while_something_is_refused() -> (

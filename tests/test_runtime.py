@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 import re
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from consent_gate import ConsentGate
 from consent_gate.consent import ConsentCodec
 from consent_gate.policy import GoogleConsentMode, Policy, Service
 from consent_gate.rules import Rules
 from consent_gate.runtime import RuntimeGate
+from test_csp import Client
 
 SERVICES = (
     Service(id="ga", name="GA", category="analytics", hosts=("google-analytics.com",)),
@@ -20,9 +29,13 @@ POLICY = Policy(services=SERVICES)
 CODEC = ConsentCodec("runtime-test", POLICY)
 
 
+async def page(request: Request) -> Response:
+    return HTMLResponse("<!doctype html><html><head><title>t</title></head><body></body></html>")
+
+
 def config_of(source: str) -> dict[str, object]:
-    """The argument runtime.js is called with: the JSON after the gate's function."""
-    found = re.search(r"\}\)\((\{.*\})\);\Z", source, re.S)
+    """The configuration the inline part leaves for runtime.js."""
+    found = re.search(r"\{value:(\{.*\}),configurable:true\}\);\Z", source, re.S)
     assert found is not None
     config: dict[str, object] = json.loads(found.group(1))
     return config
@@ -40,7 +53,7 @@ def test_the_rules_go_to_the_page_with_the_refused_categories() -> None:
     assert config["r"] == ["analytics", "marketing", "preferences"]
     assert config["e"] == "/consent-gate/consent"
     assert "securitypolicyviolation" in source  # the CSP's collector comes first
-    assert source.index("securitypolicyviolation") < source.index("consent-gate.runtime")
+    assert source.index("securitypolicyviolation") < source.index("consent-gate.runtime-config")
 
 
 def test_a_new_service_reaches_the_page_without_code() -> None:
@@ -74,3 +87,18 @@ def test_the_held_path_and_the_stubs_category() -> None:
     )
     assert config["b"] == "/consent-gate/held"
     assert config["s"] == {"fbq": "marketing"}  # Meta's fbevents.js, by the catalogue
+
+
+def test_runtime_js_is_a_static_file_after_the_inline_script_pinned_by_its_integrity() -> None:
+    client = Client(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k" * 32))
+    html = client.get("/").text
+    found = re.search(r'</script><script nonce="[^"]+" src="([^"]+)" integrity="([^"]+)">', html)
+    assert found is not None
+    src, integrity = found.groups()
+    assert src.startswith("/consent-gate/static/runtime.js?v=")
+    served = client.get(src)
+    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+    digest = base64.b64encode(hashlib.sha384(served.content).digest()).decode()
+    assert integrity == f"sha384-{digest}"
+    client.post("/consent-gate/consent", json={"action": "accept_all"})
+    assert "runtime.js" not in client.get("/").text  # nothing refused, nothing to hold

@@ -27,7 +27,7 @@ from .slots import Holes, Slotted
 
 __all__ = ["Banner", "static_dir"]
 
-STATIC_FILES = ("banner.js", "banner.css")
+STATIC_FILES = ("banner.js", "banner.css", "runtime.js")
 
 
 def static_dir() -> Path:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import bots, fingerprint, i18n
+from . import bots, fingerprint, i18n, runtime
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
 from .consent import Consent, ConsentCodec
@@ -38,7 +38,6 @@ from .policy import Policy, is_dsn
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
-from .runtime import RuntimeGate
 from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
@@ -111,7 +110,7 @@ class ConsentGate:
             self.vary.append(b"DNT")
         self.csp = Csp(self.policy)
         # Last: it wraps what the parts before it patched (fetch), and ends the head script.
-        self.head.add(RuntimeGate(self.policy, self.rules, self.csp.enabled))
+        runtime.install(self.policy, self.rules, self.csp.enabled, self.head)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = Endpoints(

@@ -1,5 +1,6 @@
 /*
- * consent_gate run-time gate, inlined in <head> before any script of the page.
+ * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
+ * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
  * from strings, document.write, fetch, XHR, sendBeacon, WebSocket, EventSource and workers. A
@@ -11,16 +12,16 @@
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
- * This file is a function expression: the gate calls it with
- * { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]], r: [refused],
- *   e: consent path, b: held path, s: {stub: category} },
+ * Its configuration is what the inline head script left under Symbol.for("consent-gate.runtime-
+ * config"): { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
+ * r: [refused], e: consent path, b: held path, s: {stub: category} },
  * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load).
  */
 ((config) => {
   "use strict";
 
   const KEY = Symbol.for("consent-gate.runtime");
-  if (window[KEY]) return;
+  if (!config || window[KEY]) return;
   const { apply, construct, defineProperty: define, getOwnPropertyDescriptor: describe } = Reflect;
   const doc = document;
   const NativeURL = URL;
@@ -614,4 +615,9 @@
   }
 
   define(window, KEY, { value: Object.freeze({ adopt: (script) => { released.add(script); } }) });
-})
+})((() => {
+  const key = Symbol.for("consent-gate.runtime-config");
+  const config = window[key];
+  delete window[key];
+  return config;
+})());
