@@ -59,7 +59,7 @@ REWRITTEN = [
     "s25.js",  # document.write of an external script while parsing
 ]
 # Start in their constructor: sent to the gate's refusing path instead, never released.
-UNHOLDABLE = ["w30", "e31"]
+UNHOLDABLE = ["w30", "e31", "w32.js"]
 SCRIPTS = ["s1.js", "s2.js", "s13.js"]
 
 CORPUS_JS = """\
@@ -137,6 +137,11 @@ CORPUS_JS = """\
   socket.onerror = () => {};
   const events = new EventSource(T + "e31");
   events.onerror = () => events.close();
+  try {
+    new Worker(T + "w32.js").onerror = () => {};
+  } catch (error) {
+    log.push("worker threw " + error.name); // what a cross-origin Worker URL does natively
+  }
 
   new Image().src = "https://nothotjar.io/look1.gif"; // look-alikes are not the tracker
   new Image().src = "https://rt.hotjar.io.evil.example/look2.gif";
