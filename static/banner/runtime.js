@@ -112,13 +112,18 @@
 
   /* ---- one queue, released in order --------------------------------------------------- */
 
+  const MAX_HELD = 500;
   const queue = [];
   let due = false;
 
   // `run` makes the load; `drop` settles a request the visitor refused (elements stay held).
+  // A page that keeps trying (a beacon per scroll event) fills the queue: past MAX_HELD, new
+  // loads are refused outright instead of growing it.
   function hold(category, run, drop) {
     const item = { category, run, drop, done: false };
-    queue.push(item);
+    if (queue.length < MAX_HELD) queue.push(item);
+    else if (drop) apply(setTimer, window, [() => { item.done = true; drop(); }, 0]);
+    else item.done = true;
     return item;
   }
 

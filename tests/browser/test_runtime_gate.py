@@ -227,10 +227,18 @@ def _app() -> ConsentGate:
     async def stubs_js(request: Request) -> Response:
         return Response(STUBS_JS, media_type="application/javascript")
 
+    async def flood(request: Request) -> Response:
+        script = (
+            "<script>const t = 'https://rt.' + 'hotjar' + '.io/flood';"
+            "for (let i = 0; i < 510; i++) navigator.sendBeacon(t + i);</script>"
+        )
+        return HTMLResponse(_page("Flood", body=script))
+
     async def violations(request: Request) -> Response:
         return HTMLResponse(_page("Violations", body=BACKGROUNDS))
 
     routes = [
+        Route("/flood", flood),
         Route("/violations", violations),
         Route("/write", write),
         Route("/stubs", stubs),
@@ -417,3 +425,15 @@ def test_a_page_view_sends_its_csp_violations_in_one_or_two_beacons(
     rows = visitor.page.request.get("/consent-gate/reports", headers=AUTH).json()["csp"]
     hosts = {row["host"] for row in rows["reports"] if row["page"] == "/violations"}
     assert hosts == set(VIOLATED)
+
+
+def test_the_queue_is_bounded(live: LiveServer, visit: VisitorFactory, app: ConsentGate) -> None:
+    visitor = visit(live(app))
+    visitor.load("/flood")
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    deadline = time.monotonic() + 20
+    while len(_urls(visitor)) < 500 and time.monotonic() < deadline:
+        visitor.page.wait_for_timeout(200)
+    visitor.page.wait_for_timeout(1000)
+    names = [url.rsplit("/", 1)[1] for url in _urls(visitor)]
+    assert names == [f"flood{n}" for n in range(500)]  # the first 500, in order
