@@ -71,6 +71,7 @@ class FingerprintGuard:
             "consent": f"{policy.prefix}/consent",
             "allow": list(policy.fingerprinting.allow_scripts),
             "categories": list(self.categories),
+            "own": f"{policy.prefix}/static/",  # the gate's scripts: never the caller
         }
         self.script = (
             f"{compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
