@@ -390,10 +390,35 @@ def test_the_head_scripts_carry_the_nonce() -> None:
     response = client.get("/")
 
     nonce = nonce_of(response.headers["content-security-policy"])
-    head_script = re.search(r"<head>(<script[^>]*>)(.*?)</script><title>", response.text, re.S)
+    head_script = re.search(
+        r"<head>(<script[^>]*>)(.*?)</script>(<script[^>]*>)</script><title>", response.text, re.S
+    )
     assert head_script is not None
     assert head_script.group(1) == f'<script nonce="{nonce}">'
     assert head_script.group(2).endswith("\nguard();")
+    assert head_script.group(3).startswith(f'<script nonce="{nonce}" src=')  # runtime.js
+
+
+def test_the_page_reports_its_own_violations_so_report_uri_goes_while_something_is_refused() -> (
+    None
+):
+    client = serve()
+    undecided = client.get("/")
+    assert "report-uri" not in undecided.headers["content-security-policy-report-only"]
+    assert "securitypolicyviolation" in undecided.text  # the head script's collector
+    client.post("/consent-gate/consent", json={"action": "accept_all"})
+    accepted = client.get("/")  # no head script: the browser reports
+    assert "securitypolicyviolation" not in accepted.text
+    assert (
+        "report-uri /consent-gate/reports/csp"
+        in accepted.headers["content-security-policy-report-only"]
+    )
+
+
+def test_a_fragment_without_the_head_script_keeps_report_uri() -> None:
+    response = serve(body="<p>a fragment</p>").get("/", headers={"hx-request": "true"})
+    assert "securitypolicyviolation" not in response.text
+    assert "report-uri" in response.headers["content-security-policy-report-only"]
 
 
 def test_each_response_has_its_own_nonce() -> None:

@@ -96,6 +96,7 @@ def test_the_script_carries_its_settings_once_compiled() -> None:
         "consent": "/privacy/consent",
         "allow": ["/static/draw.js"],
         "categories": ["marketing"],
+        "own": "/privacy/static/",
     }
     assert script.startswith("((config) => {")
     assert not re.search(r"^\s*(//|/\*|\*)", script, re.MULTILINE)  # comments stay home

@@ -37,3 +37,17 @@ def test_js_value_is_safe_inside_a_script() -> None:
     text = js_value({"a": "</script><!-- & é"})
     assert not set("<>&") & set(text)
     assert text.isascii()
+
+
+def test_files_follow_the_inline_script_with_the_nonce_for_whom_they_apply() -> None:
+    head = HeadScripts()
+    head.add_file(lambda consent: not consent.allows("analytics"), "/gate/x.js?v=1", "sha384-AB")
+    assert head.render(UNDECIDED, "n") == (
+        b'<script nonce="n" src="/gate/x.js?v=1" integrity="sha384-AB"></script>'
+    )
+    head.add(lambda consent: "first();")
+    assert head.render(UNDECIDED) == (
+        b'<script>first();</script><script src="/gate/x.js?v=1" integrity="sha384-AB"></script>'
+    )
+    allowed = Consent({"necessary": True, "analytics": True}, 1)
+    assert head.render(allowed) == b"<script>first();</script>"

@@ -82,10 +82,12 @@ SETTINGS = b'id="cg-settings"'
 
 
 def without_head_script(body: bytes) -> bytes:
-    """The page without the gate's head script (the fingerprinting guard, on by default)."""
-    return re.sub(
+    """The page without the gate's head scripts (the fingerprinting guard, on by default, and
+    the run-time gate's file)."""
+    body = re.sub(
         rb"<script(?: nonce=\"[^\"]*\")?>.*?</script>", b"", body, count=1, flags=re.DOTALL
     )
+    return re.sub(rb'<script[^>]* src="/consent-gate/static/runtime\.js[^>]*></script>', b"", body)
 
 
 def make_gate(

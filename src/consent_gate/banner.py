@@ -28,7 +28,7 @@ from .theme import brand_css
 
 __all__ = ["Banner", "static_dir"]
 
-STATIC_FILES = ("banner.js", "banner.css")
+STATIC_FILES = ("banner.js", "banner.css", "runtime.js")
 
 
 def static_dir() -> Path:

@@ -58,7 +58,7 @@ class Csp:
             if settings.mode == "enforce"
             else b"content-security-policy-report-only"
         )
-        self._report_uri = f"{policy.prefix}/reports/csp"
+        self._report = f"; report-uri {policy.prefix}/reports/csp"
         self._extra = {d: tuple(settings.sources.get(d, ())) for d in CSP_DIRECTIVES}
         handlers = " ".join(settings.sources.get(HANDLER_DIRECTIVE, ())) or "'none'"
         self._handlers = f"{HANDLER_DIRECTIVE} {handlers}"
@@ -96,16 +96,22 @@ class Csp:
                         return found.group(1).decode("ascii"), False
         return secrets.token_urlsafe(16), True
 
-    def apply(self, headers: Headers, consent: Consent, nonce: str | None) -> Headers:
+    def apply(
+        self, headers: Headers, consent: Consent, nonce: str | None, collected: bool = False
+    ) -> Headers:
         """An HTML response's headers with, before marketing consent, Permissions-Policy denials
         merged in and client-hint requests dropped (whatever the mode), and the gate's CSP
         added unless the mode is off: with the nonce while something is refused, else allowing
-        inline scripts (none is a tracker to stop)."""
+        inline scripts (none is a tracker to stop). `collected`: the page's head script
+        reports violations itself (one deduplicated beacon), so the policy has no report-uri
+        and the browser does not POST each violation."""
         if not consent.allows(MARKETING):
             headers = _deny_features(headers, self._permissions)
         if not self.enabled:
             return headers
         script, rest = self._pieces(consent)
+        if not collected:
+            rest += self._report
         if nonce is None:  # nothing refused: inline scripts may all run, hosts still count
             ours = f"script-src {script} 'unsafe-inline'; {rest}"
             return [*headers, (self.header_name, ours.encode("ascii"))]
@@ -128,11 +134,12 @@ class Csp:
         if not consent.allows(MARKETING):
             headers = _deny_features(headers, self._permissions)
         script, rest = self._pieces(consent)
-        ours = f"script-src {script} 'nonce-{secrets.token_urlsafe(16)}'; {rest}"
+        ours = f"script-src {script} 'nonce-{secrets.token_urlsafe(16)}'; {rest}{self._report}"
         return [*headers, (b"content-security-policy", ours.encode("ascii"))]
 
     def _pieces(self, consent: Consent) -> tuple[str, str]:
-        """script-src's sources, and the other directives, for one consent state."""
+        """script-src's sources, and the other directives but report-uri, for one consent
+        state."""
         allowed = frozenset(c for c, ok in consent.choices.items() if ok)
         cached = self._cache.get(allowed)
         if cached is None:
@@ -150,7 +157,6 @@ class Csp:
                 [
                     self._handlers,
                     *(f"{d} {lists[d]}" for d in CSP_DIRECTIVES if d != "script-src"),
-                    f"report-uri {self._report_uri}",
                 ]
             )
             cached = (lists["script-src"], rest)

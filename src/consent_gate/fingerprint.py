@@ -12,7 +12,7 @@ from typing import Any
 
 from .banner import static_dir
 from .consent import Consent
-from .head import HeadScripts, js_value
+from .head import HeadScripts, compact, js_value
 from .policy import Policy
 from .reports import ReportKind, Reports
 
@@ -44,7 +44,6 @@ MAX_ATTEMPTS = 32  # entries in one report; guard.js sends larger batches in sev
 MAX_COUNT = 1000  # attempts one entry may count
 _SCRIPT = re.compile(r"(https?|file)://[^\s\x00-\x1f\x7f]{1,500}\Z")
 _PAGE = re.compile(r"/[^\s\x00-\x1f\x7f]{0,500}\Z")
-_COMMENT = re.compile(r"\s*(//|/\*|\*)")
 
 
 def covering_categories(policy: Policy) -> tuple[str, ...]:
@@ -72,9 +71,10 @@ class FingerprintGuard:
             "consent": f"{policy.prefix}/consent",
             "allow": list(policy.fingerprinting.allow_scripts),
             "categories": list(self.categories),
+            "own": f"{policy.prefix}/static/",  # the gate's scripts: never the caller
         }
         self.script = (
-            f"{_compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
+            f"{compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
         )
 
     def __call__(self, consent: Consent) -> str:
@@ -118,10 +118,3 @@ def install(policy: Policy, head: HeadScripts, reports: Reports) -> None:
     """Add the guard to a gate's head scripts and its reports to the gate's books."""
     head.add(FingerprintGuard(policy))
     reports.register(REPORT)
-
-
-def _compact(source: str) -> str:
-    """The source without comment lines or indentation: it travels with every page."""
-    return "\n".join(
-        line.strip() for line in source.splitlines() if line.strip() and not _COMMENT.match(line)
-    )

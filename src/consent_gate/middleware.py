@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from . import bots, fingerprint, i18n
+from . import bots, fingerprint, i18n, runtime
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
 from .banner import Banner
 from .consent import Consent, ConsentCodec
@@ -126,6 +126,8 @@ class ConsentGate:
         if self.policy.dnt == "honour":
             self.vary.append(b"DNT")
         self.csp = Csp(self.policy)
+        # Last: it wraps what the parts before it patched (fetch), and ends the head script.
+        runtime.install(self.policy, self.rules, self.csp.enabled, self.head)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = Endpoints(
@@ -515,7 +517,9 @@ class _Response:
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")
             expired = expire_headers(names, host, self._gate.policy.site_domains)
             out += [(b"set-cookie", line) for line in expired]
-        return self._gate.csp.apply(out, self._consent, self._nonce)
+        # With the head script in the page, it reports the CSP's violations itself.
+        collected = self._pipeline is not None and self._pipeline.head is not None
+        return self._gate.csp.apply(out, self._consent, self._nonce, collected)
 
 
 class OncePerPath:

@@ -63,7 +63,9 @@ class Classifier:
             for snippet in service.snippets:
                 snippets.setdefault(snippet.lower().encode(), match)
         # Longer literal prefixes are more specific: try them first.
-        for host, path, match in sorted(globs, key=lambda g: -len(g[1].partition("*")[0])):
+        self.hosts_table = dict(self._hosts)  # what the run-time gate ships to the page
+        self.globs = tuple(sorted(globs, key=lambda g: -len(g[1].partition("*")[0])))
+        for host, path, match in self.globs:
             if host:
                 self._urls.setdefault(host, []).append((_glob(path), match))
             else:

@@ -13,6 +13,7 @@
   "use strict";
 
   const EVENT = "consentgate:change";
+  const RUNTIME = Symbol.for("consent-gate.runtime");
   const SVG_NS = "http://www.w3.org/2000/svg";
   // Attributes the server renamed to data-cg-<name>; srcset before src so an img loads once.
   // Lazy loaders' data-* copies are restored before the attributes they feed.
@@ -262,6 +263,9 @@
       if (!external) fresh.textContent = old.textContent;
       if (external && !svg) fresh.async = !ordered;
       if (ordered) ["load", "error"].forEach((type) => fresh.addEventListener(type, () => resolve()));
+      // The head's run-time gate keeps a late script faithful: its document.write lands after
+      // it instead of blanking the page, its load/DOMContentLoaded listeners still run.
+      window[RUNTIME]?.adopt(fresh);
       old.replaceWith(fresh); // an inline script runs right here
       if (!ordered) resolve();
     });

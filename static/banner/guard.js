@@ -6,7 +6,7 @@
  * calling script and reported to the gate. When the gate answers a choice with every covering
  * category allowed, the original functions return in the same page view.
  * This file is a function expression: the gate calls it with
- * { report: url, consent: path, allow: [url glob, ...], categories: [id, ...] }.
+ * { report: url, consent: path, allow: [url glob, ...], categories: [id, ...], own: path }.
  */
 ((config) => {
   "use strict";
@@ -17,6 +17,7 @@
   const MARK = Symbol.for("consent-gate.fingerprint-guard");
   const UNMASKED = { 0x9245: "WebKit", 0x9246: "WebKit WebGL" }; // WEBGL_debug_renderer_info
   const page = location.href.split(/[?#]/)[0].slice(0, 500);
+  const ours = location.origin + config.own;
   const sendBeacon = navigator.sendBeacon;
   const setTimer = window.setTimeout;
   const { clone, json } = Response.prototype;
@@ -32,8 +33,10 @@
   /* ---- who is calling, and reporting it --------------------------------------------- */
 
   // The script of the frame three calls up: caller() <- attempt() <- a wrapper <- the caller.
-  // Inline code and code without a readable frame count as the page itself. `trusted` is false
-  // when the page has taken over stack formatting (Error.prepareStackTrace) and could forge it.
+  // Inline code and code without a readable frame count as the page itself; the gate's own
+  // static scripts (the run-time gate's wrappers calling into the page) are passed over.
+  // `trusted` is false when the page has taken over stack formatting (Error.prepareStackTrace)
+  // and could forge it.
   function caller() {
     const own = apply(hasOwn, NativeError, ["prepareStackTrace"]);
     const saved = [NativeError.prepareStackTrace, NativeError.stackTraceLimit];
@@ -55,7 +58,7 @@
     const frames = stack.split("\n").filter((line) => /^\s*at\s|@/.test(line)).slice(3);
     for (const frame of frames) {
       const found = /((?:https?|file):\/\/[^\s()]*?):\d+:\d+/.exec(frame);
-      if (found) return { script: found[1].split(/[?#]/)[0].slice(0, 500), trusted };
+      if (found && !found[1].startsWith(ours)) return { script: found[1].split(/[?#]/)[0].slice(0, 500), trusted };
     }
     return { script: page, trusted };
   }

@@ -55,10 +55,10 @@ def test_javascript_on_nothing_tracks_before_a_choice(
     # The trackers are still in the page, inert, and say why.
     held = page.locator("script[type='text/plain'][data-cg-category]")
     expect(held.first).to_be_attached()
-    assert page.evaluate("() => [typeof window.gtag, typeof window.fbq]") == [
-        "undefined",
-        "undefined",
-    ]
+    # gtag and fbq are the run-time gate's stubs: the vendors' snippets have not run.
+    assert page.evaluate(
+        "() => [dataLayer.filter((call) => call[0] === 'config').length, typeof window._fbq]"
+    ) == [0, "undefined"]
     assert page.evaluate("() => window.consentGate.decided()") is False
     assert page.evaluate("() => window.consentGate.choices()") == {
         "preferences": False,

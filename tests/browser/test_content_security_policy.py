@@ -1,10 +1,11 @@
 """The consent-aware Content-Security-Policy, seen from a real Chromium.
 
-The rewriter cannot see what a script does once it runs. The page here is first-party code that
-loads trackers at run time: it injects Meta's script, sends a `sendBeacon` and a `fetch` to Google
-Analytics and a pixel to Meta. Host names are put together at run time, as a bundler's output
-would (from variables: the gate joins adjacent string literals before it looks), so no
-catalogue signature or host matches the inline script and only the CSP can stop it.
+The rewriter cannot see what a script does once it runs, and the run-time gate cannot hold every
+path. The page here is first-party code that loads trackers where only the CSP can stop them: with
+the natives of a fresh frame's realm it injects Meta's script and sends a `sendBeacon` and a
+`fetch` to Google Analytics, and it shows Meta's pixel as a CSS background. Host names are put
+together at run time, as a bundler's output would (from variables: the gate joins adjacent string
+literals before it looks), so no catalogue signature or host matches the inline script.
 """
 
 from __future__ import annotations
@@ -40,15 +41,23 @@ LOADER = """\
 <script>
   window.__inline = true;
   var fb = "face" + "book";
-  var s = document.createElement("script");
-  var ev = "events";
-  s.src = "https://connect." + fb + ".net/en_US/fb" + ev + ".js";
-  document.head.appendChild(s);
   var google = "google-";
   var ga = "https://www." + google + "analytics.com";
-  navigator.sendBeacon(ga + "/g/collect?v=2&en=beacon");
-  fetch(ga + "/g/collect?v=2&en=fetch", {method: "POST", mode: "no-cors"}).catch(function () {});
-  new Image().src = "https://www." + fb + ".com/tr?id=1&ev=PageView";
+  // The natives of a fresh same-origin frame's realm, which the gate's run-time script does
+  // not patch: only the CSP stops what they load. (import() would carry this script's nonce.)
+  var frame = document.createElement("iframe");
+  document.body.appendChild(frame);
+  var realm = frame.contentWindow;
+  var s = document.createElement("script");
+  var ev = "events";
+  var url = "https://connect." + fb + ".net/en_US/fb" + ev + ".js";
+  realm.Element.prototype.setAttribute.call(s, "src", url);
+  realm.Node.prototype.appendChild.call(document.head, s);
+  realm.navigator.sendBeacon(ga + "/g/collect?v=2&en=beacon");
+  realm.fetch(ga + "/g/collect?v=2&en=fetch", {method: "POST", mode: "no-cors"})
+    .catch(function () {});
+  var tr = "/tr?id=1&ev=PageView";
+  document.documentElement.style.backgroundImage = "url(https://www." + fb + ".com" + tr + ")";
 </script>
 """
 EXPECTED_SCRIPTS = {
@@ -167,8 +176,9 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
     rows = wait_for_reports(visitor, TRACKER_HOSTS)
     found = {(row["host"], row["directive"], row["page"]) for row in rows}
     assert ("connect.facebook.net", "script-src-elem", "/") in found
-    assert ("www.google-analytics.com", "connect-src", "/") in found
     assert ("www.facebook.com", "img-src", "/") in found
+    # The page reports its own violations (one beacon, no report-uri): a frame's go unreported.
+    assert "www.google-analytics.com" not in {row["host"] for row in rows}
 
 
 def test_report_only_lets_them_through_and_reports_them(site: Site, visit: VisitorFactory) -> None:
@@ -180,8 +190,8 @@ def test_report_only_lets_them_through_and_reports_them(site: Site, visit: Visit
     settle(visitor)
 
     assert hosts_of(out) == TRACKER_HOSTS
-    rows = wait_for_reports(visitor, TRACKER_HOSTS)
-    assert {row["host"] for row in rows} >= TRACKER_HOSTS
+    rows = wait_for_reports(visitor, TRACKER_HOSTS - {"www.google-analytics.com"})
+    assert {row["host"] for row in rows} >= TRACKER_HOSTS - {"www.google-analytics.com"}
 
 
 def test_enforce_keeps_the_apps_inline_scripts_and_listed_handlers_working(

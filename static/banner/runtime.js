@@ -1,0 +1,628 @@
+/*
+ * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
+ * of the page (a static file, cached for good under its version, checked by its integrity).
+ * The server holds back trackers in the markup; this holds back the ones the page's own scripts
+ * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
+ * from strings, document.write, fetch, XHR, sendBeacon, WebSocket, EventSource and workers. A
+ * held load is queued and, when the gate answers a choice that allows its category, released in
+ * the same page view in the order it was made, on the same element (handlers kept). Each patch
+ * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
+ * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
+ * navigations, realms of same-origin frames and popups.
+ * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
+ * released after load faithful (document.write lands after the script; late load and
+ * DOMContentLoaded listeners still run).
+ * Its configuration is what the inline head script left under Symbol.for("consent-gate.runtime-
+ * config"): { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
+ * r: [refused], e: consent path, b: held path, s: {stub: category} },
+ * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load).
+ */
+((config) => {
+  "use strict";
+
+  const KEY = Symbol.for("consent-gate.runtime");
+  if (!config || window[KEY]) return;
+  const { apply, construct, defineProperty: define, getOwnPropertyDescriptor: describe } = Reflect;
+  const doc = document;
+  const NativeURL = URL;
+  const setTimer = window.setTimeout;
+  const listen = EventTarget.prototype.addEventListener;
+  const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr } = Element.prototype;
+  const { after: nodeAfter } = Element.prototype;
+  const elementQuery = Element.prototype.querySelectorAll;
+  const fragmentQuery = DocumentFragment.prototype.querySelectorAll;
+  const createElement = Document.prototype.createElement;
+  const html = describe(Element.prototype, "innerHTML");
+  const templateContent = describe(HTMLTemplateElement.prototype, "content").get;
+  const { clone, json } = Response.prototype;
+  const currentScript = describe(Document.prototype, "currentScript").get;
+  const SVG = "http://www.w3.org/2000/svg";
+  const HTML_NS = "http://www.w3.org/1999/xhtml";
+
+  /* ---- which URLs are held: the server's rules, shipped once per policy ------------- */
+
+  const glob = (pattern) => new RegExp(`^${pattern.split("*")
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+  const rule = (n) => ({ category: config.c[n >> 1], aware: (n & 1) === 1 });
+  const hosts = new Map(Object.entries(config.h).map(([host, n]) => [host, rule(n)]));
+  const urls = new Map();
+  for (const [host, pattern, n] of config.u) {
+    if (!urls.has(host)) urls.set(host, []);
+    urls.get(host).push([glob(pattern), rule(n)]);
+  }
+  const paths = config.p.map(([pattern, n]) => [glob(pattern), rule(n), pattern.split("*")[0]]);
+  const refused = new Set(config.r);
+  let needles = [];
+
+  // Lower-cased host names (and first-party path prefixes) of refused rules: markup that
+  // contains none of them is passed on untouched, without being parsed.
+  function updateNeedles() {
+    const found = new Set();
+    for (const [host, r] of hosts) if (refused.has(r.category)) found.add(host);
+    for (const [host, list] of urls) if (list.some(([, r]) => refused.has(r.category))) found.add(host);
+    for (const [, r, prefix] of paths) if (refused.has(r.category)) found.add(prefix);
+    needles = [...found];
+  }
+  updateNeedles();
+  const mentions = (text) => {
+    const low = text.toLowerCase();
+    return needles.some((needle) => low.includes(needle));
+  };
+
+  function lookup(name, path) {
+    const found = hosts.get(name);
+    if (found) return found;
+    for (const [pattern, r] of urls.get(name) || []) if (pattern.test(path)) return r;
+    return null;
+  }
+
+  // The rule of a URL (string, URL, Request, TrustedScriptURL), by host and its parent
+  // domains, as the server's classifier reads it; null for the unparseable and the unknown.
+  function classify(value) {
+    const text = value && typeof value === "object" && typeof value.url === "string" ? value.url : String(value);
+    if (!paths.length && !/[/\\]{2}|:/.test(text)) return null; // relative: first-party
+    let url;
+    try { url = new NativeURL(text, doc.baseURI); } catch (error) { return null; }
+    const path = (url.pathname + url.search + url.hash).toLowerCase();
+    if (url.origin === location.origin) {
+      for (const [pattern, r] of paths) if (pattern.test(path)) return r;
+    }
+    if (!/^(https?|wss?):$/.test(url.protocol)) return null;
+    let name = url.hostname.replace(/\.$/, "");
+    for (;;) {
+      const found = lookup(name, path);
+      if (found) return found;
+      const dot = name.indexOf(".");
+      if (dot === -1) return null;
+      name = name.slice(dot + 1);
+    }
+  }
+
+  // The refused category holding `value` back, or "". `loader`: a script or a request, which
+  // services that read consent themselves (Consent Mode advanced) may make.
+  function heldBy(value, loader) {
+    if (!refused.size || value === null || value === undefined) return "";
+    try {
+      const found = classify(value);
+      return found && refused.has(found.category) && !(loader && found.aware) ? found.category : "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  /* ---- one queue, released in order --------------------------------------------------- */
+
+  const MAX_HELD = 500;
+  const queue = [];
+  let due = false;
+
+  // `run` makes the load; `drop` settles a request the visitor refused (elements stay held).
+  // A page that keeps trying (a beacon per scroll event) fills the queue: past MAX_HELD, new
+  // loads are refused outright instead of growing it.
+  function hold(category, run, drop) {
+    const item = { category, run, drop, done: false };
+    if (queue.length < MAX_HELD) queue.push(item);
+    else if (drop) apply(setTimer, window, [() => { item.done = true; drop(); }, 0]);
+    else item.done = true;
+    return item;
+  }
+
+  function release() {
+    due = false;
+    const ready = queue.filter((item) => !refused.has(item.category));
+    queue.splice(0, queue.length, ...queue.filter((item) => refused.has(item.category)));
+    for (const item of ready) {
+      if (item.done) continue;
+      item.done = true;
+      try { item.run(); } catch (error) { /* the load itself failed, as it would have */ }
+    }
+  }
+
+  // The gate's answer to a choice, read before the banner sees it (so the banner's own
+  // releases pass): what it allows is released after the banner's activation, which ends
+  // with its "consentgate:change" event. The event only triggers: what to release comes from
+  // the answer, so no other script can release anything by dispatching it.
+  function onAnswer(answer) {
+    const choices = (answer && answer.choices) || {};
+    let allowed = false;
+    for (const id of [...refused]) {
+      if (choices[id] === true) {
+        refused.delete(id);
+        allowed = true;
+        handOver(id);
+      }
+    }
+    for (const item of queue) {
+      if (choices[item.category] === false && item.drop && !item.done) {
+        item.done = true;
+        try { item.drop(); } catch (error) { /* settled as far as possible */ }
+      }
+    }
+    if (!allowed) return;
+    updateNeedles();
+    due = true;
+    apply(setTimer, window, [() => due && release(), 1000]); // no banner on the page
+  }
+  apply(listen, doc, ["consentgate:change", () => due && release()]);
+
+  function isConsentEndpoint(input) {
+    try {
+      const text = input && typeof input === "object" && typeof input.url === "string" ? input.url : String(input);
+      const url = new NativeURL(text, location.href);
+      return url.origin === location.origin && url.pathname === config.e;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  /* ---- patching ---------------------------------------------------------------------- */
+
+  const patch = (install) => {
+    try { install(); } catch (error) { /* a frozen or missing property stays native */ }
+  };
+  const proxy = (target, handler) => new Proxy(target, { apply: handler });
+
+  // proto[key]() through `handler(native, receiver, args)`.
+  function method(proto, key, handler) {
+    patch(() => {
+      const descriptor = describe(proto, key);
+      if (!descriptor || typeof descriptor.value !== "function") return;
+      define(proto, key, { ...descriptor, value: proxy(descriptor.value, handler) });
+    });
+  }
+
+  // Calls the native with `args` unless `check(receiver, args)` took the call over (true).
+  function guard(proto, key, check) {
+    method(proto, key, (native, self, args) => {
+      let taken = false;
+      try { taken = refused.size > 0 && check(self, args, native) === true; } catch (error) { taken = false; }
+      return taken ? undefined : apply(native, self, args);
+    });
+  }
+
+  /* ---- elements: URL attributes and their setters --------------------------------- */
+
+  const ATTRS = {
+    script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
+    embed: ["src"], object: ["data"], link: ["href"], video: ["src", "poster"], audio: ["src"],
+    track: ["src"], input: ["src"],
+  };
+  const NAMES = new Set(["src", "srcset", "href", "data", "poster", "xlink:href"]);
+  const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
+    .join(",");
+  const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
+
+  const isScript = (el) => el.localName === "script";
+  function attrsOf(el) {
+    const ns = el.namespaceURI;
+    if (ns === HTML_NS) return ATTRS[el.localName] || null;
+    return ns === SVG && el.localName === "script" ? ["href", "xlink:href"] : null;
+  }
+  const urlsIn = (attr, value) => (attr.endsWith("srcset")
+    ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean) : [value]);
+
+  function heldAttr(el, attr, value) {
+    for (const url of urlsIn(attr, value)) {
+      const category = heldBy(url, isScript(el));
+      if (category) return category;
+    }
+    return "";
+  }
+
+  // Keeps `value` for el's `attr`; `set` applies it natively on release. A held script gets
+  // async = false first: released scripts run in release order, none waits for a failed one.
+  function holdAttr(el, attr, value, category, set) {
+    let map = heldAttrs.get(el);
+    if (!map) heldAttrs.set(el, (map = new Map()));
+    forget(el, attr);
+    const entry = { value: String(value) };
+    entry.item = hold(category, () => {
+      if (map.get(attr) !== entry) return;
+      map.delete(attr);
+      if (isScript(el)) {
+        released.add(el);
+        if (el.namespaceURI === HTML_NS) el.async = false;
+      }
+      set();
+    });
+    map.set(attr, entry);
+  }
+
+  function forget(el, attr) {
+    const map = heldAttrs.get(el);
+    const entry = map && map.get(attr);
+    if (!entry) return;
+    entry.item.done = true;
+    map.delete(attr);
+  }
+
+  const heldValue = (el, attr) => {
+    const map = heldAttrs.get(el);
+    return map && map.get(attr);
+  };
+
+  // setAttribute-like calls: held when the element loads from `attr` and the URL is refused.
+  function intercept(el, attr, value, set) {
+    const attrs = attrsOf(el);
+    if (!attrs || !attrs.includes(attr)) return false;
+    const category = heldAttr(el, attr, value);
+    if (!category) {
+      forget(el, attr);
+      return false;
+    }
+    holdAttr(el, attr, value, category, set);
+    return true;
+  }
+
+  const absolute = (value) => {
+    try { return new NativeURL(value, doc.baseURI).href; } catch (error) { return value; }
+  };
+
+  for (const [name, attr] of [["HTMLScriptElement", "src"], ["HTMLImageElement", "src"],
+    ["HTMLImageElement", "srcset"], ["HTMLSourceElement", "src"], ["HTMLSourceElement", "srcset"],
+    ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLEmbedElement", "src"],
+    ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
+    ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"]]) {
+    patch(() => {
+      const proto = window[name] && window[name].prototype;
+      const descriptor = describe(proto, attr);
+      if (!descriptor || !descriptor.set) return;
+      const { get, set } = descriptor;
+      define(proto, attr, {
+        ...descriptor,
+        get: proxy(get, (native, self, args) => {
+          const entry = heldAttrs.has(self) && heldValue(self, attr);
+          if (!entry) return apply(native, self, args);
+          return attr.endsWith("srcset") ? entry.value : absolute(entry.value);
+        }),
+        set: proxy(set, (native, self, args) => {
+          let taken = false;
+          try {
+            taken = refused.size > 0 && intercept(self, attr, args[0], () => apply(native, self, args));
+          } catch (error) { taken = false; }
+          return taken ? undefined : apply(native, self, args);
+        }),
+      });
+    });
+  }
+
+  const lower = (name) => (typeof name === "string" ? name.toLowerCase() : "");
+  guard(Element.prototype, "setAttribute", (el, args, native) => {
+    const attr = lower(args[0]);
+    return NAMES.has(attr) && intercept(el, attr, args[1], () => apply(native, el, args));
+  });
+  guard(Element.prototype, "setAttributeNS", (el, args, native) => {
+    const attr = lower(args[1]).split(":").pop();
+    return NAMES.has(attr) && intercept(el, attr, args[2], () => apply(native, el, args));
+  });
+  method(Element.prototype, "getAttribute", (native, el, args) => {
+    if (heldAttrs.has(el)) {
+      const entry = heldValue(el, lower(args[0]));
+      if (entry) return entry.value;
+    }
+    return apply(native, el, args);
+  });
+
+  /* ---- elements: insertion of nodes whose attributes were set natively ---------------- */
+
+  // Holds what a node (and its descendants) would load once inserted: nodes from a template,
+  // DOMParser, importNode, cloneNode. The attribute is removed and put back on release.
+  function neutralise(el) {
+    const attrs = attrsOf(el);
+    if (!attrs) return;
+    for (const attr of attrs) {
+      const value = apply(getAttr, el, [attr]);
+      if (value === null) continue;
+      const category = heldAttr(el, attr, value);
+      if (!category) continue;
+      apply(removeAttr, el, [attr]);
+      holdAttr(el, attr, value, category, () => apply(setAttr, el, [attr, value]));
+    }
+  }
+
+  function scan(node) {
+    if (!node || typeof node !== "object") return;
+    if (node.nodeType === 1) {
+      neutralise(node);
+      if (node.firstElementChild) for (const el of apply(elementQuery, node, [SELECTOR])) neutralise(el);
+    } else if (node.nodeType === 11) {
+      for (const el of apply(fragmentQuery, node, [SELECTOR])) neutralise(el);
+    }
+  }
+
+  const inserting = (which) => (self, args) => {
+    for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
+    return false;
+  };
+  for (const key of ["appendChild", "insertBefore", "replaceChild"]) guard(Node.prototype, key, inserting(0));
+  for (const proto of [Element.prototype, Document.prototype, DocumentFragment.prototype, CharacterData.prototype]) {
+    for (const key of ["append", "prepend", "before", "after", "replaceWith", "replaceChildren"]) {
+      if (Object.prototype.hasOwnProperty.call(proto, key)) guard(proto, key, inserting("all"));
+    }
+  }
+  guard(Element.prototype, "insertAdjacentElement", inserting(1));
+  guard(Range.prototype, "insertNode", inserting(0));
+
+  /* ---- HTML strings ------------------------------------------------------------------ */
+
+  // The markup with refused elements in the server's held form (data-cg-<attr>, and
+  // type="text/plain" for scripts when `runs`: scripts parsed there execute), which the
+  // banner releases in document order with the server's. Untouched markup comes back as is.
+  function rewrite(markup, runs) {
+    if (typeof markup !== "string" || !mentions(markup)) return markup;
+    const template = apply(createElement, doc, ["template"]);
+    apply(html.set, template, [markup]);
+    let changed = false;
+    for (const el of apply(fragmentQuery, apply(templateContent, template, []), [SELECTOR])) {
+      if (isScript(el) && !runs) continue; // never runs, never loads
+      const attrs = attrsOf(el) || [];
+      const category = attrs.map((attr) => {
+        const value = apply(getAttr, el, [attr]);
+        return value === null ? "" : heldAttr(el, attr, value);
+      }).find(Boolean);
+      if (!category) continue;
+      changed = true;
+      for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
+        const value = apply(getAttr, el, [attr]);
+        if (value === null) continue;
+        apply(setAttr, el, [`data-cg-${attr}`, value]);
+        apply(removeAttr, el, [attr]);
+      }
+      if (isScript(el)) apply(setAttr, el, ["type", "text/plain"]);
+      apply(setAttr, el, ["data-cg-category", category]);
+    }
+    return changed ? apply(html.get, template, []) : markup;
+  }
+
+  const strings = (index, runs) => (native, self, args) => {
+    try {
+      if (refused.size && typeof args[index] === "string") {
+        const rewritten = rewrite(args[index], runs);
+        if (rewritten !== args[index]) {
+          args = [...args];
+          args[index] = rewritten;
+        }
+      }
+    } catch (error) { /* passed on as it came */ }
+    return apply(native, self, args);
+  };
+  for (const [proto, key] of [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
+    [window.ShadowRoot && ShadowRoot.prototype, "innerHTML"]]) {
+    patch(() => {
+      const descriptor = describe(proto, key);
+      define(proto, key, { ...descriptor, set: proxy(descriptor.set, strings(0, false)) });
+    });
+  }
+  method(Element.prototype, "insertAdjacentHTML", strings(1, false));
+  method(Element.prototype, "setHTMLUnsafe", strings(0, false));
+  method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
+  method(Range.prototype, "createContextualFragment", strings(0, true));
+
+  /* ---- scripts released after the page loaded ---------------------------------------- */
+
+  const released = new WeakSet(); // scripts the banner or this gate started late
+  const cursors = new WeakMap(); // script -> the last node its document.write inserted
+  let contentLoaded = doc.readyState !== "loading";
+  let loaded = doc.readyState === "complete";
+  apply(listen, doc, ["DOMContentLoaded", () => { contentLoaded = true; }]);
+  apply(listen, window, ["load", () => { loaded = true; }]);
+
+  // document.write from a released script: parsed after the script (and after what it wrote
+  // before), instead of blanking the page (inline) or being dropped (external).
+  function writeAfter(markup) {
+    const script = apply(currentScript, doc, []);
+    if (!script || !released.has(script)) return false;
+    const anchor = cursors.get(script) || script;
+    if (!anchor.parentNode) return true;
+    const range = doc.createRange();
+    range.setStartAfter(anchor);
+    const fragment = range.createContextualFragment(markup);
+    for (const written of apply(fragmentQuery, fragment, ["script"])) {
+      released.add(written);
+      if (written.hasAttribute("src")) written.async = false;
+    }
+    const last = fragment.lastChild;
+    apply(nodeAfter, anchor, [fragment]);
+    if (last) cursors.set(script, last);
+    return true;
+  }
+
+  for (const [key, end] of [["write", ""], ["writeln", "\n"]]) {
+    method(Document.prototype, key, (native, self, args) => {
+      try {
+        if (self === doc && writeAfter(args.join("") + end)) return undefined;
+        if (refused.size && args.length) return apply(native, self, [rewrite(args.join(""), true)]);
+      } catch (error) { /* written as it came */ }
+      return apply(native, self, args);
+    });
+  }
+
+  // A released script's listener for load or DOMContentLoaded that already fired runs once,
+  // asynchronously; the events are never dispatched again (the site's handlers would rerun).
+  method(EventTarget.prototype, "addEventListener", (native, target, args) => {
+    const result = apply(native, target, args);
+    try {
+      const [type, listener] = args;
+      const late = (type === "load" && target === window && loaded)
+        || (type === "DOMContentLoaded" && (target === doc || target === window) && contentLoaded);
+      const script = late && listener && apply(currentScript, doc, []);
+      if (script && released.has(script)) {
+        apply(setTimer, window, [() => {
+          const event = new Event(type);
+          if (typeof listener === "function") apply(listener, target, [event]);
+          else listener.handleEvent(event);
+        }, 0]);
+      }
+    } catch (error) { /* the listener is added natively either way */ }
+    return result;
+  });
+
+  /* ---- requests ---------------------------------------------------------------------- */
+
+  function heldFetch(native, self, args, category) {
+    return new Promise((resolve, reject) => {
+      const init = args[1];
+      const signal = (init && init.signal) || (args[0] && typeof args[0] === "object" && args[0].signal);
+      const abortError = () => (signal.reason !== undefined ? signal.reason
+        : new DOMException("signal is aborted without reason", "AbortError"));
+      if (signal && signal.aborted) return reject(abortError());
+      const item = hold(category, () => resolve(apply(native, self, args)),
+        () => reject(new TypeError("Failed to fetch")));
+      if (signal) {
+        apply(listen, signal, ["abort", () => {
+          if (item.done) return;
+          item.done = true;
+          reject(abortError());
+        }, { once: true }]);
+      }
+      return undefined;
+    });
+  }
+
+  async function readAnswer(response) {
+    try {
+      onAnswer(await apply(json, apply(clone, response, []), []));
+    } catch (error) { /* not an answer to a choice */ }
+    return response;
+  }
+
+  patch(() => {
+    const descriptor = describe(window, "fetch");
+    define(window, "fetch", {
+      ...descriptor,
+      value: proxy(descriptor.value, (native, self, args) => {
+        const category = heldBy(args[0], true);
+        if (category) return heldFetch(native, self, args, category);
+        const sent = apply(native, self, args);
+        return isConsentEndpoint(args[0]) ? sent.then(readAnswer) : sent;
+      }),
+    });
+  });
+
+  const requests = new WeakMap(); // XHR -> { url, async }
+  method(XMLHttpRequest.prototype, "open", (native, xhr, args) => {
+    const result = apply(native, xhr, args);
+    try { requests.set(xhr, { url: args[1], async: args.length < 3 || Boolean(args[2]) }); } catch (error) { /* */ }
+    return result;
+  });
+  method(XMLHttpRequest.prototype, "send", (native, xhr, args) => {
+    const request = requests.get(xhr);
+    const category = request ? heldBy(request.url, true) : "";
+    if (!category) return apply(native, xhr, args);
+    if (!request.async) throw new DOMException("Failed to execute 'send' on 'XMLHttpRequest'", "NetworkError");
+    hold(category, () => apply(native, xhr, args), () => {
+      for (const [key, value] of [["readyState", 4], ["status", 0]]) define(xhr, key, { value, configurable: true });
+      for (const type of ["readystatechange", "error", "loadend"]) {
+        xhr.dispatchEvent(type === "readystatechange" ? new Event(type) : new ProgressEvent(type));
+      }
+    });
+    return undefined;
+  });
+
+  // Held beacons answer true: SDKs switch to another transport on false.
+  method(Navigator.prototype, "sendBeacon", (native, nav, args) => {
+    const category = heldBy(args[0], true);
+    if (!category) return apply(native, nav, args);
+    hold(category, () => apply(native, nav, args));
+    return true;
+  });
+
+  // These start in the constructor and cannot be held: a refused one is built against a
+  // same-origin path the gate refuses, so the page gets genuine error/close events.
+  for (const name of ["WebSocket", "EventSource", "Worker", "SharedWorker"]) {
+    patch(() => {
+      const descriptor = describe(window, name);
+      if (!descriptor || typeof descriptor.value !== "function") return;
+      define(window, name, {
+        ...descriptor,
+        value: new Proxy(descriptor.value, {
+          construct(target, args, newTarget) {
+            if (heldBy(args[0], true)) {
+              const url = new NativeURL(config.b, location.href);
+              if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+              args = [url.href, ...args.slice(1)];
+            }
+            return construct(target, args, newTarget);
+          },
+        }),
+      });
+    });
+  }
+
+  /* ---- stubs for tag APIs ------------------------------------------------------------- */
+
+  // Site code that calls a tag's API before consent finds a queue, as the vendors' own
+  // snippets define it, and the real library adopts it once it loads.
+  const stubs = new Map(); // name -> stub whose category must hand it over on consent
+  patch(() => {
+    const w = window;
+    if (!Array.isArray(w.dataLayer)) w.dataLayer = [];
+    if (typeof w.gtag !== "function") w.gtag = function () { w.dataLayer.push(arguments); };
+    if (!w._gaq) w._gaq = [];
+    if (!w._paq) w._paq = [];
+    if (!w.googletag) w.googletag = { cmd: [] };
+    if (typeof w.ga !== "function") {
+      const ga = function ga() { (ga.q = ga.q || []).push(arguments); };
+      ga.l = Date.now();
+      w.ga = ga;
+    }
+    if (typeof w.fbq !== "function" && refused.has(config.s.fbq)) {
+      const fbq = function fbq() {
+        if (fbq.callMethod) apply(fbq.callMethod, fbq, arguments);
+        else fbq.queue.push(arguments);
+      };
+      Object.assign(fbq, { push: fbq, loaded: true, version: "2.0", queue: [] });
+      w.fbq = fbq;
+      stubs.set("fbq", fbq);
+    }
+  });
+
+  // Meta's snippet does nothing when fbq exists: on consent the stub steps aside, and what
+  // was queued is replayed into the fbq the snippet then defines.
+  function handOver(category) {
+    for (const [name, stub] of stubs) {
+      if (config.s[name] !== category || window[name] !== stub) continue;
+      stubs.delete(name);
+      patch(() => {
+        const calls = stub.queue.splice(0);
+        delete window[name];
+        define(window, name, {
+          configurable: true,
+          enumerable: true,
+          get: () => undefined,
+          set(real) {
+            define(window, name, { value: real, writable: true, configurable: true, enumerable: true });
+            apply(setTimer, window, [() => calls.forEach((args) => apply(real, window, args)), 0]);
+          },
+        });
+      });
+    }
+  }
+
+  define(window, KEY, { value: Object.freeze({ adopt: (script) => { released.add(script); } }) });
+})((() => {
+  const key = Symbol.for("consent-gate.runtime-config");
+  const config = window[key];
+  delete window[key];
+  return config;
+})());

@@ -1,0 +1,439 @@
+"""The run-time gate in a real Chromium: loads the page's own scripts start are held, then
+released once, in order, in the same page view.
+
+The site's first-party bundle (`/static/corpus.js`) reaches a tracker host of the default
+catalogue (Hotjar's `hotjar.io`, analytics) through every path the gate covers. Each load has its
+own URL, so the recorder's log tells which went out and how often. The host is put together at
+run time, as a bundler's output would, so no server-side rule sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from consent_gate import ConsentGate
+
+if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
+    from conftest import LiveServer, Visitor, VisitorFactory
+
+SECRET = "runtime-gate-browser-test-secret"
+SNIPPETS = Path(__file__).resolve().parents[1] / "data" / "snippets"
+HOST = "rt.hotjar.io"
+T = f"https://{HOST}"
+
+# Held in the gate's queue and released by it, in this order (scripts run in it).
+QUEUED = [
+    "s1.js",  # createElement + src + appendChild(...).onload
+    "s2.js",  # setAttribute("src") + insertBefore
+    "i3.gif",  # new Image().src, never inserted
+    "i4.gif",  # img.srcset + append
+    "f5.html",  # iframe.src + append
+    "c6.css",  # link.href + prepend
+    "x7",  # fetch(string)
+    "x8",  # fetch(Request)
+    "x9",  # XMLHttpRequest
+    "b10",  # navigator.sendBeacon
+    "i11.gif",  # a DOMParser image, appended
+    "p12.gif",  # video.poster
+    "s13.js",  # setAttributeNS(null, "src")
+    "f14.html",  # Range.insertNode of a DOMParser frame
+    "i15.gif",  # replaceChildren with a DOMParser image
+    "i16.gif",  # insertAdjacentElement of a DOMParser image
+]
+# Rewritten to the server's held form and released by the banner with the server's elements.
+REWRITTEN = [
+    "i20.gif",  # innerHTML
+    "f21.html",  # insertAdjacentHTML
+    "i22.gif",  # outerHTML
+    "s23.js",  # createContextualFragment (its scripts run)
+    "i24.gif",  # document.write while parsing
+    "s25.js",  # document.write of an external script while parsing
+]
+# Start in their constructor: sent to the gate's refusing path instead, never released.
+UNHOLDABLE = ["w30", "e31", "w32.js"]
+SCRIPTS = ["s1.js", "s2.js", "s13.js"]
+
+CORPUS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const log = (window.__log = []);
+  const c = (window.__contracts = {});
+  const head = document.head, body = document.body;
+  const parsed = (markup) => new DOMParser().parseFromString(markup, "text/html").body.firstChild;
+
+  const s1 = document.createElement("script");
+  s1.src = T + "s1.js";
+  c.appendChildReturns = head.appendChild(s1) === s1;
+  s1.onload = () => log.push("onload s1");
+  c.srcReadsBack = s1.src === T + "s1.js";
+  const s2 = document.createElement("script");
+  s2.setAttribute("src", T + "s2.js");
+  c.getAttributeReadsBack = s2.getAttribute("src") === T + "s2.js";
+  head.insertBefore(s2, null);
+  const image = new Image();
+  c.imageIsImage = image instanceof HTMLImageElement;
+  image.src = T + "i3.gif";
+  const i4 = document.createElement("img");
+  i4.srcset = T + "i4.gif 1x";
+  body.append(i4);
+  const f5 = document.createElement("iframe");
+  f5.src = T + "f5.html";
+  body.appendChild(f5);
+  const c6 = document.createElement("link");
+  c6.rel = "stylesheet";
+  c6.href = T + "c6.css";
+  head.prepend(c6);
+  c.fetchIsNative = String(fetch).includes("[native code]");
+  window.__x7 = "pending";
+  fetch(T + "x7").then(
+    () => { window.__x7 = "resolved"; },
+    (e) => { window.__x7 = "rejected " + e.name; },
+  );
+  fetch(new Request(T + "x8")).catch(() => {});
+  const xhr = new XMLHttpRequest();
+  xhr.open("GET", T + "x9");
+  window.__x9 = "pending";
+  xhr.onerror = () => { window.__x9 = "error"; };
+  xhr.onload = () => { window.__x9 = "load"; };
+  xhr.send();
+  c.beaconSaysQueued = navigator.sendBeacon(T + "b10", "data") === true;
+  body.append(parsed('<img src="' + T + 'i11.gif">'));
+  const video = document.createElement("video");
+  video.poster = T + "p12.gif";
+  body.append(video);
+  const s13 = document.createElement("script");
+  s13.setAttributeNS(null, "src", T + "s13.js");
+  head.append(s13);
+  const range = document.createRange();
+  range.selectNodeContents(body);
+  range.collapse(false);
+  range.insertNode(parsed('<iframe src="' + T + 'f14.html"></iframe>'));
+  const box = document.createElement("div");
+  body.append(box);
+  box.replaceChildren(parsed('<img src="' + T + 'i15.gif">'));
+  box.insertAdjacentElement("afterend", parsed('<img src="' + T + 'i16.gif">'));
+
+  const holder = document.createElement("div");
+  body.append(holder);
+  holder.innerHTML = '<p>text</p><img src="' + T + 'i20.gif">';
+  holder.insertAdjacentHTML("beforeend", '<iframe src="' + T + 'f21.html"></iframe>');
+  const old = document.createElement("span");
+  holder.append(old);
+  old.outerHTML = '<img src="' + T + 'i22.gif">';
+  const markup = '<script src="' + T + 's23.js"></scr' + 'ipt>';
+  body.append(document.createRange().createContextualFragment(markup));
+
+  const socket = new WebSocket("wss://rt." + "hotjar" + ".io/w30");
+  c.socketIsSocket = socket instanceof WebSocket && WebSocket.OPEN === 1;
+  socket.onerror = () => {};
+  const events = new EventSource(T + "e31");
+  events.onerror = () => events.close();
+  try {
+    new Worker(T + "w32.js").onerror = () => {};
+  } catch (error) {
+    log.push("worker threw " + error.name); // what a cross-origin Worker URL does natively
+  }
+
+  new Image().src = "https://nothotjar.io/look1.gif"; // look-alikes are not the tracker
+  new Image().src = "https://rt.hotjar.io.evil.example/look2.gif";
+
+  c.firstParty = "pending";
+  fetch("/api/ok").then((r) => r.json()).then((d) => { c.firstParty = d.ok; });
+})();
+"""
+
+WRITER = """<script>
+  (() => {
+    const T = "https://rt." + "hotjar" + ".io/";
+    document.write('<img src="' + T + 'i24.gif">');
+    document.write('<script src="' + T + 's25.js"></scr' + 'ipt>');
+  })();
+</script>"""
+
+
+# A held inline script that writes and waits for events that fired long before its release.
+LATE = """<script data-consent="analytics">
+  document.write('<p id="written">written</p>');
+  window.addEventListener("load", () => { window.__late = (window.__late || 0) + 1; });
+  document.addEventListener("DOMContentLoaded", () => {
+    window.__ready = (window.__ready || 0) + 1;
+  });
+</script>"""
+PARAGRAPHS = 2000
+
+# First-party code calling tag APIs before consent, and Meta's own snippet (held by the server).
+STUBS_JS = """fbq("track", "Early");
+ga("send", "pageview");
+_gaq.push(["_trackPageview"]);
+_paq.push(["trackPageView"]);
+googletag.cmd.push(() => { window.__gpt = true; });
+dataLayer.push({ event: "early" });
+gtag("event", "early");
+window.__stubsRan = true;
+"""
+META_SNIPPET = (SNIPPETS / "meta-pixel.html").read_text("utf-8").split("<head>")[1]
+META_SNIPPET = META_SNIPPET.split("<!-- Meta Pixel Code -->")[1].split("<!-- End")[0]
+
+
+# CSS url() is beyond the run-time gate: the CSP reports it (30 violations, 3 distinct).
+VIOLATED = ["a.hotjar.io", "b.hotjar.io", "c.hotjar.io"]
+BACKGROUNDS = "".join(
+    f'<div style="background-image: url(https://{VIOLATED[n % 3]}/bg{n}.gif)">{n}</div>'
+    for n in range(30)
+)
+TOKEN = "runtime-gate-reports-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _page(title: str, head: str = "", body: str = "") -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"{head}</head><body><h1>{title}</h1>{body}</body></html>"
+    )
+
+
+def _app() -> ConsentGate:
+    async def corpus(request: Request) -> Response:
+        return HTMLResponse(
+            _page("Corpus", body=WRITER + '<script src="/static/corpus.js"></script>')
+        )
+
+    async def corpus_js(request: Request) -> Response:
+        return Response(CORPUS_JS, media_type="application/javascript")
+
+    async def ok(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def write(request: Request) -> Response:
+        paragraphs = "".join(f"<p>{n}</p>" for n in range(PARAGRAPHS))
+        return HTMLResponse(_page("Write", body=paragraphs + LATE + "<footer>end</footer>"))
+
+    async def stubs(request: Request) -> Response:
+        return HTMLResponse(_page("Stubs", body='<script src="/static/stubs.js"></script>'))
+
+    async def stubs_meta(request: Request) -> Response:
+        body = '<script src="/static/stubs.js"></script>' + META_SNIPPET
+        return HTMLResponse(_page("Stubs and Meta", body=body))
+
+    async def stubs_js(request: Request) -> Response:
+        return Response(STUBS_JS, media_type="application/javascript")
+
+    async def flood(request: Request) -> Response:
+        script = (
+            "<script>const t = 'https://rt.' + 'hotjar' + '.io/flood';"
+            "for (let i = 0; i < 510; i++) navigator.sendBeacon(t + i);</script>"
+        )
+        return HTMLResponse(_page("Flood", body=script))
+
+    async def violations(request: Request) -> Response:
+        return HTMLResponse(_page("Violations", body=BACKGROUNDS))
+
+    routes = [
+        Route("/flood", flood),
+        Route("/violations", violations),
+        Route("/write", write),
+        Route("/stubs", stubs),
+        Route("/stubs-meta", stubs_meta),
+        Route("/static/stubs.js", stubs_js),
+        Route("/corpus", corpus),
+        Route("/static/corpus.js", corpus_js),
+        Route("/api/ok", ok),
+    ]
+    return ConsentGate(Starlette(routes=routes), secret_key=SECRET, reports_token=TOKEN)
+
+
+@pytest.fixture(scope="module")
+def app() -> ConsentGate:
+    return _app()
+
+
+@pytest.fixture
+def corpus_visitor(live: LiveServer, visit: VisitorFactory, app: ConsentGate) -> Visitor:
+    visitor = visit(live(app))
+    visitor.load("/corpus")
+    visitor.page.wait_for_function(
+        "() => window.__contracts && window.__contracts.firstParty !== 'pending'"
+    )
+    return visitor
+
+
+def _urls(visitor: Visitor) -> list[str]:
+    return [hit.url for hit in visitor.recorder.hits_to(HOST)]
+
+
+def _wait_for(visitor: Visitor, names: list[str], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = {url.rsplit("/", 1)[1] for url in _urls(visitor)}
+        if seen >= set(names):
+            return
+        visitor.page.wait_for_timeout(100)
+    missing = set(names) - {url.rsplit("/", 1)[1] for url in _urls(visitor)}
+    raise AssertionError(f"never requested: {sorted(missing)}")
+
+
+def _contracts(visitor: Visitor) -> dict[str, Any]:
+    contracts: dict[str, Any] = visitor.page.evaluate("() => window.__contracts")
+    return contracts
+
+
+def test_nothing_reaches_the_tracker_before_consent(corpus_visitor: Visitor) -> None:
+    corpus_visitor.page.wait_for_timeout(1500)
+    assert _urls(corpus_visitor) == []
+    assert {hit.url.rsplit("/", 1)[1] for hit in corpus_visitor.recorder.hits} == {
+        "look1.gif",
+        "look2.gif",
+    }
+    assert _contracts(corpus_visitor) == {
+        "appendChildReturns": True,
+        "srcReadsBack": True,
+        "getAttributeReadsBack": True,
+        "imageIsImage": True,
+        "fetchIsNative": True,
+        "beaconSaysQueued": True,
+        "socketIsSocket": True,
+        "firstParty": True,
+    }
+    assert corpus_visitor.page.evaluate("() => [window.__x7, window.__x9]") == [
+        "pending",
+        "pending",
+    ]
+
+
+def test_accept_all_releases_each_held_load_once_in_order(corpus_visitor: Visitor) -> None:
+    corpus_visitor.page.wait_for_timeout(500)
+    corpus_visitor.mark_page_view()
+    corpus_visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(corpus_visitor, QUEUED + REWRITTEN)
+    corpus_visitor.page.wait_for_timeout(1000)
+    names = [url.rsplit("/", 1)[1] for url in _urls(corpus_visitor)]
+    assert sorted(names) == sorted(QUEUED + REWRITTEN)  # each once; never the unholdable
+    runs = [url.rsplit("/", 1)[1] for url in corpus_visitor.tracker_runs()]
+    assert [name for name in runs if name in SCRIPTS] == SCRIPTS
+    assert {"s23.js", "s25.js"} <= set(runs)
+    assert corpus_visitor.page.evaluate("() => window.__log") == ["onload s1"]
+    corpus_visitor.page.wait_for_function(
+        "() => window.__x7 === 'resolved' && window.__x9 === 'load'"
+    )
+    corpus_visitor.assert_same_page_view(corpus_visitor.page.url)
+
+
+def test_reject_all_keeps_them_held(corpus_visitor: Visitor) -> None:
+    corpus_visitor.banner.get_by_role("button", name="Reject all").click()
+    corpus_visitor.page.wait_for_function("() => window.__x7 !== 'pending'")
+    corpus_visitor.page.wait_for_timeout(1500)
+    assert _urls(corpus_visitor) == []
+    assert corpus_visitor.page.evaluate("() => [window.__x7, window.__x9]") == [
+        "rejected TypeError",
+        "error",
+    ]
+
+
+def test_a_released_script_that_writes_keeps_the_page(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/write")
+    visitor.page.wait_for_load_state("load")
+    visitor.mark_page_view()
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_selector("#written", state="attached")
+    visitor.page.wait_for_function("() => window.__late === 1 && window.__ready === 1")
+    visitor.page.wait_for_timeout(300)
+
+    # The page keeps every element; the markup lands right after its script.
+    paragraphs = visitor.page.evaluate("() => document.querySelectorAll('body > p').length")
+    assert paragraphs == PARAGRAPHS + 1
+    assert visitor.page.evaluate("() => document.querySelector('footer').textContent") == "end"
+    assert (
+        visitor.page.evaluate(
+            "() => document.getElementById('written').previousElementSibling.localName"
+        )
+        == "script"
+    )
+    assert visitor.page.evaluate("() => [window.__late, window.__ready]") == [1, 1]
+    visitor.assert_same_page_view(visitor.page.url)
+
+
+def test_tag_api_stubs_take_early_calls_without_errors(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/stubs")
+    visitor.page.wait_for_function("() => window.__stubsRan === true")
+    queued = visitor.page.evaluate(
+        "() => [fbq.queue.length, ga.q.length, _gaq.length, _paq.length, googletag.cmd.length,"
+        " dataLayer.length]"
+    )
+    assert queued == [1, 1, 1, 1, 1, 2]  # dataLayer: the push and gtag's arguments
+
+
+def test_metas_snippet_replaces_the_stub_on_consent_and_gets_the_early_calls(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/stubs-meta")
+    visitor.page.wait_for_function("() => window.__stubsRan === true")
+    assert visitor.recorder.hits_to("facebook.net") == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.recorder.wait_for("connect.facebook.net")
+    visitor.page.wait_for_function("() => fbq.queue.length >= 3")
+    calls = visitor.page.evaluate("() => fbq.queue.map((args) => Array.from(args).join(' '))")
+    assert calls[:2] == ["init 1234567890", "track PageView"]
+    assert "track Early" in calls
+
+
+def test_a_page_view_sends_its_csp_violations_in_one_or_two_beacons(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    posts: list[str] = []
+    visitor.page.on(
+        "request",
+        lambda request: (
+            posts.append(request.post_data or "")
+            if "/consent-gate/reports/csp" in request.url
+            else None
+        ),
+    )
+    response = visitor.page.goto("/violations")
+    assert response is not None
+    assert "report-uri" not in response.headers["content-security-policy-report-only"]
+    visitor.wait_for_banner_script()
+    visitor.page.wait_for_timeout(3500)  # the collector's first beacon
+    visitor.page.goto("/corpus")  # pagehide sends the rest
+    visitor.page.wait_for_timeout(500)
+
+    assert 1 <= len(posts) <= 2  # the browser's report-uri would POST 30 times
+    keys = [
+        (row["body"]["effectiveDirective"], row["body"]["blockedURL"])
+        for post in posts
+        for row in json.loads(post)
+    ]
+    assert sorted(keys) == [("img-src", f"https://{host}") for host in VIOLATED]
+    rows = visitor.page.request.get("/consent-gate/reports", headers=AUTH).json()["csp"]
+    hosts = {row["host"] for row in rows["reports"] if row["page"] == "/violations"}
+    assert hosts == set(VIOLATED)
+
+
+def test_the_queue_is_bounded(live: LiveServer, visit: VisitorFactory, app: ConsentGate) -> None:
+    visitor = visit(live(app))
+    visitor.load("/flood")
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    deadline = time.monotonic() + 20
+    while len(_urls(visitor)) < 500 and time.monotonic() < deadline:
+        visitor.page.wait_for_timeout(200)
+    visitor.page.wait_for_timeout(1000)
+    names = [url.rsplit("/", 1)[1] for url in _urls(visitor)]
+    assert names == [f"flood{n}" for n in range(500)]  # the first 500, in order
