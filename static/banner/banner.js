@@ -227,12 +227,14 @@
     style.replaceWith(fresh);
   }
 
-  function activateFrame(frame) {
+  // `set`: how attributes are set; a "Load once" passes the run-time gate's own setter, since
+  // the frame's category stays refused.
+  function activateFrame(frame, set = (el, name, value) => el.setAttribute(name, value)) {
     const src = frame.getAttribute("data-cg-src");
     const srcdoc = frame.getAttribute("data-cg-srcdoc");
     // src first: it is ignored while srcdoc is present, so the frame navigates only once.
-    if (src !== null) frame.setAttribute("src", src);
-    if (srcdoc !== null) frame.setAttribute("srcdoc", srcdoc);
+    if (src !== null) set(frame, "src", src);
+    if (srcdoc !== null) set(frame, "srcdoc", srcdoc);
     else frame.removeAttribute("srcdoc");
     ["data-cg-src", "data-cg-srcdoc"].forEach((name) => frame.removeAttribute(name));
     clearMarks(frame);
@@ -437,7 +439,7 @@
     const once = form.querySelector("[data-cg-once]");
     if (!once) return;
     once.hidden = false;
-    once.addEventListener("click", () => activateFrame(frame));
+    once.addEventListener("click", () => activateFrame(frame, window[RUNTIME]?.load));
   }
 
   // "Open it on youtube.com instead": a link the visitor follows, to the frame's own address.

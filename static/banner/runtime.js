@@ -619,7 +619,14 @@
     }
   }
 
-  define(window, KEY, { value: Object.freeze({ adopt: (script) => { released.add(script); } }) });
+  // adopt: a script the banner started late; load: an attribute set past the gate, for what the
+  // visitor asked for by hand (a placeholder's "Load once": that element, in this page view).
+  define(window, KEY, {
+    value: Object.freeze({
+      adopt: (script) => { released.add(script); },
+      load: (el, name, value) => { apply(setAttr, el, [name, value]); },
+    }),
+  });
 })((() => {
   const key = Symbol.for("consent-gate.runtime-config");
   const config = window[key];
