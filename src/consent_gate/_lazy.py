@@ -22,7 +22,11 @@ def lazy_attributes(package: str, homes: Mapping[str, str]) -> Callable[[str], A
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = import_module(package)
-        value = getattr(import_module(home, package), name)
+        try:
+            value = getattr(import_module(home, package), name)
+        except AttributeError as error:
+            # Raised while importing, it would read as "no such attribute" and hide its cause.
+            raise ImportError(f"importing {package}.{name} failed: {error}") from error
         setattr(module, name, value)
         return value
 

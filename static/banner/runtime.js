@@ -477,6 +477,27 @@
     return result;
   });
 
+  // The same for `window.onload = f` (Chartbeat's loader chains onto it): assigned by a
+  // released script after the load event, the handler runs once.
+  patch(() => {
+    const own = describe(window, "onload") || describe(Window.prototype, "onload");
+    if (!own || !own.set || !own.configurable) return;
+    define(window, "onload", {
+      configurable: true,
+      enumerable: own.enumerable,
+      get() { return apply(own.get, window, []); },
+      set(handler) {
+        apply(own.set, window, [handler]);
+        try {
+          const script = loaded && typeof handler === "function" && apply(currentScript, doc, []);
+          if (script && released.has(script)) {
+            apply(setTimer, window, [() => apply(handler, window, [new Event("load")]), 0]);
+          }
+        } catch (error) { /* assigned natively either way */ }
+      },
+    });
+  });
+
   /* ---- requests ---------------------------------------------------------------------- */
 
   function heldFetch(native, self, args, category) {
@@ -586,6 +607,14 @@
       ga.l = Date.now();
       w.ga = ga;
     }
+    // Salesforce Krux, Prebid, comScore, Quantcast and Bing UET queue calls the same way.
+    if (typeof w.Krux !== "function") {
+      const Krux = function Krux() { Krux.q.push(arguments); };
+      Krux.q = [];
+      w.Krux = Krux;
+    }
+    if (!w.pbjs) w.pbjs = { que: [] };
+    for (const name of ["_comscore", "_qevents", "uetq"]) if (!w[name]) w[name] = [];
     if (typeof w.fbq !== "function" && refused.has(config.s.fbq)) {
       const fbq = function fbq() {
         if (fbq.callMethod) apply(fbq.callMethod, fbq, arguments);

@@ -31,13 +31,8 @@ HELD_FLOOR = 0.20
 this was written, less run-to-run timing noise of a request or two (the target is 0.95)."""
 
 # Pages that fail today, by test: a strict xfail fails once the page passes, so drop its mark.
-BROKEN_TODAY: dict[str, str] = {
-    "bbc-1": "page error: googletag is not defined (an inline script needs a held tag's global)",
-}
+BROKEN_TODAY: dict[str, str] = {}
 NOT_RELOADED_TODAY: dict[str, str] = {
-    "nytimes-1": "released scripts do not reach every tracker the ungated page reached",
-    "nytimes-2": "released scripts do not reach every tracker the ungated page reached",
-    "pixnet": "the banner script never starts (window.consentGate stays undefined)",
     "videos-2": "released scripts do not reach every tracker the ungated page reached",
 }
 
