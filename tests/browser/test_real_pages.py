@@ -26,14 +26,18 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 SOURCES = {source.name: source for source in corpus.real_pages()}
 
-HELD_FLOOR = 0.20
-"""Share of first-order tracker requests held before consent: 20.4-20.6 % measured on the day
-this was written, less run-to-run timing noise of a request or two (the target is 0.95)."""
+HELD_FLOOR = 0.93
+"""Share of first-order tracker requests held before consent: 20.4 % when the corpus was first
+measured, 94.1 % (654 of 695) once the markup, URL, catalogue and run-time work landed; the floor
+sits a request or two of timing noise below that (the target is 0.95)."""
 
 # Pages that fail today, by test: a strict xfail fails once the page passes, so drop its mark.
 BROKEN_TODAY: dict[str, str] = {}
 NOT_RELOADED_TODAY: dict[str, str] = {
-    "videos-2": "released scripts do not reach every tracker the ungated page reached",
+    "quanta-1": "Disqus, which the site's own bundle loads at run time, is not reached after "
+    "Accept all (held by the run-time gate; not yet diagnosed)",
+    "videos-1": "Outbrain's widget, loaded by a script at run time, is not reached after Accept "
+    "all (not yet diagnosed)",
 }
 
 
