@@ -230,9 +230,9 @@ def audit(
     report every cookie and third-party request. Exit status: 0 every page passed; 1 something
     tracked before a choice or after Reject all, or a choice could not be made (no banner of
     this package's); 2 the audit could not run."""
-    from .qa.crawl import origin_of
+    from .qa.recorder import origin_of
 
-    if origin_of(url) is None:
+    if not url.lower().startswith(("http:", "https:")) or origin_of(url) is None:
         raise AuditFailure(f"{url!r} is not an http(s) URL")
     try:
         from playwright.sync_api import Error as PlaywrightError

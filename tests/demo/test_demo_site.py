@@ -37,6 +37,8 @@ SECRET = "test-secret"
 CONSENT_COOKIE = "acme_consent"
 PAGES = ("/", "/products", *(f"/products/{p.slug}" for p in PRODUCTS), "/about", "/contact")
 # Hosts of the real vendors whose snippets the pages embed.
+# The run-time gate's configuration, inside the gate's head script: the hosts it holds.
+GATE_HEAD = 'Symbol.for("consent-gate.runtime-config")'
 REAL_TRACKERS = (
     "googletagmanager.com",
     "facebook.com",
@@ -226,6 +228,8 @@ async def test_before_consent_nothing_can_load_from_a_tracker(site: ConsentGate,
         if "data-cg-category" in attrs:
             assert attrs["type"] == "text/plain"
         elif "src" not in attrs and attrs.get("type") != "application/json":
+            if GATE_HEAD in text:
+                continue  # the gate's own head script: it names trackers to hold them
             assert not any(host in text for host in REAL_TRACKERS), text
             assert "127.0.0.1:8001" not in text
 

@@ -19,8 +19,8 @@ from ..cookies import HOST_PREFIX, CookieRules
 from ..policy import Policy
 from ..rules import Classifier
 from .banners import detect_banner
-from .crawl import Crawl, Fetch, fetch_text, origin_of, sitemap_pages
-from .recorder import TrackerRecorder
+from .crawl import Crawl, Fetch, fetch_text, sitemap_pages
+from .recorder import TrackerRecorder, origin_of
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page

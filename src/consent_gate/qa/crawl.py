@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from html import unescape
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from .recorder import origin_of
+
 __all__ = [
     "Crawl",
     "Fetch",
     "fetch_text",
-    "origin_of",
     "same_origin_page",
     "sitemap_pages",
 ]
@@ -30,7 +31,6 @@ Fetch = Callable[[str], str | None]
 MAX_SITEMAPS = 10  # sitemap files read, indexes included
 MAX_SITEMAP_BYTES = 5 * 1024 * 1024
 FETCH_TIMEOUT = 10.0
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Links to files, not pages: not worth a browser visit each.
 _NOT_PAGES = re.compile(
     r"\.(?:pdf|zip|gz|tgz|rar|7z|exe|dmg|apk|jpe?g|png|gif|webp|avif|svg|ico|mp[34]|webm|ogg|"
@@ -41,19 +41,6 @@ _SITEMAP_LINE = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE | re.MULTIL
 # Sitemaps are read with a pattern rather than an XML parser: no entities, no DTDs, no surprises.
 _LOC = re.compile(r"<(?:\w+:)?loc>\s*(.*?)\s*</(?:\w+:)?loc>", re.DOTALL)
 _INDEX = re.compile(r"<(?:\w+:)?sitemapindex[\s>]")
-
-
-def origin_of(url: str) -> str | None:
-    """`scheme://host:port` of an http(s) URL, None for anything else."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
-    except ValueError:
-        return None
-    return f"{scheme}://{parts.hostname.lower()}:{port}"
 
 
 def same_origin_page(url: str, origin: str, skip_prefix: str = "") -> str | None:

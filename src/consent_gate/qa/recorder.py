@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from playwright import sync_api
     from playwright.sync_api import BrowserContext, Request, Route, WebSocketRoute
 
-__all__ = ["TRANSPARENT_GIF", "Hit", "TrackerRecorder", "recorder_of"]
+__all__ = ["TRANSPARENT_GIF", "Hit", "TrackerRecorder", "origin_of", "recorder_of"]
 
 _T = TypeVar("_T")
 
@@ -38,7 +38,7 @@ _SCRIPT_SUFFIXES = (".js", ".mjs")
 _IMAGE_SUFFIXES = (".gif", ".png", ".jpg", ".jpeg", ".webp", ".ico", ".svg")
 
 
-def _origin(url: str) -> str | None:
+def origin_of(url: str) -> str | None:
     """Normalised ``scheme://host:port`` of a network URL, None for data:, blob: etc."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -92,7 +92,7 @@ class TrackerRecorder:
         passthrough: Iterable[str] = (),
     ) -> None:
         self.origins: frozenset[str] = frozenset(
-            o for o in (_origin(url) for url in origins) if o is not None
+            o for o in (origin_of(url) for url in origins) if o is not None
         )
         if not self.origins:
             raise ValueError("TrackerRecorder needs at least one http(s) first-party origin")
@@ -101,7 +101,7 @@ class TrackerRecorder:
         self.stub = stub  # False: record only, let requests reach the network (audits)
         # Third-party origins recorded but never stubbed, e.g. a local stand-in for a tracker.
         self.passthrough: frozenset[str] = frozenset(
-            o for o in (_origin(url) for url in passthrough) if o is not None
+            o for o in (origin_of(url) for url in passthrough) if o is not None
         )
         self.hits: list[Hit] = []
         self._contexts: list[BrowserContext] = []
@@ -123,11 +123,11 @@ class TrackerRecorder:
 
     def is_third_party(self, url: str) -> bool:
         """True for network URLs whose origin is not one of the site's own."""
-        origin = _origin(url)
+        origin = origin_of(url)
         return origin is not None and origin not in self.origins
 
     def _stubbed(self, url: str) -> bool:
-        return self.is_third_party(url) and _origin(url) not in self.passthrough
+        return self.is_third_party(url) and origin_of(url) not in self.passthrough
 
     # -- queries --------------------------------------------------------------
 
