@@ -244,6 +244,7 @@ def test_arabic_lays_out_right_to_left(
     page.locator("#cg-banner").screenshot(path=str(shot))
     assert shot.stat().st_size > 1000
     page.get_by_role("button", name="رفض الكل").click()
+    expect(page.locator("#cg-settings")).to_be_visible()  # once the banner has gone
     settings = page.locator("#cg-settings").bounding_box()
     assert settings is not None
     assert settings["x"] > width / 2  # the settings pill in the bottom right corner
