@@ -181,6 +181,7 @@ def test_a_json_choice_answers_with_the_decision() -> None:
         "action": "save",
         "id": consent.id,
         "choices": {"preferences": False, "analytics": True, "marketing": False},
+        "services": {},
         "signals": {},
         "revision": POLICY.revision,
     }
@@ -618,7 +619,8 @@ def test_the_new_cookie_is_what_the_next_page_view_reads() -> None:
 
 
 def _checked(page: str) -> dict[str, bool]:
-    found = re.findall(r'<input class="cg-switch"[^>]* value="([\w-]+)"([^>]*)>', page)
+    switch = r'<input class="cg-switch"[^>]* name="category" value="([\w-]+)"([^>]*)>'
+    found = re.findall(switch, page)
     return {category: " checked" in rest for category, rest in found}
 
 

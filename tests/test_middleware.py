@@ -325,14 +325,15 @@ def test_trackers_are_neutralised_before_consent() -> None:
     sent.assert_length_matches()
 
 
-def test_a_held_back_frame_placeholder_offers_to_allow_its_category() -> None:
+def test_a_held_back_frame_placeholder_offers_to_allow_its_service() -> None:
     body = gated(PAGE).body
     srcdoc = re.search(rb'srcdoc="([^"]*)"', body)
     assert srcdoc is not None
     placeholder = srcdoc.group(1)
     assert b"&lt;form" in placeholder
     assert b"value=&#34;allow&#34;" in placeholder
-    assert b"value=&#34;marketing&#34;" in placeholder
+    assert b"name=&#34;service&#34; value=&#34;youtube&#34;" in placeholder
+    assert b"name=&#34;category&#34;" not in placeholder  # not the whole of Marketing
 
 
 def test_nothing_is_neutralised_after_accept_all_but_the_settings_control_is_injected() -> None:
@@ -340,7 +341,7 @@ def test_nothing_is_neutralised_after_accept_all_but_the_settings_control_is_inj
     body = sent.body
     assert_kept(body, ANALYTICS_TAGS + MARKETING_TAGS)
     # The gate's own controls are the only data-cg- attributes: nothing was held back.
-    ours = re.compile(rb"data-cg-(?:action|open|close|layout|position|theme)\b")
+    ours = re.compile(rb"data-cg-(?:action|open|close|layout|position|theme|mixed|of)\b")
     assert b"data-cg-" not in ours.sub(b"", body)
     assert BANNER not in body
     assert SETTINGS in body

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -33,24 +34,31 @@ async def page(request: Request) -> Response:
     return HTMLResponse("<!doctype html><html><head><title>t</title></head><body></body></html>")
 
 
-def config_of(source: str) -> dict[str, object]:
+def config_of(source: str) -> dict[str, Any]:
     """The configuration the inline part leaves for runtime.js."""
     found = re.search(r"\{value:(\{.*\}),configurable:true\}\);\Z", source, re.S)
     assert found is not None
-    config: dict[str, object] = json.loads(found.group(1))
+    config: dict[str, Any] = json.loads(found.group(1))
     return config
+
+
+def key_of(config: dict[str, Any], rule: int) -> str:
+    """The category (or "category/service") a rule holds under; rule = 2 * key index + aware."""
+    key: str = config["c"][rule >> 1]
+    return key
 
 
 def test_the_rules_go_to_the_page_with_the_refused_categories() -> None:
     source = RuntimeGate(POLICY, Rules(POLICY), csp=True)(CODEC.undecided)
 
     config = config_of(source)
-    categories = config["c"]
-    assert categories == ["analytics", "marketing"]
-    assert config["h"] == {"google-analytics.com": 0}  # analytics: 2 * 0
-    assert config["u"] == [["facebook.com", "/tr*", 2]]  # marketing: 2 * 1
-    assert config["p"] == [["/stats/*", 0]]
-    assert config["r"] == ["analytics", "marketing", "preferences"]
+    # Each service the dialog lists has a key of its own: allowed alone, it is released alone.
+    assert key_of(config, config["h"]["google-analytics.com"]) == "analytics/ga"
+    assert [[host, glob] for host, glob, _ in config["u"]] == [["facebook.com", "/tr*"]]
+    assert key_of(config, config["u"][0][2]) == "marketing/px"
+    assert [path for path, _ in config["p"]] == ["/stats/*"]
+    assert key_of(config, config["p"][0][1]) == "analytics/own"
+    assert sorted(config["r"]) == sorted([*config["c"], "preferences"])
     assert config["e"] == "/consent-gate/consent"
     assert "securitypolicyviolation" in source  # the CSP's collector comes first
     assert source.index("securitypolicyviolation") < source.index("consent-gate.runtime-config")
@@ -60,14 +68,21 @@ def test_a_new_service_reaches_the_page_without_code() -> None:
     extra = Service(id="new", name="New", category="marketing", hosts=("new-tracker.example",))
     policy = dataclasses.replace(POLICY, services=(*SERVICES, extra))
     config = config_of(RuntimeGate(policy, Rules(policy), csp=True)(CODEC.undecided))
-    assert config["h"] == {"google-analytics.com": 0, "new-tracker.example": 2}
+    assert {host: key_of(config, rule) for host, rule in config["h"].items()} == {
+        "google-analytics.com": "analytics/ga",
+        "new-tracker.example": "marketing/new",
+    }
 
 
 def test_built_once_per_refused_set_and_nothing_when_nothing_is_refused() -> None:
     gate = RuntimeGate(POLICY, Rules(POLICY), csp=False)
     first = gate(CODEC.undecided)
     assert gate(CODEC.decide(set())) is first
-    assert config_of(gate(CODEC.decide({"analytics"})))["r"] == ["marketing", "preferences"]
+    assert config_of(gate(CODEC.decide({"analytics"})))["r"] == [
+        "marketing",
+        "marketing/px",
+        "preferences",
+    ]
     assert gate(CODEC.decide(set(POLICY.optional_categories))) == ""
     assert "securitypolicyviolation" not in first  # the CSP is off
 
@@ -77,7 +92,9 @@ def test_consent_aware_services_are_flagged_for_their_scripts() -> None:
     mode = GoogleConsentMode(enabled=True, mode="advanced", services=("google-analytics",))
     policy = dataclasses.replace(POLICY, services=(ga,), google_consent_mode=mode)
     config = config_of(RuntimeGate(policy, Rules(policy), csp=False)(CODEC.undecided))
-    assert config["h"] == {"ga.example": 1}  # analytics, and its scripts may load
+    rule = config["h"]["ga.example"]
+    assert key_of(config, rule) == "analytics/google-analytics"
+    assert rule & 1  # its scripts may load
 
 
 def test_the_held_path_and_the_stubs_category() -> None:

@@ -335,9 +335,9 @@ def test_a_held_back_embed_says_the_opt_out_was_honoured_instead_of_offering_to_
     gate = make_gate(dsn)
     plain, under_gpc = visit(gate, [page(), page(GPC)])
     frame = plain.content.split(b"<iframe")[1].split(b"</iframe>")[0]
-    assert b"Allow Marketing and load" in frame
+    assert b"Allow YouTube and load" in frame
     assert b"Opt-out request honoured" not in frame
     frame = under_gpc.content.split(b"<iframe")[1].split(b"</iframe>")[0]
     assert b"Opt-out request honoured" in frame
-    assert b"Allow Marketing and load" not in frame
+    assert b"Allow YouTube and load" not in frame
     assert b"&lt;button" not in frame

@@ -21,7 +21,7 @@ from markupsafe import escape
 from . import i18n
 from .consent import HOST_PREFIX, Consent
 from .cookies import CookieRules
-from .policy import Category, Policy
+from .policy import Category, Policy, Service
 from .rules import Match
 from .slots import Holes, Slotted
 from .theme import brand_css
@@ -29,6 +29,7 @@ from .theme import brand_css
 __all__ = ["Banner", "static_dir"]
 
 STATIC_FILES = ("banner.js", "banner.css", "runtime.js")
+_MAX_SNIPPETS = 1024  # banner states kept rendered
 
 
 def static_dir() -> Path:
@@ -52,6 +53,13 @@ def _texts(lang: str, overrides: dict[str, str]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class _ServiceChoice:
+    id: str
+    name: str
+    checked: bool
+
+
+@dataclass(frozen=True)
 class _Choice:
     id: str
     title: str
@@ -60,6 +68,12 @@ class _Choice:
     checked: bool
     locked: bool  # refused by an honoured opt-out signal (GPC)
     sale_sharing: bool  # GPC would lock it: banner.js locks it when only the page sees GPC
+    services: tuple[_ServiceChoice, ...] = ()
+
+    @property
+    def mixed(self) -> bool:
+        """Some of its services on, some off: the category's switch says so."""
+        return len({s.checked for s in self.services}) > 1
 
 
 class Banner:
@@ -105,10 +119,16 @@ class Banner:
         asked = set(policy.asked_categories)
         # What the visitor sees: necessary categories, and those with a service in them.
         self._asked = tuple(c for c in policy.categories if c.required or c.id in asked)
+        # The services the dialog offers one by one, under their optional category.
+        self.shown_services: dict[str, tuple[Service, ...]] = {
+            c.id: tuple(s for s in policy.listed_services if s.category == c.id)
+            for c in self._asked
+            if not c.required
+        }
         self._gpc_honoured = policy.gpc.stance == "honour"
         self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
         self._holes = Holes(next=_text, next_quoted=_quoted, nonce=_nonce_attribute)
-        self._snippets: dict[tuple[str, bool, bool, tuple[bool, ...], bool, bool], Slotted] = {}
+        self._snippets: dict[tuple[object, ...], Slotted] = {}
         self._placeholders: dict[tuple[Match, str, bool], Slotted] = {}
 
     def language(
@@ -140,9 +160,12 @@ class Banner:
         `nonce`: the response's CSP nonce, for the banner's script."""
         lang = lang or self.default_lang
         gpc = (bool(consent.locked), consent.signals.get("gpc") == "honoured")
-        key = (lang, prompt, consent.decided, tuple(consent.choices.values()), *gpc)
+        services = tuple(consent.services.items())
+        key = (lang, prompt, consent.decided, tuple(consent.choices.values()), services, *gpc)
         cached = self._snippets.get(key)
         if cached is None:
+            if len(self._snippets) >= _MAX_SNIPPETS:
+                self._snippets.clear()  # per-service choices make many states possible
             rendered = self._snippet.render(
                 self._context(consent, dialog=True, lang=lang, **self._holes.markers),
                 prompt=prompt,
@@ -200,7 +223,11 @@ class Banner:
                 blocked=t["blocked"].format(
                     service=service.name if service else title, category=title
                 ),
-                allow=t["allow"].format(category=title),
+                allow=(
+                    t["allow_service"].format(service=service.name)
+                    if service
+                    else t["allow"].format(category=title)
+                ),
                 category=category.id,
                 endpoint=self.endpoint,
                 static=self.static_url,
@@ -302,6 +329,10 @@ class Banner:
                     c.required or consent.allows(c.id),
                     c.id in consent.locked,
                     c.id in self._sale_sharing,
+                    tuple(
+                        _ServiceChoice(s.id, s.name, consent.allows_service(s.id))
+                        for s in self.shown_services.get(c.id, ())
+                    ),
                 )
                 for c in self._asked
             ],
@@ -328,6 +359,7 @@ class Banner:
             "endpoint": self.endpoint,
             "decided": consent.decided,
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
+            "services": dict(consent.services),
             "cookies": self._cookie_patterns,
             "revision": self.policy.revision,
             # banner.js reports navigator.globalPrivacyControl when no header told the server.

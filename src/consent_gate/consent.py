@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -21,9 +21,18 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from ._types import Headers
 from .cookies import HOST_PREFIX, set_cookie_header
 from .policy import Policy
+from .refusal import Refusal
 from .secret import signing_keys
 
-__all__ = ["ACTIONS", "HOST_PREFIX", "Action", "Consent", "ConsentCodec", "ReadConsent"]
+__all__ = [
+    "ACTIONS",
+    "HOST_PREFIX",
+    "Action",
+    "Consent",
+    "ConsentCodec",
+    "ReadConsent",
+    "TooManyServicesError",
+]
 
 Action = Literal["accept_all", "reject_all", "save", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
@@ -31,9 +40,14 @@ _MAX_COOKIE = 2048
 _MAX_COPIES = 4  # consent cookies of one name verified per request; more are ignored
 
 
+class TooManyServicesError(ValueError):
+    """Per-service choices that would not fit in the consent cookie."""
+
+
 @dataclass(frozen=True)
 class Consent:
-    """Which categories a visitor allows; `id` is None until they decide."""
+    """Which categories a visitor allows, and the services they decided apart from their
+    category; `id` is None until they decide."""
 
     choices: Mapping[str, bool]
     revision: int
@@ -46,17 +60,52 @@ class Consent:
     opt_out_only: bool = False
     # This request carries an opt-out no record holds yet: the gate records it once.
     unrecorded: bool = False
+    # Services allowed (True) or refused (False) apart from their category's choice.
+    services: Mapping[str, bool] = field(default_factory=dict)
+    # Service id -> its category, the policy's: shared by every consent, never copied.
+    catalogue: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def decided(self) -> bool:
         return self.id is not None and not self.opt_out_only
 
     def allows(self, category: str) -> bool:
+        """Whether the visitor allows the category as a whole (services apart aside)."""
         return self.choices.get(category, False)
+
+    def allows_service(self, service: str) -> bool:
+        """Whether the visitor allows one service: their choice for it, else its category's.
+        A service the policy does not know is not allowed."""
+        category = self.catalogue.get(service)
+        if category is None or category in self.locked:
+            return False
+        return self.services.get(service, self.allows(category))
+
+    @property
+    def recorded(self) -> dict[str, bool]:
+        """What the consent log keeps: each category's choice, then each service decided apart
+        from its category as "category/service"."""
+        apart = {f"{self.catalogue.get(s, '')}/{s}": ok for s, ok in self.services.items()}
+        return {**self.choices, **apart}
 
     @cached_property
     def refused(self) -> frozenset[str]:
+        """The categories refused as a whole (some of their services may be allowed)."""
         return frozenset(c for c, allowed in self.choices.items() if not allowed)
+
+    @cached_property
+    def held(self) -> Refusal:
+        """What the gate holds back for this visitor; an opt-out signal's lock beats a grant."""
+        granted = frozenset(
+            s for s, ok in self.services.items() if ok and self.catalogue.get(s) not in self.locked
+        )
+        denied = frozenset(s for s, ok in self.services.items() if not ok)
+        return Refusal(
+            self.refused,
+            granted,
+            denied,
+            self.refused | {self.catalogue[s] for s in denied if s in self.catalogue},
+        )
 
 
 class ReadConsent(Protocol):
@@ -78,27 +127,49 @@ class ConsentCodec:
         )
         self._policy = policy
         self._required = {c.id: True for c in policy.categories if c.required}
+        optional = set(policy.optional_categories)
+        self._catalogue = {s.id: s.category for s in policy.services if s.category in optional}
         self.undecided = Consent(
             choices={**self._required, **dict.fromkeys(policy.optional_categories, False)},
             revision=policy.revision,
+            catalogue=self._catalogue,
         )
 
     def decide(
         self,
         accepted: set[str] | frozenset[str],
         *,
+        services: Mapping[str, bool] | None = None,
         signals: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> Consent:
-        """A fresh decision with a new random id; never derived from the device."""
+        """A fresh decision with a new random id; never derived from the device. `services`:
+        choices for single services; only those that differ from their category's are kept,
+        and `TooManyServicesError` if they would not fit in the cookie."""
         optional = self._policy.optional_categories
-        return Consent(
+        consent = Consent(
             choices={**self._required, **{c: c in accepted for c in optional}},
             revision=self._policy.revision,
             id=secrets.token_urlsafe(12),
             decided_at=(now or datetime.now(UTC)).replace(microsecond=0),
             signals=dict(signals or {}),
+            services=self._apart(accepted, services or {}),
+            catalogue=self._catalogue,
         )
+        if consent.services and len(self.dumps(consent)) > _MAX_COOKIE:
+            raise TooManyServicesError(
+                f"{len(consent.services)} choices of single services do not fit in the consent "
+                "cookie; choose whole categories instead"
+            )
+        return consent
+
+    def _apart(self, accepted: Collection[str], services: Mapping[str, bool]) -> dict[str, bool]:
+        """The known services whose choice differs from their category's, in policy order."""
+        return {
+            s: services[s]
+            for s, category in self._catalogue.items()
+            if s in services and services[s] != (category in accepted)
+        }
 
     def opt_out(
         self, current: Consent, refused: frozenset[str], signals: Mapping[str, str]
@@ -106,7 +177,8 @@ class ConsentCodec:
         """A GPC opt-out of `refused` on top of `current`, with a new random id; a visitor who
         had not decided stays undecided about the rest."""
         allowed = {c for c in self._policy.optional_categories if current.allows(c)}
-        consent = self.decide(allowed - refused, signals=signals)
+        kept = {s: ok for s, ok in current.services.items() if self._catalogue[s] not in refused}
+        consent = self.decide(allowed - refused, services=kept, signals=signals)
         return replace(consent, locked=refused, opt_out_only=not current.decided)
 
     def dumps(self, consent: Consent) -> str:
@@ -119,6 +191,12 @@ class ConsentCodec:
         }
         if consent.signals:
             payload["s"] = dict(consent.signals)
+        # Services apart from their category, only when there are any: a cookie without them
+        # is byte for byte what it was before services could be chosen.
+        if granted := [s for s, ok in consent.services.items() if ok]:
+            payload["g"] = granted
+        if denied := [s for s, ok in consent.services.items() if not ok]:
+            payload["d"] = denied
         if consent.opt_out_only:
             payload["o"] = 1
         return self._serializer.dumps(payload)
@@ -148,7 +226,7 @@ class ConsentCodec:
         found = [c for c in map(self.loads, values[:_MAX_COPIES]) if c is not self.undecided]
         if len(found) < 2:
             return found[0] if found else self.undecided
-        allowed = [frozenset(c for c, ok in consent.choices.items() if ok) for consent in found]
+        allowed = [self._allowed(consent) for consent in found]
         least = min(range(len(found)), key=lambda i: len(allowed[i]))
         if all(allowed[least] <= other for other in allowed):
             return found[least]
@@ -177,7 +255,12 @@ class ConsentCodec:
         opt_out_only = payload.get("o", 0)
         if opt_out_only not in (0, 1) or isinstance(opt_out_only, bool):
             return self.undecided
+        granted, denied = payload.get("g", []), payload.get("d", [])
+        if not _strings(granted) or not _strings(denied):
+            return self.undecided
         optional = self._policy.optional_categories
+        # A service the policy no longer has is dropped; so is a choice its category now makes.
+        services = {**dict.fromkeys(denied, False), **dict.fromkeys(granted, True)}
         return Consent(
             choices={**self._required, **{c: c in accepted for c in optional}},
             revision=self._policy.revision,
@@ -185,4 +268,15 @@ class ConsentCodec:
             decided_at=signed_at,
             signals=signals,
             opt_out_only=opt_out_only == 1,
+            services=self._apart(accepted, services),
+            catalogue=self._catalogue,
         )
+
+    def _allowed(self, consent: Consent) -> frozenset[str]:
+        """Every category and service a consent allows, to compare two of them."""
+        categories = {c for c, ok in consent.choices.items() if ok}
+        return frozenset(categories | {s for s in self._catalogue if consent.allows_service(s)})
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from .policy import DOMAIN_NAME, Policy
+from .refusal import Refusal
 
 __all__ = [
     "HOST_PREFIX",
@@ -39,12 +40,12 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 
 class CookieRules:
-    """Cookie name -> category, compiled once from the policy's services."""
+    """Cookie name -> category and service, compiled once from the policy's services."""
 
     def __init__(self, policy: Policy) -> None:
-        self._exact: dict[str, str] = {}
+        self._exact: dict[str, tuple[str, str]] = {}
         patterns: list[str] = []
-        self._pattern_categories: list[str] = []
+        self._pattern_owners: list[tuple[str, str]] = []
         self.by_category: dict[str, list[str]] = {}
         for service in policy.services:
             for cookie in service.cookies:
@@ -52,9 +53,9 @@ class CookieRules:
                 if cookie.is_pattern:
                     regex = ".*".join(map(re.escape, cookie.name.split("*")))
                     patterns.append(f"(?P<p{len(patterns)}>{regex})")
-                    self._pattern_categories.append(service.category)
+                    self._pattern_owners.append((service.category, service.id))
                 else:
-                    self._exact.setdefault(cookie.name, service.category)
+                    self._exact.setdefault(cookie.name, (service.category, service.id))
         # One expression for every glob: a name costs one match, however many globs there are;
         # the first glob that matches the whole name decides, as in the policy's order.
         self._patterns = re.compile("|".join(patterns), re.DOTALL) if patterns else None
@@ -63,6 +64,12 @@ class CookieRules:
 
     def category(self, name: str) -> str | None:
         """The category of a cookie name, or None for cookies the policy does not know."""
+        owner = self.owner(name)
+        return owner[0] if owner else None
+
+    def owner(self, name: str) -> tuple[str, str] | None:
+        """The (category, service) of a cookie name, or None for cookies the policy does not
+        know."""
         if name in self._consent_cookies:
             return None
         found = self._exact.get(name)
@@ -71,19 +78,25 @@ class CookieRules:
         match = self._patterns.fullmatch(name)
         if match is None or match.lastgroup is None:
             return None
-        return self._pattern_categories[int(match.lastgroup[1:])]
+        return self._pattern_owners[int(match.lastgroup[1:])]
 
-    def refused(self, names: Iterable[str], refused: frozenset[str]) -> list[str]:
-        """The distinct names among `names` whose category is refused."""
-        return [name for name in dict.fromkeys(names) if self.category(name) in refused]
+    def refused(self, names: Iterable[str], refused: Refusal | frozenset[str]) -> list[str]:
+        """The distinct names among `names` whose service is held back."""
+        refusal = Refusal.of(refused)
+        return [name for name in dict.fromkeys(names) if self._held(name, refusal)]
 
-    def allows_set_cookie(self, header: bytes, refused: frozenset[str]) -> bool:
-        """Whether a Set-Cookie header may reach the browser: refused categories may only delete."""
-        if not refused:
+    def allows_set_cookie(self, header: bytes, refused: Refusal | frozenset[str]) -> bool:
+        """Whether a Set-Cookie header may reach the browser: held services may only delete."""
+        refusal = Refusal.of(refused)
+        if not refusal:
             return True
         text = header.decode("latin-1")
         name = text.partition("=")[0].strip()
-        return self.category(name) not in refused or _deletes(text)
+        return not self._held(name, refusal) or _deletes(text)
+
+    def _held(self, name: str, refusal: Refusal) -> bool:
+        owner = self.owner(name)
+        return owner is not None and refusal.holds(*owner)
 
 
 def _deletes(header: str) -> bool:

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 from ._types import Headers
 from .consent import Consent, ReadConsent
 from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy, extended_catalogue
+from .refusal import Refusal
 from .reports import ReportKind
+from .rules import MAX_CACHED
 
 __all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
 
@@ -65,6 +67,7 @@ class Csp:
         # A catalogue host covers its subdomains in the rules, so it does here too.
         self._sources: dict[str, dict[str, None]] = {c.id: {} for c in policy.categories}
         self._categories: dict[str, set[str]] = {}  # host -> categories it belongs to
+        self._services: dict[str, tuple[str, ...]] = {}  # service -> its sources
         # The extended catalogue's services count only when the site names them in `uses`:
         # a thousand hosts nobody chose would make the header hundreds of kilobytes.
         extended = extended_catalogue()
@@ -72,13 +75,15 @@ class Csp:
             if service in extended and service.id not in policy.uses:
                 continue
             hosts = [*service.hosts, *(u.partition("/")[0] for u in service.urls)]
+            own: dict[str, None] = {}
             for host in filter(None, hosts):
                 self._categories.setdefault(host, set()).add(service.category)
-                sources = self._sources.setdefault(service.category, {})
-                sources[host] = None
+                own[host] = None
                 if not host.startswith("*"):
-                    sources[f"*.{host}"] = None
-        self._cache: dict[frozenset[str], tuple[str, str]] = {}
+                    own[f"*.{host}"] = None
+            self._sources.setdefault(service.category, {}).update(own)
+            self._services[service.id] = tuple(own)
+        self._cache: dict[tuple[frozenset[str], Refusal], tuple[str, str]] = {}
         self._permissions = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES).encode()
 
     def nonce(self, app_headers: Headers) -> tuple[str, bool]:
@@ -129,7 +134,7 @@ class Csp:
         """Headers for HTML the gate cannot rewrite: whatever the mode, an enforced policy
         with the hosts the visitor allows and a nonce no script carries, so the browser stops
         what the markup would have held back (inline scripts with it)."""
-        if not consent.refused:
+        if not consent.held:
             return headers
         if not consent.allows(MARKETING):
             headers = _deny_features(headers, self._permissions)
@@ -139,11 +144,16 @@ class Csp:
 
     def _pieces(self, consent: Consent) -> tuple[str, str]:
         """script-src's sources, and the other directives but report-uri, for one consent
-        state."""
+        state: its allowed categories' hosts, less those of services refused apart, and
+        those of services allowed apart."""
         allowed = frozenset(c for c, ok in consent.choices.items() if ok)
-        cached = self._cache.get(allowed)
+        held = consent.held
+        cached = self._cache.get((allowed, held))
         if cached is None:
+            denied = {h for s in held.denied for h in self._services.get(s, ())}
             hosts = [h for c in sorted(allowed) for h in self._sources.get(c, {})]
+            hosts = [h for h in hosts if h not in denied]
+            hosts += [h for s in sorted(held.granted) for h in self._services.get(s, ())]
             lists = {
                 d: " ".join(dict.fromkeys(["'self'", *base, *self._extra[d], *hosts]))
                 for d, base in (
@@ -160,7 +170,9 @@ class Csp:
                 ]
             )
             cached = (lists["script-src"], rest)
-            self._cache[allowed] = cached
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[allowed, held] = cached
         return cached
 
     def report_kind(self, read: ReadConsent) -> ReportKind:

@@ -21,7 +21,7 @@ from starlette.responses import Response as StarletteResponse
 from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .banner import Banner
-from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
+from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent, TooManyServicesError
 from .cookies import CookieRules, expire_headers
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
@@ -87,6 +87,7 @@ class Endpoints:
         }
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)
+        self._services = {s.id for s in policy.services}
         self._budget = evidence.Budget(policy.log.per_minute, "decisions")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -141,10 +142,10 @@ class Endpoints:
         next_url: str | None = None
         gpc_reported = False
         if media == "application/json":
-            action, categories, via, gpc_reported = _from_json(body)
+            action, categories, services, via, gpc_reported = _from_json(body)
             method = _JSON_METHODS.get(via, "api")
         elif media == "application/x-www-form-urlencoded":
-            action, categories, next_url, via = _from_form(body)
+            action, categories, services, next_url, via = _from_form(body)
             method = _FORM_METHODS.get(via, "form")
         else:
             raise RequestError(
@@ -152,17 +153,25 @@ class Endpoints:
                 "(application/x-www-form-urlencoded)",
                 415,
             )
-        accepted = self._accepted(action, categories, current)
+        accepted = self._accepted(action, categories, services, current)
+        apart = self._apart(action, accepted, services or [], current)
         signals = self.signals.present(headers, gpc_reported or action == "gpc")
-        if signals.get("gpc") != "honoured":
-            if action == "gpc":
-                raise RequestError("this site does not honour Global Privacy Control")
-            consent = self.codec.decide(accepted, signals=signals)
-        elif action == "gpc":
-            consent = self.codec.opt_out(current, self.signals.sale_sharing, signals)
-            action = "gpc_opt_out"
-        else:  # GPC never counts as consent: its categories stay refused whatever is chosen
-            consent = self.codec.decide(accepted - self.signals.sale_sharing, signals=signals)
+        try:
+            if signals.get("gpc") != "honoured":
+                if action == "gpc":
+                    raise RequestError("this site does not honour Global Privacy Control")
+                consent = self.codec.decide(accepted, services=apart, signals=signals)
+            elif action == "gpc":
+                consent = self.codec.opt_out(current, self.signals.sale_sharing, signals)
+                action = "gpc_opt_out"
+            else:  # GPC never counts as consent: its categories stay refused whatever is chosen
+                consent = self.codec.decide(
+                    accepted - self.signals.sale_sharing,
+                    services=self._outside(apart, self.signals.sale_sharing),
+                    signals=signals,
+                )
+        except TooManyServicesError as exc:
+            raise RequestError(str(exc)) from None
         target = safe_next(next_url, scope) if next_url else _referer_path(scope)
         if self.log is not None:
             if not self._budget.allow(scope):
@@ -186,7 +195,7 @@ class Endpoints:
                     "the decision could not be recorded; please try again later", 503
                 ) from None
         cookie = self.codec.set_cookie(consent, secure=scope.get("scheme") == "https")
-        refused = self.cookie_rules.refused(cookie_names(headers), consent.refused)
+        refused = self.cookie_rules.refused(cookie_names(headers), consent.held)
         host = (header(headers, b"host") or b"").decode("latin-1")
         set_cookies = [cookie, *expire_headers(refused, host, self.policy.site_domains)]
         if media == "application/json":
@@ -196,6 +205,7 @@ class Endpoints:
                     "action": action,
                     "id": consent.id,
                     "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
+                    "services": dict(consent.services),
                     "signals": dict(consent.signals),
                     "revision": consent.revision,
                 },
@@ -225,7 +235,13 @@ class Endpoints:
         given = header(headers, b"authorization") or b""
         return hmac.compare_digest(given, b"Bearer " + self._reports_token)
 
-    def _accepted(self, action: str, categories: list[str] | None, current: Consent) -> set[str]:
+    def _accepted(
+        self,
+        action: str,
+        categories: list[str] | None,
+        services: list[str] | None,
+        current: Consent,
+    ) -> set[str]:
         if action not in _ACTIONS:
             raise RequestError(f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
         chosen = set(categories or ())
@@ -233,16 +249,44 @@ class Endpoints:
         unknown = sorted(chosen - known)
         if unknown:
             raise RequestError(f"unknown categories: {', '.join(unknown)}")
+        unknown = sorted(set(services or ()) - self._services)
+        if unknown:
+            raise RequestError(f"unknown services: {', '.join(unknown)}")
         chosen &= self._optional  # required ones are on anyway
         if action == "accept_all":
             return set(self._optional)
         if action in ("reject_all", "withdraw", "gpc"):
             return set()
         if action == "allow":
-            if not chosen:
-                raise RequestError("'allow' needs at least one category")
+            if not chosen and not services:
+                raise RequestError("'allow' needs at least one category or service")
             return {c for c in self._optional if current.allows(c)} | chosen
         return chosen
+
+    def _apart(
+        self, action: str, accepted: set[str], services: list[str], current: Consent
+    ) -> dict[str, bool]:
+        """The services chosen apart from their category. "allow" adds its services to the
+        visitor's; "save" reads the dialog's switches: under an allowed category whose
+        services are all off, the category speaks for them (a switched-on category without
+        JavaScript); else each service shown is on or off as its switch is."""
+        given = set(services)
+        if action == "allow":
+            return {**current.services, **dict.fromkeys(given, True)}
+        if action != "save":
+            return {}
+        apart: dict[str, bool] = {}
+        for category, shown in self.banner.shown_services.items():
+            ids = [s.id for s in shown]
+            if category in accepted and not given.intersection(ids):
+                continue
+            apart.update({s: s in given for s in ids})
+        return apart
+
+    def _outside(self, services: dict[str, bool], categories: frozenset[str]) -> dict[str, bool]:
+        """`services` but grants within `categories` (an opt-out signal refuses them)."""
+        category = {s.id: s.category for s in self.policy.services}
+        return {s: ok for s, ok in services.items() if not ok or category[s] not in categories}
 
 
 def safe_next(value: str | None, scope: Scope) -> str:
@@ -339,7 +383,7 @@ def _parse_json(body: bytes) -> Any:
     return data
 
 
-def _from_json(body: bytes) -> tuple[str, list[str] | None, str, bool]:
+def _from_json(body: bytes) -> tuple[str, list[str] | None, list[str] | None, str, bool]:
     try:
         data: Any = _parse_json(body)
     except (ValueError, RecursionError) as exc:  # too deeply nested: RecursionError
@@ -354,12 +398,18 @@ def _from_json(body: bytes) -> tuple[str, list[str] | None, str, bool]:
         not isinstance(categories, list) or not all(isinstance(c, str) for c in categories)
     ):
         raise RequestError('"categories" must be a list of category ids')
+    services = data.get("services")
+    if services is not None and (
+        not isinstance(services, list) or not all(isinstance(s, str) for s in services)
+    ):
+        raise RequestError('"services" must be a list of service ids')
     via = data.get("via")
     # banner.js reports `navigator.globalPrivacyControl`: a proxy may have stripped Sec-GPC.
-    return action, categories, via if isinstance(via, str) else "", data.get("gpc") is True
+    gpc = data.get("gpc") is True
+    return action, categories, services, via if isinstance(via, str) else "", gpc
 
 
-def _from_form(body: bytes) -> tuple[str, list[str], str | None, str]:
+def _from_form(body: bytes) -> tuple[str, list[str], list[str], str | None, str]:
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -369,7 +419,8 @@ def _from_form(body: bytes) -> tuple[str, list[str], str | None, str]:
         raise RequestError("the form needs exactly one 'action' field")
     next_values = fields.get("next", [])
     via = fields.get("via", [""])[0]
-    return actions[0], fields.get("category", []), next_values[0] if next_values else None, via
+    next_url = next_values[0] if next_values else None
+    return actions[0], fields.get("category", []), fields.get("service", []), next_url, via
 
 
 def _not_allowed(allow: str) -> StarletteResponse:

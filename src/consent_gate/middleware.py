@@ -38,6 +38,7 @@ from .http import (
 from .inject import BodyEndInjector, HeadStartInjector
 from .links import held_links, held_refresh
 from .policy import Policy, is_dsn
+from .refusal import Refusal
 from .reports import Reports
 from .rewriter import HtmlRewriter
 from .rules import Match, Rules
@@ -276,7 +277,7 @@ class _Response:
 
     async def _start(self, message: Message) -> None:
         headers = lower_names(message.get("headers", []))
-        refused = self._consent.refused
+        refused = self._consent.held
         if refused and any(key == b"set-cookie" for key, _ in headers):
             rules = self._gate.cookie_rules
             headers = [
@@ -299,7 +300,7 @@ class _Response:
         self._held = message
         self._pipeline = self._gate_pipeline(coding)
 
-    def _links(self, headers: Headers, refused: frozenset[str]) -> Headers:
+    def _links(self, headers: Headers, refused: Refusal) -> Headers:
         """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
         nor a `Refresh` to one."""
         blocker = self._gate.rules.blocking(refused)
@@ -362,7 +363,7 @@ class _Response:
         stamp = None
         if gate.csp.enabled and self._held is not None:
             self._nonce, stamps = gate.csp.nonce(self._held["headers"])
-            if stamps and not consent.refused:
+            if stamps and not consent.held:
                 # Refusing nothing, no inline script is a tracker to stop: the policy allows
                 # inline scripts and the page is left unscanned.
                 self._nonce = None
@@ -382,7 +383,7 @@ class _Response:
             self._lang = gate.banner.language(accept) if accept else None
             snippet = b""
         next_url = self._next_url()
-        blocker = gate.rules.blocking(consent.refused)
+        blocker = gate.rules.blocking(consent.held)
         if blocker is not None:
             blocker = blocker.for_host((header(headers, b"host") or b"").decode("latin-1"))
         rewriter = None
@@ -511,7 +512,7 @@ class _Response:
             opt_out = self._gate.signals.record_opt_out(self._consent, self._scope, self._lang)
             if opt_out is not None:
                 out.append((b"set-cookie", opt_out))
-        refused = self._consent.refused
+        refused = self._consent.held
         if refused:
             names = self._gate.cookie_rules.refused(cookie_names(self._scope["headers"]), refused)
             host = (header(self._scope["headers"], b"host") or b"").decode("latin-1")

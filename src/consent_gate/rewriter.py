@@ -724,7 +724,7 @@ class HtmlRewriter:
         explicit = tag.explicit()
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
-            return Match(category) if category in self._blocker.refused else None
+            return Match(category) if self._blocker.refusal.holds(category) else None
         if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
             return None
         url_attrs = _URL_ATTRS.get(tag.name, ())

@@ -1,7 +1,8 @@
 """Which element belongs to which service: the policy compiled for fast lookups.
 
 `Rules` is built once per policy; `Rules.blocking(refused)` hands out (and caches) the matcher for
-one set of refused categories, so a request only does dictionary lookups and one regex search.
+one refusal (categories, and services apart from them), so a request only does dictionary lookups
+and one regex search.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import lru_cache
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
 from .policy import Policy, Service, extended_catalogue
+from .refusal import Refusal
 from .unknown import UnknownParties, site_of
 from .urls import DOCUMENT, target
 
@@ -171,7 +173,7 @@ class Classifier:
 
 
 class Blocker:
-    """Answers "is this held back?" for one set of refused categories.
+    """Answers "is this held back?" for one refusal: an element is held when its service is.
 
     Scripts of `consent_aware` services are never held back: they read the visitor's choice
     themselves (Google Consent Mode's advanced mode). Their other elements - pixels, frames,
@@ -181,10 +183,12 @@ class Blocker:
     def __init__(
         self,
         classifier: Classifier,
-        refused: frozenset[str],
+        refused: Refusal | frozenset[str],
         consent_aware: frozenset[str] = frozenset(),
     ) -> None:
-        self.refused = refused
+        self.refusal = Refusal.of(refused)
+        # Categories with something held: the markup is examined while there is any.
+        self.refused = self.refusal.touched
         self._classifier = classifier
         self._consent_aware = consent_aware
         # Unknown third parties can be on any host: every loading tag is looked at.
@@ -217,21 +221,25 @@ class Blocker:
             unknown = self._classifier.unknown
             assert unknown is not None
             held = unknown.decide(match.host, value, element, self.own_site)
-            return match if held and match.category in self.refused else None
-        if match is None or match.category not in self.refused:
+            return match if held and self.refusal.holds(match.category) else None
+        if match is None or not self.refusal.holds(match.category, match.service):
             return None
         return None if script and match.service in self._consent_aware else match
 
     def inline(self, text: bytes) -> Match | None:
         """The first refused service whose signature is in the (lower-cased) script text."""
         for match in self._classifier.inline(text):
-            if match.category in self.refused and match.service not in self._consent_aware:
+            if (
+                self.refusal.holds(match.category, match.service)
+                and match.service not in self._consent_aware
+            ):
                 return match
         return None
 
 
 class Rules:
-    """The policy's services, compiled once; blockers are cached per set of refused categories.
+    """The policy's services, compiled once; blockers are cached per refusal (a bounded
+    number: per-service choices make many possible).
 
     `consent_aware`: services whose scripts run even while refused (see `Blocker`).
     """
@@ -245,16 +253,22 @@ class Rules:
         self.policy = policy
         self.classifier = Classifier(policy.services, unknown)
         self._consent_aware = consent_aware
-        self._cache: dict[frozenset[str], Blocker | None] = {}
+        self._cache: dict[Refusal, Blocker | None] = {}
 
-    def blocking(self, refused: frozenset[str]) -> Blocker | None:
-        """The blocker for these refused categories, or None when nothing is refused."""
+    def blocking(self, refused: Refusal | frozenset[str]) -> Blocker | None:
+        """The blocker for a refusal (or refused categories), or None when nothing is held."""
+        refusal = Refusal.of(refused)
         try:
-            return self._cache[refused]
+            return self._cache[refusal]
         except KeyError:
-            blocker = Blocker(self.classifier, refused, self._consent_aware) if refused else None
-            self._cache[refused] = blocker
+            blocker = Blocker(self.classifier, refusal, self._consent_aware) if refusal else None
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()  # rebuilt as visitors come: a blocker is cheap to make
+            self._cache[refusal] = blocker
             return blocker
+
+
+MAX_CACHED = 1024  # refusals whose blockers (head scripts, CSP headers) are kept
 
 
 # A host starts after two slashes, either way round (browsers read "\\" as "/"), or after a

@@ -5,7 +5,7 @@ the gate's inline head script, holds what scripts create, insert, set or request
 the same rules: the classifier's hosts and URL globs go to the page as they are, so a new
 catalogue entry reaches the browser by itself. The file is static (served by the gate under its
 version, cached for good, pinned by its integrity); only its configuration is inline, built once
-per set of refused categories. With the CSP on, `static/banner/violations.js` (inline, small)
+per refusal. With the CSP on, `static/banner/violations.js` (inline, small)
 turns the page's violations into one deduplicated report, and the gate's CSP leaves out
 `report-uri` wherever it runs.
 """
@@ -20,7 +20,8 @@ from .consent import Consent
 from .consent_mode import consent_aware
 from .head import HeadScripts, compact, js_value
 from .policy import Policy
-from .rules import Match, Rules
+from .refusal import Refusal
+from .rules import MAX_CACHED, Match, Rules
 
 __all__ = ["FILE", "HELD_PATH", "RuntimeGate", "install"]
 
@@ -40,46 +41,61 @@ class RuntimeGate:
     CSP keeps report-uri."""
 
     def __init__(self, policy: Policy, rules: Rules, csp: bool) -> None:
-        classifier = rules.classifier
-        matches = [*classifier.hosts_table.values(), *(m for _, _, m in classifier.globs)]
-        categories = sorted({m.category for m in matches})
-        index = {category: i for i, category in enumerate(categories)}
-        aware = consent_aware(policy)
+        self._classifier = rules.classifier
+        self._aware = consent_aware(policy)
+        # The services a visitor can allow one by one in place (the dialog's): their own keys.
+        self._listed = frozenset(s.id for s in policy.listed_services)
+        self._prefix = policy.prefix
+        report = js_value(f"{policy.prefix}/reports/csp")
+        violations = compact((static_dir() / "violations.js").read_text("utf-8"))
+        self._collector = f"{violations}({report});" if csp else ""
+        self._cache: dict[Refusal, str] = {}
+
+    def __call__(self, consent: Consent) -> str:
+        refused = consent.held
+        source = self._cache.get(refused)
+        if source is None:
+            source = ""
+            if refused:
+                config = js_value(self._config(refused))
+                handover = (
+                    f"Object.defineProperty(window,{_CONFIG},{{value:{config},configurable:true}});"
+                )
+                source = "\n".join(filter(None, [self._collector, handover]))
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[refused] = source
+        return source
+
+    def _config(self, refusal: Refusal) -> dict[str, object]:
+        """The rules for one refusal. A service the dialog lists, or one decided apart from
+        its category, gets a rule key of its own, "category/service", held or not as the
+        visitor chose; runtime.js releases it on an answer that allows that service."""
+        classifier = self._classifier
+        apart = self._listed | refusal.granted | refusal.denied
+        keys: dict[str, int] = {}
 
         def rule(match: Match) -> int:
-            return 2 * index[match.category] + (match.service in aware)
+            key = f"{match.category}/{match.service}" if match.service in apart else match.category
+            return 2 * keys.setdefault(key, len(keys)) + (match.service in self._aware)
 
-        self._config = {
-            "c": categories,
+        matches = [*classifier.hosts_table.values(), *(m for _, _, m in classifier.globs)]
+        for category in sorted({m.category for m in matches}):
+            keys.setdefault(category, len(keys))
+        config = {
             "h": {host: rule(m) for host, m in classifier.hosts_table.items()},
             "u": [[host, path, rule(m)] for host, path, m in classifier.globs if host],
             "p": [[path, rule(m)] for host, path, m in classifier.globs if not host],
-            "e": f"{policy.prefix}/consent",
-            "b": f"{policy.prefix}{HELD_PATH}",
+            "e": f"{self._prefix}/consent",
+            "b": f"{self._prefix}{HELD_PATH}",
             "s": {
                 name: match.category
                 for name, url in _STEP_ASIDE.items()
                 if (match := classifier.url(url)) is not None
             },
         }
-        report = js_value(f"{policy.prefix}/reports/csp")
-        violations = compact((static_dir() / "violations.js").read_text("utf-8"))
-        self._collector = f"{violations}({report});" if csp else ""
-        self._cache: dict[frozenset[str], str] = {}
-
-    def __call__(self, consent: Consent) -> str:
-        refused = consent.refused
-        source = self._cache.get(refused)
-        if source is None:
-            source = ""
-            if refused:
-                config = js_value({**self._config, "r": sorted(refused)})
-                handover = (
-                    f"Object.defineProperty(window,{_CONFIG},{{value:{config},configurable:true}});"
-                )
-                source = "\n".join(filter(None, [self._collector, handover]))
-            self._cache[refused] = source
-        return source
+        held = [k for k in keys if refusal.holds(*k.split("/", 1))]
+        return {"c": list(keys), **config, "r": held + sorted(refusal.categories - set(keys))}
 
 
 def install(policy: Policy, rules: Rules, csp: bool, head: HeadScripts) -> None:
@@ -90,7 +106,7 @@ def install(policy: Policy, rules: Rules, csp: bool, head: HeadScripts) -> None:
     version = hashlib.sha256(body).hexdigest()[:12]
     integrity = "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode("ascii")
     head.add_file(
-        lambda consent: bool(consent.refused),
+        lambda consent: bool(consent.held),
         f"{policy.prefix}/static/{FILE}?v={version}",
         integrity,
     )

@@ -6,8 +6,11 @@
  * reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
  * Global Privacy Control: every choice says whether navigator.globalPrivacyControl is on, and
  * when the server did not see Sec-GPC (a proxy stripped it) the opt-out is sent on its own.
- * API: window.consentGate = { choices(), decided(), open(), accept(categories), reject(),
- * withdraw(), onChange(callback) }; "consentgate:change" fires on document with {choices, decided}.
+ * Services chosen apart from their category ("Marketing off, but YouTube on") have their own
+ * switches under each category, and a placeholder's "Allow YouTube" allows that service alone.
+ * API: window.consentGate = { choices(), services(), decided(), open(), accept(categories),
+ * reject(), withdraw(), onChange(callback) }; "consentgate:change" fires on document with
+ * {choices, services, decided}; services() holds only the services chosen apart.
  */
 (() => {
   "use strict";
@@ -49,6 +52,8 @@
       endpoint: config.endpoint,
       decided: config.decided === true,
       choices,
+      services: servicesOf(config.services),
+      runningServices: new Set(allowedIds(servicesOf(config.services))), // allowed apart, may have run
       cookies: config.cookies || {},
       reloadOnAllow: config.reloadOnAllow === true, // the page's enforced CSP predates the choice
       modal,
@@ -62,17 +67,33 @@
   }
 
   const allowedIds = (choices) => Object.keys(choices).filter((id) => choices[id]);
-  const snapshot = () => ({ choices: { ...state.choices }, decided: state.decided });
+  const snapshot = () => ({ choices: { ...state.choices }, services: { ...state.services }, decided: state.decided });
+
+  function servicesOf(given) {
+    const services = {};
+    for (const [id, allowed] of Object.entries(given || {})) {
+      if (typeof allowed === "boolean") services[id] = allowed;
+    }
+    return services;
+  }
+
+  // A service's own choice when it has one, else its category's. The run-time gate marks what
+  // it holds for a service by "category/service".
+  function allows(category, service) {
+    const [id, own] = String(category).split("/");
+    const apart = service || own;
+    return apart && apart in state.services ? state.services[apart] : state.choices[id] === true;
+  }
 
   /* ---- talking to the server -------------------------------------------------------- */
 
   // `via` tells the consent log where the choice was given (banner, placeholder, script).
-  async function postChoice(action, categories, via) {
+  async function postChoice(action, categories, via, services) {
     const response = await fetch(state.endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       credentials: "same-origin",
-      body: JSON.stringify({ action, categories, via, gpc: navigator.globalPrivacyControl === true }),
+      body: JSON.stringify({ action, categories, services, via, gpc: navigator.globalPrivacyControl === true }),
     });
     if (!response.ok) throw new Error(`consent endpoint answered ${response.status}`);
     const result = await response.json();
@@ -82,12 +103,12 @@
 
   // Sends one choice; `fallback` posts it without JavaScript if fetch fails, so it is never lost.
   // Choices made while one is on its way are sent after it: the visitor's last choice counts.
-  function choose(action, categories, fallback, via = "banner") {
+  function choose(action, categories, fallback, via = "banner", services = []) {
     const root = document.getElementById("cg-root");
     state.inFlight += 1;
     root?.setAttribute("aria-busy", "true");
     const sent = state.queue
-      .then(() => postChoice(action, categories, via))
+      .then(() => postChoice(action, categories, via, services))
       .then((result) => applyResult(action, result), (error) => { fallback(); throw error; });
     state.queue = sent.catch(() => {}).finally(() => {
       state.inFlight -= 1;
@@ -96,8 +117,9 @@
     return sent;
   }
 
-  // Posts a hidden copy of the form (its hidden fields, the action, the categories) natively.
-  function submitNatively(source, action, categories) {
+  // Posts a hidden copy of the form (its hidden fields, the action, the categories and services)
+  // natively.
+  function submitNatively(source, action, categories, services = []) {
     source = source || document.querySelector("#cg-root form");
     const form = document.createElement("form");
     form.setAttribute("method", "post");
@@ -105,11 +127,12 @@
     form.hidden = true;
     const hidden = source ? all("input[type=hidden]", source) : [];
     for (const input of hidden) {
-      if (input.name !== "action" && input.name !== "category") addField(form, input.name, input.value);
+      if (!["action", "category", "service"].includes(input.name)) addField(form, input.name, input.value);
     }
     if (!hidden.some((input) => input.name === "next")) addField(form, "next", location.pathname + location.search);
     addField(form, "action", action);
     for (const id of categories) addField(form, "category", id);
+    for (const id of services) addField(form, "service", id);
     (document.body || document.documentElement).appendChild(form);
     HTMLFormElement.prototype.submit.call(form);
   }
@@ -122,17 +145,26 @@
   function applyResult(action, result) {
     const next = {};
     for (const id of Object.keys(state.choices)) next[id] = result.choices[id] === true;
+    const before = state.services;
+    const services = servicesOf(result.services);
     state.choices = next;
+    state.services = services;
     state.decided = typeof result.decided === "boolean" ? result.decided : action !== "withdraw";
     const revoked = [...state.running].filter((id) => !next[id]);
-    if (action === "withdraw" || revoked.length) {
+    // A service allowed apart that may have run and is not allowed now, or one newly refused
+    // apart from an allowed category, is revoked like a category.
+    const revokedServices = [...state.runningServices].filter((id) => services[id] !== true)
+      .concat(Object.keys(services).filter((id) => services[id] === false && before[id] !== false));
+    if (action === "withdraw" || revoked.length || revokedServices.length) {
       const refused = Object.keys(next).filter((id) => !next[id]);
       deleteCookies(action === "withdraw" ? refused : revoked, allowedIds(next));
       emitChange();
       location.reload(); // running trackers can only be stopped by a fresh page
       return snapshot();
     }
-    if (state.reloadOnAllow && allowedIds(next).some((id) => !state.running.has(id))) {
+    const newly = allowedIds(next).some((id) => !state.running.has(id)) ||
+      allowedIds(services).some((id) => !state.runningServices.has(id));
+    if (state.reloadOnAllow && newly) {
       emitChange();
       location.reload(); // only a fresh page gets a CSP that lets the newly allowed hosts in
       return snapshot();
@@ -143,7 +175,8 @@
     }
     syncCheckboxes();
     for (const id of allowedIds(next)) state.running.add(id);
-    activate(next);
+    for (const id of allowedIds(services)) state.runningServices.add(id);
+    activate();
     emitChange();
     return snapshot();
   }
@@ -160,6 +193,10 @@
     for (const box of all("#cg-root input[name=category]")) {
       if (!box.disabled && box.value in state.choices) box.checked = state.choices[box.value];
     }
+    for (const box of all("#cg-root input[name=service]")) {
+      if (!box.disabled) box.checked = allows(box.getAttribute("data-cg-of"), box.value);
+    }
+    for (const box of all("#cg-root input[name=category]")) showMixed(box);
     // Once decided, the choice can be withdrawn from the same page.
     for (const button of all('#cg-root [data-cg-action="withdraw"]')) button.hidden = !state.decided;
   }
@@ -170,10 +207,11 @@
 
   let scriptQueue = Promise.resolve();
 
-  // Starts every held-back element of an allowed category; scripts run one by one, in order.
-  function activate(choices) {
+  // Starts every held-back element of an allowed service; scripts run one by one, in order.
+  function activate() {
     const held = all("[data-cg-category]")
-      .filter((el) => choices[el.getAttribute("data-cg-category")] === true && !el.closest("noscript"))
+      .filter((el) => allows(el.getAttribute("data-cg-category"), el.getAttribute("data-cg-service")))
+      .filter((el) => !el.closest("noscript"))
       .filter((el) => !PARSE_TIME.has(el.localName));
     const media = new Set();
     const replaced = [];
@@ -405,9 +443,40 @@
     const action = button && button.getAttribute("data-cg-action");
     if (!action) return; // nothing we understand: let the browser post it
     event.preventDefault();
-    const categories = action === "save"
-      ? all("input[name=category]:checked:not(:disabled)", form).map((box) => box.value) : [];
-    choose(action, categories, () => submitNatively(form, action, categories)).catch(warn);
+    const checked = (name) => (action === "save"
+      ? all(`input[name=${name}]:checked:not(:disabled)`, form).map((box) => box.value) : []);
+    const [categories, services] = [checked("category"), checked("service")];
+    const fallback = () => submitNatively(form, action, categories, services);
+    choose(action, categories, fallback, "banner", services).catch(warn);
+  }
+
+  // A category's switch and its services' switches move together: the category turns all of
+  // them on or off; it is on when all of them are, and says "partly on" when only some are.
+  function onChange(event) {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || !box.closest("#cg-root, .cg-page")) return;
+    const form = box.form;
+    if (!form) return;
+    if (box.name === "category") {
+      for (const service of switchesOf(form, box.value)) if (!service.disabled) service.checked = box.checked;
+      showMixed(box);
+    } else if (box.name === "service") {
+      const category = all("input[name=category]", form).find((c) => c.value === box.getAttribute("data-cg-of"));
+      if (!category || category.disabled) return;
+      category.checked = switchesOf(form, category.value).every((service) => service.checked);
+      showMixed(category);
+    }
+  }
+
+  function switchesOf(form, category) {
+    return all("input[name=service]", form).filter((box) => box.getAttribute("data-cg-of") === category);
+  }
+
+  function showMixed(category) {
+    const services = category.form ? switchesOf(category.form, category.value) : [];
+    const on = services.filter((box) => box.checked).length;
+    const label = category.form?.querySelector(`label[for="${category.id}"] [data-cg-mixed]`);
+    if (label) label.hidden = !(on && on < services.length);
   }
 
   function onClick(event) {
@@ -475,9 +544,12 @@
         hooked.add(form);
         form.addEventListener("submit", (event) => {
           event.preventDefault();
-          const category = frame.getAttribute("data-cg-category"); // "allow" adds it to the current choices
+          // "allow" adds its service (else its category) to the current choices.
+          const service = frame.getAttribute("data-cg-service");
+          const category = frame.getAttribute("data-cg-category");
           const submit = () => HTMLFormElement.prototype.submit.call(form);
-          choose("allow", [category], submit, "placeholder").catch(warn);
+          if (service) choose("allow", [], submit, "placeholder", [service]).catch(warn);
+          else choose("allow", [category], submit, "placeholder").catch(warn);
         });
         offerOnce(frame, form);
         offerElsewhere(frame, form);
@@ -516,6 +588,7 @@
   function createApi() {
     return {
       choices: () => snapshot().choices,
+      services: () => snapshot().services,
       decided: () => state.decided,
       open: () => openDialog(document.activeElement),
       // accept() allows everything; accept(["analytics"]) allows exactly these optional categories
@@ -541,6 +614,7 @@
     placeFirst();
     holdFocusInBanner();
     document.addEventListener("submit", onSubmit);
+    document.addEventListener("change", onChange);
     document.addEventListener("click", onClick);
     wireBackdrop();
     wirePlaceholders();

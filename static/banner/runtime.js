@@ -15,7 +15,8 @@
  * Its configuration is what the inline head script left under Symbol.for("consent-gate.runtime-
  * config"): { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
  * r: [refused], e: consent path, b: held path, s: {stub: category} },
- * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load).
+ * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load). An
+ * entry of c is a category, or "category/service" for a service the visitor decided apart.
  */
 ((config) => {
   "use strict";
@@ -144,16 +145,22 @@
   // the answer, so no other script can release anything by dispatching it.
   function onAnswer(answer) {
     const choices = (answer && answer.choices) || {};
+    const services = (answer && answer.services) || {};
+    // A "category/service" key follows the service's own choice, if any, else its category's.
+    const allows = (id) => {
+      const [category, service] = id.split("/");
+      return typeof services[service] === "boolean" ? services[service] : choices[category];
+    };
     let allowed = false;
     for (const id of [...refused]) {
-      if (choices[id] === true) {
+      if (allows(id) === true) {
         refused.delete(id);
         allowed = true;
         handOver(id);
       }
     }
     for (const item of queue) {
-      if (choices[item.category] === false && item.drop && !item.done) {
+      if (allows(item.category) === false && item.drop && !item.done) {
         item.done = true;
         try { item.drop(); } catch (error) { /* settled as far as possible */ }
       }

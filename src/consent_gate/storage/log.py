@@ -137,7 +137,7 @@ class ConsentLog:
             consent.id,
             time.time_ns(),  # the cookie's time, to the microsecond
             action,
-            consent.choices,
+            consent.recorded,
             consent.revision,
             header(headers, b"accept-language") if lang is None else lang,
             consent.signals,

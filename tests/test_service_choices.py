@@ -1,0 +1,293 @@
+"""Per-service choices inside categories: the record, its cookie, what the gate holds by them,
+and how the consent endpoint takes them (form, JSON, placeholders)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from consent_gate import ConsentGate, Policy
+from consent_gate.consent import ConsentCodec, TooManyServicesError
+from consent_gate.cookies import CookieRules
+from consent_gate.csp import Csp
+from consent_gate.refusal import Refusal
+from consent_gate.rules import Rules
+
+SECRET = "service-choices-test-secret-0123456789"
+POLICY = Policy.default()
+CODEC = ConsentCodec(SECRET, POLICY)
+RULES = Rules(POLICY)
+YOUTUBE = "https://www.youtube.com/embed/abc"
+PIXEL = "https://connect.facebook.net/en_US/fbevents.js"  # Meta Pixel: Marketing too
+GA = "https://www.googletagmanager.com/gtag/js?id=G-1"
+SITE = "http://testserver"
+
+
+# --- the record -----------------------------------------------------------------------------
+
+
+def test_a_service_granted_inside_a_refused_category_is_allowed_alone() -> None:
+    consent = CODEC.decide(set(), services={"youtube": True})
+    assert consent.allows_service("youtube")
+    assert not consent.allows_service("meta-pixel")
+    assert not consent.allows("marketing")  # the category as a whole stays refused
+    assert consent.held == Refusal(
+        categories=frozenset({"preferences", "analytics", "marketing"}),
+        granted=frozenset({"youtube"}),
+        touched=frozenset({"preferences", "analytics", "marketing"}),
+    )
+
+
+def test_a_service_denied_inside_an_allowed_category_is_held_alone() -> None:
+    consent = CODEC.decide({"marketing"}, services={"youtube": False})
+    assert consent.allows("marketing")
+    assert consent.allows_service("meta-pixel")
+    assert not consent.allows_service("youtube")
+    assert consent.held.denied == {"youtube"}
+    assert "marketing" in consent.held.touched
+
+
+def test_choices_that_agree_with_their_category_are_not_kept() -> None:
+    consent = CODEC.decide({"marketing"}, services={"youtube": True, "google-analytics": True})
+    assert consent.services == {"google-analytics": True}
+
+
+def test_unknown_services_are_not_kept_nor_allowed() -> None:
+    consent = CODEC.decide(set(), services={"no-such-service": True})
+    assert consent.services == {}
+    assert not consent.allows_service("no-such-service")
+
+
+def test_analytics_checks_keep_working_per_category() -> None:
+    consent = CODEC.decide({"analytics"})
+    assert consent.allows("analytics")
+    assert consent.allows_service("google-analytics")
+    assert not consent.allows_service("youtube")
+    assert consent.services == {}
+
+
+# --- the cookie -----------------------------------------------------------------------------
+
+
+def test_service_choices_survive_the_cookie() -> None:
+    consent = CODEC.decide({"analytics"}, services={"youtube": True, "hotjar": False})
+    read = CODEC.loads(CODEC.dumps(consent))
+    assert read.services == {"youtube": True, "hotjar": False}
+    assert read.allows_service("youtube")
+    assert not read.allows_service("hotjar")
+    assert read.allows_service("google-analytics")
+    assert read.held == consent.held
+
+
+def test_a_cookie_made_before_services_could_be_chosen_still_reads() -> None:
+    old = CODEC._serializer.dumps({"i": "abc", "r": POLICY.revision, "a": ["analytics"]})
+    read = CODEC.loads(old)
+    assert read.decided
+    assert read.allows("analytics")
+    assert read.services == {}
+    assert read.allows_service("google-analytics")
+
+
+def test_a_cookie_without_service_choices_is_what_it_was() -> None:
+    payload = CODEC._serializer.loads(CODEC.dumps(CODEC.decide({"analytics"})))
+    assert set(payload) == {"i", "r", "a"}
+
+
+def test_a_tampered_service_choice_reads_as_no_consent() -> None:
+    value = CODEC.dumps(CODEC.decide(set(), services={"youtube": True}))
+    signature = value.rpartition(".")[2]
+    forged = CODEC._serializer.dumps({"i": "x", "r": POLICY.revision, "a": [], "g": ["vimeo"]})
+    assert CODEC.loads(forged.rpartition(".")[0] + "." + signature) is CODEC.undecided
+    flipped = value[:-3] + ("A" if value[-3] != "A" else "B") + value[-2:]
+    assert CODEC.loads(flipped) is CODEC.undecided
+
+
+@pytest.mark.parametrize("bad", ["youtube", [1], {"youtube": 1}])
+def test_malformed_service_lists_read_as_no_consent(bad: Any) -> None:
+    value = CODEC._serializer.dumps({"i": "x", "r": POLICY.revision, "a": [], "g": bad})
+    assert CODEC.loads(value) is CODEC.undecided
+
+
+def test_a_service_the_policy_no_longer_has_is_dropped_from_the_cookie() -> None:
+    value = CODEC._serializer.dumps(
+        {"i": "x", "r": POLICY.revision, "a": [], "g": ["youtube", "gone"]}
+    )
+    assert CODEC.loads(value).services == {"youtube": True}
+
+
+def test_every_listed_service_chosen_apart_fits_in_the_cookie() -> None:
+    listed = {s.id: True for s in POLICY.listed_services}
+    value = CODEC.dumps(CODEC.decide(set(), services=listed))
+    assert len(value) < 1024  # the worst case the dialog can make: every switch apart
+    assert CODEC.loads(value).services == listed
+
+
+def test_choices_that_would_not_fit_in_the_cookie_are_refused() -> None:
+    everything = {s.id: True for s in POLICY.services if s.category != "necessary"}
+    with pytest.raises(TooManyServicesError, match="do not fit"):
+        CODEC.decide(set(), services=everything)
+
+
+def test_an_opt_out_signal_beats_a_service_granted_in_its_category() -> None:
+    consent = CODEC.opt_out(
+        CODEC.decide(set(), services={"youtube": True, "hotjar": True}),
+        frozenset({"marketing"}),
+        {"gpc": "honoured"},
+    )
+    assert not consent.allows_service("youtube")
+    assert consent.allows_service("hotjar")
+
+
+# --- what is held ---------------------------------------------------------------------------
+
+
+def test_an_element_is_held_by_its_service() -> None:
+    granted = RULES.blocking(CODEC.decide(set(), services={"youtube": True}).held)
+    assert granted is not None
+    assert granted.url(YOUTUBE) is None
+    assert granted.url(PIXEL, script=True) is not None
+    assert granted.url(GA, script=True) is not None
+    denied = RULES.blocking(CODEC.decide({"marketing"}, services={"meta-pixel": False}).held)
+    assert denied is not None
+    assert denied.url(YOUTUBE) is None
+    assert denied.url(PIXEL, script=True) is not None
+
+
+def test_cookies_are_dropped_by_their_service() -> None:
+    rules = CookieRules(POLICY)
+    held = CODEC.decide({"analytics"}, services={"hotjar": False}).held
+    assert rules.refused(["_ga", "_hjSessionUser_1"], held) == ["_hjSessionUser_1"]
+    assert not rules.allows_set_cookie(b"_hjSessionUser_1=x; Max-Age=99", held)
+    assert rules.allows_set_cookie(b"_ga=x; Max-Age=99", held)
+
+
+def test_the_csp_lets_in_a_service_allowed_alone() -> None:
+    csp = Csp(POLICY)
+    granted = csp.apply([], CODEC.decide(set(), services={"youtube": True}), "n")
+    denied = csp.apply([], CODEC.decide({"marketing"}, services={"youtube": False}), "n")
+    assert b" youtube.com" in granted[-1][1]
+    assert b"connect.facebook.net" not in granted[-1][1]
+    assert b" youtube.com" not in denied[-1][1]
+    assert b"connect.facebook.net" in denied[-1][1]
+
+
+def test_the_runtime_gate_holds_a_service_granted_apart_no_longer() -> None:
+    gate = ConsentGate(_site, secret_key=SECRET)
+    consent = gate.codec.decide(set(), services={"youtube": True})
+    head = gate.head.render(consent, "n").decode()
+    config = json.loads(head.split('runtime-config"),{value:', 1)[1].split(",configurable")[0])
+    youtube = config["c"][config["h"]["youtube.com"] >> 1]
+    pixel = config["c"][config["h"]["connect.facebook.net"] >> 1]
+    assert youtube == "marketing/youtube"
+    assert youtube not in config["r"]
+    assert pixel == "marketing/meta-pixel"
+    assert pixel in config["r"]
+    assert "marketing" in config["r"]
+
+
+# --- the consent endpoint -------------------------------------------------------------------
+
+
+async def _site(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _post(gate: ConsentGate, cookie: str = "", **kwargs: Any) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url=SITE) as client:
+            headers = {"origin": SITE, **({"cookie": f"consent_gate={cookie}"} if cookie else {})}
+            return await client.post("/consent-gate/consent", headers=headers, **kwargs)
+
+    return asyncio.run(go())
+
+
+def _decision(gate: ConsentGate, response: httpx.Response) -> Any:
+    line = next(v for v in response.headers.get_list("set-cookie") if v.startswith("consent_"))
+    return gate.codec.loads(line.split(";")[0].partition("=")[2])
+
+
+GATE = ConsentGate(_site, secret_key=SECRET)
+
+
+def test_allow_with_a_service_grants_that_service_only() -> None:
+    response = _post(GATE, data={"action": "allow", "service": "youtube", "via": "placeholder"})
+    assert response.status_code == 303
+    consent = _decision(GATE, response)
+    assert consent.allows_service("youtube")
+    assert not consent.allows("marketing")
+    assert not consent.allows_service("vimeo")
+
+
+def test_allow_adds_a_service_to_the_visitors_choices() -> None:
+    current = GATE.codec.dumps(GATE.codec.decide({"analytics"}, services={"meta-pixel": True}))
+    response = _post(GATE, current, json={"action": "allow", "services": ["youtube"]})
+    assert response.json()["services"] == {"youtube": True, "meta-pixel": True}
+    assert response.json()["choices"]["analytics"] is True
+
+
+def test_a_switched_on_category_with_no_service_switched_on_allows_it_whole() -> None:
+    response = _post(GATE, data={"action": "save", "category": "marketing"})
+    consent = _decision(GATE, response)
+    assert consent.allows("marketing")
+    assert consent.services == {}
+
+
+def test_a_switched_on_category_keeps_the_services_switched_off_refused() -> None:
+    listed = [s.id for s in POLICY.listed_services if s.category == "marketing"]
+    kept = [s for s in listed if s != "youtube"]
+    response = _post(GATE, data={"action": "save", "category": "marketing", "service": kept})
+    consent = _decision(GATE, response)
+    assert consent.allows("marketing")
+    assert consent.services == {"youtube": False}
+
+
+def test_services_switched_on_under_a_switched_off_category_are_granted() -> None:
+    response = _post(GATE, json={"action": "save", "categories": [], "services": ["youtube"]})
+    assert response.json()["choices"]["marketing"] is False
+    assert response.json()["services"] == {"youtube": True}
+
+
+def test_accept_all_and_reject_all_clear_service_choices() -> None:
+    current = GATE.codec.dumps(GATE.codec.decide(set(), services={"youtube": True}))
+    for action in ("accept_all", "reject_all", "withdraw"):
+        response = _post(GATE, current, json={"action": action})
+        assert response.json()["services"] == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"action": "allow", "services": ["nope"]}, "unknown services: nope"),
+        ({"action": "save", "services": "youtube"}, '"services" must be a list'),
+        ({"action": "allow"}, "at least one category or service"),
+    ],
+)
+def test_bad_service_choices_get_a_400(body: dict[str, Any], message: str) -> None:
+    response = _post(GATE, json=body)
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_choices_too_big_for_the_cookie_get_a_400() -> None:
+    every = [s.id for s in POLICY.services if s.category != "necessary"][:400]
+    response = _post(GATE, json={"action": "allow", "services": every})
+    assert response.status_code == 400
+    assert "do not fit" in response.text
+
+
+def test_the_consent_log_keeps_service_choices() -> None:
+    consent = CODEC.decide({"analytics"}, services={"youtube": True, "hotjar": False})
+    assert consent.recorded == {
+        "necessary": True,
+        "preferences": False,
+        "analytics": True,
+        "marketing": False,
+        "marketing/youtube": True,
+        "analytics/hotjar": False,
+    }
