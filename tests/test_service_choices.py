@@ -142,6 +142,14 @@ def test_an_opt_out_signal_beats_a_service_granted_in_its_category() -> None:
     assert consent.allows_service("hotjar")
 
 
+def test_of_two_cookies_the_one_allowing_fewer_services_wins() -> None:
+    fewer = CODEC.dumps(CODEC.decide(set()))
+    more = CODEC.dumps(CODEC.decide(set(), services={"youtube": True}))
+    assert CODEC.from_cookies([more, fewer]).services == {}
+    other = CODEC.dumps(CODEC.decide(set(), services={"meta-pixel": True}))
+    assert CODEC.from_cookies([more, other]) is CODEC.undecided  # neither allows less
+
+
 # --- what is held ---------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ def assert_embeds_show_placeholders(visitor: Visitor, gate_site: ModuleType) -> 
     expect(frame).to_have_attribute("data-cg-src", gate_site.YOUTUBE_EMBED_URL)
     placeholder = visitor.page.frame_locator("#snippet-youtube-embed iframe").first
     expect(placeholder.get_by_text("This content from YouTube is blocked")).to_be_visible()
-    expect(placeholder.get_by_role("button", name="Allow Marketing and load")).to_be_visible()
+    expect(placeholder.get_by_role("button", name="Allow YouTube and load")).to_be_visible()
 
 
 @pytest.mark.parametrize("path", ["/", "/next"])

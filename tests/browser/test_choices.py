@@ -95,7 +95,11 @@ def test_accept_all_starts_every_tracker_in_the_same_page_view(
     assert page.locator("[data-cg-category]:not(noscript *)").count() == 0
     # The page was told, and the API agrees.
     assert page.evaluate("() => window.__changes") == [
-        {"choices": {"preferences": True, "analytics": True, "marketing": True}, "decided": True}
+        {
+            "choices": {"preferences": True, "analytics": True, "marketing": True},
+            "services": {},
+            "decided": True,
+        }
     ]
     assert page.evaluate("() => window.consentGate.decided()") is True
 
@@ -284,7 +288,7 @@ def test_revision_bump_asks_again(
         assert returning.recorder.hits == []
 
 
-def test_placeholder_button_allows_its_category_and_the_embed_loads(
+def test_placeholder_button_allows_its_service_and_the_embed_loads(
     visit: VisitorFactory, gate_site: ModuleType, site_url: str
 ) -> None:
     visitor = visit()
@@ -297,31 +301,30 @@ def test_placeholder_button_allows_its_category_and_the_embed_loads(
         "(frame) => frame.scrollIntoView({block: 'start'})"
     )
 
-    placeholder.get_by_role("button", name="Allow Marketing and load").click()
+    placeholder.get_by_role("button", name="Allow YouTube and load").click()
 
     visitor.recorder.wait_for("www.youtube.com")
     embed = page.locator("#snippet-youtube-embed iframe").first
     expect(embed).to_have_attribute("src", gate_site.YOUTUBE_EMBED_URL)
-    wait_for_scripts(
-        visitor,
-        {"https://connect.facebook.net/en_US/fbevents.js", "https://www.youtube.com/iframe_api"},
-    )
+    wait_for_scripts(visitor, {"https://www.youtube.com/iframe_api"})
     visitor.assert_same_page_view(f"{site_url}/")
     embedded = placeholder.locator("body")
     expect(embedded).to_have_text("stub for www.youtube.com")
-    # Only the placeholder's category: analytics stays off.
-    assert visitor.tracker_hosts() == gate_site.MARKETING_HOSTS
+    # Only the placeholder's service: the rest of Marketing (Meta) and Analytics stay off.
+    youtube = {"www.youtube.com", "www.youtube-nocookie.com", "i.ytimg.com"}
+    assert visitor.tracker_hosts() <= youtube
     assert page.evaluate("() => window.consentGate.choices()") == {
         "preferences": False,
         "analytics": False,
-        "marketing": True,
+        "marketing": False,
     }
+    assert page.evaluate("() => window.consentGate.services()") == {"youtube": True}
     expect(visitor.banner).to_have_count(0)
 
     visitor.recorder.clear()
     visitor.load("/next")
     expect(page.locator("#video iframe")).to_have_attribute("src", gate_site.YOUTUBE_EMBED_URL)
-    assert visitor.tracker_hosts() <= gate_site.MARKETING_HOSTS
+    assert visitor.tracker_hosts() <= youtube
     assert not visitor.recorder.hits_to("googletagmanager.com")
 
 

@@ -42,7 +42,7 @@ def test_gpc_header_refuses_marketing_without_asking_and_says_so(
     marketing = visitor.dialog.get_by_label("Marketing")
     expect(marketing).to_be_disabled()
     expect(marketing).not_to_be_checked()
-    expect(visitor.dialog.get_by_label("Analytics")).to_be_enabled()
+    expect(visitor.dialog.get_by_role("switch", name="Analytics", exact=True)).to_be_enabled()
     expect(visitor.dialog.get_by_text(NOTICE).first).to_be_visible()
     visitor.dialog.get_by_role("button", name="Close").click()
     video = page.frame_locator("#snippet-youtube-embed iframe").first

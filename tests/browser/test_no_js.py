@@ -108,7 +108,7 @@ def test_reject_all_with_the_form_keeps_everything_out(
     assert visitor.recorder.hits == []
 
 
-def test_placeholder_button_allows_its_category_without_javascript(
+def test_placeholder_button_allows_its_service_without_javascript(
     visit: VisitorFactory, gate_site: ModuleType, site_url: str
 ) -> None:
     visitor = visit(javascript_enabled=False)
@@ -120,15 +120,15 @@ def test_placeholder_button_allows_its_category_without_javascript(
         page.expect_navigation(url=f"{site_url}/next"),
         page.expect_response(f"{site_url}{ENDPOINT}") as answer,
     ):
-        placeholder.get_by_role("button", name="Allow Marketing and load").click()
+        placeholder.get_by_role("button", name="Allow YouTube and load").click()
 
     assert answer.value.status == 303
     expect(page.locator("#video iframe")).to_have_attribute("src", gate_site.YOUTUBE_EMBED_URL)
     expect(page.frame_locator("#video iframe").locator("body")).to_have_text(
         "stub for www.youtube.com"
     )
-    # Marketing only: the Meta pixel now loads, GTM's analytics iframe does not.
-    assert visitor.tracker_hosts() == {"www.youtube.com", "www.facebook.com"}
+    # YouTube only: neither the rest of Marketing (Meta's pixel) nor GTM's iframe loads.
+    assert visitor.tracker_hosts() == {"www.youtube.com"}
     expect(visitor.banner).to_have_count(0)
 
 

@@ -1,5 +1,5 @@
 """A held-back frame's placeholder: who provides it, a privacy link, "load once" (this frame, this
-page view, nothing stored), "always allow" (the category, stored), a link to the provider's own
+page view, nothing stored), "always allow" (the service, stored), a link to the provider's own
 page, and the site's theme."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def test_without_javascript_only_the_stored_choice_is_offered(visit: VisitorFact
     visitor = visit(javascript_enabled=False)
     visitor.page.goto("/")
     placeholder = youtube_placeholder(visitor)
-    expect(placeholder.get_by_role("button", name="Allow Marketing and load")).to_be_visible()
+    expect(placeholder.get_by_role("button", name="Allow YouTube and load")).to_be_visible()
     expect(placeholder.get_by_role("button", name="Load once")).to_be_hidden()
     expect(placeholder.get_by_role("link", name="Privacy policy")).to_be_visible()
 
