@@ -14,6 +14,7 @@ from consent_gate import ConsentGate, Policy
 from consent_gate.consent import ConsentCodec, TooManyServicesError
 from consent_gate.cookies import CookieRules
 from consent_gate.csp import Csp
+from consent_gate.policy import Service
 from consent_gate.refusal import Refusal
 from consent_gate.rules import Rules
 
@@ -68,6 +69,10 @@ def test_analytics_checks_keep_working_per_category() -> None:
     assert consent.allows_service("google-analytics")
     assert not consent.allows_service("youtube")
     assert consent.services == {}
+
+
+def _service(service_id: str, category: str) -> Service:
+    return Service(id=service_id, name=service_id, category=category, hosts=(f"{service_id}.test",))
 
 
 # --- the cookie -----------------------------------------------------------------------------
@@ -299,3 +304,13 @@ def test_the_consent_log_keeps_service_choices() -> None:
         "marketing/youtube": True,
         "analytics/hotjar": False,
     }
+
+
+def test_a_service_of_a_necessary_category_is_always_allowed() -> None:
+    necessary = Policy(
+        services=(*POLICY.services[:3], _service("shop-session", "necessary")),
+    )
+    codec = ConsentCodec(SECRET, necessary)
+    consent = codec.decide(set(), services={"shop-session": False})
+    assert consent.allows_service("shop-session")
+    assert consent.services == {}  # never refused apart: necessary is always on

@@ -127,8 +127,8 @@ class ConsentCodec:
         )
         self._policy = policy
         self._required = {c.id: True for c in policy.categories if c.required}
-        optional = set(policy.optional_categories)
-        self._catalogue = {s.id: s.category for s in policy.services if s.category in optional}
+        self._optional = frozenset(policy.optional_categories)
+        self._catalogue = {s.id: s.category for s in policy.services}
         self.undecided = Consent(
             choices={**self._required, **dict.fromkeys(policy.optional_categories, False)},
             revision=policy.revision,
@@ -164,11 +164,14 @@ class ConsentCodec:
         return consent
 
     def _apart(self, accepted: Collection[str], services: Mapping[str, bool]) -> dict[str, bool]:
-        """The known services whose choice differs from their category's, in policy order."""
+        """The known services of optional categories whose choice differs from their
+        category's, in policy order."""
         return {
             s: services[s]
             for s, category in self._catalogue.items()
-            if s in services and services[s] != (category in accepted)
+            if s in services
+            and category in self._optional
+            and services[s] != (category in accepted)
         }
 
     def opt_out(

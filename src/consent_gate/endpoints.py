@@ -87,7 +87,7 @@ class Endpoints:
         }
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)
-        self._services = {s.id for s in policy.services}
+        self._category_of = {s.id: s.category for s in policy.services}
         self._budget = evidence.Budget(policy.log.per_minute, "decisions")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -249,7 +249,7 @@ class Endpoints:
         unknown = sorted(chosen - known)
         if unknown:
             raise RequestError(f"unknown categories: {', '.join(unknown)}")
-        unknown = sorted(set(services or ()) - self._services)
+        unknown = sorted(set(services or ()) - self._category_of.keys())
         if unknown:
             raise RequestError(f"unknown services: {', '.join(unknown)}")
         chosen &= self._optional  # required ones are on anyway
@@ -285,7 +285,7 @@ class Endpoints:
 
     def _outside(self, services: dict[str, bool], categories: frozenset[str]) -> dict[str, bool]:
         """`services` but grants within `categories` (an opt-out signal refuses them)."""
-        category = {s.id: s.category for s in self.policy.services}
+        category = self._category_of
         return {s: ok for s, ok in services.items() if not ok or category[s] not in categories}
 
 

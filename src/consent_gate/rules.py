@@ -19,7 +19,9 @@ from .refusal import Refusal
 from .unknown import UnknownParties, site_of
 from .urls import DOCUMENT, target
 
-__all__ = ["Blocker", "Classifier", "Match", "Rules", "Unknown"]
+__all__ = ["MAX_CACHED", "Blocker", "Classifier", "Match", "Rules", "Unknown"]
+
+MAX_CACHED = 1024  # refusals whose blockers (head scripts, CSP headers) are kept
 
 
 @dataclass(frozen=True)
@@ -266,9 +268,6 @@ class Rules:
                 self._cache.clear()  # rebuilt as visitors come: a blocker is cheap to make
             self._cache[refusal] = blocker
             return blocker
-
-
-MAX_CACHED = 1024  # refusals whose blockers (head scripts, CSP headers) are kept
 
 
 # A host starts after two slashes, either way round (browsers read "\\" as "/"), or after a

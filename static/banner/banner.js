@@ -563,7 +563,7 @@
 
   // The sale/sharing purposes stay off while GPC is on: locked like required ones are on.
   function lockGpc() {
-    for (const box of all("#cg-root .cg-sale-sharing input[name=category]")) {
+    for (const box of all("#cg-root .cg-sale-sharing :is(input[name=category], input[name=service])")) {
       box.checked = false;
       box.disabled = true;
     }

@@ -271,7 +271,7 @@ async def test_before_consent_each_tracker_is_held_back_with_its_category(
     if path == "/products/widget-pro":
         expected.add("demo-ads")
         assert frames["demo-ads"]["data-cg-src"] == f"{TRACKER}/embed?v=widget-pro"
-        assert "Allow Marketing and load" in frames["demo-ads"]["srcdoc"]
+        assert "Allow Demo Ads and load" in frames["demo-ads"]["srcdoc"]
     if path == "/products/widget-classic":
         expected.add("youtube")
     if path == "/contact":
