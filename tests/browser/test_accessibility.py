@@ -101,10 +101,12 @@ def test_keyboard_only_walkthrough(visit: VisitorFactory) -> None:
     expect(visitor.dialog.get_by_role("button", name="Close")).to_be_focused()
     page.keyboard.press("Tab")
     expect(visitor.dialog.get_by_role("switch", name="Preferences")).to_be_focused()
+    page.keyboard.press("Tab")  # its services' disclosure (closed: its switches are skipped)
+    expect(visitor.dialog.locator("summary").first).to_be_focused()
     page.keyboard.press("Tab")
     expect(visitor.dialog.get_by_role("switch", name="Analytics")).to_be_focused()
     page.keyboard.press("Space")
-    for _ in range(2):  # Marketing, then "Save choices"
+    for _ in range(4):  # its services, Marketing, its services, then "Save choices"
         page.keyboard.press("Tab")
     expect(visitor.dialog.get_by_role("button", name="Save choices")).to_be_focused()
     page.keyboard.press("Enter")
