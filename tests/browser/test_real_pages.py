@@ -33,12 +33,7 @@ sits a request or two of timing noise below that (the target is 0.95)."""
 
 # Pages that fail today, by test: a strict xfail fails once the page passes, so drop its mark.
 BROKEN_TODAY: dict[str, str] = {}
-NOT_RELOADED_TODAY: dict[str, str] = {
-    "quanta-1": "Disqus, which the site's own bundle loads at run time, is not reached after "
-    "Accept all (held by the run-time gate; not yet diagnosed)",
-    "videos-1": "Outbrain's widget, loaded by a script at run time, is not reached after Accept "
-    "all (not yet diagnosed)",
-}
+NOT_RELOADED_TODAY: dict[str, str] = {}
 
 
 def _marked(names: dict[str, str]) -> list[object]:
