@@ -333,7 +333,7 @@ def test_import_maps_and_speculation_rules_naming_trackers_are_held(markup: str)
         "background: url(//www.faceb\\6f ok.com/tr?id=1)",
     ],
 )
-@pytest.mark.parametrize("element", ["div", "span", "img", "section"])
+@pytest.mark.parametrize("element", ["div", "span", "img", "section", "svg", "math"])
 def test_a_style_attribute_loading_a_tracker_is_held(style: str, element: str) -> None:
     quoted = html.escape(style) if "&" not in style else style.replace('"', "&quot;")
     markup = f'<p>x</p><{element} class="hero" style="{quoted}">text</{element}>'.encode()

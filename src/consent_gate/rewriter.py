@@ -196,6 +196,7 @@ def _skip(
         # An <svg> or <math> with nothing inside that Python must follow is copied whole.
         + rb"|<(?P<root>svg|math)"
         + _NAME_END
+        + (_UNSTYLED if styles else b"")
         + _FAST_ATTRS
         + rb"(?<!/)>"
         + _FOREIGN_BODY
@@ -594,7 +595,9 @@ class HtmlRewriter:
         if name in (b"svg", b"math"):
             if not closing:
                 self._foreign.append((name, name, _FOREIGN))
-            out.append(buf[pos:end])
+            tag = _Tag(buf, found) if self._blocker.may_match(found.string, pos, end) else None
+            match = self._classify(tag) if tag else None  # its style attribute may load
+            out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
             return end, True
         if name == b"noscript":
             self._noscript += 1
