@@ -59,6 +59,7 @@ CORPUS_LEAKS = {
     "https://s.yimg.com/ss/rapid-3.45.0.js": "marketing",
     "https://s.yimg.com/wi/ytc.js": "marketing",
     "https://extend.vimeocdn.com/ga/115027220.js": "analytics",
+    "https://t.co/1/i/adsct?bci=3&eci=4&event=%7B%7D": "marketing",
 }
 # ... while the rest of those platforms stays unclaimed.
 SHARED_URLS = [
@@ -70,6 +71,7 @@ SHARED_URLS = [
     "https://www.tumblr.com/acme",
     "https://s.yimg.com/cv/apiv2/default/logo.png",
     "https://i.vimeocdn.com/video/1.jpg",
+    "https://t.co/AbCdEf123",
 ]
 # Platforms whose hosts serve many products: only URL globs may claim them.
 SHARED = {
