@@ -224,7 +224,9 @@
     const type = style.getAttribute("data-cg-type");
     if (type === null) fresh.removeAttribute("type");
     else fresh.setAttribute("type", type);
-    fresh.removeAttribute("data-cg-type");
+    const text = style.getAttribute("data-cg-text"); // the server keeps it from the preload scanner
+    if (text !== null) fresh.textContent = text;
+    ["data-cg-type", "data-cg-text"].forEach((name) => fresh.removeAttribute(name));
     restoreAttributes(fresh);
     style.replaceWith(fresh);
   }

@@ -458,14 +458,17 @@
     });
   }
 
-  // A released script's listener for load or DOMContentLoaded that already fired runs once,
+  // A released script's listener for load, DOMContentLoaded or the document's last
+  // readystatechange (Disqus loaders wait for "complete") that already fired runs once,
   // asynchronously; the events are never dispatched again (the site's handlers would rerun).
+  const complete = () => doc.readyState === "complete";
   method(EventTarget.prototype, "addEventListener", (native, target, args) => {
     const result = apply(native, target, args);
     try {
       const [type, listener] = args;
       const late = (type === "load" && target === window && loaded)
-        || (type === "DOMContentLoaded" && (target === doc || target === window) && contentLoaded);
+        || (type === "DOMContentLoaded" && (target === doc || target === window) && contentLoaded)
+        || (type === "readystatechange" && target === doc && complete());
       const script = late && listener && apply(currentScript, doc, []);
       if (script && released.has(script)) {
         apply(setTimer, window, [() => {
@@ -478,26 +481,32 @@
     return result;
   });
 
-  // The same for `window.onload = f` (Chartbeat's loader chains onto it): assigned by a
-  // released script after the load event, the handler runs once.
-  patch(() => {
-    const own = describe(window, "onload") || describe(Window.prototype, "onload");
-    if (!own || !own.set || !own.configurable) return;
-    define(window, "onload", {
-      configurable: true,
-      enumerable: own.enumerable,
-      get() { return apply(own.get, window, []); },
-      set(handler) {
-        apply(own.set, window, [handler]);
-        try {
-          const script = loaded && typeof handler === "function" && apply(currentScript, doc, []);
-          if (script && released.has(script)) {
-            apply(setTimer, window, [() => apply(handler, window, [new Event("load")]), 0]);
-          }
-        } catch (error) { /* assigned natively either way */ }
-      },
+  // The same for `window.onload = f` (Chartbeat's loader chains onto it) and
+  // `document.onreadystatechange = f`: assigned by a released script once the event has
+  // fired for the last time, the handler runs once.
+  function lateHandler(target, proto, type, fired) {
+    patch(() => {
+      const property = `on${type}`;
+      const own = describe(target, property) || describe(proto, property);
+      if (!own || !own.set || !own.configurable) return;
+      define(target, property, {
+        configurable: true,
+        enumerable: own.enumerable,
+        get() { return apply(own.get, target, []); },
+        set(handler) {
+          apply(own.set, target, [handler]);
+          try {
+            const script = fired() && typeof handler === "function" && apply(currentScript, doc, []);
+            if (script && released.has(script)) {
+              apply(setTimer, window, [() => apply(handler, target, [new Event(type)]), 0]);
+            }
+          } catch (error) { /* assigned natively either way */ }
+        },
+      });
     });
-  });
+  }
+  lateHandler(window, Window.prototype, "load", () => loaded);
+  lateHandler(doc, Document.prototype, "readystatechange", complete);
 
   /* ---- requests ---------------------------------------------------------------------- */
 
