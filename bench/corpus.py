@@ -226,6 +226,8 @@ class View:
     text: int = 0
     site: str = ""
     """The host the page was saved from: its own hosts are not trackers."""
+    seconds: float = 0.0
+    """How long the page had been open: what its own timers had to run."""
 
     @property
     def trackers(self) -> list[str]:
@@ -256,6 +258,7 @@ class Tab:
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.opened = time.monotonic()
 
     def close(self) -> None:
         self.context.close()
@@ -280,7 +283,16 @@ class Tab:
         except Exception as error:  # the page navigated away or crashed: that is broken too
             self.errors.append(f"measure: {error}")
             elements, text = 0, 0
-        return View(requests, list(self.errors), elements, text, site)
+        seconds = time.monotonic() - self.opened
+        return View(requests, list(self.errors), elements, text, site, seconds)
+
+    def wait_for(self, hosts: set[str], site: str, since: int, until: float) -> None:
+        """Until the tracker hosts reached since hit ``since`` include ``hosts``, or ``until``."""
+        while time.monotonic() < until:
+            urls = [hit.url for hit in self.recorder.hits[since:]]
+            if hosts <= View(urls, site=site).hosts():
+                break
+            self.page.wait_for_timeout(100)
 
     def accept_all(self) -> str | None:
         """Click the banner's "Accept all", as a visitor would; why that failed, if it did."""
@@ -374,7 +386,12 @@ def measure(
                     continue
                 mark = len(gated.recorder.hits)
                 error = gated.accept_all()
+                accepted = time.monotonic()
                 gated.settle(RELEASE_QUIET, RELEASE_MAX)
+                # The ungated page's timers had baseline.seconds to fire (Outbrain's loader
+                # waits 5 s for an ad): its released scripts get as long to reach the same hosts.
+                wanted = baseline.hosts() - before.hosts()
+                gated.wait_for(wanted, site, mark, accepted + min(baseline.seconds, RELEASE_MAX))
                 yield Result(name, baseline, before, gated.view(site, mark), error)
         finally:
             for pair in tabs:

@@ -43,6 +43,36 @@ FREQUENT_UNKNOWNS = {
     "https://mc.yandex.ru/metrika/tag.js": "analytics",
     "https://gapl.hit.gemius.pl/xgemius.js": "marketing",
 }
+# Trackers that leaked on the real-page corpus (tests/data/pages) from hosts of shared platforms.
+CORPUS_LEAKS = {
+    "https://staticxx.facebook.com/connect/xd_arbiter/r/fTmIQU3LxvB.js?version=42": "marketing",
+    "https://s0.2mdn.net/instream/html5/gpt_proxy.js": "marketing",
+    "https://g.bing.com/uac/request?noperf=1;adclntid=1002": "marketing",
+    "https://d8rk54i4mohrb.cloudfront.net/js/reach.js": "analytics",  # SimpleReach's own
+    "https://d31qbv1cthcecs.cloudfront.net/atrk.js": "analytics",  # Alexa's own
+    "https://www.facebook.com/connect/ping?client_id=1": "marketing",
+    "https://graph.facebook.com/233582907099276/picture": "marketing",
+    "https://gcdn.2mdn.net/videoplayback/id/6c23d570594b13b0/itag/347": "marketing",
+    "https://s.ntv.io/serve/load.js": "marketing",  # Nativo, filed under Quantcast upstream
+    "https://platform.instagram.com/en_US/embeds.js": "marketing",
+    "https://secure.assets.tumblr.com/post.js": "marketing",
+    "https://s.yimg.com/ss/rapid-3.45.0.js": "marketing",
+    "https://s.yimg.com/wi/ytc.js": "marketing",
+    "https://extend.vimeocdn.com/ga/115027220.js": "analytics",
+    "https://t.co/1/i/adsct?bci=3&eci=4&event=%7B%7D": "marketing",
+}
+# ... while the rest of those platforms stays unclaimed.
+SHARED_URLS = [
+    "https://d1111111111111.cloudfront.net/app.js",  # another customer's distribution
+    "https://cloudfront.net/x.js",
+    "https://www.facebook.com/",
+    "https://www.bing.com/search?q=x",
+    "https://www.instagram.com/acme/",
+    "https://www.tumblr.com/acme",
+    "https://s.yimg.com/cv/apiv2/default/logo.png",
+    "https://i.vimeocdn.com/video/1.jpg",
+    "https://t.co/AbCdEf123",
+]
 # Platforms whose hosts serve many products: only URL globs may claim them.
 SHARED = {
     "google.com", "googleapis.com", "gstatic.com", "facebook.com", "facebook.net",
@@ -63,6 +93,18 @@ def test_the_most_frequent_unknowns_are_known_now(classifier: Classifier, url: s
     match = classifier.url(url)
     assert match is not None, url
     assert match.category == FREQUENT_UNKNOWNS[url]
+
+
+@pytest.mark.parametrize("url", sorted(CORPUS_LEAKS))
+def test_trackers_on_shared_platforms_are_known(classifier: Classifier, url: str) -> None:
+    match = classifier.url(url)
+    assert match is not None, url
+    assert match.category == CORPUS_LEAKS[url]
+
+
+@pytest.mark.parametrize("url", SHARED_URLS)
+def test_the_rest_of_a_shared_platform_is_nobodys(classifier: Classifier, url: str) -> None:
+    assert classifier.url(url) is None
 
 
 def test_hundreds_of_services_and_every_generated_entry_says_where_it_comes_from() -> None:

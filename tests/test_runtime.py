@@ -18,7 +18,7 @@ from consent_gate import ConsentGate
 from consent_gate.consent import ConsentCodec
 from consent_gate.policy import GoogleConsentMode, Policy, Service
 from consent_gate.rules import Rules
-from consent_gate.runtime import RuntimeGate
+from consent_gate.runtime import RuntimeGate, bundle
 from test_csp import Client
 
 SERVICES = (
@@ -34,88 +34,126 @@ async def page(request: Request) -> Response:
     return HTMLResponse("<!doctype html><html><head><title>t</title></head><body></body></html>")
 
 
-def config_of(source: str) -> dict[str, Any]:
-    """The configuration the inline part leaves for runtime.js."""
-    found = re.search(r"\{value:(\{.*\}),configurable:true\}\);\Z", source, re.S)
+def config_of(policy: Policy, *, csp: bool = False) -> dict[str, Any]:
+    """The policy's part of runtime.js's configuration, ahead of it in the served file."""
+    source = bundle(policy, Rules(policy), csp).decode()
+    found = re.search(r"^\(\(s\)=>\{.*?\}\)\((\{.*\})\);$", source, re.M)
     assert found is not None
     config: dict[str, Any] = json.loads(found.group(1))
     return config
 
 
-def key_of(config: dict[str, Any], rule: int) -> str:
-    """The category (or "category/service") a rule holds under; rule = 2 * key index + aware."""
-    key: str = config["c"][rule >> 1]
-    return key
+def keys_of(config: dict[str, Any], table: str = "h") -> dict[str, str]:
+    """Host -> the key (category, or "category/service") its rule holds under."""
+    return {host: config["c"][rule >> 1] for host, rule in config[table].items()}
 
 
-def test_the_rules_go_to_the_page_with_the_refused_categories() -> None:
-    source = RuntimeGate(POLICY, Rules(POLICY), csp=True)(CODEC.undecided)
+def inline_of(source: str) -> dict[str, list[str]]:
+    """What the inline part leaves for runtime.js."""
+    found = re.fullmatch(
+        r'Object\.defineProperty\(window,Symbol\.for\("consent-gate\.runtime-config"\),\{value:(\{.*\}),configurable:true\}\);',
+        source,
+    )
+    assert found is not None
+    inline: dict[str, list[str]] = json.loads(found.group(1))
+    return inline
 
-    config = config_of(source)
+
+def refused_of(source: str) -> list[str]:
+    """The refused categories the inline part leaves for runtime.js."""
+    found = re.fullmatch(
+        r'Object\.defineProperty\(window,Symbol\.for\("consent-gate\.runtime-config"\),\{value:(\{.*\}),configurable:true\}\);',
+        source,
+    )
+    assert found is not None
+    config = json.loads(found.group(1))
+    assert set(config) == {"r"}  # the rest is the same for every visitor: it is in the file
+    refused: list[str] = config["r"]
+    return refused
+
+
+def test_the_rules_go_to_the_page_in_the_cached_file() -> None:
+    config = config_of(POLICY, csp=True)
     # Each service the dialog lists has a key of its own: allowed alone, it is released alone.
-    assert key_of(config, config["h"]["google-analytics.com"]) == "analytics/ga"
-    assert [[host, glob] for host, glob, _ in config["u"]] == [["facebook.com", "/tr*"]]
-    assert key_of(config, config["u"][0][2]) == "marketing/px"
-    assert [path for path, _ in config["p"]] == ["/stats/*"]
-    assert key_of(config, config["p"][0][1]) == "analytics/own"
-    assert sorted(config["r"]) == sorted([*config["c"], "preferences"])
+    assert config["c"] == ["analytics/ga", "analytics/own", "marketing/px"]
+    assert config["h"] == {"google-analytics.com": 0}  # analytics/ga: 2 * 0
+    assert config["u"] == [["facebook.com", "/tr*", 4]]  # marketing/px: 2 * 2
+    assert config["p"] == [["/stats/*", 2]]  # analytics/own: 2 * 1
     assert config["e"] == "/consent-gate/consent"
+    source = bundle(POLICY, Rules(POLICY), csp=True).decode()
     assert "securitypolicyviolation" in source  # the CSP's collector comes first
     assert source.index("securitypolicyviolation") < source.index("consent-gate.runtime-config")
+    assert "securitypolicyviolation" not in bundle(POLICY, Rules(POLICY), csp=False).decode()
 
 
 def test_a_new_service_reaches_the_page_without_code() -> None:
     extra = Service(id="new", name="New", category="marketing", hosts=("new-tracker.example",))
     policy = dataclasses.replace(POLICY, services=(*SERVICES, extra))
-    config = config_of(RuntimeGate(policy, Rules(policy), csp=True)(CODEC.undecided))
-    assert {host: key_of(config, rule) for host, rule in config["h"].items()} == {
+    assert keys_of(config_of(policy)) == {
         "google-analytics.com": "analytics/ga",
         "new-tracker.example": "marketing/new",
     }
 
 
-def test_built_once_per_refused_set_and_nothing_when_nothing_is_refused() -> None:
-    gate = RuntimeGate(POLICY, Rules(POLICY), csp=False)
+def test_services_the_policy_does_not_list_share_their_categorys_key() -> None:
+    policy = dataclasses.replace(POLICY, uses=("ga",))
+    assert keys_of(config_of(policy)) == {"google-analytics.com": "analytics/ga"}
+    assert config_of(policy)["u"][0][2] >> 1 == config_of(policy)["c"].index("marketing")
+
+
+def test_services_decided_apart_go_inline() -> None:
+    gate = RuntimeGate()
+    inline = inline_of(gate(CODEC.decide({"analytics"}, services={"px": True, "ga": False})))
+    assert inline == {"r": ["marketing", "preferences"], "g": ["px"], "d": ["ga"]}
+    assert inline_of(gate(CODEC.decide(set(POLICY.optional_categories), services={"ga": False})))[
+        "d"
+    ] == ["ga"]
+
+
+def test_the_page_carries_only_the_refused_categories_built_once_per_refused_set() -> None:
+    gate = RuntimeGate()
     first = gate(CODEC.undecided)
+    assert refused_of(first) == ["analytics", "marketing", "preferences"]
     assert gate(CODEC.decide(set())) is first
-    assert config_of(gate(CODEC.decide({"analytics"})))["r"] == [
-        "marketing",
-        "marketing/px",
-        "preferences",
-    ]
+    assert refused_of(gate(CODEC.decide({"analytics"}))) == ["marketing", "preferences"]
     assert gate(CODEC.decide(set(POLICY.optional_categories))) == ""
-    assert "securitypolicyviolation" not in first  # the CSP is off
+    assert len(first) < 200
 
 
 def test_consent_aware_services_are_flagged_for_their_scripts() -> None:
     ga = Service(id="google-analytics", name="GA", category="analytics", hosts=("ga.example",))
     mode = GoogleConsentMode(enabled=True, mode="advanced", services=("google-analytics",))
     policy = dataclasses.replace(POLICY, services=(ga,), google_consent_mode=mode)
-    config = config_of(RuntimeGate(policy, Rules(policy), csp=False)(CODEC.undecided))
-    rule = config["h"]["ga.example"]
-    assert key_of(config, rule) == "analytics/google-analytics"
-    assert rule & 1  # its scripts may load
+    config = config_of(policy)
+    assert config["h"] == {"ga.example": 1}  # its key, and its scripts may load
+    assert config["c"] == ["analytics/google-analytics"]
 
 
 def test_the_held_path_and_the_stubs_category() -> None:
-    policy = Policy.default()
-    config = config_of(
-        RuntimeGate(policy, Rules(policy), csp=True)(ConsentCodec("k", policy).undecided)
-    )
+    config = config_of(Policy.default(), csp=True)
     assert config["b"] == "/consent-gate/held"
-    assert config["s"] == {"fbq": "marketing"}  # Meta's fbevents.js, by the catalogue
+    assert config["s"] == {"fbq": "marketing/meta-pixel"}  # Meta's fbevents.js, by the catalogue
 
 
-def test_runtime_js_is_a_static_file_after_the_inline_script_pinned_by_its_integrity() -> None:
+def test_the_gates_files_follow_the_inline_script_pinned_by_their_integrity() -> None:
     client = Client(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k" * 32))
     html = client.get("/").text
-    found = re.search(r'</script><script nonce="[^"]+" src="([^"]+)" integrity="([^"]+)">', html)
-    assert found is not None
-    src, integrity = found.groups()
-    assert src.startswith("/consent-gate/static/runtime.js?v=")
-    served = client.get(src)
-    assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
-    digest = base64.b64encode(hashlib.sha384(served.content).digest()).decode()
-    assert integrity == f"sha384-{digest}"
+    head = re.search(
+        r'<head><script nonce="([^"]+)">[^<]*</script>'
+        r'<script nonce="\1" src="([^"]+)" integrity="([^"]+)"></script>'
+        r'<script nonce="\1" src="([^"]+)" integrity="([^"]+)"></script><title>',
+        html,
+    )
+    assert head is not None
+    _, *files = head.groups()
+    assert files[0].startswith("/consent-gate/static/guard.js?v=")  # before it fetch is patched
+    assert files[2].startswith("/consent-gate/static/runtime.js?v=")
+    for src, integrity in (files[:2], files[2:]):
+        served = client.get(src)
+        assert served.headers["cache-control"] == "public, max-age=31536000, immutable"
+        digest = base64.b64encode(hashlib.sha384(served.content).digest()).decode()
+        assert integrity == f"sha384-{digest}"
     client.post("/consent-gate/consent", json={"action": "accept_all"})
-    assert "runtime.js" not in client.get("/").text  # nothing refused, nothing to hold
+    accepted = client.get("/").text
+    assert "runtime.js" not in accepted  # nothing refused, nothing to hold
+    assert "guard.js" not in accepted

@@ -333,7 +333,7 @@ def test_import_maps_and_speculation_rules_naming_trackers_are_held(markup: str)
         "background: url(//www.faceb\\6f ok.com/tr?id=1)",
     ],
 )
-@pytest.mark.parametrize("element", ["div", "span", "img", "section"])
+@pytest.mark.parametrize("element", ["div", "span", "img", "section", "svg", "math"])
 def test_a_style_attribute_loading_a_tracker_is_held(style: str, element: str) -> None:
     quoted = html.escape(style) if "&" not in style else style.replace('"', "&quot;")
     markup = f'<p>x</p><{element} class="hero" style="{quoted}">text</{element}>'.encode()
@@ -389,10 +389,22 @@ def test_a_style_sheet_loading_a_tracker_is_held_whole(sheet: str, chunk: int) -
     size = chunk or len(markup)
     out = b"".join(rewriter.feed(markup[i : i + size]) for i in range(0, len(markup), size))
     out += rewriter.close()
+    held = html.escape(sheet, quote=True).replace("&#x27;", "'").encode()
     assert out == (
         b'<p>a</p><style type="text/plain" data-cg-category="marketing" '
-        b'data-cg-service="meta-pixel" media=screen>' + sheet.encode() + b"</style><p>b</p>"
+        b'data-cg-service="meta-pixel" media=screen data-cg-text="' + held + b'"></style><p>b</p>'
     )
+
+
+def test_a_held_sheet_keeps_its_text_exactly_in_an_attribute() -> None:
+    """Its text leaves the element (a preload scanner would fetch an @import there) and reads
+    back byte for byte: only & and " are escaped, as an attribute value needs."""
+    sheet = "@import \"https://www.facebook.com/tr?a=1&amp;b=2\"; .x{content:'<b>&'}"
+    out = rewrite(f"<style>{sheet}</style>".encode())
+    value = out.split(b'data-cg-text="')[1].split(b'"')[0]
+    assert html.unescape(value.decode()) == sheet
+    assert b"@import" in value
+    assert out.endswith(b"></style>")
 
 
 @pytest.mark.parametrize(

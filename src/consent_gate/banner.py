@@ -21,6 +21,7 @@ from markupsafe import escape
 from . import i18n
 from .consent import HOST_PREFIX, Consent
 from .cookies import CookieRules
+from .head import js_value
 from .policy import Category, Policy, Service
 from .rules import Match
 from .slots import Holes, Slotted
@@ -28,7 +29,7 @@ from .theme import brand_css
 
 __all__ = ["Banner", "static_dir"]
 
-STATIC_FILES = ("banner.js", "banner.css", "runtime.js")
+STATIC_FILES = ("banner.js", "banner.css")
 _MAX_SNIPPETS = 1024  # banner states kept rendered
 
 
@@ -91,17 +92,37 @@ class Banner:
         self.preferences_url = f"{policy.prefix}/preferences"
         self.policy_url = f"{policy.prefix}/policy"
         self.static_url = f"{policy.prefix}/static"
+        asked = set(policy.asked_categories)
+        # What the visitor sees: necessary categories, and those with a service in them.
+        self._asked = tuple(c for c in policy.categories if c.required or c.id in asked)
+        # The services the dialog offers one by one, under their optional category.
+        self.shown_services: dict[str, tuple[Service, ...]] = {
+            c.id: tuple(s for s in policy.listed_services if s.category == c.id)
+            for c in self._asked
+            if not c.required
+        }
+        listed = {
+            category: [[s.id, s.name] for s in services]
+            for category, services in self.shown_services.items()
+            if services
+        }
         directory = static_dir()
         # What the gate serves under static/: the files, the site's brand colours in the CSS.
+        cookie_patterns = {
+            category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
+        }
         self.static_files = {name: (directory / name).read_bytes() for name in STATIC_FILES}
         self.static_files["banner.css"] += brand_css(policy.banner.brand).encode()
+        # What banner.js needs that depends only on the policy: cached with the file.
+        self.static_files["banner.js"] = (
+            self.static_files["banner.js"].rstrip()
+            # The dialog's service switches, built by banner.js: [[id, name], ...] per category.
+            + f"({js_value({'cookies': cookie_patterns, 'listed': listed})});\n".encode()
+        )
         digest = hashlib.sha256()
         for body in self.static_files.values():
             digest.update(body)
         self.static_version = digest.hexdigest()[:12]
-        self._cookie_patterns = {
-            category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
-        }
         ours = PackageLoader("consent_gate", "templates")
         templates = policy.pages.templates
         self._env = Environment(
@@ -116,15 +137,6 @@ class Banner:
         self._preferences = self._env.get_template("preferences.html")
         self._policy_page = self._env.get_template("policy.html")
         self._placeholder = self._env.get_template("placeholder.html")
-        asked = set(policy.asked_categories)
-        # What the visitor sees: necessary categories, and those with a service in them.
-        self._asked = tuple(c for c in policy.categories if c.required or c.id in asked)
-        # The services the dialog offers one by one, under their optional category.
-        self.shown_services: dict[str, tuple[Service, ...]] = {
-            c.id: tuple(s for s in policy.listed_services if s.category == c.id)
-            for c in self._asked
-            if not c.required
-        }
         self._gpc_honoured = policy.gpc.stance == "honour"
         self._sale_sharing = policy.gpc.sale_sharing if self._gpc_honoured else ()
         self._holes = Holes(next=_text, next_quoted=_quoted, nonce=_nonce_attribute)
@@ -360,7 +372,6 @@ class Banner:
             "decided": consent.decided,
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
             "services": dict(consent.services),
-            "cookies": self._cookie_patterns,
             "revision": self.policy.revision,
             # banner.js reports navigator.globalPrivacyControl when no header told the server.
             "gpc": {

@@ -196,6 +196,7 @@ def _skip(
         # An <svg> or <math> with nothing inside that Python must follow is copied whole.
         + rb"|<(?P<root>svg|math)"
         + _NAME_END
+        + (_UNSTYLED if styles else b"")
         + _FAST_ATTRS
         + rb"(?<!/)>"
         + _FOREIGN_BODY
@@ -567,9 +568,19 @@ class HtmlRewriter:
             for url in css_urls(_text(text)):
                 if match := self._blocker.url(url, base=self._base):
                     break
-        out.append(self._neutralise(held, match) if match else held.source)
         self._held = None
-        return text_start, True
+        if match is None:
+            out.append(held.source)
+            return text_start, True
+        tag = self._neutralise(held, match)
+        if found is None:  # cut short: the text stays where it is
+            out.append(tag)
+            return text_start, True
+        # Chromium's preload scanner fetches a sheet's @import whatever its type: the text waits
+        # in an attribute, which it does not read, and banner.js puts it back on release.
+        sheet = buf[text_start : found.start()].replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        out.append(tag[:-1] + b' data-cg-text="' + sheet + b'">')
+        return found.start(), True
 
     def _start_tag(
         self, buf: bytes, found: re.Match[bytes], out: list[bytes], final: bool
@@ -584,7 +595,9 @@ class HtmlRewriter:
         if name in (b"svg", b"math"):
             if not closing:
                 self._foreign.append((name, name, _FOREIGN))
-            out.append(buf[pos:end])
+            tag = _Tag(buf, found) if self._blocker.may_match(found.string, pos, end) else None
+            match = self._classify(tag) if tag else None  # its style attribute may load
+            out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
             return end, True
         if name == b"noscript":
             self._noscript += 1

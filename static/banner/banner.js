@@ -11,8 +11,11 @@
  * API: window.consentGate = { choices(), services(), decided(), open(), accept(categories),
  * reject(), withdraw(), onChange(callback) }; "consentgate:change" fires on document with
  * {choices, services, decided}; services() holds only the services chosen apart.
+ * This file is a function expression: the gate serves it called with what the policy says for
+ * every page, { cookies: {category: [name glob]}, listed: {category: [[service id, name]]} },
+ * so pages need not carry it; the dialog's service switches are built from `listed`.
  */
-(() => {
+((policy) => {
   "use strict";
 
   const EVENT = "consentgate:change";
@@ -54,7 +57,7 @@
       choices,
       services: servicesOf(config.services),
       runningServices: new Set(allowedIds(servicesOf(config.services))), // allowed apart, may have run
-      cookies: config.cookies || {},
+      cookies: policy.cookies,
       reloadOnAllow: config.reloadOnAllow === true, // the page's enforced CSP predates the choice
       modal,
       dialog: modal && modal.querySelector(".cg-dialog"),
@@ -260,7 +263,9 @@
     const type = style.getAttribute("data-cg-type");
     if (type === null) fresh.removeAttribute("type");
     else fresh.setAttribute("type", type);
-    fresh.removeAttribute("data-cg-type");
+    const text = style.getAttribute("data-cg-text"); // the server keeps it from the preload scanner
+    if (text !== null) fresh.textContent = text;
+    ["data-cg-type", "data-cg-text"].forEach((name) => fresh.removeAttribute(name));
     restoreAttributes(fresh);
     style.replaceWith(fresh);
   }
@@ -452,6 +457,29 @@
 
   // A category's switch and its services' switches move together: the category turns all of
   // them on or off; it is on when all of them are, and says "partly on" when only some are.
+  // The in-page dialog works with JavaScript only, so its service switches are made here, from
+  // the policy's part of this file, rather than carried by every page.
+  function buildSwitches() {
+    for (const details of all("#cg-root .cg-services[data-cg-of]")) {
+      const category = details.getAttribute("data-cg-of");
+      const list = details.querySelector("ul");
+      const box = all("#cg-root input[name=category]").find((input) => input.value === category);
+      if (!list || list.children.length) continue;
+      for (const [id, name] of (policy.listed || {})[category] || []) {
+        const item = Object.assign(document.createElement("li"), { className: "cg-service" });
+        const input = Object.assign(document.createElement("input"), {
+          type: "checkbox", name: "service", value: id, className: "cg-switch", id: `cg-svc-${id}`,
+        });
+        input.setAttribute("role", "switch");
+        input.setAttribute("data-cg-of", category);
+        input.disabled = Boolean(box && box.disabled);
+        const label = Object.assign(document.createElement("label"), { htmlFor: input.id, textContent: name });
+        item.append(input, label);
+        list.append(item);
+      }
+    }
+  }
+
   function onChange(event) {
     const box = event.target;
     if (!(box instanceof HTMLInputElement) || !box.closest("#cg-root, .cg-page")) return;
@@ -611,6 +639,8 @@
     const config = readConfig();
     if (!config) return; // a page without the banner: nothing to do
     state = createState(config);
+    buildSwitches();
+    syncCheckboxes();
     placeFirst();
     holdFocusInBanner();
     document.addEventListener("submit", onSubmit);
@@ -624,4 +654,4 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
-})();
+})

@@ -13,10 +13,12 @@
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
  * Its configuration is what the inline head script left under Symbol.for("consent-gate.runtime-
- * config"): { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
- * r: [refused], e: consent path, b: held path, s: {stub: category} },
- * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load). An
- * entry of c is a category, or "category/service" for a service the visitor decided apart.
+ * config"), { r: [refused category], g: [service granted apart], d: [service refused apart] },
+ * joined by the policy's part the gate puts ahead of this file:
+ * { c: [key], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
+ * e: consent path, b: held path, s: {stub: key} },
+ * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load), and a
+ * key is a category, or "category/service" for a service the visitor may choose on its own.
  */
 ((config) => {
   "use strict";
@@ -53,15 +55,24 @@
   }
   const paths = config.p.map(([pattern, n]) => [glob(pattern), rule(n), pattern.split("*")[0]]);
   const refused = new Set(config.r);
+  const granted = new Set(config.g || []);
+  const denied = new Set(config.d || []);
+  // Whether a rule's key is held: its service's own choice, if any, else its category's.
+  function isHeld(key) {
+    const [category, service] = key.split("/");
+    if (service !== undefined && denied.has(service)) return true;
+    return refused.has(category) && !(service !== undefined && granted.has(service));
+  }
+  const holding = () => refused.size > 0 || denied.size > 0;
   let needles = [];
 
   // Lower-cased host names (and first-party path prefixes) of refused rules: markup that
   // contains none of them is passed on untouched, without being parsed.
   function updateNeedles() {
     const found = new Set();
-    for (const [host, r] of hosts) if (refused.has(r.category)) found.add(host);
-    for (const [host, list] of urls) if (list.some(([, r]) => refused.has(r.category))) found.add(host);
-    for (const [, r, prefix] of paths) if (refused.has(r.category)) found.add(prefix);
+    for (const [host, r] of hosts) if (isHeld(r.category)) found.add(host);
+    for (const [host, list] of urls) if (list.some(([, r]) => isHeld(r.category))) found.add(host);
+    for (const [, r, prefix] of paths) if (isHeld(r.category)) found.add(prefix);
     needles = [...found];
   }
   updateNeedles();
@@ -102,10 +113,10 @@
   // The refused category holding `value` back, or "". `loader`: a script or a request, which
   // services that read consent themselves (Consent Mode advanced) may make.
   function heldBy(value, loader) {
-    if (!refused.size || value === null || value === undefined) return "";
+    if (!holding() || value === null || value === undefined) return "";
     try {
       const found = classify(value);
-      return found && refused.has(found.category) && !(loader && found.aware) ? found.category : "";
+      return found && isHeld(found.category) && !(loader && found.aware) ? found.category : "";
     } catch (error) {
       return "";
     }
@@ -130,8 +141,8 @@
 
   function release() {
     due = false;
-    const ready = queue.filter((item) => !refused.has(item.category));
-    queue.splice(0, queue.length, ...queue.filter((item) => refused.has(item.category)));
+    const ready = queue.filter((item) => !isHeld(item.category));
+    queue.splice(0, queue.length, ...queue.filter((item) => isHeld(item.category)));
     for (const item of ready) {
       if (item.done) continue;
       item.done = true;
@@ -153,12 +164,19 @@
     };
     let allowed = false;
     for (const id of [...refused]) {
-      if (allows(id) === true) {
+      if (choices[id] === true) {
         refused.delete(id);
         allowed = true;
-        handOver(id);
       }
     }
+    for (const [id, ok] of Object.entries(services)) {
+      if (ok === true && !granted.has(id)) {
+        granted.add(id);
+        denied.delete(id);
+        allowed = true;
+      }
+    }
+    if (allowed) handOver();
     for (const item of queue) {
       if (allows(item.category) === false && item.drop && !item.done) {
         item.done = true;
@@ -202,7 +220,7 @@
   function guard(proto, key, check) {
     method(proto, key, (native, self, args) => {
       let taken = false;
-      try { taken = refused.size > 0 && check(self, args, native) === true; } catch (error) { taken = false; }
+      try { taken = holding() && check(self, args, native) === true; } catch (error) { taken = false; }
       return taken ? undefined : apply(native, self, args);
     });
   }
@@ -305,7 +323,7 @@
         set: proxy(set, (native, self, args) => {
           let taken = false;
           try {
-            taken = refused.size > 0 && intercept(self, attr, args[0], () => apply(native, self, args));
+            taken = holding() && intercept(self, attr, args[0], () => apply(native, self, args));
           } catch (error) { taken = false; }
           return taken ? undefined : apply(native, self, args);
         }),
@@ -403,7 +421,7 @@
 
   const strings = (index, runs) => (native, self, args) => {
     try {
-      if (refused.size && typeof args[index] === "string") {
+      if (holding() && typeof args[index] === "string") {
         const rewritten = rewrite(args[index], runs);
         if (rewritten !== args[index]) {
           args = [...args];
@@ -458,20 +476,23 @@
     method(Document.prototype, key, (native, self, args) => {
       try {
         if (self === doc && writeAfter(args.join("") + end)) return undefined;
-        if (refused.size && args.length) return apply(native, self, [rewrite(args.join(""), true)]);
+        if (holding() && args.length) return apply(native, self, [rewrite(args.join(""), true)]);
       } catch (error) { /* written as it came */ }
       return apply(native, self, args);
     });
   }
 
-  // A released script's listener for load or DOMContentLoaded that already fired runs once,
+  // A released script's listener for load, DOMContentLoaded or the document's last
+  // readystatechange (Disqus loaders wait for "complete") that already fired runs once,
   // asynchronously; the events are never dispatched again (the site's handlers would rerun).
+  const complete = () => doc.readyState === "complete";
   method(EventTarget.prototype, "addEventListener", (native, target, args) => {
     const result = apply(native, target, args);
     try {
       const [type, listener] = args;
       const late = (type === "load" && target === window && loaded)
-        || (type === "DOMContentLoaded" && (target === doc || target === window) && contentLoaded);
+        || (type === "DOMContentLoaded" && (target === doc || target === window) && contentLoaded)
+        || (type === "readystatechange" && target === doc && complete());
       const script = late && listener && apply(currentScript, doc, []);
       if (script && released.has(script)) {
         apply(setTimer, window, [() => {
@@ -484,26 +505,32 @@
     return result;
   });
 
-  // The same for `window.onload = f` (Chartbeat's loader chains onto it): assigned by a
-  // released script after the load event, the handler runs once.
-  patch(() => {
-    const own = describe(window, "onload") || describe(Window.prototype, "onload");
-    if (!own || !own.set || !own.configurable) return;
-    define(window, "onload", {
-      configurable: true,
-      enumerable: own.enumerable,
-      get() { return apply(own.get, window, []); },
-      set(handler) {
-        apply(own.set, window, [handler]);
-        try {
-          const script = loaded && typeof handler === "function" && apply(currentScript, doc, []);
-          if (script && released.has(script)) {
-            apply(setTimer, window, [() => apply(handler, window, [new Event("load")]), 0]);
-          }
-        } catch (error) { /* assigned natively either way */ }
-      },
+  // The same for `window.onload = f` (Chartbeat's loader chains onto it) and
+  // `document.onreadystatechange = f`: assigned by a released script once the event has
+  // fired for the last time, the handler runs once.
+  function lateHandler(target, proto, type, fired) {
+    patch(() => {
+      const property = `on${type}`;
+      const own = describe(target, property) || describe(proto, property);
+      if (!own || !own.set || !own.configurable) return;
+      define(target, property, {
+        configurable: true,
+        enumerable: own.enumerable,
+        get() { return apply(own.get, target, []); },
+        set(handler) {
+          apply(own.set, target, [handler]);
+          try {
+            const script = fired() && typeof handler === "function" && apply(currentScript, doc, []);
+            if (script && released.has(script)) {
+              apply(setTimer, window, [() => apply(handler, target, [new Event(type)]), 0]);
+            }
+          } catch (error) { /* assigned natively either way */ }
+        },
+      });
     });
-  });
+  }
+  lateHandler(window, Window.prototype, "load", () => loaded);
+  lateHandler(doc, Document.prototype, "readystatechange", complete);
 
   /* ---- requests ---------------------------------------------------------------------- */
 
@@ -622,7 +649,7 @@
     }
     if (!w.pbjs) w.pbjs = { que: [] };
     for (const name of ["_comscore", "_qevents", "uetq"]) if (!w[name]) w[name] = [];
-    if (typeof w.fbq !== "function" && refused.has(config.s.fbq)) {
+    if (typeof w.fbq !== "function" && config.s.fbq && isHeld(config.s.fbq)) {
       const fbq = function fbq() {
         if (fbq.callMethod) apply(fbq.callMethod, fbq, arguments);
         else fbq.queue.push(arguments);
@@ -635,9 +662,9 @@
 
   // Meta's snippet does nothing when fbq exists: on consent the stub steps aside, and what
   // was queued is replayed into the fbq the snippet then defines.
-  function handOver(category) {
+  function handOver() {
     for (const [name, stub] of stubs) {
-      if (config.s[name] !== category || window[name] !== stub) continue;
+      if (isHeld(config.s[name]) || window[name] !== stub) continue;
       stubs.delete(name);
       patch(() => {
         const calls = stub.queue.splice(0);

@@ -24,10 +24,7 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 CASES = {case.name: case for case in corpus.bypass_cases()}
 
-LEAKS_TODAY: dict[str, str] = {
-    "style-import": "the server holds the <style> (type=text/plain), but Chromium's preload "
-    "scanner still fetches the @import in its text",
-}
+LEAKS_TODAY: dict[str, str] = {}
 """Cases whose tracker request still goes out before consent, and why."""
 
 RELEASE_FAILS_TODAY: dict[str, str] = {}

@@ -26,19 +26,18 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 SOURCES = {source.name: source for source in corpus.real_pages()}
 
-HELD_FLOOR = 0.93
+HELD_FLOOR = 0.985
 """Share of first-order tracker requests held before consent: 20.4 % when the corpus was first
-measured, 94.1 % (654 of 695) once the markup, URL, catalogue and run-time work landed; the floor
-sits a request or two of timing noise below that (the target is 0.95)."""
+measured, 94.1 % (654 of 695) once the markup, URL, catalogue and run-time work landed, 99.4 %
+(818 of 823, 51 pages) with the catalogue's shared-platform entries, held sheets and SVG styles;
+the floor sits a few requests of timing noise below that (the target is 0.95). The five left are
+not trackers but third-party-web's attributions: Limelight's video CDN (llnwd.net, filed under
+Tealium), MSN's own static hosts (s-msn.com, under Bing Ads) and Apple's podcast player
+(apple.com, under Auto Link Maker)."""
 
 # Pages that fail today, by test: a strict xfail fails once the page passes, so drop its mark.
 BROKEN_TODAY: dict[str, str] = {}
-NOT_RELOADED_TODAY: dict[str, str] = {
-    "quanta-1": "Disqus, which the site's own bundle loads at run time, is not reached after "
-    "Accept all (held by the run-time gate; not yet diagnosed)",
-    "videos-1": "Outbrain's widget, loaded by a script at run time, is not reached after Accept "
-    "all (not yet diagnosed)",
-}
+NOT_RELOADED_TODAY: dict[str, str] = {}
 
 
 def _marked(names: dict[str, str]) -> list[object]:

@@ -167,6 +167,13 @@ LATE = """<script data-consent="analytics">
   document.addEventListener("DOMContentLoaded", () => {
     window.__ready = (window.__ready || 0) + 1;
   });
+  // Disqus's and others' loaders: wait for the document's state to be "complete".
+  document.addEventListener("readystatechange", () => {
+    if (document.readyState === "complete") window.__complete = (window.__complete || 0) + 1;
+  });
+  document.onreadystatechange = () => {
+    if (document.readyState === "complete") window.__state = (window.__state || 0) + 1;
+  };
 </script>"""
 PARAGRAPHS = 2000
 
@@ -355,7 +362,10 @@ def test_a_released_script_that_writes_keeps_the_page(
 
     visitor.banner.get_by_role("button", name="Accept all").click()
     visitor.page.wait_for_selector("#written", state="attached")
-    visitor.page.wait_for_function("() => window.__late === 1 && window.__ready === 1")
+    visitor.page.wait_for_function(
+        "() => window.__late === 1 && window.__ready === 1"
+        " && window.__complete === 1 && window.__state === 1"
+    )
     visitor.page.wait_for_timeout(300)
 
     # The page keeps every element; the markup lands right after its script.
@@ -368,7 +378,8 @@ def test_a_released_script_that_writes_keeps_the_page(
         )
         == "script"
     )
-    assert visitor.page.evaluate("() => [window.__late, window.__ready]") == [1, 1]
+    late = "() => [window.__late, window.__ready, window.__complete, window.__state]"
+    assert visitor.page.evaluate(late) == [1, 1, 1, 1]
     visitor.assert_same_page_view(visitor.page.url)
 
 

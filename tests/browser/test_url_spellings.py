@@ -81,6 +81,13 @@ INLINE = [
 ]
 
 
+SHEET = (
+    '.sheet { width: 2px; height: 2px; background: url("HTTPS://www.facebook.com/tr?a&id=sheet") }'
+    " .sheet::after { content: '<b>&amp;</b>' }"
+)
+"""Held whole, and put back byte for byte ("&" and quotes included) on consent."""
+
+
 def page() -> str:
     pixels = "".join(
         f'<img alt="" width="1" height="1" src="{spelling.format(n=n)}">'
@@ -91,8 +98,7 @@ def page() -> str:
         # On a tracker: the page's own relative URLs (the gate's banner.js) would go there.
         '<base href="https://www.googletagmanager.com/">'
         f'<script async src="{GTAG}"></script>'
-        "<style>.sheet { width: 2px; height: 2px; "
-        "background: url(HTTPS://www.facebook.com/tr?id=sheet) }</style>"
+        f"<style id='sheet'>{SHEET}</style>"
         "</head><body><h1 id='title'>Spellings</h1><div class='sheet'></div>"
         f"{pixels}{''.join(LOADS)}{''.join(INLINE)}</body></html>"
     )
@@ -155,5 +161,6 @@ def test_accept_all_loads_every_held_spelling(live: LiveServer, visit: VisitorFa
         visitor.page.wait_for_timeout(100)
     assert sorted(expected - pixel_ids(visitor)) == []
     assert visitor.page.text_content("#title") == "Spellings"
+    assert visitor.page.text_content("style#sheet") == SHEET
     # Read only while the page is parsed: served whole after a reload, never set mid-page.
     assert visitor.page.locator("base[data-cg-category]").count() == 1

@@ -13,7 +13,8 @@ Review the diff before committing it.
 
 What it takes, and why:
 - third-party-web (MIT): entities of tracking categories with their hosts; the category
-  mapping and the list of shared platforms kept out of `hosts` are in overrides.toml.
+  mapping and the list of shared platforms kept out of `hosts` are in overrides.toml (a
+  customer's own host on one, such as a CloudFront distribution, is kept).
 - tarteaucitron.js services (MIT): privacy-policy URLs, matched to an entity by script host.
 - Open Cookie Database (Apache-2.0): cookie names, lifetimes, first/third party, privacy URLs,
   matched by platform name or cookie domain. Only distinctive names are kept (a generic
@@ -112,6 +113,9 @@ def build(
     tweaks: dict[str, dict[str, Any]] = overrides.get("entities", {})
     shared = set(overrides["shared"])
     exceptions = set(overrides["shared_exceptions"])
+    listed = {p.removeprefix("*.").lower() for entity in entities for p in entity["domains"]}
+    per_customer = overrides["per_customer"]
+    exceptions |= {h for h in listed if any(_customer_host(h, d) for d in per_customer)}
     claimed = _curated_hosts(curated)
     ids = set(curated)
     taken_hosts: set[str] = set()
@@ -132,7 +136,7 @@ def build(
         drop = set(tweak.get("drop", ()))
         hosts = []
         covered = False
-        for pattern in entity["domains"]:
+        for pattern in entity["domains"] + tweak.get("add", []):
             host = pattern.removeprefix("*.").lower()
             if host in drop or _is_ip(host) or host in taken_hosts or host in hosts:
                 continue
@@ -169,7 +173,7 @@ def build(
         if cookies:
             sources.setdefault(ocd_source, []).append("cookies")
             cookie_owner.update({c["name"] for c in cookies})
-        if any(tweak.get(k) for k in ("name", "provider", "category", "snippets")):
+        if any(tweak.get(k) for k in ("name", "provider", "category", "snippets", "add")):
             sources.setdefault("curated", []).append("review")
         service: dict[str, Any] = {
             "id": service_id,
@@ -297,6 +301,11 @@ def _member(tarball: bytes, name: str) -> bytes:
         member = archive.extractfile(name)
         assert member is not None, name
         return member.read()
+
+
+def _customer_host(host: str, domain: str) -> bool:
+    """A host one label below a domain that gives each customer its own (per_customer)."""
+    return host.endswith("." + domain) and "." not in host.removesuffix("." + domain)
 
 
 def _within(host: str, domain: str) -> bool:
