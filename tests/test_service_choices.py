@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import httpx
@@ -311,3 +312,37 @@ def test_a_service_of_a_necessary_category_is_always_allowed() -> None:
     consent = codec.decide(set(), services={"shop-session": False})
     assert consent.allows_service("shop-session")
     assert consent.services == {}  # never refused apart: necessary is always on
+
+
+def _get(gate: ConsentGate, path: str, cookie: str = "") -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url=SITE) as client:
+            headers = {"cookie": f"consent_gate={cookie}"} if cookie else {}
+            return await client.get(path, headers=headers)
+
+    return asyncio.run(go())
+
+
+def test_the_preferences_page_has_a_switch_per_service_in_its_state() -> None:
+    cookie = GATE.codec.dumps(GATE.codec.decide(set(), services={"youtube": True}))
+    page = _get(GATE, "/consent-gate/preferences", cookie).text
+    youtube = re.search(r'<input [^>]*name="service" value="youtube"[^>]*>', page)
+    pixel = re.search(r'<input [^>]*name="service" value="meta-pixel"[^>]*>', page)
+    assert youtube is not None
+    assert pixel is not None
+    assert 'role="switch"' in youtube.group()
+    assert " checked" in youtube.group()
+    assert " checked" not in pixel.group()
+    assert '<label for="cg-svc-youtube-page">YouTube</label>' in page
+    marketing = page[page.index('id="cg-cat-marketing-page"') :]
+    assert '<span class="cg-always" data-cg-mixed>(partly on)</span>' in marketing[:600]
+
+
+def test_the_in_page_dialog_leaves_its_service_switches_to_banner_js() -> None:
+    cookie = GATE.codec.dumps(GATE.codec.decide(set()))
+    page = GATE.banner.snippet(GATE.codec.loads(cookie), next_url="/", prompt=False)
+    assert 'name="service"' not in page  # pages do not carry them
+    assert '<details class="cg-services" data-cg-of="marketing">' in page
+    script = GATE.banner.static_files["banner.js"].decode()
+    assert '["youtube","YouTube"]' in script.replace(", ", ",")
