@@ -170,7 +170,10 @@
       }
     }
     for (const [id, ok] of Object.entries(services)) {
-      if (ok === true && !granted.has(id)) {
+      if (ok === false) { // refused apart from a category the same answer may allow
+        denied.add(id);
+        granted.delete(id);
+      } else if (ok === true && !granted.has(id)) {
         granted.add(id);
         denied.delete(id);
         allowed = true;

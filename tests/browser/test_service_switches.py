@@ -156,3 +156,26 @@ def test_without_javascript_the_preferences_form_takes_a_service_alone(
     visitor.recorder.wait_for("www.youtube.com")
     expect(youtube_embed(visitor)).to_have_attribute("src", gate_site.YOUTUBE_EMBED_URL)
     assert_not_reached(visitor, "www.facebook.com")  # Meta's <noscript> pixel stays held
+
+
+def test_a_category_switched_on_but_one_of_its_services_loads_the_rest_only(
+    visit: VisitorFactory, gate_site: ModuleType
+) -> None:
+    visitor = visit()
+    visitor.load("/")
+    visitor.customize.click()
+    marketing = marketing_services(visitor)
+    marketing.locator("summary").click()
+    visitor.dialog.get_by_role("switch", name="Marketing").check()
+    marketing.get_by_role("switch", name="YouTube").uncheck()
+    visitor.dialog.get_by_role("button", name="Save choices").click()
+
+    visitor.recorder.wait_for(PIXEL_HOST)  # the rest of Marketing starts in place
+    expect(youtube_embed(visitor)).to_have_attribute("data-cg-src", gate_site.YOUTUBE_EMBED_URL)
+    assert_not_reached(visitor, "www.youtube.com")
+    # The listed services the visitor left on are allowed one by one (the category itself,
+    # with services nobody listed in it, stays off: the switch said "partly on").
+    services = visitor.page.evaluate("() => window.consentGate.services()")
+    assert services["meta-pixel"] is True
+    assert "youtube" not in services
+    assert visitor.page.evaluate("() => window.consentGate.choices().marketing") is False
