@@ -346,3 +346,15 @@ def test_the_in_page_dialog_leaves_its_service_switches_to_banner_js() -> None:
     assert '<details class="cg-services" data-cg-of="marketing">' in page
     script = GATE.banner.static_files["banner.js"].decode()
     assert '["youtube","YouTube"]' in script.replace(", ", ",")
+
+
+def test_saving_the_dialog_keeps_choices_of_services_it_does_not_show() -> None:
+    marketing = [s.id for s in POLICY.services if s.category == "marketing"]
+    unlisted = next(s for s in marketing if not _listed(s))
+    current = GATE.codec.dumps(GATE.codec.decide(set(), services={unlisted: True}))
+    response = _post(GATE, current, json={"action": "save", "categories": ["analytics"]})
+    assert response.json()["services"] == {unlisted: True}
+
+
+def _listed(service_id: str) -> bool:
+    return any(s.id == service_id for s in POLICY.listed_services)

@@ -265,13 +265,15 @@ class Endpoints:
         """The services chosen apart from their category. "allow" adds its services to the
         visitor's; "save" reads the dialog's switches: under an allowed category whose
         services are all off, the category speaks for them (a switched-on category without
-        JavaScript); else each service shown is on or off as its switch is."""
+        JavaScript); else each service shown is on or off as its switch is. Choices of
+        services the dialog does not show (a placeholder's) are kept."""
         given = set(services)
         if action == "allow":
             return {**current.services, **dict.fromkeys(given, True)}
         if action != "save":
             return {}
-        apart: dict[str, bool] = {}
+        shown_ids = {s.id for shown in self.banner.shown_services.values() for s in shown}
+        apart = {s: ok for s, ok in current.services.items() if s not in shown_ids}
         for category, shown in self.banner.shown_services.items():
             ids = [s.id for s in shown]
             if category in accepted and not given.intersection(ids):
