@@ -7,13 +7,12 @@ except Set-Cookie headers of refused categories, which never reach the browser.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import bots, fingerprint, i18n, runtime
@@ -23,7 +22,6 @@ from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
 from .csp import Csp
-from .endpoints import Endpoints
 from .head import HeadScripts
 from .http import (
     Decoder,
@@ -44,10 +42,13 @@ from .rules import Match, Rules
 from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
-from .storage.log import ConsentLog, StoreFactory, shown_version
-from .storage.report_flush import ReportFlusher
 from .unknown import UnknownParties
 from .urls import page_url
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoints
+    from .storage.log import ConsentLog, StoreFactory
+    from .storage.report_flush import ReportFlusher
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -99,18 +100,7 @@ class ConsentGate:
         )
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
-        self.log = (
-            ConsentLog(
-                self.policy,
-                {
-                    lang: shown_version(self.banner.first_layer(lang), self.banner.policy_json())
-                    for lang in dict.fromkeys([self.banner.default_lang, *self.banner.languages])
-                },
-                store,
-            )
-            if self.policy.log.enabled
-            else None
-        )
+        self.log = _consent_log(self.policy, self.banner, store)
         if self.policy.banner.hide_from_bots:
             bots.prepare()
         self.report_flusher = _report_flusher(self.policy, self.log, self.reports)
@@ -130,7 +120,7 @@ class ConsentGate:
         runtime.install(self.policy, self.rules, self.csp.enabled, self.head)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
-        self.endpoints = Endpoints(
+        self.endpoints = _endpoints()(
             self.policy,
             self.codec,
             self.cookie_rules,
@@ -611,10 +601,36 @@ def _lifespan(
         elif message["type"] == "lifespan.shutdown":
             await log.shutdown()
             if reports is not None:
+                import asyncio  # loaded by the server already; not at the gate's import
+
                 await asyncio.to_thread(reports.close)
         return message
 
     return wrapped
+
+
+def _endpoints() -> type[Endpoints]:
+    """The endpoints' module, imported when a gate is built: with Starlette's responses it
+    costs ~80 ms, which `import consent_gate` alone should not pay."""
+    from .endpoints import Endpoints
+
+    return Endpoints
+
+
+def _consent_log(
+    policy: Policy, banner: Banner, store: str | StoreFactory | None
+) -> ConsentLog | None:
+    """The consent log, if the policy keeps one. Its modules (journal, writer process, stores)
+    are imported here, when a gate is built, not with the gate's module."""
+    if not policy.log.enabled:
+        return None
+    from .storage.log import ConsentLog, shown_version
+
+    shown = {
+        lang: shown_version(banner.first_layer(lang), banner.policy_json())
+        for lang in dict.fromkeys([banner.default_lang, *banner.languages])
+    }
+    return ConsentLog(policy, shown, store)
 
 
 def _report_flusher(
@@ -623,6 +639,8 @@ def _report_flusher(
     """Reports also counted in the consent log's store, for one view of every process."""
     if log is None or not policy.reports.flush_seconds:
         return None
+    from .storage.report_flush import ReportFlusher
+
     flusher = ReportFlusher(
         log.opener(),
         interval=policy.reports.flush_seconds,

@@ -6,8 +6,13 @@
 
 from __future__ import annotations
 
-from .records import ConsentRecord, Decision, Shown
-from .sql import SqlStore
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .records import ConsentRecord, Decision, Shown
+    from .sql import SqlStore
 
 __all__ = [
     "ConsentRecord",
@@ -53,3 +58,11 @@ def redacted(dsn: str) -> str:
         user, _, host = rest.rpartition("@")
         rest = f"{user.partition(':')[0]}:***@{host}" if ":" in user else rest
     return scheme + sep + rest
+
+
+# Loaded on first use: the gate imports this package for `redacted` and the journal's error,
+# and the stores' modules are only needed once a consent log is built.
+__getattr__ = lazy_attributes(
+    __name__,
+    {"ConsentRecord": ".records", "Decision": ".records", "Shown": ".records", "SqlStore": ".sql"},
+)

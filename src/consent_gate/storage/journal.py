@@ -14,7 +14,6 @@ or its process stopped or died): the shipper replays it and deletes it.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import os
@@ -99,6 +98,8 @@ class Journal:
     async def durable(self) -> None:
         """Return once everything appended so far is on disk (fsync on); at once otherwise."""
         if self.fsync and self._synced < self._written:
+            import asyncio  # the server loaded it; importing the gate should not
+
             await asyncio.to_thread(self._sync, self._written)
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ process of its own for a DSN, a thread for a store factory) takes it from there 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import hashlib
 import json
@@ -213,9 +212,13 @@ class ConsentLog:
         )
 
     async def startup(self) -> None:
+        import asyncio  # the server loaded it; importing the gate should not
+
         await asyncio.to_thread(self.start)
 
     async def shutdown(self) -> None:
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
     def _writer(self) -> RecordWriter | ProcessWriter:
