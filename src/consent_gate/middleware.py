@@ -22,6 +22,7 @@ from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
 from .csp import Csp
+from .errors import ConfigError, ConfigTypeError, NotGatedError
 from .head import HeadScripts
 from .http import (
     Decoder,
@@ -209,14 +210,14 @@ def consent_of(request: Any) -> Consent:
     Django's ASGIRequest, Litestar, Quart) or for the scope itself."""
     scope = getattr(request, "scope", request)
     if not isinstance(scope, Mapping):  # a WSGI request (Django's runserver) has no scope
-        raise LookupError(
+        raise NotGatedError(
             f"no ASGI scope on this {type(request).__name__}: ConsentGate is ASGI middleware, "
             "so serve the app through ASGI (Django: asgi.py under uvicorn, not runserver)"
         )
     try:
         consent: Consent = scope["consent"]
     except KeyError:
-        raise LookupError("no consent in this scope: is ConsentGate wrapping the app?") from None
+        raise NotGatedError("no consent in this scope: is ConsentGate wrapping the app?") from None
     return consent
 
 
@@ -659,7 +660,7 @@ def _policy(policy: object) -> Policy:
         return policy
     if isinstance(policy, str | os.PathLike):
         return Policy.from_toml(policy)
-    raise TypeError(
+    raise ConfigTypeError(
         f"policy: expected a Policy or the path of a TOML file, got {type(policy).__name__}"
     )
 
@@ -669,12 +670,12 @@ def _check_store(store: object) -> None:
     if store is None or callable(store):
         return
     if not isinstance(store, str):
-        raise TypeError(
+        raise ConfigTypeError(
             "store: expected a DSN ('sqlite:///path', 'postgresql://...') or a function that "
             f"returns a SqlStore, got {type(store).__name__}"
         )
     if not is_dsn(store):
-        raise ValueError(
+        raise ConfigError(
             f"store: {redacted(store)!r} is not 'sqlite:///path' or 'postgresql://...'"
         )
 

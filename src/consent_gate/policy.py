@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any, Literal, TypeVar, get_args
 
 from . import i18n
+from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -64,7 +65,7 @@ _T = TypeVar("_T")
 _S = TypeVar("_S", bound=str)
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """A policy that cannot be used. The message starts with the first offending key; `problems`
     holds every (key, message) found, so a file's mistakes can be fixed in one go."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_attributes
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from .records import ConsentRecord, Decision, Shown
@@ -44,11 +45,11 @@ def open_store(dsn: str, *, synced: bool = False) -> SqlStore:
         except ModuleNotFoundError as exc:
             if exc.name != "psycopg":
                 raise
-            raise ValueError(
+            raise ConfigError(
                 "a postgresql:// consent log needs psycopg: pip install 'consent-gate[postgres]'"
             ) from None
         return PostgresStore(dsn)
-    raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")
+    raise ConfigError(f"{dsn!r}: use sqlite:///path or postgresql://...")
 
 
 def redacted(dsn: str) -> str:

@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..errors import StorageError
 from .frames import encode
 
 __all__ = ["SUFFIX", "Journal", "JournalError"]
@@ -32,7 +33,7 @@ SUFFIX = ".journal"
 _ROTATE_AT = 64 << 20  # bytes; a finished file is shipped and deleted, so the disk use stays flat
 
 
-class JournalError(Exception):
+class JournalError(StorageError):
     """The decision could not be journaled, so it must not be acknowledged."""
 
 

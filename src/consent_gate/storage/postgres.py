@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..errors import ConfigError
 from .records import ConsentRecord
 from .sql import COLUMNS, SqlStore
 
@@ -87,9 +88,9 @@ class PostgresStore(SqlStore):
                 (role,),
             ).fetchone()
             if row is None:
-                raise ValueError(f"no role {role!r} (create it first: CREATE ROLE ... LOGIN)")
+                raise ConfigError(f"no role {role!r} (create it first: CREATE ROLE ... LOGIN)")
             if row[0]:
-                raise ValueError(
+                raise ConfigError(
                     f"{role!r} is a superuser or owns the log's tables: no grant binds it"
                 )
             name = sql.Identifier(role)
