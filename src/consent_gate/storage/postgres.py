@@ -64,17 +64,11 @@ class PostgresStore(SqlStore):
         COPY costs ~6. A record written before (a retry) is still skipped."""
         if not records:
             return
-        self._begin()
-        try:
-            with self.conn.cursor() as cursor:
-                with cursor.copy(_COPY) as copy:
-                    for record in records:
-                        copy.write_row(self._row(record))
-                cursor.execute(_MOVE)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
+        with self._transaction(), self.conn.cursor() as cursor:
+            with cursor.copy(_COPY) as copy:
+                for record in records:
+                    copy.write_row(self._row(record))
+            cursor.execute(_MOVE)
 
     def grant_writer(self, role: str) -> None:
         """Let `role` insert and read records and nothing else. It does not own the tables, so
