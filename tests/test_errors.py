@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from asgi_client import Client
 from consent_gate import (
     ConfigError,
     ConsentGate,
@@ -83,3 +84,11 @@ def test_consent_asked_of_an_ungated_request_is_a_lookup_error() -> None:
         consent_of({"type": "http"})
     assert isinstance(caught.value, ConsentGateError)
     assert isinstance(caught.value, LookupError)
+
+
+def test_a_request_that_cannot_be_acted_on_gets_its_message_not_a_500(client: Client) -> None:
+    """The endpoints' own error (`RequestError`, in the tree too) reaches the client as a 400
+    saying what is wrong; it never escapes to the server."""
+    response = client.post("/consent-gate/consent", json={"action": "maybe"})
+    assert response.status_code == 400
+    assert "action" in response.text
