@@ -752,13 +752,42 @@ def test_policy_json_has_the_dnt_statement() -> None:
     [("banner.js", ("text/javascript", "application/javascript")), ("banner.css", ("text/css",))],
 )
 def test_static_files_are_served_with_their_content_type(name: str, media: tuple[str, ...]) -> None:
-    response = request("GET", f"/consent-gate/static/{name}")
+    response = request("GET", f"/consent-gate/static/{name}", headers={"accept-encoding": "br"})
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] in media
-    assert response.content == (static_dir() / name).read_bytes()
+    assert "content-encoding" not in response.headers
+    # banner.js comes called with the policy's part of its configuration
+    assert response.content.startswith((static_dir() / name).read_bytes().rstrip())
     assert response.headers["cache-control"] == "no-cache"
-    versioned = request("GET", f"/consent-gate/static/{name}", params={"v": "abc"})
-    assert "immutable" in versioned.headers["cache-control"]
+    assert response.headers["vary"] == "Accept-Encoding"
+    stale = request("GET", f"/consent-gate/static/{name}", params={"v": "abc"})
+    assert stale.headers["cache-control"] == "no-cache"  # an old version's URL: not for good
+    version = GATE.assets.get(name).version  # type: ignore[union-attr]
+    versioned = request("GET", f"/consent-gate/static/{name}", params={"v": version})
+    assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("gzip, deflate, br", True),
+        ("GZIP", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.000", False),
+        ("identity", False),
+        ("", False),
+    ],
+)
+def test_static_files_go_gzipped_to_browsers_that_take_it(
+    accept_encoding: str, gzipped: bool
+) -> None:
+    response = request(
+        "GET", "/consent-gate/static/banner.css", headers={"accept-encoding": accept_encoding}
+    )
+    assert (response.headers.get("content-encoding") == "gzip") is gzipped
+    assert response.content == GATE.assets.get("banner.css").body  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

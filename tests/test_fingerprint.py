@@ -18,15 +18,18 @@ from starlette.routing import Route
 
 from asgi_client import Client
 from consent_gate import ConsentGate, Policy
+from consent_gate.assets import Assets
 from consent_gate.banner import static_dir
 from consent_gate.consent import Consent
 from consent_gate.fingerprint import (
     API_NAMES,
+    FILE,
     MAX_ATTEMPTS,
     MAX_COUNT,
     REPORT,
     FingerprintGuard,
     covering_categories,
+    install,
     parse,
 )
 from consent_gate.head import HeadScripts
@@ -70,26 +73,34 @@ def test_without_analytics_or_marketing_every_optional_category_covers_it() -> N
 
 def test_the_guard_stays_until_every_covering_category_is_allowed() -> None:
     guard = FingerprintGuard(Policy.default())
-    assert guard(consent(analytics=False, marketing=False)) == guard.script
-    assert guard(consent(analytics=True, marketing=False)) == guard.script
-    assert guard(consent(analytics=False, marketing=True)) == guard.script
-    assert guard(consent(analytics=True, marketing=True, preferences=False)) == ""
+    assert guard(consent(analytics=False, marketing=False))
+    assert guard(consent(analytics=True, marketing=False))
+    assert guard(consent(analytics=False, marketing=True))
+    assert not guard(consent(analytics=True, marketing=True, preferences=False))
 
 
 def test_guard_false_turns_it_off() -> None:
-    guard = FingerprintGuard(Policy.from_dict({"fingerprinting": {"guard": False}}))
-    assert guard(consent(analytics=False, marketing=False)) == ""
+    policy = Policy.from_dict({"fingerprinting": {"guard": False}})
+    assert not FingerprintGuard(policy)(consent(analytics=False, marketing=False))
+    head, assets = HeadScripts(), Assets("/consent-gate")
+    install(policy, head, Reports(), assets)
+    assert head.render(consent(analytics=False, marketing=False)) == b""
+    assert assets.get(FILE) is None
 
 
-def test_the_script_carries_its_settings_once_compiled() -> None:
+def test_the_file_carries_its_settings_and_the_head_loads_it_pinned() -> None:
     policy = Policy.from_dict(
         {
             "endpoints": {"prefix": "/privacy"},
             "fingerprinting": {"allow_scripts": ["/static/draw.js"], "categories": ["marketing"]},
         }
     )
-    script = FingerprintGuard(policy).script
-    call = re.fullmatch(r"(?s).*\}\)\((\{.*\})\);", script)
+    head, assets = HeadScripts(), Assets("/privacy")
+    install(policy, head, Reports(), assets)
+    asset = assets.get(FILE)
+    assert asset is not None
+    script = asset.body.decode()
+    call = re.fullmatch(r"(?s).*\}\)\((\{.*\})\);\n", script)
     assert call is not None
     config = json.loads(call.group(1))
     assert config == {
@@ -99,11 +110,14 @@ def test_the_script_carries_its_settings_once_compiled() -> None:
         "categories": ["marketing"],
         "own": "/privacy/static/",
     }
-    assert script.startswith("((config) => {")
-    assert not re.search(r"^\s*(//|/\*|\*)", script, re.MULTILINE)  # comments stay home
-    head = HeadScripts()
-    head.add(FingerprintGuard(policy))
-    assert head.render(consent(marketing=False), "n0nce").startswith(b'<script nonce="n0nce">((')
+    assert (
+        head.render(consent(marketing=False), "n0nce")
+        == (
+            f'<script nonce="n0nce" src="/privacy/static/guard.js?v={asset.version}" '
+            f'integrity="{asset.integrity}"></script>'
+        ).encode()
+    )
+    assert head.render(consent(marketing=True), "n0nce") == b""
 
 
 def test_every_reported_api_is_one_the_script_guards() -> None:
@@ -197,10 +211,12 @@ def test_the_gate_puts_the_guard_first_in_head_until_consent(
     gate = gate_factory(Starlette(routes=[Route("/", page)]), policy=Policy.from_dict(NO_LOG))
     undecided = _request(gate, "GET", "/").text
     assert re.match(
-        r'<!doctype html><html><head><script nonce="[^"]+">\(\(config\) => \{', undecided
+        r'<!doctype html><html><head><script nonce="[^"]+">[^<]*</script>'
+        r'<script nonce="[^"]+" src="/consent-gate/static/guard\.js\?v=',
+        undecided,
     )
-    assert undecided.index("consent-gate.fingerprint-guard") < undecided.index("/app.js")
+    assert undecided.index("/guard.js") < undecided.index("/app.js")
     codec = gate.codec
     cookie = codec.dumps(codec.decide({"analytics", "marketing"}))
     allowed = _request(gate, "GET", "/", headers={"cookie": f"consent_gate={cookie}"}).text
-    assert "consent-gate.fingerprint-guard" not in allowed
+    assert "/guard.js" not in allowed

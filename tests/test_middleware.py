@@ -84,12 +84,14 @@ SETTINGS = b'id="cg-settings"'
 
 
 def without_head_script(body: bytes) -> bytes:
-    """The page without the gate's head scripts (the fingerprinting guard, on by default, and
-    the run-time gate's file)."""
+    """The page without the gate's head scripts (the inline one, and the files of the
+    fingerprinting guard, on by default, and of the run-time gate)."""
     body = re.sub(
         rb"<script(?: nonce=\"[^\"]*\")?>.*?</script>", b"", body, count=1, flags=re.DOTALL
     )
-    return re.sub(rb'<script[^>]* src="/consent-gate/static/runtime\.js[^>]*></script>', b"", body)
+    return re.sub(
+        rb'<script[^>]* src="/consent-gate/static/(?:guard|runtime)\.js[^>]*></script>', b"", body
+    )
 
 
 def make_gate(

@@ -98,7 +98,8 @@ async def _page(request: Request) -> Response:
     return HTMLResponse(PAGE.decode())
 
 
-# The gate's head: its inline script, then runtime.js for a visitor who refuses something.
+# The gate's head: its inline script, then guard.js and runtime.js for a visitor who refuses
+# something.
 HEAD_SCRIPTS = rb"<script[^>]*>.*?</script>"
 
 
@@ -112,7 +113,7 @@ def test_a_gated_page_has_exactly_one_correct_content_length() -> None:
     assert LOADER not in response.body
     assert PIXEL not in response.body
     assert response.body.endswith(TAIL)
-    page = re.sub(HEAD_SCRIPTS, b"", response.body, count=2, flags=re.DOTALL)
+    page = re.sub(HEAD_SCRIPTS, b"", response.body, count=3, flags=re.DOTALL)
     assert page.startswith(b"<!doctype html><html><head><title>t</title>")  # after the guard
 
 
@@ -178,7 +179,7 @@ def test_a_5mb_streamed_page_arrives_complete_and_starts_before_the_app_finishes
     assert finished.is_set()
     body = bytes(received)
     assert len(body) > FIVE_MB
-    page = re.sub(HEAD_SCRIPTS, b"", body, count=2, flags=re.DOTALL)
+    page = re.sub(HEAD_SCRIPTS, b"", body, count=3, flags=re.DOTALL)
     assert page.startswith(b'<!doctype html><html><head><script type="text/plain"')
     assert LOADER not in body
     assert body.count(b"<p>first</p>") == 2000

@@ -20,6 +20,7 @@ from markupsafe import escape
 from . import i18n
 from .consent import HOST_PREFIX, Consent
 from .cookies import CookieRules
+from .head import js_value
 from .policy import Category, Policy
 from .rules import Match
 from .slots import Holes, Slotted
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Banner", "static_dir"]
 
-STATIC_FILES = ("banner.js", "banner.css", "runtime.js")
+STATIC_FILES = ("banner.js", "banner.css")
 
 
 def static_dir() -> Path:
@@ -97,15 +98,20 @@ class Banner:
         self.static_url = f"{policy.prefix}/static"
         directory = static_dir()
         # What the gate serves under static/: the files, the site's brand colours in the CSS.
+        cookie_patterns = {
+            category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
+        }
         self.static_files = {name: (directory / name).read_bytes() for name in STATIC_FILES}
         self.static_files["banner.css"] += brand_css(policy.banner.brand).encode()
+        # What banner.js needs that depends only on the policy: cached with the file.
+        self.static_files["banner.js"] = (
+            self.static_files["banner.js"].rstrip()
+            + f"({js_value({'cookies': cookie_patterns})});\n".encode()
+        )
         digest = hashlib.sha256()
         for body in self.static_files.values():
             digest.update(body)
         self.static_version = digest.hexdigest()[:12]
-        self._cookie_patterns = {
-            category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
-        }
         self._env = _environment(policy.pages.templates)
         self._snippet = self._env.get_template("banner.html")
         self._preferences = self._env.get_template("preferences.html")
@@ -337,7 +343,6 @@ class Banner:
             "endpoint": self.endpoint,
             "decided": consent.decided,
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
-            "cookies": self._cookie_patterns,
             "revision": self.policy.revision,
             # banner.js reports navigator.globalPrivacyControl when no header told the server.
             "gpc": {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import mimetypes
 import re
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
@@ -20,6 +19,7 @@ from starlette.responses import Response as StarletteResponse
 
 from . import evidence
 from ._types import Headers, Receive, Scope, Send
+from .assets import Asset, Assets
 from .banner import Banner
 from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent
 from .cookies import CookieRules, expire_headers
@@ -67,6 +67,7 @@ class Endpoints:
         codec: ConsentCodec,
         cookie_rules: CookieRules,
         banner: Banner,
+        assets: Assets,
         read: ReadConsent,
         log: ConsentLog | None = None,
         reports: Reports | None = None,
@@ -82,10 +83,7 @@ class Endpoints:
         self.codec = codec
         self.cookie_rules = cookie_rules
         self.banner = banner
-        self._static = {
-            name: (body, mimetypes.guess_type(name)[0] or "application/octet-stream")
-            for name, body in banner.static_files.items()
-        }
+        self.assets = assets
         self._policy_json = json.dumps(banner.policy_json(), indent=2).encode()
         self._optional = set(policy.optional_categories)
         self._budget = evidence.Budget(policy.log.per_minute, "decisions")
@@ -128,10 +126,8 @@ class Endpoints:
             return StarletteResponse(self._policy_json, media_type="application/json")
         if route == "/reports" and self._may_read_reports(scope["headers"]):
             return JSONResponse(self.reports.summary(), headers=_NO_STORE)
-        if route.startswith("/static/") and route[8:] in self._static:
-            body, media = self._static[route[8:]]
-            cache = "public, max-age=31536000, immutable" if query.get("v") else "no-cache"
-            return StarletteResponse(body, media_type=media, headers={"cache-control": cache})
+        if route.startswith("/static/") and (asset := self.assets.get(route[8:])):
+            return _static(asset, query.get("v") == asset.version, scope["headers"])
         return PlainTextResponse("Not found", status_code=404)
 
     async def _decide(self, scope: Scope, receive: Receive, current: Consent) -> StarletteResponse:
@@ -288,6 +284,28 @@ def _refuse_cross_site(scope: Scope) -> None:
     referer = header(headers, b"referer")
     if referer is not None and not _same_origin(urlsplit(referer.decode("latin-1")), scope):
         raise RequestError("cross-origin consent requests are refused", 403)
+
+
+def _static(asset: Asset, versioned: bool, headers: Headers) -> StarletteResponse:
+    """A file of the gate's: cached for good under its current version, else revalidated."""
+    cache = {
+        "cache-control": "public, max-age=31536000, immutable" if versioned else "no-cache",
+        "vary": "Accept-Encoding",
+    }
+    if _takes_gzip(header(headers, b"accept-encoding") or b""):
+        cache["content-encoding"] = "gzip"
+        return StarletteResponse(asset.gzipped, media_type=asset.media, headers=cache)
+    return StarletteResponse(asset.body, media_type=asset.media, headers=cache)
+
+
+def _takes_gzip(accept_encoding: bytes) -> bool:
+    """Whether the browser takes gzip: named (or `*`) without `q=0`."""
+    for item in accept_encoding.lower().split(b","):
+        coding, _, params = item.partition(b";")
+        if coding.strip() in (b"gzip", b"*"):
+            weight = params.strip().removeprefix(b"q=")
+            return not weight or weight.strip(b"0.") != b""
+    return False
 
 
 async def _read_body(receive: Receive, limit: int = MAX_BODY) -> bytes:

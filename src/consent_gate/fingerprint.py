@@ -1,8 +1,9 @@
 """The fingerprinting guard: device readbacks stay blank until the visitor consents.
 
 Blocking a fingerprinting library only works when the catalogue knows it; the guard covers the
-rest. `static/banner/guard.js` is read once and inlined first in `<head>` for every visitor who
-has not allowed all the covering categories, and its reports name the scripts that tried.
+rest. `static/banner/guard.js`, with the policy's configuration, is served as one cached file
+that the head loads before any script of the page for every visitor who has not allowed all the
+covering categories, and its reports name the scripts that tried.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .assets import Assets
 from .banner import static_dir
 from .consent import Consent
-from .head import HeadScripts, compact, js_value
+from .head import HeadScripts, js_value
 from .policy import Policy
 from .reports import ReportKind, Reports
 
-__all__ = ["API_NAMES", "REPORT", "FingerprintGuard", "covering_categories", "install", "parse"]
+__all__ = [
+    "API_NAMES",
+    "FILE",
+    "REPORT",
+    "FingerprintGuard",
+    "covering_categories",
+    "install",
+    "parse",
+]
 
 # What guard.js reports: one name per guarded API.
 API_NAMES = frozenset(
@@ -40,6 +50,7 @@ API_NAMES = frozenset(
         "navigator.enumerateDevices",
     }
 )
+FILE = "guard.js"
 MAX_ATTEMPTS = 32  # entries in one report; guard.js sends larger batches in several
 MAX_COUNT = 1000  # attempts one entry may count
 _SCRIPT = re.compile(r"(https?|file)://[^\s\x00-\x1f\x7f]{1,500}\Z")
@@ -61,7 +72,8 @@ def covering_categories(policy: Policy) -> tuple[str, ...]:
 
 
 class FingerprintGuard:
-    """The head part: the guard's source for visitors it applies to, else ""."""
+    """Whether the guard applies to a visitor, and its file: guard.js called with the policy's
+    configuration."""
 
     def __init__(self, policy: Policy) -> None:
         self.categories = covering_categories(policy)
@@ -73,14 +85,11 @@ class FingerprintGuard:
             "categories": list(self.categories),
             "own": f"{policy.prefix}/static/",  # the gate's scripts: never the caller
         }
-        self.script = (
-            f"{compact((static_dir() / 'guard.js').read_text('utf-8'))}({js_value(config)});"
-        )
+        source = (static_dir() / FILE).read_text("utf-8").strip()
+        self.script = f"{source}({js_value(config)});\n".encode()
 
-    def __call__(self, consent: Consent) -> str:
-        if not self.enabled or all(consent.allows(c) for c in self.categories):
-            return ""
-        return self.script
+    def __call__(self, consent: Consent) -> bool:
+        return self.enabled and not all(consent.allows(c) for c in self.categories)
 
 
 def parse(body: Any) -> list[tuple[str, str, str]]:
@@ -114,7 +123,10 @@ def parse(body: Any) -> list[tuple[str, str, str]]:
 REPORT = ReportKind("fingerprint", ("script", "api", "page"), parse)
 
 
-def install(policy: Policy, head: HeadScripts, reports: Reports) -> None:
-    """Add the guard to a gate's head scripts and its reports to the gate's books."""
-    head.add(FingerprintGuard(policy))
+def install(policy: Policy, head: HeadScripts, reports: Reports, assets: Assets) -> None:
+    """Add the guard to a gate's head and its reports to the gate's books."""
+    guard = FingerprintGuard(policy)
+    if guard.enabled:
+        asset = assets.add(FILE, guard.script)
+        head.add_file(guard, assets.url(FILE), asset.integrity)
     reports.register(REPORT)

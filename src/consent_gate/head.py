@@ -1,7 +1,9 @@
 """The gate's scripts that must run before any of the page's own, first in `<head>`.
 
-Each feature (the fingerprinting guard, Google Consent Mode defaults) contributes a part: a
-function of the visitor's consent giving JavaScript source, or "" when it has nothing to say.
+Each feature contributes a part, a function of the visitor's consent giving JavaScript source
+or "" (Google Consent Mode defaults, the refused categories), or a static file loaded
+synchronously after it (the fingerprinting guard, the run-time gate): what depends only on the
+policy is cached by the browser, so a page carries a few hundred bytes of the gate's script.
 Parts cache their own output per consent state; per response only a join and a nonce remain.
 """
 

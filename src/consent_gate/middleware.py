@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from . import bots, fingerprint, i18n, runtime
 from ._types import ASGIApp, Headers, Message, Receive, Scope, Send
+from .assets import Assets
 from .banner import Banner
 from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
@@ -108,7 +109,10 @@ class ConsentGate:
         self.head = HeadScripts()
         if self.policy.google_consent_mode.enabled:
             self.head.add(ConsentMode(self.policy))
-        fingerprint.install(self.policy, self.head, self.reports)
+        self.assets = Assets(self.policy.prefix)
+        for name, body in self.banner.static_files.items():
+            self.assets.add(name, body)
+        fingerprint.install(self.policy, self.head, self.reports, self.assets)
         self.signals = PrivacySignals(self.policy, self.codec, self.log)
         # What a rewritten page depends on besides its URL: caches must key on all of it.
         self.vary = [b"Cookie", b"Accept-Language"]
@@ -118,7 +122,7 @@ class ConsentGate:
             self.vary.append(b"DNT")
         self.csp = Csp(self.policy)
         # Last: it wraps what the parts before it patched (fetch), and ends the head script.
-        runtime.install(self.policy, self.rules, self.csp.enabled, self.head)
+        runtime.install(self.policy, self.rules, self.csp.enabled, self.head, self.assets)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
         self.endpoints = _endpoints()(
@@ -126,6 +130,7 @@ class ConsentGate:
             self.codec,
             self.cookie_rules,
             self.banner,
+            self.assets,
             self.read,
             self.log,
             self.reports,

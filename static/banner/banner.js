@@ -8,8 +8,10 @@
  * when the server did not see Sec-GPC (a proxy stripped it) the opt-out is sent on its own.
  * API: window.consentGate = { choices(), decided(), open(), accept(categories), reject(),
  * withdraw(), onChange(callback) }; "consentgate:change" fires on document with {choices, decided}.
+ * This file is a function expression: the gate serves it called with what the policy says for
+ * every page, { cookies: {category: [name glob]} }, so pages need not carry it.
  */
-(() => {
+((policy) => {
   "use strict";
 
   const EVENT = "consentgate:change";
@@ -49,7 +51,7 @@
       endpoint: config.endpoint,
       decided: config.decided === true,
       choices,
-      cookies: config.cookies || {},
+      cookies: policy.cookies,
       reloadOnAllow: config.reloadOnAllow === true, // the page's enforced CSP predates the choice
       modal,
       dialog: modal && modal.querySelector(".cg-dialog"),
@@ -550,4 +552,4 @@
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
-})();
+})

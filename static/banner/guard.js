@@ -1,5 +1,5 @@
 /*
- * consent_gate fingerprinting guard, inlined first in <head> before any script of the page.
+ * consent_gate fingerprinting guard, loaded first in <head> before any script of the page.
  * Until the visitor allows every covering category, APIs that read back device entropy answer
  * with blank or constant values, never with an exception: canvas, WebGL, audio and high-entropy
  * navigator values, in this window and in same-origin frames. Each attempt is counted per

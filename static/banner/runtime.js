@@ -13,8 +13,9 @@
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
  * Its configuration is what the inline head script left under Symbol.for("consent-gate.runtime-
- * config"): { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
- * r: [refused], e: consent path, b: held path, s: {stub: category} },
+ * config"), { r: [refused] }, joined by the policy's part the gate puts ahead of this file:
+ * { c: [category], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
+ * e: consent path, b: held path, s: {stub: category} },
  * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load).
  */
 ((config) => {

@@ -1,5 +1,5 @@
 /*
- * consent_gate CSP violation collector, inlined in <head> with the gate's CSP.
+ * consent_gate CSP violation collector, the start of runtime.js when the gate sends a CSP.
  * The browser POSTs one report per violation to report-uri (a median 35 per page view); this
  * sends each (directive, blocked origin) once, at most 20 of them, batched into one beacon three
  * seconds after the first and one more at pagehide, in the Reporting API's form. The gate then
