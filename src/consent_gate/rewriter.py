@@ -19,7 +19,7 @@ from html import unescape
 from urllib.parse import unquote_to_bytes
 
 from ._patterns import trie
-from .rules import Blocker, Match
+from .rules import Blocker, Examine, Match
 from .stylesheets import css_urls, may_load
 from .urls import DOCUMENT, absolute, refresh_url, target
 
@@ -103,9 +103,10 @@ _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 # What the fast path copies without reading URLs: no "&" (a character reference can spell any
 # URL), no ":" (`https:host` needs no slashes), no control character.
 _QUIET = rb"[^>/\\:&\x00-\x08\x0b\x0e-\x1f"
-_UNTOKENISED_LOADING = trie(
-    {n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")}
+_UNTOKENISED_NAMES = frozenset(
+    n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")
 )
+_UNTOKENISED_LOADING = trie(set(_UNTOKENISED_NAMES))
 
 
 # A tag without a style attribute, read with the exact attribute grammar.
@@ -122,10 +123,35 @@ _UNSTAMPED_ATTR = (
 )
 
 
+@lru_cache(maxsize=4)
+def _unloading(styles: bool) -> bytes:
+    """Loading tags (not scripts, bases or raw text) that lack every attribute they could load
+    from, their owner's mark and (with `styles`) a style attribute: they load nothing."""
+    by_attrs: dict[frozenset[bytes], set[bytes]] = {}
+    for name in _UNTOKENISED_NAMES:
+        attrs = {*_URL_ATTRS[name], *_DOCUMENT_ATTRS.get(name, ()), b"data-consent"}
+        if name == b"meta":
+            attrs = {b"http-equiv", b"data-consent"}  # only a refresh loads (see _classify)
+        by_attrs.setdefault(frozenset(attrs | ({b"style"} if styles else set())), set()).add(name)
+    return b"".join(
+        rb"|<"
+        + trie(names)
+        + _NAME_END
+        + rb"(?=(?:(?![\t\n\f\r /]*+"
+        + trie(set(attrs))
+        + rb"[\t\n\f\r /=>])"
+        + ATTRIBUTE
+        + rb")*+[\t\n\f\r /]*+>)"
+        + _FAST_ATTRS
+        + rb">"
+        for attrs, names in sorted(by_attrs.items(), key=lambda item: sorted(item[1]))
+    )
+
+
 @lru_cache(maxsize=64)
 def _skip(
     hosts: frozenset[str],
-    every_tag: bool,
+    examine: Examine,
     marks: bool,
     stamping: bool = False,
     styles: bool = False,
@@ -133,39 +159,44 @@ def _skip(
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
-    A loading tag is copied too when it provably names no known host: no quoted value holds a
-    ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
-    and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined. With `styles` (the buffer holds
-    CSS that may load something), a tag with a style attribute is examined too. `in_point`:
-    inside an HTML integration point of foreign content, whose end tags (and MathML's glyph
-    tags) Python follows.
+    A loading tag is copied too when none of the attributes it loads from is there (read with
+    the exact attribute grammar). `examine` says which of the others are copied as well, when
+    no quoted value holds a ">" (so the tag ends at the first ">"): "known", those in which no
+    "//" before that ">" is followed by a known host and no site owner's mark appears (looked
+    for only when the buffer holds one: `marks`); "absolute", those with no "//" at all (only
+    relative URLs, which stay on the page's own site: unknown third parties are judged);
+    "all", none (first-party path rules, or a base URL on another host). With `styles` (the
+    buffer holds CSS that may load something), a tag with a style attribute is examined too.
+    `in_point`: inside an HTML integration point of foreign content, whose end tags (and
+    MathML's glyph tags) Python follows.
     """
-    quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
-    if not every_tag:
-        known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+    quick = _unloading(styles)
+    if examine != "all":
+        if examine == "known":
+            known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+            host = rb"(?:" + _HOST_CHAR + rb"*\.)?" + known + rb"(?![a-z0-9-]|\.[a-z0-9])|"
+        else:
+            host = rb"|"  # any host at all
         plain = _QUIET + (rb"d]++|d(?!ata-consent)" if marks else rb"]++")
         safe = (
-            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
-            # host, or by a host with user info, escapes, tabs, newlines or non-ASCII in it;
-            # a ":" ends no "http", "https" or "data" (a tab or newline may end one), or comes
-            # before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
+            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a host
+            # examined, or by a host with user info, escapes, tabs, newlines or non-ASCII in
+            # it; a ":" ends no "http", "https" or "data" (a tab or newline may end one), or
+            # comes before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
             _NAME_END
             + rb"(?=(?:"
             + plain
-            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\](?:"
-            + _HOST_CHAR
-            + rb"*\.)?"
-            + known
-            + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
+            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\]"
+            + host
+            + rb"[/\\]"
             + _HOST_CHAR
             + rb"*[\t\n\r@%\\\x80-\xff]|[/\\]{2}|[\t\n\r]))*+>)"
             + _FAST_ATTRS_NO_GT
             + rb">"
         )
         # ...and a script with no text at all (the usual external one) is copied whole.
-        quick = (
+        quick += (
             rb"|<"
             + _UNTOKENISED_LOADING
             + safe
@@ -420,7 +451,7 @@ class HtmlRewriter:
         blocker = self._blocker
         return _skip(
             blocker.hosts,
-            blocker.examines_every_tag or self._moved,
+            "all" if self._moved else blocker.examines,
             marks,
             bool(self._nonce),
             self._styled(low),

@@ -10,6 +10,7 @@ import copy
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
 
@@ -17,7 +18,9 @@ from .policy import Policy, Service, extended_catalogue
 from .unknown import UnknownParties, site_of
 from .urls import DOCUMENT, target
 
-__all__ = ["Blocker", "Classifier", "Match", "Rules", "Unknown"]
+__all__ = ["Blocker", "Classifier", "Examine", "Match", "Rules", "Unknown"]
+
+Examine = Literal["known", "absolute", "all"]
 
 
 @dataclass(frozen=True)
@@ -187,10 +190,14 @@ class Blocker:
         self.refused = refused
         self._classifier = classifier
         self._consent_aware = consent_aware
-        # Unknown third parties can be on any host: every loading tag is looked at.
-        self.examines_every_tag = classifier.has_paths or classifier.unknown is not None
         self.hosts = classifier.hosts
         self.own_site = ""  # the request's registrable domain, for unknown third parties
+        # Which loading tags must be read (see rewriter._skip): those naming a known host;
+        # those naming any host (unknown third parties can be on any; relative URLs stay on
+        # the request's own site, once `for_host` knows it); or all (first-party path rules).
+        self.examines: Examine = (
+            "all" if classifier.has_paths or classifier.unknown is not None else "known"
+        )
 
     def for_host(self, host: str) -> Blocker:
         """This blocker for a page served under `host`: URLs of its own site are never an
@@ -199,6 +206,8 @@ class Blocker:
             return self
         blocker = copy.copy(self)
         blocker.own_site = site_of(host)
+        if not self._classifier.has_paths:
+            blocker.examines = "absolute"
         return blocker
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
