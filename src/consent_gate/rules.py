@@ -120,7 +120,7 @@ class Classifier:
         `+` are undone first, so `'<scr' + 'ipt src="https:\\/\\/tracker…` is read whole."""
         if self._signature_search is None:
             return []
-        text = _JOINED.sub(b"", text)
+        text = joined(text)
         if b"\\" in text:
             text = _JS_ESCAPE.sub(_unescape, text)
         found: list[Match] = []
@@ -272,7 +272,9 @@ _MAY_MATCH = re.compile(rb"[/\\][/\\]|[:&]|data-consent")
 
 
 # Script text: string literals joined with "+", escapes that spell ASCII, a host's path.
-_JOINED = re.compile(rb"[\"'`]\s*+\+\s*+[\"'`]")
+_JOINED = re.compile(rb"\+[ \t\n\r\f\v]*+[\"'`]")  # a literal first: found in C at speed
+_SPACE = frozenset(b" \t\n\r\f\v")
+_QUOTES = frozenset(b"\"'`")
 _JS_ESCAPE = re.compile(rb"\\(?:x([0-7][0-9a-f])|u00([0-7][0-9a-f])|u\{0*([0-7][0-9a-f])\}|(/))")
 _NAME_BYTE = re.compile(rb"[a-z0-9-]")
 _DOT_LABEL = re.compile(rb"\.[a-z0-9]")
@@ -285,6 +287,27 @@ _LOADS_BEFORE = re.compile(
     rb"|\.open\(|import\(|importscripts|getscript|loadscript|\.ajax"
 )
 _LOADED_PATH = re.compile(rb"\.(?:js|gif|png|php)\b|pixel|beacon|collect|track|/tag|/event")
+
+
+def joined(text: bytes) -> bytes:
+    """Script text with string literals joined by "+" made one (`'goo' + 'gle'`: `'google'`).
+
+    What `re.sub(rb"[\"'`]\\s*+\\+\\s*+[\"'`]", b"", text)` gives, found from the "+" rather
+    than from every quote (which ran at a tenth of the speed on real scripts).
+    """
+    pieces: list[bytes] = []
+    last = 0
+    for found in _JOINED.finditer(text):
+        start = found.start()
+        while start > last and text[start - 1] in _SPACE:
+            start -= 1
+        if start > last and text[start - 1] in _QUOTES:
+            pieces.append(text[last : start - 1])
+            last = found.end()
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return b"".join(pieces)
 
 
 def _unescape(found: re.Match[bytes]) -> bytes:
