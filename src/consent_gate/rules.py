@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
+from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick, Implementation
 
 from .policy import Policy, Service, extended_catalogue
 from .unknown import UnknownParties, site_of
@@ -88,8 +88,14 @@ class Classifier:
             generated - {h for s in services for h in s.hosts if s not in extended_catalogue()}
         )
         self._signatures = list(signatures.values())
+        # A DFA, built once (~40 ms, ~5 MB for the catalogue's ~3,300 names): it searches
+        # twice as fast as the NFA the package picks by itself for that many.
         self._signature_search = (
-            BytesAhoCorasick(list(signatures), matchkind=MATCHKIND_LEFTMOST_LONGEST)
+            BytesAhoCorasick(
+                list(signatures),
+                matchkind=MATCHKIND_LEFTMOST_LONGEST,
+                implementation=Implementation.DFA,
+            )
             if signatures
             else None
         )
