@@ -62,6 +62,7 @@ _LOADING = (
 # All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
+_NAME_END_BYTES = frozenset(bytes([c]) for c in b"\t\n\f\r />")
 # One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
 _NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"  # its first character may be "="
 
@@ -710,8 +711,8 @@ class HtmlRewriter:
         text_start = pos + len(held.source) if held else pos
         token_re = _SCRIPT_TOKEN[1 if self._noscript else 0]
         scan = max(self._scan, text_start)
-        end = None
-        while (token := token_re.search(low, scan)) is not None:
+        end = self._plain_end(low, scan) if self._script_state == _PLAIN else None
+        while end is None and (token := token_re.search(low, scan)) is not None:
             text = token.group()
             scan = token.end()
             if text == b"<!--":
@@ -750,6 +751,19 @@ class HtmlRewriter:
         self._mode = _DATA
         self._scan = 0
         return end, True
+
+    def _plain_end(self, low: bytes, scan: int) -> int | None:
+        """Where script text still in its plain state ends, if no "<!--" comes first (which
+        starts the escape states the tokens' expression follows): found with `find`, ten
+        times as fast on real scripts. None: not in the buffer, or it takes the expression."""
+        end = _end_tag_at(low, scan, b"</script")
+        if self._noscript:
+            other = _end_tag_at(low, scan, b"</noscript")
+            if other != -1 and (end == -1 or other < end):
+                end = other
+        if end == -1 or low.find(b"<!--", scan, end) != -1:
+            return None
+        return end
 
     def _classify(self, tag: _Tag) -> Match | None:
         explicit = tag.explicit()
@@ -924,6 +938,15 @@ class _Tag:
     @property
     def name_end(self) -> int:
         return self.found.end(1) - self.found.start()
+
+
+def _end_tag_at(low: bytes, start: int, opening: bytes) -> int:
+    """The first `opening` (e.g. b"</script") from `start` that a name end follows, or -1."""
+    at = low.find(opening, start)
+    after = len(opening)
+    while at != -1 and low[at + after : at + after + 1] not in _NAME_END_BYTES:
+        at = low.find(opening, at + 1)
+    return at
 
 
 def _urls(attr_name: bytes, value: bytes) -> list[str]:
