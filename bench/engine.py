@@ -256,14 +256,14 @@ def header() -> str:
 
 
 def summary(label: str, results: list[PageResult]) -> None:
-    print(f"\n{label}: median and worst page, MB/s per CPU-second (ratio to the gate undecided)")
+    print(f"\n{label}: median and worst page, MB/s per CPU-second; gate undecided / this")
     for key in COLUMNS:
         rates = [r.rates[key] for r in results if key in r.rates]
         if not rates:
             continue
         median, worst = statistics.median(rates), min(rates)
         gate = [r.rates["undecided"] for r in results if "undecided" in r.rates]
-        ratio = f"  x{statistics.median(gate) / median:.2f} gate/this" if gate else ""
+        ratio = f"  {statistics.median(gate) / median:7.2f}x" if gate else ""
         target = TARGETS.get(key)
         verdict = ""
         if target is not None:
