@@ -7,6 +7,7 @@ after a withdrawal; this module does both from the policy's cookie list.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -177,6 +178,7 @@ def cookie_domains(host: str, site_domains: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys([".".join(labels[-2:]), ".".join(labels[-3:]), name]))
 
 
+@functools.lru_cache(maxsize=256)
 def _host_name(host: str) -> str:
     """The lower-case name of a Host value without its port; "" for an IP address."""
     name = host.rpartition(":")[0] if host.count(":") == 1 else host
