@@ -116,7 +116,7 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m demo_site
 
-## bench: rewriter throughput, req/s under uvicorn (wrk), memory and streaming; prints a report
+## bench: rewriter throughput, the engine end to end beside its competitors (bench/engine.py), req/s under uvicorn (wrk), memory and streaming; prints a report
 ## and writes bench/results/latest.json; then bench/consent_log.py: the decision endpoint's
 ## req/s with the consent log on and off. Needs the `bench` extra and wrk (installed here if
 ## missing: Debian's package, as root or with sudo).
@@ -144,6 +144,7 @@ wrk:
 
 bench: $(BENCH_STAMP) wrk postgres
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/consent_log.py
 
 clean:

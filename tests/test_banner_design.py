@@ -3,7 +3,6 @@ page's language, and the generated pages' stylesheet, templates and "last update
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import re
 from pathlib import Path
@@ -16,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy, PolicyError
 from consent_gate.theme import brand_css, contrast
 
@@ -37,12 +37,7 @@ def gate(policy: dict[str, Any] | None = None, html_lang: str = "en") -> Consent
 
 
 def get(app: Any, url: str = "/", **headers: str) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-            return await c.get(url, headers=headers)
-
-    response = asyncio.run(go())
+    response = Client(app).get(url, headers=headers)
     assert response.status_code == 200
     return response
 

@@ -3,18 +3,17 @@ and hidden from bots."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy, i18n
 from consent_gate.consent import ConsentCodec
 from consent_gate.policy import PolicyError
@@ -43,12 +42,7 @@ def site(policy: Policy | None = None, html_lang: str = "en") -> ConsentGate:
 def get(app: Any, url: str = "/", **headers: str) -> str:
     """The page as text (the banner's non-ASCII letters arrive as character references)."""
 
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-            return await c.get(url, headers=headers)
-
-    response = asyncio.run(go())
+    response = Client(app).get(url, headers=headers)
     assert response.status_code == 200
     return html.unescape(response.text)
 

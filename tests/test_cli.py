@@ -205,8 +205,8 @@ def test_suggest_reads_the_live_reports_endpoint_with_the_token(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import httpx
-    from tests.test_middleware import respond
 
+    from asgi_client import respond
     from consent_gate import ConsentGate, Policy
     from consent_gate.qa import serve
 

@@ -105,6 +105,18 @@ def test_expired_cookie_is_undecided(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not codec().loads(value).decided
 
 
+def test_a_cookie_read_before_still_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = codec()  # one codec, as a gate keeps: it remembers the cookies it verified
+    value = reader.dumps(reader.decide({"analytics"}))
+    assert reader.loads(value).allows("analytics")
+    for seconds in (POLICY.max_age + 60, -60):  # expired; signed in the future
+        moved = (datetime.now(UTC) + timedelta(seconds=seconds)).timestamp()
+        monkeypatch.setattr("time.time", lambda moved=moved: moved)
+        assert not reader.loads(value).decided, seconds
+    monkeypatch.undo()
+    assert reader.loads(value).allows("analytics")
+
+
 @pytest.mark.parametrize(
     "payload",
     [

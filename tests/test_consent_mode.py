@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil
@@ -11,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate.consent import ConsentCodec
 from consent_gate.consent_mode import ConsentMode, consent_aware
@@ -224,13 +223,8 @@ def get(policy: Policy, cookie: str | None = None) -> str:
 
     gate = ConsentGate(Starlette(routes=[Route("/", index)]), "consent-mode-test", policy)
 
-    async def go() -> str:
-        transport = httpx.ASGITransport(app=gate)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-            headers = {"cookie": cookie} if cookie else {}
-            return (await c.get("/", headers=headers)).text
-
-    return asyncio.run(go())
+    headers = {"cookie": cookie} if cookie else {}
+    return Client(gate).get("/", headers=headers).text
 
 
 def test_the_gate_puts_the_default_before_the_google_tag() -> None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
-from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate
 from consent_gate.consent import Consent, ConsentCodec
 from consent_gate.csp import DENIED_FEATURES, Csp, parse_report
@@ -298,37 +296,10 @@ PAGE = (
 )
 
 
-class Client:
+def browser(gate: ConsentGate) -> Client:
     """A browser-like client of one gate: same origin, keeps its cookies."""
-
-    def __init__(self, gate: ConsentGate) -> None:
-        self.gate = gate
-        self.cookies = httpx.Cookies()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.gate)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://testserver",
-                cookies=self.cookies,
-                headers={
-                    "origin": "http://testserver",
-                    "accept-language": "en",
-                    "user-agent": "Mozilla/5.0",
-                },
-            ) as client:
-                response = await client.request(method, path, **kwargs)
-                self.cookies = client.cookies
-                return response
-
-        return asyncio.run(go())
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
+    headers = {"origin": "http://testserver", "accept-language": "en", "user-agent": "Mozilla/5.0"}
+    return Client(gate, base_url="http://testserver", headers=headers)
 
 
 def serve(
@@ -341,7 +312,7 @@ def serve(
         return Response(body, media_type=media_type, headers=headers)
 
     policy = dataclasses.replace(Policy.default(), csp=CspSettings(mode=mode))  # type: ignore[arg-type]
-    return Client(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k", policy=policy))
+    return browser(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k", policy=policy))
 
 
 def nonce_of(value: str) -> str:
@@ -385,7 +356,9 @@ def test_refusing_nothing_the_page_is_not_scanned_and_inline_scripts_are_allowed
 
 def test_the_head_scripts_carry_the_nonce() -> None:
     client = serve(mode="enforce")
-    client.gate.head.add(lambda consent: "guard();")
+    gate = client.app
+    assert isinstance(gate, ConsentGate)
+    gate.head.add(lambda consent: "guard();")
 
     response = client.get("/")
 
@@ -474,7 +447,7 @@ def test_an_app_nonce_policy_lends_its_nonce_and_its_scripts_are_not_stamped() -
 def test_csp_reports_are_received_and_summarised() -> None:
     policy = Policy.default()
     gate = ConsentGate(Starlette(), secret_key="k", policy=policy, reports_token="t")
-    client = Client(gate)
+    client = browser(gate)
     report = {
         "csp-report": {
             "document-uri": "https://shop.example/cart?x=1",

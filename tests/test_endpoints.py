@@ -12,6 +12,7 @@ import httpx
 import pytest
 from markupsafe import escape
 
+from asgi_client import Client, run
 from consent_gate import Consent, ConsentGate, Policy, endpoints
 from consent_gate._types import Message, Receive, Scope, Send
 from consent_gate.banner import static_dir
@@ -52,12 +53,7 @@ def request(
     base_url: str = SITE,
     **kwargs: Any,
 ) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=gate, raise_app_exceptions=True)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
-            return await client.request(method, path, **kwargs)
-
-    response = asyncio.run(go())
+    response = Client(gate, base_url=base_url).request(method, path, **kwargs)
     assert response.status_code != 500
     lengths = response.headers.get_list("content-length")
     if "content-encoding" not in response.headers and method != "HEAD":
@@ -380,28 +376,14 @@ def test_a_body_just_under_the_limit_is_read() -> None:
 
 def _slow_post(path: str, receive: Receive) -> tuple[int, bytes, float]:
     """A raw ASGI POST whose body comes from `receive`: (status, body, seconds taken)."""
-    sent: list[Message] = []
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "query_string": b"",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"origin", SITE.encode()),
-            (b"content-type", b"application/json"),
-        ],
-        "client": ("192.0.2.7", 1234),
-    }
+    headers = [
+        (b"host", b"testserver"),
+        (b"origin", SITE.encode()),
+        (b"content-type", b"application/json"),
+    ]
     started = time.monotonic()
-    asyncio.run(GATE(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body, time.monotonic() - started
+    sent = run(GATE, "POST", path, headers, receive=receive, client="192.0.2.7")
+    return sent.status, sent.body, time.monotonic() - started
 
 
 @pytest.mark.parametrize("path", [CONSENT, "/consent-gate/reports/csp"])
@@ -826,24 +808,7 @@ def test_static_files_go_gzipped_to_browsers_that_take_it(
 )
 def test_unknown_paths_under_the_prefix_are_404(path: str) -> None:
     # Sent as a raw ASGI request: httpx would normalise "..".
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-    }
-    asyncio.run(GATE(scope, receive, send))
-    assert sent[0]["status"] == 404
+    assert run(GATE, "GET", path, [(b"host", b"testserver")]).status == 404
 
 
 def test_paths_that_only_start_like_the_prefix_belong_to_the_site() -> None:

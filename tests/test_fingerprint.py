@@ -3,9 +3,9 @@ reports it sends. What the script does in a browser: tests/browser/test_fingerpr
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate.assets import Assets
 from consent_gate.banner import static_dir
@@ -182,16 +183,11 @@ def test_a_bad_entry_counts_nothing_of_its_report() -> None:
 
 
 def _request(gate: ConsentGate, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=gate)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            return await client.request(method, path, **kwargs)
-
-    return asyncio.run(go())
+    return Client(gate, base_url="http://t").request(method, path, **kwargs)
 
 
-def test_the_gate_takes_fingerprint_reports() -> None:
-    gate = ConsentGate(Starlette(), "k", Policy.from_dict(NO_LOG), reports_token="tok")
+def test_the_gate_takes_fingerprint_reports(gate_factory: Callable[..., ConsentGate]) -> None:
+    gate = gate_factory(Starlette(), policy=Policy.from_dict(NO_LOG), reports_token="tok")
     url = "/consent-gate/reports/fingerprint"
     sent = _request(gate, "POST", url, content=json.dumps(body(attempt(count=3))))
     assert sent.status_code == 204
@@ -204,13 +200,15 @@ def test_the_gate_takes_fingerprint_reports() -> None:
     ]
 
 
-def test_the_gate_puts_the_guard_first_in_head_until_consent() -> None:
+def test_the_gate_puts_the_guard_first_in_head_until_consent(
+    gate_factory: Callable[..., ConsentGate],
+) -> None:
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse(
             "<!doctype html><html><head><script src=/app.js></script></head></html>"
         )
 
-    gate = ConsentGate(Starlette(routes=[Route("/", page)]), "k", Policy.from_dict(NO_LOG))
+    gate = gate_factory(Starlette(routes=[Route("/", page)]), policy=Policy.from_dict(NO_LOG))
     undecided = _request(gate, "GET", "/").text
     assert re.match(
         r'<!doctype html><html><head><script nonce="[^"]+">[^<]*</script>'

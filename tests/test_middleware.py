@@ -18,7 +18,7 @@ import re
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+import asgi_client
+from asgi_client import Client, Sent, call, no_body, respond
 from consent_gate import ConsentGate, Policy, consent_of
 from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
 from consent_gate.consent import ConsentCodec
@@ -106,68 +108,6 @@ def consent_cookie(
     return f"{codec.cookie_name(secure=True)}={codec.dumps(codec.decide(set(accepted)))}"
 
 
-@dataclass
-class Sent:
-    """Everything the gate sent for one request."""
-
-    messages: list[Message] = field(default_factory=list)
-
-    @property
-    def start(self) -> Message:
-        starts = [m for m in self.messages if m["type"] == "http.response.start"]
-        assert len(starts) == 1, self.messages
-        return starts[0]
-
-    @property
-    def status(self) -> int:
-        status: int = self.start["status"]
-        return status
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return list(self.start.get("headers", []))
-
-    def values(self, name: bytes) -> list[bytes]:
-        return [v for k, v in self.headers if k == name]
-
-    @property
-    def body(self) -> bytes:
-        return b"".join(
-            m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"
-        )
-
-    def assert_length_matches(self) -> None:
-        """Exactly one Content-Length, equal to the bytes sent (ASGITransport never checks)."""
-        assert self.values(b"content-length") == [str(len(self.body)).encode()]
-        bodies = [m for m in self.messages if m["type"] == "http.response.body"]
-        assert not bodies[-1].get("more_body", False)
-
-
-def respond(
-    body: bytes | Sequence[bytes],
-    *,
-    status: int = 200,
-    content_type: bytes | None = HTML,
-    headers: Sequence[tuple[bytes, bytes]] = (),
-    content_length: bool = True,
-) -> ASGIApp:
-    """A raw ASGI app sending `body` in one message (with Content-Length) or chunk by chunk."""
-    chunks = [body] if isinstance(body, bytes) else list(body)
-    single = isinstance(body, bytes)
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        start_headers = [(b"content-type", content_type)] if content_type else []
-        start_headers += list(headers)
-        if single and content_length:
-            start_headers.append((b"content-length", str(len(chunks[0])).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": start_headers})
-        for index, chunk in enumerate(chunks):
-            more = index < len(chunks) - 1
-            await send({"type": "http.response.body", "body": chunk, "more_body": more})
-
-    return app
-
-
 def http_scope(
     *,
     method: str = "GET",
@@ -178,6 +118,7 @@ def http_scope(
     scheme: str = "https",
     extensions: dict[str, Any] | None = None,
 ) -> Scope:
+    """A browser's request for a page, as the shared client's scope."""
     request_headers = [
         (b"host", host),
         (b"accept", b"text/html,application/xhtml+xml,*/*;q=0.8"),
@@ -186,37 +127,15 @@ def http_scope(
     ]
     if cookie is not None:
         request_headers.append((b"cookie", cookie.encode("latin-1")))
-    scope: Scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": scheme,
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": request_headers,
-        "client": ("203.0.113.9", 50000),
-        "server": ("www.example.com", 443),
-    }
-    if extensions is not None:
-        scope["extensions"] = extensions
-    return scope
-
-
-async def _receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-async def call(app: ASGIApp, scope: Scope) -> Sent:
-    sent = Sent()
-
-    async def send(message: Message) -> None:
-        sent.messages.append(message)
-
-    await asyncio.wait_for(app(scope, _receive, send), timeout=10)
-    return sent
+    return asgi_client.http_scope(
+        method,
+        path,
+        request_headers,
+        scheme=scheme,
+        client="203.0.113.9",
+        server=("www.example.com", 443),
+        extensions=extensions,
+    )
 
 
 def run(app: ASGIApp, **request: Any) -> Sent:
@@ -283,12 +202,7 @@ def assert_banner_before_body_end(body: bytes) -> None:
 
 
 def fetch(app: ASGIApp, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
-            return await c.request(method, url, **kwargs)
-
-    return asyncio.run(go())
+    return Client(app, raise_app_exceptions=False).request(method, url, **kwargs)
 
 
 # --- gating HTML --------------------------------------------------------------------------------
@@ -419,7 +333,7 @@ def test_server_sent_events_keep_flowing() -> None:
             if message.get("body"):
                 delivered.set()
 
-        await make_gate(app)(http_scope(), _receive, send)
+        await make_gate(app)(http_scope(), no_body, send)
         return sent
 
     assert [m.get("body") for m in asyncio.run(main())] == [None, b"data: 1\n\n", b"data: 2\n\n"]
@@ -509,7 +423,7 @@ def test_the_app_runs_in_the_callers_task_so_context_variables_flow_both_ways() 
 
     async def main() -> None:
         _request_id.set("set-by-server")
-        await make_gate(app)(http_scope(), _receive, send)
+        await make_gate(app)(http_scope(), no_body, send)
         seen["caller_task"] = asyncio.current_task()
         seen["after"] = _request_id.get()
 
@@ -646,7 +560,7 @@ def test_the_first_body_message_is_sent_before_the_app_sends_the_last() -> None:
             if message["type"] == "http.response.body" and message.get("body"):
                 first_out.set()
 
-        await asyncio.wait_for(make_gate(app)(http_scope(), _receive, send), timeout=10)
+        await asyncio.wait_for(make_gate(app)(http_scope(), no_body, send), timeout=10)
         return sent
 
     sent = asyncio.run(main())
@@ -709,10 +623,10 @@ def test_websocket_and_lifespan_scopes_pass_straight_through(scope: Scope) -> No
 
     original = dict(scope)
     no_log = replace(POLICY, log=LogSettings(enabled=False))
-    asyncio.run(make_gate(app, policy=no_log)(scope, _receive, send))
+    asyncio.run(make_gate(app, policy=no_log)(scope, no_body, send))
     assert seen["scope"] is scope
     assert scope == original  # no consent, no header changes
-    assert seen["receive"] is _receive
+    assert seen["receive"] is no_body
     assert seen["send"] is send
 
 

@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
-from test_csp import Client
+from test_csp import browser
 
 PAGE = "<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
 UNDECIDED_BUDGET = 10 * 1024
@@ -28,7 +29,7 @@ async def page(request: Request) -> Response:
 
 def client(**policy: object) -> Client:
     app = Starlette(routes=[Route("/", page)])
-    return Client(ConsentGate(app, "k3J9x!q2Lw8#zP4vR7tY1uI0oA5sD6fG", Policy.from_dict(policy)))
+    return browser(ConsentGate(app, "k3J9x!q2Lw8#zP4vR7tY1uI0oA5sD6fG", Policy.from_dict(policy)))
 
 
 @pytest.mark.parametrize(

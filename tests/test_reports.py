@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
+from asgi_client import Client
 from consent_gate import ConsentGate
 from consent_gate.reports import RateLimit, ReportBook, ReportKind, Reports
 
@@ -98,31 +97,10 @@ def test_a_kind_may_drop_keys_given_the_senders_request() -> None:
     assert reports.summary()["test"]["reports"] == [{"host": "new.example", "count": 1}]
 
 
-class _Client:
-    """Requests straight into the gate, one event loop each."""
-
-    def __init__(self, gate: ConsentGate) -> None:
-        self.gate = gate
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.gate)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                return await client.request(method, path, **kwargs)
-
-        return asyncio.run(go())
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-
-def _client(token: str | None = None) -> tuple[ConsentGate, _Client]:
+def _client(token: str | None = None) -> tuple[ConsentGate, Client]:
     gate = ConsentGate(Starlette(), "k", reports_token=token)
     gate.reports.register(ReportKind("test", ("host",), _hosts))
-    return gate, _Client(gate)
+    return gate, Client(gate, base_url="http://t")
 
 
 def test_the_endpoint_counts_a_report() -> None:

@@ -4,14 +4,13 @@ says (sniffed when there is none) or refused through the fail-closed path (XHTML
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
+from asgi_client import run
 from consent_gate import ConsentGate, Policy
-from consent_gate._types import ASGIApp, Message, Receive, Scope, Send
+from consent_gate._types import ASGIApp, Receive, Scope, Send
 
 PAGE = (
     b"<!doctype html><html><head><title>t</title>"
@@ -37,28 +36,11 @@ def fetch(
     headers = [(b"host", b"shop.example"), (b"accept", accept)]
     if cookie:
         headers.append((b"cookie", cookie))
-    scope: dict[str, Any] = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "path": "/",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-    }
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(gate(scope, receive, send))
+    sent = run(gate, "GET", "/", headers, scheme="https")
     out: dict[bytes, list[bytes]] = {}
-    for key, value in sent[0]["headers"]:
+    for key, value in sent.headers:
         out.setdefault(key.lower(), []).append(value)
-    return out, b"".join(m.get("body", b"") for m in sent[1:])
+    return out, sent.body
 
 
 POLICY = Policy.default()

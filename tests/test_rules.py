@@ -3,11 +3,15 @@ back by path, while other packages on the same CDNs still load."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consent_gate.policy import Policy
 from consent_gate.rewriter import HtmlRewriter
-from consent_gate.rules import Rules
+from consent_gate.rules import Rules, joined
 
 RULES = Rules(Policy.default())
 
@@ -73,3 +77,24 @@ def test_the_rewriter_holds_fingerprinting_scripts_back_and_lets_others_load() -
     assert b'data-cg-service="fingerprintjs" data-cg-src="https://cdn.jsdelivr.net/npm/@fing' in out
     assert b'data-cg-service="clientjs"' in out
     assert b'<script src="https://cdn.jsdelivr.net/npm/bootstrap@5.3.3/' in out
+
+
+_LITERALS_JOINED = re.compile(rb"[\"'`]\s*+\+\s*+[\"'`]")  # what `joined` must equal
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"'", b'"', b"`", b"+", b" ", b"\t", b"\n", b"\x0b", b"a", b"++"]))
+)
+def test_joined_literals_read_as_the_regular_expression_does(parts: list[bytes]) -> None:
+    text = b"".join(parts)
+    assert joined(text) == _LITERALS_JOINED.sub(b"", text)
+
+
+def test_a_host_split_across_joined_literals_is_found() -> None:
+    blocker = RULES.blocking(frozenset(Policy.default().optional_categories))
+    assert blocker is not None
+    out = HtmlRewriter(blocker, lambda match: b"P").feed(
+        b"<script>var s='https://www.google-an' + \t'alytics.com/analytics.js'</script>"
+    )
+    assert b'type="text/plain"' in out

@@ -19,7 +19,7 @@ from consent_gate.consent import ConsentCodec
 from consent_gate.policy import GoogleConsentMode, Policy, Service
 from consent_gate.rules import Rules
 from consent_gate.runtime import RuntimeGate, bundle
-from test_csp import Client
+from test_csp import browser
 
 SERVICES = (
     Service(id="ga", name="GA", category="analytics", hosts=("google-analytics.com",)),
@@ -136,7 +136,7 @@ def test_the_held_path_and_the_stubs_category() -> None:
 
 
 def test_the_gates_files_follow_the_inline_script_pinned_by_their_integrity() -> None:
-    client = Client(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k" * 32))
+    client = browser(ConsentGate(Starlette(routes=[Route("/", page)]), secret_key="k" * 32))
     html = client.get("/").text
     head = re.search(
         r'<head><script nonce="([^"]+)">[^<]*</script>'

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from asgi_client import Client
 from consent_gate import Consent, ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.policy import GpcSettings, LogSettings
@@ -53,10 +54,10 @@ def visit(
 ) -> list[httpx.Response]:
     """Requests in turn with one cookie jar, as one visitor's browser would send them."""
 
+    browser = Client(gate, base_url=SITE, client=("127.0.0.1", 1))
+
     async def go() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=gate, client=("127.0.0.1", 1))
-        async with httpx.AsyncClient(transport=transport, base_url=SITE) as client:
-            return [await client.request(m, path, **kwargs) for m, path, kwargs in requests]
+        return [await browser.arequest(m, path, **kwargs) for m, path, kwargs in requests]
 
     return asyncio.run(go())
 

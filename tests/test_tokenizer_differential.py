@@ -113,7 +113,7 @@ def undone(token: tuple[Any, ...]) -> tuple[Any, ...]:
     if attrs.get("nonce") == NONCE:
         del attrs["nonce"]
     if "data-cg-category" in attrs:
-        for added in (*_ADDED, "type" if name == "script" else "", "srcdoc"):
+        for added in (*_ADDED, "type" if name in ("script", "style") else "", "srcdoc"):
             if added != "srcdoc" or name in ("iframe", "frame"):
                 attrs.pop(added, None)
         renamed = {key[8:]: value for key, value in attrs.items() if key.startswith("data-cg-")}

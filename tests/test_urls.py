@@ -6,15 +6,18 @@ from __future__ import annotations
 import base64
 import copy
 import html
+from unittest import mock
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from consent_gate import rewriter
 from consent_gate.policy import Policy
 from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Rules
+from consent_gate.unknown import UnknownParties
 from consent_gate.urls import Target, absolute, page_url, target
 
 POLICY = Policy.default()
@@ -450,23 +453,43 @@ PIECES = [
 ]
 
 
+# Unknown third parties held: any host is read, relative URLs (the page's own site) are not.
+HOLD = Policy.from_dict({"unknown": {"third_parties": "hold"}})
+UNKNOWN = Rules(HOLD, unknown=UnknownParties(HOLD)).blocking(frozenset(HOLD.optional_categories))
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.sampled_from(["img", "script", "a", "td", "link", "div", "source", "embed"]),
-    st.sampled_from(["src", "href", "ping", "background", "style", "data-src", "srcset"]),
+    st.sampled_from(["img", "script", "a", "td", "link", "div", "source", "embed", "meta", "form"]),
+    st.sampled_from(
+        ["src", "href", "ping", "background", "style", "data-src", "srcset", "http-equiv", "action"]
+    ),
     st.tuples(*(st.sampled_from(piece) for piece in PIECES)),
+    st.sampled_from(["known", "absolute"]),
 )
+@example("img", "src", ("https:", "//", "", "www.facebook.com", "", "/tr?id=1"), "absolute")
+@example("img", "src", ("", "//", "", "cdn.example", "", "/x"), "absolute")
+@example("a", "ping", ("", "/", "", "cdn.example", "", "/x"), "absolute")
+@example("meta", "http-equiv", ("", "//", "", "www.facebook.com", "", ""), "known")
 def test_the_fast_path_copies_only_what_the_exact_path_would(
-    element: str, attribute: str, parts: tuple[str, ...]
+    element: str, attribute: str, parts: tuple[str, ...], examine: str
 ) -> None:
     value = "".join(parts)
     if attribute == "style":
         value = f"background: url({value})"
-    markup = f'<p>a</p><{element} {attribute}="{value}">b</{element}>'.encode()
-    blocker = RULES.blocking(ALL_REFUSED)
+    extra = ' content="0; url=' + value + '"' if attribute == "http-equiv" else ""
+    markup = f'<p>a</p><{element} {attribute}="{value}"{extra}>b</{element}>'.encode()
+    blocker = RULES.blocking(ALL_REFUSED) if examine == "known" else UNKNOWN
     assert blocker is not None
-    exact = copy.copy(blocker)
-    exact.examines_every_tag = True  # no fast path for loading tags
+    blocker = blocker.for_host("shop.example")
+    assert blocker.examines == examine
     fast_out = HtmlRewriter(blocker, lambda match: b"P", url=PAGE).feed(markup)
-    exact_rewriter = HtmlRewriter(exact, lambda match: b"P", url=PAGE)
-    assert fast_out == exact_rewriter.feed(markup), markup
+    exact = copy.copy(blocker)
+    exact.examines = "all"
+    # No fast path for loading tags at all: each one is read.
+    with (
+        mock.patch.object(rewriter, "_unloading", return_value=b""),
+        mock.patch.object(rewriter, "_skip", rewriter._skip.__wrapped__),
+    ):
+        exact_out = HtmlRewriter(exact, lambda match: b"P", url=PAGE).feed(markup)
+    assert fast_out == exact_out, markup

@@ -18,28 +18,37 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from .consent import Consent
+    from .errors import ConfigError, ConsentGateError, NotGatedError, StorageError
     from .middleware import ConsentGate, consent_of
     from .policy import Category, CookieSpec, Policy, PolicyError, Service
 
 _HOMES = {
     "Category": ".policy",
+    "ConfigError": ".errors",
     "Consent": ".consent",
     "ConsentGate": ".middleware",
+    "ConsentGateError": ".errors",
     "CookieSpec": ".policy",
+    "NotGatedError": ".errors",
     "Policy": ".policy",
     "PolicyError": ".policy",
     "Service": ".policy",
+    "StorageError": ".errors",
     "consent_of": ".middleware",
 }
 
 __all__ = [
     "Category",
+    "ConfigError",
     "Consent",
     "ConsentGate",
+    "ConsentGateError",
     "CookieSpec",
+    "NotGatedError",
     "Policy",
     "PolicyError",
     "Service",
+    "StorageError",
     "__version__",
     "consent_of",
 ]

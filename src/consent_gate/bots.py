@@ -12,9 +12,10 @@ distinct ones costs the bounded parse each, never more.
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from ua_parser import Parser, load_builtins
-from ua_parser.regex import Resolver
+if TYPE_CHECKING:
+    from ua_parser import Parser
 
 __all__ = ["is_bot", "prepare"]
 
@@ -23,7 +24,11 @@ _WINDOW = 256
 
 @cache
 def prepare() -> Parser:
-    """Compile the rules (~0.3 s, once per process): the gate calls it at start-up."""
+    """Compile the rules (~0.3 s, once per process): the gate calls it at start-up, and imports
+    ua-parser only then (its modules and YAML loader cost ~40 ms at import)."""
+    from ua_parser import Parser, load_builtins
+    from ua_parser.regex import Resolver
+
     return Parser(Resolver(load_builtins()))
 
 

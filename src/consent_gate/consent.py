@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal, Protocol
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from ._types import Headers
 from .cookies import HOST_PREFIX, set_cookie_header
+from .errors import ConsentGateError
 from .policy import Policy
 from .refusal import Refusal
 from .secret import signing_keys
@@ -37,10 +39,11 @@ __all__ = [
 Action = Literal["accept_all", "reject_all", "save", "withdraw"]
 ACTIONS: tuple[Action, ...] = ("accept_all", "reject_all", "save", "withdraw")
 _MAX_COOKIE = 2048
+_VERIFIED = 1024  # cookie values whose verification is kept (at most _MAX_COOKIE bytes each)
 _MAX_COPIES = 4  # consent cookies of one name verified per request; more are ignored
 
 
-class TooManyServicesError(ValueError):
+class TooManyServicesError(ConsentGateError, ValueError):
     """Per-service choices that would not fit in the consent cookie."""
 
 
@@ -134,6 +137,7 @@ class ConsentCodec:
             revision=policy.revision,
             catalogue=self._catalogue,
         )
+        self._verified = lru_cache(maxsize=_VERIFIED)(self._verify)
 
     def decide(
         self,
@@ -239,13 +243,23 @@ class ConsentCodec:
         """The decision in a cookie value, or `undecided` if it cannot be trusted."""
         if not value or len(value) > _MAX_COOKIE:
             return self.undecided
-        try:
-            payload, signed_at = self._serializer.loads(
-                value, max_age=self._policy.max_age, return_timestamp=True
-            )
-        except (BadData, json.JSONDecodeError, UnicodeDecodeError):
+        verified = self._verified(value)
+        if verified is None:
             return self.undecided
-        return self._from_payload(payload, signed_at)
+        consent, signed = verified
+        age = int(time.time()) - signed  # as itsdangerous judges it, on every request
+        return consent if 0 <= age <= self._policy.max_age else self.undecided
+
+    def _verify(self, value: str) -> tuple[Consent, int] | None:
+        """A cookie value's decision and signing time, if its signature holds (the age is
+        judged per request). Cached per value: a visitor sends the same cookie with every
+        request, and verifying it (HMAC, base64, JSON) is most of what a request costs."""
+        try:
+            payload, signed_at = self._serializer.loads(value, return_timestamp=True)
+        except (BadData, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        consent = self._from_payload(payload, signed_at)
+        return None if consent is self.undecided else (consent, int(signed_at.timestamp()))
 
     def _from_payload(self, payload: object, signed_at: datetime) -> Consent:
         if not isinstance(payload, dict) or payload.get("r") != self._policy.revision:

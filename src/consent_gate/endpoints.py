@@ -23,6 +23,7 @@ from .assets import Asset, Assets
 from .banner import Banner
 from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent, TooManyServicesError
 from .cookies import CookieRules, expire_headers
+from .errors import ConsentGateError
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
@@ -49,7 +50,7 @@ _JSON_METHODS = {
 }
 
 
-class RequestError(Exception):
+class RequestError(ConsentGateError):
     """A request the endpoint cannot act on; the message is shown to the client."""
 
     def __init__(self, message: str, status: int = 400) -> None:

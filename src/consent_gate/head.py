@@ -69,4 +69,4 @@ class HeadScripts:
             if "</script" in text.lower() or "<!--" in text:
                 raise ValueError("a head script part must not contain '</script' or '<!--'")
             body = self._bodies[sources] = text.encode("ascii", "backslashreplace")
-        return opening + b">" + body + b"</script>" + files
+        return b"".join((opening, b">", body, b"</script>", files))  # one copy of a long body

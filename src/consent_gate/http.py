@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import zlib
-from functools import cache
+from functools import cache, lru_cache
 
 from ._types import Headers, Scope
 
@@ -67,8 +67,9 @@ def cookie_names(headers: Headers) -> list[str]:
     ]
 
 
+@lru_cache(maxsize=256)
 def content_type(value: bytes | None) -> tuple[str, str | None]:
-    """(media type, charset) of a Content-Type value, both lower-cased."""
+    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few)."""
     if not value:
         return "", None
     media, *params = value.decode("latin-1").split(";")

@@ -44,13 +44,16 @@ class BodyEndInjector:
 
     def feed(self, data: bytes) -> bytes:
         buf = self._held + data if self._held else data
-        found = buf.lower().rfind(b"</body")
-        if found == -1 or len(buf) - found > _MAX_HELD:
+        # Only a "</body" within the last _MAX_HELD bytes is held: only those are lowered.
+        start = max(0, len(buf) - _MAX_HELD)
+        found = buf[start:].lower().rfind(b"</body")
+        if found == -1:
             # None, or too much after it to hold (append at the end). Keep a few bytes in
             # case a later "</body" straddles this chunk and the next.
             cut = max(0, len(buf) - 5)
             self._held, self._candidate = buf[cut:], False
             return buf[:cut]
+        found += start
         self._held, self._candidate = buf[found:], True
         return buf[:found]
 

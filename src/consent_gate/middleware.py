@@ -7,13 +7,12 @@ except Set-Cookie headers of refused categories, which never reach the browser.
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import logging
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import bots, fingerprint, i18n, runtime
@@ -24,7 +23,7 @@ from .consent import Consent, ConsentCodec
 from .consent_mode import ConsentMode, consent_aware
 from .cookies import CookieRules, expire_headers
 from .csp import Csp
-from .endpoints import Endpoints
+from .errors import ConfigError, ConfigTypeError, NotGatedError
 from .head import HeadScripts
 from .http import (
     Decoder,
@@ -46,10 +45,13 @@ from .rules import Match, Rules
 from .secret import weak_key_warnings
 from .signals import PrivacySignals
 from .storage import redacted
-from .storage.log import ConsentLog, StoreFactory, shown_version
-from .storage.report_flush import ReportFlusher
 from .unknown import UnknownParties
 from .urls import page_url
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoints
+    from .storage.log import ConsentLog, StoreFactory
+    from .storage.report_flush import ReportFlusher
 
 __all__ = ["ConsentGate", "consent_of"]
 
@@ -101,18 +103,7 @@ class ConsentGate:
         )
         self.cookie_rules = CookieRules(self.policy)
         self.banner = Banner(self.policy, self.cookie_rules)
-        self.log = (
-            ConsentLog(
-                self.policy,
-                {
-                    lang: shown_version(self.banner.first_layer(lang), self.banner.policy_json())
-                    for lang in dict.fromkeys([self.banner.default_lang, *self.banner.languages])
-                },
-                store,
-            )
-            if self.policy.log.enabled
-            else None
-        )
+        self.log = _consent_log(self.policy, self.banner, store)
         if self.policy.banner.hide_from_bots:
             bots.prepare()
         self.report_flusher = _report_flusher(self.policy, self.log, self.reports)
@@ -135,7 +126,7 @@ class ConsentGate:
         runtime.install(self.policy, self.rules, self.csp.enabled, self.head, self.assets)
         if self.csp.enabled:
             self.reports.register(self.csp.report_kind(self.read))
-        self.endpoints = Endpoints(
+        self.endpoints = _endpoints()(
             self.policy,
             self.codec,
             self.cookie_rules,
@@ -225,14 +216,14 @@ def consent_of(request: Any) -> Consent:
     Django's ASGIRequest, Litestar, Quart) or for the scope itself."""
     scope = getattr(request, "scope", request)
     if not isinstance(scope, Mapping):  # a WSGI request (Django's runserver) has no scope
-        raise LookupError(
+        raise NotGatedError(
             f"no ASGI scope on this {type(request).__name__}: ConsentGate is ASGI middleware, "
             "so serve the app through ASGI (Django: asgi.py under uvicorn, not runserver)"
         )
     try:
         consent: Consent = scope["consent"]
     except KeyError:
-        raise LookupError("no consent in this scope: is ConsentGate wrapping the app?") from None
+        raise NotGatedError("no consent in this scope: is ConsentGate wrapping the app?") from None
     return consent
 
 
@@ -617,10 +608,36 @@ def _lifespan(
         elif message["type"] == "lifespan.shutdown":
             await log.shutdown()
             if reports is not None:
+                import asyncio  # loaded by the server already; not at the gate's import
+
                 await asyncio.to_thread(reports.close)
         return message
 
     return wrapped
+
+
+def _endpoints() -> type[Endpoints]:
+    """The endpoints' module, imported when a gate is built: with Starlette's responses it
+    costs ~80 ms, which `import consent_gate` alone should not pay."""
+    from .endpoints import Endpoints
+
+    return Endpoints
+
+
+def _consent_log(
+    policy: Policy, banner: Banner, store: str | StoreFactory | None
+) -> ConsentLog | None:
+    """The consent log, if the policy keeps one. Its modules (journal, writer process, stores)
+    are imported here, when a gate is built, not with the gate's module."""
+    if not policy.log.enabled:
+        return None
+    from .storage.log import ConsentLog, shown_version
+
+    shown = {
+        lang: shown_version(banner.first_layer(lang), banner.policy_json())
+        for lang in dict.fromkeys([banner.default_lang, *banner.languages])
+    }
+    return ConsentLog(policy, shown, store)
 
 
 def _report_flusher(
@@ -629,6 +646,8 @@ def _report_flusher(
     """Reports also counted in the consent log's store, for one view of every process."""
     if log is None or not policy.reports.flush_seconds:
         return None
+    from .storage.report_flush import ReportFlusher
+
     flusher = ReportFlusher(
         log.opener(),
         interval=policy.reports.flush_seconds,
@@ -647,7 +666,7 @@ def _policy(policy: object) -> Policy:
         return policy
     if isinstance(policy, str | os.PathLike):
         return Policy.from_toml(policy)
-    raise TypeError(
+    raise ConfigTypeError(
         f"policy: expected a Policy or the path of a TOML file, got {type(policy).__name__}"
     )
 
@@ -657,12 +676,12 @@ def _check_store(store: object) -> None:
     if store is None or callable(store):
         return
     if not isinstance(store, str):
-        raise TypeError(
+        raise ConfigTypeError(
             "store: expected a DSN ('sqlite:///path', 'postgresql://...') or a function that "
             f"returns a SqlStore, got {type(store).__name__}"
         )
     if not is_dsn(store):
-        raise ValueError(
+        raise ConfigError(
             f"store: {redacted(store)!r} is not 'sqlite:///path' or 'postgresql://...'"
         )
 

@@ -19,7 +19,7 @@ from html import unescape
 from urllib.parse import unquote_to_bytes
 
 from ._patterns import trie
-from .rules import Blocker, Match
+from .rules import Blocker, Examine, Match
 from .stylesheets import css_urls, may_load
 from .urls import DOCUMENT, absolute, refresh_url, target
 
@@ -62,6 +62,7 @@ _LOADING = (
 # All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
 _WS = rb"[\t\n\f\r ]"
 _NAME_END = rb"(?=[\t\n\f\r />])"
+_NAME_END_BYTES = frozenset(bytes([c]) for c in b"\t\n\f\r />")
 # One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
 _NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"  # its first character may be "="
 
@@ -103,9 +104,10 @@ _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 # What the fast path copies without reading URLs: no "&" (a character reference can spell any
 # URL), no ":" (`https:host` needs no slashes), no control character.
 _QUIET = rb"[^>/\\:&\x00-\x08\x0b\x0e-\x1f"
-_UNTOKENISED_LOADING = trie(
-    {n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")}
+_UNTOKENISED_NAMES = frozenset(
+    n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")
 )
+_UNTOKENISED_LOADING = trie(set(_UNTOKENISED_NAMES))
 
 
 # A tag without a style attribute, read with the exact attribute grammar.
@@ -122,10 +124,35 @@ _UNSTAMPED_ATTR = (
 )
 
 
+@lru_cache(maxsize=4)
+def _unloading(styles: bool) -> bytes:
+    """Loading tags (not scripts, bases or raw text) that lack every attribute they could load
+    from, their owner's mark and (with `styles`) a style attribute: they load nothing."""
+    by_attrs: dict[frozenset[bytes], set[bytes]] = {}
+    for name in _UNTOKENISED_NAMES:
+        attrs = {*_URL_ATTRS[name], *_DOCUMENT_ATTRS.get(name, ()), b"data-consent"}
+        if name == b"meta":
+            attrs = {b"http-equiv", b"data-consent"}  # only a refresh loads (see _classify)
+        by_attrs.setdefault(frozenset(attrs | ({b"style"} if styles else set())), set()).add(name)
+    return b"".join(
+        rb"|<"
+        + trie(names)
+        + _NAME_END
+        + rb"(?=(?:(?![\t\n\f\r /]*+"
+        + trie(set(attrs))
+        + rb"[\t\n\f\r /=>])"
+        + ATTRIBUTE
+        + rb")*+[\t\n\f\r /]*+>)"
+        + _FAST_ATTRS
+        + rb">"
+        for attrs, names in sorted(by_attrs.items(), key=lambda item: sorted(item[1]))
+    )
+
+
 @lru_cache(maxsize=64)
 def _skip(
     hosts: frozenset[str],
-    every_tag: bool,
+    examine: Examine,
     marks: bool,
     stamping: bool = False,
     styles: bool = False,
@@ -133,39 +160,44 @@ def _skip(
 ) -> re.Pattern[bytes]:
     """Copies text and every tag that cannot load anything, stopping before the first that can.
 
-    A loading tag is copied too when it provably names no known host: no quoted value holds a
-    ">" (so it ends at the first ">"), and before that ">" no "//" is followed by a known host
-    and no site owner's mark appears (looked for only when the buffer holds one: `marks`).
-    With first-party path rules every loading tag is examined. With `styles` (the buffer holds
-    CSS that may load something), a tag with a style attribute is examined too. `in_point`:
-    inside an HTML integration point of foreign content, whose end tags (and MathML's glyph
-    tags) Python follows.
+    A loading tag is copied too when none of the attributes it loads from is there (read with
+    the exact attribute grammar). `examine` says which of the others are copied as well, when
+    no quoted value holds a ">" (so the tag ends at the first ">"): "known", those in which no
+    "//" before that ">" is followed by a known host and no site owner's mark appears (looked
+    for only when the buffer holds one: `marks`); "absolute", those with no "//" at all (only
+    relative URLs, which stay on the page's own site: unknown third parties are judged);
+    "all", none (first-party path rules, or a base URL on another host). With `styles` (the
+    buffer holds CSS that may load something), a tag with a style attribute is examined too.
+    `in_point`: inside an HTML integration point of foreign content, whose end tags (and
+    MathML's glyph tags) Python follows.
     """
-    quick = b""
     script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
-    if not every_tag:
-        known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+    quick = _unloading(styles)
+    if examine != "all":
+        if examine == "known":
+            known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
+            host = rb"(?:" + _HOST_CHAR + rb"*\.)?" + known + rb"(?![a-z0-9-]|\.[a-z0-9])|"
+        else:
+            host = rb"|"  # any host at all
         plain = _QUIET + (rb"d]++|d(?!ata-consent)" if marks else rb"]++")
         safe = (
-            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a known
-            # host, or by a host with user info, escapes, tabs, newlines or non-ASCII in it;
-            # a ":" ends no "http", "https" or "data" (a tab or newline may end one), or comes
-            # before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
+            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a host
+            # examined, or by a host with user info, escapes, tabs, newlines or non-ASCII in
+            # it; a ":" ends no "http", "https" or "data" (a tab or newline may end one), or
+            # comes before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
             _NAME_END
             + rb"(?=(?:"
             + plain
-            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\](?:"
-            + _HOST_CHAR
-            + rb"*\.)?"
-            + known
-            + rb"(?![a-z0-9-]|\.[a-z0-9])|[/\\]"
+            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\]"
+            + host
+            + rb"[/\\]"
             + _HOST_CHAR
             + rb"*[\t\n\r@%\\\x80-\xff]|[/\\]{2}|[\t\n\r]))*+>)"
             + _FAST_ATTRS_NO_GT
             + rb">"
         )
         # ...and a script with no text at all (the usual external one) is copied whole.
-        quick = (
+        quick += (
             rb"|<"
             + _UNTOKENISED_LOADING
             + safe
@@ -421,7 +453,7 @@ class HtmlRewriter:
         blocker = self._blocker
         return _skip(
             blocker.hosts,
-            blocker.examines_every_tag or self._moved,
+            "all" if self._moved else blocker.examines,
             marks,
             bool(self._nonce),
             self._styled(low),
@@ -692,8 +724,8 @@ class HtmlRewriter:
         text_start = pos + len(held.source) if held else pos
         token_re = _SCRIPT_TOKEN[1 if self._noscript else 0]
         scan = max(self._scan, text_start)
-        end = None
-        while (token := token_re.search(low, scan)) is not None:
+        end = self._plain_end(low, scan) if self._script_state == _PLAIN else None
+        while end is None and (token := token_re.search(low, scan)) is not None:
             text = token.group()
             scan = token.end()
             if text == b"<!--":
@@ -732,6 +764,19 @@ class HtmlRewriter:
         self._mode = _DATA
         self._scan = 0
         return end, True
+
+    def _plain_end(self, low: bytes, scan: int) -> int | None:
+        """Where script text still in its plain state ends, if no "<!--" comes first (which
+        starts the escape states the tokens' expression follows): found with `find`, ten
+        times as fast on real scripts. None: not in the buffer, or it takes the expression."""
+        end = _end_tag_at(low, scan, b"</script")
+        if self._noscript:
+            other = _end_tag_at(low, scan, b"</noscript")
+            if other != -1 and (end == -1 or other < end):
+                end = other
+        if end == -1 or low.find(b"<!--", scan, end) != -1:
+            return None
+        return end
 
     def _classify(self, tag: _Tag) -> Match | None:
         explicit = tag.explicit()
@@ -906,6 +951,15 @@ class _Tag:
     @property
     def name_end(self) -> int:
         return self.found.end(1) - self.found.start()
+
+
+def _end_tag_at(low: bytes, start: int, opening: bytes) -> int:
+    """The first `opening` (e.g. b"</script") from `start` that a name end follows, or -1."""
+    at = low.find(opening, start)
+    after = len(opening)
+    while at != -1 and low[at + after : at + after + 1] not in _NAME_END_BYTES:
+        at = low.find(opening, at + 1)
+    return at
 
 
 def _urls(attr_name: bytes, value: bytes) -> list[str]:

@@ -11,16 +11,18 @@ import copy
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
-from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick
+from ahocorasick_rs import MATCHKIND_LEFTMOST_LONGEST, BytesAhoCorasick, Implementation
 
 from .policy import Policy, Service, extended_catalogue
 from .refusal import Refusal
 from .unknown import UnknownParties, site_of
 from .urls import DOCUMENT, target
 
-__all__ = ["MAX_CACHED", "Blocker", "Classifier", "Match", "Rules", "Unknown"]
+__all__ = ["MAX_CACHED", "Blocker", "Classifier", "Examine", "Match", "Rules", "Unknown"]
 
+Examine = Literal["known", "absolute", "all"]
 MAX_CACHED = 1024  # refusals whose blockers (head scripts, CSP headers) are kept
 
 
@@ -89,8 +91,14 @@ class Classifier:
             generated - {h for s in services for h in s.hosts if s not in extended_catalogue()}
         )
         self._signatures = list(signatures.values())
+        # A DFA, built once (~40 ms, ~5 MB for the catalogue's ~3,300 names): it searches
+        # twice as fast as the NFA the package picks by itself for that many.
         self._signature_search = (
-            BytesAhoCorasick(list(signatures), matchkind=MATCHKIND_LEFTMOST_LONGEST)
+            BytesAhoCorasick(
+                list(signatures),
+                matchkind=MATCHKIND_LEFTMOST_LONGEST,
+                implementation=Implementation.DFA,
+            )
             if signatures
             else None
         )
@@ -121,7 +129,7 @@ class Classifier:
         `+` are undone first, so `'<scr' + 'ipt src="https:\\/\\/tracker…` is read whole."""
         if self._signature_search is None:
             return []
-        text = _JOINED.sub(b"", text)
+        text = joined(text)
         if b"\\" in text:
             text = _JS_ESCAPE.sub(_unescape, text)
         found: list[Match] = []
@@ -193,10 +201,14 @@ class Blocker:
         self.refused = self.refusal.touched
         self._classifier = classifier
         self._consent_aware = consent_aware
-        # Unknown third parties can be on any host: every loading tag is looked at.
-        self.examines_every_tag = classifier.has_paths or classifier.unknown is not None
         self.hosts = classifier.hosts
         self.own_site = ""  # the request's registrable domain, for unknown third parties
+        # Which loading tags must be read (see rewriter._skip): those naming a known host;
+        # those naming any host (unknown third parties can be on any; relative URLs stay on
+        # the request's own site, once `for_host` knows it); or all (first-party path rules).
+        self.examines: Examine = (
+            "all" if classifier.has_paths or classifier.unknown is not None else "known"
+        )
 
     def for_host(self, host: str) -> Blocker:
         """This blocker for a page served under `host`: URLs of its own site are never an
@@ -205,6 +217,8 @@ class Blocker:
             return self
         blocker = copy.copy(self)
         blocker.own_site = site_of(host)
+        if not self._classifier.has_paths:
+            blocker.examines = "absolute"
         return blocker
 
     def may_match(self, low: bytes, start: int, end: int) -> bool:
@@ -276,7 +290,9 @@ _MAY_MATCH = re.compile(rb"[/\\][/\\]|[:&]|data-consent")
 
 
 # Script text: string literals joined with "+", escapes that spell ASCII, a host's path.
-_JOINED = re.compile(rb"[\"'`]\s*+\+\s*+[\"'`]")
+_JOINED = re.compile(rb"\+[ \t\n\r\f\v]*+[\"'`]")  # a literal first: found in C at speed
+_SPACE = frozenset(b" \t\n\r\f\v")
+_QUOTES = frozenset(b"\"'`")
 _JS_ESCAPE = re.compile(rb"\\(?:x([0-7][0-9a-f])|u00([0-7][0-9a-f])|u\{0*([0-7][0-9a-f])\}|(/))")
 _NAME_BYTE = re.compile(rb"[a-z0-9-]")
 _DOT_LABEL = re.compile(rb"\.[a-z0-9]")
@@ -289,6 +305,27 @@ _LOADS_BEFORE = re.compile(
     rb"|\.open\(|import\(|importscripts|getscript|loadscript|\.ajax"
 )
 _LOADED_PATH = re.compile(rb"\.(?:js|gif|png|php)\b|pixel|beacon|collect|track|/tag|/event")
+
+
+def joined(text: bytes) -> bytes:
+    """Script text with string literals joined by "+" made one (`'goo' + 'gle'`: `'google'`).
+
+    What `re.sub(rb"[\"'`]\\s*+\\+\\s*+[\"'`]", b"", text)` gives, found from the "+" rather
+    than from every quote (which ran at a tenth of the speed on real scripts).
+    """
+    pieces: list[bytes] = []
+    last = 0
+    for found in _JOINED.finditer(text):
+        start = found.start()
+        while start > last and text[start - 1] in _SPACE:
+            start -= 1
+        if start > last and text[start - 1] in _QUOTES:
+            pieces.append(text[last : start - 1])
+            last = found.end()
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return b"".join(pieces)
 
 
 def _unescape(found: re.Match[bytes]) -> bytes:

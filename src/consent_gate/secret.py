@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .errors import ConfigError, ConfigTypeError
+
 __all__ = ["signing_keys", "weak_key_warnings"]
 
 _MIN_LENGTH = 32  # characters (bytes for a bytes key): secrets.token_urlsafe(32) gives 43
@@ -18,16 +20,17 @@ _HINT = "a string, e.g. os.environ['CONSENT_GATE_SECRET'], or a list of them, ne
 
 
 def signing_keys(secret_key: object) -> list[bytes]:
-    """The `secret_key` argument as keys, the first signing; TypeError or ValueError naming it."""
+    """The `secret_key` argument as keys, the first signing; a `ConfigTypeError` or
+    `ConfigError` naming it."""
     keys = []
     for name, key in _named(secret_key):
         if not isinstance(key, str | bytes):
-            raise TypeError(f"{name}: expected {_HINT}; got {type(key).__name__}")
+            raise ConfigTypeError(f"{name}: expected {_HINT}; got {type(key).__name__}")
         if not key:
-            raise ValueError(f"{name}: give a non-empty key ({_GENERATE})")
+            raise ConfigError(f"{name}: give a non-empty key ({_GENERATE})")
         keys.append(key.encode() if isinstance(key, str) else key)
     if not keys:
-        raise ValueError(f"secret_key: give at least one key ({_GENERATE})")
+        raise ConfigError(f"secret_key: give at least one key ({_GENERATE})")
     return keys
 
 
@@ -64,5 +67,5 @@ def _named(secret_key: object) -> list[tuple[str, object]]:
     if isinstance(secret_key, str | bytes):
         return [("secret_key", secret_key)]
     if not isinstance(secret_key, Sequence):
-        raise TypeError(f"secret_key: expected {_HINT}; got {type(secret_key).__name__}")
+        raise ConfigTypeError(f"secret_key: expected {_HINT}; got {type(secret_key).__name__}")
     return [(f"secret_key[{index}]", key) for index, key in enumerate(secret_key)]

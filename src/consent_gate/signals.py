@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from . import evidence
 from ._types import Headers, Receive, Scope, Send
@@ -20,7 +21,9 @@ from .consent import Consent, ConsentCodec
 from .http import header
 from .policy import Policy
 from .storage.journal import JournalError
-from .storage.log import ConsentLog
+
+if TYPE_CHECKING:
+    from .storage.log import ConsentLog
 
 __all__ = ["WELL_KNOWN", "PrivacySignals"]
 

@@ -10,6 +10,7 @@ implementation of the WHATWG URL standard that browsers follow, against the page
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 from ada_url import URL
@@ -52,6 +53,7 @@ def absolute(value: str, base: str = DOCUMENT) -> str | None:
         return None
 
 
+@lru_cache(maxsize=1024)
 def page_url(scheme: str, host: str, path: str) -> str:
     """The address of the page a request asked for, what its relative URLs resolve against.
 

@@ -6,10 +6,10 @@ of Set-Cookie lines, one per name per parent domain: 11,500 bytes out per byte i
 
 from __future__ import annotations
 
-from gate_client import call
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from asgi_client import run
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Headers, Receive, Scope, Send
 from consent_gate.cookies import MAX_EXPIRY_BYTES, MAX_EXPIRY_LINES
@@ -50,7 +50,7 @@ def _check(gate: ConsentGate, headers: Headers) -> list[float]:
         ("GET", "/", b""),
         ("POST", "/consent-gate/consent", b'{"action": "reject_all"}'),
     ):
-        response = call(gate, method, path, headers, body)
+        response = run(gate, method, path, headers, body)
         assert response.status == 200
         assert len(response.values(b"set-cookie")) <= MAX_EXPIRY_LINES + 1
         assert _expiry_bytes(response.headers) <= MAX_EXPIRY_BYTES
@@ -78,7 +78,7 @@ def test_a_huge_request_gets_no_more_than_a_small_one() -> None:
 def test_a_host_outside_the_site_domains_gives_no_domain_of_its_own() -> None:
     gate = _gate(site={"domains": ["example.com"]})
     for headers in (_worst(b"www.attacker.example", 3), _worst(b"a." * 100 + b"com", 3)):
-        response = call(gate, "GET", "/", headers)
+        response = run(gate, "GET", "/", headers)
         domains = {
             line.partition(b"; Domain=")[2]
             for line in response.values(b"set-cookie")
@@ -88,7 +88,7 @@ def test_a_host_outside_the_site_domains_gives_no_domain_of_its_own() -> None:
 
 
 def test_a_host_inside_the_site_domains_gives_itself_and_its_domain() -> None:
-    response = call(
+    response = run(
         _gate(site={"domains": ["example.com"]}), "GET", "/", _worst(b"www.example.com", 1)
     )
     lines = [line for line in response.values(b"set-cookie") if line.startswith(b"_ga_0=")]
@@ -111,7 +111,7 @@ def test_a_host_inside_the_site_domains_gives_itself_and_its_domain() -> None:
 )
 def test_no_host_and_no_cookie_names_give_more_than_the_cap(host: bytes, names: list[str]) -> None:
     cookies = "; ".join(f"{name}=1" for name in names).encode("utf-8", "surrogatepass")
-    response = call(GATE, "GET", "/", [(b"host", host), (b"cookie", cookies)])
+    response = run(GATE, "GET", "/", [(b"host", host), (b"cookie", cookies)])
     assert response.status == 200
     assert _expiry_bytes(response.headers) <= MAX_EXPIRY_BYTES
     assert len(response.values(b"set-cookie")) <= MAX_EXPIRY_LINES

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gate_client import call
 
+from asgi_client import run
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.evidence import MAX_LANGUAGE, MAX_PAGE, MAX_USER_AGENT
@@ -51,25 +51,24 @@ def spy(tmp_path: Any) -> Spy:
 
 def test_a_script_posting_decisions_is_held_to_the_budget(spy: Spy) -> None:
     statuses = [
-        call(spy.gate, "POST", CONSENT, JSON, b'{"action": "accept_all"}').status
-        for _ in range(200)
+        run(spy.gate, "POST", CONSENT, JSON, b'{"action": "accept_all"}').status for _ in range(200)
     ]
     assert statuses.count(200) == PER_MINUTE
     assert statuses.count(429) == 200 - PER_MINUTE
     assert len(spy.records) == PER_MINUTE
-    refused = call(spy.gate, "POST", CONSENT, [*JSON, (b"accept", b"application/json")], b"{}")
+    refused = run(spy.gate, "POST", CONSENT, [*JSON, (b"accept", b"application/json")], b"{}")
     assert refused.status == 400  # malformed requests are answered before the budget is spent
-    refused = call(spy.gate, "POST", CONSENT, JSON, b'{"action": "reject_all"}')
+    refused = run(spy.gate, "POST", CONSENT, JSON, b'{"action": "reject_all"}')
     assert refused.status == 429
     assert b"too many decisions" in refused.body
     assert refused.values(b"set-cookie") == []  # not recorded, so not acknowledged either
-    other = call(spy.gate, "POST", CONSENT, JSON, b'{"action": "reject_all"}', client="192.0.2.9")
+    other = run(spy.gate, "POST", CONSENT, JSON, b'{"action": "reject_all"}', client="192.0.2.9")
     assert other.status == 200
 
 
 def test_rotating_ipv6_addresses_in_one_slash_64_share_a_budget(spy: Spy) -> None:
     statuses = [
-        call(
+        run(
             spy.gate, "POST", CONSENT, JSON, b'{"action": "reject_all"}', client=f"2001:db8::{n:x}"
         ).status
         for n in range(50)
@@ -84,7 +83,7 @@ def test_stored_fields_are_capped_and_normalised(spy: Spy) -> None:
         (b"user-agent", b"Mozilla/5.0 " + b"x" * 16_000),
         (b"accept-language", b"en;q=0.9," * 2_000),
     ]
-    assert call(spy.gate, "POST", CONSENT, headers, form).status == 303
+    assert run(spy.gate, "POST", CONSENT, headers, form).status == 303
     (record,) = spy.records
     assert len(record["page"]) <= MAX_PAGE
     assert "secret" not in record["page"]
@@ -95,13 +94,13 @@ def test_stored_fields_are_capped_and_normalised(spy: Spy) -> None:
 
 def test_a_referer_page_is_kept_without_its_query(spy: Spy) -> None:
     headers = [*JSON, (b"referer", b"http://testserver/shop/item?email=a%40b.example")]
-    assert call(spy.gate, "POST", CONSENT, headers, b'{"action": "reject_all"}').status == 200
+    assert run(spy.gate, "POST", CONSENT, headers, b'{"action": "reject_all"}').status == 200
     assert spy.records[0]["page"] == "/shop/item"
 
 
 def test_a_script_dropping_cookies_under_gpc_cannot_flood_the_log(spy: Spy) -> None:
     gpc = [(b"host", b"testserver"), (b"sec-gpc", b"1")]
-    responses = [call(spy.gate, "GET", f"/page{n}", gpc) for n in range(500)]
+    responses = [run(spy.gate, "GET", f"/page{n}", gpc) for n in range(500)]
     assert len(spy.records) == PER_MINUTE
     assert all(r["action"] == "gpc_opt_out" for r in spy.records)
     print(f"\n500 cookie-less GPC page views from one address: {len(spy.records)} records")
@@ -114,11 +113,11 @@ def test_a_script_dropping_cookies_under_gpc_cannot_flood_the_log(spy: Spy) -> N
 
 def test_a_visitor_who_keeps_the_cookie_is_recorded_once(spy: Spy) -> None:
     gpc = [(b"host", b"testserver"), (b"sec-gpc", b"1")]
-    first = call(spy.gate, "GET", "/", gpc)
+    first = run(spy.gate, "GET", "/", gpc)
     (line,) = [v for v in first.values(b"set-cookie") if v.startswith(b"consent_gate=")]
     cookie = (b"cookie", line.split(b";")[0])
     for n in range(20):
-        later = call(spy.gate, "GET", f"/p{n}", [*gpc, cookie])
+        later = run(spy.gate, "GET", f"/p{n}", [*gpc, cookie])
         assert not any(v.startswith(b"consent_gate=") for v in later.values(b"set-cookie"))
     assert len(spy.records) == 1
     assert spy.records[0]["page"] == "/"

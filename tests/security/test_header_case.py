@@ -6,13 +6,13 @@ bytes with lower-case names once let such pages through with no banner and live 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import django
 import httpx
 from django.conf import settings
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.consent import ConsentCodec
@@ -29,12 +29,8 @@ PAGE = (
 
 
 def fetch(app: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://shop.example") as c:
-            return await c.get("/", headers={"accept": "text/html", **(headers or {})})
-
-    return asyncio.run(go())
+    client = Client(app, base_url="https://shop.example")
+    return client.get("/", headers={"accept": "text/html", **(headers or {})})
 
 
 def assert_gated(response: httpx.Response) -> None:

@@ -10,18 +10,16 @@ output, parsed as a browser would, must equal the structure of a benign request'
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import re
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asgi_client import Client, run
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.banner import Banner
@@ -102,36 +100,18 @@ GATES = {mode: gate(mode) for mode in ("off", "report-only", "enforce")}
 
 def call(app: ConsentGate, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
     """One GET through the gate, with a raw path and query as a server would pass them."""
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode("utf-8", "surrogateescape"),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"shop.example"), (b"accept", b"text/html"), *headers],
-        "client": ("203.0.113.9", 5000),
-        "server": ("shop.example", 443),
-    }
-    body: list[bytes] = []
-    status: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status.append(message["status"])
-        else:
-            body.append(message.get("body", b""))
-
-    asyncio.run(app(scope, receive, send))
-    assert status
-    assert status[0] < 500
-    return b"".join(body)
+    sent = run(
+        app,
+        "GET",
+        path,
+        [(b"host", b"shop.example"), (b"accept", b"text/html"), *headers],
+        query=query,
+        scheme="https",
+        client="203.0.113.9",
+        server=("shop.example", 443),
+    )
+    assert sent.status < 500
+    return sent.body
 
 
 def latin1(text: str) -> bytes:
@@ -205,14 +185,9 @@ def test_the_reported_payload_adds_no_attribute() -> None:
 
 
 def test_srcdoc_placeholders_carry_the_address_escaped_twice() -> None:
-    response = asyncio.run(_get(GATES["report-only"], '/a"b<c'))
+    client = Client(GATES["report-only"], base_url="https://shop.example")
+    response = client.get('/a"b<c', headers={"accept": "text/html"})
     assert "name=&#34;next&#34; value=&#34;/a&amp;#34;b&amp;lt;c&#34;" in response.text
-
-
-async def _get(app: ConsentGate, path: str) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://shop.example") as client:
-        return await client.get(path, headers={"accept": "text/html"})
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from gate_client import exchange
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asgi_client import exchange
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.fingerprint import API_NAMES

@@ -10,8 +10,7 @@ import random
 import string
 import time
 
-from gate_client import exchange
-
+from asgi_client import exchange
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
 from pg_cluster import Cluster
 from starlette.applications import Starlette
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate.cli import main
 from consent_gate.storage import open_store
@@ -90,16 +90,12 @@ class _Site:
             }
         }
 
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.gate)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                return await client.post(
-                    "/consent-gate/reports/csp",
-                    content=json.dumps(body),
-                    headers={"content-type": "application/csp-report"},
-                )
-
-        assert asyncio.run(go()).status_code == 204
+        response = Client(self.gate, base_url="http://t").post(
+            "/consent-gate/reports/csp",
+            content=json.dumps(body),
+            headers={"content-type": "application/csp-report"},
+        )
+        assert response.status_code == 204
 
     def flush(self) -> None:
         flusher = self.gate.report_flusher

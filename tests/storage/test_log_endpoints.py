@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import Receive, Scope, Send
 from consent_gate.policy import LogSettings
@@ -36,14 +37,14 @@ def decide(
 ) -> list[httpx.Response]:
     """Post the choices in turn with one cookie jar, as one visitor would."""
 
+    visitor = Client(app, base_url=SITE, client=client)
+
     async def go() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url=SITE) as http:
-            out = []
-            for kwargs in requests:
-                headers = {"origin": SITE, **kwargs.pop("headers", {})}
-                out.append(await http.post(CONSENT, headers=headers, **kwargs))
-            return out
+        out = []
+        for kwargs in requests:
+            headers = {"origin": SITE, **kwargs.pop("headers", {})}
+            out.append(await visitor.arequest("POST", CONSENT, headers=headers, **kwargs))
+        return out
 
     return asyncio.run(go())
 

@@ -147,6 +147,22 @@ def test_purge_deletes_only_records_expired_before_the_cutoff(dsn: str) -> None:
         store.close()
 
 
+def test_a_batch_with_a_refused_record_keeps_none_of_it_and_the_store_goes_on(dsn: str) -> None:
+    """One transaction per batch: the SQLite chunk already inserted is rolled back with the one
+    that failed, and neither store is left inside a transaction for the next write."""
+    store = open_store(dsn)
+    try:
+        batch = [record(number) for number in range(1, 601)]
+        batch[550] = dataclasses.replace(batch[550], page=None)  # type: ignore[arg-type]
+        with pytest.raises(store.refused):
+            store.write(batch)
+        assert store.count() == 0
+        store.write([record(1)])
+        assert store.count() == 1
+    finally:
+        store.close()
+
+
 def test_open_store_rejects_other_schemes() -> None:
     with pytest.raises(ValueError, match="sqlite:///"):
         open_store("mysql://x")

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pg_cluster import Cluster
 from test_log_endpoints import CONSENT, SITE, _site
 from test_store import record
 
+from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate.storage import SqlStore, open_store, sqlite_path
 from consent_gate.storage.journal import SUFFIX, Journal
@@ -76,15 +76,14 @@ def test_twenty_visitors_times_two_hundred_decisions_lose_nothing(dsn: str) -> N
     app = ConsentGate(_site, secret_key="load", policy=policy, store=dsn)
 
     async def visitor(number: int) -> set[str]:
-        transport = httpx.ASGITransport(app=app, client=(f"10.0.0.{number}", 1))
+        http = Client(app, base_url=SITE, client=(f"10.0.0.{number}", 1))
         ids = set()
-        async with httpx.AsyncClient(transport=transport, base_url=SITE) as http:
-            for turn in range(200):
-                action = ("accept_all", "reject_all", "withdraw", "save")[turn % 4]
-                body = {"action": action, "categories": ["analytics"]}
-                response = await http.post(CONSENT, json=body, headers={"origin": SITE})
-                assert response.status_code == 200
-                ids.add(response.json()["id"])
+        for turn in range(200):
+            action = ("accept_all", "reject_all", "withdraw", "save")[turn % 4]
+            body = {"action": action, "categories": ["analytics"]}
+            response = await http.arequest("POST", CONSENT, json=body, headers={"origin": SITE})
+            assert response.status_code == 200
+            ids.add(response.json()["id"])
         return ids
 
     async def crowd() -> list[set[str]]:

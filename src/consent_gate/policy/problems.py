@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..errors import ConfigError
+
 __all__ = ["PolicyError", "Problems"]
 
 
-class PolicyError(ValueError):
+class PolicyError(ConfigError):
     """A policy that cannot be used. The message starts with the first offending key; `problems`
     holds every (key, message) found, so a file's mistakes can be fixed in one go."""
 

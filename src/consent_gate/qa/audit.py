@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from ..cookies import HOST_PREFIX, CookieRules
+from ..errors import ConsentGateError
 from ..policy import Policy
 from ..rules import Classifier
 from .banners import detect_banner
@@ -48,7 +49,7 @@ CHOICE_TIMEOUT = 15.0  # seconds for the site to answer a choice
 Verdict = Literal["pass", "fail", "not clicked", "error"]
 
 
-class AuditError(Exception):
+class AuditError(ConsentGateError):
     """The audit could not run at all (the start page could not be loaded)."""
 
 

@@ -6,8 +6,14 @@
 
 from __future__ import annotations
 
-from .records import ConsentRecord, Decision, Shown
-from .sql import SqlStore
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .records import ConsentRecord, Decision, Shown
+    from .sql import SqlStore
 
 __all__ = [
     "ConsentRecord",
@@ -39,11 +45,11 @@ def open_store(dsn: str, *, synced: bool = False) -> SqlStore:
         except ModuleNotFoundError as exc:
             if exc.name != "psycopg":
                 raise
-            raise ValueError(
+            raise ConfigError(
                 "a postgresql:// consent log needs psycopg: pip install 'consent-gate[postgres]'"
             ) from None
         return PostgresStore(dsn)
-    raise ValueError(f"{dsn!r}: use sqlite:///path or postgresql://...")
+    raise ConfigError(f"{dsn!r}: use sqlite:///path or postgresql://...")
 
 
 def redacted(dsn: str) -> str:
@@ -53,3 +59,11 @@ def redacted(dsn: str) -> str:
         user, _, host = rest.rpartition("@")
         rest = f"{user.partition(':')[0]}:***@{host}" if ":" in user else rest
     return scheme + sep + rest
+
+
+# Loaded on first use: the gate imports this package for `redacted` and the journal's error,
+# and the stores' modules are only needed once a consent log is built.
+__getattr__ = lazy_attributes(
+    __name__,
+    {"ConsentRecord": ".records", "Decision": ".records", "Shown": ".records", "SqlStore": ".sql"},
+)

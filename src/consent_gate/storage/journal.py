@@ -14,7 +14,6 @@ or its process stopped or died): the shipper replays it and deletes it.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import os
@@ -23,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from ..errors import StorageError
 from .frames import encode
 
 __all__ = ["SUFFIX", "Journal", "JournalError"]
@@ -33,7 +33,7 @@ SUFFIX = ".journal"
 _ROTATE_AT = 64 << 20  # bytes; a finished file is shipped and deleted, so the disk use stays flat
 
 
-class JournalError(Exception):
+class JournalError(StorageError):
     """The decision could not be journaled, so it must not be acknowledged."""
 
 
@@ -99,6 +99,8 @@ class Journal:
     async def durable(self) -> None:
         """Return once everything appended so far is on disk (fsync on); at once otherwise."""
         if self.fsync and self._synced < self._written:
+            import asyncio  # the server loaded it; importing the gate should not
+
             await asyncio.to_thread(self._sync, self._written)
 
     def close(self) -> None:

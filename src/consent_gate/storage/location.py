@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import StorageError
+
 __all__ = ["LogLocationError", "check_writable"]
 
 
-class LogLocationError(OSError):
+class LogLocationError(StorageError, OSError):
     """The consent log cannot be written where the settings put it; names the setting."""
 
 

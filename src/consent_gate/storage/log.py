@@ -6,7 +6,6 @@ process of its own for a DSN, a thread for a store factory) takes it from there 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import hashlib
 import json
@@ -30,7 +29,7 @@ from .records import Shown
 from .rows import Row, Rows, dump_row
 from .shipper import Shipper
 from .sql import SqlStore
-from .writer import RecordWriter
+from .writer import RecordWriter, Writer
 
 __all__ = ["ConsentLog", "StoreFactory", "journal_dir", "shown_version"]
 
@@ -81,7 +80,7 @@ class ConsentLog:
         self._keep_ip = policy.log.ip == "truncated"
         self.journal = Journal(journal_dir(policy.log, self._dsn), fsync=policy.log.fsync)
         self._check_locations(policy.log, store)
-        self.writer: RecordWriter | ProcessWriter | None = None
+        self.writer: Writer | None = None
         self._lock = threading.Lock()
         self._refused = ""
 
@@ -213,12 +212,16 @@ class ConsentLog:
         )
 
     async def startup(self) -> None:
+        import asyncio  # the server loaded it; importing the gate should not
+
         await asyncio.to_thread(self.start)
 
     async def shutdown(self) -> None:
+        import asyncio
+
         await asyncio.to_thread(self.close)
 
-    def _writer(self) -> RecordWriter | ProcessWriter:
+    def _writer(self) -> Writer:
         directory, own = self.journal.directory, self.journal.prefix
         path = sqlite_path(self._dsn)
         spool = Path(f"{path}.spool.jsonl") if path else Path("consent-log.spool.jsonl")

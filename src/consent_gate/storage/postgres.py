@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..errors import ConfigError
 from .records import ConsentRecord
 from .sql import COLUMNS, SqlStore
 
@@ -63,17 +64,11 @@ class PostgresStore(SqlStore):
         COPY costs ~6. A record written before (a retry) is still skipped."""
         if not records:
             return
-        self._begin()
-        try:
-            with self.conn.cursor() as cursor:
-                with cursor.copy(_COPY) as copy:
-                    for record in records:
-                        copy.write_row(self._row(record))
-                cursor.execute(_MOVE)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
+        with self._transaction(), self.conn.cursor() as cursor:
+            with cursor.copy(_COPY) as copy:
+                for record in records:
+                    copy.write_row(self._row(record))
+            cursor.execute(_MOVE)
 
     def grant_writer(self, role: str) -> None:
         """Let `role` insert and read records and nothing else. It does not own the tables, so
@@ -87,9 +82,9 @@ class PostgresStore(SqlStore):
                 (role,),
             ).fetchone()
             if row is None:
-                raise ValueError(f"no role {role!r} (create it first: CREATE ROLE ... LOGIN)")
+                raise ConfigError(f"no role {role!r} (create it first: CREATE ROLE ... LOGIN)")
             if row[0]:
-                raise ValueError(
+                raise ConfigError(
                     f"{role!r} is a superuser or owns the log's tables: no grant binds it"
                 )
             name = sql.Identifier(role)

@@ -62,7 +62,7 @@ class WriterConfig:
 
 
 class ProcessWriter:
-    """The server's handle on the writer process; same interface as `RecordWriter`."""
+    """The server's handle on the writer process; a `Writer`, as `RecordWriter` is."""
 
     def __init__(self, config: WriterConfig) -> None:
         self._config = config

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,13 +143,25 @@ class SqlStore:
     def _rollback(self) -> None:
         self._execute("ROLLBACK")
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The block in one transaction: committed when it ends, rolled back if anything
+        escapes it or the commit fails. BaseException too: a writer stopped by a signal or
+        `KeyboardInterrupt` must not leave the connection inside an open transaction."""
+        self._begin()
+        try:
+            yield
+            self._commit()
+        except BaseException:
+            self._rollback()
+            raise
+
     def migrate(self) -> int:
         """Bring the schema to the newest version; returns that version. Up to date, it creates
         nothing, so a role that may only insert and read (`log grant-writer`) can connect."""
         if self._version() >= len(MIGRATIONS):
             return len(MIGRATIONS)
-        self._begin()
-        try:
+        with self._transaction():
             self._lock_schema()
             self._execute("CREATE TABLE IF NOT EXISTS consent_gate_schema (version INTEGER)")
             row = self._execute("SELECT MAX(version) FROM consent_gate_schema").fetchone()
@@ -157,10 +170,6 @@ class SqlStore:
                 for statement in step(self.dialect):
                     self._execute(statement)
                 self._execute("INSERT INTO consent_gate_schema (version) VALUES (?)", (version,))
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         return len(MIGRATIONS)
 
     def _version(self) -> int:
@@ -173,25 +182,17 @@ class SqlStore:
 
     def archive(self, shown: Shown, now: datetime) -> None:
         """Keep a banner/policy version once, however many records point at it."""
-        self._transaction(
-            "INSERT INTO consent_shown (hash, banner, policy, first_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (hash) DO NOTHING",
-            [(shown.hash, shown.banner, shown.policy, self._time(now))],
-        )
+        with self._transaction():
+            self._execute(
+                "INSERT INTO consent_shown (hash, banner, policy, first_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (hash) DO NOTHING",
+                (shown.hash, shown.banner, shown.policy, self._time(now)),
+            )
 
     def write(self, records: Sequence[ConsentRecord]) -> None:
         """Insert records in one transaction; a record written before (a replay) is skipped,
         never rewritten."""
         raise NotImplementedError
-
-    def _transaction(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._begin()
-        try:
-            self.conn.cursor().executemany(self._sql(sql), rows)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
 
     def _row(self, record: ConsentRecord) -> tuple[Any, ...]:
         return (
@@ -279,23 +280,17 @@ class SqlStore:
 
     def purge(self, expired_before: datetime) -> int:
         """Delete records whose consent expired before the given time."""
-        self._begin()
-        try:
+        with self._transaction():
             cursor = self._execute(
                 "DELETE FROM consent_records WHERE expires_at < ?", (self._time(expired_before),)
             )
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         return int(cursor.rowcount)
 
     def _delete(self, column: str, values: Sequence[str]) -> int:
         if not values:
             return 0
-        self._begin()
-        try:
-            deleted = 0
+        deleted = 0
+        with self._transaction():
             for start in range(0, len(values), 500):
                 chunk = values[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
@@ -303,10 +298,6 @@ class SqlStore:
                     f"DELETE FROM consent_records WHERE {column} IN ({marks})", chunk
                 )
                 deleted += cursor.rowcount
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         return deleted
 
     def count(self) -> int:
@@ -323,12 +314,10 @@ class SqlStore:
         again, and False returned. Batch ids are kept for a day."""
         if not counts:
             return True
-        self._begin()
-        try:
+        with self._transaction():
             self._lock_reports()
             if batch is not None and not self._new_batch(batch):
-                self._commit()
-                return False
+                return False  # committed: the batch ids' clean-up stands
             rows = dict(
                 self._execute(
                     "SELECT kind, COUNT(*) FROM consent_reports WHERE key_hash <> ? GROUP BY kind",
@@ -343,10 +332,6 @@ class SqlStore:
                     self._insert_report(count.kind, count.key_hash, count)
                 elif not self._add_to(count.kind, OVERFLOW, count):
                     self._insert_report(count.kind, OVERFLOW, dataclasses.replace(count, fields={}))
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
         return True
 
     def _new_batch(self, batch: str) -> bool:

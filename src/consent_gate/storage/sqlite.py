@@ -60,16 +60,11 @@ class SqliteStore(SqlStore):
         switch interval (5 ms), so per-row statements would starve a shipper thread."""
         if not records:
             return
-        self._begin()
-        try:
+        with self._transaction():
             for start in range(0, len(records), _CHUNK):
                 chunk = records[start : start + _CHUNK]
                 params = [value for record in chunk for value in self._row(record)]
                 self.conn.execute(_insert(len(chunk)), params)
-            self._commit()
-        except BaseException:
-            self._rollback()
-            raise
 
     def _time(self, value: datetime) -> Any:
         # Fixed-width UTC text ("2026-01-01T00:00:00.000000+00:00") sorts as time does.

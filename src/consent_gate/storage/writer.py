@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from .records import Shown
 from .shipper import Shipper
 from .sql import SqlStore
 
-__all__ = ["RecordWriter", "Shipped"]
+__all__ = ["RecordWriter", "Shipped", "Writer"]
 
 logger = logging.getLogger("consent_gate.log")
 
@@ -31,8 +32,27 @@ class Shipped:
     left: int | None
 
 
+class Writer(Protocol):
+    """What the consent log asks of whatever ships its journal to the store: this module's
+    thread (`RecordWriter`, for a store factory) or a process of its own (`ProcessWriter`, for
+    a SQLite or PostgreSQL DSN)."""
+
+    def start(self, timeout: float = ...) -> bool:
+        """Start shipping; True once ready (waiting up to `timeout` seconds)."""
+        ...
+
+    def flush(self, timeout: float = ...) -> bool:
+        """Wait until everything journaled before the call is in the store; False on timeout."""
+        ...
+
+    def close(self, grace: float = ...) -> Shipped | None:
+        """Ship what the store takes within `grace` seconds, then stop; None if the writer
+        could not say what it did."""
+        ...
+
+
 class RecordWriter:
-    """Owns the store connection; all store calls happen on its thread."""
+    """Owns the store connection; all store calls happen on its thread. A `Writer`."""
 
     def __init__(
         self,
