@@ -97,7 +97,7 @@ lint: venv
 
 ## test: lint, then the whole suite (browser tests included) under coverage.
 test: lint chromium postgres node
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest --hypothesis-profile=replay
 	$(BIN)/coverage report
 
 ## format: rewrite files to the house style and apply safe lint fixes.

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from asgi_client import Client, make_gate, respond
 from consent_gate import ConsentGate
@@ -18,6 +19,12 @@ TRACKER_PAGE = (
     b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
     b"</head><body><p>Hello</p></body></html>"
 )
+
+
+# `make test` (so CI) replays the same examples every run (`--hypothesis-profile=replay`): a
+# green main stays green. Run pytest without it to let Hypothesis search anew, as it should
+# while the code changes; what it finds becomes an `@example` or a test of its own.
+settings.register_profile("replay", derandomize=True, database=None)
 
 
 @pytest.hookimpl(trylast=True)

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +31,7 @@ from consent_gate.policy import Service
 from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Classifier
 
-html5lib = __import__("pytest").importorskip("html5lib")
+html5lib = pytest.importorskip("html5lib")
 from html5lib._tokenizer import HTMLTokenizer  # noqa: E402
 from html5lib.constants import tokenTypes  # noqa: E402
 
@@ -339,3 +340,13 @@ def test_every_cut_and_byte_by_byte_give_the_same_output(html: bytes, nonce: boo
     for cut in range(1, len(html)):
         assert rewrite(html, HOST_ONLY, [cut], nonce) == whole, cut
     assert rewrite(html, HOST_ONLY, list(range(len(html))), nonce) == whole
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: an end tag that closes an HTML element around <svg>/<math> ends the "
+    "foreign content in a browser; the rewriter keeps reading it as foreign content, so it "
+    "may hold a tag the browser reads as text (README: what it cannot catch)",
+)
+def test_an_end_tag_closing_an_html_ancestor_of_foreign_content() -> None:
+    check(b"<foreignObject><svg></foreignObject><style><img src=//tracker.test/p>", HOST_ONLY, [])
