@@ -257,7 +257,7 @@ def test_nothing_is_neutralised_after_accept_all_but_the_settings_control_is_inj
     body = sent.body
     assert_kept(body, ANALYTICS_TAGS + MARKETING_TAGS)
     # The gate's own controls are the only data-cg- attributes: nothing was held back.
-    ours = re.compile(rb"data-cg-(?:action|open|close|layout|position|theme|mixed|of)\b")
+    ours = re.compile(rb"data-cg-(?:action|open|close|layout|position|theme|dialog|mixed|of)\b")
     assert b"data-cg-" not in ours.sub(b"", body)
     assert BANNER not in body
     assert SETTINGS in body

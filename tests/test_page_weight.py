@@ -21,6 +21,7 @@ from test_csp import browser
 
 PAGE = "<!doctype html><html><head><title>t</title></head><body><p>hello</p></body></html>"
 UNDECIDED_BUDGET = 10 * 1024
+DECIDED_BUDGET = 2 * 1024
 
 
 async def page(request: Request) -> Response:
@@ -45,6 +46,22 @@ def test_an_undecided_page_grows_by_at_most_10_kb(policy: dict[str, object]) -> 
     added = len(gated.content) - len(PAGE.encode())
     assert 0 < added <= UNDECIDED_BUDGET, added
     assert "Accept all" in gated.text
+
+
+# Google Consent Mode, when a site turns it on, adds its defaults and signal map inline (about
+# 0.9 KB: they must be set before any of Google's tags runs), on top of this budget.
+@pytest.mark.parametrize("action", ["accept_all", "reject_all"])
+@pytest.mark.parametrize("policy", [{}, {"csp": {"mode": "enforce"}}])
+def test_a_decided_page_grows_by_at_most_2_kb(action: str, policy: dict[str, object]) -> None:
+    visitor = client(**policy)
+    assert visitor.post("/consent-gate/consent", json={"action": action}).status_code == 200
+    decided = visitor.get("/")
+    added = len(decided.content) - len(PAGE.encode())
+    assert 0 < added <= DECIDED_BUDGET, added
+    assert 'id="cg-settings"' in decided.text  # the way back to the choice stays
+    assert 'id="cg-preferences"' not in decided.text  # the dialog comes when it is opened
+    dialog = visitor.get("/consent-gate/dialog?next=/&lang=en")
+    assert dialog.text.startswith('<div id="cg-preferences"')
 
 
 def test_the_policy_part_is_cached_not_carried() -> None:

@@ -340,10 +340,13 @@ def test_the_preferences_page_has_a_switch_per_service_in_its_state() -> None:
 
 
 def test_the_in_page_dialog_leaves_its_service_switches_to_banner_js() -> None:
-    cookie = GATE.codec.dumps(GATE.codec.decide(set()))
-    page = GATE.banner.snippet(GATE.codec.loads(cookie), next_url="/", prompt=False)
+    page = GATE.banner.snippet(GATE.codec.undecided, next_url="/", prompt=True)
     assert 'name="service"' not in page  # pages do not carry them
     assert '<details class="cg-services" data-cg-of="marketing">' in page
+    cookie = GATE.codec.dumps(GATE.codec.decide(set()))
+    dialog = GATE.banner.dialog(GATE.codec.loads(cookie), next_url="/")  # fetched once decided
+    assert 'name="service"' not in dialog
+    assert '<details class="cg-services" data-cg-of="marketing">' in dialog
     script = GATE.banner.static_files["banner.js"].decode()
     assert '["youtube","YouTube"]' in script.replace(", ", ",")
 

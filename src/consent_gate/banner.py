@@ -108,6 +108,7 @@ class Banner:
         }
         self.endpoint = f"{policy.prefix}/consent"
         self.preferences_url = f"{policy.prefix}/preferences"
+        self.dialog_url = f"{policy.prefix}/dialog"
         self.policy_url = f"{policy.prefix}/policy"
         self.static_url = f"{policy.prefix}/static"
         asked = set(policy.asked_categories)
@@ -144,6 +145,7 @@ class Banner:
         self._env = _environment(policy.pages.templates)
         self._snippet = self._env.get_template("banner.html")
         self._preferences = self._env.get_template("preferences.html")
+        self._dialog = self._env.get_template("_dialog.html")
         self._policy_page = self._env.get_template("policy.html")
         self._placeholder = self._env.get_template("placeholder.html")
         self._gpc_honoured = policy.gpc.stance == "honour"
@@ -202,6 +204,18 @@ class Banner:
             {c.id: c.required for c in self.policy.categories}, self.policy.revision
         )
         return self.snippet(undecided, next_url="/", prompt=True, lang=lang)
+
+    def dialog(self, consent: Consent, *, next_url: str, lang: str | None = None) -> str:
+        """The preferences dialog alone, for banner.js to fetch when a visitor who has decided
+        opens it: their pages carry only the "Cookie settings" link, not the whole dialog."""
+        context = self._context(
+            consent,
+            dialog=True,
+            lang=lang or self.default_lang,
+            next=next_url,
+            next_quoted=quote(next_url, safe="/"),
+        )
+        return self._dialog.render(context)
 
     def preferences_page(
         self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None
@@ -362,6 +376,7 @@ class Banner:
             "gpc_applied": consent.signals.get("gpc") == "honoured",
             "endpoint": self.endpoint,
             "preferences_url": self.preferences_url,
+            "dialog_url": self.dialog_url,
             "policy_url": self.policy_url,
             "static": self.static_url,
             "version": self.static_version,

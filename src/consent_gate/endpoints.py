@@ -121,6 +121,10 @@ class Endpoints:
             next_url = safe_next(query.get("next"), scope)
             page = self.banner.preferences_page(consent, next_url=next_url, lang=lang)
             return HTMLResponse(page, headers=_NO_STORE)
+        if route == "/dialog":
+            next_url = safe_next(query.get("next"), scope)
+            dialog = self.banner.dialog(consent, next_url=next_url, lang=lang)
+            return HTMLResponse(dialog, headers=_NO_STORE)
         if route == "/policy":
             return HTMLResponse(self.banner.policy_page(consent, lang), headers=_NO_STORE)
         if route == "/policy.json":

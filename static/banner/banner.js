@@ -65,6 +65,7 @@
       queue: Promise.resolve(), // choices go out one after another
       inFlight: 0,
       opener: null,
+      fetching: null, // the dialog, on its way to a page that came without it
       pressedOnBackdrop: false,
     };
   }
@@ -359,7 +360,7 @@
   const focusFirst = () => (focusables()[0] || state.dialog).focus();
 
   function openDialog(opener) {
-    if (!state.dialog) return false;
+    if (!state.dialog) return fetchDialog(opener);
     if (!state.modal.hidden) return true;
     syncCheckboxes();
     state.opener = opener || document.activeElement;
@@ -367,6 +368,37 @@
     document.addEventListener("keydown", onDialogKeydown, true);
     document.addEventListener("focusin", onFocusIn, true);
     focusFirst();
+    return true;
+  }
+
+  // A visitor who has decided gets pages without the dialog (it outweighs the rest of the gate's
+  // markup): the first "Cookie settings" fetches it. If that fails, the link's own page opens.
+  function fetchDialog(opener) {
+    const root = document.getElementById("cg-root");
+    const url = root && root.getAttribute("data-cg-dialog");
+    if (!url) return false;
+    if (state.fetching) return true;
+    state.fetching = fetch(url, { credentials: "same-origin", headers: { accept: "text/html" } })
+      .then((response) => {
+        if (!response.ok) throw new Error(`dialog: ${response.status}`);
+        return response.text();
+      })
+      .then((html) => {
+        const template = document.createElement("template");
+        template.innerHTML = html;
+        const modal = template.content.getElementById("cg-preferences");
+        if (!modal || state.modal) throw new Error("dialog: not in the answer");
+        root.insertBefore(modal, document.getElementById("cg-settings"));
+        state.modal = modal;
+        state.dialog = modal.querySelector(".cg-dialog");
+        buildSwitches();
+        wireBackdrop();
+        openDialog(opener);
+      })
+      .catch(() => {
+        if (!state.dialog && opener && opener.href) location.assign(opener.href);
+      })
+      .finally(() => { state.fetching = null; });
     return true;
   }
 

@@ -394,3 +394,49 @@ def test_choices_made_in_quick_succession_are_all_sent_and_the_last_counts(
     assert final["choices"] == {"preferences": False, "analytics": True, "marketing": True}
     visitor.load("/next")  # the server kept the second choice
     assert visitor.page.evaluate("window.consentGate.choices()")["marketing"] is True
+
+
+def test_a_decided_visitor_gets_the_dialog_when_opening_cookie_settings(
+    visit: VisitorFactory,
+) -> None:
+    visitor = visit()
+    page = visitor.page
+    visitor.load("/")
+    visitor.banner.get_by_role("button", name="Reject all").click()
+    expect(visitor.banner).to_have_count(0)
+    visitor.load("/")
+    expect(page.locator("#cg-preferences")).to_have_count(0)  # not carried by the page
+
+    with page.expect_response(lambda response: "/consent-gate/dialog" in response.url):
+        page.locator("#cg-settings").click()
+
+    expect(visitor.dialog).to_be_visible()
+    inside = "() => document.querySelector('#cg-preferences .cg-dialog')" + (
+        ".contains(document.activeElement)"
+    )
+    assert page.evaluate(inside)
+    analytics = visitor.dialog.get_by_role("switch", name="Analytics")
+    expect(analytics).not_to_be_checked()
+    analytics.check()
+    visitor.dialog.get_by_role("button", name="Save").click()
+    expect(visitor.dialog).to_be_hidden()
+    page.wait_for_function("() => window.consentGate.choices().analytics === true")
+    assert page.url.endswith("/")  # in place, no navigation
+
+
+def test_cookie_settings_opens_the_preferences_page_when_the_dialog_cannot_be_fetched(
+    visit: VisitorFactory, site_url: str
+) -> None:
+    visitor = visit()
+    page = visitor.page
+    visitor.load("/")
+    visitor.banner.get_by_role("button", name="Reject all").click()
+    expect(visitor.banner).to_have_count(0)
+    visitor.context.route(f"{site_url}/consent-gate/dialog?**", lambda route: route.abort())
+    visitor.load("/")
+
+    with page.expect_navigation(url=f"{site_url}/consent-gate/preferences?**"):
+        page.locator("#cg-settings").click()
+
+    expect(page.get_by_role("switch", name="Analytics")).not_to_be_checked()
+    visitor.errors[:] = [e for e in visitor.errors if "ERR_FAILED" not in e]
