@@ -66,6 +66,7 @@
       inFlight: 0,
       opener: null,
       fetching: null, // the dialog, on its way to a page that came without it
+      gpcLocked: false, // the page's own GPC signal locks the sale/sharing switches
       pressedOnBackdrop: false,
     };
   }
@@ -392,6 +393,7 @@
         state.modal = modal;
         state.dialog = modal.querySelector(".cg-dialog");
         buildSwitches();
+        if (state.gpcLocked) lockGpc();
         wireBackdrop();
         openDialog(opener);
       })
@@ -634,6 +636,7 @@
   function honourGpc(config) {
     const gpc = config.gpc || {};
     if (gpc.honoured !== true || navigator.globalPrivacyControl !== true) return;
+    state.gpcLocked = true; // a dialog fetched later is locked too
     lockGpc();
     if (gpc.applied !== true) choose("gpc", [], () => {}, "gpc").catch(warn);
   }
