@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,11 @@ def test_rows_are_bounded_per_kind_and_later_keys_count_as_overflow(dsn: str) ->
 class _Site:
     """A gate whose reports count in `dsn`, taking CSP reports like a browser sends them."""
 
-    def __init__(self, dsn: str, policy: Policy | None = None) -> None:
-        self.gate = ConsentGate(Starlette(), SECRET, policy=policy, store=dsn)
+    def __init__(
+        self, build: Callable[..., ConsentGate], dsn: str, policy: Policy | None = None
+    ) -> None:
+        # `build`: the tests' gate_factory, which closes the gate's log after the test
+        self.gate = build(Starlette(), secret_key=SECRET, policy=policy, store=dsn)
 
     def report(self, blocked: str, page: str = "https://shop.example/") -> None:
         body = {
@@ -103,8 +107,10 @@ class _Site:
         assert flusher.flush()
 
 
-def test_two_gates_sharing_a_store_add_to_one_view(dsn: str) -> None:
-    one, two = _Site(dsn), _Site(dsn)
+def test_two_gates_sharing_a_store_add_to_one_view(
+    dsn: str, gate_factory: Callable[..., ConsentGate]
+) -> None:
+    one, two = _Site(gate_factory, dsn), _Site(gate_factory, dsn)
     for _ in range(3):
         one.report("https://tracker.example/t.js")
     two.report("https://tracker.example/t.js")
@@ -191,9 +197,11 @@ def test_a_writer_role_may_add_reports_but_not_touch_records(cluster: Cluster) -
         writer.close()
 
 
-def test_counts_reach_the_store_every_flush_seconds_and_at_shutdown(dsn: str) -> None:
+def test_counts_reach_the_store_every_flush_seconds_and_at_shutdown(
+    dsn: str, gate_factory: Callable[..., ConsentGate]
+) -> None:
     policy = Policy.from_dict({"reports": {"flush_seconds": 1}})
-    site = _Site(dsn, policy)
+    site = _Site(gate_factory, dsn, policy)
     site.report("https://tracker.example/t.js")
     deadline = time.monotonic() + 10
     while not _rows(dsn) and time.monotonic() < deadline:
@@ -251,13 +259,13 @@ def test_a_batch_whose_answer_was_lost_is_not_counted_twice(dsn: str) -> None:
 
 
 def test_a_relative_sqlite_store_is_the_one_of_the_directory_the_gate_was_built_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate_factory: Callable[..., ConsentGate]
 ) -> None:
     """At exit, the last flush runs wherever the process has moved to (pytest moves back)."""
     (tmp_path / "site").mkdir()
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "site")
-    site = _Site("sqlite:///reports.sqlite3")
+    site = _Site(gate_factory, "sqlite:///reports.sqlite3")
     site.report("https://tracker.example/t.js")
     monkeypatch.chdir(tmp_path / "elsewhere")
     site.flush()

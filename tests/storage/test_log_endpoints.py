@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from asgi_client import Client
 from consent_gate import ConsentGate, Policy
@@ -28,8 +30,14 @@ async def _site(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def gate(dsn: str, policy: Policy = POLICY) -> ConsentGate:
-    return ConsentGate(_site, secret_key="log-test", policy=policy, store=dsn)
+@pytest.fixture
+def gate(gate_factory: Callable[..., ConsentGate]) -> Callable[..., ConsentGate]:
+    """Gates logging to a DSN, their logs closed after the test (no writer outlives it)."""
+
+    def build(dsn: str, policy: Policy = POLICY) -> ConsentGate:
+        return gate_factory(_site, secret_key="log-test", policy=policy, store=dsn)
+
+    return build
 
 
 def decide(
@@ -59,7 +67,7 @@ def logged(app: ConsentGate, dsn: str) -> list[ConsentRecord]:
         store.close()
 
 
-def test_each_kind_of_decision_is_recorded(dsn: str) -> None:
+def test_each_kind_of_decision_is_recorded(dsn: str, gate: Callable[..., ConsentGate]) -> None:
     app = gate(dsn)
     responses = decide(
         app,
@@ -106,7 +114,9 @@ def test_each_kind_of_decision_is_recorded(dsn: str) -> None:
     assert len({r.record_id for r in records}) == len(records)
 
 
-def test_what_was_shown_is_archived_once_per_language(dsn: str) -> None:
+def test_what_was_shown_is_archived_once_per_language(
+    dsn: str, gate: Callable[..., ConsentGate]
+) -> None:
     app = gate(dsn)
     german = {"accept-language": "de-AT,de;q=0.9"}
     decide(
@@ -136,7 +146,9 @@ def test_what_was_shown_is_archived_once_per_language(dsn: str) -> None:
     assert count == len(app.log.shown) == len(app.banner.languages)
 
 
-def test_dnt_is_recorded_as_seen_and_how_it_was_treated(dsn: str) -> None:
+def test_dnt_is_recorded_as_seen_and_how_it_was_treated(
+    dsn: str, gate: Callable[..., ConsentGate]
+) -> None:
     app = gate(dsn)
     honour = gate(dsn, dataclasses.replace(POLICY, dnt="honour"))
     decide(app, [{"json": {"action": "accept_all"}, "headers": {"dnt": "1"}}])
@@ -146,7 +158,7 @@ def test_dnt_is_recorded_as_seen_and_how_it_was_treated(dsn: str) -> None:
     assert [dict(r.signals) for r in records] == [{"dnt": "ignored"}, {"dnt": "honoured"}, {}]
 
 
-def test_raw_user_agent_is_never_stored(dsn: str) -> None:
+def test_raw_user_agent_is_never_stored(dsn: str, gate: Callable[..., ConsentGate]) -> None:
     app = gate(dsn)
     bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     decide(app, [{"json": {"action": "reject_all"}, "headers": {"user-agent": bot}}])
@@ -161,7 +173,7 @@ def test_raw_user_agent_is_never_stored(dsn: str) -> None:
     assert "google.com/bot" not in repr(rows)
 
 
-def test_ip_is_truncated_only_when_configured(dsn: str) -> None:
+def test_ip_is_truncated_only_when_configured(dsn: str, gate: Callable[..., ConsentGate]) -> None:
     truncated = dataclasses.replace(POLICY, log=LogSettings(ip="truncated"))
     app = gate(dsn, truncated)
     decide(app, [{"json": {"action": "accept_all"}}], client=("203.0.113.77", 5))
@@ -172,7 +184,7 @@ def test_ip_is_truncated_only_when_configured(dsn: str) -> None:
     assert [r.ip for r in records] == ["203.0.113.0", "2001:db8:abcd::", None]
 
 
-def test_refused_requests_make_no_record(dsn: str) -> None:
+def test_refused_requests_make_no_record(dsn: str, gate: Callable[..., ConsentGate]) -> None:
     app = gate(dsn)
     responses = decide(
         app,
