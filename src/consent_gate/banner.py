@@ -208,26 +208,12 @@ class Banner:
     def dialog(self, consent: Consent, *, next_url: str, lang: str | None = None) -> str:
         """The preferences dialog alone, for banner.js to fetch when a visitor who has decided
         opens it: their pages carry only the "Cookie settings" link, not the whole dialog."""
-        context = self._context(
-            consent,
-            dialog=True,
-            lang=lang or self.default_lang,
-            next=next_url,
-            next_quoted=quote(next_url, safe="/"),
-        )
-        return self._dialog.render(context)
+        return self._dialog.render(self._form_context(consent, True, next_url, lang))
 
     def preferences_page(
         self, consent: Consent, *, next_url: str, message: str = "", lang: str | None = None
     ) -> str:
-        context = self._context(
-            consent,
-            dialog=False,
-            lang=lang or self.default_lang,
-            next=next_url,
-            next_quoted=quote(next_url, safe="/"),
-            nonce="",
-        )
+        context = self._form_context(consent, False, next_url, lang)
         return self._preferences.render(context, message=message)
 
     def policy_page(self, consent: Consent, lang: str | None = None) -> str:
@@ -333,6 +319,18 @@ class Banner:
         """A category's text: the site's `[texts.<lang>]` override first, then `Category.text`."""
         override = self.policy.texts.get(lang, {}).get(f"categories.{category.id}.{key}")
         return override or category.text(key, lang)
+
+    def _form_context(
+        self, consent: Consent, dialog: bool, next_url: str, lang: str | None
+    ) -> dict[str, Any]:
+        """For the choices rendered per request: they go back to `next_url` once saved."""
+        return self._context(
+            consent,
+            dialog=dialog,
+            lang=lang or self.default_lang,
+            next=next_url,
+            next_quoted=quote(next_url, safe="/"),
+        )
 
     def _context(
         self,
