@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent_gate import ConsentGate
-from consent_gate.inject import BodyEndInjector
+from consent_gate.html import BodyEndInjector, HtmlRewriter
 from consent_gate.policy import Policy
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Match
 
 SECRET = "bench-secret-not-for-production-use"

@@ -45,8 +45,8 @@ from contenders import (
 )
 
 from consent_gate import ConsentGate
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy
-from consent_gate.rewriter import HtmlRewriter
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "data" / "pages"

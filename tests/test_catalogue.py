@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy, extended_catalogue, load_catalogue
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Classifier, Rules
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "consent_gate"

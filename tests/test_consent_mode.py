@@ -20,8 +20,8 @@ from asgi_client import Client
 from consent_gate import ConsentGate, Policy
 from consent_gate.consent import ConsentCodec
 from consent_gate.consent_mode import ConsentMode, consent_aware
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import GoogleConsentMode
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Rules
 
 SNIPPETS = Path(__file__).parent / "data" / "snippets"

@@ -16,9 +16,9 @@ from unittest import mock
 
 import pytest
 
-from consent_gate import rewriter
+from consent_gate.html import HtmlRewriter, grammar
+from consent_gate.html import rewriter as html_rewriter
 from consent_gate.policy import Policy
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Rules
 from consent_gate.unknown import UnknownParties
 
@@ -48,8 +48,8 @@ def _exact(blocker: Blocker, page: bytes, url: str, chunk: int) -> bytes:
     exact = copy.copy(blocker)
     exact.examines = "all"
     with (
-        mock.patch.object(rewriter, "_unloading", return_value=b""),
-        mock.patch.object(rewriter, "_skip", rewriter._skip.__wrapped__),
+        mock.patch.object(grammar, "_unloading", return_value=b""),
+        mock.patch.object(html_rewriter, "copier", grammar.copier.__wrapped__),
     ):
         return _rewrite(exact, page, url, chunk)
 

@@ -7,7 +7,7 @@ from html5lib import parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_gate.inject import HeadStartInjector
+from consent_gate.html import HeadStartInjector
 
 S = b"<script>guard()</script>"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consent_gate.inject import BodyEndInjector
+from consent_gate.html import BodyEndInjector
 
 SNIPPET = b'<div id="cg-root">banner</div>'
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Rules, joined
 
 RULES = Rules(Policy.default())

@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Service
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Classifier
 
 html5lib = pytest.importorskip("html5lib")

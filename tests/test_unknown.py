@@ -7,9 +7,9 @@ import logging
 import pytest
 from tests.test_middleware import consent_cookie, make_gate, respond, run
 
+from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy, PolicyError
 from consent_gate.reports import Reports
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Rules
 from consent_gate.unknown import UnknownParties, site_of
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from consent_gate import rewriter
+from consent_gate.html import HtmlRewriter, grammar
+from consent_gate.html import rewriter as html_rewriter
 from consent_gate.policy import Policy
-from consent_gate.rewriter import HtmlRewriter
 from consent_gate.rules import Blocker, Rules
 from consent_gate.unknown import UnknownParties
 from consent_gate.urls import Target, absolute, page_url, target
@@ -488,8 +488,8 @@ def test_the_fast_path_copies_only_what_the_exact_path_would(
     exact.examines = "all"
     # No fast path for loading tags at all: each one is read.
     with (
-        mock.patch.object(rewriter, "_unloading", return_value=b""),
-        mock.patch.object(rewriter, "_skip", rewriter._skip.__wrapped__),
+        mock.patch.object(grammar, "_unloading", return_value=b""),
+        mock.patch.object(html_rewriter, "copier", grammar.copier.__wrapped__),
     ):
         exact_out = HtmlRewriter(exact, lambda match: b"P", url=PAGE).feed(markup)
     assert fast_out == exact_out, markup

@@ -14,10 +14,10 @@ import click
 from . import suggest as suggestions
 from .consent_mode import consent_aware
 from .fingerprint import covering_categories
+from .html import HtmlRewriter
 from .log_cli import log
 from .policy import Policy, PolicyError
 from .reports_cli import reports
-from .rewriter import HtmlRewriter
 from .rules import Rules, Unknown
 from .storage import redacted
 from .unknown import UnknownParties

@@ -25,6 +25,7 @@ from .cookies import CookieRules, expire_headers
 from .csp import Csp
 from .errors import ConfigError, ConfigTypeError, NotGatedError
 from .head import HeadScripts
+from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
 from .http import (
     Decoder,
     Encoder,
@@ -35,12 +36,10 @@ from .http import (
     header,
     lower_names,
 )
-from .inject import BodyEndInjector, HeadStartInjector
 from .links import held_links, held_refresh
 from .policy import Policy, is_dsn
 from .refusal import Refusal
 from .reports import Reports
-from .rewriter import HtmlRewriter
 from .rules import Match, Rules
 from .secret import weak_key_warnings
 from .signals import PrivacySignals

@@ -203,7 +203,7 @@ class Blocker:
         self._consent_aware = consent_aware
         self.hosts = classifier.hosts
         self.own_site = ""  # the request's registrable domain, for unknown third parties
-        # Which loading tags must be read (see rewriter._skip): those naming a known host;
+        # Which loading tags must be read (see html.grammar.copier): those naming a known host;
         # those naming any host (unknown third parties can be on any; relative URLs stay on
         # the request's own site, once `for_host` knows it); or all (first-party path rules).
         self.examines: Examine = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .rewriter import ATTRIBUTES
+from .grammar import ATTRIBUTES
 
 __all__ = ["BodyEndInjector", "HeadStartInjector"]
 

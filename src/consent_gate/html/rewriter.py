@@ -11,366 +11,61 @@ letting through. Untouched bytes are emitted exactly as they arrived.
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from html import unescape
-from urllib.parse import unquote_to_bytes
 
-from ._patterns import trie
-from .rules import Blocker, Examine, Match
+from ..rules import Blocker, Match
+from ..urls import DOCUMENT, absolute, target
+from .grammar import (
+    BOGUS_END,
+    BREAKOUT,
+    CDATA_END,
+    COMMENT_END,
+    DOCUMENT_ATTRS,
+    END_TAG,
+    FOREIGN_COPY,
+    FOREIGN_SCRIPT_END,
+    HTML_POINTS,
+    RAW_END,
+    SCRIPT_TOKEN,
+    START_TAG,
+    STYLED,
+    TEXT_POINTS,
+    TRACKED,
+    UNSTAMPED,
+    URL_ATTRS,
+    copier,
+    end_tag_at,
+)
 from .stylesheets import css_urls, may_load
-from .urls import DOCUMENT, absolute, refresh_url, target
+from .tags import Tag, attribute_text, attribute_urls
 
-__all__ = ["HtmlRewriter", "Placeholder"]
+__all__ = ["MAX_INLINE_SCRIPT", "HtmlRewriter", "Placeholder"]
 
 # srcdoc markup for a held-back frame, already escaped for a double-quoted attribute.
 Placeholder = Callable[[Match], bytes]
 
-_RAWTEXT = (b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes", b"iframe")
-_LOADING = (
-    b"script",
-    b"img",
-    b"iframe",
-    b"frame",
-    b"link",
-    b"embed",
-    b"object",
-    b"source",
-    b"video",
-    b"audio",
-    b"input",
-    b"track",
-    # Loads that are not sources: pings, backgrounds, SVG references, forms, a refresh, the
-    # document's base URL (read below, never copied by the fast path).
-    b"a",
-    b"area",
-    b"base",
-    b"body",
-    b"table",
-    b"td",
-    b"th",
-    b"image",
-    b"use",
-    b"form",
-    b"button",
-    b"meta",
-)
-
-
-# All patterns run on a lower-cased copy of the input, so they can stay case-sensitive (and fast).
-_WS = rb"[\t\n\f\r ]"
-_NAME_END = rb"(?=[\t\n\f\r />])"
-_NAME_END_BYTES = frozenset(bytes([c]) for c in b"\t\n\f\r />")
-# One attribute exactly as the HTML tokenizer reads it; ATTRIBUTES, a tag's run of them.
-_NAME = rb"[^\t\n\f\r />][^\t\n\f\r />=]*+"  # its first character may be "="
-
-
-def _attribute(value: bytes, name: bytes = _NAME) -> bytes:
-    """One attribute as the tokenizer reads it, `value` being the value's grammar.
-
-    A value opened by a quote ends only at the matching quote: while that quote has not arrived
-    the attribute (and so the tag) is incomplete, never re-read as an unquoted value. A name
-    followed by "=" must have a value.
-    """
-    return (
-        rb"[\t\n\f\r /]*+"
-        + name
-        + rb"(?:"
-        + _WS
-        + rb"*+="
-        + _WS
-        + rb"*+"
-        + value
-        + rb"|(?!"
-        + _WS
-        + rb"*+=))"
-    )
-
-
-_VALUE = rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)"
-ATTRIBUTE = _attribute(_VALUE)
-ATTRIBUTES = rb"(?:" + ATTRIBUTE + rb")*+"
-# The rest of a tag up to its ">": a tag whose quoted value is still open cannot be copied.
-_FAST_ATTRS = ATTRIBUTES + rb"[\t\n\f\r /]*+"
-# The same, for a tag that must end at its first ">" (no quoted value holds one).
-_FAST_ATTRS_NO_GT = (
-    rb"(?:" + _attribute(rb"(?:\"[^\">]*+\"|'[^'>]*+'|(?![\"'])[^\t\n\f\r >]*+)") + rb")*+"
-    rb"[\t\n\f\r /]*+"
-)
-_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
-_HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
-# What the fast path copies without reading URLs: no "&" (a character reference can spell any
-# URL), no ":" (`https:host` needs no slashes), no control character.
-_QUIET = rb"[^>/\\:&\x00-\x08\x0b\x0e-\x1f"
-_UNTOKENISED_NAMES = frozenset(
-    n for n in _LOADING if n not in _RAWTEXT and n not in (b"script", b"base")
-)
-_UNTOKENISED_LOADING = trie(set(_UNTOKENISED_NAMES))
-
-
-# A tag without a style attribute, read with the exact attribute grammar.
-_UNSTYLED = rb"(?=(?:(?![\t\n\f\r /]*+style[\t\n\f\r /=>])" + ATTRIBUTE + rb")*+[\t\n\f\r /]*+>)"
-# CSS that may load something: a url( or image-set(, or one spelled with escapes.
-_STYLED = (b"url(", b"image-set(", b"\\", b"&#", b"&lpar")
-
-
-# With nonces to stamp, only a script that will not get one may be copied whole: one with an
-# attribute `_stamp` leaves alone (looked for with the exact attribute grammar, so a chunked
-# stream, which Python sees tag by tag, decides the same).
-_UNSTAMPED_ATTR = (
-    rb"(?=(?:" + ATTRIBUTE + rb")*?[\t\n\f\r /]*+(?:src|href|xlink:href|nonce)[\t\n\f\r /=>])"
-)
-
-
-@lru_cache(maxsize=4)
-def _unloading(styles: bool) -> bytes:
-    """Loading tags (not scripts, bases or raw text) that lack every attribute they could load
-    from, their owner's mark and (with `styles`) a style attribute: they load nothing."""
-    by_attrs: dict[frozenset[bytes], set[bytes]] = {}
-    for name in _UNTOKENISED_NAMES:
-        attrs = {*_URL_ATTRS[name], *_DOCUMENT_ATTRS.get(name, ()), b"data-consent"}
-        if name == b"meta":
-            attrs = {b"http-equiv", b"data-consent"}  # only a refresh loads (see _classify)
-        by_attrs.setdefault(frozenset(attrs | ({b"style"} if styles else set())), set()).add(name)
-    return b"".join(
-        rb"|<"
-        + trie(names)
-        + _NAME_END
-        + rb"(?=(?:(?![\t\n\f\r /]*+"
-        + trie(set(attrs))
-        + rb"[\t\n\f\r /=>])"
-        + ATTRIBUTE
-        + rb")*+[\t\n\f\r /]*+>)"
-        + _FAST_ATTRS
-        + rb">"
-        for attrs, names in sorted(by_attrs.items(), key=lambda item: sorted(item[1]))
-    )
-
-
-@lru_cache(maxsize=64)
-def _skip(
-    hosts: frozenset[str],
-    examine: Examine,
-    marks: bool,
-    stamping: bool = False,
-    styles: bool = False,
-    in_point: bool = False,
-) -> re.Pattern[bytes]:
-    """Copies text and every tag that cannot load anything, stopping before the first that can.
-
-    A loading tag is copied too when none of the attributes it loads from is there (read with
-    the exact attribute grammar). `examine` says which of the others are copied as well, when
-    no quoted value holds a ">" (so the tag ends at the first ">"): "known", those in which no
-    "//" before that ">" is followed by a known host and no site owner's mark appears (looked
-    for only when the buffer holds one: `marks`); "absolute", those with no "//" at all (only
-    relative URLs, which stay on the page's own site: unknown third parties are judged);
-    "all", none (first-party path rules, or a base URL on another host). With `styles` (the
-    buffer holds CSS that may load something), a tag with a style attribute is examined too.
-    `in_point`: inside an HTML integration point of foreign content, whose end tags (and
-    MathML's glyph tags) Python follows.
-    """
-    script = rb"|<script" + _NAME_END + (_UNSTAMPED_ATTR if stamping else b"")
-    quick = _unloading(styles)
-    if examine != "all":
-        if examine == "known":
-            known = trie({h.encode() for h in hosts}) if hosts else b"(?!)"
-            host = rb"(?:" + _HOST_CHAR + rb"*\.)?" + known + rb"(?![a-z0-9-]|\.[a-z0-9])|"
-        else:
-            host = rb"|"  # any host at all
-        plain = _QUIET + (rb"d]++|d(?!ata-consent)" if marks else rb"]++")
-        safe = (
-            # Up to the first ">", no "//" (a backslash reads as "/") is followed by a host
-            # examined, or by a host with user info, escapes, tabs, newlines or non-ASCII in
-            # it; a ":" ends no "http", "https" or "data" (a tab or newline may end one), or
-            # comes before "//" or a space; a "&" only starts "&amp;" (see `_QUIET`).
-            _NAME_END
-            + rb"(?=(?:"
-            + plain
-            + rb"|(?<![spa\t\n\r]):|:(?=[/\\][/\\]| )|&amp;|[/\\](?![/\\]"
-            + host
-            + rb"[/\\]"
-            + _HOST_CHAR
-            + rb"*[\t\n\r@%\\\x80-\xff]|[/\\]{2}|[\t\n\r]))*+>)"
-            + _FAST_ATTRS_NO_GT
-            + rb">"
-        )
-        # ...and a script with no text at all (the usual external one) is copied whole.
-        quick += (
-            rb"|<"
-            + _UNTOKENISED_LOADING
-            + safe
-            + script
-            + safe
-            + _WS
-            + rb"*+</script"
-            + _NAME_END
-            + _FAST_ATTRS
-            + rb">"
-        )
-    return re.compile(
-        rb"[^<]*+(?:(?:"
-        rb"<(?!"
-        + (_INTERESTING_IN_POINT if in_point else _INTERESTING)
-        + _NAME_END
-        + rb")[a-z][^\t\n\f\r />]*+"
-        + (_UNSTYLED if styles else b"")
-        + _FAST_ATTRS
-        + rb">"
-        rb"|</(?!"
-        + (_TRACKED_END if in_point else b"noscript")
-        + _NAME_END
-        + rb")[a-z][^\t\n\f\r />]*+"
-        + _FAST_ATTRS
-        + rb">"
-        + quick
-        # An <svg> or <math> with nothing inside that Python must follow is copied whole.
-        + rb"|<(?P<root>svg|math)"
-        + _NAME_END
-        + (_UNSTYLED if styles else b"")
-        + _FAST_ATTRS
-        + rb"(?<!/)>"
-        + _FOREIGN_BODY
-        + rb"</(?P=root)"
-        + _NAME_END
-        + _FAST_ATTRS
-        + rb">"
-        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
-    )
-
-
-# The tags Python looks at, read with the tokenizer's exact attribute grammar.
-_START_TAG = re.compile(rb"<([a-z][^\t\n\f\r />]*+)(" + ATTRIBUTES + rb")([\t\n\f\r /]*+)>")
-_END_TAG = re.compile(rb"</([a-z][^\t\n\f\r />]*+)" + ATTRIBUTES + rb"[\t\n\f\r /]*+>")
-_ATTR = re.compile(_attribute(rb"(" + _VALUE + rb")", rb"(" + _NAME + rb")"))
-_NOSCRIPT_END = rb"|</noscript" + _NAME_END
-_COMMENT_END = (re.compile(rb"--!?>"), re.compile(rb"--!?>" + _NOSCRIPT_END))
-_BOGUS_END = (re.compile(rb">"), re.compile(rb">" + _NOSCRIPT_END))
-_SCRIPT_TOKEN = (
-    re.compile(rb"<!--|-->|</?script" + _NAME_END),
-    re.compile(rb"<!--|-->|</?script" + _NAME_END + _NOSCRIPT_END),
-)
-_RAW_END = {
-    name: (
-        re.compile(rb"</" + name + _NAME_END),
-        re.compile(rb"</" + name + _NAME_END + _NOSCRIPT_END),
-    )
-    for name in _RAWTEXT
-}
-_JS_TYPES = frozenset(
-    {
-        b"",
-        b"module",
-        b"text/javascript",
-        b"application/javascript",
-        b"application/ecmascript",
-        b"application/x-ecmascript",
-        b"application/x-javascript",
-        b"text/ecmascript",
-        b"text/javascript1.0",
-        b"text/javascript1.1",
-        b"text/javascript1.2",
-        b"text/javascript1.3",
-        b"text/javascript1.4",
-        b"text/javascript1.5",
-        b"text/jscript",
-        b"text/livescript",
-        b"text/x-ecmascript",
-        b"text/x-javascript",
-        b"text/partytown",  # runs in a worker, trackers included
-    }
-)
-# Lazy loaders copy these into src/srcset once the element is near the viewport.
-_LAZY = (b"data-src", b"data-srcset", b"data-lazy-src", b"data-lazy-srcset")
-_LOADING_TYPES = _JS_TYPES | {b"importmap", b"speculationrules"}
-_URL_ATTRS = {
-    b"script": (b"src", b"href", b"xlink:href", b"data-src", b"data-rocket-src"),
-    b"img": (b"src", b"srcset", *_LAZY),
-    b"iframe": (b"src", b"data-src", b"data-lazy-src"),
-    b"frame": (b"src",),
-    b"link": (b"href", b"imagesrcset"),
-    b"embed": (b"src",),
-    b"object": (b"data",),
-    b"source": (b"src", b"srcset", *_LAZY),
-    b"video": (b"src", b"poster", b"data-src", b"data-poster"),
-    b"audio": (b"src", b"data-src"),
-    b"input": (b"src", b"formaction"),
-    b"track": (b"src",),
-    b"a": (b"ping",),
-    b"area": (b"ping",),
-    b"base": (b"href",),
-    b"body": (b"background",),
-    b"table": (b"background",),
-    b"td": (b"background",),
-    b"th": (b"background",),
-    b"image": (b"href", b"xlink:href"),
-    b"use": (b"href", b"xlink:href"),
-    b"form": (b"action",),
-    b"button": (b"formaction",),
-    b"meta": (b"content",),  # only <meta http-equiv=refresh>: see _Tag.urls
-}
-# Attributes whose value is a whole HTML document, or may be one (a data: URL).
-_DOCUMENT_ATTRS = {
-    b"iframe": (b"srcdoc", b"src"),
-    b"frame": (b"src",),
-    b"object": (b"data",),
-    b"embed": (b"src",),
-}
-_UNSTAMPED = frozenset({b"src", b"href", b"xlink:href", b"nonce"})
-_SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
-_C0_AND_SPACE = "".join(map(chr, range(0x21)))
-_NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
-
 _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
+
 # Foreign content (SVG, MathML): no raw text there, "/>" closes, CDATA sections exist. Python
 # follows the tags that change how markup reads, keeping those open as (name, namespace, kind).
 _FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
+
 _Open = tuple[bytes, bytes, int]
-_CDATA_END = (re.compile(rb"\]\]>"), re.compile(rb"\]\]>" + _NOSCRIPT_END))
-_FOREIGN_SCRIPT_END = re.compile(rb"</script" + _NAME_END)
-# HTML start tags that end foreign content (and "<font" with color, face or size).
-_BREAKOUT = frozenset(
-    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
-    b"li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul "
-    b"var".split()
-)
-_HTML_POINTS = {b"svg": (b"foreignobject", b"desc", b"title"), b"math": ()}
-_TEXT_POINTS = {b"svg": (), b"math": (b"mi", b"mo", b"mn", b"ms", b"mtext")}
-# The only foreign elements whose being open changes how markup reads: the others can open and
-# close uncounted (an end tag that finds no open element of its name changes nothing).
-_TRACKED = frozenset(
-    {b"svg", b"math", b"annotation-xml", b"mglyph", b"malignmark"}
-    | {name for names in (*_HTML_POINTS.values(), *_TEXT_POINTS.values()) for name in names}
-)
-_TRACKED_END = trie({*_TRACKED, b"noscript", b"p", b"br"})
-_INTERESTING_IN_POINT = trie(
-    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
-)
-# Inside a foreign element: copies text and the tags that change nothing, stopping before any
-# that may (breakout, tracked, loading, script, font) and before comments and CDATA.
-_FOREIGN_BODY = (
-    rb"[^<]*+(?:(?:<(?!"
-    + trie({*_BREAKOUT, *_TRACKED, *_LOADING, *_URL_ATTRS, b"font"})
-    + _NAME_END
-    + rb")[a-z][^\t\n\f\r />]*+"
-    + _FAST_ATTRS
-    + rb">|</(?!"
-    + _TRACKED_END
-    + _NAME_END
-    + rb")[a-z][^\t\n\f\r />]*+"
-    + _FAST_ATTRS
-    + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
-)
-_FOREIGN_COPY = re.compile(_FOREIGN_BODY)
+
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
+
 # Inline script text examined before deciding. A longer executable script is held back unless
 # marked with data-consent: under the service its first MAX_INLINE_SCRIPT bytes name, else
 # under the first refused category (fail closed, the same for any chunking).
 MAX_INLINE_SCRIPT = 256 * 1024
+
 MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
+
 _MAX_NESTING = 4  # srcdoc documents rewritten within each other
+
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
 
@@ -398,12 +93,12 @@ class HtmlRewriter:
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
         self._mode = _DATA
-        self._end_re: re.Pattern[bytes] = _BOGUS_END[0]
+        self._end_re: re.Pattern[bytes] = BOGUS_END[0]
         self._consume_end = False  # a comment's end marker belongs to the comment
         self._noscript = 0
         self._script_state = _PLAIN
         self._scan = 0  # where the script scan resumes in the buffer
-        self._held: _Tag | None = None  # inline script start tag awaiting its text
+        self._held: Tag | None = None  # inline script start tag awaiting its text
         self._foreign: list[_Open] = []  # open SVG/MathML elements, innermost last
 
     def feed(self, chunk: bytes) -> bytes:
@@ -446,12 +141,12 @@ class HtmlRewriter:
     def _copier(self, low: bytes, marks: bool) -> re.Pattern[bytes]:
         """What copies markup Python need not see, inside foreign content."""
         if self._foreign[-1][2] == _FOREIGN:
-            return _FOREIGN_COPY
+            return FOREIGN_COPY
         return self._skipper(low, marks, in_point=True)
 
     def _skipper(self, low: bytes, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
         blocker = self._blocker
-        return _skip(
+        return copier(
             blocker.hosts,
             "all" if self._moved else blocker.examines,
             marks,
@@ -463,7 +158,7 @@ class HtmlRewriter:
     def _styled(self, low: bytes) -> bool:
         """Whether the page has shown CSS that may load something; once it has, it stays so."""
         if not self._styles:
-            self._styles = any(marker in low for marker in _STYLED)
+            self._styles = any(marker in low for marker in STYLED)
         return self._styles
 
     def _markup(
@@ -478,23 +173,23 @@ class HtmlRewriter:
             if size - pos < 9 and not final:
                 return pos, False
             if size - pos >= 9:  # a CDATA section (case matters), text up to "]]>"
-                return self._enter_raw(buf, pos, pos + 9, _CDATA_END, out)
+                return self._enter_raw(buf, pos, pos + 9, CDATA_END, out)
         if second == b"!":
             if not low.startswith(b"<!--", pos):
-                return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+                return self._enter_raw(buf, pos, pos + 2, BOGUS_END, out)
             if size - pos < 6 and not final:
                 return pos, False
             if low[pos + 4 : pos + 5] == b">" or low[pos + 4 : pos + 6] == b"->":
                 end = low.index(b">", pos + 4) + 1  # "<!-->" and "<!--->" are whole comments
                 out.append(buf[pos:end])
                 return end, True
-            return self._enter_raw(buf, pos, pos + 4, _COMMENT_END, out)
+            return self._enter_raw(buf, pos, pos + 4, COMMENT_END, out)
         if second == b"?":
-            return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+            return self._enter_raw(buf, pos, pos + 2, BOGUS_END, out)
         if second == b"/":
             third = low[pos + 2 : pos + 3]
             if b"a" <= third <= b"z":
-                end_tag = _END_TAG.match(low, pos)
+                end_tag = END_TAG.match(low, pos)
                 if end_tag is None:
                     return self._incomplete(buf, pos, out, final)
                 self._end_tag(end_tag.group(1))
@@ -503,9 +198,9 @@ class HtmlRewriter:
             if third == b">":
                 out.append(buf[pos : pos + 3])
                 return pos + 3, True
-            return self._enter_raw(buf, pos, pos + 2, _BOGUS_END, out)
+            return self._enter_raw(buf, pos, pos + 2, BOGUS_END, out)
         if b"a" <= second <= b"z":
-            start_tag = _START_TAG.match(low, pos)
+            start_tag = START_TAG.match(low, pos)
             if start_tag is None:
                 return self._incomplete(buf, pos, out, final)
             return self._start_tag(buf, start_tag, out, final)
@@ -597,7 +292,7 @@ class HtmlRewriter:
         text = low[text_start : found.start() if found else len(buf)]
         match = None
         if may_load(text):
-            for url in css_urls(_text(text)):
+            for url in css_urls(attribute_text(text)):
                 if match := self._blocker.url(url, base=self._base):
                     break
         self._held = None
@@ -621,13 +316,13 @@ class HtmlRewriter:
         name = found.group(1)
         closing = found.group(3).endswith(b"/")
         if self._foreign and not self._html_rules(name):
-            if name not in _BREAKOUT and (name != b"font" or not _Tag(buf, found).styles_font()):
+            if name not in BREAKOUT and (name != b"font" or not Tag(buf, found).styles_font()):
                 return self._foreign_tag(buf, found, out, closing, final)
             self._breakout()
         if name in (b"svg", b"math"):
             if not closing:
                 self._foreign.append((name, name, _FOREIGN))
-            tag = _Tag(buf, found) if self._blocker.may_match(found.string, pos, end) else None
+            tag = Tag(buf, found) if self._blocker.may_match(found.string, pos, end) else None
             match = self._classify(tag) if tag else None  # its style attribute may load
             out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
             return end, True
@@ -641,7 +336,7 @@ class HtmlRewriter:
             return end, True
         tag = match = None
         if self._moved or name == b"base" or self._blocker.may_match(found.string, pos, end):
-            tag = _Tag(buf, found)
+            tag = Tag(buf, found)
             match = self._classify(tag)
             if name == b"base" and not self._based and tag.value(b"href") is not None:
                 self._rebase(tag, match)
@@ -650,25 +345,25 @@ class HtmlRewriter:
             self._script_state = _PLAIN
             self._scan = end
             if match is None:
-                tag = tag or _Tag(buf, found)
+                tag = tag or Tag(buf, found)
                 if self._blocker.refused and tag.loads_inline() and tag.explicit() is None:
                     self._held = tag
                     return pos, True  # the tag stays in the buffer until its text is known
         if name == b"style" and match is None and self._blocker.refused:
-            tag = tag or _Tag(buf, found)
+            tag = tag or Tag(buf, found)
             if tag.explicit() is None:
                 self._held = tag  # until its text is known, like an inline script
                 self._mode = _RAW
-                self._end_re = _RAW_END[name][1 if self._noscript else 0]
+                self._end_re = RAW_END[name][1 if self._noscript else 0]
                 self._consume_end = False
                 return pos, True
         source = self._neutralise(tag, match) if tag and match else buf[pos:end]
         if self._nonce and name == b"script":
-            source = self._stamp(tag or _Tag(buf, found), source)
+            source = self._stamp(tag or Tag(buf, found), source)
         out.append(source)
-        if name in _RAW_END:
+        if name in RAW_END:
             self._mode = _RAW
-            self._end_re = _RAW_END[name][1 if self._noscript else 0]
+            self._end_re = RAW_END[name][1 if self._noscript else 0]
             self._consume_end = False
         return end, True
 
@@ -679,7 +374,7 @@ class HtmlRewriter:
         so its decision waits only until its end tag is in sight, then markup goes on."""
         pos, end = found.span()
         name, low = found.group(1), found.string
-        tag = _Tag(buf, found)
+        tag = Tag(buf, found)
         match = self._classify(tag) if self._blocker.may_match(low, pos, end) else None
         if (
             match is None
@@ -689,7 +384,7 @@ class HtmlRewriter:
             and tag.loads_inline()
             and tag.explicit() is None
         ):
-            text_end = _FOREIGN_SCRIPT_END.search(low, end)
+            text_end = FOREIGN_SCRIPT_END.search(low, end)
             if text_end is not None:
                 match = self._decide_inline(low[end : text_end.start()], True)
             elif final or len(low) - end >= MAX_INLINE_SCRIPT + _TAIL:
@@ -698,12 +393,12 @@ class HtmlRewriter:
                 return pos, False  # wait for its end, or for enough of it to decide
         source = self._neutralise(tag, match) if match else buf[pos:end]
         out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
-        if not closing and name in _TRACKED:
+        if not closing and name in TRACKED:
             parent_ns = self._foreign[-1][1]
             kind = _FOREIGN
-            if name in _HTML_POINTS[parent_ns] or (parent_ns == b"math" and tag.html_annotation()):
+            if name in HTML_POINTS[parent_ns] or (parent_ns == b"math" and tag.html_annotation()):
                 kind = _HTML_POINT
-            elif name in _TEXT_POINTS[parent_ns]:
+            elif name in TEXT_POINTS[parent_ns]:
                 kind = _TEXT_POINT
             self._foreign.append((name, parent_ns, kind))
         return end, True
@@ -722,7 +417,7 @@ class HtmlRewriter:
         """Find where script text ends, honouring its escape states; decide held inline text."""
         held = self._held
         text_start = pos + len(held.source) if held else pos
-        token_re = _SCRIPT_TOKEN[1 if self._noscript else 0]
+        token_re = SCRIPT_TOKEN[1 if self._noscript else 0]
         scan = max(self._scan, text_start)
         end = self._plain_end(low, scan) if self._script_state == _PLAIN else None
         while end is None and (token := token_re.search(low, scan)) is not None:
@@ -769,30 +464,30 @@ class HtmlRewriter:
         """Where script text still in its plain state ends, if no "<!--" comes first (which
         starts the escape states the tokens' expression follows): found with `find`, ten
         times as fast on real scripts. None: not in the buffer, or it takes the expression."""
-        end = _end_tag_at(low, scan, b"</script")
+        end = end_tag_at(low, scan, b"</script")
         if self._noscript:
-            other = _end_tag_at(low, scan, b"</noscript")
+            other = end_tag_at(low, scan, b"</noscript")
             if other != -1 and (end == -1 or other < end):
                 end = other
         if end == -1 or low.find(b"<!--", scan, end) != -1:
             return None
         return end
 
-    def _classify(self, tag: _Tag) -> Match | None:
+    def _classify(self, tag: Tag) -> Match | None:
         explicit = tag.explicit()
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if self._blocker.refusal.holds(category) else None
         if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
             return None
-        url_attrs = _URL_ATTRS.get(tag.name, ())
+        url_attrs = URL_ATTRS.get(tag.name, ())
         script = tag.name == b"script"
         for name, value in tag.attrs:
             if value and name in url_attrs:
-                for url in _urls(name, value):
+                for url in attribute_urls(name, value):
                     if match := self._blocker.url(url, script, tag.name, self._base):
                         return match
-        for attr in _DOCUMENT_ATTRS.get(tag.name, ()):
+        for attr in DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
             if document and (
                 match := self._inner(document) or self._blocker.inline(document.lower())
@@ -800,11 +495,13 @@ class HtmlRewriter:
                 return match
         return self._style(tag)
 
-    def _style(self, tag: _Tag) -> Match | None:
+    def _style(self, tag: Tag) -> Match | None:
         """The refused service a style attribute loads from (`background: url(...)`)."""
         for name, value in tag.attrs:
             if name == b"style" and (b"&" in value or may_load(value)):
-                for url in css_urls(unescape(_text(value)) if b"&" in value else _text(value)):
+                for url in css_urls(
+                    unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+                ):
                     if match := self._blocker.url(url, base=self._base):
                         return match
                 return None
@@ -821,7 +518,7 @@ class HtmlRewriter:
         inner.close()
         return inner.first
 
-    def _rebase(self, tag: _Tag, match: Match | None) -> None:
+    def _rebase(self, tag: Tag, match: Match | None) -> None:
         """The first <base href> moves relative URLs, unless it is held back itself (then the
         page's own assets, the gate's included, would load from a tracker)."""
         self._based = True
@@ -835,20 +532,20 @@ class HtmlRewriter:
         self._moved = self._moved or here is None or there is None or here.host != there.host
         self._base = base
 
-    def _stamp(self, tag: _Tag, source: bytes) -> bytes:
+    def _stamp(self, tag: Tag, source: bytes) -> bytes:
         """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
 
         External scripts are left to the CSP's host lists: a nonce would exempt any host.
         """
-        if any(name in _UNSTAMPED for name, _ in tag.attrs):
+        if any(name in UNSTAMPED for name, _ in tag.attrs):
             return source
         return source[: tag.name_end] + self._nonce + source[tag.name_end :]
 
-    def _neutralise(self, tag: _Tag, match: Match) -> bytes:
+    def _neutralise(self, tag: Tag, match: Match) -> bytes:
         """The tag with its loading attributes renamed and the reason stated first."""
         if self.first is None:
             self.first = match
-        rename = set(_URL_ATTRS.get(tag.name, ()))
+        rename = set(URL_ATTRS.get(tag.name, ()))
         added = b' data-cg-category="' + match.category.encode() + b'"'
         if match.service:
             added += b' data-cg-service="' + match.service.encode() + b'"'
@@ -869,133 +566,3 @@ class HtmlRewriter:
                 last = start
         pieces.append(source[last:])
         return b"".join(pieces)
-
-
-class _Tag:
-    """A start tag that may load something; its attributes are read once, located on demand."""
-
-    __slots__ = ("attrs", "found", "name", "source")
-
-    def __init__(self, buf: bytes, found: re.Match[bytes]) -> None:
-        self.found = found  # a match on the lower-cased buffer
-        self.source = buf[found.start() : found.end()]
-        self.name = found.group(1)
-        # (name, lower-cased value without quotes); a value-less attribute has b""
-        self.attrs: list[tuple[bytes, bytes]] = (
-            [
-                (name, value[1:-1] if value[:1] in (b'"', b"'") else value)
-                for name, value in _ATTR.findall(found.string, found.start(2), found.end(2))
-            ]
-            if found.end(2) > found.start(2)
-            else []
-        )
-
-    def value(self, name: bytes) -> bytes | None:
-        """The first `name` attribute's value as written (not lower-cased), without quotes."""
-        found = self.found
-        base = found.start()
-        for attr in _ATTR.finditer(found.string, found.start(2), found.end(2)):
-            if attr.group(1) == name:
-                if attr.group(2) is None:
-                    return b""
-                value = self.source[attr.start(2) - base : attr.end(2) - base]
-                return value[1:-1] if value[:1] in (b'"', b"'") else value
-        return None
-
-    def document(self, name: bytes) -> bytes | None:
-        """The HTML document an attribute holds: a srcdoc, a data: URL's content, or the code
-        of a javascript: URL (whose result a frame shows as its document)."""
-        value = self.value(name)
-        if value is None:
-            return None
-        text = unescape(_text(value)) if b"&" in value else _text(value)
-        if name == b"srcdoc":
-            return text.encode("utf-8", "replace")
-        return _data_url(text)
-
-    def explicit(self) -> bytes | None:
-        """The site owner's own word on an element: data-consent="<category>"."""
-        for name, value in self.attrs:
-            if name == b"data-consent":
-                return value
-        return None
-
-    def styles_font(self) -> bool:
-        """A `<font>` that ends foreign content."""
-        return any(name in (b"color", b"face", b"size") for name, _ in self.attrs)
-
-    def html_annotation(self) -> bool:
-        """A MathML annotation-xml holding HTML (an HTML integration point)."""
-        if self.name != b"annotation-xml":
-            return False
-        encoding = next((value for name, value in self.attrs if name == b"encoding"), b"")
-        return encoding in (b"text/html", b"application/xhtml+xml")
-
-    def loads_inline(self) -> bool:
-        """An inline script whose text can load something: JavaScript, or an import map or
-        speculation rules (which name URLs to fetch or prefetch)."""
-        types = [value for name, value in self.attrs if name == b"type"]
-        if any(name == b"src" for name, _ in self.attrs):
-            return False
-        return not types or types[0].strip() in _LOADING_TYPES
-
-    def attribute_offsets(self) -> list[tuple[bytes, int]]:
-        """(name, offset in `source`) of each attribute, for renaming."""
-        found = self.found
-        base = found.start()
-        return [
-            (attr.group(1), attr.start(1) - base)
-            for attr in _ATTR.finditer(found.string, found.start(2), found.end(2))
-        ]
-
-    @property
-    def name_end(self) -> int:
-        return self.found.end(1) - self.found.start()
-
-
-def _end_tag_at(low: bytes, start: int, opening: bytes) -> int:
-    """The first `opening` (e.g. b"</script") from `start` that a name end follows, or -1."""
-    at = low.find(opening, start)
-    after = len(opening)
-    while at != -1 and low[at + after : at + after + 1] not in _NAME_END_BYTES:
-        at = low.find(opening, at + 1)
-    return at
-
-
-def _urls(attr_name: bytes, value: bytes) -> list[str]:
-    text = _text(value)
-    if "&" in text:
-        text = unescape(text)
-    if attr_name.endswith(b"srcset"):
-        return _SRCSET_URL.findall(text)
-    if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
-        url = refresh_url(text)
-        return [url] if url else []
-    return [text]
-
-
-def _text(value: bytes) -> str:
-    """An attribute value as text: UTF-8, as most pages are, else byte for byte (ASCII, which
-    is all a host name can be in any other charset, reads the same)."""
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
-
-
-def _data_url(text: str) -> bytes | None:
-    """The content of a data: URL (percent- or base64-encoded) or a javascript: URL; None for
-    any other URL."""
-    text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
-    if text[:11].lower() == "javascript:":
-        return unquote_to_bytes(text[11:])
-    if text[:5].lower() != "data:":
-        return None
-    meta, _, data = text[5:].partition(",")
-    content = unquote_to_bytes(data)
-    if meta.lower().replace(" ", "").endswith(";base64"):
-        try:
-            return base64.b64decode(b"".join(content.split()), validate=False)
-        except ValueError:
-            return None
-    return content

@@ -1,0 +1,142 @@
+"""One start tag the rewriter reads: its attributes as the tokenizer reads them, and what
+it loads (URLs from every loading attribute, `srcset`, `data:` documents, inline styles).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from html import unescape
+from urllib.parse import unquote_to_bytes
+
+from ..urls import refresh_url
+from .grammar import ATTR, LOADING_TYPES
+
+__all__ = ["Tag", "attribute_text", "attribute_urls"]
+
+_SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
+
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+
+_NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
+
+
+class Tag:
+    """A start tag that may load something; its attributes are read once, located on demand."""
+
+    __slots__ = ("attrs", "found", "name", "source")
+
+    def __init__(self, buf: bytes, found: re.Match[bytes]) -> None:
+        self.found = found  # a match on the lower-cased buffer
+        self.source = buf[found.start() : found.end()]
+        self.name = found.group(1)
+        # (name, lower-cased value without quotes); a value-less attribute has b""
+        self.attrs: list[tuple[bytes, bytes]] = (
+            [
+                (name, value[1:-1] if value[:1] in (b'"', b"'") else value)
+                for name, value in ATTR.findall(found.string, found.start(2), found.end(2))
+            ]
+            if found.end(2) > found.start(2)
+            else []
+        )
+
+    def value(self, name: bytes) -> bytes | None:
+        """The first `name` attribute's value as written (not lower-cased), without quotes."""
+        found = self.found
+        base = found.start()
+        for attr in ATTR.finditer(found.string, found.start(2), found.end(2)):
+            if attr.group(1) == name:
+                if attr.group(2) is None:
+                    return b""
+                value = self.source[attr.start(2) - base : attr.end(2) - base]
+                return value[1:-1] if value[:1] in (b'"', b"'") else value
+        return None
+
+    def document(self, name: bytes) -> bytes | None:
+        """The HTML document an attribute holds: a srcdoc, a data: URL's content, or the code
+        of a javascript: URL (whose result a frame shows as its document)."""
+        value = self.value(name)
+        if value is None:
+            return None
+        text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+        if name == b"srcdoc":
+            return text.encode("utf-8", "replace")
+        return _data_url(text)
+
+    def explicit(self) -> bytes | None:
+        """The site owner's own word on an element: data-consent="<category>"."""
+        for name, value in self.attrs:
+            if name == b"data-consent":
+                return value
+        return None
+
+    def styles_font(self) -> bool:
+        """A `<font>` that ends foreign content."""
+        return any(name in (b"color", b"face", b"size") for name, _ in self.attrs)
+
+    def html_annotation(self) -> bool:
+        """A MathML annotation-xml holding HTML (an HTML integration point)."""
+        if self.name != b"annotation-xml":
+            return False
+        encoding = next((value for name, value in self.attrs if name == b"encoding"), b"")
+        return encoding in (b"text/html", b"application/xhtml+xml")
+
+    def loads_inline(self) -> bool:
+        """An inline script whose text can load something: JavaScript, or an import map or
+        speculation rules (which name URLs to fetch or prefetch)."""
+        types = [value for name, value in self.attrs if name == b"type"]
+        if any(name == b"src" for name, _ in self.attrs):
+            return False
+        return not types or types[0].strip() in LOADING_TYPES
+
+    def attribute_offsets(self) -> list[tuple[bytes, int]]:
+        """(name, offset in `source`) of each attribute, for renaming."""
+        found = self.found
+        base = found.start()
+        return [
+            (attr.group(1), attr.start(1) - base)
+            for attr in ATTR.finditer(found.string, found.start(2), found.end(2))
+        ]
+
+    @property
+    def name_end(self) -> int:
+        return self.found.end(1) - self.found.start()
+
+
+def attribute_urls(attr_name: bytes, value: bytes) -> list[str]:
+    text = attribute_text(value)
+    if "&" in text:
+        text = unescape(text)
+    if attr_name.endswith(b"srcset"):
+        return _SRCSET_URL.findall(text)
+    if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
+        url = refresh_url(text)
+        return [url] if url else []
+    return [text]
+
+
+def attribute_text(value: bytes) -> str:
+    """An attribute value as text: UTF-8, as most pages are, else byte for byte (ASCII, which
+    is all a host name can be in any other charset, reads the same)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def _data_url(text: str) -> bytes | None:
+    """The content of a data: URL (percent- or base64-encoded) or a javascript: URL; None for
+    any other URL."""
+    text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
+    if text[:11].lower() == "javascript:":
+        return unquote_to_bytes(text[11:])
+    if text[:5].lower() != "data:":
+        return None
+    meta, _, data = text[5:].partition(",")
+    content = unquote_to_bytes(data)
+    if meta.lower().replace(" ", "").endswith(";base64"):
+        try:
+            return base64.b64decode(b"".join(content.split()), validate=False)
+        except ValueError:
+            return None
+    return content
