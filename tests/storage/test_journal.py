@@ -9,12 +9,13 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_log_endpoints import decide, gate
+from test_log_endpoints import decide
 
-from consent_gate import Policy
+from consent_gate import ConsentGate, Policy
 from consent_gate.policy import LogSettings
 from consent_gate.storage import open_store
 from consent_gate.storage.frames import Frame, frames
@@ -151,10 +152,10 @@ def _fsync_policy(dsn: str) -> Policy:
 
 
 def test_a_decision_the_journal_cannot_sync_is_refused_with_503(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_gate: Callable[..., ConsentGate]
 ) -> None:
     dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
-    app = gate(dsn, _fsync_policy(dsn))
+    app = log_gate(dsn, _fsync_policy(dsn))
     assert [r.status_code for r in decide(app, [{"json": {"action": "accept_all"}}])] == [200]
 
     def broken(fd: int) -> None:
@@ -176,10 +177,12 @@ def test_a_decision_the_journal_cannot_sync_is_refused_with_503(
         store.close()
 
 
-def test_a_journal_that_cannot_be_created_refuses_decisions(tmp_path: Path) -> None:
+def test_a_journal_that_cannot_be_created_refuses_decisions(
+    tmp_path: Path, log_gate: Callable[..., ConsentGate]
+) -> None:
     """After start-up (where a bad location already fails the gate's construction)."""
     dsn = f"sqlite:///{tmp_path / 'log.sqlite3'}"
-    app = gate(dsn)
+    app = log_gate(dsn)
     Path(f"{tmp_path / 'log.sqlite3'}.journal").write_text("a file where the directory goes")
     assert [r.status_code for r in decide(app, [{"json": {"action": "accept_all"}}])] == [503]
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from asgi_client import Client
 from consent_gate import ConsentGate, Policy
@@ -28,16 +27,6 @@ POLICY = Policy.default()
 async def _site(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b""})
-
-
-@pytest.fixture
-def gate(gate_factory: Callable[..., ConsentGate]) -> Callable[..., ConsentGate]:
-    """Gates logging to a DSN, their logs closed after the test (no writer outlives it)."""
-
-    def build(dsn: str, policy: Policy = POLICY) -> ConsentGate:
-        return gate_factory(_site, secret_key="log-test", policy=policy, store=dsn)
-
-    return build
 
 
 def decide(
@@ -67,8 +56,8 @@ def logged(app: ConsentGate, dsn: str) -> list[ConsentRecord]:
         store.close()
 
 
-def test_each_kind_of_decision_is_recorded(dsn: str, gate: Callable[..., ConsentGate]) -> None:
-    app = gate(dsn)
+def test_each_kind_of_decision_is_recorded(dsn: str, log_gate: Callable[..., ConsentGate]) -> None:
+    app = log_gate(dsn)
     responses = decide(
         app,
         [
@@ -115,9 +104,9 @@ def test_each_kind_of_decision_is_recorded(dsn: str, gate: Callable[..., Consent
 
 
 def test_what_was_shown_is_archived_once_per_language(
-    dsn: str, gate: Callable[..., ConsentGate]
+    dsn: str, log_gate: Callable[..., ConsentGate]
 ) -> None:
-    app = gate(dsn)
+    app = log_gate(dsn)
     german = {"accept-language": "de-AT,de;q=0.9"}
     decide(
         app,
@@ -147,10 +136,10 @@ def test_what_was_shown_is_archived_once_per_language(
 
 
 def test_dnt_is_recorded_as_seen_and_how_it_was_treated(
-    dsn: str, gate: Callable[..., ConsentGate]
+    dsn: str, log_gate: Callable[..., ConsentGate]
 ) -> None:
-    app = gate(dsn)
-    honour = gate(dsn, dataclasses.replace(POLICY, dnt="honour"))
+    app = log_gate(dsn)
+    honour = log_gate(dsn, dataclasses.replace(POLICY, dnt="honour"))
     decide(app, [{"json": {"action": "accept_all"}, "headers": {"dnt": "1"}}])
     decide(honour, [{"json": {"action": "reject_all"}, "headers": {"dnt": "1"}}])
     decide(app, [{"json": {"action": "reject_all"}}])
@@ -158,8 +147,8 @@ def test_dnt_is_recorded_as_seen_and_how_it_was_treated(
     assert [dict(r.signals) for r in records] == [{"dnt": "ignored"}, {"dnt": "honoured"}, {}]
 
 
-def test_raw_user_agent_is_never_stored(dsn: str, gate: Callable[..., ConsentGate]) -> None:
-    app = gate(dsn)
+def test_raw_user_agent_is_never_stored(dsn: str, log_gate: Callable[..., ConsentGate]) -> None:
+    app = log_gate(dsn)
     bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     decide(app, [{"json": {"action": "reject_all"}, "headers": {"user-agent": bot}}])
     (record,) = logged(app, dsn)
@@ -173,19 +162,21 @@ def test_raw_user_agent_is_never_stored(dsn: str, gate: Callable[..., ConsentGat
     assert "google.com/bot" not in repr(rows)
 
 
-def test_ip_is_truncated_only_when_configured(dsn: str, gate: Callable[..., ConsentGate]) -> None:
+def test_ip_is_truncated_only_when_configured(
+    dsn: str, log_gate: Callable[..., ConsentGate]
+) -> None:
     truncated = dataclasses.replace(POLICY, log=LogSettings(ip="truncated"))
-    app = gate(dsn, truncated)
+    app = log_gate(dsn, truncated)
     decide(app, [{"json": {"action": "accept_all"}}], client=("203.0.113.77", 5))
     decide(app, [{"json": {"action": "accept_all"}}], client=("2001:db8:abcd:12::1", 5))
-    off = gate(dsn)
+    off = log_gate(dsn)
     decide(off, [{"json": {"action": "accept_all"}}], client=("203.0.113.77", 5))
     records = logged(app, dsn) and logged(off, dsn)
     assert [r.ip for r in records] == ["203.0.113.0", "2001:db8:abcd::", None]
 
 
-def test_refused_requests_make_no_record(dsn: str, gate: Callable[..., ConsentGate]) -> None:
-    app = gate(dsn)
+def test_refused_requests_make_no_record(dsn: str, log_gate: Callable[..., ConsentGate]) -> None:
+    app = log_gate(dsn)
     responses = decide(
         app,
         [

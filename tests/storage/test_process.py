@@ -8,10 +8,11 @@ import logging
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_log_endpoints import _site, decide, gate
+from test_log_endpoints import _site, decide
 from test_writer import ROWS, _count, _row, journaled
 
 from consent_gate import ConsentGate, Policy
@@ -139,9 +140,12 @@ def test_with_fsync_the_writer_process_opens_a_synced_store(tmp_path: Path) -> N
 
 
 def test_a_writer_that_cannot_be_started_costs_no_decision(
-    dsn: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    dsn: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    log_gate: Callable[..., ConsentGate],
 ) -> None:
-    app = gate(dsn)
+    app = log_gate(dsn)
 
     def no_process(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
