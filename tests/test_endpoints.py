@@ -769,6 +769,15 @@ def test_static_files_are_served_with_their_content_type(name: str, media: tuple
     assert versioned.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
+def test_the_banners_files_as_a_page_links_them_are_cached_for_good() -> None:
+    page = request("GET", "/", headers={"accept": "text/html"}).text
+    links = re.findall(r'(?:href|src)="(/consent-gate/static/banner\.(?:css|js)\?v=[^"]+)"', page)
+    assert len(set(links)) == 2
+    for link in links:
+        cache = request("GET", link).headers["cache-control"]
+        assert cache == "public, max-age=31536000, immutable", link
+
+
 @pytest.mark.parametrize(
     ("accept_encoding", "gzipped"),
     [

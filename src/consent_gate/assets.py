@@ -32,11 +32,13 @@ class Assets:
         self.base = f"{prefix}/static"
         self._files: dict[str, Asset] = {}
 
-    def add(self, name: str, body: bytes) -> Asset:
+    def add(self, name: str, body: bytes, version: str | None = None) -> Asset:
+        """`version`: one shared by files the templates link under a single version (the
+        banner's); by default the file's own hash."""
         asset = Asset(
             body,
             mimetypes.guess_type(name)[0] or "application/octet-stream",
-            hashlib.sha256(body).hexdigest()[:12],
+            version or hashlib.sha256(body).hexdigest()[:12],
             "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode("ascii"),
             gzip.compress(body, compresslevel=9, mtime=0),
         )

@@ -111,7 +111,7 @@ class ConsentGate:
             self.head.add(ConsentMode(self.policy))
         self.assets = Assets(self.policy.prefix)
         for name, body in self.banner.static_files.items():
-            self.assets.add(name, body)
+            self.assets.add(name, body, self.banner.static_version)
         fingerprint.install(self.policy, self.head, self.reports, self.assets)
         self.signals = PrivacySignals(self.policy, self.codec, self.log)
         # What a rewritten page depends on besides its URL: caches must key on all of it.
