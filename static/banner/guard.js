@@ -303,7 +303,9 @@
           if (node.nodeType !== 1) continue;
           const el = /** @type {Element} */ (node);
           if (el.matches(FRAMES)) guardFrame(/** @type {HTMLIFrameElement} */ (el));
-          if (el.firstElementChild) el.querySelectorAll(/** @type {"iframe"} */ (FRAMES)).forEach(guardFrame);
+          if (el.firstElementChild) {
+            /** @type {NodeListOf<HTMLIFrameElement>} */ (el.querySelectorAll(FRAMES)).forEach(guardFrame);
+          }
         }
       }
     });
