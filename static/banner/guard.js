@@ -19,7 +19,7 @@
 ((/** @type {GuardConfig} */ config) => {
   "use strict";
 
-  const { apply, defineProperty: define, getOwnPropertyDescriptor: describe, get } = Reflect;
+  const { apply, defineProperty: define, getOwnPropertyDescriptor: describe, get: property } = Reflect;
   const NativeError = Error;
   const hasOwn = Object.prototype.hasOwnProperty;
   const MARK = Symbol.for("consent-gate.fingerprint-guard");
@@ -198,7 +198,7 @@
     /** @type {typeof HTMLCanvasElement | undefined} */
     let Canvas;
     try { Canvas = win?.HTMLCanvasElement; } catch (error) { return; } // a cross-origin frame
-    if (!active || !win || !Canvas || get(Canvas, MARK)) return;
+    if (!active || !win || !Canvas || property(Canvas, MARK)) return;
     define(Canvas, MARK, { value: true });
     const doc = win.document;
     const createElement = win.Document.prototype.createElement;
