@@ -23,7 +23,6 @@ export default [
       "no-unused-vars": ["error", { caughtErrors: "none" }],
       "no-var": "error",
       "prefer-const": "error",
-      "no-shadow-restricted-names": "error",
     },
   },
   {

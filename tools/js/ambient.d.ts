@@ -15,9 +15,6 @@ interface ErrorConstructor {
 interface Window {
   /** User-Agent Client Hints (Chromium only): guard.js blanks its high-entropy values. */
   readonly NavigatorUAData?: { readonly prototype: object };
-}
-
-interface Window {
   /** The gate's scripts meet under Symbol.for() keys (their values are typed where read). */
   [key: symbol]: unknown;
   /** banner.js's public API (see its header). */
