@@ -337,7 +337,8 @@
   /** @param {RequestInfo | URL | undefined} input  what fetch() was called with */
   function isConsentEndpoint(input) {
     try {
-      const url = new URL(typeof input === "string" ? input : (input && "url" in input && input.url) || String(input), location.href);
+      const request = /** @type {{ url?: string }} */ (input); // a Request, or a URL (no url)
+      const url = new URL(typeof input === "string" ? input : request.url || String(input), location.href);
       return url.origin === location.origin && url.pathname === config.consent;
     } catch (error) {
       return false;
