@@ -1,6 +1,6 @@
-"""How the gate routes `{prefix}/...`: the methods each endpoint takes (405 with `Allow`), 404 for
-whatever it does not serve, never a redirect, the same answers inside a Starlette app and under
-a mounted one, and one router built at start-up."""
+"""How the gate routes `{prefix}/...` (what each endpoint does: test_endpoints.py): the methods
+each takes (a 405 with `Allow` otherwise), 404 for whatever it does not serve, never a redirect,
+the same answers inside a Starlette app and under a mounted one, one router built at start-up."""
 
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ def test_choices_and_reports_take_post_only(client: Client, path: str, method: s
         "/consent-gate/nope",
         "/consent-gate/Consent",
         "/consent-gate/consent/",
+        "/consent-gate/consent/extra",
         "/consent-gate/consent\n",
         "/consent-gate/preferences/",
         "/consent-gate/policy\n",
@@ -86,6 +87,7 @@ def test_choices_and_reports_take_post_only(client: Client, path: str, method: s
         "/consent-gate/static/",
         "/consent-gate/static/nope.js",
         "/consent-gate/static/banner.js/",
+        "/consent-gate/static/banner.js/x",
         "/consent-gate/static/../policy",
     ],
 )

@@ -1,9 +1,10 @@
 """The gate's endpoints as Starlette routes mounted under its prefix, every miss answered here.
 
-Starlette's own answers to a miss would not do: inside a Starlette app (where the gate sits
-as middleware, `scope["app"]` set) a wrong method or an unknown path raises `HTTPException`,
-which nothing between the gate and the server handles (a 500); its `Allow` header follows a
-set's order; and `redirect_slashes` sends redirects to addresses the gate never published.
+Starlette's own answers to a miss would not do: inside a Starlette app (`scope["app"]` set)
+a wrong method or an unknown path raises `HTTPException`, a 500 where the gate is the app's
+middleware (nothing between it and the server handles it) and the host app's error page where
+the gate is mounted in one; its `Allow` header follows a set's order; and `redirect_slashes`
+sends redirects to addresses the gate never published.
 So these routes send the gate's plain 404 and 405 (`Allow` sorted, HEAD wherever GET is), and
 a handler's `RequestError` becomes the 4xx that says what is wrong.
 """
