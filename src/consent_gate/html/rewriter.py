@@ -24,11 +24,11 @@ from .grammar import (
     COMMENT_END,
     DOCUMENT_ATTRS,
     END_TAG,
-    FOREIGN_COPY,
     FOREIGN_ONLY,
     FOREIGN_SCRIPT_END,
     HTML_POINTS,
     NEVER_OPEN,
+    PRESENTATION,
     RAW_END,
     SCRIPT_TOKEN,
     START_TAG,
@@ -39,6 +39,7 @@ from .grammar import (
     URL_ATTRS,
     copier,
     end_tag_at,
+    foreign_copier,
 )
 from .stylesheets import css_urls, may_load
 from .tags import Tag, attribute_text, attribute_urls
@@ -72,6 +73,17 @@ MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
 _MAX_NESTING = 4  # srcdoc documents rewritten within each other
 
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
+
+# What a foreign <style>'s text runs to: its end tag, unless inside a CDATA section, a comment or
+# a bogus comment (their "</style>" ends nothing); an unfinished one waits for more input.
+_FOREIGN_SHEET = re.compile(
+    rb"<!\[cdata\[(?:.*?\]\]>)?|<!--(?:.*?--!?>)?|<[!?](?:[^>]*>)?|</style[\t\n\f\r />]", re.S
+)
+
+# Markup inside a foreign <style>, which its text (what it applies) leaves out.
+_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
+
+_STYLE_ATTRS = PRESENTATION | {b"style"}
 
 
 class HtmlRewriter:
@@ -150,7 +162,7 @@ class HtmlRewriter:
     def _copier(self, low: bytes, marks: bool) -> re.Pattern[bytes]:
         """What copies markup Python need not see, inside foreign content."""
         if self._foreign[-1][2] == _FOREIGN:
-            return FOREIGN_COPY
+            return foreign_copier(self._styled(low))
         return self._skipper(low, marks, in_point=True)
 
     def _skipper(self, low: bytes, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
@@ -416,6 +428,14 @@ class HtmlRewriter:
                 match = self._decide_inline(low[end : end + MAX_INLINE_SCRIPT + 1], final)
             else:
                 return pos, False  # wait for its end, or for enough of it to decide
+        if (
+            match is None
+            and name == b"style"
+            and not closing
+            and self._blocker.refused
+            and tag.explicit() is None
+        ):
+            return self._foreign_sheet(buf, tag, out, final)
         source = self._neutralise(tag, match) if match else buf[pos:end]
         out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
         if not closing and name in TRACKED:
@@ -427,6 +447,42 @@ class HtmlRewriter:
                 kind = _TEXT_POINT
             self._foreign.append((name, parent_ns, kind))
         return end, True
+
+    def _foreign_sheet(
+        self, buf: bytes, tag: Tag, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """An SVG (or MathML) <style>: its text is markup, yet SVG applies it as a sheet and
+        Chromium's preload scanner fetches its `@import`s. Held like an HTML one (its text moved
+        into data-cg-text) if it loads from a refused tracker; else it goes on as markup."""
+        low = tag.found.string
+        pos, end = tag.found.span()
+        text_end = None
+        scan = end
+        while (found := _FOREIGN_SHEET.search(low, scan)) is not None:
+            token = found.group()
+            if token.startswith(b"</"):
+                text_end = found.start()
+                break
+            if not token.endswith(b">") or token in (b"<!", b"<?"):
+                break  # unfinished: where its text ends is not known yet
+            scan = found.end()
+        if text_end is None and not final and len(low) - end < MAX_INLINE_SCRIPT:
+            return pos, False
+        stop = len(low) if text_end is None else text_end
+        text = low[end:stop]
+        sheet = unescape(attribute_text(_MARKUP.sub(b"", text)))
+        match = None
+        if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
+            for url in css_urls(sheet) + css_urls(attribute_text(text)):
+                if match := self._blocker.url(url, base=self._base):
+                    break
+        if match is None:
+            out.append(buf[pos:end])
+            return end, True
+        held = self._neutralise(tag, match)
+        moved = buf[end:stop].replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        out.append(held[:-1] + b' data-cg-text="' + moved + b'">')
+        return stop, True
 
     def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
         """The decision on an executable inline script, `text` its (lower-cased) text or more
@@ -521,15 +577,20 @@ class HtmlRewriter:
         return self._style(tag)
 
     def _style(self, tag: Tag) -> Match | None:
-        """The refused service a style attribute loads from (`background: url(...)`)."""
+        """The refused service a style attribute (`background: url(...)`) or an SVG
+        presentation attribute (`fill="url(...)"`) loads from."""
         for name, value in tag.attrs:
-            if name == b"style" and (b"&" in value or may_load(value)):
-                for url in css_urls(
-                    unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
-                ):
-                    if match := self._blocker.url(url, base=self._base):
-                        return match
-                return None
+            if name in _STYLE_ATTRS and (match := self._css(value)):
+                return match
+        return None
+
+    def _css(self, value: bytes) -> Match | None:
+        """The refused service a CSS attribute value loads from first."""
+        if b"&" in value or may_load(value):
+            text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+            for url in css_urls(text):
+                if match := self._blocker.url(url, base=self._base):
+                    return match
         return None
 
     def _inner(self, document: bytes) -> Match | None:
@@ -580,8 +641,9 @@ class HtmlRewriter:
         elif tag.name in (b"iframe", b"frame"):
             rename.add(b"srcdoc")
             added += b' srcdoc="' + self._placeholder(match) + b'"'
-        if self._style(tag):
-            rename.add(b"style")
+        rename.update(
+            name for name, value in tag.attrs if name in _STYLE_ATTRS and self._css(value)
+        )
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end

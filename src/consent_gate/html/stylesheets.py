@@ -11,7 +11,9 @@ import re
 
 __all__ = ["css_urls", "may_load"]
 
-_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|(.))", re.DOTALL)
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n]?|\n|(.))", re.DOTALL)
+# The CSS tokenizer's preprocessing: CR LF, CR and FF are each one newline.
+_NEWLINE = re.compile(r"\r\n?|\f")
 _COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
 _URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))""", re.IGNORECASE)
 _STRING = re.compile(r""""([^"\n]*)"|'([^'\n]*)'""")
@@ -27,7 +29,8 @@ def may_load(css: bytes) -> bool:
 def css_urls(css: str) -> list[str]:
     """Every URL the CSS names, in order (see the module's note on strings)."""
     if "\\" in css:
-        css = _ESCAPE.sub(_unescape, css)
+        # An escaped newline continues a string: the newline is dropped, not kept.
+        css = _ESCAPE.sub(_unescape, _NEWLINE.sub("\n", css))
     css = _COMMENT.sub(" ", css)
     urls = [a or b or c for a, b, c in _URL.findall(css)]
     urls += [a or b for a, b in _STRING.findall(_URL.sub("", css))]
@@ -35,6 +38,8 @@ def css_urls(css: str) -> list[str]:
 
 
 def _unescape(found: re.Match[str]) -> str:
+    if found.group(2) is None and found.group(1) is None:
+        return ""  # "\\" and a newline
     if found.group(1):
         code = int(found.group(1), 16)
         return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"

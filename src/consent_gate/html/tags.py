@@ -109,6 +109,8 @@ def attribute_urls(attr_name: bytes, value: bytes) -> list[str]:
         text = unescape(text)
     if attr_name.endswith(b"srcset"):
         return _SRCSET_URL.findall(text)
+    if attr_name == b"values":  # SVG animation: a ";"-separated list
+        return text.split(";")
     if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
         url = refresh_url(text)
         return [url] if url else []
