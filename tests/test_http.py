@@ -111,7 +111,10 @@ def test_ascii_compatible_charsets(charset: str) -> None:
 
 @pytest.mark.parametrize(
     "charset",
-    ["utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"],
+    [
+        *("utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"),
+        *("unicode", "UCS-2", "csunicode", "iso-10646-ucs-2", "unicodefeff", "unicodefffe"),
+    ],
 )
 def test_charsets_that_are_not_ascii_compatible(charset: str) -> None:
     assert not ascii_compatible(charset)

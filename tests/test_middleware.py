@@ -894,6 +894,25 @@ def test_utf16_and_utf32_by_header_fail_closed(codec: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("unicode", "utf-16-le"),
+        ("ucs-2", "utf-16-le"),
+        ("csunicode", "utf-16-le"),
+        ("iso-10646-ucs-2", "utf-16-le"),
+        ("unicodefeff", "utf-16-le"),
+        ("unicodefffe", "utf-16-be"),
+    ],
+)
+def test_utf16_by_a_label_only_browsers_know_fails_closed(label: str, codec: str) -> None:
+    """WHATWG labels of UTF-16 that Python's codecs do not know: a browser decodes the page as
+    UTF-16, so the gate, which sees no markup in it, must not let it go out as if rewritten."""
+    raw = TEXT_PAGE.encode(codec)
+    sent = assert_failed_closed(respond(raw, content_type=f"text/html; charset={label}".encode()))
+    assert sent.body == raw
+
+
+@pytest.mark.parametrize(
     "content_type", [b"text/html", b"text/html; charset=utf-8", b"text/html; charset=windows-1252"]
 )
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])

@@ -24,6 +24,10 @@ __all__ = [
 # inside multi-byte sequences: rewriting them would corrupt the page.
 _UNSAFE = {"utf_7", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004"}
 _UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "cp500")
+# WHATWG labels of UTF-16 that Python's codecs do not know (the Encoding standard's list).
+_UTF16_LABELS = frozenset(
+    {"csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "unicodefffe"}
+)
 _PROBE = '<body><script src="x"></script></body>'
 
 
@@ -86,8 +90,10 @@ def ascii_compatible(charset: str) -> bool:
     """Whether markup can be found and spliced as ASCII bytes in this charset.
 
     Labels Python does not know are treated as compatible: browsers decode unknown labels
-    with an ASCII-compatible default.
+    with an ASCII-compatible default. Browsers' own labels of UTF-16 are not.
     """
+    if charset.strip().lower() in _UTF16_LABELS:
+        return False
     try:
         name = codecs.lookup(charset).name.replace("-", "_")
     except LookupError:
