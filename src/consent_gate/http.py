@@ -73,16 +73,30 @@ def cookie_names(headers: Headers) -> list[str]:
 
 @lru_cache(maxsize=256)
 def content_type(value: bytes | None) -> tuple[str, str | None]:
-    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few)."""
+    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few), read
+    as browsers read it (Fetch, "extract a MIME type"): of a comma-separated list, the last
+    type counts, with a charset given earlier for that same type if it names none; within one
+    type, the first charset parameter counts."""
     if not value:
         return "", None
-    media, *params = value.decode("latin-1").split(";")
-    charset = None
-    for param in params:
-        key, _, val = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = val.strip().strip("\"'").lower() or None
-    return media.strip().lower(), charset
+    media, charset = "", None
+    for one in value.decode("latin-1").split(","):
+        essence, *params = one.split(";")
+        essence = essence.strip().lower()
+        if "/" not in essence or essence == "*/*":
+            continue
+        given = next(
+            (
+                val.strip().strip("\"'").lower() or None
+                for key, _, val in (param.partition("=") for param in params)
+                if key.strip().lower() == "charset"
+            ),
+            None,
+        )
+        if essence != media or given is not None:
+            charset = given
+        media = essence
+    return media, charset
 
 
 @cache
