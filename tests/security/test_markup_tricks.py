@@ -5,7 +5,8 @@ Each page of the bypass corpus named here made Chromium request its tracker befo
 SVG presentation attributes and style attributes, SVG animation of an href, `<feImage>`, the
 background of table parts, HTML's `<image>`, a CSS string continued over a line, CSS strings
 that hold "/*" and "*/" (read as a comment around the tracker by a reader that skips comments
-without knowing strings). Here, in process: every element that loads the tracker is held back,
+without knowing strings), a `<frame>` in the text of a `<style>` that a frameset
+document ignores. Here, in process: every element that loads the tracker is held back,
 whatever the chunking, and nothing else in the page changes.
 """
 
@@ -37,10 +38,12 @@ TRICKS = {
     "svg-style-attribute": 1,
     "css-comment-in-string": 1,
     "style-attribute-comment-in-string": 1,
+    "frameset-raw-text": 1,
 }
 
 _ADDED = re.compile(
     rb' type="text/plain"(?= data-cg-category=)| data-cg-(?:category|service)="[^"]*"'
+    rb'| srcdoc=""'  # a held frame's placeholder, empty here
 )
 _HELD_TEXT = re.compile(rb' data-cg-text="([^"]*)">')
 
@@ -66,11 +69,11 @@ def _undo(output: bytes) -> bytes:
 @pytest.mark.parametrize("name", list(TRICKS))
 def test_every_element_loading_the_tracker_is_held(name: str) -> None:
     page = (corpus.BYPASS / f"{name}.html").read_bytes()
-    body = page[page.index(b"<body>") :]
+    body = page[page.index(b"</head>") :]
     outputs = {_rewrite(page, chunk) for chunk in (0, 1, 7, 64)}
     assert len(outputs) == 1, "the output depends on the chunking"
     output = outputs.pop()
-    held = output[output.index(b"<body>") :]
+    held = output[output.index(b"</head>") :]
     assert held.count(b"data-cg-category=") == TRICKS[name]
     assert _undo(held) == body
 

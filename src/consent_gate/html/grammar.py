@@ -128,7 +128,7 @@ _FAST_ATTRS_NO_GT = (
     rb"[\t\n\f\r /]*+"
 )
 
-_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
+_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"frameset"})
 
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 
@@ -415,7 +415,8 @@ TRACKED = frozenset(
 _TRACKED_END = trie({*TRACKED, b"noscript", b"p", b"br"})
 
 _INTERESTING_IN_POINT = trie(
-    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
+    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"frameset"}
+    | {b"mglyph", b"malignmark"}
 )
 
 # SVG and MathML elements that are no HTML element: their end tags in foreign content close a

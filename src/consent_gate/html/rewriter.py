@@ -85,6 +85,8 @@ _MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
 
 _STYLE_ATTRS = PRESENTATION | {b"style"}
 
+_FRAME = re.compile(rb"<frame[\t\n\f\r />]")
+
 
 class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
@@ -121,6 +123,9 @@ class HtmlRewriter:
         # CDATA section (a bogus comment there, up to its first ">"), is read as HTML reads it.
         # Elsewhere foreign content shows the more tags (no raw text), so it is kept.
         self._unsure = False
+        # A <frameset> was seen: inside one a browser ignores <style>, <script> and the other
+        # raw-text elements, so the <frame>s in their text load (see `_raw_text`).
+        self._frameset = False
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -266,16 +271,52 @@ class HtmlRewriter:
             if not decided:
                 return pos, False
         found = self._end_re.search(low, pos)
+        text = not self._consume_end  # a raw-text element's, not a comment's
         if found is None:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
-            out.append(buf[pos:keep])
+            keep = self._raw_text(buf, low, pos, keep, out, final) if text else keep
+            if not text:
+                out.append(buf[pos:keep])
             return keep, False
         end = found.start()
         if self._consume_end and low[end : end + 2] != b"</":
             end = found.end()
-        out.append(buf[pos:end])
+        if text:
+            self._raw_text(buf, low, pos, end, out, True)
+        else:
+            out.append(buf[pos:end])
         self._mode = _DATA
         return end, True
+
+    def _raw_text(
+        self, buf: bytes, low: bytes, start: int, stop: int, out: list[bytes], whole: bool
+    ) -> int:
+        """Emit the text of a raw-text element or script up to `stop`; returns where it stopped.
+
+        After a <frameset> the browser may ignore the element (in a frameset document) and read
+        its text as markup: the <frame>s in it are held as if they were markup. `whole`: the
+        text ends at `stop`; else a frame tag cut there waits for more input."""
+        if not self._frameset:
+            out.append(buf[start:stop])
+            return stop
+        if not whole and (cut := low.rfind(b"<", max(start, stop - 6), stop)) != -1:
+            stop = cut  # "<fram" at the end may be a frame's tag: wait for it
+        at = start
+        for frame in _FRAME.finditer(low, start, stop):
+            if frame.start() < at:
+                continue
+            found = START_TAG.match(low, frame.start(), stop)
+            if found is None:
+                if not whole and len(buf) - frame.start() <= MAX_TAG:
+                    out.append(buf[at : frame.start()])
+                    return frame.start()
+                continue
+            tag = Tag(buf, found)
+            match = self._classify(tag)
+            out += (buf[at : found.start()], self._neutralise(tag, match) if match else tag.source)
+            at = found.end()
+        out.append(buf[at:stop])
+        return stop
 
     def _end_tag(self, name: bytes) -> None:
         """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`.
@@ -363,6 +404,8 @@ class HtmlRewriter:
             match = self._classify(tag) if tag else None  # its style attribute may load
             out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
             return end, True
+        if name == b"frameset":
+            self._frameset = True
         if name == b"noscript":
             self._noscript += 1
             out.append(buf[pos:end])
@@ -533,10 +576,9 @@ class HtmlRewriter:
             pos = text_start
         if end is None:
             keep = size if final else max(pos, scan, size - _TAIL)
-            out.append(buf[pos:keep])
             self._scan = keep
-            return keep, False
-        out.append(buf[pos:end])
+            return self._raw_text(buf, low, pos, keep, out, final), False
+        self._raw_text(buf, low, pos, end, out, True)
         self._mode = _DATA
         self._scan = 0
         return end, True
