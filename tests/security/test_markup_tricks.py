@@ -6,7 +6,8 @@ SVG presentation attributes and style attributes, SVG animation of an href, `<fe
 background of table parts, HTML's `<image>`, a CSS string continued over a line, CSS strings
 that hold "/*" and "*/" (read as a comment around the tracker by a reader that skips comments
 without knowing strings), a `<frame>` in the text of a `<style>` that a frameset
-document ignores. Here, in process: every element that loads the tracker is held back,
+document ignores, an XML document in a data: URL (prefixed names, an entity of its own
+DTD). Here, in process: every element that loads the tracker is held back,
 whatever the chunking, and nothing else in the page changes.
 """
 
@@ -39,6 +40,8 @@ TRICKS = {
     "css-comment-in-string": 1,
     "style-attribute-comment-in-string": 1,
     "frameset-raw-text": 1,
+    "object-svg-prefixed-names": 1,
+    "object-svg-dtd-entity": 1,
 }
 
 _ADDED = re.compile(

@@ -613,7 +613,9 @@ class HtmlRewriter:
         for attr in DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
             if document and (
-                match := self._inner(document) or self._blocker.inline(document.lower())
+                match := self._inner(document)
+                or self._blocker.inline(document.lower())
+                or self._xml_loads(document)
             ):
                 return match
         return self._style(tag)
@@ -633,6 +635,13 @@ class HtmlRewriter:
             for url in css_urls(text):
                 if match := self._blocker.url(url, base=self._base):
                     return match
+        return None
+
+    def _xml_loads(self, document: bytes) -> Match | None:
+        """An XML document that can spell a URL no HTML reading shows (an entity its own DTD
+        declares) or load a style sheet (`<?xml-stylesheet?>`) is held: fail closed."""
+        if self._blocker.refused and (b"<!ENTITY" in document or b"<?xml-stylesheet" in document):
+            return Match(min(self._blocker.refused))
         return None
 
     def _inner(self, document: bytes) -> Match | None:
