@@ -83,3 +83,15 @@ def test_every_element_loading_the_tracker_is_held(name: str) -> None:
 
 def test_every_trick_is_in_the_corpus() -> None:
     assert set(TRICKS) <= {case.name for case in corpus.bypass_cases()}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a tag longer than MAX_TAG (1 MiB) passes unexamined (README: approximations); "
+    "fix: read an over-long tag's attributes as they stream (a quoting-aware scan that "
+    "emits as it goes) and rename its loading attributes, instead of giving up on it",
+)
+def test_a_pixel_padded_past_the_longest_tag_examined_is_held() -> None:
+    pad = b"A" * (2 * 1024 * 1024)
+    page = b'<p>x</p><img src="https://www.facebook.com/tr?id=1" data-pad="' + pad + b'"><p>y'
+    assert b'<img data-cg-category="marketing"' in _rewrite(page, 64 * 1024)
