@@ -321,13 +321,19 @@ def _paths(patterns: Sequence[str]) -> re.Pattern[str] | None:
 def _decodable_codings(headers: Headers) -> Headers:
     """Ask the app for HTML only in codings the gate can undo (no br or zstd on navigations)."""
     accept = header(headers, b"accept")
-    coding = header(headers, b"accept-encoding")
-    if accept is None or coding is None or b"text/html" not in accept:
+    if accept is None or b"text/html" not in accept:
         return headers
-    value = _decodable(coding)
-    if value is None:
-        return headers
-    return [(k, value if k == b"accept-encoding" else v) for k, v in headers]
+    value: bytes | None = None
+    out = headers
+    for i, (key, coding) in enumerate(headers):
+        if key == b"accept-encoding":
+            if value is None:  # the first one speaks for all, as servers read it
+                value = _decodable(coding)
+                if value is None:
+                    return headers
+                out = headers.copy()
+            out[i] = (key, value)
+    return out
 
 
 @lru_cache(maxsize=64)

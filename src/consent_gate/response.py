@@ -48,16 +48,19 @@ class Responder:
     async def send(self, message: Message) -> None:
         if self._held is None and self._pipeline is None:
             if message["type"] == "http.response.start":
-                await self._start(message)
-            else:
-                await self._send(message)
+                message = self._start(message)
+                if message is self._held:
+                    return
+            await self._send(message)
         elif message["type"] == "http.response.body":
             await self._body(message)
         else:
             await self._release()
             await self._send(message)
 
-    async def _start(self, message: Message) -> None:
+    def _start(self, message: Message) -> Message:
+        """The start to send now, or the one held (`_held`) until the page's first bytes.
+        Synchronous, and without a copy when nothing changes: most responses are not HTML."""
         sent = message.get("headers")
         headers = lower_names(sent or [])
         for key, _ in headers:
@@ -67,18 +70,16 @@ class Responder:
         if headers is not sent:
             message = {**message, "headers": headers}
         if not self._rewrite:
-            await self._send(message)
-            return
+            return message
         scope = self._scope
         body = classify(scope["method"], message["status"], headers, scope["headers"])
         if not body.html:
-            await self._send(message)
-            return
+            return message
         if body.refusal is not None:
-            await self._fail_closed(message, self._consent, body.refusal)
-            return
-        self._held = message
+            return self._fail_closed(message, self._consent, body.refusal)
         self._decision = decide(self._gate, scope, self._consent, headers, body)
+        self._held = message
+        return message
 
     def _firewall(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """Set-Cookie of refused categories dropped from any response; on pages the gate
@@ -93,11 +94,12 @@ class Responder:
             headers = held_loads(headers, blocker, page_of(self._scope))
         return headers
 
-    async def _fail_closed(self, start: Message, consent: Consent, reason: str) -> None:
+    def _fail_closed(self, start: Message, consent: Consent, reason: str) -> Message:
+        """The start of HTML the gate cannot rewrite, locked down; the path warned about."""
         gate = self._gate
         gate.unrewritable.note(self._scope["path"], reason)
         headers = locked_headers(start["headers"], consent, csp=gate.csp, vary=gate.vary)
-        await self._send({**start, "headers": headers})
+        return {**start, "headers": headers}
 
     async def _body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -120,9 +122,8 @@ class Responder:
         if facts.kind != "html":
             self._held = self._decision = None
             if facts.kind == "wide":
-                await self._fail_closed(held, decision.consent, WIDE)
-            else:
-                await self._send(held)
+                held = self._fail_closed(held, decision.consent, WIDE)
+            await self._send(held)
             await self._send(message)
             return
         self._held = self._decision = None
