@@ -108,7 +108,7 @@ class ConsentGate:
             reports_token,
             self.signals,
         )
-        self.unrewritable = OncePerPath(logger)
+        # What a response may use of the gate, and nothing more.
         self.page = PageGate(
             cookie_rules=self.cookie_rules,
             rules=self.rules,
@@ -121,7 +121,7 @@ class ConsentGate:
             asked=frozenset(self.policy.asked_categories),  # derived from every service
             vary=tuple(self.vary),
             site_domains=tuple(self.policy.site_domains),
-            unrewritable=self.unrewritable,
+            unrewritable=OncePerPath(logger),
         )
         self._excluded = _paths(self.policy.exclude)
         self._prefix = self.policy.prefix
