@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := test
-.PHONY: venv chromium postgres node test lint format demo bench wrk clean distclean
+.PHONY: venv chromium postgres node js-tools test lint format demo bench wrk clean distclean
 
 ## venv: create .venv and install the package with its test extras (re-runs only
 ## when pyproject.toml changes).
@@ -89,11 +89,36 @@ node:
 	$$SUDO apt-get update && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs
 
-## lint: static checks only.
-lint: venv
+## js-tools: the checkers of the browser scripts (ESLint, TypeScript), pinned by
+## package-lock.json, installed with `npm ci` into node_modules/ (re-runs only when the lock
+## changes). Needs Node.js and npm: Debian's packages, installed here as root or with sudo.
+JS_STAMP := node_modules/.installed
+
+js-tools: $(JS_STAMP)
+
+$(JS_STAMP): package.json package-lock.json
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else \
+	    echo "js-tools: the JS checks need Node.js and npm. As root run:" >&2; \
+	    echo "  apt-get update && apt-get install -y nodejs npm" >&2; \
+	    exit 1; \
+	fi; \
+	echo "js-tools: installing Debian's nodejs and npm packages"; \
+	$$SUDO apt-get update && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+## lint: static checks only: the Python (ruff, mypy) and the browser scripts (ESLint, and
+## tsc checking their JSDoc types; see jsconfig.json).
+lint: venv js-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	node_modules/.bin/eslint --max-warnings=0 .
+	node_modules/.bin/tsc -p jsconfig.json
 
 ## test: lint, then the whole suite (browser tests included) under coverage.
 test: lint chromium postgres node
@@ -154,6 +179,6 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -exec rm -rf {} +
 
-## distclean: clean, and drop the venv too.
+## distclean: clean, and drop the venv and the JS checkers too.
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) node_modules

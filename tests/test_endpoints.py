@@ -424,19 +424,6 @@ def test_a_body_that_arrives_in_time_in_pieces_is_read(monkeypatch: pytest.Monke
     assert status == 200
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
-def test_the_consent_endpoint_only_takes_post(method: str) -> None:
-    response = request(method, CONSENT)
-    assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
-
-
-def test_the_pages_only_take_get_and_head() -> None:
-    response = request("POST", "/consent-gate/preferences", headers=SAME_ORIGIN)
-    assert response.status_code == 405
-    assert response.headers["allow"] == "GET, HEAD"
-
-
 # --- what each action records -------------------------------------------------------------------
 
 
@@ -746,7 +733,7 @@ def test_policy_json_has_the_dnt_statement() -> None:
     assert honoured["do_not_track"]["honoured"] is True
 
 
-# --- static files and unknown paths -------------------------------------------------------------
+# --- static files and paths beside the prefix -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -799,25 +786,6 @@ def test_static_files_go_gzipped_to_browsers_that_take_it(
     )
     assert (response.headers.get("content-encoding") == "gzip") is gzipped
     assert response.content == GATE.assets.get("banner.css").body  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/consent-gate",
-        "/consent-gate/",
-        "/consent-gate/nope",
-        "/consent-gate/static/",
-        "/consent-gate/static/nope.js",
-        "/consent-gate/static/../policy",
-        "/consent-gate/static/banner.js/x",
-        "/consent-gate/consent/extra",
-        "/consent-gate/policy.json/",
-    ],
-)
-def test_unknown_paths_under_the_prefix_are_404(path: str) -> None:
-    # Sent as a raw ASGI request: httpx would normalise "..".
-    assert run(GATE, "GET", path, [(b"host", b"testserver")]).status == 404
 
 
 def test_paths_that_only_start_like_the_prefix_belong_to_the_site() -> None:

@@ -31,6 +31,7 @@ HEAVY = (
     "click",
     "playwright",
     "consent_gate.endpoints",
+    "consent_gate.routing",
     "consent_gate.storage.log",
     "consent_gate.storage.sql",
 )

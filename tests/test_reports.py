@@ -144,8 +144,10 @@ def test_a_report_with_a_lone_surrogate_leaves_the_summary_readable() -> None:
 
 def test_unknown_kinds_and_other_methods() -> None:
     _, client = _client()
-    assert client.post("/consent-gate/reports/nope", content=b"{}").status_code == 405
-    assert client.get("/consent-gate/reports/test").status_code == 405
+    for method in ("POST", "GET"):  # no such resource, whatever the method
+        assert client.request(method, "/consent-gate/reports/nope").status_code == 404
+    wrong = client.get("/consent-gate/reports/test")
+    assert (wrong.status_code, wrong.headers["allow"]) == (405, "POST")
 
 
 def test_an_oversized_report_is_refused() -> None:

@@ -342,11 +342,42 @@ def test_every_cut_and_byte_by_byte_give_the_same_output(html: bytes, nonce: boo
     assert rewrite(html, HOST_ONLY, list(range(len(html))), nonce) == whole
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: an end tag that closes an HTML element around <svg>/<math> ends the "
-    "foreign content in a browser; the rewriter keeps reading it as foreign content, so it "
-    "may hold a tag the browser reads as text (README: what it cannot catch)",
+@pytest.mark.parametrize(
+    "html",
+    [
+        b"<span><svg></span><![CDATA[x><img src=//tracker.test/p>]]>",
+        b"<div><svg></div><![CDATA[x><img src=//tracker.test/p>]]></svg>",
+        b"<a><svg><path></path></a><![CDATA[><img src=//tracker.test/p>]]></svg><p>",
+        b"<b><math><mrow></b><![CDATA[x><script src=//tracker.test/a.js></script>",
+    ],
 )
+def test_cdata_after_an_end_tag_that_may_end_foreign_content_is_read_as_html(html: bytes) -> None:
+    """An end tag closing an HTML element around <svg>/<math> ends foreign content: what
+    follows "<![CDATA[x>" is markup again, and its tracker must be held (it loaded before)."""
+    check(html, HOST_ONLY, [])
+    check(html, HOST_ONLY, list(range(len(html))))
+
+
+_KNOWN_GAP = pytest.mark.xfail(
+    strict=True,
+    reason="known gap: whether an end tag in <svg>/<math> closes an HTML element around it (and "
+    "ends the foreign content) only the tree knows; the rewriter reads on in foreign content, "
+    "CDATA excepted, so it may hold a tag the browser reads as text (README: what it cannot "
+    "catch)",
+)
+
+
+@_KNOWN_GAP
 def test_an_end_tag_closing_an_html_ancestor_of_foreign_content() -> None:
     check(b"<foreignObject><svg></foreignObject><style><img src=//tracker.test/p>", HOST_ONLY, [])
+
+
+@_KNOWN_GAP
+def test_an_end_tag_that_closes_nothing_in_foreign_content() -> None:
+    check(b"<svg></span><![CDATA[x><img src=//tracker.test/p>]]>", HOST_ONLY, [])
+
+
+def test_an_end_tag_that_closes_nothing_still_holds_no_less() -> None:
+    """The known gap above errs one way only: towards holding."""
+    html = b"<svg></span><![CDATA[x><img src=//tracker.test/p>]]>"
+    assert leaks(tokens(rewrite(html, HOST_ONLY, [], False)), HOST_ONLY) == []

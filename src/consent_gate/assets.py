@@ -50,3 +50,9 @@ class Assets:
 
     def get(self, name: str) -> Asset | None:
         return self._files.get(name)
+
+    def __getitem__(self, name: str) -> Asset:
+        return self._files[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._files

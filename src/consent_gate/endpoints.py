@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, parse_qsl, urlsplit
 
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.responses import Response as StarletteResponse
 
 from . import evidence
@@ -23,10 +23,10 @@ from .assets import Asset, Assets
 from .banner import Banner
 from .consent import ACTIONS, Consent, ConsentCodec, ReadConsent, TooManyServicesError
 from .cookies import CookieRules, expire_headers
-from .errors import ConsentGateError
 from .http import content_type, cookie_names, header, origin_of
 from .policy import Policy
 from .reports import Reports
+from .routing import NO_STORE, GateRoute, RequestError, missing, mounted
 from .signals import PrivacySignals
 from .storage.journal import JournalError
 from .storage.log import ConsentLog
@@ -37,8 +37,6 @@ MAX_BODY = 16 * 1024
 MAX_REPORT = 64 * 1024  # browsers batch reports
 BODY_SECONDS = 10.0  # for the whole body: a browser sends a choice or a report at once
 _ACTIONS = (*ACTIONS, "allow", "gpc")
-_NO_STORE = {"cache-control": "no-store"}
-_BODY_LEFT_UNREAD = (408, 413)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # How a choice was given, from the transport and the `via` field the gate's own UI sends.
 _FORM_METHODS = {"banner": "form", "preferences": "preferences", "placeholder": "placeholder"}
@@ -50,16 +48,8 @@ _JSON_METHODS = {
 }
 
 
-class RequestError(ConsentGateError):
-    """A request the endpoint cannot act on; the message is shown to the client."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class Endpoints:
-    """Routes `{prefix}/...` requests; everything is prepared once, at start-up."""
+    """The gate's routes under `{prefix}/`; everything is prepared once, at start-up."""
 
     def __init__(
         self,
@@ -88,55 +78,69 @@ class Endpoints:
         self._optional = set(policy.optional_categories)
         self._category_of = {s.id: s.category for s in policy.services}
         self._budget = evidence.Budget(policy.log.per_minute, "decisions")
+        # The most asked first (the router tries them in turn): browsers' reports and the
+        # banner's files. Kinds and files are looked up per request (they may come later).
+        routes = [
+            GateRoute("/reports/{kind}", self._report, ["POST"], self.reports.__contains__),
+            GateRoute("/static/{name:path}", self._static, exists=assets.__contains__),
+            GateRoute("/consent", self._decide, ["POST"]),
+            GateRoute("/dialog", self._dialog),
+            GateRoute("/preferences", self._preferences),
+            GateRoute("/policy", self._policy_page),
+            GateRoute("/policy.json", self._policy_document),
+        ]
+        if self._reports_token is not None:  # without a token the summary is not served
+            routes.append(GateRoute("/reports", self._summary))
+        self.router = mounted(policy.prefix, routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._dispatch(scope, receive)
-        await response(scope, receive, send)
+        # The router gets a copy, so what it notes in the scope stays out of the caller's. Its
+        # root_path is left out: the gate took the request for its prefix by the whole path
+        # (a gate mounted under /shop serves, and links, a prefix such as /shop/consent-gate),
+        # and Starlette's routes would match what follows root_path instead.
+        await self.router({**scope, "root_path": ""}, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive) -> StarletteResponse:
-        route = scope["path"][len(self.policy.prefix) :]
-        method = scope["method"]
+    async def _preferences(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        consent, query, lang = self._page_request(scope)
+        next_url = safe_next(query.get("next"), scope)
+        page = self.banner.preferences_page(consent, next_url=next_url, lang=lang)
+        return HTMLResponse(page, headers=NO_STORE)
+
+    async def _dialog(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        consent, query, lang = self._page_request(scope)
+        next_url = safe_next(query.get("next"), scope)
+        dialog = self.banner.dialog(consent, next_url=next_url, lang=lang)
+        return HTMLResponse(dialog, headers=NO_STORE)
+
+    async def _policy_page(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        consent, _, lang = self._page_request(scope)
+        return HTMLResponse(self.banner.policy_page(consent, lang), headers=NO_STORE)
+
+    async def _policy_document(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        return StarletteResponse(self._policy_json, media_type="application/json")
+
+    async def _summary(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        """For the site owner: without the token the gate was given, it is not there."""
+        if not self._may_read_reports(scope["headers"]):
+            return missing()
+        return JSONResponse(self.reports.summary(), headers=NO_STORE)
+
+    async def _static(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        asset = self.assets[scope["path_params"]["name"]]
+        versioned = _query(scope).get("v") == asset.version
+        return _file(asset, versioned, scope["headers"])
+
+    def _page_request(self, scope: Scope) -> tuple[Consent, dict[str, str], str]:
+        """What a page of the gate's is made for: the visitor's consent, the query, and the
+        language (`?lang=` first, then Accept-Language)."""
         consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        if route == "/consent":
-            if method != "POST":
-                return _not_allowed("POST")
-            try:
-                return await self._decide(scope, receive, consent)
-            except RequestError as exc:
-                return _error(scope, str(exc), exc.status)
-        if route.startswith("/reports/") and route[9:] in self.reports:
-            if method != "POST":
-                return _not_allowed("POST")
-            try:
-                return await self._report(scope, receive, route[9:])
-            except RequestError as exc:
-                return _error(scope, str(exc), exc.status)
-        if method not in ("GET", "HEAD"):
-            return _not_allowed("GET, HEAD")
-        lang = self.banner.language(
-            header(scope["headers"], b"accept-language"), None, query.get("lang")
-        )
-        if route == "/preferences":
-            next_url = safe_next(query.get("next"), scope)
-            page = self.banner.preferences_page(consent, next_url=next_url, lang=lang)
-            return HTMLResponse(page, headers=_NO_STORE)
-        if route == "/dialog":
-            next_url = safe_next(query.get("next"), scope)
-            dialog = self.banner.dialog(consent, next_url=next_url, lang=lang)
-            return HTMLResponse(dialog, headers=_NO_STORE)
-        if route == "/policy":
-            return HTMLResponse(self.banner.policy_page(consent, lang), headers=_NO_STORE)
-        if route == "/policy.json":
-            return StarletteResponse(self._policy_json, media_type="application/json")
-        if route == "/reports" and self._may_read_reports(scope["headers"]):
-            return JSONResponse(self.reports.summary(), headers=_NO_STORE)
-        if route.startswith("/static/") and (asset := self.assets.get(route[8:])):
-            return _static(asset, query.get("v") == asset.version, scope["headers"])
-        return PlainTextResponse("Not found", status_code=404)
+        query = _query(scope)
+        accept_language = header(scope["headers"], b"accept-language")
+        return consent, query, self.banner.language(accept_language, None, query.get("lang"))
 
-    async def _decide(self, scope: Scope, receive: Receive, current: Consent) -> StarletteResponse:
+    async def _decide(self, scope: Scope, receive: Receive) -> StarletteResponse:
         headers: Headers = scope["headers"]
+        current = self.read(headers, secure=scope.get("scheme") == "https")
         _refuse_cross_site(scope)
         media, _ = content_type(header(headers, b"content-type"))
         body = await _read_body(receive)
@@ -210,15 +214,16 @@ class Endpoints:
                     "signals": dict(consent.signals),
                     "revision": consent.revision,
                 },
-                headers=_NO_STORE,
+                headers=NO_STORE,
             )
         else:
-            response = RedirectResponse(target, status_code=303, headers=_NO_STORE)
+            response = RedirectResponse(target, status_code=303, headers=NO_STORE)
         for line in set_cookies:
             response.raw_headers.append((b"set-cookie", line))
         return response
 
-    async def _report(self, scope: Scope, receive: Receive, kind: str) -> StarletteResponse:
+    async def _report(self, scope: Scope, receive: Receive) -> StarletteResponse:
+        kind: str = scope["path_params"]["kind"]
         client = scope.get("client")
         if not self.reports.rate_limit.allow(client[0] if client else ""):
             raise RequestError("too many reports; try again later", 429)
@@ -227,7 +232,7 @@ class Endpoints:
             self.reports.receive(kind, _parse_json(body), scope["headers"])
         except (ValueError, RecursionError) as exc:
             raise RequestError(f"not a {kind} report: {exc}") from None
-        return StarletteResponse(status_code=204, headers=_NO_STORE)
+        return StarletteResponse(status_code=204, headers=NO_STORE)
 
     def _may_read_reports(self, headers: Headers) -> bool:
         """The summary is for the site owner: it needs the token the gate was given."""
@@ -304,6 +309,10 @@ def safe_next(value: str | None, scope: Scope) -> str:
     return value
 
 
+def _query(scope: Scope) -> dict[str, str]:
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
 def _referer_path(scope: Scope) -> str:
     referer = header(scope["headers"], b"referer")
     if referer is None:
@@ -336,7 +345,7 @@ def _refuse_cross_site(scope: Scope) -> None:
         raise RequestError("cross-origin consent requests are refused", 403)
 
 
-def _static(asset: Asset, versioned: bool, headers: Headers) -> StarletteResponse:
+def _file(asset: Asset, versioned: bool, headers: Headers) -> StarletteResponse:
     """A file of the gate's: cached for good under its current version, else revalidated."""
     cache = {
         "cache-control": "public, max-age=31536000, immutable" if versioned else "no-cache",
@@ -446,19 +455,3 @@ def _from_form(body: bytes) -> tuple[str, list[str], list[str], str | None, str]
     via = fields.get("via", [""])[0]
     next_url = next_values[0] if next_values else None
     return actions[0], fields.get("category", []), fields.get("service", []), next_url, via
-
-
-def _not_allowed(allow: str) -> StarletteResponse:
-    return PlainTextResponse("Method not allowed", status_code=405, headers={"allow": allow})
-
-
-def _error(scope: Scope, message: str, status: int) -> StarletteResponse:
-    accept = header(scope["headers"], b"accept") or b""
-    headers = _NO_STORE
-    if status in _BODY_LEFT_UNREAD and scope.get("http_version", "1.1") in ("1.0", "1.1"):
-        # The rest of the body may never come: the server must not wait for it to read the
-        # next request (HTTP/2 streams end on their own and forbid the header).
-        headers = {**_NO_STORE, "connection": "close"}
-    if b"application/json" in accept:
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
-    return PlainTextResponse(message, status_code=status, headers=headers)

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * consent_gate banner: progressive enhancement of the server-rendered consent UI.
  * Without it every control is a plain form POST. With it, choices go out with fetch; elements
@@ -15,7 +16,37 @@
  * every page, { cookies: {category: [name glob]}, listed: {category: [[service id, name]]} },
  * so pages need not carry it; the dialog's service switches are built from `listed`.
  */
-((policy) => {
+/**
+ * @typedef {{ cookies: Record<string, string[]>, listed: Record<string, [string, string][]> }} BannerPolicy
+ * @typedef {Record<string, boolean>} Choices  category or service id -> allowed
+ * @typedef {{ endpoint: string, choices?: Record<string, unknown>, decided?: unknown,
+ *   services?: Record<string, unknown>, reloadOnAllow?: unknown,
+ *   gpc?: { honoured?: unknown, applied?: unknown } }} PageConfig  the page's #cg-config
+ * @typedef {{ choices: Record<string, unknown>, services?: Record<string, unknown>, decided?: unknown }} Answer
+ *   the consent endpoint's answer to a choice
+ * @typedef {{ choices: Choices, services: Choices, decided: boolean }} Snapshot
+ * @typedef {"accept_all" | "reject_all" | "save" | "withdraw" | "allow" | "gpc"} Action
+ * @typedef {{ adopt(script: Element): void, load(el: Element, name: string, value: string): void }} RuntimeGate
+ *   what runtime.js leaves under Symbol.for("consent-gate.runtime")
+ * @typedef {object} BannerState
+ * @property {string} endpoint
+ * @property {boolean} decided
+ * @property {Choices} choices
+ * @property {Choices} services  the services chosen apart from their category
+ * @property {Set<string>} runningServices  allowed apart, may have run in this page view
+ * @property {Record<string, string[]>} cookies  category -> cookie name globs
+ * @property {boolean} reloadOnAllow
+ * @property {HTMLElement | null} modal
+ * @property {HTMLElement | null} dialog
+ * @property {Set<string>} running  categories that may have run in this page view
+ * @property {Promise<unknown>} queue
+ * @property {number} inFlight
+ * @property {Element | null} opener
+ * @property {Promise<void> | null} fetching
+ * @property {boolean} gpcLocked
+ * @property {boolean} pressedOnBackdrop
+ */
+((/** @type {BannerPolicy} */ policy) => {
   "use strict";
 
   const EVENT = "consentgate:change";
@@ -32,12 +63,25 @@
   const PARSE_TIME = new Set(["base", "meta"]);
   const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden])," +
     " select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
-  const all = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  /**
+   * The elements matching `selector`, typed as the caller's selector makes them.
+   * @template {Element} [E=HTMLElement]
+   * @param {string} selector
+   * @param {ParentNode} [root]
+   * @returns {E[]}
+   */
+  const all = (selector, root = document) => /** @type {E[]} */ (Array.from(root.querySelectorAll(selector)));
+  /** @type {(selector: string, root?: ParentNode) => HTMLInputElement[]} */
+  const inputs = all;
+  /** @returns {RuntimeGate | undefined} */
+  const runtimeGate = () => /** @type {RuntimeGate | undefined} */ (window[RUNTIME]);
 
-  let state = null;
+  // Set by init(), before any handler that reads it is installed.
+  let state = /** @type {BannerState} */ (/** @type {unknown} */ (null));
 
   /* ---- configuration and state ------------------------------------------------------ */
 
+  /** @returns {PageConfig | null} */
   function readConfig() {
     try {
       const config = JSON.parse(document.getElementById("cg-config")?.textContent || "null");
@@ -47,8 +91,13 @@
     }
   }
 
+  /**
+   * @param {PageConfig} config
+   * @returns {BannerState}
+   */
   function createState(config) {
     const modal = document.getElementById("cg-preferences");
+    /** @type {Choices} */
     const choices = {};
     for (const [id, allowed] of Object.entries(config.choices || {})) choices[id] = allowed === true;
     return {
@@ -71,10 +120,16 @@
     };
   }
 
-  const allowedIds = (choices) => Object.keys(choices).filter((id) => choices[id]);
+  const allowedIds = (/** @type {Choices} */ choices) => Object.keys(choices).filter((id) => choices[id]);
+  /** @returns {Snapshot} */
   const snapshot = () => ({ choices: { ...state.choices }, services: { ...state.services }, decided: state.decided });
 
+  /**
+   * @param {Record<string, unknown> | undefined} given
+   * @returns {Choices}
+   */
   function servicesOf(given) {
+    /** @type {Choices} */
     const services = {};
     for (const [id, allowed] of Object.entries(given || {})) {
       if (typeof allowed === "boolean") services[id] = allowed;
@@ -84,6 +139,10 @@
 
   // A service's own choice when it has one, else its category's. The run-time gate marks what
   // it holds for a service by "category/service".
+  /**
+   * @param {string | null} category
+   * @param {string | null} [service]
+   */
   function allows(category, service) {
     const [id, own] = String(category).split("/");
     const apart = service || own;
@@ -93,6 +152,13 @@
   /* ---- talking to the server -------------------------------------------------------- */
 
   // `via` tells the consent log where the choice was given (banner, placeholder, script).
+  /**
+   * @param {Action} action
+   * @param {string[]} categories
+   * @param {string} via
+   * @param {string[]} services
+   * @returns {Promise<Answer>}
+   */
   async function postChoice(action, categories, via, services) {
     const response = await fetch(state.endpoint, {
       method: "POST",
@@ -108,6 +174,14 @@
 
   // Sends one choice; `fallback` posts it without JavaScript if fetch fails, so it is never lost.
   // Choices made while one is on its way are sent after it: the visitor's last choice counts.
+  /**
+   * @param {Action} action
+   * @param {string[]} categories
+   * @param {() => void} fallback
+   * @param {string} [via]
+   * @param {string[]} [services]
+   * @returns {Promise<Snapshot>}
+   */
   function choose(action, categories, fallback, via = "banner", services = []) {
     const root = document.getElementById("cg-root");
     state.inFlight += 1;
@@ -124,12 +198,19 @@
 
   // Posts a hidden copy of the form (its hidden fields, the action, the categories and services)
   // natively.
+  /**
+   * @param {HTMLFormElement | null} source
+   * @param {Action} action
+   * @param {string[]} categories
+   * @param {string[]} [services]
+   */
   function submitNatively(source, action, categories, services = []) {
     source = source || document.querySelector("#cg-root form");
     const form = document.createElement("form");
     form.setAttribute("method", "post");
     form.setAttribute("action", state.endpoint); // before an input named "action" shadows it
     form.hidden = true;
+    /** @type {HTMLInputElement[]} */
     const hidden = source ? all("input[type=hidden]", source) : [];
     for (const input of hidden) {
       if (!["action", "category", "service"].includes(input.name)) addField(form, input.name, input.value);
@@ -142,12 +223,23 @@
     HTMLFormElement.prototype.submit.call(form);
   }
 
+  /**
+   * @param {HTMLFormElement} form
+   * @param {string} name
+   * @param {string} value
+   */
   const addField = (form, name, value) =>
     form.appendChild(Object.assign(document.createElement("input"), { type: "hidden", name, value }));
 
   /* ---- after a choice --------------------------------------------------------------- */
 
+  /**
+   * @param {Action} action
+   * @param {Answer} result
+   * @returns {Snapshot}
+   */
   function applyResult(action, result) {
+    /** @type {Choices} */
     const next = {};
     for (const id of Object.keys(state.choices)) next[id] = result.choices[id] === true;
     const before = state.services;
@@ -195,13 +287,13 @@
   }
 
   function syncCheckboxes() {
-    for (const box of all("#cg-root input[name=category]")) {
+    for (const box of inputs("#cg-root input[name=category]")) {
       if (!box.disabled && box.value in state.choices) box.checked = state.choices[box.value];
     }
-    for (const box of all("#cg-root input[name=service]")) {
+    for (const box of inputs("#cg-root input[name=service]")) {
       if (!box.disabled) box.checked = allows(box.getAttribute("data-cg-of"), box.value);
     }
-    for (const box of all("#cg-root input[name=category]")) showMixed(box);
+    for (const box of inputs("#cg-root input[name=category]")) showMixed(box);
     // Once decided, the choice can be withdrawn from the same page.
     for (const button of all('#cg-root [data-cg-action="withdraw"]')) button.hidden = !state.decided;
   }
@@ -224,7 +316,7 @@
       const name = el.localName;
       if (name === "script") {
         clearMarks(el); // never queued twice
-        scriptQueue = scriptQueue.then(() => runScript(el));
+        scriptQueue = scriptQueue.then(() => runScript(/** @type {HTMLScriptElement | SVGScriptElement} */ (el)));
       } else if (name === "iframe" || name === "frame") {
         activateFrame(el);
       } else if (name === "object" || name === "embed") {
@@ -247,6 +339,7 @@
     return scriptQueue;
   }
 
+  /** @param {Element} el */
   function restoreAttributes(el) {
     for (const name of RESTORED) {
       const value = el.getAttribute(`data-cg-${name}`);
@@ -257,11 +350,12 @@
     clearMarks(el);
   }
 
-  const clearMarks = (el) => ["data-cg-category", "data-cg-service"].forEach((name) => el.removeAttribute(name));
+  const clearMarks = (/** @type {Element} */ el) => ["data-cg-category", "data-cg-service"].forEach((name) => el.removeAttribute(name));
 
   // A sheet is applied when its element is connected with type text/css: a fresh copy is.
+  /** @param {Element} style */
   function activateSheet(style) {
-    const fresh = style.cloneNode(true);
+    const fresh = /** @type {Element} */ (style.cloneNode(true));
     const type = style.getAttribute("data-cg-type");
     if (type === null) fresh.removeAttribute("type");
     else fresh.setAttribute("type", type);
@@ -274,6 +368,10 @@
 
   // `set`: how attributes are set; a "Load once" passes the run-time gate's own setter, since
   // the frame's category stays refused.
+  /**
+   * @param {Element} frame
+   * @param {(el: Element, name: string, value: string) => void} [set]
+   */
   function activateFrame(frame, set = (el, name, value) => el.setAttribute(name, value)) {
     const src = frame.getAttribute("data-cg-src");
     const srcdoc = frame.getAttribute("data-cg-srcdoc");
@@ -286,6 +384,10 @@
   }
 
   // Only a fresh script element runs; changing the type of the old one would not.
+  /**
+   * @param {HTMLScriptElement | SVGScriptElement} old  a held <script>
+   * @returns {Promise<void>}
+   */
   function runScript(old) {
     return new Promise((resolve) => {
       if (!old.isConnected) return resolve();
@@ -308,11 +410,11 @@
       const external = fresh.hasAttribute("src") || (svg && fresh.hasAttribute("href"));
       const ordered = external && !old.hasAttribute("async");
       if (!external) fresh.textContent = old.textContent;
-      if (external && !svg) fresh.async = !ordered;
+      if (external && !svg) /** @type {HTMLScriptElement} */ (fresh).async = !ordered;
       if (ordered) ["load", "error"].forEach((type) => fresh.addEventListener(type, () => resolve()));
       // The head's run-time gate keeps a late script faithful: its document.write lands after
       // it instead of blanking the page, its load/DOMContentLoaded listeners still run.
-      window[RUNTIME]?.adopt(fresh);
+      runtimeGate()?.adopt(fresh);
       old.replaceWith(fresh); // an inline script runs right here
       if (!ordered) resolve();
     });
@@ -320,15 +422,20 @@
 
   /* ---- cookies of revoked categories ------------------------------------------------ */
 
-  const globPattern = (glob) =>
+  const globPattern = (/** @type {string} */ glob) =>
     new RegExp(`^${String(glob).split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
 
-  const patternsOf = (categories) => categories.flatMap((id) => (state.cookies[id] || []).map(globPattern));
+  const patternsOf = (/** @type {string[]} */ categories) => categories.flatMap((id) => (state.cookies[id] || []).map(globPattern));
 
   // Deletes cookies of `revoked` categories, except names a still-allowed category also claims.
+  /**
+   * @param {string[]} revoked
+   * @param {string[]} allowed
+   */
   function deleteCookies(revoked, allowed) {
     const doomed = patternsOf(revoked);
     const kept = patternsOf(allowed);
+    /** @type {(name: string, patterns: RegExp[]) => boolean} */
     const matches = (name, patterns) => patterns.some((pattern) => pattern.test(name));
     for (const pair of document.cookie.split(";")) {
       const name = pair.split("=")[0].trim();
@@ -337,6 +444,7 @@
   }
 
   // A cookie is only deleted with the domain and path it was set with: try every candidate.
+  /** @param {string} name */
   function expireCookie(name) {
     const host = location.hostname;
     const domains = [""];
@@ -357,15 +465,21 @@
 
   /* ---- the preferences dialog ------------------------------------------------------- */
 
-  const focusables = () => all(FOCUSABLE, state.dialog).filter((el) => el.getClientRects().length > 0);
+  // While the dialog is open.
+  const focusables = () => all(FOCUSABLE, /** @type {HTMLElement} */ (state.dialog)).filter((el) => el.getClientRects().length > 0);
   const focusFirst = () => (focusables()[0] || state.dialog).focus();
 
+  /**
+   * @param {Element | null} opener
+   * @returns {boolean} whether the dialog opens (else the opener's own page should)
+   */
   function openDialog(opener) {
-    if (!state.dialog) return fetchDialog(opener);
-    if (!state.modal.hidden) return true;
+    const { modal } = state;
+    if (!state.dialog || !modal) return fetchDialog(opener);
+    if (!modal.hidden) return true;
     syncCheckboxes();
     state.opener = opener || document.activeElement;
-    state.modal.hidden = false;
+    modal.hidden = false;
     document.addEventListener("keydown", onDialogKeydown, true);
     document.addEventListener("focusin", onFocusIn, true);
     focusFirst();
@@ -374,6 +488,7 @@
 
   // A visitor who has decided gets pages without the dialog (it outweighs the rest of the gate's
   // markup): the first "Cookie settings" fetches it. If that fails, the link's own page opens.
+  /** @param {Element | null} opener */
   function fetchDialog(opener) {
     const root = document.getElementById("cg-root");
     const url = root && root.getAttribute("data-cg-dialog");
@@ -398,35 +513,40 @@
         openDialog(opener);
       })
       .catch(() => {
-        if (!state.dialog && opener && opener.href) location.assign(opener.href);
+        const link = /** @type {HTMLAnchorElement | null} */ (opener);
+        if (!state.dialog && link && link.href) location.assign(link.href);
       })
       .finally(() => { state.fetching = null; });
     return true;
   }
 
   function closeDialog() {
-    if (!state.dialog || state.modal.hidden) return;
-    state.modal.hidden = true;
+    const { modal } = state;
+    if (!state.dialog || !modal || modal.hidden) return;
+    modal.hidden = true;
     document.removeEventListener("keydown", onDialogKeydown, true);
     document.removeEventListener("focusin", onFocusIn, true);
     syncCheckboxes(); // unsaved toggles are forgotten
     const opener = state.opener;
     state.opener = null;
-    if (opener && opener.isConnected && opener !== document.body && opener.focus) opener.focus();
+    const focusable = /** @type {HTMLElement | null} */ (opener);
+    if (focusable && focusable.isConnected && focusable !== document.body && focusable.focus) focusable.focus();
     else focusSettings();
   }
 
   const focusSettings = () => document.getElementById("cg-settings")?.focus();
 
   // Escape closes without storing anything; Tab and Shift+Tab cycle inside the dialog.
+  /** @param {KeyboardEvent} event */
   function onDialogKeydown(event) {
     if (event.key === "Escape" || event.key === "Esc") closeDialog();
     if (event.key !== "Tab") return;
     const items = focusables();
     const [first, last] = [items[0], items[items.length - 1]];
     const active = document.activeElement;
-    const outside = !state.dialog.contains(active) || active === state.dialog;
-    const target = !items.length ? state.dialog
+    const dialog = /** @type {HTMLElement} */ (state.dialog); // listened to while it is open
+    const outside = !dialog.contains(active) || active === dialog;
+    const target = !items.length ? dialog
       : event.shiftKey && (outside || active === first) ? last
         : !event.shiftKey && (outside || active === last) ? first : null;
     if (target) {
@@ -435,8 +555,10 @@
     }
   }
 
+  /** @param {FocusEvent} event */
   function onFocusIn(event) {
-    if (!state.dialog.contains(event.target)) focusFirst();
+    const dialog = /** @type {HTMLElement} */ (state.dialog); // listened to while it is open
+    if (!dialog.contains(/** @type {Node | null} */ (event.target))) focusFirst();
   }
 
   // Keyboard and screen-reader users meet the banner first: it moves to the start of <body>
@@ -475,15 +597,16 @@
 
   /* ---- event wiring ----------------------------------------------------------------- */
 
+  /** @param {SubmitEvent} event */
   function onSubmit(event) {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.closest("#cg-root")) return;
     const button = event.submitter || (form.contains(document.activeElement) ? document.activeElement : null);
-    const action = button && button.getAttribute("data-cg-action");
+    const action = /** @type {Action | null} */ (button && button.getAttribute("data-cg-action"));
     if (!action) return; // nothing we understand: let the browser post it
     event.preventDefault();
-    const checked = (name) => (action === "save"
-      ? all(`input[name=${name}]:checked:not(:disabled)`, form).map((box) => box.value) : []);
+    const checked = (/** @type {string} */ name) => (action === "save"
+      ? inputs(`input[name=${name}]:checked:not(:disabled)`, form).map((box) => box.value) : []);
     const [categories, services] = [checked("category"), checked("service")];
     const fallback = () => submitNatively(form, action, categories, services);
     choose(action, categories, fallback, "banner", services).catch(warn);
@@ -495,9 +618,9 @@
   // the policy's part of this file, rather than carried by every page.
   function buildSwitches() {
     for (const details of all("#cg-root .cg-services[data-cg-of]")) {
-      const category = details.getAttribute("data-cg-of");
+      const category = /** @type {string} */ (details.getAttribute("data-cg-of")); // as selected
       const list = details.querySelector("ul");
-      const box = all("#cg-root input[name=category]").find((input) => input.value === category);
+      const box = inputs("#cg-root input[name=category]").find((input) => input.value === category);
       if (!list || list.children.length) continue;
       for (const [id, name] of (policy.listed || {})[category] || []) {
         const item = Object.assign(document.createElement("li"), { className: "cg-service" });
@@ -514,6 +637,7 @@
     }
   }
 
+  /** @param {Event} event */
   function onChange(event) {
     const box = event.target;
     if (!(box instanceof HTMLInputElement) || !box.closest("#cg-root, .cg-page")) return;
@@ -523,24 +647,31 @@
       for (const service of switchesOf(form, box.value)) if (!service.disabled) service.checked = box.checked;
       showMixed(box);
     } else if (box.name === "service") {
-      const category = all("input[name=category]", form).find((c) => c.value === box.getAttribute("data-cg-of"));
+      const category = inputs("input[name=category]", form).find((c) => c.value === box.getAttribute("data-cg-of"));
       if (!category || category.disabled) return;
       category.checked = switchesOf(form, category.value).every((service) => service.checked);
       showMixed(category);
     }
   }
 
+  /**
+   * @param {HTMLFormElement} form
+   * @param {string} category
+   */
   function switchesOf(form, category) {
-    return all("input[name=service]", form).filter((box) => box.getAttribute("data-cg-of") === category);
+    return inputs("input[name=service]", form).filter((box) => box.getAttribute("data-cg-of") === category);
   }
 
+  /** @param {HTMLInputElement} category  its switch */
   function showMixed(category) {
     const services = category.form ? switchesOf(category.form, category.value) : [];
     const on = services.filter((box) => box.checked).length;
-    const label = category.form?.querySelector(`label[for="${category.id}"] [data-cg-mixed]`);
+    const label = /** @type {HTMLElement | null | undefined} */ (
+      category.form?.querySelector(`label[for="${category.id}"] [data-cg-mixed]`));
     if (label) label.hidden = !(on && on < services.length);
   }
 
+  /** @param {MouseEvent} event */
   function onClick(event) {
     if (!(event.target instanceof Element)) return;
     const opener = event.target.closest("[data-cg-open=preferences]");
@@ -566,16 +697,24 @@
 
   // "Allow and load" in a held-back frame's placeholder allows that category in place.
   // "Load once": this frame only, in this page view; nothing is stored, nothing else starts.
+  /**
+   * @param {HTMLIFrameElement} frame
+   * @param {HTMLFormElement} form  the placeholder's, in the frame's document
+   */
   function offerOnce(frame, form) {
-    const once = form.querySelector("[data-cg-once]");
+    const once = /** @type {HTMLButtonElement | null} */ (form.querySelector("[data-cg-once]"));
     if (!once) return;
     once.hidden = false;
-    once.addEventListener("click", () => activateFrame(frame, window[RUNTIME]?.load));
+    once.addEventListener("click", () => activateFrame(frame, runtimeGate()?.load));
   }
 
   // "Open it on youtube.com instead": a link the visitor follows, to the frame's own address.
+  /**
+   * @param {HTMLIFrameElement} frame
+   * @param {HTMLFormElement} form
+   */
   function offerElsewhere(frame, form) {
-    const paragraph = form.ownerDocument.querySelector("[data-cg-elsewhere]");
+    const paragraph = /** @type {HTMLParagraphElement | null} */ (form.ownerDocument.querySelector("[data-cg-elsewhere]"));
     const link = paragraph && paragraph.querySelector("a");
     let url = null;
     try {
@@ -589,13 +728,16 @@
       url = new URL(`https://www.youtube.com/watch?v=${embed[1]}`);
     }
     link.href = url.href;
-    link.textContent = link.getAttribute("data-cg-text").replace("{host}", url.hostname.replace(/^www\./, ""));
+    const text = link.getAttribute("data-cg-text"); // a site's own template may word it itself
+    if (text !== null) link.textContent = text.replace("{host}", url.hostname.replace(/^www\./, ""));
     paragraph.hidden = false;
   }
 
   function wirePlaceholders() {
     const hooked = new WeakSet();
-    for (const frame of all("iframe[data-cg-category], frame[data-cg-category]")) {
+    /** @type {HTMLIFrameElement[]} */
+    const frames = all("iframe[data-cg-category], frame[data-cg-category]");
+    for (const frame of frames) {
       const hook = () => {
         if (!frame.hasAttribute("data-cg-category")) return;
         let form = null;
@@ -608,7 +750,7 @@
           event.preventDefault();
           // "allow" adds its service (else its category) to the current choices.
           const service = frame.getAttribute("data-cg-service");
-          const category = frame.getAttribute("data-cg-category");
+          const category = /** @type {string} */ (frame.getAttribute("data-cg-category")); // hooked while held
           const submit = () => HTMLFormElement.prototype.submit.call(form);
           if (service) choose("allow", [], submit, "placeholder", [service]).catch(warn);
           else choose("allow", [category], submit, "placeholder").catch(warn);
@@ -625,7 +767,7 @@
 
   // The sale/sharing purposes stay off while GPC is on: locked like required ones are on.
   function lockGpc() {
-    for (const box of all("#cg-root .cg-sale-sharing :is(input[name=category], input[name=service])")) {
+    for (const box of inputs("#cg-root .cg-sale-sharing :is(input[name=category], input[name=service])")) {
       box.checked = false;
       box.disabled = true;
     }
@@ -633,6 +775,7 @@
   }
 
   // The page sees GPC but the request did not carry it: tell the server, which records it.
+  /** @param {PageConfig} config */
   function honourGpc(config) {
     const gpc = config.gpc || {};
     if (gpc.honoured !== true || navigator.globalPrivacyControl !== true) return;
@@ -641,10 +784,14 @@
     if (gpc.applied !== true) choose("gpc", [], () => {}, "gpc").catch(warn);
   }
 
-  const warn = (error) => window.console && console.warn("consent-gate:", error);
+  const warn = (/** @type {unknown} */ error) => window.console && console.warn("consent-gate:", error);
 
   /* ---- public API and start-up ------------------------------------------------------ */
 
+  /**
+   * @param {Action} action
+   * @param {string[]} categories
+   */
   const viaApi = (action, categories) =>
     choose(action, categories, () => submitNatively(null, action, categories), "script");
 
@@ -656,13 +803,14 @@
       open: () => openDialog(document.activeElement),
       // accept() allows everything; accept(["analytics"]) allows exactly these optional categories
       // (unknown ids are dropped: the server would refuse the whole request).
-      accept: (categories) => (categories === undefined
+      accept: (/** @type {string | string[] | undefined} */ categories) => (categories === undefined
         ? viaApi("accept_all", [])
-        : viaApi("save", [].concat(categories).map(String).filter((id) => id in state.choices))),
+        : viaApi("save", /** @type {string[]} */ ([]).concat(categories).map(String).filter((id) => id in state.choices))),
       reject: () => viaApi("reject_all", []),
       withdraw: () => viaApi("withdraw", []),
+      /** @param {(snapshot: Snapshot) => void} callback */
       onChange(callback) {
-        const listener = (event) => callback(event.detail);
+        const listener = (/** @type {Event} */ event) => callback(/** @type {CustomEvent<Snapshot>} */ (event).detail);
         document.addEventListener(EVENT, listener);
         return () => document.removeEventListener(EVENT, listener);
       },

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
  * of the page (a static file, cached for good under its version, checked by its integrity).
@@ -20,7 +21,29 @@
  * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load), and a
  * key is a category, or "category/service" for a service the visitor may choose on its own.
  */
-((config) => {
+/**
+ * @typedef {object} RuntimeConfig
+ * @property {string[]} r  refused categories
+ * @property {string[]} [g]  services granted apart
+ * @property {string[]} [d]  services refused apart
+ * @property {string[]} c  keys
+ * @property {Record<string, number>} h  host -> rule
+ * @property {[string, string, number][]} u  [host, path glob, rule]
+ * @property {[string, number][]} p  [first-party path glob, rule]
+ * @property {string} e  the consent endpoint's path
+ * @property {string} b  the held path
+ * @property {Record<string, string>} s  stub name -> key
+ * @typedef {{ category: string, aware: boolean }} Rule
+ * @typedef {{ category: string, run: () => void, drop?: () => void, done: boolean }} Held  a held load
+ * @typedef {{ value: string, item: Held }} HeldAttr  a URL attribute's value, held
+ * @typedef {(this: unknown, ...args: any[]) => any} NativeFunction  a browser function the gate patches
+ * @typedef {(native: NativeFunction, receiver: any, args: any[]) => any} Handler
+ * @typedef {{ choices?: Record<string, unknown>, services?: Record<string, unknown> }} RuntimeAnswer
+ * @typedef {{ (): void, q: IArguments[], l?: number }} QueueStub  a tag API's stub, as its snippet makes it
+ * @typedef {{ (): void, callMethod?: Function, queue: IArguments[] }} FbqStub
+ *   the consent endpoint's answer to a choice
+ */
+((/** @type {RuntimeConfig | undefined} */ config) => {
   "use strict";
 
   const KEY = Symbol.for("consent-gate.runtime");
@@ -35,40 +58,51 @@
   const elementQuery = Element.prototype.querySelectorAll;
   const fragmentQuery = DocumentFragment.prototype.querySelectorAll;
   const createElement = Document.prototype.createElement;
-  const html = describe(Element.prototype, "innerHTML");
-  const templateContent = describe(HTMLTemplateElement.prototype, "content").get;
+  const html = /** @type {{ get(this: Element): string, set(this: Element, markup: string): void }} */ (
+    describe(Element.prototype, "innerHTML"));
+  const templateContent = /** @type {(this: HTMLTemplateElement) => DocumentFragment} */ (
+    /** @type {PropertyDescriptor} */ (describe(HTMLTemplateElement.prototype, "content")).get);
   const { clone, json } = Response.prototype;
-  const currentScript = describe(Document.prototype, "currentScript").get;
+  const currentScript = /** @type {(this: Document) => HTMLOrSVGScriptElement | null} */ (
+    /** @type {PropertyDescriptor} */ (describe(Document.prototype, "currentScript")).get);
+  // The page's globals by name (tag APIs, constructors), whatever their shape.
+  const globals = /** @type {Record<string, any>} */ (/** @type {unknown} */ (window));
   const SVG = "http://www.w3.org/2000/svg";
   const HTML_NS = "http://www.w3.org/1999/xhtml";
 
   /* ---- which URLs are held: the server's rules, shipped once per policy ------------- */
 
-  const glob = (pattern) => new RegExp(`^${pattern.split("*")
+  const glob = (/** @type {string} */ pattern) => new RegExp(`^${pattern.split("*")
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+  /** @type {(n: number) => Rule} */
   const rule = (n) => ({ category: config.c[n >> 1], aware: (n & 1) === 1 });
   const hosts = new Map(Object.entries(config.h).map(([host, n]) => [host, rule(n)]));
+  /** @type {Map<string, [RegExp, Rule][]>} */
   const urls = new Map();
   for (const [host, pattern, n] of config.u) {
     if (!urls.has(host)) urls.set(host, []);
-    urls.get(host).push([glob(pattern), rule(n)]);
+    /** @type {[RegExp, Rule][]} */ (urls.get(host)).push([glob(pattern), rule(n)]);
   }
+  /** @type {[RegExp, Rule, string][]} */
   const paths = config.p.map(([pattern, n]) => [glob(pattern), rule(n), pattern.split("*")[0]]);
   const refused = new Set(config.r);
   const granted = new Set(config.g || []);
   const denied = new Set(config.d || []);
   // Whether a rule's key is held: its service's own choice, if any, else its category's.
+  /** @param {string} key */
   function isHeld(key) {
     const [category, service] = key.split("/");
     if (service !== undefined && denied.has(service)) return true;
     return refused.has(category) && !(service !== undefined && granted.has(service));
   }
   const holding = () => refused.size > 0 || denied.size > 0;
+  /** @type {string[]} */
   let needles = [];
 
   // Lower-cased host names (and first-party path prefixes) of refused rules: markup that
   // contains none of them is passed on untouched, without being parsed.
   function updateNeedles() {
+    /** @type {Set<string>} */
     const found = new Set();
     for (const [host, r] of hosts) if (isHeld(r.category)) found.add(host);
     for (const [host, list] of urls) if (list.some(([, r]) => isHeld(r.category))) found.add(host);
@@ -76,11 +110,16 @@
     needles = [...found];
   }
   updateNeedles();
-  const mentions = (text) => {
+  const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
     return needles.some((needle) => low.includes(needle));
   };
 
+  /**
+   * @param {string} name
+   * @param {string} path
+   * @returns {Rule | null}
+   */
   function lookup(name, path) {
     const found = hosts.get(name);
     if (found) return found;
@@ -90,8 +129,19 @@
 
   // The rule of a URL (string, URL, Request, TrustedScriptURL), by host and its parent
   // domains, as the server's classifier reads it; null for the unparseable and the unknown.
+  // What fetch() and the URL setters load: a Request's (or any object's) url, else the string.
+  /** @param {unknown} value */
+  const urlOf = (value) => {
+    const url = value && typeof value === "object" ? /** @type {{ url?: unknown }} */ (value).url : undefined;
+    return typeof url === "string" ? url : String(value);
+  };
+
+  /**
+   * @param {unknown} value
+   * @returns {Rule | null}
+   */
   function classify(value) {
-    const text = value && typeof value === "object" && typeof value.url === "string" ? value.url : String(value);
+    const text = urlOf(value);
     if (!paths.length && !/[/\\]{2}|:/.test(text)) return null; // relative: first-party
     let url;
     try { url = new NativeURL(text, doc.baseURI); } catch (error) { return null; }
@@ -112,6 +162,11 @@
 
   // The refused category holding `value` back, or "". `loader`: a script or a request, which
   // services that read consent themselves (Consent Mode advanced) may make.
+  /**
+   * @param {unknown} value
+   * @param {boolean} loader
+   * @returns {string}
+   */
   function heldBy(value, loader) {
     if (!holding() || value === null || value === undefined) return "";
     try {
@@ -125,13 +180,21 @@
   /* ---- one queue, released in order --------------------------------------------------- */
 
   const MAX_HELD = 500;
+  /** @type {Held[]} */
   const queue = [];
   let due = false;
 
   // `run` makes the load; `drop` settles a request the visitor refused (elements stay held).
   // A page that keeps trying (a beacon per scroll event) fills the queue: past MAX_HELD, new
   // loads are refused outright instead of growing it.
+  /**
+   * @param {string} category
+   * @param {() => void} run
+   * @param {() => void} [drop]
+   * @returns {Held}
+   */
   function hold(category, run, drop) {
+    /** @type {Held} */
     const item = { category, run, drop, done: false };
     if (queue.length < MAX_HELD) queue.push(item);
     else if (drop) apply(setTimer, window, [() => { item.done = true; drop(); }, 0]);
@@ -154,11 +217,12 @@
   // releases pass): what it allows is released after the banner's activation, which ends
   // with its "consentgate:change" event. The event only triggers: what to release comes from
   // the answer, so no other script can release anything by dispatching it.
+  /** @param {RuntimeAnswer | null | undefined} answer */
   function onAnswer(answer) {
     const choices = (answer && answer.choices) || {};
     const services = (answer && answer.services) || {};
     // A "category/service" key follows the service's own choice, if any, else its category's.
-    const allows = (id) => {
+    const allows = (/** @type {string} */ id) => {
       const [category, service] = id.split("/");
       return typeof services[service] === "boolean" ? services[service] : choices[category];
     };
@@ -193,11 +257,12 @@
   }
   apply(listen, doc, ["consentgate:change", () => due && release()]);
 
+  /** @param {unknown} input  what fetch() was called with */
   function isConsentEndpoint(input) {
     try {
-      const text = input && typeof input === "object" && typeof input.url === "string" ? input.url : String(input);
+      const text = urlOf(input);
       const url = new NativeURL(text, location.href);
-      return url.origin === location.origin && url.pathname === config.e;
+      return url.origin === location.origin && url.pathname === /** @type {RuntimeConfig} */ (config).e;
     } catch (error) {
       return false;
     }
@@ -205,21 +270,32 @@
 
   /* ---- patching ---------------------------------------------------------------------- */
 
-  const patch = (install) => {
+  const patch = (/** @type {() => void} */ install) => {
     try { install(); } catch (error) { /* a frozen or missing property stays native */ }
   };
+  /** @type {(target: NativeFunction, handler: Handler) => NativeFunction} */
   const proxy = (target, handler) => new Proxy(target, { apply: handler });
 
-  // proto[key]() through `handler(native, receiver, args)`.
+  /**
+   * proto[key]() through `handler(native, receiver, args)`.
+   * @param {object | undefined} proto  missing when this browser lacks the API
+   * @param {string} key
+   * @param {Handler} handler
+   */
   function method(proto, key, handler) {
     patch(() => {
-      const descriptor = describe(proto, key);
+      const descriptor = describe(/** @type {object} */ (proto), key); // undefined throws: kept native
       if (!descriptor || typeof descriptor.value !== "function") return;
-      define(proto, key, { ...descriptor, value: proxy(descriptor.value, handler) });
+      define(/** @type {object} */ (proto), key, { ...descriptor, value: proxy(descriptor.value, handler) });
     });
   }
 
-  // Calls the native with `args` unless `check(receiver, args)` took the call over (true).
+  /**
+   * Calls the native with `args` unless `check(receiver, args)` took the call over (true).
+   * @param {object} proto
+   * @param {string} key
+   * @param {(receiver: any, args: any[], native: NativeFunction) => unknown} check
+   */
   function guard(proto, key, check) {
     method(proto, key, (native, self, args) => {
       let taken = false;
@@ -230,6 +306,7 @@
 
   /* ---- elements: URL attributes and their setters --------------------------------- */
 
+  /** @type {Record<string, string[]>} */
   const ATTRS = {
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href"], video: ["src", "poster"], audio: ["src"],
@@ -238,17 +315,28 @@
   const NAMES = new Set(["src", "srcset", "href", "data", "poster", "xlink:href"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
     .join(",");
+  /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
   const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
 
-  const isScript = (el) => el.localName === "script";
+  const isScript = (/** @type {Element} */ el) => el.localName === "script";
+  /**
+   * @param {Element} el
+   * @returns {string[] | null} the attributes it loads from
+   */
   function attrsOf(el) {
     const ns = el.namespaceURI;
     if (ns === HTML_NS) return ATTRS[el.localName] || null;
     return ns === SVG && el.localName === "script" ? ["href", "xlink:href"] : null;
   }
+  /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
     ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean) : [value]);
 
+  /**
+   * @param {Element} el
+   * @param {string} attr
+   * @param {unknown} value
+   */
   function heldAttr(el, attr, value) {
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
@@ -259,23 +347,35 @@
 
   // Keeps `value` for el's `attr`; `set` applies it natively on release. A held script gets
   // async = false first: released scripts run in release order, none waits for a failed one.
+  /**
+   * @param {Element} el
+   * @param {string} attr
+   * @param {unknown} value
+   * @param {string} category
+   * @param {() => void} set
+   */
   function holdAttr(el, attr, value, category, set) {
     let map = heldAttrs.get(el);
     if (!map) heldAttrs.set(el, (map = new Map()));
     forget(el, attr);
-    const entry = { value: String(value) };
+    const held = map;
+    const entry = /** @type {HeldAttr} */ ({ value: String(value) }); // its item right below
     entry.item = hold(category, () => {
-      if (map.get(attr) !== entry) return;
-      map.delete(attr);
+      if (held.get(attr) !== entry) return;
+      held.delete(attr);
       if (isScript(el)) {
         released.add(el);
-        if (el.namespaceURI === HTML_NS) el.async = false;
+        if (el.namespaceURI === HTML_NS) /** @type {HTMLScriptElement} */ (el).async = false;
       }
       set();
     });
     map.set(attr, entry);
   }
 
+  /**
+   * @param {Element} el
+   * @param {string} attr
+   */
   function forget(el, attr) {
     const map = heldAttrs.get(el);
     const entry = map && map.get(attr);
@@ -284,12 +384,19 @@
     map.delete(attr);
   }
 
+  /** @type {(el: Element, attr: string) => HeldAttr | undefined} */
   const heldValue = (el, attr) => {
     const map = heldAttrs.get(el);
     return map && map.get(attr);
   };
 
   // setAttribute-like calls: held when the element loads from `attr` and the URL is refused.
+  /**
+   * @param {Element} el
+   * @param {string} attr
+   * @param {unknown} value
+   * @param {() => void} set
+   */
   function intercept(el, attr, value, set) {
     const attrs = attrsOf(el);
     if (!attrs || !attrs.includes(attr)) return false;
@@ -302,7 +409,7 @@
     return true;
   }
 
-  const absolute = (value) => {
+  const absolute = (/** @type {string} */ value) => {
     try { return new NativeURL(value, doc.baseURI).href; } catch (error) { return value; }
   };
 
@@ -312,13 +419,13 @@
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"]]) {
     patch(() => {
-      const proto = window[name] && window[name].prototype;
+      const proto = globals[name] && globals[name].prototype;
       const descriptor = describe(proto, attr);
       if (!descriptor || !descriptor.set) return;
       const { get, set } = descriptor;
       define(proto, attr, {
         ...descriptor,
-        get: proxy(get, (native, self, args) => {
+        get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
           if (!entry) return apply(native, self, args);
           return attr.endsWith("srcset") ? entry.value : absolute(entry.value);
@@ -334,13 +441,13 @@
     });
   }
 
-  const lower = (name) => (typeof name === "string" ? name.toLowerCase() : "");
+  const lower = (/** @type {unknown} */ name) => (typeof name === "string" ? name.toLowerCase() : "");
   guard(Element.prototype, "setAttribute", (el, args, native) => {
     const attr = lower(args[0]);
     return NAMES.has(attr) && intercept(el, attr, args[1], () => apply(native, el, args));
   });
   guard(Element.prototype, "setAttributeNS", (el, args, native) => {
-    const attr = lower(args[1]).split(":").pop();
+    const attr = /** @type {string} */ (lower(args[1]).split(":").pop());
     return NAMES.has(attr) && intercept(el, attr, args[2], () => apply(native, el, args));
   });
   method(Element.prototype, "getAttribute", (native, el, args) => {
@@ -355,6 +462,7 @@
 
   // Holds what a node (and its descendants) would load once inserted: nodes from a template,
   // DOMParser, importNode, cloneNode. The attribute is removed and put back on release.
+  /** @param {Element} el */
   function neutralise(el) {
     const attrs = attrsOf(el);
     if (!attrs) return;
@@ -368,16 +476,19 @@
     }
   }
 
+  /** @param {Node | null | undefined} node  what a page's script inserts (a non-node: the native throws) */
   function scan(node) {
     if (!node || typeof node !== "object") return;
     if (node.nodeType === 1) {
-      neutralise(node);
-      if (node.firstElementChild) for (const el of apply(elementQuery, node, [SELECTOR])) neutralise(el);
+      const element = /** @type {Element} */ (node);
+      neutralise(element);
+      if (element.firstElementChild) for (const el of apply(elementQuery, element, [SELECTOR])) neutralise(el);
     } else if (node.nodeType === 11) {
       for (const el of apply(fragmentQuery, node, [SELECTOR])) neutralise(el);
     }
   }
 
+  /** @type {(which: number | "all") => (self: unknown, args: any[]) => boolean} */
   const inserting = (which) => (self, args) => {
     for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
     return false;
@@ -396,6 +507,10 @@
   // The markup with refused elements in the server's held form (data-cg-<attr>, and
   // type="text/plain" for scripts when `runs`: scripts parsed there execute), which the
   // banner releases in document order with the server's. Untouched markup comes back as is.
+  /**
+   * @param {unknown} markup
+   * @param {boolean} runs
+   */
   function rewrite(markup, runs) {
     if (typeof markup !== "string" || !mentions(markup)) return markup;
     const template = apply(createElement, doc, ["template"]);
@@ -422,6 +537,7 @@
     return changed ? apply(html.get, template, []) : markup;
   }
 
+  /** @type {(index: number, runs: boolean) => Handler} */
   const strings = (index, runs) => (native, self, args) => {
     try {
       if (holding() && typeof args[index] === "string") {
@@ -434,11 +550,13 @@
     } catch (error) { /* passed on as it came */ }
     return apply(native, self, args);
   };
-  for (const [proto, key] of [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
-    [window.ShadowRoot && ShadowRoot.prototype, "innerHTML"]]) {
-    patch(() => {
-      const descriptor = describe(proto, key);
-      define(proto, key, { ...descriptor, set: proxy(descriptor.set, strings(0, false)) });
+  /** @type {[object, string][]} */
+  const setters = [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
+    [window.ShadowRoot && ShadowRoot.prototype, "innerHTML"]];
+  for (const [proto, key] of setters) {
+    patch(() => { // a missing prototype or setter throws: kept native
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key));
+      define(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
     });
   }
   method(Element.prototype, "insertAdjacentHTML", strings(1, false));
@@ -448,7 +566,9 @@
 
   /* ---- scripts released after the page loaded ---------------------------------------- */
 
+  /** @type {WeakSet<Element>} */
   const released = new WeakSet(); // scripts the banner or this gate started late
+  /** @type {WeakMap<Element, ChildNode>} */
   const cursors = new WeakMap(); // script -> the last node its document.write inserted
   let contentLoaded = doc.readyState !== "loading";
   let loaded = doc.readyState === "complete";
@@ -457,6 +577,7 @@
 
   // document.write from a released script: parsed after the script (and after what it wrote
   // before), instead of blanking the page (inline) or being dropped (external).
+  /** @param {string} markup */
   function writeAfter(markup) {
     const script = apply(currentScript, doc, []);
     if (!script || !released.has(script)) return false;
@@ -511,6 +632,12 @@
   // The same for `window.onload = f` (Chartbeat's loader chains onto it) and
   // `document.onreadystatechange = f`: assigned by a released script once the event has
   // fired for the last time, the handler runs once.
+  /**
+   * @param {object} target
+   * @param {object} proto
+   * @param {string} type
+   * @param {() => boolean} fired
+   */
   function lateHandler(target, proto, type, fired) {
     patch(() => {
       const property = `on${type}`;
@@ -519,9 +646,10 @@
       define(target, property, {
         configurable: true,
         enumerable: own.enumerable,
-        get() { return apply(own.get, target, []); },
+        get() { return apply(/** @type {NativeFunction} */ (own.get), target, []); },
+        /** @param {unknown} handler */
         set(handler) {
-          apply(own.set, target, [handler]);
+          apply(/** @type {NativeFunction} */ (own.set), target, [handler]);
           try {
             const script = fired() && typeof handler === "function" && apply(currentScript, doc, []);
             if (script && released.has(script)) {
@@ -537,6 +665,13 @@
 
   /* ---- requests ---------------------------------------------------------------------- */
 
+  /**
+   * @param {NativeFunction} native
+   * @param {unknown} self
+   * @param {any[]} args  what the page called fetch() with
+   * @param {string} category
+   * @returns {Promise<Response>}
+   */
   function heldFetch(native, self, args, category) {
     return new Promise((resolve, reject) => {
       const init = args[1];
@@ -557,6 +692,7 @@
     });
   }
 
+  /** @param {Response} response */
   async function readAnswer(response) {
     try {
       onAnswer(await apply(json, apply(clone, response, []), []));
@@ -565,7 +701,7 @@
   }
 
   patch(() => {
-    const descriptor = describe(window, "fetch");
+    const descriptor = /** @type {PropertyDescriptor} */ (describe(window, "fetch")); // else kept native
     define(window, "fetch", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
@@ -577,6 +713,7 @@
     });
   });
 
+  /** @type {WeakMap<XMLHttpRequest, { url: unknown, async: boolean }>} */
   const requests = new WeakMap(); // XHR -> { url, async }
   method(XMLHttpRequest.prototype, "open", (native, xhr, args) => {
     const result = apply(native, xhr, args);
@@ -586,7 +723,7 @@
   method(XMLHttpRequest.prototype, "send", (native, xhr, args) => {
     const request = requests.get(xhr);
     const category = request ? heldBy(request.url, true) : "";
-    if (!category) return apply(native, xhr, args);
+    if (!request || !category) return apply(native, xhr, args);
     if (!request.async) throw new DOMException("Failed to execute 'send' on 'XMLHttpRequest'", "NetworkError");
     hold(category, () => apply(native, xhr, args), () => {
       for (const [key, value] of [["readyState", 4], ["status", 0]]) define(xhr, key, { value, configurable: true });
@@ -631,22 +768,27 @@
 
   // Site code that calls a tag's API before consent finds a queue, as the vendors' own
   // snippets define it, and the real library adopts it once it loads.
+  /** @type {Map<string, { queue: IArguments[] }>} */
   const stubs = new Map(); // name -> stub whose category must hand it over on consent
   patch(() => {
-    const w = window;
+    const w = globals;
     if (!Array.isArray(w.dataLayer)) w.dataLayer = [];
     if (typeof w.gtag !== "function") w.gtag = function () { w.dataLayer.push(arguments); };
     if (!w._gaq) w._gaq = [];
     if (!w._paq) w._paq = [];
     if (!w.googletag) w.googletag = { cmd: [] };
     if (typeof w.ga !== "function") {
-      const ga = function ga() { (ga.q = ga.q || []).push(arguments); };
+      const ga = function ga() {
+        const stub = /** @type {QueueStub} */ (ga);
+        (stub.q = stub.q || []).push(arguments);
+      };
       ga.l = Date.now();
       w.ga = ga;
     }
     // Salesforce Krux, Prebid, comScore, Quantcast and Bing UET queue calls the same way.
     if (typeof w.Krux !== "function") {
-      const Krux = function Krux() { Krux.q.push(arguments); };
+      const Krux = function Krux() { /** @type {QueueStub} */ (Krux).q.push(arguments); };
+      /** @type {IArguments[]} */
       Krux.q = [];
       w.Krux = Krux;
     }
@@ -654,12 +796,13 @@
     for (const name of ["_comscore", "_qevents", "uetq"]) if (!w[name]) w[name] = [];
     if (typeof w.fbq !== "function" && config.s.fbq && isHeld(config.s.fbq)) {
       const fbq = function fbq() {
-        if (fbq.callMethod) apply(fbq.callMethod, fbq, arguments);
-        else fbq.queue.push(arguments);
+        const stub = /** @type {FbqStub} */ (fbq);
+        if (stub.callMethod) apply(stub.callMethod, fbq, arguments);
+        else stub.queue.push(arguments);
       };
       Object.assign(fbq, { push: fbq, loaded: true, version: "2.0", queue: [] });
       w.fbq = fbq;
-      stubs.set("fbq", fbq);
+      stubs.set("fbq", /** @type {FbqStub} */ (fbq)); // its queue assigned above
     }
   });
 
@@ -667,15 +810,16 @@
   // was queued is replayed into the fbq the snippet then defines.
   function handOver() {
     for (const [name, stub] of stubs) {
-      if (isHeld(config.s[name]) || window[name] !== stub) continue;
+      if (isHeld(/** @type {RuntimeConfig} */ (config).s[name]) || globals[name] !== stub) continue;
       stubs.delete(name);
       patch(() => {
         const calls = stub.queue.splice(0);
-        delete window[name];
+        delete globals[name];
         define(window, name, {
           configurable: true,
           enumerable: true,
           get: () => undefined,
+          /** @param {NativeFunction} real */
           set(real) {
             define(window, name, { value: real, writable: true, configurable: true, enumerable: true });
             apply(setTimer, window, [() => calls.forEach((args) => apply(real, window, args)), 0]);
@@ -689,13 +833,14 @@
   // visitor asked for by hand (a placeholder's "Load once": that element, in this page view).
   define(window, KEY, {
     value: Object.freeze({
-      adopt: (script) => { released.add(script); },
+      adopt: (/** @type {Element} */ script) => { released.add(script); },
+      /** @type {(el: Element, name: string, value: string) => void} */
       load: (el, name, value) => { apply(setAttr, el, [name, value]); },
     }),
   });
 })((() => {
   const key = Symbol.for("consent-gate.runtime-config");
-  const config = window[key];
+  const config = /** @type {RuntimeConfig | undefined} */ (window[key]);
   delete window[key];
   return config;
 })());

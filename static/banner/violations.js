@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * consent_gate CSP violation collector, the start of runtime.js when the gate sends a CSP.
  * The browser POSTs one report per violation to report-uri (a median 35 per page view); this
@@ -7,15 +8,17 @@
  * workers, or before it runs) goes unreported there.
  * This file is a function expression: the gate calls it with the report URL.
  */
-((report) => {
+((/** @type {string} */ report) => {
   "use strict";
 
   const send = Navigator.prototype.sendBeacon;
   const setTimer = window.setTimeout;
   const seen = new Set();
+  /** @type {{ type: string, url: string, body: { blockedURL: string, effectiveDirective: string } }[]} */
   const batch = [];
   let timer = 0;
 
+  /** @param {string} uri */
   const origin = (uri) => {
     try { return new URL(uri).origin; } catch (error) { return String(uri).slice(0, 40); } // "inline", "eval"
   };

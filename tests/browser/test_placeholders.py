@@ -4,6 +4,8 @@ page, and the site's theme."""
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -78,6 +80,22 @@ def test_placeholder_follows_the_sites_theme(open_banner_page: OpenPage) -> None
     body = frame.locator("body")
     expect(body).to_have_attribute("data-cg-theme", "dark")
     assert body.evaluate("(el) => getComputedStyle(el).backgroundColor") == "rgb(31, 41, 55)"
+
+
+def test_a_sites_own_wording_of_the_link_elsewhere_is_offered(
+    open_banner_page: OpenPage, tmp_path: Path
+) -> None:
+    """A site's placeholder template may word the link to the provider's page itself, without our
+    data-cg-text: the link is still offered, in its words (banner.js read the missing attribute
+    as a string and threw, leaving the link hidden; the type check found it)."""
+    ours = (resources.files("consent_gate") / "templates" / "placeholder.html").read_text("utf-8")
+    own = ours.replace('data-cg-text="{{ t.open }}"></a>', ">Watch it on YouTube</a>")
+    assert own != ours
+    (tmp_path / "placeholder.html").write_text(own, "utf-8")
+    page = open_banner_page({"pages": {"templates": str(tmp_path)}}, extra_body=EMBED)
+    link = page.frame_locator("#video iframe").get_by_role("link", name="Watch it on YouTube")
+    expect(link).to_be_visible()
+    expect(link).to_have_attribute("href", WATCH_URL)
 
 
 EMBED = (

@@ -22,9 +22,11 @@ __all__ = [
     "DOCUMENT_ATTRS",
     "END_TAG",
     "FOREIGN_COPY",
+    "FOREIGN_ONLY",
     "FOREIGN_SCRIPT_END",
     "HTML_POINTS",
     "LOADING_TYPES",
+    "NEVER_OPEN",
     "RAW_END",
     "SCRIPT_TOKEN",
     "START_TAG",
@@ -380,18 +382,43 @@ _INTERESTING_IN_POINT = trie(
     {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
 )
 
+# SVG and MathML elements that are no HTML element: their end tags in foreign content close a
+# foreign element or nothing. (`a`, `font`, `image`, `script`, `style`, `title` are both.)
+FOREIGN_ONLY = frozenset(
+    b"altglyph altglyphdef altglyphitem animate animatecolor animatemotion animatetransform "
+    b"circle clippath color-profile cursor defs desc discard ellipse feblend fecolormatrix "
+    b"fecomponenttransfer fecomposite feconvolvematrix fediffuselighting fedisplacementmap "
+    b"fedistantlight fedropshadow feflood fefunca fefuncb fefuncg fefuncr fegaussianblur "
+    b"feimage femerge femergenode femorphology feoffset fepointlight fespecularlighting "
+    b"fespotlight fetile feturbulence filter font-face font-face-format font-face-name "
+    b"font-face-src font-face-uri foreignobject g glyph glyphref hatch hatchpath hkern line "
+    b"lineargradient marker mask mesh meshgradient meshpatch meshrow metadata missing-glyph "
+    b"mpath path pattern polygon polyline radialgradient rect set solidcolor stop svg switch "
+    b"symbol text textpath tref tspan use view vkern "
+    b"math maction maligngroup malignmark menclose merror mfenced mfrac mglyph mi mlabeledtr "
+    b"mlongdiv mmultiscripts mn mo mover mpadded mphantom mprescripts mroot mrow ms mscarries "
+    b"mscarry msgroup msline mspace msqrt msrow mstack mstyle msub msubsup msup mtable mtd "
+    b"mtext mtr munder munderover none semantics annotation annotation-xml".split()
+)
+
+# HTML elements that are never open around foreign content: void, raw text and RCDATA ones.
+NEVER_OPEN = frozenset(
+    b"area base basefont bgsound br col embed frame hr img input keygen link meta param source "
+    b"track wbr iframe noembed noframes plaintext script style textarea title xmp".split()
+)
+
 # Inside a foreign element: copies text and the tags that change nothing, stopping before any
-# that may (breakout, tracked, loading, script, font) and before comments and CDATA.
+# that may (breakout, tracked, loading, script, font), before an end tag that may close an HTML
+# element around the foreign content, and before comments and CDATA.
 _FOREIGN_BODY = (
     rb"[^<]*+(?:(?:<(?!"
     + trie({*BREAKOUT, *TRACKED, *_LOADING, *URL_ATTRS, b"font"})
     + _NAME_END
     + rb")[a-z][^\t\n\f\r />]*+"
     + _FAST_ATTRS
-    + rb">|</(?!"
-    + _TRACKED_END
+    + rb">|</"
+    + trie(set(FOREIGN_ONLY | NEVER_OPEN) - {*TRACKED, b"noscript", b"p", b"br"})
     + _NAME_END
-    + rb")[a-z][^\t\n\f\r />]*+"
     + _FAST_ATTRS
     + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
 )

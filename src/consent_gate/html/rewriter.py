@@ -25,8 +25,10 @@ from .grammar import (
     DOCUMENT_ATTRS,
     END_TAG,
     FOREIGN_COPY,
+    FOREIGN_ONLY,
     FOREIGN_SCRIPT_END,
     HTML_POINTS,
+    NEVER_OPEN,
     RAW_END,
     SCRIPT_TOKEN,
     START_TAG,
@@ -53,6 +55,9 @@ _DATA, _RAW, _SCRIPT, _PLAINTEXT = range(4)
 _FOREIGN, _HTML_POINT, _TEXT_POINT = range(3)
 
 _Open = tuple[bytes, bytes, int]
+
+# End tags that in foreign content close a foreign element or nothing, never an HTML one.
+_CLOSES_FOREIGN_ONLY = FOREIGN_ONLY | NEVER_OPEN
 
 # Script data escape states (HTML tokenizer "script data", "escaped", "double escaped").
 _PLAIN, _ESCAPED, _DOUBLE = range(3)
@@ -100,6 +105,10 @@ class HtmlRewriter:
         self._scan = 0  # where the script scan resumes in the buffer
         self._held: Tag | None = None  # inline script start tag awaiting its text
         self._foreign: list[_Open] = []  # open SVG/MathML elements, innermost last
+        # Foreign content may have ended (see `_end_tag`): what reads differently in HTML, a
+        # CDATA section (a bogus comment there, up to its first ">"), is read as HTML reads it.
+        # Elsewhere foreign content shows the more tags (no raw text), so it is kept.
+        self._unsure = False
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -169,7 +178,12 @@ class HtmlRewriter:
         if size - pos < 4 and not final:
             return pos, False
         second = low[pos + 1 : pos + 2]
-        if second == b"!" and self._foreign and b"<![CDATA["[: size - pos] == buf[pos : pos + 9]:
+        if (
+            second == b"!"
+            and self._foreign
+            and not self._unsure
+            and b"<![CDATA["[: size - pos] == buf[pos : pos + 9]
+        ):
             if size - pos < 9 and not final:
                 return pos, False
             if size - pos >= 9:  # a CDATA section (case matters), text up to "]]>"
@@ -252,22 +266,33 @@ class HtmlRewriter:
         return end, True
 
     def _end_tag(self, name: bytes) -> None:
-        """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`."""
+        """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`.
+
+        In foreign content, an end tag naming no open foreign element may close an HTML element
+        around it, and so end the foreign content, or close nothing: which, only the tree knows.
+        From then on the rewriter reads both ways (see `_unsure`)."""
         stack = self._foreign
         if stack and name in (b"p", b"br"):
             self._breakout()
         for i in range(len(stack) - 1, -1, -1):
             if stack[i][0] == name:
                 del stack[i:]
-                return
-        if name == b"noscript":
-            self._noscript = max(0, self._noscript - 1)
+                break
+        else:
+            if stack and stack[-1][2] == _FOREIGN and name not in _CLOSES_FOREIGN_ONLY:
+                self._unsure = True
+            if name == b"noscript":
+                self._noscript = max(0, self._noscript - 1)
+        if not stack:
+            self._unsure = False
 
     def _breakout(self) -> None:
         """An HTML tag in foreign content closes it, up to an HTML integration point."""
         stack = self._foreign
         while stack and stack[-1][2] == _FOREIGN:
             stack.pop()
+        if not stack:
+            self._unsure = False
 
     def _html_rules(self, name: bytes) -> bool:
         """Whether a start tag at this point of foreign content is read as HTML."""
