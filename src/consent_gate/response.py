@@ -7,7 +7,7 @@ its messages go out as they came.
 
 from __future__ import annotations
 
-from ._types import Message, Scope, Send
+from ._types import Headers, Message, Scope, Send
 from .consent import Consent
 from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
 from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
@@ -81,7 +81,7 @@ class Responder:
         self._held = message
         return message
 
-    def _firewall(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    def _firewall(self, headers: Headers) -> Headers:
         """Set-Cookie of refused categories dropped from any response; on pages the gate
         rewrites, Link and Refresh to refused trackers too."""
         refused = self._consent.held
@@ -102,38 +102,48 @@ class Responder:
         return {**start, "headers": headers}
 
     async def _body(self, message: Message) -> None:
+        if self._held is None:
+            await self._stream(message)
+        else:
+            await self._first(message)
+
+    async def _stream(self, message: Message) -> None:
+        """A body message after the page's first bytes, through its pipeline."""
+        assert self._pipeline is not None
+        more: bool = message.get("more_body", False)
+        out = self._pipeline.feed(message.get("body", b""))
+        if not more:
+            out += self._pipeline.close()
+            self._pipeline = None
+        if out or not more:
+            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+
+    async def _first(self, message: Message) -> None:
+        """The page's first bytes: the rest of the decision, then the held start and them."""
+        held, decision = self._held, self._decision
+        assert held is not None
+        assert decision is not None
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        held, decision = self._held, self._decision
-        if held is None:
-            assert self._pipeline is not None
-            out = self._pipeline.feed(body)
-            if not more:
-                out += self._pipeline.close()
-                self._pipeline = None
-            if out or not more:
-                await self._send({"type": "http.response.body", "body": out, "more_body": more})
-            return
-        assert decision is not None
         if not body and more:
             return  # wait for bytes to tell the page's encoding
         head = body[:1024] if decision.coding is None else Decoder.peek(body, 1024)
         facts = first_bytes(decision, held["headers"], head, self._gate.banner)
+        self._held = self._decision = None
         if facts.kind != "html":
-            self._held = self._decision = None
             if facts.kind == "wide":
                 held = self._fail_closed(held, decision.consent, WIDE)
             await self._send(held)
             await self._send(message)
             return
-        self._held = self._decision = None
         page = pipeline(self._gate, decision, facts)
         out = page.feed(body)
         if more:
             self._pipeline = page
         else:
             out += page.close()
-        # Recorded before the page goes out, as before any header says it is remembered.
+        # Before the start goes out: a Set-Cookie saying the opt-out is remembered must mean
+        # the log has it.
         opt_out = self._record_opt_out(decision, facts.lang)
         gate = self._gate
         headers = page_headers(
