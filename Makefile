@@ -142,7 +142,8 @@ demo: $(DEMO_STAMP)
 	$(BIN)/python -m demo_site
 
 ## bench: rewriter throughput, the engine end to end beside its competitors (bench/engine.py), req/s under uvicorn (wrk), memory and streaming; prints a report
-## and writes bench/results/latest.json; then bench/consent_log.py: the decision endpoint's
+## and writes bench/results/latest.json; bench/json_http.py: a JSON response's req/s under uvicorn,
+## bare vs gated (the lean path's cost); then bench/consent_log.py: the decision endpoint's
 ## req/s with the consent log on and off. Needs the `bench` extra and wrk (installed here if
 ## missing: Debian's package, as root or with sudo).
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -170,6 +171,7 @@ wrk:
 bench: $(BENCH_STAMP) wrk postgres
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/json_http.py
 	$(BIN)/python bench/consent_log.py
 
 clean:

@@ -230,6 +230,8 @@ class ConsentCodec:
         valid ones that disagree, the one allowing least wins if it allows no more than every
         other, else none does and the visitor is asked again.
         """
+        if len(values) < 2:  # what nearly every request carries: no cookie, or one
+            return self.loads(values[0]) if values else self.undecided
         found = [c for c in map(self.loads, values[:_MAX_COPIES]) if c is not self.undecided]
         if len(found) < 2:
             return found[0] if found else self.undecided

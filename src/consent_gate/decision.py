@@ -1,0 +1,258 @@
+"""What the gate does to one response, decided once: at `http.response.start` from the request
+and the app's headers (`classify`, `decide`), then from the page's first bytes (`first_bytes`).
+
+Nothing here writes, logs or keeps state: the responder acts on what these functions return.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from . import bots, i18n
+from ._types import Headers, Scope
+from .banner import Banner
+from .consent import Consent
+from .cookies import expire_headers
+from .http import ascii_compatible, content_type, cookie_names, header
+from .page_gate import PageGate
+from .rules import Blocker
+from .urls import page_url
+
+__all__ = [
+    "WIDE",
+    "Body",
+    "FirstBytes",
+    "PageDecision",
+    "classify",
+    "decide",
+    "first_bytes",
+    "page_of",
+]
+
+_CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
+_NO_BODY = {204, 206, 304}
+_MAX_NEXT = 1024
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
+_UTF8_BOM = b"\xef\xbb\xbf"
+_DOCUMENT = re.compile(rb"<(?:!doctype|html|head|body)[\s/>]", re.IGNORECASE)
+# What makes a browser take a response without a Content-Type for HTML (WHATWG MIME Sniffing,
+# "identifying an unknown MIME type"): one of these tags first, after white space.
+_SNIFFED_HTML = re.compile(
+    rb"[\t\n\x0c\r ]*+(?:<!--|<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a"
+    rb"|style|title|b|body|br|p)[ >])",
+    re.IGNORECASE,
+)
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
+WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """What a response's start says about its body: HTML to rewrite (undoing `coding` first),
+    HTML that cannot be (`refusal` says why: it fails closed), or something else, passed."""
+
+    html: bool
+    coding: str | None = None
+    refusal: str | None = None
+    sniff: bool = False  # no Content-Type: HTML only if its first bytes look like it
+
+
+PASS = Body(html=False)
+
+
+def classify(method: str, status: int, headers: Headers, request: Headers) -> Body:
+    """The body a response start announces. `headers`: the app's, lower-cased; `request`: the
+    request's (its Accept decides for an untyped body in an unknown coding)."""
+    if method == "HEAD" or status < 200 or status in _NO_BODY:
+        return PASS
+    value = header(headers, b"content-type")
+    sniff = value is None or not value.strip()
+    charset = None
+    if value is not None and not sniff:
+        if not value.lstrip()[:11].lower().startswith((b"text/html", b"application")):
+            return PASS  # the common case, decided without parsing
+        media, charset = content_type(value)
+        if media == "application/xhtml+xml":
+            return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
+        if media != "text/html":
+            return PASS
+    if charset is not None and not ascii_compatible(charset):
+        return Body(True, refusal=f"its charset {charset!r} is not ASCII-compatible", sniff=sniff)
+    coding = (header(headers, b"content-encoding") or b"").strip().lower()
+    if coding not in _CODINGS:
+        if sniff and b"text/html" not in (header(request, b"accept") or b""):
+            return PASS  # not asked for as a page: left alone unread
+        reason = f"its content coding {coding.decode('latin-1')!r} is unknown"
+        return Body(True, refusal=reason, sniff=sniff)
+    return Body(True, coding=_CODINGS[coding], sniff=sniff)
+
+
+@dataclass(frozen=True, slots=True)
+class PageDecision:
+    """Everything the gate does to one HTML response that a page's bytes do not change."""
+
+    consent: Consent  # what gates the page: the visitor's, or undecided for a crawler
+    coding: str | None  # the content coding undone before and redone after rewriting
+    sniff: bool  # untyped: rewritten only if its first bytes look like HTML
+    nonce: str | None  # for the gate's inline scripts (None: the CSP allows inline ones)
+    stamp: str | None  # the nonce the rewriter puts on the page's own scripts
+    banner: bool  # the banner and settings control go in (not for crawlers or fragments)
+    prompt: bool  # the banner asks (the visitor has not decided)
+    lang: str | None  # the banner's language; None: the page's <html lang> decides
+    accept_language: bytes | None
+    head: bytes  # the elements that must run before the page's scripts (b"": none)
+    blocker: Blocker | None  # what is held back on this host (None: nothing)
+    next_url: str  # where the no-JavaScript form returns to
+    page_url: str  # the base the page's relative URLs resolve against
+    expire: tuple[bytes, ...]  # Set-Cookie lines expiring cookies of refused categories
+    record_opt_out: bool  # the request carries an opt-out no record holds yet
+
+
+def decide(
+    gate: PageGate, scope: Scope, consent: Consent, app_headers: Headers, body: Body
+) -> PageDecision:
+    """The decision for an HTML response (`body.html`, no refusal), at its start."""
+    headers: Headers = scope["headers"]
+    fragment = _fragment_request(headers)
+    bot = gate.hide_from_bots and bots.is_bot(header(headers, b"user-agent"))
+    if bot:
+        consent = gate.undecided  # a crawler: every tracker held back, no banner
+    banner = not (bot or fragment)
+    nonce = stamp = None
+    if gate.csp.enabled:
+        nonce, stamps = gate.csp.nonce(app_headers)
+        if stamps and not consent.held:
+            # Refusing nothing, no inline script is a tracker to stop: the policy allows
+            # inline scripts and the page is left unscanned.
+            nonce = None
+        stamp = nonce if stamps else None
+    accept = header(headers, b"accept-language")
+    prompt = banner and (
+        not consent.decided
+        and consent.signals.get("dnt") != "honoured"
+        and not consent.locked.issuperset(gate.asked)
+    )
+    # Without the header (or when the site says so) the page's <html lang> decides, once its
+    # first bytes arrive.
+    lang = gate.banner.language(accept) if banner and accept else None
+    host = (header(headers, b"host") or b"").decode("latin-1")
+    refused = consent.held
+    blocker = gate.rules.blocking(refused)
+    expire: tuple[bytes, ...] = ()
+    if refused:
+        names = gate.cookie_rules.refused(cookie_names(headers), refused)
+        expire = tuple(expire_headers(names, host, gate.site_domains))
+    return PageDecision(
+        consent=consent,
+        coding=body.coding,
+        sniff=body.sniff,
+        nonce=nonce,
+        stamp=stamp,
+        banner=banner,
+        prompt=prompt,
+        lang=lang,
+        accept_language=accept,
+        head=b"" if fragment else gate.head.render(consent, nonce),
+        blocker=None if blocker is None else blocker.for_host(host),
+        next_url=_next_url(scope),
+        page_url=page_of(scope),
+        expire=expire,
+        record_opt_out=consent.unrecorded,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FirstBytes:
+    """What the page's first bytes add to the decision."""
+
+    kind: Literal["html", "not-html", "wide"]  # wide: a charset the gate cannot rewrite
+    document: bool = False  # a whole document, not a fragment (an htmx swap, a partial)
+    utf8: bool = False  # the page says it is UTF-8: the gate's text goes in as it is
+    lang: str | None = None
+
+
+NOT_HTML = FirstBytes("not-html")
+NOT_ASCII = FirstBytes("wide")
+
+
+def first_bytes(
+    decision: PageDecision, app_headers: Headers, head: bytes, banner: Banner
+) -> FirstBytes:
+    """The rest of the decision, from the page's first (decoded) bytes: what a sniffed body
+    is, its charset, whether it is a document, and the banner's language."""
+    if decision.sniff and not _SNIFFED_HTML.match(head):
+        return NOT_HTML
+    if not _ascii_page(app_headers, head):
+        return NOT_ASCII
+    # A fragment is neutralised, but a banner or head script would pile up in the page it
+    # lands in.
+    document = _DOCUMENT.search(head) is not None
+    lang = decision.lang
+    if document and decision.banner and (lang is None or banner.page_language):
+        lang = banner.language(decision.accept_language, i18n.html_lang(head))
+    return FirstBytes("html", document, _utf8_page(app_headers, head), lang)
+
+
+def page_of(scope: Scope) -> str:
+    """The request's URL, as the page's relative URLs resolve against it."""
+    host = (header(scope["headers"], b"host") or b"").decode("latin-1")
+    path = quote(scope.get("root_path", "") + scope["path"], safe="/%:@!$&'()*+,;=")
+    return page_url(scope.get("scheme", "http"), host, path)
+
+
+def _next_url(scope: Scope) -> str:
+    """Where the no-JavaScript form returns to. It is repeated in the banner and in every
+    placeholder, so a long one is cut (query first, then to "/"): what a request makes the
+    gate write stays bounded by a constant, not by the request's length."""
+    query = scope.get("query_string", b"")
+    path: str = scope.get("root_path", "") + scope["path"]
+    next_url = f"{path}?{query.decode('latin-1')}" if query else path
+    if len(next_url) <= _MAX_NEXT:
+        return next_url
+    return path if len(path) <= _MAX_NEXT else "/"
+
+
+def _fragment_request(headers: Headers) -> bool:
+    """A request for part of a page: htmx (not a boosted navigation, which swaps the whole
+    body) or a Turbo frame. Its response lands inside a page that has the banner already."""
+    if header(headers, b"turbo-frame") is not None:
+        return True
+    return header(headers, b"hx-request") is not None and header(headers, b"hx-boosted") is None
+
+
+def _ascii_page(headers: Headers, head: bytes) -> bool:
+    """Whether the page's first bytes (BOM, `<meta charset>`) allow rewriting it as ASCII."""
+    if head.startswith(_BOMS):
+        return False
+    if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
+        return True  # a BOM, then the header's charset, win over <meta>
+    found = _META_CHARSET.search(head.lower())
+    return found is None or _meta_ascii_compatible(found.group(1).decode("latin-1"))
+
+
+def _utf8_page(headers: Headers, head: bytes) -> bool:
+    """Whether the page declares itself UTF-8, in the order browsers look: BOM, the header's
+    charset, `<meta>`. Undeclared is not UTF-8: browsers may guess windows-1252."""
+    if head.startswith(_UTF8_BOM):
+        return True
+    label = content_type(header(headers, b"content-type"))[1]
+    if label is None:
+        found = _META_CHARSET.search(head.lower())
+        label = found.group(1).decode("latin-1") if found else None
+    try:
+        return label is not None and codecs.lookup(label).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _meta_ascii_compatible(label: str) -> bool:
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return True
+    # HTML: a UTF-16 or UTF-32 label in <meta> cannot be true of bytes that spell it; UTF-8.
+    return name.startswith(("utf-16", "utf-32")) or ascii_compatible(label)

@@ -1,0 +1,258 @@
+"""One response on its way out: it acts on the decisions of `decision.py` and the headers of
+`response_headers.py`, and does the two things with effects (a consent-log record, a warning).
+
+A response that is not HTML and carries no header a refusal filters costs a few comparisons:
+its messages go out as they came.
+"""
+
+from __future__ import annotations
+
+from ._types import Headers, Message, Scope, Send
+from .consent import Consent
+from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
+from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
+from .http import Decoder, Encoder, lower_names
+from .page_gate import PageGate
+from .response_headers import FIREWALLED, held_cookies, held_loads, locked_headers, page_headers
+from .rules import Match
+
+__all__ = ["Pipeline", "Responder", "pipeline"]
+
+
+class Responder:
+    """Wraps `send` for one request: filtered headers and, for HTML, a rewritten body."""
+
+    __slots__ = (
+        "_consent",
+        "_decision",
+        "_gate",
+        "_held",
+        "_pipeline",
+        "_rewrite",
+        "_scope",
+        "_send",
+    )
+
+    def __init__(
+        self, gate: PageGate, scope: Scope, consent: Consent, send: Send, *, rewrite: bool = True
+    ) -> None:
+        self._gate = gate
+        self._scope = scope
+        self._consent = consent
+        self._send = send
+        self._rewrite = rewrite  # False: only the Set-Cookie firewall (an excluded path)
+        self._held: Message | None = None  # an HTML start, kept until its first bytes
+        self._decision: PageDecision | None = None  # set with `_held`
+        self._pipeline: Pipeline | None = None  # the page's body on its way
+
+    async def send(self, message: Message) -> None:
+        if self._held is None and self._pipeline is None:
+            if message["type"] == "http.response.start":
+                message = self._start(message)
+                if message is self._held:
+                    return
+            await self._send(message)
+        elif message["type"] == "http.response.body":
+            await self._body(message)
+        else:
+            await self._release()
+            await self._send(message)
+
+    def _start(self, message: Message) -> Message:
+        """The start to send now, or the one held (`_held`) until the page's first bytes.
+        Synchronous, and without a copy when nothing changes: most responses are not HTML."""
+        sent = message.get("headers")
+        headers = lower_names(sent or [])
+        for key, _ in headers:
+            if key in FIREWALLED:
+                headers = self._firewall(headers)
+                break
+        if headers is not sent:
+            message = {**message, "headers": headers}
+        if not self._rewrite:
+            return message
+        scope = self._scope
+        body = classify(scope["method"], message["status"], headers, scope["headers"])
+        if not body.html:
+            return message
+        if body.refusal is not None:
+            return self._fail_closed(message, self._consent, body.refusal)
+        self._decision = decide(self._gate, scope, self._consent, headers, body)
+        self._held = message
+        return message
+
+    def _firewall(self, headers: Headers) -> Headers:
+        """Set-Cookie of refused categories dropped from any response; on pages the gate
+        rewrites, Link and Refresh to refused trackers too."""
+        refused = self._consent.held
+        if not refused:
+            return headers
+        headers = held_cookies(headers, refused, self._gate.cookie_rules)
+        if self._rewrite:
+            blocker = self._gate.rules.blocking(refused)
+            assert blocker is not None
+            headers = held_loads(headers, blocker, page_of(self._scope))
+        return headers
+
+    def _fail_closed(self, start: Message, consent: Consent, reason: str) -> Message:
+        """The start of HTML the gate cannot rewrite, locked down; the path warned about."""
+        gate = self._gate
+        gate.unrewritable.note(self._scope["path"], reason)
+        headers = locked_headers(start["headers"], consent, csp=gate.csp, vary=gate.vary)
+        return {**start, "headers": headers}
+
+    async def _body(self, message: Message) -> None:
+        if self._held is None:
+            await self._stream(message)
+        else:
+            await self._first(message)
+
+    async def _stream(self, message: Message) -> None:
+        """A body message after the page's first bytes, through its pipeline."""
+        assert self._pipeline is not None
+        more: bool = message.get("more_body", False)
+        out = self._pipeline.feed(message.get("body", b""))
+        if not more:
+            out += self._pipeline.close()
+            self._pipeline = None
+        if out or not more:
+            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+
+    async def _first(self, message: Message) -> None:
+        """The page's first bytes: the rest of the decision, then the held start and them."""
+        held, decision = self._held, self._decision
+        assert held is not None
+        assert decision is not None
+        body: bytes = message.get("body", b"")
+        more: bool = message.get("more_body", False)
+        if not body and more:
+            return  # wait for bytes to tell the page's encoding
+        head = body[:1024] if decision.coding is None else Decoder.peek(body, 1024)
+        facts = first_bytes(decision, held["headers"], head, self._gate.banner)
+        self._held = self._decision = None
+        if facts.kind != "html":
+            if facts.kind == "wide":
+                held = self._fail_closed(held, decision.consent, WIDE)
+            await self._send(held)
+            await self._send(message)
+            return
+        page = pipeline(self._gate, decision, facts)
+        out = page.feed(body)
+        if more:
+            self._pipeline = page
+        else:
+            out += page.close()
+        # Before the start goes out: a Set-Cookie saying the opt-out is remembered must mean
+        # the log has it.
+        opt_out = self._record_opt_out(decision, facts.lang)
+        gate = self._gate
+        headers = page_headers(
+            held["headers"],
+            decision,
+            csp=gate.csp,
+            vary=gate.vary,
+            length=None if more else len(out),
+            opt_out=opt_out,
+            collected=page.head is not None,  # the head script reports CSP violations
+        )
+        await self._send({**held, "headers": headers})
+        if out or not more:
+            await self._send({"type": "http.response.body", "body": out, "more_body": more})
+
+    def _record_opt_out(self, decision: PageDecision, lang: str | None) -> bytes | None:
+        """Log the opt-out the request carries (GPC) once; the Set-Cookie line remembering it,
+        or None when the log did not take it (it is recorded on a later page then)."""
+        if not decision.record_opt_out:
+            return None
+        return self._gate.signals.record_opt_out(decision.consent, self._scope, lang)
+
+    async def _release(self) -> None:
+        """Send a held start unchanged: the body will not be rewritten after all."""
+        if self._held is not None:
+            held, self._held, self._decision = self._held, None, None
+            await self._send(held)
+
+
+def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipeline:
+    """The body's stages for a page, from its decision and what its first bytes said."""
+
+    def encode(text: str) -> bytes:
+        """The gate's text for this page: as UTF-8 on a UTF-8 page, else as character
+        references, which read the same in every ASCII-compatible charset."""
+        return text.encode("utf-8") if facts.utf8 else text.encode("ascii", "xmlcharrefreplace")
+
+    consent, lang = decision.consent, facts.lang
+    rewriter = None
+    if decision.blocker is not None:
+        made: dict[Match, bytes] = {}
+
+        def placeholder(match: Match) -> bytes:
+            if match not in made:
+                locked = match.category in consent.locked
+                text = gate.banner.placeholder(
+                    match, next_url=decision.next_url, lang=lang, locked=locked
+                )
+                made[match] = encode(text)
+            return made[match]
+
+        rewriter = HtmlRewriter(decision.blocker, placeholder, decision.stamp, decision.page_url)
+    document = facts.document
+    injector = None
+    if decision.banner and document:
+        snippet = gate.banner.snippet(
+            consent,
+            next_url=decision.next_url,
+            prompt=decision.prompt,
+            lang=lang,
+            nonce=decision.nonce,
+        )
+        injector = BodyEndInjector(encode(snippet))
+    coding = decision.coding
+    return Pipeline(
+        Decoder() if coding else None,
+        rewriter,
+        HeadStartInjector(decision.head) if decision.head and document else None,
+        injector,
+        Encoder(coding) if coding else None,
+    )
+
+
+class Pipeline:
+    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional."""
+
+    __slots__ = ("decoder", "encoder", "head", "injector", "rewriter")
+
+    def __init__(
+        self,
+        decoder: Decoder | None,
+        rewriter: HtmlRewriter | None,
+        head: HeadStartInjector | None,
+        injector: BodyEndInjector | None,
+        encoder: Encoder | None,
+    ) -> None:
+        self.decoder = decoder
+        self.rewriter = rewriter
+        self.head = head
+        self.injector = injector
+        self.encoder = encoder
+
+    def feed(self, data: bytes) -> bytes:
+        if self.decoder:
+            data = self.decoder.feed(data)
+        if self.rewriter:
+            data = self.rewriter.feed(data)
+        if self.head:
+            data = self.head.feed(data)
+        if self.injector:
+            data = self.injector.feed(data)
+        return self.encoder.feed(data) if self.encoder else data
+
+    def close(self) -> bytes:
+        data = self.decoder.close() if self.decoder else b""
+        if self.rewriter:
+            data = self.rewriter.feed(data) + self.rewriter.close()
+        if self.head:
+            data = self.head.feed(data) + self.head.close()
+        if self.injector:
+            data = self.injector.feed(data) + self.injector.close()
+        return self.encoder.feed(data) + self.encoder.close() if self.encoder else data

@@ -1,0 +1,190 @@
+"""The per-response decision, taken apart from any response: `classify` at the start, `decide`
+for an HTML page, `first_bytes` once its first bytes arrive. Each is a function of its inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from asgi_client import http_scope, make_gate, respond
+from consent_gate import ConsentGate
+from consent_gate._types import Headers
+from consent_gate.decision import (
+    NOT_ASCII,
+    NOT_HTML,
+    PASS,
+    Body,
+    PageDecision,
+    classify,
+    decide,
+    first_bytes,
+)
+
+HTML = [(b"content-type", b"text/html; charset=utf-8")]
+NAVIGATION = [(b"host", b"shop.example"), (b"accept", b"text/html,*/*;q=0.8")]
+
+
+@pytest.fixture
+def gate() -> ConsentGate:
+    return make_gate(respond(b""))
+
+
+def decision(
+    gate: ConsentGate, request: Headers | None = None, app: Headers | None = None
+) -> PageDecision:
+    """The decision for GET https://shop.example/shop?q=1, the app's headers HTML's."""
+    scope = http_scope(
+        "GET", "/shop", [*NAVIGATION, *(request or [])], query=b"q=1", scheme="https"
+    )
+    consent = gate.read(scope["headers"], secure=True)
+    headers = HTML if app is None else app
+    return decide(gate.page, scope, consent, headers, classify("GET", 200, headers, []))
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "headers"),
+    [
+        ("GET", 200, [(b"content-type", b"application/json")]),
+        ("GET", 200, [(b"content-type", b"image/png")]),
+        ("GET", 200, [(b"content-type", b"text/css")]),
+        ("HEAD", 200, HTML),
+        ("GET", 206, HTML),
+        ("GET", 304, HTML),
+        ("GET", 204, HTML),
+        ("GET", 101, HTML),
+    ],
+)
+def test_what_is_not_an_html_body_is_passed(method: str, status: int, headers: Headers) -> None:
+    assert classify(method, status, headers, []) is PASS
+
+
+def test_html_is_rewritten_in_the_codings_the_gate_undoes() -> None:
+    assert classify("GET", 200, HTML, []) == Body(html=True)
+    gzipped = [*HTML, (b"content-encoding", b"gzip")]
+    assert classify("GET", 200, gzipped, []) == Body(html=True, coding="gzip")
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ([(b"content-type", b"application/xhtml+xml")], "XHTML"),
+        ([(b"content-type", b"text/html; charset=utf-16")], "not ASCII-compatible"),
+        ([*HTML, (b"content-encoding", b"br")], "content coding 'br'"),
+    ],
+)
+def test_html_the_gate_cannot_rewrite_fails_closed(headers: Headers, reason: str) -> None:
+    body = classify("GET", 200, headers, [])
+    assert body.html
+    assert body.refusal is not None
+    assert reason in body.refusal
+
+
+def test_an_untyped_body_is_sniffed_unless_unreadable_and_not_asked_for_as_a_page() -> None:
+    assert classify("GET", 200, [], []) == Body(html=True, sniff=True)
+    brotli = [(b"content-encoding", b"br")]
+    assert classify("GET", 200, brotli, [(b"accept", b"*/*")]) is PASS
+    assert classify("GET", 200, brotli, [(b"accept", b"text/html")]).refusal is not None
+
+
+def test_the_decision_is_frozen(gate: ConsentGate) -> None:
+    made = decision(gate)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.prompt = False  # type: ignore[misc]
+
+
+def test_an_undecided_visitor_is_asked_and_the_refused_cookies_it_sends_are_expired(
+    gate: ConsentGate,
+) -> None:
+    made = decision(gate, [(b"cookie", b"_ga=GA1.1.1; session=abc")])
+    assert made.banner
+    assert made.prompt
+    assert made.blocker is not None
+    assert made.nonce is not None
+    assert made.stamp == made.nonce
+    assert made.head.startswith(b'<script nonce="' + made.nonce.encode())
+    assert [line.split(b"=")[0] for line in made.expire] == [b"_ga"] * len(made.expire)
+    assert made.expire  # and not the site's session cookie
+    assert (made.next_url, made.page_url) == ("/shop?q=1", "https://shop.example/shop")
+
+
+def test_accepting_everything_leaves_nothing_held_no_nonce_and_nothing_expired(
+    gate: ConsentGate,
+) -> None:
+    choice = gate.codec.decide(set(gate.policy.optional_categories))
+    cookie = f"{gate.codec.cookie_name(secure=True)}={gate.codec.dumps(choice)}; _ga=1"
+    made = decision(gate, [(b"cookie", cookie.encode())])
+    assert made.consent.decided
+    assert not made.prompt
+    assert made.banner
+    assert made.blocker is None
+    assert made.nonce is None
+    assert made.stamp is None
+    assert made.expire == ()
+
+
+def test_a_crawler_gets_every_tracker_held_and_no_banner(gate: ConsentGate) -> None:
+    choice = gate.codec.decide(set(gate.policy.optional_categories))
+    cookie = f"{gate.codec.cookie_name(secure=True)}={gate.codec.dumps(choice)}"
+    bot = (
+        b"user-agent",
+        b"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    )
+    made = decision(gate, [bot, (b"cookie", cookie.encode())])
+    assert made.consent is gate.codec.undecided
+    assert not made.banner
+    assert not made.prompt
+    assert made.blocker is not None
+    assert made.head  # the head scripts still run: they hold what the page's scripts start
+
+
+def test_a_fragment_request_gets_neither_banner_nor_head_scripts(gate: ConsentGate) -> None:
+    made = decision(gate, [(b"hx-request", b"true")])
+    assert not made.banner
+    assert made.head == b""
+    assert made.blocker is not None
+    boosted = decision(gate, [(b"hx-request", b"true"), (b"hx-boosted", b"true")])
+    assert boosted.banner
+    assert boosted.head != b""
+
+
+def test_the_banner_language_waits_for_the_page_without_accept_language(
+    gate: ConsentGate,
+) -> None:
+    made = decision(gate)
+    assert made.lang is None
+    page = b'<!doctype html><html lang="de"><head>'
+    assert first_bytes(made, HTML, page, gate.banner).lang == "de"
+    asked = decision(gate, [(b"accept-language", b"fr")])
+    assert asked.lang == "fr"
+    assert first_bytes(asked, HTML, page, gate.banner).lang == "fr"
+
+
+def test_first_bytes_tell_documents_from_fragments_and_the_charset(gate: ConsentGate) -> None:
+    made = decision(gate, app=[(b"content-type", b"text/html")])
+    untyped = [(b"content-type", b"text/html")]
+    page = first_bytes(made, untyped, b'<!DOCTYPE html><meta charset="utf-8">', gate.banner)
+    assert (page.kind, page.document, page.utf8) == ("html", True, True)
+    fragment = first_bytes(made, untyped, b"<div>swap</div>", gate.banner)
+    assert (fragment.kind, fragment.document, fragment.utf8) == ("html", False, False)
+    assert first_bytes(made, untyped, b"\xff\xfe<\x00h\x00", gate.banner) is NOT_ASCII
+    wide = b'<html><meta charset="iso-2022-jp">'
+    assert first_bytes(made, untyped, wide, gate.banner) is NOT_ASCII
+
+
+def test_a_sniffed_body_is_html_only_if_it_starts_like_html(gate: ConsentGate) -> None:
+    made = decision(gate, app=[])
+    assert made.sniff
+    assert first_bytes(made, [], b'{"html": "<p>"}', gate.banner) is NOT_HTML
+    assert first_bytes(made, [], b"\n  <!DOCTYPE html><html>", gate.banner).kind == "html"
+
+
+def test_deciding_has_no_side_effects_on_its_inputs(gate: ConsentGate) -> None:
+    scope = http_scope("GET", "/", [*NAVIGATION, (b"cookie", b"_ga=1")])
+    app = [*HTML, (b"content-encoding", b"gzip")]
+    before = (list(scope["headers"]), list(app), dict(scope))
+    consent = gate.read(scope["headers"], secure=False)
+    made = decide(gate.page, scope, consent, app, classify("GET", 200, app, []))
+    assert made.coding == "gzip"
+    assert first_bytes(made, app, b"<!doctype html>", gate.banner).document
+    assert (scope["headers"], app, scope) == before
