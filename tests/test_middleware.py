@@ -970,12 +970,6 @@ def test_the_first_charset_of_a_content_type_counts_as_in_browsers() -> None:
     assert sent.body == raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="middleware.py's _rewritable decides 'not HTML' from the value's first 11 bytes; "
-    "browsers take the last type of a comma-separated Content-Type (fix: decide on "
-    "http.content_type(value), which reads it as browsers do)",
-)
 def test_a_content_type_list_ending_in_html_is_gated() -> None:
     """Chromium renders `Content-Type: text/plain, text/html` as HTML (checked by hand) and
     loads its trackers; the gate passed it on as not HTML, untouched and without a CSP."""
@@ -984,21 +978,12 @@ def test_a_content_type_list_ending_in_html_is_gated() -> None:
     assert BANNER in sent.body
 
 
-_PRESCAN_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="middleware.py's _META_CHARSET takes the last 'charset=' of the first <meta> that has "
-    "one, comments included; browsers' prescan skips comments and reads the charset attribute "
-    "itself (fix: follow the HTML 'prescan a byte stream' algorithm in middleware.py)",
-)
-
-
 @pytest.mark.parametrize(
     "meta",
     [
-        pytest.param(b'<meta charset="iso-2022-jp" data-charset="utf-8">', marks=_PRESCAN_XFAIL),
-        pytest.param(
-            b'<!-- <meta charset="utf-8"> --><meta charset="iso-2022-jp">', marks=_PRESCAN_XFAIL
-        ),
+        b'<meta charset="iso-2022-jp" data-charset="utf-8">',
+        b'<!-- <meta charset="utf-8"> --><meta charset="iso-2022-jp">',
+        b'<meta charset="utf-8"><meta charset="iso-2022-jp">',
     ],
 )
 def test_a_meta_charset_read_as_browsers_prescan_it_fails_closed(meta: bytes) -> None:

@@ -17,6 +17,7 @@ from ._types import Headers, Scope
 from .banner import Banner
 from .consent import Consent
 from .cookies import expire_headers
+from .html.prescan import meta_charsets
 from .http import ascii_compatible, content_type, cookie_names, header
 from .page_gate import PageGate
 from .rules import Blocker
@@ -46,7 +47,6 @@ _SNIFFED_HTML = re.compile(
     rb"|style|title|b|body|br|p)[ >])",
     re.IGNORECASE,
 )
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:+-]+)")
 WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 
 
@@ -73,8 +73,10 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
-        if not value.lstrip()[:11].lower().startswith((b"text/html", b"application")):
-            return PASS  # the common case, decided without parsing
+        if b"," not in value and not value.lstrip()[:11].lower().startswith(
+            (b"text/html", b"application")
+        ):
+            return PASS  # the common case, decided without parsing (of a list, the last counts)
         media, charset = content_type(value)
         if media == "application/xhtml+xml":
             return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
@@ -230,8 +232,8 @@ def _ascii_page(headers: Headers, head: bytes) -> bool:
         return False
     if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
         return True  # a BOM, then the header's charset, win over <meta>
-    found = _META_CHARSET.search(head.lower())
-    return found is None or _meta_ascii_compatible(found.group(1).decode("latin-1"))
+    # The first <meta> decides; a later one the parser meets makes the browser decode again.
+    return all(_meta_ascii_compatible(label) for label in meta_charsets(head))
 
 
 def _utf8_page(headers: Headers, head: bytes) -> bool:
@@ -241,8 +243,7 @@ def _utf8_page(headers: Headers, head: bytes) -> bool:
         return True
     label = content_type(header(headers, b"content-type"))[1]
     if label is None:
-        found = _META_CHARSET.search(head.lower())
-        label = found.group(1).decode("latin-1") if found else None
+        label = next(meta_charsets(head), None)
     try:
         return label is not None and codecs.lookup(label).name == "utf-8"
     except LookupError:

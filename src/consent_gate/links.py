@@ -1,8 +1,9 @@
-"""Response headers that load like markup does: `Link` and `Refresh`.
+"""Response headers that load like markup does: `Link`, `Refresh` and `Speculation-Rules`.
 
 The browser acts on `Link: <https://tracker/x.js>; rel=preload; as=script` before it reads a
 byte of the page, so links to refused trackers are dropped from the header, the others kept as
-they came; a `Refresh` to a refused tracker is dropped like a `<meta http-equiv=refresh>`.
+they came; a `Refresh` to a refused tracker is dropped like a `<meta http-equiv=refresh>`, and
+a `Speculation-Rules` rule set on one like a `<script type=speculationrules>` from it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import re
 from .rules import Blocker
 from .urls import refresh_url
 
-__all__ = ["held_links", "held_refresh"]
+__all__ = ["held_links", "held_refresh", "held_speculation_rules"]
 
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
 _LINK = re.compile(rb'\s*<([^>]*)>((?:[^,"<]|"(?:[^"\\]|\\.)*")*)(?:,|$)')
 _AS_SCRIPT = re.compile(rb"(?:^|;)\s*as\s*=\s*\"?script\b", re.IGNORECASE)
+# One member of a structured-field list of strings: a quoted string (with its parameters).
+_RULE_SET = re.compile(rb'[ \t]*("(?:[^"\\]|\\["\\])*")((?:;[^,]*)?)[ \t]*(?:,|$)')
 
 
 def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
@@ -42,3 +45,19 @@ def held_refresh(value: bytes, blocker: Blocker, base: str) -> bool:
     """Whether a `Refresh` header goes to a refused tracker."""
     url = refresh_url(value.decode("latin-1"))
     return url is not None and blocker.url(url, base=base) is not None
+
+
+def held_speculation_rules(value: bytes, blocker: Blocker, base: str) -> bytes | None:
+    """`value` (quoted URLs of rule sets, which Chromium fetches as the page arrives) without
+    those on refused trackers; None when none is left or it does not parse."""
+    kept: list[bytes] = []
+    pos = 0
+    while value[pos:].strip():
+        member = _RULE_SET.match(value, pos)
+        if member is None or member.end() == pos:
+            return None  # what cannot be read cannot be shown harmless
+        pos = member.end()
+        url = re.sub(rb'\\(["\\])', rb"\1", member.group(1)[1:-1]).decode("latin-1")
+        if blocker.url(url, base=base) is None:
+            kept.append(member.group(1) + member.group(2))
+    return b", ".join(kept) if kept else None

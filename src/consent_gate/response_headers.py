@@ -8,14 +8,14 @@ from .consent import Consent
 from .cookies import CookieRules
 from .csp import Csp
 from .decision import PageDecision
-from .links import held_links, held_refresh
+from .links import held_links, held_refresh, held_speculation_rules
 from .refusal import Refusal
 from .rules import Blocker
 
 __all__ = ["FIREWALLED", "held_cookies", "held_loads", "locked_headers", "page_headers"]
 
 # The headers a refusal may have to filter on any response, HTML or not.
-FIREWALLED = frozenset({b"set-cookie", b"link", b"refresh"})
+FIREWALLED = frozenset({b"set-cookie", b"link", b"refresh", b"speculation-rules"})
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 
 
@@ -31,7 +31,8 @@ def held_cookies(headers: Headers, refused: Refusal, rules: CookieRules) -> Head
 
 def held_loads(headers: Headers, blocker: Blocker, base: str) -> Headers:
     """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
-    nor a `Refresh` to one. `base`: the page's URL, for relative targets."""
+    nor a `Refresh` or speculation rules from one. `base`: the page's URL, for relative
+    targets."""
     out: Headers = []
     for key, value in headers:
         if key == b"link":
@@ -41,6 +42,11 @@ def held_loads(headers: Headers, blocker: Blocker, base: str) -> Headers:
             value = kept
         elif key == b"refresh" and held_refresh(value, blocker, base):
             continue
+        elif key == b"speculation-rules":
+            rules = held_speculation_rules(value, blocker, base)
+            if rules is None:
+                continue
+            value = rules
         out.append((key, value))
     return out
 
