@@ -188,3 +188,24 @@ def test_deciding_has_no_side_effects_on_its_inputs(gate: ConsentGate) -> None:
     assert made.coding == "gzip"
     assert first_bytes(made, app, b"<!doctype html>", gate.banner).document
     assert (scope["headers"], app, scope) == before
+
+
+@pytest.mark.parametrize(
+    ("root_path", "path", "whole"),
+    [
+        ("", "/page", "/page"),
+        ("/shop", "/shop/page", "/shop/page"),  # Starlette's Mount, current servers
+        ("/shop", "/page", "/shop/page"),  # servers that keep root_path out of path
+        ("/shop", "/shop", "/shop"),
+        ("/shop", "/shopping", "/shop/shopping"),  # a path that only starts like the mount
+    ],
+)
+def test_a_mounted_gate_returns_the_visitor_to_the_page_they_asked_for(
+    gate: ConsentGate, root_path: str, path: str, whole: str
+) -> None:
+    scope = http_scope("GET", path, NAVIGATION, scheme="https")
+    scope["root_path"] = root_path
+    consent = gate.read(scope["headers"], secure=True)
+    made = decide(gate.page, scope, consent, HTML, classify("GET", 200, HTML, []))
+    assert made.next_url == whole
+    assert made.page_url == f"https://shop.example{whole}"

@@ -18,7 +18,7 @@ from .banner import Banner
 from .consent import Consent
 from .cookies import expire_headers
 from .html.prescan import meta_charsets
-from .http import ascii_compatible, content_type, cookie_names, header
+from .http import ascii_compatible, content_type, cookie_names, header, whole_path
 from .page_gate import PageGate
 from .rules import Blocker
 from .urls import page_url
@@ -202,7 +202,7 @@ def first_bytes(
 def page_of(scope: Scope) -> str:
     """The request's URL, as the page's relative URLs resolve against it."""
     host = (header(scope["headers"], b"host") or b"").decode("latin-1")
-    path = quote(scope.get("root_path", "") + scope["path"], safe="/%:@!$&'()*+,;=")
+    path = quote(whole_path(scope), safe="/%:@!$&'()*+,;=")
     return page_url(scope.get("scheme", "http"), host, path)
 
 
@@ -211,7 +211,7 @@ def _next_url(scope: Scope) -> str:
     placeholder, so a long one is cut (query first, then to "/"): what a request makes the
     gate write stays bounded by a constant, not by the request's length."""
     query = scope.get("query_string", b"")
-    path: str = scope.get("root_path", "") + scope["path"]
+    path = whole_path(scope)
     next_url = f"{path}?{query.decode('latin-1')}" if query else path
     if len(next_url) <= _MAX_NEXT:
         return next_url

@@ -18,6 +18,7 @@ __all__ = [
     "header",
     "lower_names",
     "origin_of",
+    "whole_path",
 ]
 
 # Encodings in which ASCII text is not the same bytes, or whose bytes '<' and '"' can sit
@@ -118,6 +119,16 @@ def ascii_compatible(charset: str) -> bool:
         return _PROBE.encode(name) == _PROBE.encode("ascii")
     except (UnicodeError, LookupError):
         return False
+
+
+def whole_path(scope: Scope) -> str:
+    """The path the browser asked for. Under a mount, Starlette and current servers keep the
+    mount's `root_path` inside `path`; older servers leave it out, and it goes in front."""
+    root: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    if not root or (path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/")):
+        return path
+    return root + path
 
 
 def origin_of(scope: Scope) -> str:

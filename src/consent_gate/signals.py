@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import evidence
 from ._types import Headers, Receive, Scope, Send
 from .consent import Consent, ConsentCodec
-from .http import header
+from .http import header, whole_path
 from .policy import Policy
 from .storage.journal import JournalError
 
@@ -91,7 +91,7 @@ class PrivacySignals:
                     opt_out,
                     action="gpc_opt_out",
                     method="gpc-header",
-                    page=evidence.page(scope.get("root_path", "") + scope["path"]),
+                    page=evidence.page(whole_path(scope)),
                     previous=consent,
                     headers=evidence.headers(headers),
                     client=client[0] if client else None,
