@@ -198,6 +198,11 @@ def test_max_age_takes_precedence_over_a_past_expires() -> None:
         b"_st=1; Expires=not a date",
         b"_st=1; Expires=",
         b"_st=1; Max-Age=",
+        # Python's int() reads these as 0 and -10; Chromium ignores them and sets the cookie.
+        b"_st=1; Max-Age=0_0",
+        b"_st=1; Max-Age=-1_0",
+        # A time without seconds: Python's parsedate reads it, Chromium ignores the Expires.
+        b"_st=1; Expires=Thu, 01 Jan 1970 00:00 GMT",
     ],
 )
 def test_an_unparseable_lifetime_is_not_a_deletion(line: bytes) -> None:

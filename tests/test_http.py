@@ -110,8 +110,30 @@ def test_ascii_compatible_charsets(charset: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "read"),
+    [
+        (b"text/html; charset=iso-2022-jp; charset=utf-8", ("text/html", "iso-2022-jp")),
+        (b"text/html, text/html; charset=iso-2022-jp", ("text/html", "iso-2022-jp")),
+        (b"text/html; charset=iso-2022-jp, text/html", ("text/html", "iso-2022-jp")),
+        (b"text/html; charset=utf-8, text/html; charset=utf-16", ("text/html", "utf-16")),
+        (b"text/html; charset=utf-8, text/plain", ("text/plain", None)),
+        (b"text/html, */*", ("text/html", None)),
+    ],
+)
+def test_a_content_type_is_read_as_browsers_read_it(
+    value: bytes, read: tuple[str, str | None]
+) -> None:
+    """Fetch's "extract a MIME type", which Chromium follows: the first charset of a type, the
+    last type of a list (checked in Chromium: the first two decode as ISO-2022-JP)."""
+    assert content_type(value) == read
+
+
+@pytest.mark.parametrize(
     "charset",
-    ["utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"],
+    [
+        *("utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"),
+        *("unicode", "UCS-2", "csunicode", "iso-10646-ucs-2", "unicodefeff", "unicodefffe"),
+    ],
 )
 def test_charsets_that_are_not_ascii_compatible(charset: str) -> None:
     assert not ascii_compatible(charset)

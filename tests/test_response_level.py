@@ -104,3 +104,18 @@ def test_a_refresh_header_to_a_tracker_is_dropped_and_others_kept() -> None:
     kept, _ = fetch(app_sending(PAGE, [(TYPE, b"text/html"), (b"refresh", b"5; url=/next")]))
     assert b"refresh" not in held
     assert kept[b"refresh"] == [b"5; url=/next"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="middleware.py drops only Link and Refresh headers (_LOADING_HEADERS); a "
+    "Speculation-Rules header naming a refused tracker's URL must be dropped too (fix: a "
+    "held_speculation_rules(value, blocker, base) in links.py, each comma-separated quoted URL "
+    "read like a Link's, called from middleware.py's header loop)",
+)
+def test_a_speculation_rules_header_at_a_tracker_is_dropped() -> None:
+    """Chromium fetches the rules file a `Speculation-Rules` header names as the page arrives
+    (checked by hand: a request to the tracker before consent)."""
+    rules = b'"https://www.googletagmanager.com/rules.json"'
+    headers, _ = fetch(app_sending(PAGE, [(TYPE, b"text/html"), (b"speculation-rules", rules)]))
+    assert b"speculation-rules" not in headers

@@ -6,7 +6,6 @@ after a withdrawal; this module does both from the policy's cookie list.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import ipaddress
 import re
@@ -102,7 +101,9 @@ class CookieRules:
 def _deletes(header: str) -> bool:
     """A Set-Cookie that removes the cookie is always welcome.
 
-    As in RFC 6265 5.3, a valid Max-Age wins over Expires, and the last of each counts.
+    As in RFC 6265 5.3, a valid Max-Age wins over Expires, and the last of each counts. Both
+    are read as strictly as browsers read them (`Max-Age=0_0` is no number to Chromium, which
+    keeps the cookie): an attribute a browser ignores must not pass as a deletion.
     """
     max_age: int | None = None
     expires: str | None = None
@@ -110,23 +111,44 @@ def _deletes(header: str) -> bool:
         key, _, value = part.partition("=")
         key, value = key.strip().lower(), value.strip()
         if key == "max-age":
-            with contextlib.suppress(ValueError):  # an invalid Max-Age is ignored
+            if _MAX_AGE.fullmatch(value):  # an invalid Max-Age is ignored
                 max_age = int(value)
         elif key == "expires":
             expires = value
     if max_age is not None:
         return max_age <= 0
-    if expires is None:
-        return False
-    from email.utils import parsedate_to_datetime  # ~10 ms to import: not with the gate
+    when = _cookie_date(expires) if expires is not None else None
+    return when is not None and when <= datetime.now(UTC)
 
+
+_MAX_AGE = re.compile(r"[+-]?[0-9]+")
+_DATE_DELIMITER = re.compile(r"[\x09\x20-\x2f\x3b-\x40\x5b-\x60\x7b-\x7e]+")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _cookie_date(text: str) -> datetime | None:
+    """An Expires date as RFC 6265 5.1.1 reads it (its tokens whole, no suffixes), or None."""
+    time = day = month = year = None
+    for token in _DATE_DELIMITER.split(text):
+        if time is None and (found := _TIME.fullmatch(token)):
+            time = tuple(int(part) for part in found.groups())
+        elif day is None and token.isascii() and token.isdigit() and len(token) <= 2:
+            day = int(token)
+        elif month is None and token[:3].lower() in _MONTHS and len(token) >= 3:
+            month = _MONTHS.index(token[:3].lower()) + 1
+        elif year is None and token.isascii() and token.isdigit() and 2 <= len(token) <= 4:
+            year = int(token)
+    if time is None or day is None or month is None or year is None:
+        return None
+    year += 1900 if 70 <= year <= 99 else 2000 if year <= 69 else 0
+    hour, minute, second = time
+    if year < 1601 or hour > 23 or minute > 59 or second > 59:
+        return None
     try:
-        when = parsedate_to_datetime(expires)
-    except (TypeError, ValueError):
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)  # "-0000" zones parse naive; they mean UTC
-    return when <= datetime.now(UTC)
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:  # day 31 of a short month, as browsers also refuse
+        return None
 
 
 def set_cookie_header(

@@ -24,6 +24,10 @@ __all__ = [
 # inside multi-byte sequences: rewriting them would corrupt the page.
 _UNSAFE = {"utf_7", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004"}
 _UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "cp500")
+# WHATWG labels of UTF-16 that Python's codecs do not know (the Encoding standard's list).
+_UTF16_LABELS = frozenset(
+    {"csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "unicodefffe"}
+)
 _PROBE = '<body><script src="x"></script></body>'
 
 
@@ -69,16 +73,30 @@ def cookie_names(headers: Headers) -> list[str]:
 
 @lru_cache(maxsize=256)
 def content_type(value: bytes | None) -> tuple[str, str | None]:
-    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few)."""
+    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few), read
+    as browsers read it (Fetch, "extract a MIME type"): of a comma-separated list, the last
+    type counts, with a charset given earlier for that same type if it names none; within one
+    type, the first charset parameter counts."""
     if not value:
         return "", None
-    media, *params = value.decode("latin-1").split(";")
-    charset = None
-    for param in params:
-        key, _, val = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = val.strip().strip("\"'").lower() or None
-    return media.strip().lower(), charset
+    media, charset = "", None
+    for one in value.decode("latin-1").split(","):
+        essence, *params = one.split(";")
+        essence = essence.strip().lower()
+        if "/" not in essence or essence == "*/*":
+            continue
+        given = next(
+            (
+                val.strip().strip("\"'").lower() or None
+                for key, _, val in (param.partition("=") for param in params)
+                if key.strip().lower() == "charset"
+            ),
+            None,
+        )
+        if essence != media or given is not None:
+            charset = given
+        media = essence
+    return media, charset
 
 
 @cache
@@ -86,8 +104,10 @@ def ascii_compatible(charset: str) -> bool:
     """Whether markup can be found and spliced as ASCII bytes in this charset.
 
     Labels Python does not know are treated as compatible: browsers decode unknown labels
-    with an ASCII-compatible default.
+    with an ASCII-compatible default. Browsers' own labels of UTF-16 are not.
     """
+    if charset.strip().lower() in _UTF16_LABELS:
+        return False
     try:
         name = codecs.lookup(charset).name.replace("-", "_")
     except LookupError:

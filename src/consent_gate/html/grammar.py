@@ -21,12 +21,12 @@ __all__ = [
     "COMMENT_END",
     "DOCUMENT_ATTRS",
     "END_TAG",
-    "FOREIGN_COPY",
     "FOREIGN_ONLY",
     "FOREIGN_SCRIPT_END",
     "HTML_POINTS",
     "LOADING_TYPES",
     "NEVER_OPEN",
+    "PRESENTATION",
     "RAW_END",
     "SCRIPT_TOKEN",
     "START_TAG",
@@ -37,6 +37,7 @@ __all__ = [
     "URL_ATTRS",
     "copier",
     "end_tag_at",
+    "foreign_copier",
 ]
 
 _RAWTEXT = (b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes", b"iframe")
@@ -61,9 +62,18 @@ _LOADING = (
     b"base",
     b"body",
     b"table",
+    b"thead",
+    b"tbody",
+    b"tfoot",
+    b"tr",
     b"td",
     b"th",
+    b"colgroup",
+    b"col",
     b"image",
+    b"feimage",
+    b"set",
+    b"animate",
     b"use",
     b"form",
     b"button",
@@ -118,7 +128,7 @@ _FAST_ATTRS_NO_GT = (
     rb"[\t\n\f\r /]*+"
 )
 
-_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math"})
+_INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"frameset"})
 
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
 
@@ -133,7 +143,26 @@ _UNTOKENISED_NAMES = frozenset(
 _UNTOKENISED_LOADING = trie(set(_UNTOKENISED_NAMES))
 
 # A tag without a style attribute, read with the exact attribute grammar.
-_UNSTYLED = rb"(?=(?:(?![\t\n\f\r /]*+style[\t\n\f\r /=>])" + ATTRIBUTE + rb")*+[\t\n\f\r /]*+>)"
+# SVG presentation attributes that take a CSS url() (`fill="url(https://...)"` loads it).
+PRESENTATION = frozenset(
+    b"clip-path cursor fill filter marker-end marker-mid marker-start mask stroke".split()
+)
+
+
+def _without(names: frozenset[bytes]) -> bytes:
+    """A tag without any of these attributes, read with the exact attribute grammar."""
+    return (
+        rb"(?=(?:(?![\t\n\f\r /]*+"
+        + trie(set(names))
+        + rb"[\t\n\f\r /=>])"
+        + ATTRIBUTE
+        + rb")*+[\t\n\f\r /]*+>)"
+    )
+
+
+# A tag without a style attribute; in foreign content, without a presentation attribute either.
+_UNSTYLED = _without(frozenset({b"style"}))
+_UNSTYLED_FOREIGN = _without(PRESENTATION | {b"style"})
 
 # CSS that may load something: a url( or image-set(, or one spelled with escapes.
 STYLED = (b"url(", b"image-set(", b"\\", b"&#", b"&lpar")
@@ -250,10 +279,10 @@ def copier(
         # An <svg> or <math> with nothing inside that Python must follow is copied whole.
         + rb"|<(?P<root>svg|math)"
         + _NAME_END
-        + (_UNSTYLED if styles else b"")
+        + (_UNSTYLED_FOREIGN if styles else b"")
         + _FAST_ATTRS
         + rb"(?<!/)>"
-        + _FOREIGN_BODY
+        + _foreign_body(styles)
         + rb"</(?P=root)"
         + _NAME_END
         + _FAST_ATTRS
@@ -334,10 +363,17 @@ URL_ATTRS = {
     b"area": (b"ping",),
     b"base": (b"href",),
     b"body": (b"background",),
-    b"table": (b"background",),
-    b"td": (b"background",),
-    b"th": (b"background",),
-    b"image": (b"href", b"xlink:href"),
+    **{
+        name: (b"background",)
+        for name in (b"table", b"thead", b"tbody", b"tfoot", b"tr", b"td", b"th", b"colgroup")
+    },
+    b"col": (b"background",),
+    # HTML's tree builder makes <image> an <img>; in SVG it is SVG's own image.
+    b"image": (b"href", b"xlink:href", b"src", b"srcset"),
+    b"feimage": (b"href", b"xlink:href"),
+    # SVG animation that sets an image's href to a URL (`<set attributeName=href to=...>`).
+    b"set": (b"to",),
+    b"animate": (b"from", b"to", b"by", b"values"),
     b"use": (b"href", b"xlink:href"),
     b"form": (b"action",),
     b"button": (b"formaction",),
@@ -379,7 +415,8 @@ TRACKED = frozenset(
 _TRACKED_END = trie({*TRACKED, b"noscript", b"p", b"br"})
 
 _INTERESTING_IN_POINT = trie(
-    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"mglyph", b"malignmark"}
+    {*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"frameset"}
+    | {b"mglyph", b"malignmark"}
 )
 
 # SVG and MathML elements that are no HTML element: their end tags in foreign content close a
@@ -407,23 +444,32 @@ NEVER_OPEN = frozenset(
     b"track wbr iframe noembed noframes plaintext script style textarea title xmp".split()
 )
 
-# Inside a foreign element: copies text and the tags that change nothing, stopping before any
-# that may (breakout, tracked, loading, script, font), before an end tag that may close an HTML
-# element around the foreign content, and before comments and CDATA.
-_FOREIGN_BODY = (
-    rb"[^<]*+(?:(?:<(?!"
-    + trie({*BREAKOUT, *TRACKED, *_LOADING, *URL_ATTRS, b"font"})
-    + _NAME_END
-    + rb")[a-z][^\t\n\f\r />]*+"
-    + _FAST_ATTRS
-    + rb">|</"
-    + trie(set(FOREIGN_ONLY | NEVER_OPEN) - {*TRACKED, b"noscript", b"p", b"br"})
-    + _NAME_END
-    + _FAST_ATTRS
-    + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
-)
 
-FOREIGN_COPY = re.compile(_FOREIGN_BODY)
+@lru_cache(maxsize=2)
+def _foreign_body(styles: bool) -> bytes:
+    """Inside a foreign element: copies text and the tags that change nothing, stopping before
+    any that may (breakout, tracked, loading, script, font, style; with `styles`, one with a
+    style or presentation attribute), before an end tag that may close an HTML element around
+    the foreign content, and before comments and CDATA."""
+    return (
+        rb"[^<]*+(?:(?:<(?!"
+        + trie({*BREAKOUT, *TRACKED, *_LOADING, *URL_ATTRS, b"font", b"style"})
+        + _NAME_END
+        + rb")[a-z][^\t\n\f\r />]*+"
+        + (_UNSTYLED_FOREIGN if styles else b"")
+        + _FAST_ATTRS
+        + rb">|</"
+        + trie(set(FOREIGN_ONLY | NEVER_OPEN) - {*TRACKED, b"noscript", b"p", b"br"})
+        + _NAME_END
+        + _FAST_ATTRS
+        + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
+    )
+
+
+@lru_cache(maxsize=2)
+def foreign_copier(styles: bool) -> re.Pattern[bytes]:
+    """What copies foreign content Python need not see (`styles`: see `copier`)."""
+    return re.compile(_foreign_body(styles))
 
 
 def end_tag_at(low: bytes, start: int, opening: bytes) -> int:

@@ -24,11 +24,11 @@ from .grammar import (
     COMMENT_END,
     DOCUMENT_ATTRS,
     END_TAG,
-    FOREIGN_COPY,
     FOREIGN_ONLY,
     FOREIGN_SCRIPT_END,
     HTML_POINTS,
     NEVER_OPEN,
+    PRESENTATION,
     RAW_END,
     SCRIPT_TOKEN,
     START_TAG,
@@ -39,6 +39,7 @@ from .grammar import (
     URL_ATTRS,
     copier,
     end_tag_at,
+    foreign_copier,
 )
 from .stylesheets import css_urls, may_load
 from .tags import Tag, attribute_text, attribute_urls
@@ -72,6 +73,19 @@ MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
 _MAX_NESTING = 4  # srcdoc documents rewritten within each other
 
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
+
+# What a foreign <style>'s text runs to: its end tag, unless inside a CDATA section, a comment or
+# a bogus comment (their "</style>" ends nothing); an unfinished one waits for more input.
+_FOREIGN_SHEET = re.compile(
+    rb"<!\[cdata\[(?:.*?\]\]>)?|<!--(?:.*?--!?>)?|<[!?](?:[^>]*>)?|</style[\t\n\f\r />]", re.S
+)
+
+# Markup inside a foreign <style>, which its text (what it applies) leaves out.
+_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
+
+_STYLE_ATTRS = PRESENTATION | {b"style"}
+
+_FRAME = re.compile(rb"<frame[\t\n\f\r />]")
 
 
 class HtmlRewriter:
@@ -109,6 +123,9 @@ class HtmlRewriter:
         # CDATA section (a bogus comment there, up to its first ">"), is read as HTML reads it.
         # Elsewhere foreign content shows the more tags (no raw text), so it is kept.
         self._unsure = False
+        # A <frameset> was seen: inside one a browser ignores <style>, <script> and the other
+        # raw-text elements, so the <frame>s in their text load (see `_raw_text`).
+        self._frameset = False
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -150,7 +167,7 @@ class HtmlRewriter:
     def _copier(self, low: bytes, marks: bool) -> re.Pattern[bytes]:
         """What copies markup Python need not see, inside foreign content."""
         if self._foreign[-1][2] == _FOREIGN:
-            return FOREIGN_COPY
+            return foreign_copier(self._styled(low))
         return self._skipper(low, marks, in_point=True)
 
     def _skipper(self, low: bytes, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
@@ -254,16 +271,52 @@ class HtmlRewriter:
             if not decided:
                 return pos, False
         found = self._end_re.search(low, pos)
+        text = not self._consume_end  # a raw-text element's, not a comment's
         if found is None:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
-            out.append(buf[pos:keep])
+            keep = self._raw_text(buf, low, pos, keep, out, final) if text else keep
+            if not text:
+                out.append(buf[pos:keep])
             return keep, False
         end = found.start()
         if self._consume_end and low[end : end + 2] != b"</":
             end = found.end()
-        out.append(buf[pos:end])
+        if text:
+            self._raw_text(buf, low, pos, end, out, True)
+        else:
+            out.append(buf[pos:end])
         self._mode = _DATA
         return end, True
+
+    def _raw_text(
+        self, buf: bytes, low: bytes, start: int, stop: int, out: list[bytes], whole: bool
+    ) -> int:
+        """Emit the text of a raw-text element or script up to `stop`; returns where it stopped.
+
+        After a <frameset> the browser may ignore the element (in a frameset document) and read
+        its text as markup: the <frame>s in it are held as if they were markup. `whole`: the
+        text ends at `stop`; else a frame tag cut there waits for more input."""
+        if not self._frameset:
+            out.append(buf[start:stop])
+            return stop
+        if not whole and (cut := low.rfind(b"<", max(start, stop - 6), stop)) != -1:
+            stop = cut  # "<fram" at the end may be a frame's tag: wait for it
+        at = start
+        for frame in _FRAME.finditer(low, start, stop):
+            if frame.start() < at:
+                continue
+            found = START_TAG.match(low, frame.start(), stop)
+            if found is None:
+                if not whole and len(buf) - frame.start() <= MAX_TAG:
+                    out.append(buf[at : frame.start()])
+                    return frame.start()
+                continue
+            tag = Tag(buf, found)
+            match = self._classify(tag)
+            out += (buf[at : found.start()], self._neutralise(tag, match) if match else tag.source)
+            at = found.end()
+        out.append(buf[at:stop])
+        return stop
 
     def _end_tag(self, name: bytes) -> None:
         """Close what an end tag closes: a foreign element (and those inside it), `<noscript>`.
@@ -351,6 +404,8 @@ class HtmlRewriter:
             match = self._classify(tag) if tag else None  # its style attribute may load
             out.append(self._neutralise(tag, match) if tag and match else buf[pos:end])
             return end, True
+        if name == b"frameset":
+            self._frameset = True
         if name == b"noscript":
             self._noscript += 1
             out.append(buf[pos:end])
@@ -416,6 +471,14 @@ class HtmlRewriter:
                 match = self._decide_inline(low[end : end + MAX_INLINE_SCRIPT + 1], final)
             else:
                 return pos, False  # wait for its end, or for enough of it to decide
+        if (
+            match is None
+            and name == b"style"
+            and not closing
+            and self._blocker.refused
+            and tag.explicit() is None
+        ):
+            return self._foreign_sheet(buf, tag, out, final)
         source = self._neutralise(tag, match) if match else buf[pos:end]
         out.append(self._stamp(tag, source) if self._nonce and name == b"script" else source)
         if not closing and name in TRACKED:
@@ -427,6 +490,42 @@ class HtmlRewriter:
                 kind = _TEXT_POINT
             self._foreign.append((name, parent_ns, kind))
         return end, True
+
+    def _foreign_sheet(
+        self, buf: bytes, tag: Tag, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """An SVG (or MathML) <style>: its text is markup, yet SVG applies it as a sheet and
+        Chromium's preload scanner fetches its `@import`s. Held like an HTML one (its text moved
+        into data-cg-text) if it loads from a refused tracker; else it goes on as markup."""
+        low = tag.found.string
+        pos, end = tag.found.span()
+        text_end = None
+        scan = end
+        while (found := _FOREIGN_SHEET.search(low, scan)) is not None:
+            token = found.group()
+            if token.startswith(b"</"):
+                text_end = found.start()
+                break
+            if not token.endswith(b">") or token in (b"<!", b"<?"):
+                break  # unfinished: where its text ends is not known yet
+            scan = found.end()
+        if text_end is None and not final and len(low) - end < MAX_INLINE_SCRIPT:
+            return pos, False
+        stop = len(low) if text_end is None else text_end
+        text = low[end:stop]
+        sheet = unescape(attribute_text(_MARKUP.sub(b"", text)))
+        match = None
+        if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
+            for url in css_urls(sheet) + css_urls(attribute_text(text)):
+                if match := self._blocker.url(url, base=self._base):
+                    break
+        if match is None:
+            out.append(buf[pos:end])
+            return end, True
+        held = self._neutralise(tag, match)
+        moved = buf[end:stop].replace(b"&", b"&amp;").replace(b'"', b"&quot;")
+        out.append(held[:-1] + b' data-cg-text="' + moved + b'">')
+        return stop, True
 
     def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
         """The decision on an executable inline script, `text` its (lower-cased) text or more
@@ -477,10 +576,9 @@ class HtmlRewriter:
             pos = text_start
         if end is None:
             keep = size if final else max(pos, scan, size - _TAIL)
-            out.append(buf[pos:keep])
             self._scan = keep
-            return keep, False
-        out.append(buf[pos:end])
+            return self._raw_text(buf, low, pos, keep, out, final), False
+        self._raw_text(buf, low, pos, end, out, True)
         self._mode = _DATA
         self._scan = 0
         return end, True
@@ -515,21 +613,35 @@ class HtmlRewriter:
         for attr in DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
             if document and (
-                match := self._inner(document) or self._blocker.inline(document.lower())
+                match := self._inner(document)
+                or self._blocker.inline(document.lower())
+                or self._xml_loads(document)
             ):
                 return match
         return self._style(tag)
 
     def _style(self, tag: Tag) -> Match | None:
-        """The refused service a style attribute loads from (`background: url(...)`)."""
+        """The refused service a style attribute (`background: url(...)`) or an SVG
+        presentation attribute (`fill="url(...)"`) loads from."""
         for name, value in tag.attrs:
-            if name == b"style" and (b"&" in value or may_load(value)):
-                for url in css_urls(
-                    unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
-                ):
-                    if match := self._blocker.url(url, base=self._base):
-                        return match
-                return None
+            if name in _STYLE_ATTRS and (match := self._css(value)):
+                return match
+        return None
+
+    def _css(self, value: bytes) -> Match | None:
+        """The refused service a CSS attribute value loads from first."""
+        if b"&" in value or may_load(value):
+            text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+            for url in css_urls(text):
+                if match := self._blocker.url(url, base=self._base):
+                    return match
+        return None
+
+    def _xml_loads(self, document: bytes) -> Match | None:
+        """An XML document that can spell a URL no HTML reading shows (an entity its own DTD
+        declares) or load a style sheet (`<?xml-stylesheet?>`) is held: fail closed."""
+        if self._blocker.refused and (b"<!ENTITY" in document or b"<?xml-stylesheet" in document):
+            return Match(min(self._blocker.refused))
         return None
 
     def _inner(self, document: bytes) -> Match | None:
@@ -580,8 +692,9 @@ class HtmlRewriter:
         elif tag.name in (b"iframe", b"frame"):
             rename.add(b"srcdoc")
             added += b' srcdoc="' + self._placeholder(match) + b'"'
-        if self._style(tag):
-            rename.add(b"style")
+        rename.update(
+            name for name, value in tag.attrs if name in _STYLE_ATTRS and self._css(value)
+        )
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end

@@ -1,8 +1,10 @@
 """URLs a piece of CSS makes the browser fetch: `url()`, `@import`, `image-set()` strings.
 
-CSS escapes (`\\75 rl(`) and comments are undone first, as the CSS tokenizer does. Every quoted
-string counts as a URL too (that is how `@import "x"` and `image-set("x" 1x)` name theirs): one
-that names no tracker costs nothing, one that does is held back, read or not.
+CSS is read token by token, as the CSS tokenizer reads it: comments are skipped only outside
+strings (`"/*"` is a string, `"\\2f*"` too), and escapes (`\\75 rl(`, a backslash continuing a
+string over a line) are undone inside the token they belong to. Every string counts as a URL
+(that is how `@import "x"` and `image-set("x" 1x)` name theirs): one that names no tracker
+costs nothing, one that does is held back, read or not.
 """
 
 from __future__ import annotations
@@ -11,10 +13,18 @@ import re
 
 __all__ = ["css_urls", "may_load"]
 
-_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|(.))", re.DOTALL)
-_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
-_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))""", re.IGNORECASE)
-_STRING = re.compile(r""""([^"\n]*)"|'([^'\n]*)'""")
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n]?|\n|(.))", re.DOTALL)
+# The CSS tokenizer's preprocessing: CR LF, CR and FF are each one newline.
+_NEWLINE = re.compile(r"\r\n?|\f")
+# Comments, strings (ended by their quote, a newline or the end) and the runs between them, in
+# which an escape ("\\/", "\\"") starts neither.
+_STRUCTURE = re.compile(
+    r"/\*.*?(?:\*/|\Z)|\"((?:[^\"\\\n]|\\.)*+)\"?|'((?:[^'\\\n]|\\.)*+)'?"
+    r"|(?:[^\"'/\\]|/(?!\*)|\\.)++",
+    re.DOTALL,
+)
+# An unquoted url(), read once escapes are undone ("\\75 rl(" is one too).
+_URL = re.compile(r"url\(\s*([^)\"'\s]*)", re.IGNORECASE)
 # What a style attribute or sheet needs before it can load anything: a function or at-rule.
 _LOADS = re.compile(rb"\(|@import|\\", re.IGNORECASE)
 
@@ -25,17 +35,27 @@ def may_load(css: bytes) -> bool:
 
 
 def css_urls(css: str) -> list[str]:
-    """Every URL the CSS names, in order (see the module's note on strings)."""
-    if "\\" in css:
-        css = _ESCAPE.sub(_unescape, css)
-    css = _COMMENT.sub(" ", css)
-    urls = [a or b or c for a, b, c in _URL.findall(css)]
-    urls += [a or b for a, b in _STRING.findall(_URL.sub("", css))]
+    """Every URL the CSS names, in order of kind (see the module's note on strings)."""
+    strings: list[str] = []
+
+    def token(found: re.Match[str]) -> str:
+        text = found.group()
+        if text[0] in "\"'":
+            strings.append(_unescape(found.group(1) or found.group(2) or ""))
+            return " "
+        return " " if text.startswith("/*") else text
+
+    rest = _STRUCTURE.sub(token, _NEWLINE.sub("\n", css))
+    urls = _URL.findall(_unescape(rest)) + strings
     return [url for url in urls if url]
 
 
-def _unescape(found: re.Match[str]) -> str:
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(_character, text) if "\\" in text else text
+
+
+def _character(found: re.Match[str]) -> str:
     if found.group(1):
         code = int(found.group(1), 16)
         return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
-    return found.group(2)
+    return found.group(2) or ""  # a backslash and a newline: nothing

@@ -20,6 +20,9 @@ _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 
+# A namespace prefix of an element or attribute name in an XML document.
+_PREFIX = re.compile(rb"(</?|[\t\n\r ])[A-Za-z_][\w.-]*:(?=[A-Za-z_])")
+
 
 class Tag:
     """A start tag that may load something; its attributes are read once, located on demand."""
@@ -61,7 +64,10 @@ class Tag:
         text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
         if name == b"srcdoc":
             return text.encode("utf-8", "replace")
-        return _data_url(text)
+        document = _data_url(text)
+        # An XML document (SVG, XHTML) may prefix its names: `<s:image x:href=...>` is an
+        # `<image href>`; read without prefixes, it shows the rewriter what it loads.
+        return _PREFIX.sub(rb"\1", document) if document and b":" in document else document
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
@@ -109,6 +115,8 @@ def attribute_urls(attr_name: bytes, value: bytes) -> list[str]:
         text = unescape(text)
     if attr_name.endswith(b"srcset"):
         return _SRCSET_URL.findall(text)
+    if attr_name == b"values":  # SVG animation: a ";"-separated list
+        return text.split(";")
     if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
         url = refresh_url(text)
         return [url] if url else []

@@ -1,0 +1,97 @@
+"""Markup tricks that loaded a tracker past the rewriter, found by red-teaming it.
+
+Each page of the bypass corpus named here made Chromium request its tracker before consent
+(tests/browser/test_bypass.py proves that, and that the gate now stops it): SVG `<style>` text,
+SVG presentation attributes and style attributes, SVG animation of an href, `<feImage>`, the
+background of table parts, HTML's `<image>`, a CSS string continued over a line, CSS strings
+that hold "/*" and "*/" (read as a comment around the tracker by a reader that skips comments
+without knowing strings), a `<frame>` in the text of a `<style>` that a frameset
+document ignores, an XML document in a data: URL (prefixed names, an entity of its own
+DTD). Here, in process: every element that loads the tracker is held back,
+whatever the chunking, and nothing else in the page changes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bench import corpus
+
+from consent_gate.html import HtmlRewriter
+from consent_gate.policy import Policy
+from consent_gate.rules import Blocker, Classifier
+
+POLICY = Policy.default()
+BLOCKER = Blocker(Classifier(POLICY.services), frozenset(POLICY.optional_categories))
+
+# The corpus page, and how many of its elements load the tracker.
+TRICKS = {
+    "svg-style-import": 1,
+    "svg-style-background": 1,
+    "math-style-import": 1,
+    "table-row-background": 6,
+    "html-image-src": 2,
+    "css-escaped-newline": 1,
+    "svg-feimage-href": 1,
+    "svg-animate-href": 2,
+    "svg-presentation-url": 5,
+    "svg-style-attribute": 1,
+    "css-comment-in-string": 1,
+    "style-attribute-comment-in-string": 1,
+    "frameset-raw-text": 1,
+    "object-svg-prefixed-names": 1,
+    "object-svg-dtd-entity": 1,
+}
+
+_ADDED = re.compile(
+    rb' type="text/plain"(?= data-cg-category=)| data-cg-(?:category|service)="[^"]*"'
+    rb'| srcdoc=""'  # a held frame's placeholder, empty here
+)
+_HELD_TEXT = re.compile(rb' data-cg-text="([^"]*)">')
+
+
+def _rewrite(page: bytes, chunk: int) -> bytes:
+    rewriter = HtmlRewriter(BLOCKER, lambda match: b"", url="https://site.example/page/")
+    if not chunk:
+        return rewriter.feed(page) + rewriter.close()
+    parts = [rewriter.feed(page[i : i + chunk]) for i in range(0, len(page), chunk)]
+    return b"".join(parts) + rewriter.close()
+
+
+def _undo(output: bytes) -> bytes:
+    """The page again: marks removed, renamed attributes and moved sheet text put back."""
+
+    def text(found: re.Match[bytes]) -> bytes:
+        return b">" + found.group(1).replace(b"&quot;", b'"').replace(b"&amp;", b"&")
+
+    output = _ADDED.sub(b"", _HELD_TEXT.sub(text, output))
+    return re.sub(rb"(?<=[\s/])data-cg-(?=[a-z:-]+=)", b"", output)
+
+
+@pytest.mark.parametrize("name", list(TRICKS))
+def test_every_element_loading_the_tracker_is_held(name: str) -> None:
+    page = (corpus.BYPASS / f"{name}.html").read_bytes()
+    body = page[page.index(b"</head>") :]
+    outputs = {_rewrite(page, chunk) for chunk in (0, 1, 7, 64)}
+    assert len(outputs) == 1, "the output depends on the chunking"
+    output = outputs.pop()
+    held = output[output.index(b"</head>") :]
+    assert held.count(b"data-cg-category=") == TRICKS[name]
+    assert _undo(held) == body
+
+
+def test_every_trick_is_in_the_corpus() -> None:
+    assert set(TRICKS) <= {case.name for case in corpus.bypass_cases()}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a tag longer than MAX_TAG (1 MiB) passes unexamined (README: approximations); "
+    "fix: read an over-long tag's attributes as they stream (a quoting-aware scan that "
+    "emits as it goes) and rename its loading attributes, instead of giving up on it",
+)
+def test_a_pixel_padded_past_the_longest_tag_examined_is_held() -> None:
+    pad = b"A" * (2 * 1024 * 1024)
+    page = b'<p>x</p><img src="https://www.facebook.com/tr?id=1" data-pad="' + pad + b'"><p>y'
+    assert b'<img data-cg-category="marketing"' in _rewrite(page, 64 * 1024)
