@@ -4,7 +4,8 @@
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings, document.write, fetch, XHR, sendBeacon, WebSocket, EventSource and workers. A
+ * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
+ * SVG href.baseVal, WebSocket, EventSource and workers. A
  * held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
  * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
@@ -55,6 +56,7 @@
   const listen = EventTarget.prototype.addEventListener;
   const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr } = Element.prototype;
   const { after: nodeAfter } = Element.prototype;
+  const nodeInsertBefore = Node.prototype.insertBefore;
   const elementQuery = Element.prototype.querySelectorAll;
   const fragmentQuery = DocumentFragment.prototype.querySelectorAll;
   const createElement = Document.prototype.createElement;
@@ -370,6 +372,10 @@
         if (el.namespaceURI === HTML_NS) /** @type {HTMLScriptElement} */ (el).async = false;
       }
       set();
+      // A link already in the document does not preload again on an imagesrcset change alone
+      // (Chromium): put back in its place, it does.
+      const parent = attr === "imagesrcset" && el.parentNode;
+      if (parent) apply(nodeInsertBefore, parent, [el, el.nextSibling]);
     });
     map.set(attr, entry);
   }
