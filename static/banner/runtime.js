@@ -4,7 +4,8 @@
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings, document.write, fetch, XHR, sendBeacon, WebSocket, EventSource and workers. A
+ * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
+ * SVG href.baseVal, WebSocket, EventSource and workers. A
  * held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
  * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
@@ -55,6 +56,7 @@
   const listen = EventTarget.prototype.addEventListener;
   const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr } = Element.prototype;
   const { after: nodeAfter } = Element.prototype;
+  const nodeInsertBefore = Node.prototype.insertBefore;
   const elementQuery = Element.prototype.querySelectorAll;
   const fragmentQuery = DocumentFragment.prototype.querySelectorAll;
   const createElement = Document.prototype.createElement;
@@ -309,10 +311,12 @@
   /** @type {Record<string, string[]>} */
   const ATTRS = {
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
-    embed: ["src"], object: ["data"], link: ["href"], video: ["src", "poster"], audio: ["src"],
+    embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
     track: ["src"], input: ["src"],
   };
-  const NAMES = new Set(["src", "srcset", "href", "data", "poster", "xlink:href"]);
+  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href"]);
+  // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
+  const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
     .join(",");
   /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
@@ -326,7 +330,7 @@
   function attrsOf(el) {
     const ns = el.namespaceURI;
     if (ns === HTML_NS) return ATTRS[el.localName] || null;
-    return ns === SVG && el.localName === "script" ? ["href", "xlink:href"] : null;
+    return ns === SVG && SVG_LOADERS.has(el.localName) ? ["href", "xlink:href"] : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
@@ -368,6 +372,10 @@
         if (el.namespaceURI === HTML_NS) /** @type {HTMLScriptElement} */ (el).async = false;
       }
       set();
+      // A link already in the document does not preload again on an imagesrcset change alone
+      // (Chromium): put back in its place, it does.
+      const parent = attr === "imagesrcset" && el.parentNode;
+      if (parent) apply(nodeInsertBefore, parent, [el, el.nextSibling]);
     });
     map.set(attr, entry);
   }
@@ -413,17 +421,21 @@
     try { return new NativeURL(value, doc.baseURI).href; } catch (error) { return value; }
   };
 
-  for (const [name, attr] of [["HTMLScriptElement", "src"], ["HTMLImageElement", "src"],
+  // [interface, property, the attribute it reflects if not the same name]
+  /** @type {[string, string, string?][]} */
+  const reflected = [["HTMLScriptElement", "src"], ["HTMLImageElement", "src"],
     ["HTMLImageElement", "srcset"], ["HTMLSourceElement", "src"], ["HTMLSourceElement", "srcset"],
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
-    ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"]]) {
+    ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
+    ["HTMLLinkElement", "imageSrcset", "imagesrcset"]];
+  for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
-      const descriptor = describe(proto, attr);
+      const descriptor = describe(proto, property);
       if (!descriptor || !descriptor.set) return;
       const { get, set } = descriptor;
-      define(proto, attr, {
+      define(proto, property, {
         ...descriptor,
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
@@ -440,6 +452,67 @@
       });
     });
   }
+
+  // new Audio(url) sets its source inside the constructor, where no setter sees it: a refused
+  // URL is left out of the construction and given through the src setter, which holds it.
+  patch(() => {
+    const descriptor = describe(window, "Audio");
+    if (!descriptor || typeof descriptor.value !== "function") return;
+    define(window, "Audio", {
+      ...descriptor,
+      value: new Proxy(descriptor.value, {
+        construct(target, args, newTarget) {
+          if (args[0] === undefined || !heldBy(args[0], false)) return construct(target, args, newTarget);
+          const audio = /** @type {HTMLAudioElement} */ (construct(target, [], newTarget));
+          audio.src = args[0];
+          return audio;
+        },
+      }),
+    });
+  });
+
+  // An SVG element's href is an SVGAnimatedString whose baseVal setter writes the attribute
+  // past setAttribute. It is the same object on every read of el.href, so that read ties it
+  // to its element; then baseVal is held (and read back) as the attribute is.
+  /** @type {WeakMap<object, Element>} */
+  const owners = new WeakMap(); // SVGAnimatedString -> the element whose href it is
+  for (const name of ["SVGScriptElement", "SVGImageElement", "SVGFEImageElement", "SVGUseElement"]) {
+    patch(() => {
+      const proto = globals[name] && globals[name].prototype;
+      const descriptor = describe(proto, "href");
+      if (!descriptor || !descriptor.get) return;
+      define(proto, "href", {
+        ...descriptor,
+        get: proxy(descriptor.get, (native, self, args) => {
+          const animated = apply(native, self, args);
+          try { owners.set(animated, self); } catch (error) { /* read natively either way */ }
+          return animated;
+        }),
+      });
+    });
+  }
+  patch(() => {
+    const proto = SVGAnimatedString.prototype;
+    const descriptor = describe(proto, "baseVal");
+    if (!descriptor || !descriptor.get || !descriptor.set) return;
+    define(proto, "baseVal", {
+      ...descriptor,
+      get: proxy(descriptor.get, (native, self, args) => {
+        const el = owners.get(self);
+        const entry = el && heldAttrs.has(el) && heldValue(el, "href");
+        return entry ? entry.value : apply(native, self, args);
+      }),
+      set: proxy(descriptor.set, (native, self, args) => {
+        let taken = false;
+        try {
+          const el = owners.get(self);
+          taken = Boolean(el) && holding() && intercept(/** @type {Element} */ (el), "href", args[0],
+            () => apply(native, self, args));
+        } catch (error) { taken = false; }
+        return taken ? undefined : apply(native, self, args);
+      }),
+    });
+  });
 
   const lower = (/** @type {unknown} */ name) => (typeof name === "string" ? name.toLowerCase() : "");
   guard(Element.prototype, "setAttribute", (el, args, native) => {
@@ -740,6 +813,38 @@
     if (!category) return apply(native, nav, args);
     hold(category, () => apply(native, nav, args));
     return true;
+  });
+
+  // fetchLater() sends by itself (after activateAfter, or when the page goes): a refused one is
+  // held and made on release; until then its result reads activated = false. Refused, it stays so.
+  patch(() => {
+    const descriptor = describe(window, "fetchLater");
+    if (!descriptor || typeof descriptor.value !== "function") return;
+    const resultProto = globals.FetchLaterResult ? globals.FetchLaterResult.prototype : Object.prototype;
+    define(window, "fetchLater", {
+      ...descriptor,
+      value: proxy(descriptor.value, (native, self, args) => {
+        const category = heldBy(args[0], true);
+        if (!category) return apply(native, self, args);
+        /** @type {{ activated: boolean } | null} */
+        let made = null;
+        hold(category, () => { made = apply(native, self, args); }); // an aborted signal throws there
+        const result = Object.create(resultProto);
+        define(result, "activated", { get: () => Boolean(made && made.activated), enumerable: true });
+        return result;
+      }),
+    });
+  });
+
+  // A worklet's module (CSS.paintWorklet, audioWorklet) is fetched from its URL: held, the
+  // promise follows the native's on release and fails as an unloadable module on refusal.
+  method(globals.Worklet && globals.Worklet.prototype, "addModule", (native, worklet, args) => {
+    const category = heldBy(args[0], true);
+    if (!category) return apply(native, worklet, args);
+    return new Promise((resolve, reject) => {
+      hold(category, () => resolve(apply(native, worklet, args)),
+        () => reject(new DOMException("Unable to load a worklet's module.", "AbortError")));
+    });
   });
 
   // These start in the constructor and cannot be held: a refused one is built against a

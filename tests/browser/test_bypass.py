@@ -24,19 +24,7 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 CASES = {case.name: case for case in corpus.bypass_cases()}
 
-LEAKS_TODAY: dict[str, str] = {
-    "new-audio-url": "runtime.js does not wrap the Audio constructor, which sets the source "
-    "itself (fix: a Proxy on window.Audio that holds a refused URL as the src setter does)",
-    "link-imagesrcset-property": "runtime.js wraps a link's href setter, not imageSrcset "
-    "(fix: add HTMLLinkElement's imageSrcset to the srcset setters it holds)",
-    "fetch-later": "runtime.js wraps fetch and sendBeacon, not fetchLater (fix: a Proxy on "
-    "window.fetchLater refusing a refused URL as fetch does, with a TypeError)",
-    "paint-worklet-module": "runtime.js does not wrap Worklet.prototype.addModule (paint, "
-    "audio, layout worklets fetch a module cross-origin) (fix: reject a refused URL)",
-    "svg-href-baseval": "runtime.js holds setAttribute and the href setter, not the "
-    "SVGAnimatedString baseVal setter of an element already in the document (fix: wrap "
-    "SVGAnimatedString.prototype's baseVal setter for href of SVG image/use/feImage/script)",
-}
+LEAKS_TODAY: dict[str, str] = {}
 """Cases whose tracker request still goes out before consent, and why."""
 
 RELEASE_FAILS_TODAY: dict[str, str] = {}
