@@ -188,7 +188,8 @@ def first_bytes(
     is, its charset, whether it is a document, and the banner's language."""
     if decision.sniff and not _SNIFFED_HTML.match(head):
         return NOT_HTML
-    if not _ascii_page(app_headers, head):
+    labels = list(meta_charsets(head))
+    if not _ascii_page(app_headers, head, labels):
         return NOT_ASCII
     # A fragment is neutralised, but a banner or head script would pile up in the page it
     # lands in.
@@ -196,7 +197,7 @@ def first_bytes(
     lang = decision.lang
     if document and decision.banner and (lang is None or banner.page_language):
         lang = banner.language(decision.accept_language, i18n.html_lang(head))
-    return FirstBytes("html", document, _utf8_page(app_headers, head), lang)
+    return FirstBytes("html", document, _utf8_page(app_headers, head, labels), lang)
 
 
 def page_of(scope: Scope) -> str:
@@ -226,24 +227,25 @@ def _fragment_request(headers: Headers) -> bool:
     return header(headers, b"hx-request") is not None and header(headers, b"hx-boosted") is None
 
 
-def _ascii_page(headers: Headers, head: bytes) -> bool:
-    """Whether the page's first bytes (BOM, `<meta charset>`) allow rewriting it as ASCII."""
+def _ascii_page(headers: Headers, head: bytes, labels: list[str]) -> bool:
+    """Whether the page's first bytes (BOM, `<meta charset>`: `labels`) allow rewriting it
+    as ASCII."""
     if head.startswith(_BOMS):
         return False
     if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
         return True  # a BOM, then the header's charset, win over <meta>
     # The first <meta> decides; a later one the parser meets makes the browser decode again.
-    return all(_meta_ascii_compatible(label) for label in meta_charsets(head))
+    return all(_meta_ascii_compatible(label) for label in labels)
 
 
-def _utf8_page(headers: Headers, head: bytes) -> bool:
+def _utf8_page(headers: Headers, head: bytes, labels: list[str]) -> bool:
     """Whether the page declares itself UTF-8, in the order browsers look: BOM, the header's
     charset, `<meta>`. Undeclared is not UTF-8: browsers may guess windows-1252."""
     if head.startswith(_UTF8_BOM):
         return True
     label = content_type(header(headers, b"content-type"))[1]
     if label is None:
-        label = next(meta_charsets(head), None)
+        label = labels[0] if labels else None
     try:
         return label is not None and codecs.lookup(label).name == "utf-8"
     except LookupError:

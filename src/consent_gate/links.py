@@ -21,6 +21,7 @@ _LINK = re.compile(rb'\s*<([^>]*)>((?:[^,"<]|"(?:[^"\\]|\\.)*")*)(?:,|$)')
 _AS_SCRIPT = re.compile(rb"(?:^|;)\s*as\s*=\s*\"?script\b", re.IGNORECASE)
 # One member of a structured-field list of strings: a quoted string (with its parameters).
 _RULE_SET = re.compile(rb'[ \t]*("(?:[^"\\]|\\["\\])*")((?:;[^,]*)?)[ \t]*(?:,|$)')
+_STRING_ESCAPE = re.compile(rb'\\(["\\])')
 
 
 def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
@@ -57,7 +58,7 @@ def held_speculation_rules(value: bytes, blocker: Blocker, base: str) -> bytes |
         if member is None or member.end() == pos:
             return None  # what cannot be read cannot be shown harmless
         pos = member.end()
-        url = re.sub(rb'\\(["\\])', rb"\1", member.group(1)[1:-1]).decode("latin-1")
+        url = _STRING_ESCAPE.sub(rb"\1", member.group(1)[1:-1]).decode("latin-1")
         if blocker.url(url, base=base) is None:
             kept.append(member.group(1) + member.group(2))
     return b", ".join(kept) if kept else None

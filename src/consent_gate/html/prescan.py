@@ -9,12 +9,18 @@ attribute, and so can name another charset than the browser decodes the page in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 __all__ = ["meta_charsets"]
 
 _SPACE = b"\t\n\x0c\r "
 _SPACE_OR_SLASH = _SPACE + b"/"
+# The attribute grammar's runs, matched in C rather than byte by byte.
+_SPACES = re.compile(rb"[\t\n\x0c\r ]*+")
+_SPACES_OR_SLASHES = re.compile(rb"[\t\n\x0c\r /]*+")
+_NAME = re.compile(rb"[^\t\n\x0c\r />][^=\t\n\x0c\r />]*+")  # it may start with "="
+_UNQUOTED = re.compile(rb"[^\t\n\x0c\r >]*+")
 
 
 def meta_charsets(data: bytes) -> Iterator[str]:
@@ -53,7 +59,9 @@ def meta_charsets(data: bytes) -> Iterator[str]:
                 return
             pos = end + 1
         else:
-            pos += 1
+            pos = low.find(b"<", pos + 1)  # nothing but a "<" starts what is read
+            if pos == -1:
+                return
 
 
 def _letter(low: bytes, pos: int) -> bool:
@@ -92,8 +100,7 @@ def _meta(low: bytes, pos: int) -> tuple[int, str | None]:
 
 def _skip_tag(low: bytes, pos: int) -> int:
     """Past a tag's name and attributes (from its "<"); -1 when the data ends inside it."""
-    while pos < len(low) and low[pos] not in _SPACE and low[pos] != 0x3E:
-        pos += 1
+    pos = _UNQUOTED.match(low, pos).end()  # type: ignore[union-attr]
     while True:
         found = _attribute(low, pos)
         if found is None:
@@ -107,35 +114,25 @@ def _attribute(low: bytes, pos: int) -> tuple[bytes | None, bytes, int] | None:
     """The attribute at `pos`: (name, value, where the next starts); a None name at the tag's
     ">" (reading goes on after it); None when the data ends first."""
     size = len(low)
-    while pos < size and low[pos] in _SPACE_OR_SLASH:
-        pos += 1
+    pos = _SPACES_OR_SLASHES.match(low, pos).end()  # type: ignore[union-attr]
     if pos >= size:
         return None
     if low[pos] == 0x3E:  # ">"
         return None, b"", pos + 1
-    name = bytearray()
-    while True:  # the name: it may start with "=", and ends at "=", space, "/" or ">"
+    start = pos
+    pos = _NAME.match(low, pos).end()  # type: ignore[union-attr]
+    name = low[start:pos]
+    if pos >= size:
+        return None
+    if low[pos] != 0x3D:  # "="
+        if low[pos] in b"/>":
+            return name, b"", pos
+        pos = _SPACES.match(low, pos).end()  # type: ignore[union-attr]
         if pos >= size:
             return None
-        byte = low[pos]
-        if byte == 0x3D and name:  # "="
-            pos += 1
-            break
-        if byte in _SPACE:
-            while pos < size and low[pos] in _SPACE:
-                pos += 1
-            if pos >= size:
-                return None
-            if low[pos] != 0x3D:
-                return bytes(name), b"", pos
-            pos += 1
-            break
-        if byte in b"/>":
-            return bytes(name), b"", pos
-        name.append(byte)
-        pos += 1
-    while pos < size and low[pos] in _SPACE:
-        pos += 1
+        if low[pos] != 0x3D:
+            return name, b"", pos
+    pos = _SPACES.match(low, pos + 1).end()  # type: ignore[union-attr]
     if pos >= size:
         return None
     quote = low[pos]
@@ -143,15 +140,13 @@ def _attribute(low: bytes, pos: int) -> tuple[bytes | None, bytes, int] | None:
         end = low.find(bytes([quote]), pos + 1)
         if end == -1:
             return None
-        return bytes(name), low[pos + 1 : end], end + 1
+        return name, low[pos + 1 : end], end + 1
     if quote == 0x3E:
-        return bytes(name), b"", pos
-    end = pos
-    while end < size and low[end] not in _SPACE and low[end] != 0x3E:
-        end += 1
+        return name, b"", pos
+    end = _UNQUOTED.match(low, pos).end()  # type: ignore[union-attr]
     if end >= size:
         return None
-    return bytes(name), low[pos:end], end
+    return name, low[pos:end], end
 
 
 def _from_content(value: bytes) -> bytes | None:
