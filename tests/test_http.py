@@ -12,7 +12,6 @@ import pytest
 from consent_gate.http import (
     Decoder,
     Encoder,
-    ascii_compatible,
     content_type,
     cookie_names,
     cookie_values,
@@ -92,24 +91,6 @@ def test_content_type_parsing(value: bytes | None, expected: tuple[str, str | No
 
 
 @pytest.mark.parametrize(
-    "charset",
-    [
-        "utf-8",
-        "UTF-8",
-        "utf8",
-        "latin-1",
-        "iso-8859-1",
-        "windows-1252",
-        "shift_jis",
-        "gbk",
-        "ascii",
-    ],
-)
-def test_ascii_compatible_charsets(charset: str) -> None:
-    assert ascii_compatible(charset)
-
-
-@pytest.mark.parametrize(
     ("value", "read"),
     [
         (b"text/html; charset=iso-2022-jp; charset=utf-8", ("text/html", "iso-2022-jp")),
@@ -126,21 +107,6 @@ def test_a_content_type_is_read_as_browsers_read_it(
     """Fetch's "extract a MIME type", which Chromium follows: the first charset of a type, the
     last type of a list (checked in Chromium: the first two decode as ISO-2022-JP)."""
     assert content_type(value) == read
-
-
-@pytest.mark.parametrize(
-    "charset",
-    [
-        *("utf-16", "utf-16le", "utf-16-be", "utf-32", "utf-7", "iso-2022-jp", "cp037", "hz"),
-        *("unicode", "UCS-2", "csunicode", "iso-10646-ucs-2", "unicodefeff", "unicodefffe"),
-    ],
-)
-def test_charsets_that_are_not_ascii_compatible(charset: str) -> None:
-    assert not ascii_compatible(charset)
-
-
-def test_an_unknown_charset_label_counts_as_ascii_compatible() -> None:
-    assert ascii_compatible("x-no-such-charset")
 
 
 # --- origins ------------------------------------------------------------------------------------

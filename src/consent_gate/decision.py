@@ -6,7 +6,6 @@ Nothing here writes, logs or keeps state: the responder acts on what these funct
 
 from __future__ import annotations
 
-import codecs
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -15,10 +14,11 @@ from urllib.parse import quote
 from . import bots, i18n
 from ._types import Headers, Scope
 from .banner import Banner
+from .charsets import ascii_compatible, encoding, meta_encoding
 from .consent import Consent
 from .cookies import expire_headers
 from .html.prescan import meta_charsets
-from .http import ascii_compatible, content_type, cookie_names, header, whole_path
+from .http import content_type, cookie_names, header, whole_path
 from .page_gate import PageGate
 from .rules import Blocker
 from .urls import page_url
@@ -37,8 +37,7 @@ __all__ = [
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
 _NO_BODY = {204, 206, 304}
 _MAX_NEXT = 1024
-_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32
-_UTF8_BOM = b"\xef\xbb\xbf"
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xfe\xff", "utf-16be"), (b"\xff\xfe", "utf-16le"))
 _DOCUMENT = re.compile(rb"<(?:!doctype|html|head|body)[\s/>]", re.IGNORECASE)
 # What makes a browser take a response without a Content-Type for HTML (WHATWG MIME Sniffing,
 # "identifying an unknown MIME type"): one of these tags first, after white space.
@@ -82,7 +81,8 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
             return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
         if media != "text/html":
             return PASS
-    if charset is not None and not ascii_compatible(charset):
+    name = encoding(charset) if charset else None  # a label browsers do not know: ignored
+    if name is not None and not ascii_compatible(name):
         return Body(True, refusal=f"its charset {charset!r} is not ASCII-compatible", sniff=sniff)
     coding = (header(headers, b"content-encoding") or b"").strip().lower()
     if coding not in _CODINGS:
@@ -188,8 +188,8 @@ def first_bytes(
     is, its charset, whether it is a document, and the banner's language."""
     if decision.sniff and not _SNIFFED_HTML.match(head):
         return NOT_HTML
-    labels = list(meta_charsets(head))
-    if not _ascii_page(app_headers, head, labels):
+    names = _encodings(app_headers, head)
+    if not all(ascii_compatible(name) for name in names):
         return NOT_ASCII
     # A fragment is neutralised, but a banner or head script would pile up in the page it
     # lands in.
@@ -197,7 +197,7 @@ def first_bytes(
     lang = decision.lang
     if document and decision.banner and (lang is None or banner.page_language):
         lang = banner.language(decision.accept_language, i18n.html_lang(head))
-    return FirstBytes("html", document, _utf8_page(app_headers, head, labels), lang)
+    return FirstBytes("html", document, names[:1] == ["utf-8"], lang)
 
 
 def page_of(scope: Scope) -> str:
@@ -227,35 +227,17 @@ def _fragment_request(headers: Headers) -> bool:
     return header(headers, b"hx-request") is not None and header(headers, b"hx-boosted") is None
 
 
-def _ascii_page(headers: Headers, head: bytes, labels: list[str]) -> bool:
-    """Whether the page's first bytes (BOM, `<meta charset>`: `labels`) allow rewriting it
-    as ASCII."""
-    if head.startswith(_BOMS):
-        return False
-    if head.startswith(_UTF8_BOM) or content_type(header(headers, b"content-type"))[1]:
-        return True  # a BOM, then the header's charset, win over <meta>
-    # The first <meta> decides; a later one the parser meets makes the browser decode again.
-    return all(_meta_ascii_compatible(label) for label in labels)
-
-
-def _utf8_page(headers: Headers, head: bytes, labels: list[str]) -> bool:
-    """Whether the page declares itself UTF-8, in the order browsers look: BOM, the header's
-    charset, `<meta>`. Undeclared is not UTF-8: browsers may guess windows-1252."""
-    if head.startswith(_UTF8_BOM):
-        return True
+def _encodings(headers: Headers, head: bytes) -> list[str]:
+    """What a browser may decode the page with, where it looks (HTML, "encoding sniffing"): a
+    BOM; else the header's charset; else each `<meta>` charset of the first bytes (the first
+    decides; a later one the parser meets makes the browser decode the page again). Labels
+    browsers do not know are skipped; none left: undeclared, a guess that is ASCII-compatible.
+    """
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return [name]
     label = content_type(header(headers, b"content-type"))[1]
-    if label is None:
-        label = labels[0] if labels else None
-    try:
-        return label is not None and codecs.lookup(label).name == "utf-8"
-    except LookupError:
-        return False
-
-
-def _meta_ascii_compatible(label: str) -> bool:
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return True
-    # HTML: a UTF-16 or UTF-32 label in <meta> cannot be true of bytes that spell it; UTF-8.
-    return name.startswith(("utf-16", "utf-32")) or ascii_compatible(label)
+    if label and (declared := encoding(label)) is not None:
+        return [declared]
+    metas = [meta_encoding(label) for label in meta_charsets(head)]
+    return [name for name in metas if name is not None]

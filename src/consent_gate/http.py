@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import codecs
 import zlib
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from ._types import Headers, Scope
 
 __all__ = [
     "Decoder",
     "Encoder",
-    "ascii_compatible",
     "content_type",
     "cookie_names",
     "cookie_values",
@@ -20,16 +18,6 @@ __all__ = [
     "origin_of",
     "whole_path",
 ]
-
-# Encodings in which ASCII text is not the same bytes, or whose bytes '<' and '"' can sit
-# inside multi-byte sequences: rewriting them would corrupt the page.
-_UNSAFE = {"utf_7", "hz", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004"}
-_UNSAFE_PREFIXES = ("utf_16", "utf_32", "iso2022", "cp037", "cp273", "cp424", "cp500")
-# WHATWG labels of UTF-16 that Python's codecs do not know (the Encoding standard's list).
-_UTF16_LABELS = frozenset(
-    {"csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "unicodefffe"}
-)
-_PROBE = '<body><script src="x"></script></body>'
 
 
 def lower_names(headers: Headers) -> Headers:
@@ -98,27 +86,6 @@ def content_type(value: bytes | None) -> tuple[str, str | None]:
             charset = given
         media = essence
     return media, charset
-
-
-@cache
-def ascii_compatible(charset: str) -> bool:
-    """Whether markup can be found and spliced as ASCII bytes in this charset.
-
-    Labels Python does not know are treated as compatible: browsers decode unknown labels
-    with an ASCII-compatible default. Browsers' own labels of UTF-16 are not.
-    """
-    if charset.strip().lower() in _UTF16_LABELS:
-        return False
-    try:
-        name = codecs.lookup(charset).name.replace("-", "_")
-    except LookupError:
-        return True
-    if name in _UNSAFE or name.startswith(_UNSAFE_PREFIXES):
-        return False
-    try:
-        return _PROBE.encode(name) == _PROBE.encode("ascii")
-    except (UnicodeError, LookupError):
-        return False
 
 
 def whole_path(scope: Scope) -> str:

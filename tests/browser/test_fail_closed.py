@@ -55,3 +55,37 @@ def test_a_page_that_cannot_be_rewritten_runs_no_tracker(
     assert visitor.page.text_content("#title") == "Wide page"  # the page itself still shows
     assert visitor.page.evaluate("() => window.__inline") is None
     assert served == []
+
+
+# "ESC $ B" turns the "<!--" after it into two kanji in ISO-2022-JP: a gate that reads the page
+# as ASCII takes the pixel for a comment, and the browser loads it.
+HIDDEN = b'\x1b$B<!--\x1b(B<img src="https://www.facebook.com/tr?id=1&ev=Hidden"><p>-->'
+WIDE_META = (
+    b'<!doctype html><html><head><meta charset="iso-2022-jp"><title>t</title></head>'
+    b"<body><h1 id='title'>Hidden</h1>" + HIDDEN + b"</body></html>"
+)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("label", ["bogus", "mac-roman", "latin-1", "utf-7", ""])
+def test_a_header_charset_browsers_do_not_know_leaves_the_meta_in_charge(
+    live: LiveServer, visit: VisitorFactory, label: str
+) -> None:
+    """A Content-Type charset that is no label of the Encoding standard is ignored by browsers,
+    which then decode as the page's `<meta>` says. The gate took such a header charset (one
+    Python knows, or any) as deciding, rewrote the page as ASCII and let the pixel through."""
+
+    async def home(request: Request) -> Response:
+        headers = {"content-type": f"text/html; charset={label}"}
+        return Response(WIDE_META, headers=headers)
+
+    app = Starlette(routes=[Route("/", home)])
+    base_url = live(ConsentGate(app, secret_key="fail-closed-secret", policy=Policy.default()))
+    visitor = visit(base_url)
+    served = visitor.served()
+
+    visitor.page.goto("/")
+    visitor.page.wait_for_timeout(500)
+
+    assert visitor.page.evaluate("() => document.characterSet") == "ISO-2022-JP"
+    assert served == []
