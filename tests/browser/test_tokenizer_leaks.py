@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from consent_gate import ConsentGate
+from consent_gate.html.rewriter import MAX_TAG
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import LiveServer, VisitorFactory
@@ -38,6 +39,7 @@ PAGES = {
 SVG_SCRIPT = (
     '<svg><script href="https://www.googletagmanager.com/gtag/js?id=G-SVG"/><desc>icon</desc></svg>'
 )
+PAD_CHUNK = 64 * 1024
 RECORD = "(window.__order = window.__order || []).push({!r});"
 # The page as an app may stream it: the first chunk ends inside a conditional comment.
 CUT_IN_COMMENT = (
@@ -61,7 +63,17 @@ def _app() -> ConsentGate:
 
         return StreamingResponse(chunks(), media_type="text/html")
 
-    routes = [Route("/streamed", streamed), Route("/{name}", page)]
+    async def padded(request: Request) -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield f"{HEAD}<body><h1>Leaks</h1>".encode()
+            yield f'<img src="{PIXEL.format("padded")}" data-pad="'.encode()
+            for _ in range(2 * MAX_TAG // PAD_CHUNK):
+                yield b"A" * PAD_CHUNK
+            yield b'"><p id="after">end</p></body></html>'
+
+        return StreamingResponse(chunks(), media_type="text/html")
+
+    routes = [Route("/streamed", streamed), Route("/padded", padded), Route("/{name}", page)]
     gate = ConsentGate(Starlette(routes=routes), secret_key="tokenizer-leaks-browser-secret")
     gate.head.add(lambda consent: RECORD.format("gate"))
     return gate
@@ -105,3 +117,18 @@ def test_the_head_script_runs_first_when_a_chunk_ends_in_a_comment(
     visitor.load("/streamed")
 
     assert visitor.page.evaluate("() => window.__order") == ["gate", "page"]
+
+
+def test_a_pixel_padded_past_the_longest_tag_examined_never_loads(
+    live: LiveServer, visit: VisitorFactory
+) -> None:
+    """Streamed, its tag is still unfinished after 1 MiB: it goes on as text, not as a tag the
+    rewriter never read (which loaded the pixel)."""
+    visitor = visit(live(_app()))
+    visitor.load("/padded")
+    visitor.page.wait_for_load_state("load")
+    visitor.page.wait_for_timeout(300)
+
+    assert visitor.recorder.hits_to("google-analytics.com") == []
+    assert visitor.page.locator("img").count() == 0
+    assert visitor.page.text_content("#after") == "end"

@@ -68,7 +68,7 @@ _PLAIN, _ESCAPED, _DOUBLE = range(3)
 # under the first refused category (fail closed, the same for any chunking).
 MAX_INLINE_SCRIPT = 256 * 1024
 
-MAX_TAG = 1024 * 1024  # a tag longer than this is passed on as text, unexamined
+MAX_TAG = 1024 * 1024  # a tag longer than this is turned into text ("&lt;"), unexamined
 
 _MAX_NESTING = 4  # srcdoc documents rewritten within each other
 
@@ -245,8 +245,9 @@ class HtmlRewriter:
         if final:  # the browser drops a tag the page ends in: nothing in it may change
             out.append(buf[pos:])
             return size, False
-        # Absurdly long: the '<' goes on as text.
-        out.append(b"<")
+        # Too long to examine: it goes on as text, as which the rewriter reads what follows.
+        # Left a "<", the browser would read a tag (a tracker's, whatever its padding).
+        out.append(b"&lt;")
         return pos + 1, True
 
     def _enter_raw(
@@ -307,9 +308,12 @@ class HtmlRewriter:
                 continue
             found = START_TAG.match(low, frame.start(), stop)
             if found is None:
+                out.append(buf[at : frame.start()])
                 if not whole and len(buf) - frame.start() <= MAX_TAG:
-                    out.append(buf[at : frame.start()])
                     return frame.start()
+                # Unreadable here (too long, or running past the text): text either way.
+                out.append(b"&lt;")
+                at = frame.start() + 1
                 continue
             tag = Tag(buf, found)
             match = self._classify(tag)
