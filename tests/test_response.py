@@ -78,3 +78,23 @@ def test_a_page_is_still_rewritten_with_the_banner() -> None:
     response = Client(gate).get("/", headers={"accept": "text/html"})
     assert b'id="cg-banner"' in response.content
     assert response.headers["cache-control"] == "private"
+
+
+@pytest.mark.parametrize("media", [b"text/html", b"application/json"])
+def test_what_send_returns_can_be_made_a_task(media: bytes) -> None:
+    """The gate's `send` is a plain function handing back an awaitable; an app that makes a
+    task of each message (the ASGI spec allows it) still works, page or not."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", media)],
+        }
+        await asyncio.create_task(send(start))  # type: ignore[arg-type]
+        body = {"type": "http.response.body", "body": PAGE, "more_body": False}
+        await asyncio.create_task(send(body))  # type: ignore[arg-type]
+
+    sent = asyncio.run(exchange(make_gate(app), "GET", "/", [(b"accept", b"text/html")]))
+    assert sent.status == 200
+    assert (b'id="cg-root"' in sent.body) == (media == b"text/html")

@@ -72,8 +72,8 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
-        if b"," not in value and not value.lstrip()[:11].lower().startswith(
-            (b"text/html", b"application")
+        if b"," not in value and not value.lstrip()[:21].lower().startswith(
+            (b"text/html", b"application/xhtml+xml")
         ):
             return PASS  # the common case, decided without parsing (of a list, the last counts)
         media, charset = content_type(value)

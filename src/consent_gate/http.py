@@ -39,14 +39,14 @@ def header(headers: Headers, name: bytes) -> bytes | None:
 
 def cookie_values(headers: Headers, name: bytes) -> list[str]:
     """Every value of one cookie name in the request's Cookie header(s), in order."""
-    return [
-        found_value.decode("latin-1")
-        for key, value in headers
-        if key == b"cookie"
-        for part in value.split(b";")
-        for found, _, found_value in [part.strip().partition(b"=")]
-        if found == name
-    ]
+    values: list[str] = []
+    for key, value in headers:
+        if key == b"cookie" and name in value:  # on every request: split only if it may be
+            for part in value.split(b";"):
+                found, _, found_value = part.strip().partition(b"=")
+                if found == name:
+                    values.append(found_value.decode("latin-1"))
+    return values
 
 
 def cookie_names(headers: Headers) -> list[str]:

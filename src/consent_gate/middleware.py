@@ -323,17 +323,16 @@ def _decodable_codings(headers: Headers) -> Headers:
     accept = header(headers, b"accept")
     if accept is None or b"text/html" not in accept:
         return headers
-    value: bytes | None = None
-    out = headers
     for i, (key, coding) in enumerate(headers):
         if key == b"accept-encoding":
-            if value is None:  # the first one speaks for all, as servers read it
-                value = _decodable(coding)
-                if value is None:
-                    return headers
-                out = headers.copy()
-            out[i] = (key, value)
-    return out
+            value = _decodable(coding)  # the first one speaks for all, as servers read it
+            if value is None:
+                return headers
+            return headers[:i] + [
+                (key, value) if key == b"accept-encoding" else (key, other)
+                for key, other in headers[i:]
+            ]
+    return headers
 
 
 @lru_cache(maxsize=64)

@@ -7,6 +7,8 @@ its messages go out as they came.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from ._types import Headers, Message, Scope, Send
 from .consent import Consent
 from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
@@ -45,27 +47,29 @@ class Responder:
         self._decision: PageDecision | None = None  # set with `_held`
         self._pipeline: Pipeline | None = None  # the page's body on its way
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The app's `send`. A plain function handing back the awaitable of what goes out:
+        a response that is not HTML passes through without a coroutine of the gate's own."""
         if self._held is None and self._pipeline is None:
             if message["type"] == "http.response.start":
                 message = self._start(message)
                 if message is self._held:
-                    return
-            await self._send(message)
-        elif message["type"] == "http.response.body":
-            await self._body(message)
-        else:
-            await self._release()
-            await self._send(message)
+                    return _nothing()  # a coroutine, as an app may make a task of it
+            return self._send(message)
+        if message["type"] == "http.response.body":
+            return self._body(message)
+        return self._other(message)
 
     def _start(self, message: Message) -> Message:
         """The start to send now, or the one held (`_held`) until the page's first bytes.
         Synchronous, and without a copy when nothing changes: most responses are not HTML."""
-        sent = message.get("headers")
-        headers = lower_names(sent or [])
-        for key, _ in headers:
-            if key in FIREWALLED:
-                headers = self._firewall(headers)
+        sent = message.get("headers") or []
+        headers = sent
+        for key, _ in sent:
+            if key in FIREWALLED or not key.islower():  # one pass for what is rare
+                headers = lower_names(sent)
+                if any(key in FIREWALLED for key, _ in headers):
+                    headers = self._firewall(headers)
                 break
         if headers is not sent:
             message = {**message, "headers": headers}
@@ -166,6 +170,10 @@ class Responder:
             return None
         return self._gate.signals.record_opt_out(decision.consent, self._scope, lang)
 
+    async def _other(self, message: Message) -> None:
+        await self._release()
+        await self._send(message)
+
     async def _release(self) -> None:
         """Send a held start unchanged: the body will not be rewritten after all."""
         if self._held is not None:
@@ -256,3 +264,7 @@ class Pipeline:
         if self.injector:
             data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
+
+
+async def _nothing() -> None:
+    """What sending a held start awaits: it goes out with the page's first bytes."""
