@@ -75,6 +75,17 @@ def _within(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
+def _covered(host: str, domains: frozenset[str]) -> bool:
+    """Whether `host` is one of `domains` or under one: a set lookup per label, not a
+    comparison per domain."""
+    while host not in domains:
+        dot = host.find(".")
+        if dot == -1:
+            return False
+        host = host[dot + 1 :]
+    return True
+
+
 class UnknownParties:
     """The policy's `[unknown]` stance, compiled once per gate."""
 
@@ -83,8 +94,7 @@ class UnknownParties:
         self.hold = settings.third_parties == "hold"
         self.category = settings.category
         self._decision: Literal["held", "allowed"] = "held" if self.hold else "allowed"
-        self._own = tuple(policy.site_domains)
-        self._benign = tuple(BENIGN_HOSTS)
+        self._known = frozenset(policy.site_domains) | frozenset(BENIGN_HOSTS)
         self._reports = reports
         if reports is not None and REPORT.name not in reports:
             reports.register(REPORT)
@@ -95,7 +105,7 @@ class UnknownParties:
         name = host.partition(":")[0]
         if not name or "." not in name:
             return None  # "localhost", a bare name: not somebody else's server
-        if any(_within(name, d) for d in self._own) or any(_within(name, b) for b in self._benign):
+        if _covered(name, self._known):
             return None
         return name
 
