@@ -121,7 +121,10 @@ class Reports:
     def record(self, name: str, key: tuple[str, ...]) -> None:
         """Count what the gate itself saw (no body to parse, no client to rate-limit)."""
         kind, book = self._kinds[name]
-        self._count(kind, book, tuple(_UNPRINTABLE.sub("\ufffd", field) for field in key))
+        joined = "".join(key)
+        if not (joined.isascii() and joined.isprintable()):  # per element: the rare case only
+            key = tuple(_UNPRINTABLE.sub("\ufffd", field) for field in key)
+        self._count(kind, book, key)
 
     def _count(self, kind: ReportKind, book: ReportBook, key: tuple[str, ...]) -> None:
         if self.sink is not None:
