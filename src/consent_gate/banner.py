@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -153,6 +154,8 @@ class Banner:
         self._holes = Holes(next=_text, next_quoted=_quoted, nonce=_nonce_attribute)
         self._snippets: dict[tuple[object, ...], Slotted] = {}
         self._placeholders: dict[tuple[Match, str, bool], Slotted] = {}
+        # Browsers send a handful of Accept-Language values: negotiated once each.
+        self._negotiated = lru_cache(maxsize=256)(self._negotiate)
 
     def language(
         self, accept_language: bytes | None, hint: str | None = None, asked: str | None = None
@@ -166,6 +169,9 @@ class Banner:
             primary = hint.lower().split("-")[0]
             if primary in self._texts:
                 return primary
+        return self._negotiated(accept_language, hint)
+
+    def _negotiate(self, accept_language: bytes | None, hint: str | None) -> str:
         header = accept_language.decode("latin-1") if accept_language else ""
         ranges = i18n.parse_accept_language(header) if header else ()
         return i18n.negotiate(ranges, self.languages, self.default_lang, hint)
@@ -414,6 +420,7 @@ def _text(value: str) -> str:
     return str(escape(value))
 
 
+@lru_cache(maxsize=1024)  # a page's address, on each of its requests
 def _quoted(value: str) -> str:
     return str(escape(quote(value, safe="/")))
 

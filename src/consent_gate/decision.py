@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
@@ -203,8 +204,12 @@ def first_bytes(
 def page_of(scope: Scope) -> str:
     """The request's URL, as the page's relative URLs resolve against it."""
     host = (header(scope["headers"], b"host") or b"").decode("latin-1")
-    path = quote(whole_path(scope), safe="/%:@!$&'()*+,;=")
-    return page_url(scope.get("scheme", "http"), host, path)
+    return page_url(scope.get("scheme", "http"), host, _quoted_path(whole_path(scope)))
+
+
+@lru_cache(maxsize=1024)  # a page's path, on each of its requests
+def _quoted_path(path: str) -> str:
+    return quote(path, safe="/%:@!$&'()*+,;=")
 
 
 def _next_url(scope: Scope) -> str:
