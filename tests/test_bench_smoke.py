@@ -7,6 +7,7 @@ rewriter really holds back the trackers on them; both are cheap to check, so CI 
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,21 @@ def test_throughput_measures_something(
     once = run.gate_rewriter(run.chunked(messy.html), setup)
     rate = run.measure(once, len(messy.html), samples=1, min_time=0.01)
     assert rate.cpu > 0
+
+
+def test_the_engine_benchmark_runs_end_to_end(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """bench/engine.py on one corpus page: the JSON ratios, a row per page, the summaries."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH))
+        engine = importlib.import_module("engine")
+        args = ["--pages", "1", "--samples", "1", "--min-time", "0.001", "--rounds", "1"]
+        out = tmp_path / "figures.json"
+        assert engine.main([*args, "--only", "copy,undecided,accepted", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"JSON .*: \d+\.\d\dx asked for .*, \d+\.\d\dx by fetch", printed)
+    assert "real corpus (1 pages)" in printed
+    figures = json.loads(out.read_text())
+    assert figures["json_fetched_gated_over_bare"] > 0
+    assert all(r["rates"]["undecided"] > 0 for r in figures["corpus"])
