@@ -18,7 +18,7 @@ from .charsets import ascii_compatible, encoding, meta_encoding
 from .consent import Consent
 from .cookies import expire_headers
 from .html.prescan import meta_charsets
-from .http import content_type, cookie_names, header, whole_path
+from .http import combined, content_type, cookie_names, header, whole_path
 from .page_gate import PageGate
 from .rules import Blocker
 from .urls import page_url
@@ -68,7 +68,7 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     request's (its Accept decides for an untyped body in an unknown coding)."""
     if method == "HEAD" or status < 200 or status in _NO_BODY:
         return PASS
-    value = header(headers, b"content-type")
+    value = combined(headers, b"content-type")
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
@@ -84,7 +84,7 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     name = encoding(charset) if charset else None  # a label browsers do not know: ignored
     if name is not None and not ascii_compatible(name):
         return Body(True, refusal=f"its charset {charset!r} is not ASCII-compatible", sniff=sniff)
-    coding = (header(headers, b"content-encoding") or b"").strip().lower()
+    coding = (combined(headers, b"content-encoding") or b"").strip().lower()
     if coding not in _CODINGS:
         if sniff and b"text/html" not in (header(request, b"accept") or b""):
             return PASS  # not asked for as a page: left alone unread
@@ -236,7 +236,7 @@ def _encodings(headers: Headers, head: bytes) -> list[str]:
     for bom, name in _BOMS:
         if head.startswith(bom):
             return [name]
-    label = content_type(header(headers, b"content-type"))[1]
+    label = content_type(combined(headers, b"content-type"))[1]
     if label and (declared := encoding(label)) is not None:
         return [declared]
     metas = [meta_encoding(label) for label in meta_charsets(head)]
