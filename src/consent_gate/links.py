@@ -1,9 +1,12 @@
-"""Response headers that load like markup does: `Link`, `Refresh` and `Speculation-Rules`.
+"""Response headers that load like markup does: `Link`, `Refresh`, `Speculation-Rules` and a
+Content-Security-Policy's `report-uri`.
 
 The browser acts on `Link: <https://tracker/x.js>; rel=preload; as=script` before it reads a
 byte of the page, so links to refused trackers are dropped from the header, the others kept as
 they came; a `Refresh` to a refused tracker is dropped like a `<meta http-equiv=refresh>`, and
-a `Speculation-Rules` rule set on one like a `<script type=speculationrules>` from it.
+a `Speculation-Rules` rule set on one like a `<script type=speculationrules>` from it. The app's
+own CSP may name a tracker as its `report-uri`: the browser POSTs each violation there (the
+page's address with it), a beacon that needs no script, so such a target is dropped too.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 from .rules import Blocker
 from .urls import refresh_url
 
-__all__ = ["held_links", "held_refresh", "held_speculation_rules"]
+__all__ = ["held_links", "held_refresh", "held_report_uris", "held_speculation_rules"]
 
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
@@ -22,6 +25,10 @@ _AS_SCRIPT = re.compile(rb"(?:^|;)\s*as\s*=\s*\"?script\b", re.IGNORECASE)
 # One member of a structured-field list of strings: a quoted string (with its parameters).
 _RULE_SET = re.compile(rb'[ \t]*("(?:[^"\\]|\\["\\])*")((?:;[^,]*)?)[ \t]*(?:,|$)')
 _STRING_ESCAPE = re.compile(rb'\\(["\\])')
+# A CSP's report-uri directive: its name (any case) and its value, up to the next ";" or ","
+# (which ends the directive, or the policy).
+_REPORT_URI = re.compile(rb"(?<![^\t\n\f\r ;,])report-uri(?=[\t\n\f\r ;,]|$)([^;,]*)", re.I)
+_CSP_SPACE = re.compile(rb"[\t\n\f\r ]+")
 
 
 def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
@@ -62,3 +69,24 @@ def held_speculation_rules(value: bytes, blocker: Blocker, base: str) -> bytes |
         if blocker.url(url, base=base) is None:
             kept.append(member.group(1) + member.group(2))
     return b", ".join(kept) if kept else None
+
+
+def held_report_uris(value: bytes, blocker: Blocker, base: str) -> bytes | None:
+    """A CSP header `value` whose report-uri directives name no refused tracker (a directive
+    left with no target is dropped whole: the browser then posts no report); unchanged, byte
+    for byte, when none does; None when nothing is left of it."""
+
+    def kept(found: re.Match[bytes]) -> bytes:
+        targets = [t for t in _CSP_SPACE.split(found.group(1)) if t]
+        allowed = [t for t in targets if blocker.url(t.decode("latin-1"), base=base) is None]
+        if len(allowed) == len(targets):
+            return found.group(0)
+        return b"report-uri " + b" ".join(allowed) if allowed else b""
+
+    if b"report-uri" not in value.lower():
+        return value
+    held = _REPORT_URI.sub(kept, value)
+    if held == value:
+        return value
+    held = held.strip(b"\t\n\f\r ")  # a header value neither starts nor ends with space
+    return held if held.strip(b"\t\n\f\r ;,") else None

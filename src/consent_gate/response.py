@@ -83,7 +83,7 @@ class Responder:
 
     def _firewall(self, headers: Headers) -> Headers:
         """Set-Cookie of refused categories dropped from any response; on pages the gate
-        rewrites, Link, Refresh and Speculation-Rules to refused trackers too."""
+        rewrites, Link, Refresh, Speculation-Rules and CSP report-uri to refused trackers too."""
         refused = self._consent.held
         if not refused:
             return headers
