@@ -85,6 +85,11 @@ _MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
 
 _STYLE_ATTRS = PRESENTATION | {b"style"}
 
+# SVG animation gives the attribute it names these values: of a presentation attribute
+# (`<set attributeName="filter" to="url(...)">`), CSS that Chromium loads from.
+_ANIMATIONS = frozenset({b"set", b"animate"})
+_ANIMATED = frozenset({b"to", b"from", b"by", b"values"})
+
 _FRAME = re.compile(rb"<frame[\t\n\f\r />]")
 
 
@@ -626,9 +631,11 @@ class HtmlRewriter:
 
     def _style(self, tag: Tag) -> Match | None:
         """The refused service a style attribute (`background: url(...)`) or an SVG
-        presentation attribute (`fill="url(...)"`) loads from."""
+        presentation attribute (`fill="url(...)"`, or an animation's value for one) loads from."""
+        animation = tag.name in _ANIMATIONS
         for name, value in tag.attrs:
-            if name in _STYLE_ATTRS and (match := self._css(value)):
+            styled = name in _STYLE_ATTRS or (animation and name in _ANIMATED)
+            if styled and (match := self._css(value)):
                 return match
         return None
 
