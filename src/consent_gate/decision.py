@@ -46,6 +46,11 @@ _SNIFFED_HTML = re.compile(
     rb"|style|title|b|body|br|p)[ >])",
     re.IGNORECASE,
 )
+# Types Chromium sniffs as if none were given ("" stands for one it cannot parse, `html`, and
+# for `*/*`): a page under one is HTML when its first bytes look like it.
+_SNIFFED_TYPES = frozenset({"", "unknown/unknown", "application/unknown"})
+# How a Content-Type value starts when it may be HTML or one of those (lower-cased).
+_MAYBE_HTML = (b"text/html", b"application", b"unknown/", b"*/*")
 WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 
 
@@ -72,14 +77,18 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
-        if b"," not in value and not value.lstrip()[:11].lower().startswith(
-            (b"text/html", b"application")
+        if (
+            b"," not in value
+            and b"/" in value
+            and not value.lstrip()[:11].lower().startswith(_MAYBE_HTML)
         ):
             return PASS  # the common case, decided without parsing (of a list, the last counts)
         media, charset = content_type(value)
         if media == "application/xhtml+xml":
             return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
-        if media != "text/html":
+        if media in _SNIFFED_TYPES:
+            sniff = True
+        elif media != "text/html":
             return PASS
     name = encoding(charset) if charset else None  # a label browsers do not know: ignored
     if name is not None and not ascii_compatible(name):
