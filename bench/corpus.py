@@ -252,7 +252,9 @@ class View:
 
 
 def _host(url: str) -> str:
-    return re.sub(r"^[a-z]+://([^/:?#]*).*$", r"\1", url, flags=re.S).lower().rstrip(".")
+    """The host of a request's URL, after any user info (`https://x%27@host/`)."""
+    host = re.sub(r"^[a-z]+://(?:[^/?#@]*@)?([^/:?#]*).*$", r"\1", url, flags=re.S)
+    return host.lower().rstrip(".")
 
 
 class Tab:
