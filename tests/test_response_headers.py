@@ -165,3 +165,23 @@ def test_a_csp_report_uri_on_a_refused_tracker_is_dropped(
         out = held_loads(app, blocker, "https://shop.example/")
         kept = policy if expected is None else expected
         assert out == [*HTML, (name, kept)] if kept else out == HTML
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        b'</logo.png>; rel=preload; as=image; imagesrcset="https://www.facebook.com/tr 1x"',
+        b"</logo.png>; rel=preload; as=image; ImageSrcSet=//www.facebook.com/tr",
+        b'<data:,x>; rel=preload; as=image; imagesrcset="/a 1x, https://www.facebook.com/tr 2x"',
+        b'</a.png>; rel=preload; as=image; imagesrcset="https://www.face\\book.com/tr"',
+    ],
+)
+def test_a_link_preloading_an_image_set_on_a_refused_tracker_is_dropped(
+    gate: ConsentGate, link: bytes
+) -> None:
+    """Chromium preloads the image a Link header's imagesrcset picks, whatever its URI."""
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    kept = b'</logo.png>; rel=preload; as=image; imagesrcset="/logo-2x.png 2x"'
+    out = held_loads([(b"link", link + b", " + kept)], blocker, "https://shop.example/")
+    assert out == [(b"link", kept)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from .html.tags import srcset_urls
 from .rules import Blocker
 from .urls import refresh_url
 
@@ -21,6 +22,9 @@ __all__ = ["held_links", "held_refresh", "held_report_uris", "held_speculation_r
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
 _LINK = re.compile(rb'\s*<([^>]*)>((?:[^,"<]|"(?:[^"\\]|\\.)*")*)(?:,|$)')
+# A link's imagesrcset parameter (Chromium preloads the image it picks): quoted or a token.
+_IMAGESRCSET = re.compile(rb';\s*imagesrcset\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;]*))', re.I | re.S)
+_QUOTED_PAIR = re.compile(rb"\\(.)", re.S)
 _AS_SCRIPT = re.compile(rb"(?:^|;)\s*as\s*=\s*\"?script\b", re.IGNORECASE)
 # One member of a structured-field list of strings: a quoted string (with its parameters).
 _RULE_SET = re.compile(rb'[ \t]*("(?:[^"\\]|\\["\\])*")((?:;[^,]*)?)[ \t]*(?:,|$)')
@@ -44,9 +48,22 @@ def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
         pos = link.end()
         uri = link.group(1).decode("latin-1")
         script = _AS_SCRIPT.search(link.group(2)) is not None
-        if blocker.url(uri, script, base=base) is None:
+        if blocker.url(uri, script, base=base) is None and not any(
+            blocker.url(url, base=base) for url in _image_urls(link.group(2))
+        ):
             kept.append(link.group(0).strip().rstrip(b",").strip())
     return b", ".join(kept) if kept else None
+
+
+def _image_urls(params: bytes) -> list[str]:
+    """The URLs of a link's imagesrcset parameters, a quoted one read both with its escapes
+    undone and as written (whichever way the browser reads it, the tracker is seen)."""
+    urls: list[str] = []
+    for found in _IMAGESRCSET.finditer(params):
+        value = found.group(2) if found.group(1) is None else found.group(1)
+        for form in {value, _QUOTED_PAIR.sub(rb"\1", value)}:
+            urls += srcset_urls(form.decode("latin-1"))
+    return urls
 
 
 def held_refresh(value: bytes, blocker: Blocker, base: str) -> bool:
