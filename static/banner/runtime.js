@@ -3,8 +3,8 @@
  * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
- * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
+ * start later: elements created or inserted by script, URL setters and setAttribute, nodes
+ * adopted or imported, Attr nodes and their values, HTML parsed from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
  * SVG href.baseVal, WebSocket, EventSource and workers. A
  * held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
@@ -574,6 +574,31 @@
   }
   guard(Element.prototype, "insertAdjacentElement", inserting(1));
   guard(Range.prototype, "insertNode", inserting(0));
+
+  // Loads that start with no insertion: an <img> a document adopts or imports (a DOMParser's,
+  // a template's) starts fetching at once, and so does one whose URL attribute arrives as an
+  // Attr node or through its value. Held right after the native call, before the fetch (which
+  // waits for a microtask) reads the attribute.
+  /** @type {(check: (self: any, args: any[], result: any) => void) => Handler} */
+  const after = (check) => (native, self, args) => {
+    const result = apply(native, self, args);
+    try { if (holding()) check(self, args, result); } catch (error) { /* left as it came */ }
+    return result;
+  };
+  /** @param {Attr | null | undefined} attr */
+  const owner = (attr) => { if (attr && attr.ownerElement) neutralise(attr.ownerElement); };
+  for (const key of ["importNode", "adoptNode"]) method(Document.prototype, key, after((_, __, node) => scan(node)));
+  for (const key of ["setAttributeNode", "setAttributeNodeNS"]) method(Element.prototype, key, after((el) => neutralise(el)));
+  for (const key of ["setNamedItem", "setNamedItemNS"]) method(window.NamedNodeMap && NamedNodeMap.prototype, key, after((_, args) => owner(args[0])));
+  /** @type {[object | undefined, string][]} */
+  const attrValues = [[window.Attr && Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  for (const [proto, key] of attrValues) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(/** @type {object} */ (proto), key));
+      const set = /** @type {NativeFunction} */ (descriptor.set);
+      define(/** @type {object} */ (proto), key, { ...descriptor, set: proxy(set, after((self) => { if (self.nodeType === 2) owner(self); })) });
+    });
+  }
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
