@@ -185,3 +185,16 @@ def test_a_link_preloading_an_image_set_on_a_refused_tracker_is_dropped(
     kept = b'</logo.png>; rel=preload; as=image; imagesrcset="/logo-2x.png 2x"'
     out = held_loads([(b"link", link + b", " + kept)], blocker, "https://shop.example/")
     assert out == [(b"link", kept)]
+
+
+def test_a_redirect_to_a_refused_tracker_loses_its_location_unless_navigated(
+    gate: ConsentGate,
+) -> None:
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    pixel = (b"location", b"https://www.facebook.com/tr?id=1")
+    own = (b"location", b"/thanks")
+    base = "https://shop.example/px"
+    assert held_loads([pixel], blocker, base, follows=True) == []
+    assert held_loads([own], blocker, base, follows=True) == [own]
+    assert held_loads([pixel], blocker, base) == [pixel]  # a navigation: the visitor's own

@@ -16,7 +16,9 @@ __all__ = ["FIREWALLED", "held_cookies", "held_loads", "locked_headers", "page_h
 
 # The headers a refusal may have to filter on any response, HTML or not.
 _APP_CSP = frozenset({b"content-security-policy", b"content-security-policy-report-only"})
-FIREWALLED = frozenset({b"set-cookie", b"link", b"refresh", b"speculation-rules", *_APP_CSP})
+FIREWALLED = frozenset(
+    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *_APP_CSP}
+)
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 
 
@@ -30,13 +32,18 @@ def held_cookies(headers: Headers, refused: Refusal, rules: CookieRules) -> Head
     ]
 
 
-def held_loads(headers: Headers, blocker: Blocker, base: str) -> Headers:
+def held_loads(headers: Headers, blocker: Blocker, base: str, *, follows: bool = False) -> Headers:
     """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
     nor a `Refresh`, speculation rules or a CSP `report-uri` to one. `base`: the page's URL,
-    for relative targets."""
+    for relative targets. `follows`: the response is a redirect the browser follows by itself
+    (for an image, a script, a frame: not a visitor's own navigation), whose `Location` on a
+    refused tracker is dropped too (a first-party `<img src="/px">` redirected to a pixel)."""
     out: Headers = []
     for key, value in headers:
-        if key == b"link":
+        if key == b"location":
+            if follows and blocker.url(value.decode("latin-1"), base=base) is not None:
+                continue
+        elif key == b"link":
             kept = held_links(value, blocker, base)
             if kept is None:
                 continue
