@@ -172,6 +172,10 @@ def test_absolute_resolves_base_hrefs() -> None:
             '<meta http-equiv="refresh" content="0; url=https://www.facebook.com/tr?id=1">',
             b"data-cg-content=",
         ),
+        (  # a character reference in http-equiv: the browser refreshes all the same
+            '<meta http-equiv="&#x52;e&#102;resh" content="0; url=https://www.facebook.com/tr">',
+            b"data-cg-content=",
+        ),
         ('<form action="https://www.facebook.com/tr" method="post">', b"data-cg-action="),
         ('<button formaction="https://www.facebook.com/tr">', b"data-cg-formaction="),
         (f'<link rel="modulepreload" href="https://{GTM}/gtm.js?id=1">', b"data-cg-href="),

@@ -93,6 +93,13 @@ _ANIMATED = frozenset({b"to", b"from", b"by", b"values"})
 _FRAME = re.compile(rb"<frame[\t\n\f\r />]")
 
 
+def _refreshes(equiv: bytes) -> bool:
+    """Whether a `<meta http-equiv>` is a refresh, its character references undone as the
+    browser undoes them (`http-equiv="re&#102;resh"` refreshes too)."""
+    text = unescape(attribute_text(equiv)) if b"&" in equiv else equiv.decode("latin-1")
+    return text.strip(" \t\n\f\r").lower() == "refresh"
+
+
 class HtmlRewriter:
     """Rewrites one HTML response: feed chunks as they come, then close()."""
 
@@ -610,7 +617,7 @@ class HtmlRewriter:
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if self._blocker.refusal.holds(category) else None
-        if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
+        if tag.name == b"meta" and not _refreshes(tag.value(b"http-equiv") or b""):
             return None
         url_attrs = URL_ATTRS.get(tag.name, ())
         script = tag.name == b"script"
