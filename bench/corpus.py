@@ -167,7 +167,8 @@ def corpus_app(directory: Path, *, gated: bool) -> ASGIApp:
     Pages go out as ``text/html`` without a charset, as a static server that knows nothing of
     them would send them (streamed in chunks if the page's header says ``chunk-size``); everything
     else first-party is a quick 404. A file ``<name>.headers`` beside a page adds its lines
-    (``Name: value``) to the page's response headers.
+    (``Name: value``, a name may repeat) to the page's response headers, a Content-Type line
+    in place of the default one.
     """
     pages = {path.stem: path for path in directory.glob("*.html")}
 
@@ -175,19 +176,25 @@ def corpus_app(directory: Path, *, gated: bool) -> ASGIApp:
         path = pages.get(request.path_params["name"])
         if path is None:
             return Response(status_code=404)
-        headers = {}
+        headers: list[tuple[bytes, bytes]] = []
         extra = path.with_suffix(".headers")
         if extra.exists():
             for line in extra.read_text("utf-8").splitlines():
                 name, _, value = line.partition(":")
                 if value:
-                    headers[name.strip()] = value.strip()
+                    headers.append((name.strip().lower().encode(), value.strip().encode()))
         body = path.read_bytes()
         size = int(header_fields(body).get("chunk-size", 0))
+        response: Response
         if size:
             chunks = [body[i : i + size] for i in range(0, len(body), size)]
-            return StreamingResponse(iter(chunks), media_type="text/html", headers=headers)
-        return Response(body, media_type="text/html", headers=headers)
+            response = StreamingResponse(iter(chunks), media_type="text/html")
+        else:
+            response = Response(body, media_type="text/html")
+        if any(name == b"content-type" for name, _ in headers):
+            response.raw_headers = [h for h in response.raw_headers if h[0] != b"content-type"]
+        response.raw_headers += headers
+        return response
 
     async def missing(request: Request) -> Response:
         return Response(status_code=404)
@@ -245,7 +252,9 @@ class View:
 
 
 def _host(url: str) -> str:
-    return re.sub(r"^[a-z]+://([^/:?#]*).*$", r"\1", url, flags=re.S).lower().rstrip(".")
+    """The host of a request's URL, after any user info (`https://x%27@host/`)."""
+    host = re.sub(r"^[a-z]+://(?:[^/?#@]*@)?([^/:?#]*).*$", r"\1", url, flags=re.S)
+    return host.lower().rstrip(".")
 
 
 class Tab:

@@ -80,6 +80,36 @@ def test_html_the_gate_cannot_rewrite_fails_closed(headers: Headers, reason: str
     assert reason in body.refusal
 
 
+def test_repeated_content_type_and_content_encoding_lines_are_read_together() -> None:
+    """Chromium reads every line: of two Content-Types the last decides (text/plain first
+    went out ungated), and two gzip lines mean gzip twice (undone once, the page inside went
+    out unread). Both read as one list, as Fetch combines them."""
+    two_types = [(b"content-type", b"text/plain"), (b"content-type", b"text/html")]
+    assert classify("GET", 200, two_types, []) == Body(html=True)
+    typed_last = [(b"content-type", b"text/html"), (b"content-type", b"text/plain")]
+    assert classify("GET", 200, typed_last, []) is PASS
+    twice = [*HTML, (b"content-encoding", b"gzip"), (b"content-encoding", b"gzip")]
+    body = classify("GET", 200, twice, [])
+    assert body.html
+    assert body.refusal is not None
+    assert "'gzip, gzip'" in body.refusal
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"unknown/unknown", b"Application/Unknown", b"*/*", b" html", b";"],
+)
+def test_a_type_chromium_sniffs_is_sniffed_like_none(value: bytes) -> None:
+    """Chromium sniffs under these as under no Content-Type (a page that starts like HTML is
+    rendered as HTML); the gate passed them unread, trackers and all."""
+    assert classify("GET", 200, [(b"content-type", value)], []) == Body(html=True, sniff=True)
+
+
+@pytest.mark.parametrize("value", [b"text/plain", b"text/ html", b"image/svg+xml", b'"text/html"'])
+def test_a_type_chromium_does_not_render_as_html_is_passed(value: bytes) -> None:
+    assert classify("GET", 200, [(b"content-type", value)], []) is PASS
+
+
 def test_an_untyped_body_is_sniffed_unless_unreadable_and_not_asked_for_as_a_page() -> None:
     assert classify("GET", 200, [], []) == Body(html=True, sniff=True)
     brotli = [(b"content-encoding", b"br")]

@@ -130,3 +130,71 @@ def test_links_to_refused_trackers_are_dropped(gate: ConsentGate) -> None:
     assert blocker is not None
     out = held_loads(app, blocker, "https://shop.example/")
     assert out == [app[1]]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (
+            b"img-src 'none'; report-uri https://www.google-analytics.com/collect",
+            b"img-src 'none';",
+        ),
+        (
+            b"img-src 'none'; REPORT-URI /csp\t//www.google-analytics.com/c https://r.example/",
+            b"img-src 'none'; report-uri /csp https://r.example/",
+        ),
+        (  # two policies in one header, each with its own directive
+            b"report-uri https://connect.facebook.net/r;img-src 'self', "
+            b"script-src 'self';report-uri https://www.facebook.com/tr",
+            b";img-src 'self', script-src 'self';",
+        ),
+        (b"report-uri https://www.facebook.com/tr", b""),  # nothing left: no header
+        (b"img-src 'none';  report-uri  /csp-reports ", None),  # kept byte for byte
+        (b"img-src https://www.google-analytics.com; x-report-uri-y a", None),
+    ],
+)
+def test_a_csp_report_uri_on_a_refused_tracker_is_dropped(
+    gate: ConsentGate, policy: bytes, expected: bytes | None
+) -> None:
+    """The browser POSTs each violation of the app's policy, the page's address in it, to its
+    report-uri: a beacon before consent that needs no script (proved in Chromium)."""
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    for name in (b"content-security-policy", b"content-security-policy-report-only"):
+        app = [*HTML, (name, policy)]
+        out = held_loads(app, blocker, "https://shop.example/")
+        kept = policy if expected is None else expected
+        assert out == [*HTML, (name, kept)] if kept else out == HTML
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        b'</logo.png>; rel=preload; as=image; imagesrcset="https://www.facebook.com/tr 1x"',
+        b"</logo.png>; rel=preload; as=image; ImageSrcSet=//www.facebook.com/tr",
+        b'<data:,x>; rel=preload; as=image; imagesrcset="/a 1x, https://www.facebook.com/tr 2x"',
+        b'</a.png>; rel=preload; as=image; imagesrcset="https://www.face\\book.com/tr"',
+    ],
+)
+def test_a_link_preloading_an_image_set_on_a_refused_tracker_is_dropped(
+    gate: ConsentGate, link: bytes
+) -> None:
+    """Chromium preloads the image a Link header's imagesrcset picks, whatever its URI."""
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    kept = b'</logo.png>; rel=preload; as=image; imagesrcset="/logo-2x.png 2x"'
+    out = held_loads([(b"link", link + b", " + kept)], blocker, "https://shop.example/")
+    assert out == [(b"link", kept)]
+
+
+def test_a_redirect_to_a_refused_tracker_loses_its_location_unless_navigated(
+    gate: ConsentGate,
+) -> None:
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    pixel = (b"location", b"https://www.facebook.com/tr?id=1")
+    own = (b"location", b"/thanks")
+    base = "https://shop.example/px"
+    assert held_loads([pixel], blocker, base, follows=True) == []
+    assert held_loads([own], blocker, base, follows=True) == [own]
+    assert held_loads([pixel], blocker, base) == [pixel]  # a navigation: the visitor's own

@@ -18,7 +18,7 @@ from consent_gate.html import rewriter as html_rewriter
 from consent_gate.policy import Policy
 from consent_gate.rules import Blocker, Rules
 from consent_gate.unknown import UnknownParties
-from consent_gate.urls import Target, absolute, page_url, target
+from consent_gate.urls import Target, absolute, page_url, refresh_url, target
 
 POLICY = Policy.default()
 RULES = Rules(POLICY)
@@ -172,6 +172,10 @@ def test_absolute_resolves_base_hrefs() -> None:
             '<meta http-equiv="refresh" content="0; url=https://www.facebook.com/tr?id=1">',
             b"data-cg-content=",
         ),
+        (  # a character reference in http-equiv: the browser refreshes all the same
+            '<meta http-equiv="&#x52;e&#102;resh" content="0; url=https://www.facebook.com/tr">',
+            b"data-cg-content=",
+        ),
         ('<form action="https://www.facebook.com/tr" method="post">', b"data-cg-action="),
         ('<button formaction="https://www.facebook.com/tr">', b"data-cg-formaction="),
         (f'<link rel="modulepreload" href="https://{GTM}/gtm.js?id=1">', b"data-cg-href="),
@@ -194,6 +198,22 @@ def test_every_loading_attribute_is_held_back(markup: str, renamed: bytes) -> No
     out = rewrite(markup.encode())
     assert b"data-cg-category=" in out, out
     assert renamed in out, out
+
+
+@pytest.mark.parametrize(
+    ("content", "url"),
+    [
+        ("0;url=//x'@www.facebook.com/tr", "//x'@www.facebook.com/tr"),
+        ("0; URL = 'https://a.example/b'c", "https://a.example/b"),
+        ('1.5, url="//x"@www.facebook.com/tr', "//x"),
+        ("0 https://a.example/", "https://a.example/"),
+        ("5", None),
+    ],
+)
+def test_a_refresh_url_is_read_as_browsers_read_it(content: str, url: str | None) -> None:
+    """Only a quote that opens the URL ends it: `url=//x'@host/` goes to host (x' is user
+    info), as Chromium proved; the gate cut it at the quote and let the refresh through."""
+    assert refresh_url(content) == url
 
 
 def test_a_meta_that_does_not_refresh_is_left_alone() -> None:

@@ -19,7 +19,7 @@ from .charsets import ascii_compatible, encoding, meta_encoding
 from .consent import Consent
 from .cookies import expire_headers
 from .html.prescan import meta_charsets
-from .http import content_type, cookie_names, header, whole_path
+from .http import combined, content_type, cookie_names, header, whole_path
 from .page_gate import PageGate
 from .rules import Blocker
 from .urls import page_url
@@ -47,6 +47,11 @@ _SNIFFED_HTML = re.compile(
     rb"|style|title|b|body|br|p)[ >])",
     re.IGNORECASE,
 )
+# Types Chromium sniffs as if none were given ("" stands for one it cannot parse, `html`, and
+# for `*/*`): a page under one is HTML when its first bytes look like it.
+_SNIFFED_TYPES = frozenset({"", "unknown/unknown", "application/unknown"})
+# How a Content-Type value starts when it may be HTML or one of those (lower-cased).
+_MAYBE_HTML = (b"text/html", b"application", b"unknown/", b"*/*")
 WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 
 
@@ -69,23 +74,27 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     request's (its Accept decides for an untyped body in an unknown coding)."""
     if method == "HEAD" or status < 200 or status in _NO_BODY:
         return PASS
-    value = header(headers, b"content-type")
+    value = combined(headers, b"content-type")
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
-        if b"," not in value and not value.lstrip()[:21].lower().startswith(
-            (b"text/html", b"application/xhtml+xml")
+        if (
+            b"," not in value
+            and b"/" in value
+            and not value.lstrip()[:11].lower().startswith(_MAYBE_HTML)
         ):
             return PASS  # the common case, decided without parsing (of a list, the last counts)
         media, charset = content_type(value)
         if media == "application/xhtml+xml":
             return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
-        if media != "text/html":
+        if media in _SNIFFED_TYPES:
+            sniff = True
+        elif media != "text/html":
             return PASS
     name = encoding(charset) if charset else None  # a label browsers do not know: ignored
     if name is not None and not ascii_compatible(name):
         return Body(True, refusal=f"its charset {charset!r} is not ASCII-compatible", sniff=sniff)
-    coding = (header(headers, b"content-encoding") or b"").strip().lower()
+    coding = (combined(headers, b"content-encoding") or b"").strip().lower()
     if coding not in _CODINGS:
         if sniff and b"text/html" not in (header(request, b"accept") or b""):
             return PASS  # not asked for as a page: left alone unread
@@ -241,7 +250,7 @@ def _encodings(headers: Headers, head: bytes) -> list[str]:
     for bom, name in _BOMS:
         if head.startswith(bom):
             return [name]
-    label = content_type(header(headers, b"content-type"))[1]
+    label = content_type(combined(headers, b"content-type"))[1]
     if label and (declared := encoding(label)) is not None:
         return [declared]
     metas = [meta_encoding(label) for label in meta_charsets(head)]

@@ -10,6 +10,7 @@ from ._types import Headers, Scope
 __all__ = [
     "Decoder",
     "Encoder",
+    "combined",
     "content_type",
     "cookie_names",
     "cookie_values",
@@ -35,6 +36,16 @@ def header(headers: Headers, name: bytes) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def combined(headers: Headers, name: bytes) -> bytes | None:
+    """Every value of a lower-case header name joined by ", ", as browsers combine repeated
+    lines (Fetch, "get a header"): Chromium reads a page's type and codings from all of its
+    Content-Type and Content-Encoding lines, not the first alone. None if there is none."""
+    values = [value for key, value in headers if key == name]
+    if len(values) < 2:
+        return values[0] if values else None
+    return b", ".join(values)
 
 
 def cookie_values(headers: Headers, name: bytes) -> list[str]:

@@ -1,27 +1,38 @@
-"""Response headers that load like markup does: `Link`, `Refresh` and `Speculation-Rules`.
+"""Response headers that load like markup does: `Link`, `Refresh`, `Speculation-Rules` and a
+Content-Security-Policy's `report-uri`.
 
 The browser acts on `Link: <https://tracker/x.js>; rel=preload; as=script` before it reads a
 byte of the page, so links to refused trackers are dropped from the header, the others kept as
 they came; a `Refresh` to a refused tracker is dropped like a `<meta http-equiv=refresh>`, and
-a `Speculation-Rules` rule set on one like a `<script type=speculationrules>` from it.
+a `Speculation-Rules` rule set on one like a `<script type=speculationrules>` from it. The app's
+own CSP may name a tracker as its `report-uri`: the browser POSTs each violation there (the
+page's address with it), a beacon that needs no script, so such a target is dropped too.
 """
 
 from __future__ import annotations
 
 import re
 
+from .html.tags import srcset_urls
 from .rules import Blocker
 from .urls import refresh_url
 
-__all__ = ["held_links", "held_refresh", "held_speculation_rules"]
+__all__ = ["held_links", "held_refresh", "held_report_uris", "held_speculation_rules"]
 
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
 _LINK = re.compile(rb'\s*<([^>]*)>((?:[^,"<]|"(?:[^"\\]|\\.)*")*)(?:,|$)')
+# A link's imagesrcset parameter (Chromium preloads the image it picks): quoted or a token.
+_IMAGESRCSET = re.compile(rb';\s*imagesrcset\s*=\s*(?:"((?:[^"\\]|\\.)*)"?|([^;]*))', re.I | re.S)
+_QUOTED_PAIR = re.compile(rb"\\(.)", re.S)
 _AS_SCRIPT = re.compile(rb"(?:^|;)\s*as\s*=\s*\"?script\b", re.IGNORECASE)
 # One member of a structured-field list of strings: a quoted string (with its parameters).
 _RULE_SET = re.compile(rb'[ \t]*("(?:[^"\\]|\\["\\])*")((?:;[^,]*)?)[ \t]*(?:,|$)')
 _STRING_ESCAPE = re.compile(rb'\\(["\\])')
+# A CSP's report-uri directive: its name (any case) and its value, up to the next ";" or ","
+# (which ends the directive, or the policy).
+_REPORT_URI = re.compile(rb"(?<![^\t\n\f\r ;,])report-uri(?=[\t\n\f\r ;,]|$)([^;,]*)", re.I)
+_CSP_SPACE = re.compile(rb"[\t\n\f\r ]+")
 
 
 def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
@@ -37,9 +48,22 @@ def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
         pos = link.end()
         uri = link.group(1).decode("latin-1")
         script = _AS_SCRIPT.search(link.group(2)) is not None
-        if blocker.url(uri, script, base=base) is None:
+        if blocker.url(uri, script, base=base) is None and not any(
+            blocker.url(url, base=base) for url in _image_urls(link.group(2))
+        ):
             kept.append(link.group(0).strip().rstrip(b",").strip())
     return b", ".join(kept) if kept else None
+
+
+def _image_urls(params: bytes) -> list[str]:
+    """The URLs of a link's imagesrcset parameters, a quoted one read both with its escapes
+    undone and as written (whichever way the browser reads it, the tracker is seen)."""
+    urls: list[str] = []
+    for found in _IMAGESRCSET.finditer(params):
+        value = found.group(2) if found.group(1) is None else found.group(1)
+        for form in {value, _QUOTED_PAIR.sub(rb"\1", value)}:
+            urls += srcset_urls(form.decode("latin-1"))
+    return urls
 
 
 def held_refresh(value: bytes, blocker: Blocker, base: str) -> bool:
@@ -62,3 +86,24 @@ def held_speculation_rules(value: bytes, blocker: Blocker, base: str) -> bytes |
         if blocker.url(url, base=base) is None:
             kept.append(member.group(1) + member.group(2))
     return b", ".join(kept) if kept else None
+
+
+def held_report_uris(value: bytes, blocker: Blocker, base: str) -> bytes | None:
+    """A CSP header `value` whose report-uri directives name no refused tracker (a directive
+    left with no target is dropped whole: the browser then posts no report); unchanged, byte
+    for byte, when none does; None when nothing is left of it."""
+
+    def kept(found: re.Match[bytes]) -> bytes:
+        targets = [t for t in _CSP_SPACE.split(found.group(1)) if t]
+        allowed = [t for t in targets if blocker.url(t.decode("latin-1"), base=base) is None]
+        if len(allowed) == len(targets):
+            return found.group(0)
+        return b"report-uri " + b" ".join(allowed) if allowed else b""
+
+    if b"report-uri" not in value.lower():
+        return value
+    held = _REPORT_URI.sub(kept, value)
+    if held == value:
+        return value
+    held = held.strip(b"\t\n\f\r ")  # a header value neither starts nor ends with space
+    return held if held.strip(b"\t\n\f\r ;,") else None

@@ -13,7 +13,7 @@ from ._types import Headers, Message, Scope, Send
 from .consent import Consent
 from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
 from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
-from .http import Decoder, Encoder, lower_names
+from .http import Decoder, Encoder, header, lower_names
 from .page_gate import PageGate
 from .response_headers import FIREWALLED, held_cookies, held_loads, locked_headers, page_headers
 from .rules import Match
@@ -69,7 +69,7 @@ class Responder:
             if key in FIREWALLED or not key.islower():  # one pass for what is rare
                 headers = lower_names(sent)
                 if any(key in FIREWALLED for key, _ in headers):
-                    headers = self._firewall(headers)
+                    headers = self._firewall(headers, message["status"])
                 break
         if headers is not sent:
             message = {**message, "headers": headers}
@@ -85,9 +85,11 @@ class Responder:
         self._held = message
         return message
 
-    def _firewall(self, headers: Headers) -> Headers:
+    def _firewall(self, headers: Headers, status: int) -> Headers:
         """Set-Cookie of refused categories dropped from any response; on pages the gate
-        rewrites, Link, Refresh and Speculation-Rules to refused trackers too."""
+        rewrites, Link, Refresh, Speculation-Rules and CSP report-uri to refused trackers too,
+        and a redirect to one that is no top-level navigation (`Sec-Fetch-Dest`: a browser
+        that sends none may be loading anything)."""
         refused = self._consent.held
         if not refused:
             return headers
@@ -95,7 +97,11 @@ class Responder:
         if self._rewrite:
             blocker = self._gate.rules.blocking(refused)
             assert blocker is not None
-            headers = held_loads(headers, blocker, page_of(self._scope))
+            follows = (
+                300 <= status < 400
+                and header(self._scope["headers"], b"sec-fetch-dest") != b"document"
+            )
+            headers = held_loads(headers, blocker, page_of(self._scope), follows=follows)
         return headers
 
     def _fail_closed(self, start: Message, consent: Consent, reason: str) -> Message:

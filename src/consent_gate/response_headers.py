@@ -8,14 +8,17 @@ from .consent import Consent
 from .cookies import CookieRules
 from .csp import Csp
 from .decision import PageDecision
-from .links import held_links, held_refresh, held_speculation_rules
+from .links import held_links, held_refresh, held_report_uris, held_speculation_rules
 from .refusal import Refusal
 from .rules import Blocker
 
 __all__ = ["FIREWALLED", "held_cookies", "held_loads", "locked_headers", "page_headers"]
 
 # The headers a refusal may have to filter on any response, HTML or not.
-FIREWALLED = frozenset({b"set-cookie", b"link", b"refresh", b"speculation-rules"})
+_APP_CSP = frozenset({b"content-security-policy", b"content-security-policy-report-only"})
+FIREWALLED = frozenset(
+    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *_APP_CSP}
+)
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 
 
@@ -29,13 +32,18 @@ def held_cookies(headers: Headers, refused: Refusal, rules: CookieRules) -> Head
     ]
 
 
-def held_loads(headers: Headers, blocker: Blocker, base: str) -> Headers:
+def held_loads(headers: Headers, blocker: Blocker, base: str, *, follows: bool = False) -> Headers:
     """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
-    nor a `Refresh` or speculation rules from one. `base`: the page's URL, for relative
-    targets."""
+    nor a `Refresh`, speculation rules or a CSP `report-uri` to one. `base`: the page's URL,
+    for relative targets. `follows`: the response is a redirect the browser follows by itself
+    (for an image, a script, a frame: not a visitor's own navigation), whose `Location` on a
+    refused tracker is dropped too (a first-party `<img src="/px">` redirected to a pixel)."""
     out: Headers = []
     for key, value in headers:
-        if key == b"link":
+        if key == b"location":
+            if follows and blocker.url(value.decode("latin-1"), base=base) is not None:
+                continue
+        elif key == b"link":
             kept = held_links(value, blocker, base)
             if kept is None:
                 continue
@@ -47,6 +55,11 @@ def held_loads(headers: Headers, blocker: Blocker, base: str) -> Headers:
             if rules is None:
                 continue
             value = rules
+        elif key in _APP_CSP:
+            policy = held_report_uris(value, blocker, base)
+            if policy is None:
+                continue
+            value = policy
         out.append((key, value))
     return out
 

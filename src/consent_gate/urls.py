@@ -18,8 +18,11 @@ from ada_url import URL
 __all__ = ["DOCUMENT", "Target", "absolute", "page_url", "refresh_url", "target"]
 
 # A refresh (`<meta http-equiv=refresh content>`, the `Refresh` header): a delay, ";" or ",",
-# then the URL, perhaps after "url=" and a quote.
-_REFRESH = re.compile(r"[\s\d.]*[;,]?\s*(?:url\s*=\s*)?[\"']?([^\"']*)", re.IGNORECASE)
+# then the URL, perhaps after "url=". A quote that opens it ends it; any other quote is part of
+# it (`url=//x'@tracker/` goes to the tracker, as HTML's "shared declarative refresh steps" say).
+_REFRESH = re.compile(
+    r"[\s\d.]*[;,]?\s*(?:url\s*=\s*)?(?:([\"'])(.*?)(?:\1|\Z)|(.*))", re.I | re.S | re.A
+)
 
 # The base of a page whose own address is unknown (the command line's `rewrite`).
 DOCUMENT = "http://document.invalid/"
@@ -74,4 +77,7 @@ def page_url(scheme: str, host: str, path: str) -> str:
 def refresh_url(value: str) -> str | None:
     """The URL a refresh (`5; url=...`) goes to; None when it reloads the page itself."""
     found = _REFRESH.match(value)
-    return found.group(1) if found and found.group(1) else None
+    if found is None:
+        return None
+    url: str = found.group(2) if found.group(1) else found.group(3)
+    return url or None

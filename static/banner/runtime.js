@@ -3,8 +3,8 @@
  * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
- * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
+ * start later: elements created or inserted by script, URL setters and setAttribute, nodes
+ * adopted or imported, Attr nodes and their values, HTML parsed from strings (execCommand too), document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
  * SVG href.baseVal, WebSocket, EventSource and workers. A
  * held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
@@ -312,9 +312,13 @@
   const ATTRS = {
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
-    track: ["src"], input: ["src"],
+    track: ["src"], input: ["src"], body: ["background"], a: ["ping"], area: ["ping"],
   };
-  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href"]);
+  ATTRS.iframe.push("srcdoc"); // a document: held whole when an element in it is
+  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
+    "ping", "srcdoc"]);
+  // Attributes whose property reads back the text as set, not a resolved URL.
+  const RAW = new Set(["srcset", "imagesrcset", "ping", "srcdoc", "background"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
@@ -333,15 +337,19 @@
     return ns === SVG && SVG_LOADERS.has(el.localName) ? ["href", "xlink:href"] : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
-  const urlsIn = (attr, value) => (attr.endsWith("srcset")
-    ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean) : [value]);
+  const urlsIn = (attr, value) => {
+    if (attr.endsWith("srcset")) return String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean);
+    return attr === "ping" ? String(value).trim().split(/\s+/) : [value];
+  };
 
   /**
    * @param {Element} el
    * @param {string} attr
    * @param {unknown} value
+   * @returns {string} the category it is held for, "" if none
    */
   function heldAttr(el, attr, value) {
+    if (attr === "srcdoc") return heldIn(value);
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
       if (category) return category;
@@ -428,7 +436,8 @@
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
-    ["HTMLLinkElement", "imageSrcset", "imagesrcset"]];
+    ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLBodyElement", "background"],
+    ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"], ["HTMLIFrameElement", "srcdoc"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
@@ -440,7 +449,7 @@
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
           if (!entry) return apply(native, self, args);
-          return attr.endsWith("srcset") ? entry.value : absolute(entry.value);
+          return RAW.has(attr) ? entry.value : absolute(entry.value);
         }),
         set: proxy(set, (native, self, args) => {
           let taken = false;
@@ -531,6 +540,26 @@
     return apply(native, el, args);
   });
 
+  // The first category an element of `markup` (a srcdoc) would load from, "" if none: the
+  // frame's document is not gated at run time, so the whole attribute is held instead.
+  /**
+   * @param {unknown} markup
+   * @returns {string}
+   */
+  function heldIn(markup) {
+    if (typeof markup !== "string" || !mentions(markup)) return "";
+    const template = apply(createElement, doc, ["template"]);
+    apply(html.set, template, [markup]);
+    for (const el of apply(fragmentQuery, apply(templateContent, template, []), [SELECTOR])) {
+      for (const attr of attrsOf(el) || []) {
+        const value = apply(getAttr, el, [attr]);
+        const category = /** @type {string} */ (value === null ? "" : heldAttr(el, attr, value));
+        if (category) return category;
+      }
+    }
+    return "";
+  }
+
   /* ---- elements: insertion of nodes whose attributes were set natively ---------------- */
 
   // Holds what a node (and its descendants) would load once inserted: nodes from a template,
@@ -574,6 +603,31 @@
   }
   guard(Element.prototype, "insertAdjacentElement", inserting(1));
   guard(Range.prototype, "insertNode", inserting(0));
+
+  // Loads that start with no insertion: an <img> a document adopts or imports (a DOMParser's,
+  // a template's) starts fetching at once, and so does one whose URL attribute arrives as an
+  // Attr node or through its value. Held right after the native call, before the fetch (which
+  // waits for a microtask) reads the attribute.
+  /** @type {(check: (self: any, args: any[], result: any) => void) => Handler} */
+  const after = (check) => (native, self, args) => {
+    const result = apply(native, self, args);
+    try { if (holding()) check(self, args, result); } catch (error) { /* left as it came */ }
+    return result;
+  };
+  /** @param {Attr | null | undefined} attr */
+  const owner = (attr) => { if (attr && attr.ownerElement) neutralise(attr.ownerElement); };
+  for (const key of ["importNode", "adoptNode"]) method(Document.prototype, key, after((_, __, node) => scan(node)));
+  for (const key of ["setAttributeNode", "setAttributeNodeNS"]) method(Element.prototype, key, after((el) => neutralise(el)));
+  for (const key of ["setNamedItem", "setNamedItemNS"]) method(window.NamedNodeMap && NamedNodeMap.prototype, key, after((_, args) => owner(args[0])));
+  /** @type {[object | undefined, string][]} */
+  const attrValues = [[window.Attr && Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  for (const [proto, key] of attrValues) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(/** @type {object} */ (proto), key));
+      const set = /** @type {NativeFunction} */ (descriptor.set);
+      define(/** @type {object} */ (proto), key, { ...descriptor, set: proxy(set, after((self) => { if (self.nodeType === 2) owner(self); })) });
+    });
+  }
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
@@ -636,6 +690,9 @@
   method(Element.prototype, "setHTMLUnsafe", strings(0, false));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
   method(Range.prototype, "createContextualFragment", strings(0, true));
+  const insertHTML = strings(2, false);
+  method(Document.prototype, "execCommand", (native, self, args) => (lower(args[0]) === "inserthtml"
+    ? insertHTML(native, self, args) : apply(native, self, args)));
 
   /* ---- scripts released after the page loaded ---------------------------------------- */
 

@@ -8,6 +8,7 @@ inline loader runs, and its pixel never loads.
 
 from __future__ import annotations
 
+import gzip
 from typing import TYPE_CHECKING
 
 import pytest
@@ -88,4 +89,32 @@ def test_a_header_charset_browsers_do_not_know_leaves_the_meta_in_charge(
     visitor.page.wait_for_timeout(500)
 
     assert visitor.page.evaluate("() => document.characterSet") == "ISO-2022-JP"
+    assert served == []
+
+
+@pytest.mark.browser
+def test_a_page_gzipped_twice_in_two_header_lines_runs_no_tracker(
+    live: LiveServer, visit: VisitorFactory
+) -> None:
+    """Two `Content-Encoding: gzip` lines: Chromium undoes both. The gate read the first line
+    only, undid one layer, found no markup in the gzip bytes left and passed them on with a
+    report-only policy: the page's pixel loaded. Read together ("gzip, gzip"), the coding is
+    one the gate does not undo, and the page goes out locked."""
+
+    async def home(request: Request) -> Response:
+        body = gzip.compress(gzip.compress(PAGE.lstrip("\ufeff").encode()))
+        response = Response(body, media_type="text/html")
+        response.raw_headers += [(b"content-encoding", b"gzip"), (b"content-encoding", b"gzip")]
+        return response
+
+    app = Starlette(routes=[Route("/", home)])
+    base_url = live(ConsentGate(app, secret_key="fail-closed-secret", policy=Policy.default()))
+    visitor = visit(base_url)
+    served = visitor.served()
+
+    visitor.page.goto("/")
+    visitor.page.wait_for_timeout(500)
+
+    assert visitor.page.text_content("#title") == "Wide page"  # Chromium did undo both layers
+    assert visitor.page.evaluate("() => window.__inline") is None
     assert served == []

@@ -2,7 +2,8 @@
 
 Each page of the bypass corpus named here made Chromium request its tracker before consent
 (tests/browser/test_bypass.py proves that, and that the gate now stops it): SVG `<style>` text,
-SVG presentation attributes and style attributes, SVG animation of an href, `<feImage>`, the
+SVG presentation attributes and style attributes, SVG animation of an href or of a
+presentation attribute (`<set attributeName=filter to="url(...)">`), `<feImage>`, the
 background of table parts, HTML's `<image>`, a CSS string continued over a line, CSS strings
 that hold "/*" and "*/" (read as a comment around the tracker by a reader that skips comments
 without knowing strings), a `<frame>` in the text of a `<style>` that a frameset
@@ -37,6 +38,7 @@ TRICKS = {
     "css-escaped-newline": 1,
     "svg-feimage-href": 1,
     "svg-animate-href": 2,
+    "svg-animate-css-url": 4,
     "svg-presentation-url": 5,
     "svg-style-attribute": 1,
     "css-comment-in-string": 1,

@@ -85,7 +85,19 @@ _MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
 
 _STYLE_ATTRS = PRESENTATION | {b"style"}
 
+# SVG animation gives the attribute it names these values: of a presentation attribute
+# (`<set attributeName="filter" to="url(...)">`), CSS that Chromium loads from.
+_ANIMATIONS = frozenset({b"set", b"animate"})
+_ANIMATED = frozenset({b"to", b"from", b"by", b"values"})
+
 _FRAME = re.compile(rb"<frame[\t\n\f\r />]")
+
+
+def _refreshes(equiv: bytes) -> bool:
+    """Whether a `<meta http-equiv>` is a refresh, its character references undone as the
+    browser undoes them (`http-equiv="re&#102;resh"` refreshes too)."""
+    text = unescape(attribute_text(equiv)) if b"&" in equiv else equiv.decode("latin-1")
+    return text.strip(" \t\n\f\r").lower() == "refresh"
 
 
 class HtmlRewriter:
@@ -605,7 +617,7 @@ class HtmlRewriter:
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
             return Match(category) if self._blocker.refusal.holds(category) else None
-        if tag.name == b"meta" and (tag.value(b"http-equiv") or b"").strip().lower() != b"refresh":
+        if tag.name == b"meta" and not _refreshes(tag.value(b"http-equiv") or b""):
             return None
         url_attrs = URL_ATTRS.get(tag.name, ())
         script = tag.name == b"script"
@@ -626,9 +638,11 @@ class HtmlRewriter:
 
     def _style(self, tag: Tag) -> Match | None:
         """The refused service a style attribute (`background: url(...)`) or an SVG
-        presentation attribute (`fill="url(...)"`) loads from."""
+        presentation attribute (`fill="url(...)"`, or an animation's value for one) loads from."""
+        animation = tag.name in _ANIMATIONS
         for name, value in tag.attrs:
-            if name in _STYLE_ATTRS and (match := self._css(value)):
+            styled = name in _STYLE_ATTRS or (animation and name in _ANIMATED)
+            if styled and (match := self._css(value)):
                 return match
         return None
 

@@ -12,7 +12,7 @@ from urllib.parse import unquote_to_bytes
 from ..urls import refresh_url
 from .grammar import ATTR, LOADING_TYPES
 
-__all__ = ["Tag", "attribute_text", "attribute_urls"]
+__all__ = ["Tag", "attribute_text", "attribute_urls", "srcset_urls"]
 
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
@@ -114,13 +114,18 @@ def attribute_urls(attr_name: bytes, value: bytes) -> list[str]:
     if "&" in text:
         text = unescape(text)
     if attr_name.endswith(b"srcset"):
-        return _SRCSET_URL.findall(text)
+        return srcset_urls(text)
     if attr_name == b"values":  # SVG animation: a ";"-separated list
         return text.split(";")
     if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
         url = refresh_url(text)
         return [url] if url else []
     return [text]
+
+
+def srcset_urls(text: str) -> list[str]:
+    """The URLs of a srcset (`a.png 1x, b.png 2x`), each image candidate's first word."""
+    return _SRCSET_URL.findall(text)
 
 
 def attribute_text(value: bytes) -> str:
