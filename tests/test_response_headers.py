@@ -3,11 +3,12 @@ the inputs untouched."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 
-from asgi_client import http_scope, make_gate, respond
+from asgi_client import exchange, http_scope, make_gate, respond
 from consent_gate import ConsentGate
 from consent_gate._types import Headers
 from consent_gate.decision import PageDecision, classify, decide
@@ -198,3 +199,55 @@ def test_a_redirect_to_a_refused_tracker_loses_its_location_unless_navigated(
     assert held_loads([pixel], blocker, base, follows=True) == []
     assert held_loads([own], blocker, base, follows=True) == [own]
     assert held_loads([pixel], blocker, base) == [pixel]  # a navigation: the visitor's own
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "held"),
+    [
+        (b"reporting-endpoints", b'default="https://www.google-analytics.com/r"', True),
+        (b"reporting-endpoints", b'csp="/csp", default="https://www.facebook.com/tr"', True),
+        (b"reporting-endpoints", b'default="https://reports.shop.example/r"', False),
+        (b"reporting-endpoints", b'default="/reports"', False),
+        (
+            b"report-to",
+            b'{"group":"net","max_age":86400,'
+            b'"endpoints":[{"url":"https://www.google-analytics.com/nel"}]}',
+            True,
+        ),
+        (  # a JSON escape spelling the host's dots
+            b"report-to",
+            b'{"group":"net","max_age":1,'
+            b'"endpoints":[{"url":"https://www\\u002efacebook\\u002ecom/tr"}]}',
+            True,
+        ),
+        (
+            b"report-to",
+            b'{"group":"net","max_age":1,"endpoints":[{"url":"https://shop.example/nel"}]}',
+            False,
+        ),
+    ],
+)
+def test_a_reporting_endpoint_on_a_refused_tracker_is_dropped(
+    gate: ConsentGate, name: bytes, value: bytes, held: bool
+) -> None:
+    """Reports (CSP violations, deprecations, network errors with NEL) are POSTed to the
+    endpoints these headers name, the page's address in each: a beacon with no script. Not
+    seen in a test browser (Chromium sends them in batches, a minute later), so held on
+    principle, like a CSP report-uri."""
+    blocker = gate.page.rules.blocking(gate.codec.undecided.held)
+    assert blocker is not None
+    headers = [*HTML, (name, value), (b"nel", b'{"report_to":"net","max_age":86400}')]
+    out = held_loads(headers, blocker, "https://shop.example/")
+    assert ((name, value) not in out) == held
+    assert out[-1][0] == b"nel"
+
+
+def test_a_reporting_endpoint_is_held_on_a_response_that_is_not_html() -> None:
+    app = respond(
+        b"{}",
+        content_type=b"application/json",
+        headers=[(b"Reporting-Endpoints", b'default="https://www.facebook.com/tr"')],
+    )
+    sent = asyncio.run(exchange(make_gate(app), "GET", "/api"))
+    assert sent.values(b"reporting-endpoints") == []
+    assert sent.body == b"{}"

@@ -33,6 +33,10 @@ _STRING_ESCAPE = re.compile(rb'\\(["\\])')
 # (which ends the directive, or the policy).
 _REPORT_URI = re.compile(rb"(?<![^\t\n\f\r ;,])report-uri(?=[\t\n\f\r ;,]|$)([^;,]*)", re.I)
 _CSP_SPACE = re.compile(rb"[\t\n\f\r ]+")
+# A string of a Structured Field dictionary (Reporting-Endpoints) or of JSON (Report-To).
+_QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.S)
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|(.))", re.S)
+_JSON_CHARACTERS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def held_links(value: bytes, blocker: Blocker, base: str) -> bytes | None:
@@ -107,3 +111,21 @@ def held_report_uris(value: bytes, blocker: Blocker, base: str) -> bytes | None:
         return value
     held = held.strip(b"\t\n\f\r ")  # a header value neither starts nor ends with space
     return held if held.strip(b"\t\n\f\r ;,") else None
+
+
+def held_reporting(value: bytes, blocker: Blocker, base: str) -> bool:
+    """Whether a `Reporting-Endpoints` or `Report-To` value names a refused tracker: the
+    browser would POST its reports there (the page's address in each), consent or not. Every
+    string in it is read as a URL, escapes undone; a header that names one is dropped whole
+    (`NEL` and a CSP's `report-to` then name a group that does not exist)."""
+    for found in _QUOTED.finditer(value):
+        text = _JSON_ESCAPE.sub(_json_character, found.group(1).decode("latin-1"))
+        if blocker.url(text, base=base) is not None:
+            return True
+    return False
+
+
+def _json_character(found: re.Match[str]) -> str:
+    if found.group(1):
+        return chr(int(found.group(1), 16))
+    return _JSON_CHARACTERS.get(found.group(2), found.group(2))

@@ -8,7 +8,13 @@ from .consent import Consent
 from .cookies import CookieRules
 from .csp import Csp
 from .decision import PageDecision
-from .links import held_links, held_refresh, held_report_uris, held_speculation_rules
+from .links import (
+    held_links,
+    held_refresh,
+    held_report_uris,
+    held_reporting,
+    held_speculation_rules,
+)
 from .refusal import Refusal
 from .rules import Blocker
 
@@ -16,8 +22,9 @@ __all__ = ["FIREWALLED", "held_cookies", "held_loads", "locked_headers", "page_h
 
 # The headers a refusal may have to filter on any response, HTML or not.
 _APP_CSP = frozenset({b"content-security-policy", b"content-security-policy-report-only"})
+_REPORTING = frozenset({b"reporting-endpoints", b"report-to"})
 FIREWALLED = frozenset(
-    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *_APP_CSP}
+    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *_APP_CSP, *_REPORTING}
 )
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 
@@ -34,10 +41,11 @@ def held_cookies(headers: Headers, refused: Refusal, rules: CookieRules) -> Head
 
 def held_loads(headers: Headers, blocker: Blocker, base: str, *, follows: bool = False) -> Headers:
     """The headers without `Link` preloads, prefetches and preconnects to refused trackers,
-    nor a `Refresh`, speculation rules or a CSP `report-uri` to one. `base`: the page's URL,
-    for relative targets. `follows`: the response is a redirect the browser follows by itself
-    (for an image, a script, a frame: not a visitor's own navigation), whose `Location` on a
-    refused tracker is dropped too (a first-party `<img src="/px">` redirected to a pixel)."""
+    nor a `Refresh`, speculation rules, a CSP `report-uri` or a reporting endpoint on one.
+    `base`: the page's URL, for relative targets. `follows`: the response is a redirect the
+    browser follows by itself (for an image, a script, a frame: not a visitor's own
+    navigation), whose `Location` on a refused tracker is dropped too (a first-party
+    `<img src="/px">` redirected to a pixel)."""
     out: Headers = []
     for key, value in headers:
         if key == b"location":
@@ -48,7 +56,9 @@ def held_loads(headers: Headers, blocker: Blocker, base: str, *, follows: bool =
             if kept is None:
                 continue
             value = kept
-        elif key == b"refresh" and held_refresh(value, blocker, base):
+        elif (key == b"refresh" and held_refresh(value, blocker, base)) or (
+            key in _REPORTING and held_reporting(value, blocker, base)
+        ):
             continue
         elif key == b"speculation-rules":
             rules = held_speculation_rules(value, blocker, base)
