@@ -106,8 +106,19 @@ def tokens(html: bytes) -> list[tuple[Any, ...]]:
     return list(parser.seen)
 
 
-def undone(token: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A neutralised or stamped start tag as it was sent."""
+# In a CDATA section's text (which the preload scanner reads as markup): what neutralising a
+# tag adds, a renamed attribute's prefix, and the "<" of a tag left open over the section's end.
+_HELD_IN_TEXT = re.compile(
+    r' type="text/plain"(?= data-cg-category=)| data-cg-(?:category|service)="[^"]*"'
+    r'| srcdoc="PLACEHOLDER"|(?<=[\s/])data-cg-(?=[a-z:-]+=)'
+)
+
+
+def undone(token: tuple[Any, ...], cdata: bool = False) -> tuple[Any, ...]:
+    """A neutralised or stamped start tag as it was sent; with `cdata` (the page has CDATA
+    sections, whose text the scanner reads as markup), text as it was."""
+    if token[0] == "text" and cdata:
+        return ("text", _HELD_IN_TEXT.sub("", token[1]).replace("&lt;", "<"))
     if token[0] != "start":
         return token
     name, attrs = token[1], dict(token[2])
@@ -148,7 +159,13 @@ def check(html: bytes, blocker: Blocker, cuts: list[int], nonce: bool = False) -
     out = rewrite(html, blocker, cuts, nonce)
     seen = tokens(out)
     assert leaks(seen, blocker) == [], out
-    assert [undone(t) for t in seen] == tokens(html), out
+    cdata = b"<![CDATA[" in html
+    assert [undone(t, cdata) for t in seen] == tokens(html), out
+    # Chromium's preload scanner, which does not follow foreign content, reads a CDATA
+    # section as a bogus comment up to its first ">": what it then reads must not load either.
+    if cdata:
+        scanned = out.replace(b"<svg", b"<div").replace(b"<math", b"<div")
+        assert leaks(tokens(scanned), blocker) == [], out
 
 
 _PIECES = [
@@ -372,12 +389,7 @@ def test_an_end_tag_closing_an_html_ancestor_of_foreign_content() -> None:
     check(b"<foreignObject><svg></foreignObject><style><img src=//tracker.test/p>", HOST_ONLY, [])
 
 
-@_KNOWN_GAP
 def test_an_end_tag_that_closes_nothing_in_foreign_content() -> None:
+    """The parser reads the section as text, the preload scanner the pixel in it: held, in
+    the text (this was over-holding once; the scanner makes it needed)."""
     check(b"<svg></span><![CDATA[x><img src=//tracker.test/p>]]>", HOST_ONLY, [])
-
-
-def test_an_end_tag_that_closes_nothing_still_holds_no_less() -> None:
-    """The known gap above errs one way only: towards holding."""
-    html = b"<svg></span><![CDATA[x><img src=//tracker.test/p>]]>"
-    assert leaks(tokens(rewrite(html, HOST_ONLY, [], False)), HOST_ONLY) == []

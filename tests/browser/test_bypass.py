@@ -28,9 +28,6 @@ LEAKS_TODAY: dict[str, str] = {
     "font-face-constructor": "runtime.js does not wrap the FontFace constructor (its source is "
     "fixed there, so holding needs a stand-in face released by a new one), and font-src is not "
     "in the gate's CSP",
-    "svg-cdata-preload-scanner": "the rewriter reads a CDATA section in foreign content as "
-    "text, as the parser does, but Chromium's preload scanner reads '<![CDATA[x>' as a bogus "
-    "comment and fetches the <img> after it: a section's text needs the scanner's reading too",
 }
 """Cases whose tracker request still goes out before consent, and why."""
 

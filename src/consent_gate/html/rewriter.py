@@ -92,6 +92,9 @@ _ANIMATED = frozenset({b"to", b"from", b"by", b"values"})
 
 _FRAME = re.compile(rb"<frame[\t\n\f\r />]")
 
+# What starts markup in text the preload scanner reads as HTML (a lower-cased buffer).
+_TAG_OPEN = re.compile(rb"<[a-z!/?]")
+
 
 def _refreshes(equiv: bytes) -> bool:
     """Whether a `<meta http-equiv>` is a refresh, its character references undone as the
@@ -138,6 +141,8 @@ class HtmlRewriter:
         # A <frameset> was seen: inside one a browser ignores <style>, <script> and the other
         # raw-text elements, so the <frame>s in their text load (see `_raw_text`).
         self._frameset = False
+        # In a CDATA section too long to read as markup too: no "<" in it starts anything.
+        self._escape = False
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -216,7 +221,7 @@ class HtmlRewriter:
             if size - pos < 9 and not final:
                 return pos, False
             if size - pos >= 9:  # a CDATA section (case matters), text up to "]]>"
-                return self._enter_raw(buf, pos, pos + 9, CDATA_END, out)
+                return self._cdata(buf, low, pos, out, final)
         if second == b"!":
             if not low.startswith(b"<!--", pos):
                 return self._enter_raw(buf, pos, pos + 2, BOGUS_END, out)
@@ -276,6 +281,50 @@ class HtmlRewriter:
         self._consume_end = True
         return start, True
 
+    def _cdata(
+        self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
+    ) -> tuple[int, bool]:
+        """A CDATA section in foreign content: text to the parser, up to "]]>". Chromium's
+        preload scanner, which does not follow foreign content, reads "<![CDATA[" as a bogus
+        comment up to the first ">" and the rest as markup, and fetches what that loads: so
+        the rest is also rewritten as markup, its tags held in the text (all the parser sees of
+        them), the section waiting whole (up to MAX_INLINE_SCRIPT) until its end is here."""
+        start = pos + 9
+        ends = CDATA_END[1 if self._noscript else 0]
+        found = ends.search(low, start)
+        if found is None and not final:
+            if len(buf) - start < MAX_INLINE_SCRIPT:
+                return pos, False
+            # Too long to wait for: read as text on, no "<" in it starting anything.
+            keep = len(buf) - _TAIL
+            out.append(buf[pos:start] + buf[start:keep].replace(b"<", b"&lt;"))
+            self._mode, self._end_re, self._consume_end = _RAW, ends, True
+            self._escape = True
+            return keep, True
+        stop = found.start() if found else len(buf)
+        # "]]>" is the section's; a "</noscript" (the other reading of <noscript>) is not.
+        end = found.end() if found and low[stop : stop + 2] != b"</" else stop
+        first = low.find(b">", start, stop)
+        if first == -1 or _TAG_OPEN.search(low, first + 1, stop) is None:
+            out.append(buf[pos:end])  # nothing the scanner reads differently
+            return end, True
+        out.append(buf[pos : first + 1])
+        rest = buf[first + 1 : end]  # with "]]>": a tag left open reads on to its ">"
+        if self._nesting >= _MAX_NESTING:
+            out.append(rest.replace(b"<", b"&lt;"))
+            return end, True
+        inner = HtmlRewriter(self._blocker, self._placeholder, url=self._base)
+        inner._nesting = self._nesting + 1
+        out.append(inner.feed(rest))
+        if found is None:
+            out.append(inner.close())  # the page ends in it
+        elif inner._buf[:1] == b"<":  # still open (a quoted value): it reads on past the end
+            out.append(b"&lt;" + inner._buf[1:])
+        else:
+            out.append(inner._buf)
+        self.first = self.first or inner.first
+        return end, True
+
     def _raw(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
     ) -> tuple[int, bool]:
@@ -289,7 +338,7 @@ class HtmlRewriter:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
             keep = self._raw_text(buf, low, pos, keep, out, final) if text else keep
             if not text:
-                out.append(buf[pos:keep])
+                out.append(self._escaped(buf[pos:keep]))
             return keep, False
         end = found.start()
         if self._consume_end and low[end : end + 2] != b"</":
@@ -297,9 +346,13 @@ class HtmlRewriter:
         if text:
             self._raw_text(buf, low, pos, end, out, True)
         else:
-            out.append(buf[pos:end])
+            out.append(self._escaped(buf[pos:end]))
         self._mode = _DATA
+        self._escape = False
         return end, True
+
+    def _escaped(self, text: bytes) -> bytes:
+        return text.replace(b"<", b"&lt;") if self._escape else text
 
     def _raw_text(
         self, buf: bytes, low: bytes, start: int, stop: int, out: list[bytes], whole: bool
