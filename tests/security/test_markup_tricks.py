@@ -21,7 +21,7 @@ import pytest
 from bench import corpus
 
 from consent_gate.html import HtmlRewriter
-from consent_gate.html.rewriter import MAX_TAG
+from consent_gate.html.rewriter import MAX_INLINE_SCRIPT, MAX_TAG
 from consent_gate.policy import Policy
 from consent_gate.rules import Blocker, Classifier
 
@@ -186,3 +186,14 @@ def test_a_cdata_section_that_loads_nothing_is_untouched(section: bytes) -> None
     page = b"<svg><style>" + section + b"</style><script>" + section + b"</script></svg>"
     assert _rewrite(page, 0) == page
     assert _rewrite(page, 7) == page
+
+
+def test_a_cdata_section_too_long_to_wait_for_starts_nothing() -> None:
+    """Past MAX_INLINE_SCRIPT without its end, a section is not held back whole: its text goes
+    on as text to both readings, no "<" in it starting a tag."""
+    filler = b"x" * (2 * MAX_INLINE_SCRIPT)
+    page = b"<svg><![CDATA[x>" + filler + b'<img src="' + FB + b'">]]></svg><p>y</p>'
+    output = _rewrite(page, 16 * 1024)
+    assert b'&lt;img src="' in output
+    assert _loads_from(_scanned(output), "facebook.com") == []
+    assert output.endswith(b"]]></svg><p>y</p>")
