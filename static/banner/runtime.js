@@ -5,12 +5,12 @@
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
  * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
- * SVG href.baseVal, WebSocket, EventSource and workers. A
- * held load is queued and, when the gate answers a choice that allows its category, released in
+ * SVG href.baseVal, WebSocket, EventSource and workers, also when called from a same-origin
+ * frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
  * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
  * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
- * navigations, realms of same-origin frames and popups.
+ * navigations, and scripts that run inside a frame before a script of this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
@@ -272,11 +272,26 @@
 
   /* ---- patching ---------------------------------------------------------------------- */
 
-  const patch = (/** @type {() => void} */ install) => {
-    try { install(); } catch (error) { /* a frozen or missing property stays native */ }
+  const patch = (/** @type {() => void} */ change) => {
+    try { change(); } catch (error) { /* a frozen or missing property stays native */ }
   };
   /** @type {(target: NativeFunction, handler: Handler) => NativeFunction} */
   const proxy = (target, handler) => new Proxy(target, { apply: handler });
+
+  // Every patch, by where it sits ("" the window, "Document" a static, "Node.prototype"), so a
+  // same-origin frame's realm can be given the same wrappers (see adopt).
+  /** @type {[string, string, PropertyDescriptor][]} */
+  const installed = [];
+  /**
+   * @param {any} owner  the window, an interface or its prototype
+   * @param {string} key
+   * @param {PropertyDescriptor} descriptor
+   */
+  function install(owner, key, descriptor) {
+    define(owner, key, descriptor);
+    const path = owner === window ? "" : typeof owner === "function" ? owner.name : `${owner.constructor.name}.prototype`;
+    installed.push([path, key, descriptor]);
+  }
 
   /**
    * proto[key]() through `handler(native, receiver, args)`.
@@ -288,7 +303,7 @@
     patch(() => {
       const descriptor = describe(/** @type {object} */ (proto), key); // undefined throws: kept native
       if (!descriptor || typeof descriptor.value !== "function") return;
-      define(/** @type {object} */ (proto), key, { ...descriptor, value: proxy(descriptor.value, handler) });
+      install(proto, key, { ...descriptor, value: proxy(descriptor.value, handler) });
     });
   }
 
@@ -435,7 +450,7 @@
       const descriptor = describe(proto, property);
       if (!descriptor || !descriptor.set) return;
       const { get, set } = descriptor;
-      define(proto, property, {
+      install(proto, property, {
         ...descriptor,
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
@@ -458,7 +473,7 @@
   patch(() => {
     const descriptor = describe(window, "Audio");
     if (!descriptor || typeof descriptor.value !== "function") return;
-    define(window, "Audio", {
+    install(window, "Audio", {
       ...descriptor,
       value: new Proxy(descriptor.value, {
         construct(target, args, newTarget) {
@@ -481,7 +496,7 @@
       const proto = globals[name] && globals[name].prototype;
       const descriptor = describe(proto, "href");
       if (!descriptor || !descriptor.get) return;
-      define(proto, "href", {
+      install(proto, "href", {
         ...descriptor,
         get: proxy(descriptor.get, (native, self, args) => {
           const animated = apply(native, self, args);
@@ -495,7 +510,7 @@
     const proto = SVGAnimatedString.prototype;
     const descriptor = describe(proto, "baseVal");
     if (!descriptor || !descriptor.get || !descriptor.set) return;
-    define(proto, "baseVal", {
+    install(proto, "baseVal", {
       ...descriptor,
       get: proxy(descriptor.get, (native, self, args) => {
         const el = owners.get(self);
@@ -561,19 +576,25 @@
     }
   }
 
-  /** @type {(which: number | "all") => (self: unknown, args: any[]) => boolean} */
-  const inserting = (which) => (self, args) => {
-    for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
-    return false;
+  // The nodes at `which` are scanned before they go in; frames they bring are adopted after.
+  /** @type {(which: number | "all") => Handler} */
+  const inserting = (which) => (native, self, args) => {
+    if (!holding()) return apply(native, self, args);
+    try {
+      for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
+    } catch (error) { /* inserted as it came */ }
+    const result = apply(native, self, args);
+    adoptFrames(window);
+    return result;
   };
-  for (const key of ["appendChild", "insertBefore", "replaceChild"]) guard(Node.prototype, key, inserting(0));
+  for (const key of ["appendChild", "insertBefore", "replaceChild"]) method(Node.prototype, key, inserting(0));
   for (const proto of [Element.prototype, Document.prototype, DocumentFragment.prototype, CharacterData.prototype]) {
     for (const key of ["append", "prepend", "before", "after", "replaceWith", "replaceChildren"]) {
-      if (Object.prototype.hasOwnProperty.call(proto, key)) guard(proto, key, inserting("all"));
+      if (Object.prototype.hasOwnProperty.call(proto, key)) method(proto, key, inserting("all"));
     }
   }
-  guard(Element.prototype, "insertAdjacentElement", inserting(1));
-  guard(Range.prototype, "insertNode", inserting(0));
+  method(Element.prototype, "insertAdjacentElement", inserting(1));
+  method(Range.prototype, "insertNode", inserting(0));
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
@@ -621,7 +642,9 @@
         }
       }
     } catch (error) { /* passed on as it came */ }
-    return apply(native, self, args);
+    const result = apply(native, self, args);
+    if (holding()) adoptFrames(window);
+    return result;
   };
   /** @type {[object, string][]} */
   const setters = [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
@@ -629,7 +652,7 @@
   for (const [proto, key] of setters) {
     patch(() => { // a missing prototype or setter throws: kept native
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key));
-      define(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
+      install(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
     });
   }
   method(Element.prototype, "insertAdjacentHTML", strings(1, false));
@@ -673,7 +696,11 @@
     method(Document.prototype, key, (native, self, args) => {
       try {
         if (self === doc && writeAfter(args.join("") + end)) return undefined;
-        if (holding() && args.length) return apply(native, self, [rewrite(args.join(""), true)]);
+        if (holding() && args.length) {
+          const result = apply(native, self, [rewrite(args.join(""), true)]);
+          adoptFrames(window);
+          return result;
+        }
       } catch (error) { /* written as it came */ }
       return apply(native, self, args);
     });
@@ -775,7 +802,7 @@
 
   patch(() => {
     const descriptor = /** @type {PropertyDescriptor} */ (describe(window, "fetch")); // else kept native
-    define(window, "fetch", {
+    install(window, "fetch", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
         const category = heldBy(args[0], true);
@@ -821,7 +848,7 @@
     const descriptor = describe(window, "fetchLater");
     if (!descriptor || typeof descriptor.value !== "function") return;
     const resultProto = globals.FetchLaterResult ? globals.FetchLaterResult.prototype : Object.prototype;
-    define(window, "fetchLater", {
+    install(window, "fetchLater", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
         const category = heldBy(args[0], true);
@@ -853,7 +880,7 @@
     patch(() => {
       const descriptor = describe(window, name);
       if (!descriptor || typeof descriptor.value !== "function") return;
-      define(window, name, {
+      install(window, name, {
         ...descriptor,
         value: new Proxy(descriptor.value, {
           construct(target, args, newTarget) {
@@ -868,6 +895,58 @@
       });
     });
   }
+
+  /* ---- same-origin frames: their realms get the same wrappers ------------------------- */
+
+  // A same-origin frame (about:blank, srcdoc) has natives of its own that a script can take
+  // (frame.contentWindow.fetch, frames[0].Image, its Node.prototype.appendChild): each such
+  // realm gets this window's wrappers, holding in this window's queue, as soon as a script
+  // can reach it: on contentWindow/contentDocument reads, after insertions and HTML parsed
+  // from strings, from window.open, and for the markup's frames before the next script runs.
+  // A realm the gate runs in itself (a page of the site) keeps its own.
+  const ADOPTED = Symbol("consent-gate.adopted");
+  /** @param {any} win  a frame's window (a cross-origin one throws on the first read) */
+  function adopt(win) {
+    try {
+      if (!win || win === window || win[KEY] || describe(win.Node, ADOPTED)) return;
+      define(win.Node, ADOPTED, { value: true });
+      for (const [path, key, descriptor] of installed) {
+        try {
+          define(path ? path.split(".").reduce((owner, name) => owner[name], win) : win, key, descriptor);
+        } catch (error) { /* missing in that realm */ }
+      }
+      adoptFrames(win);
+    } catch (error) { /* cross-origin, or gone */ }
+  }
+  /** @param {any} win */
+  function adoptFrames(win) {
+    try {
+      for (let i = 0; i < win.length; i++) adopt(win[i]);
+    } catch (error) { /* cross-origin, or gone */ }
+  }
+  for (const name of ["HTMLIFrameElement", "HTMLFrameElement", "HTMLObjectElement"]) {
+    for (const key of ["contentWindow", "contentDocument"]) {
+      patch(() => {
+        const proto = globals[name] && globals[name].prototype;
+        const descriptor = describe(proto, key);
+        if (!descriptor || !descriptor.get) return;
+        install(proto, key, {
+          ...descriptor,
+          get: proxy(descriptor.get, (native, self, args) => {
+            const value = apply(native, self, args);
+            if (value && holding()) adopt(key === "contentWindow" ? value : value.defaultView);
+            return value;
+          }),
+        });
+      });
+    }
+  }
+  method(window, "open", (native, self, args) => {
+    const opened = apply(native, self, args);
+    if (holding()) adopt(opened);
+    return opened;
+  });
+  patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
 
   /* ---- stubs for tag APIs ------------------------------------------------------------- */
 

@@ -175,6 +175,33 @@ CORPUS_JS = """\
 })();
 """
 
+# The natives of a same-origin frame's realm, taken by the page's first-party script.
+REALMS = ["r1", "r2", "r3.gif", "r4", "r5.js", "r6", "r7"]
+REALMS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const frame = document.createElement("iframe");
+  document.body.appendChild(frame);
+  const realm = frame.contentWindow;
+  realm.fetch(T + "r1").catch(() => {});
+  frames.markup.fetch(T + "r2").catch(() => {});  // the markup's frame, by name
+  new realm.Image().src = T + "r3.gif";
+  const xhr = new XMLHttpRequest();
+  realm.XMLHttpRequest.prototype.open.call(xhr, "GET", T + "r4");
+  realm.XMLHttpRequest.prototype.send.call(xhr);
+  const script = document.createElement("script");
+  const src = realm.Object.getOwnPropertyDescriptor(realm.HTMLScriptElement.prototype, "src");
+  src.set.call(script, T + "r5.js");
+  realm.Node.prototype.appendChild.call(document.head, script);
+  frame.contentDocument.defaultView.navigator.sendBeacon(T + "r6");
+  const box = document.createElement("div");
+  document.body.append(box);
+  box.innerHTML = "<iframe></iframe>";
+  frames[frames.length - 1].fetch(T + "r7").catch(() => {});
+  window.__realmsRan = true;
+})();
+"""
+
 WRITER = """<script>
   (() => {
     const T = "https://rt." + "hotjar" + ".io/";
@@ -248,6 +275,13 @@ def _app() -> ConsentGate:
     async def corpus_js(request: Request) -> Response:
         return Response(CORPUS_JS, media_type="application/javascript")
 
+    async def realms(request: Request) -> Response:
+        body = '<iframe name="markup"></iframe><script src="/static/realms.js"></script>'
+        return HTMLResponse(_page("Realms", body=body))
+
+    async def realms_js(request: Request) -> Response:
+        return Response(REALMS_JS, media_type="application/javascript")
+
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -285,6 +319,8 @@ def _app() -> ConsentGate:
         Route("/corpus", corpus),
         Route("/static/corpus.js", corpus_js),
         Route("/api/ok", ok),
+        Route("/realms", realms),
+        Route("/static/realms.js", realms_js),
     ]
     return ConsentGate(Starlette(routes=routes), secret_key=SECRET, reports_token=TOKEN)
 
@@ -383,6 +419,21 @@ def test_reject_all_keeps_them_held(corpus_visitor: Visitor) -> None:
         "error",
         "rejected AbortError",
     ]
+
+
+def test_a_frames_realm_hands_out_wrapped_natives(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """Natives taken from a same-origin frame hold as this window's do, and are released."""
+    visitor = visit(live(app))
+    visitor.load("/realms")
+    visitor.page.wait_for_function("() => window.__realmsRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, REALMS)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == sorted(REALMS)
 
 
 def test_a_released_script_that_writes_keeps_the_page(
