@@ -4,7 +4,7 @@
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings, document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
+ * from strings (declarative shadow roots and srcdoc documents too), document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
  * SVG href.baseVal, WebSocket, EventSource and workers, also when called from a same-origin
  * frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when the gate answers a choice that allows its category, released in
  * the same page view in the order it was made, on the same element (handlers kept). Each patch
@@ -325,11 +325,11 @@
 
   /** @type {Record<string, string[]>} */
   const ATTRS = {
-    script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
+    script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src", "srcdoc"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
     track: ["src"], input: ["src"],
   };
-  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href"]);
+  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
@@ -357,6 +357,7 @@
    * @param {unknown} value
    */
   function heldAttr(el, attr, value) {
+    if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
       if (category) return category;
@@ -443,7 +444,7 @@
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
-    ["HTMLLinkElement", "imageSrcset", "imagesrcset"]];
+    ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLIFrameElement", "srcdoc"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
@@ -455,7 +456,7 @@
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
           if (!entry) return apply(native, self, args);
-          return attr.endsWith("srcset") ? entry.value : absolute(entry.value);
+          return attr.endsWith("srcset") || attr === "srcdoc" ? entry.value : absolute(entry.value);
         }),
         set: proxy(set, (native, self, args) => {
           let taken = false;
@@ -605,12 +606,27 @@
    * @param {unknown} markup
    * @param {boolean} runs
    */
-  function rewrite(markup, runs) {
-    if (typeof markup !== "string" || !mentions(markup)) return markup;
+  const rewrite = (markup, runs) => (typeof markup === "string" ? held(markup, runs)[0] : markup);
+
+  // The elements that load in `root`, and in the declarative shadow roots it declares
+  // (<template shadowrootmode>: setHTMLUnsafe and parseHTMLUnsafe attach them).
+  /** @type {(root: DocumentFragment) => Element[]} */
+  const loaders = (root) => [...apply(fragmentQuery, root, [SELECTOR]),
+    ...[...apply(fragmentQuery, root, ["template[shadowrootmode]"])]
+      .flatMap((inner) => loaders(apply(templateContent, inner, [])))];
+
+  // [the markup in held form, the first category held in it ("": none)].
+  /**
+   * @param {string} markup
+   * @param {boolean} runs
+   * @returns {[string, string]}
+   */
+  function held(markup, runs) {
+    if (!mentions(markup)) return [markup, ""];
     const template = apply(createElement, doc, ["template"]);
     apply(html.set, template, [markup]);
-    let changed = false;
-    for (const el of apply(fragmentQuery, apply(templateContent, template, []), [SELECTOR])) {
+    let first = "";
+    for (const el of loaders(apply(templateContent, template, []))) {
       if (isScript(el) && !runs) continue; // never runs, never loads
       const attrs = attrsOf(el) || [];
       const category = attrs.map((attr) => {
@@ -618,7 +634,7 @@
         return value === null ? "" : heldAttr(el, attr, value);
       }).find(Boolean);
       if (!category) continue;
-      changed = true;
+      first = first || category;
       for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
         const value = apply(getAttr, el, [attr]);
         if (value === null) continue;
@@ -628,7 +644,7 @@
       if (isScript(el)) apply(setAttr, el, ["type", "text/plain"]);
       apply(setAttr, el, ["data-cg-category", category]);
     }
-    return changed ? apply(html.get, template, []) : markup;
+    return first ? [apply(html.get, template, []), first] : [markup, ""];
   }
 
   /** @type {(index: number, runs: boolean) => Handler} */
@@ -658,6 +674,7 @@
   method(Element.prototype, "insertAdjacentHTML", strings(1, false));
   method(Element.prototype, "setHTMLUnsafe", strings(0, false));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
+  method(Document, "parseHTMLUnsafe", strings(0, false));
   method(Range.prototype, "createContextualFragment", strings(0, true));
 
   /* ---- scripts released after the page loaded ---------------------------------------- */

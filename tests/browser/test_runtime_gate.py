@@ -202,6 +202,37 @@ REALMS_JS = """\
 })();
 """
 
+# HTML that holds a tracker in a declarative shadow root or in a frame's srcdoc document.
+SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
+SRCDOCS = ["h3.gif", "h4.gif", "h5.gif"]  # released with their frame
+STRINGS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const c = (window.__contracts = {});
+  const shadowed = (name) => '<div><template shadowrootmode="open"><img src="' + T + name
+    + '"></template></div>';
+  const box = document.createElement("div");
+  document.body.append(box);
+  box.setHTMLUnsafe(shadowed("h1.gif"));
+  document.body.append(Document.parseHTMLUnsafe(shadowed("h2.gif")).body.firstChild);
+  const doc = (name) => '<img src="' + T + name + '">';
+  const h3 = document.createElement("iframe");
+  h3.srcdoc = doc("h3.gif");
+  c.srcdocReadsBack = h3.srcdoc === doc("h3.gif");
+  document.body.append(h3);
+  const h4 = document.createElement("iframe");
+  h4.setAttribute("srcdoc", doc("h4.gif"));
+  document.body.append(h4);
+  const holder = document.createElement("div");
+  document.body.append(holder);
+  holder.innerHTML = '<iframe srcdoc="' + doc("h5.gif").replace(/"/g, "&quot;") + '"></iframe>';
+  const plain = document.createElement("iframe");
+  plain.srcdoc = "<p>first-party</p>";
+  c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
+  window.__stringsRan = true;
+})();
+"""
+
 WRITER = """<script>
   (() => {
     const T = "https://rt." + "hotjar" + ".io/";
@@ -282,6 +313,12 @@ def _app() -> ConsentGate:
     async def realms_js(request: Request) -> Response:
         return Response(REALMS_JS, media_type="application/javascript")
 
+    async def strings(request: Request) -> Response:
+        return HTMLResponse(_page("Strings", body='<script src="/static/strings.js"></script>'))
+
+    async def strings_js(request: Request) -> Response:
+        return Response(STRINGS_JS, media_type="application/javascript")
+
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -320,6 +357,8 @@ def _app() -> ConsentGate:
         Route("/static/corpus.js", corpus_js),
         Route("/api/ok", ok),
         Route("/realms", realms),
+        Route("/strings", strings),
+        Route("/static/strings.js", strings_js),
         Route("/static/realms.js", realms_js),
     ]
     return ConsentGate(Starlette(routes=routes), secret_key=SECRET, reports_token=TOKEN)
@@ -434,6 +473,22 @@ def test_a_frames_realm_hands_out_wrapped_natives(
     visitor.banner.get_by_role("button", name="Accept all").click()
     _wait_for(visitor, REALMS)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == sorted(REALMS)
+
+
+def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/strings")
+    visitor.page.wait_for_function("() => window.__stringsRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, SRCDOCS)
+    visitor.page.wait_for_timeout(500)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == SRCDOCS  # each once
 
 
 def test_a_released_script_that_writes_keeps_the_page(
