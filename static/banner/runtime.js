@@ -3,12 +3,15 @@
  * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
- * start later: elements created or inserted by script, URL setters and setAttribute, HTML parsed
- * from strings (declarative shadow roots and srcdoc documents too), document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
- * SVG href.baseVal, WebSocket, EventSource and workers, also when called from a same-origin
- * frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when the gate answers a choice that allows its category, released in
- * the same page view in the order it was made, on the same element (handlers kept). Each patch
- * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
+ * start later: elements created or inserted by script, URL setters, setAttribute and Attr nodes,
+ * nodes imported or adopted, HTML parsed from strings (declarative shadow roots and srcdoc
+ * documents too), document.write, fetch, fetchLater, XHR, sendBeacon, link pings, worklet
+ * modules, new Audio(url), SVG href.baseVal, WebSocket, EventSource and workers, also when
+ * called from a same-origin frame's realm (about:blank, srcdoc frames and popups get these
+ * wrappers). A held load is queued and, when the gate answers a choice that allows its
+ * category, released in the same page view in the order it was made, on the same element
+ * (handlers kept). Each patch keeps the native's return values, exceptions, toString (Proxy) and
+ * sits in its own try/catch.
  * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
  * navigations, and scripts that run inside a frame before a script of this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
@@ -327,9 +330,9 @@
   const ATTRS = {
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src", "srcdoc"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
-    track: ["src"], input: ["src"],
+    track: ["src"], input: ["src"], a: ["ping"], area: ["ping"],
   };
-  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc"]);
+  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc", "ping"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
@@ -349,7 +352,9 @@
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
-    ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean) : [value]);
+    ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean)
+    : attr === "ping" ? String(value).split(/\s+/).filter(Boolean) : [value]);
+  const RAW = new Set(["srcset", "imagesrcset", "srcdoc", "ping"]); // properties that read back as set
 
   /**
    * @param {Element} el
@@ -444,7 +449,8 @@
     ["HTMLIFrameElement", "src"], ["HTMLFrameElement", "src"], ["HTMLEmbedElement", "src"],
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
-    ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLIFrameElement", "srcdoc"]];
+    ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLIFrameElement", "srcdoc"],
+    ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
@@ -456,7 +462,7 @@
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
           if (!entry) return apply(native, self, args);
-          return attr.endsWith("srcset") || attr === "srcdoc" ? entry.value : absolute(entry.value);
+          return RAW.has(attr) ? entry.value : absolute(entry.value);
         }),
         set: proxy(set, (native, self, args) => {
           let taken = false;
@@ -539,6 +545,53 @@
     const attr = /** @type {string} */ (lower(args[1]).split(":").pop());
     return NAMES.has(attr) && intercept(el, attr, args[2], () => apply(native, el, args));
   });
+  // An Attr node: its value written through the node (attr.value, nodeValue, textContent), or
+  // the node set as a whole (setAttributeNode, attributes.setNamedItem), held as setAttribute.
+  /** @type {(el: Element | null, node: Attr, set: () => void, value?: unknown) => boolean} */
+  const attrNode = (el, node, set, value = node.value) => {
+    const attr = lower(node.localName);
+    return Boolean(el) && NAMES.has(attr) && intercept(/** @type {Element} */ (el), attr, value, set);
+  };
+  const isAttr = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 2; // from any realm
+  /** @type {[object, string][]} */
+  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  for (const [proto, key] of values) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key)); // else kept native
+      install(proto, key, {
+        ...descriptor,
+        set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
+          let taken = false;
+          try {
+            taken = holding() && self.nodeType === 2
+              && attrNode(self.ownerElement, self, () => apply(native, self, args), args[0]);
+          } catch (error) { taken = false; }
+          return taken ? undefined : apply(native, self, args);
+        }),
+      });
+    });
+  }
+  for (const key of ["setAttributeNode", "setAttributeNodeNS"]) {
+    guard(Element.prototype, key, (el, args, native) => isAttr(args[0])
+      && attrNode(el, args[0], () => apply(native, el, args)));
+  }
+  /** @type {WeakMap<NamedNodeMap, Element>} */
+  const maps = new WeakMap(); // el.attributes -> el
+  patch(() => {
+    const descriptor = /** @type {PropertyDescriptor} */ (describe(Element.prototype, "attributes"));
+    install(Element.prototype, "attributes", {
+      ...descriptor,
+      get: proxy(/** @type {NativeFunction} */ (descriptor.get), (native, el, args) => {
+        const map = apply(native, el, args);
+        try { maps.set(map, el); } catch (error) { /* read natively either way */ }
+        return map;
+      }),
+    });
+  });
+  for (const key of ["setNamedItem", "setNamedItemNS"]) {
+    guard(NamedNodeMap.prototype, key, (map, args, native) => isAttr(args[0])
+      && attrNode(maps.get(map) || null, args[0], () => apply(native, map, args)));
+  }
   method(Element.prototype, "getAttribute", (native, el, args) => {
     if (heldAttrs.has(el)) {
       const entry = heldValue(el, lower(args[0]));
@@ -595,6 +648,17 @@
     }
   }
   method(Element.prototype, "insertAdjacentElement", inserting(1));
+  // An image imported or adopted into this document starts loading before any insertion,
+  // once its task runs (after this call): the copy this document now owns is scanned first.
+  for (const key of ["importNode", "adoptNode"]) {
+    method(Document.prototype, key, (native, self, args) => {
+      const node = apply(native, self, args);
+      try {
+        if (holding()) scan(node);
+      } catch (error) { /* returned as it came */ }
+      return node;
+    });
+  }
   method(Range.prototype, "insertNode", inserting(0));
 
   /* ---- HTML strings ------------------------------------------------------------------ */

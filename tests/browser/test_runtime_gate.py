@@ -233,6 +233,41 @@ STRINGS_JS = """\
 })();
 """
 
+# URL attributes set past setAttribute and the setters: Attr nodes, nodes imported or adopted
+# from an inert document (an image loads before insertion), a link's ping (sent on a click).
+NODES = ["n1.gif", "n2.gif", "n3.gif", "n4.gif", "n5.gif", "n6.gif"]
+NODES_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const image = () => document.createElement("img");
+  const n1 = image();
+  const attr = document.createAttribute("src");
+  attr.value = T + "n1.gif";
+  n1.setAttributeNode(attr);
+  const n2 = image();
+  n2.setAttribute("src", "/static/first.gif");
+  n2.getAttributeNode("src").value = T + "n2.gif";
+  const n3 = image();
+  const named = document.createAttribute("src");
+  named.nodeValue = T + "n3.gif";
+  n3.attributes.setNamedItem(named);
+  const n4 = image();
+  n4.setAttribute("alt", "");
+  n4.setAttributeNode(document.createAttribute("src"));
+  n4.getAttributeNode("src").textContent = T + "n4.gif";
+  const parsed = (name) => new DOMParser()
+    .parseFromString('<img src="' + T + name + '">', "text/html").body.firstChild;
+  const n5 = document.importNode(parsed("n5.gif"), true);
+  window.__kept = [n5, document.adoptNode(parsed("n6.gif"))];
+  const link = document.createElement("a");
+  link.href = "#n7";
+  link.ping = T + "n7";
+  document.body.append(link);
+  link.click();
+  window.__nodesRan = true;
+})();
+"""
+
 WRITER = """<script>
   (() => {
     const T = "https://rt." + "hotjar" + ".io/";
@@ -319,6 +354,12 @@ def _app() -> ConsentGate:
     async def strings_js(request: Request) -> Response:
         return Response(STRINGS_JS, media_type="application/javascript")
 
+    async def nodes(request: Request) -> Response:
+        return HTMLResponse(_page("Nodes", body='<script src="/static/nodes.js"></script>'))
+
+    async def nodes_js(request: Request) -> Response:
+        return Response(NODES_JS, media_type="application/javascript")
+
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -358,6 +399,8 @@ def _app() -> ConsentGate:
         Route("/api/ok", ok),
         Route("/realms", realms),
         Route("/strings", strings),
+        Route("/nodes", nodes),
+        Route("/static/nodes.js", nodes_js),
         Route("/static/strings.js", strings_js),
         Route("/static/realms.js", realms_js),
     ]
@@ -489,6 +532,21 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
     _wait_for(visitor, SRCDOCS)
     visitor.page.wait_for_timeout(500)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == SRCDOCS  # each once
+
+
+def test_attr_nodes_imported_nodes_and_pings_are_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/nodes")
+    visitor.page.wait_for_function("() => window.__nodesRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, NODES)
+    visitor.page.wait_for_timeout(500)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
 
 
 def test_a_released_script_that_writes_keeps_the_page(
