@@ -5,13 +5,13 @@
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters, setAttribute and Attr nodes,
  * nodes imported or adopted, HTML parsed from strings (declarative shadow roots and srcdoc
- * documents too), document.write, fetch, fetchLater, XHR, sendBeacon, link pings, worklet
- * modules, new Audio(url), SVG href.baseVal, WebSocket, EventSource and workers, also when
- * called from a same-origin frame's realm (about:blank, srcdoc frames and popups get these
- * wrappers). A held load is queued and, when the gate answers a choice that allows its
- * category, released in the same page view in the order it was made, on the same element
- * (handlers kept). Each patch keeps the native's return values, exceptions, toString (Proxy) and
- * sits in its own try/catch.
+ * documents too), document.write, fetch, fetchLater, XHR, sendBeacon, link pings, form
+ * actions, worklet modules, new Audio(url), SVG href.baseVal, WebSocket, EventSource and
+ * workers, also when called from a same-origin frame's realm (about:blank, srcdoc frames and
+ * popups get these wrappers). A held load is queued and, when the gate answers a choice that
+ * allows its category, released in the same page view in the order it was made, on the same
+ * element (handlers kept). Each patch keeps the native's return values, exceptions, toString
+ * (Proxy) and sits in its own try/catch.
  * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
  * navigations, and scripts that run inside a frame before a script of this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
@@ -330,9 +330,11 @@
   const ATTRS = {
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src", "srcdoc"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
-    track: ["src"], input: ["src"], a: ["ping"], area: ["ping"],
+    track: ["src"], input: ["src", "formaction"], a: ["ping"], area: ["ping"], form: ["action"],
+    button: ["formaction"],
   };
-  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc", "ping"]);
+  const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc", "ping", "action",
+    "formaction"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
@@ -450,7 +452,8 @@
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
     ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLIFrameElement", "srcdoc"],
-    ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"]];
+    ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"], ["HTMLFormElement", "action"],
+    ["HTMLButtonElement", "formAction", "formaction"], ["HTMLInputElement", "formAction", "formaction"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;

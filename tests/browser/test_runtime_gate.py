@@ -234,7 +234,9 @@ STRINGS_JS = """\
 """
 
 # URL attributes set past setAttribute and the setters: Attr nodes, nodes imported or adopted
-# from an inert document (an image loads before insertion), a link's ping (sent on a click).
+# from an inert document (an image loads before insertion), a link's ping (sent on a click), a
+# form's action and a button's formaction (a post into a hidden frame); the last three are only
+# sent by a click or a submission.
 NODES = ["n1.gif", "n2.gif", "n3.gif", "n4.gif", "n5.gif", "n6.gif"]
 NODES_JS = """\
 (() => {
@@ -264,6 +266,22 @@ NODES_JS = """\
   link.ping = T + "n7";
   document.body.append(link);
   link.click();
+  const poster = (name) => {
+    const frame = document.createElement("iframe");
+    frame.name = name;
+    const form = document.createElement("form");
+    form.method = "post";
+    form.target = name;
+    document.body.append(frame, form);
+    return form;
+  };
+  const n8 = poster("n8");
+  n8.action = T + "n8";
+  n8.submit();
+  const button = document.createElement("button");
+  button.formAction = T + "n9";
+  poster("n9").append(button);
+  button.click();
   window.__nodesRan = true;
 })();
 """
