@@ -12,7 +12,8 @@
  * allows its category, released in the same page view in the order it was made, on the same
  * element (handlers kept). Each patch keeps the native's return values, exceptions, toString
  * (Proxy) and sits in its own try/catch.
- * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
+ * Requests from inside a blob: worker to a refused host fail (a prelude run before its code).
+ * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS url(),
  * navigations, and scripts that run inside a frame before a script of this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
@@ -972,12 +973,44 @@
               const url = new NativeURL(config.b, location.href);
               if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
               args = [url.href, ...args.slice(1)];
+            } else if (name === "Worker" && holding()) {
+              args = gatedWorker(args);
             }
             return construct(target, args, newTarget);
           },
         }),
       });
     });
+  }
+
+  // A blob: worker is the page's own code, made at run time (a tag's bundle hands its hits to
+  // one): it starts with workerGate, then the page's code (importScripts, or import() for a
+  // module worker). In there a refused request fails as a blocked one does; nothing is held.
+  const createURL = URL.createObjectURL;
+  const NativeBlob = Blob;
+  /**
+   * @param {any[]} args  what the page called new Worker() with
+   * @returns {any[]}
+   */
+  function gatedWorker(args) {
+    try {
+      const url = new NativeURL(urlOf(args[0]), doc.baseURI);
+      if (url.protocol !== "blob:") return args;
+      const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
+      const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
+      const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
+        .map(([pattern]) => [host, pattern.source]));
+      const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b]).slice(1, -1);
+      const blob = (/** @type {string} */ code) => apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })]);
+      const first = `${WORKER_GATE}(${gate});`;
+      // A module's static imports run in order, and all before the port's first message.
+      const code = args[1] && args[1].type === "module"
+        ? `import ${JSON.stringify(blob(first))};import ${JSON.stringify(url.href)};`
+        : `${first}importScripts(${JSON.stringify(url.href)});`;
+      return [blob(code), ...args.slice(1)];
+    } catch (error) {
+      return args;
+    }
   }
 
   /* ---- same-origin frames: their realms get the same wrappers ------------------------- */
@@ -1031,6 +1064,72 @@
     return opened;
   });
   patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
+
+  /**
+   * Runs first in a blob: worker (as source: it sees none of this closure). `names`: refused
+   * hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the gate's
+   * refusing path, where refused sockets and event sources connect.
+   * @param {string[]} names
+   * @param {[string, string][]} globs
+   * @param {string} path
+   */
+  function workerGate(names, globs, path) {
+    const scope = /** @type {any} */ (self);
+    /** @type {[string, RegExp][]} */
+    const patterns = globs.map(([host, source]) => [host, new RegExp(source, "s")]);
+    /** @param {unknown} value */
+    const refused = (value) => {
+      let url;
+      try {
+        const text = value && typeof value === "object" ? /** @type {{ url?: unknown }} */ (value).url : undefined;
+        url = new URL(typeof text === "string" ? text : String(value), location.href);
+      } catch (error) {
+        return false;
+      }
+      if (!/^(https?|wss?):$/.test(url.protocol)) return false;
+      const full = (url.pathname + url.search + url.hash).toLowerCase();
+      for (let name = url.hostname.replace(/\.$/, ""); name;) {
+        const host = name;
+        if (names.includes(host) || patterns.some(([h, re]) => h === host && re.test(full))) return true;
+        const dot = name.indexOf(".");
+        name = dot === -1 ? "" : name.slice(dot + 1);
+      }
+      return false;
+    };
+    const held = (/** @type {boolean} */ socket) => {
+      const url = new URL(location.origin + path); // a blob: URL is no base
+      if (socket) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+      return url.href;
+    };
+    /** @type {(owner: any, key: string, handler: ProxyHandler<any>) => void} */
+    const wrap = (owner, key, handler) => {
+      try { owner[key] = new Proxy(owner[key], handler); } catch (error) { /* kept native */ }
+    };
+    wrap(scope, "fetch", {
+      apply: (target, that, args) => (refused(args[0]) ? Promise.reject(new TypeError("Failed to fetch"))
+        : Reflect.apply(target, that, args)),
+    });
+    wrap(scope, "importScripts", {
+      apply(target, that, args) {
+        if (args.some(refused)) throw new DOMException("Failed to execute 'importScripts'", "NetworkError");
+        return Reflect.apply(target, that, args);
+      },
+    });
+    if (scope.XMLHttpRequest) {
+      wrap(scope.XMLHttpRequest.prototype, "open", {
+        apply: (target, that, args) => Reflect.apply(target, that,
+          refused(args[1]) ? [args[0], held(false), ...args.slice(2)] : args),
+      });
+    }
+    for (const name of ["WebSocket", "EventSource"]) {
+      if (!scope[name]) continue;
+      wrap(scope, name, {
+        construct: (target, args, newTarget) => Reflect.construct(target,
+          refused(args[0]) ? [held(name === "WebSocket"), ...args.slice(1)] : args, newTarget),
+      });
+    }
+  }
+  const WORKER_GATE = `(${workerGate})`; // read once, before any script could change toString
 
   /* ---- stubs for tag APIs ------------------------------------------------------------- */
 

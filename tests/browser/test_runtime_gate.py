@@ -286,6 +286,32 @@ NODES_JS = """\
 })();
 """
 
+# blob: workers made by the page's script, reaching the tracker from inside (never released).
+WORKERS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const results = (window.__workers = []);
+  const start = (code, options) => {
+    const worker = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })),
+      options);
+    worker.onmessage = (event) => results.push(event.data);
+    worker.postMessage("early");  // a message sent at once still reaches the page's code
+  };
+  const body = (kind) => `
+    const T = ${JSON.stringify(T)};
+    self.onmessage = (event) => self.postMessage(${JSON.stringify(kind)} + " " + event.data);
+    fetch(T + "k1").catch((error) => self.postMessage("fetch " + error.name));
+    const xhr = new XMLHttpRequest();
+    xhr.open("GET", T + "k2");
+    xhr.send();
+    try { importScripts(T + "k3.js"); } catch (error) { self.postMessage("import " + error.name); }
+    new WebSocket("wss://rt." + "hotjar.io/k4").onerror = () => {};
+    fetch("https://nothotjar.io/k5").catch(() => {});`;
+  start(body("classic"));
+  start(body("module").replace(/try \\{ importScripts.*\\n/, ""), { type: "module" });
+})();
+"""
+
 WRITER = """<script>
   (() => {
     const T = "https://rt." + "hotjar" + ".io/";
@@ -378,6 +404,12 @@ def _app() -> ConsentGate:
     async def nodes_js(request: Request) -> Response:
         return Response(NODES_JS, media_type="application/javascript")
 
+    async def workers(request: Request) -> Response:
+        return HTMLResponse(_page("Workers", body='<script src="/static/workers.js"></script>'))
+
+    async def workers_js(request: Request) -> Response:
+        return Response(WORKERS_JS, media_type="application/javascript")
+
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -418,6 +450,8 @@ def _app() -> ConsentGate:
         Route("/realms", realms),
         Route("/strings", strings),
         Route("/nodes", nodes),
+        Route("/workers", workers),
+        Route("/static/workers.js", workers_js),
         Route("/static/nodes.js", nodes_js),
         Route("/static/strings.js", strings_js),
         Route("/static/realms.js", realms_js),
@@ -565,6 +599,26 @@ def test_attr_nodes_imported_nodes_and_pings_are_held(
     _wait_for(visitor, NODES)
     visitor.page.wait_for_timeout(500)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+
+
+def test_a_blob_workers_requests_to_a_refused_host_fail(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/workers")
+    visitor.page.wait_for_function(
+        "() => window.__workers.filter((message) => message.endsWith('early')).length === 2"
+    )
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert len(visitor.recorder.hits_to("nothotjar.io")) == 2  # a look-alike passes
+    assert sorted(visitor.page.evaluate("() => window.__workers")) == [
+        "classic early",
+        "fetch TypeError",
+        "fetch TypeError",
+        "import NetworkError",
+        "module early",
+    ]
 
 
 def test_a_released_script_that_writes_keeps_the_page(
