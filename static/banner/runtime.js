@@ -4,7 +4,7 @@
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
  * start later: elements created or inserted by script, URL setters, setAttribute and Attr nodes,
- * nodes imported or adopted, HTML parsed from strings (declarative shadow roots and srcdoc
+ * nodes imported or adopted, HTML parsed from strings (declarative shadow roots, srcdoc and data:
  * documents too), document.write, fetch, fetchLater, XHR, sendBeacon, link pings, form
  * actions, worklet modules, new Audio(url), SVG href.baseVal, WebSocket, EventSource and
  * workers, also when called from a same-origin frame's realm (about:blank, srcdoc frames and
@@ -359,6 +359,22 @@
     : attr === "ping" ? String(value).split(/\s+/).filter(Boolean) : [value]);
   const RAW = new Set(["srcset", "imagesrcset", "srcdoc", "ping"]); // properties that read back as set
 
+  // A frame's or object's data: URL is a document (of an opaque origin, past these wrappers)
+  // that loads what its markup says: its markup, decoded, or "".
+  const DOCUMENTS = new Set(["iframe", "frame", "object", "embed"]);
+  /** @param {unknown} value */
+  function dataDocument(value) {
+    const found = /^\s*data:([^,]*),(.*)$/is.exec(String(value));
+    if (!found) return "";
+    let text = found[2];
+    try { text = decodeURIComponent(text); } catch (error) { /* kept as it is */ }
+    try {
+      return /;\s*base64\s*$/i.test(found[1]) ? atob(text) : text;
+    } catch (error) {
+      return "";
+    }
+  }
+
   /**
    * @param {Element} el
    * @param {string} attr
@@ -366,6 +382,8 @@
    */
   function heldAttr(el, attr, value) {
     if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
+    const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
+    if (markup) return held(markup, true)[1];
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
       if (category) return category;

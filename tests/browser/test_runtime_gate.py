@@ -202,9 +202,9 @@ REALMS_JS = """\
 })();
 """
 
-# HTML that holds a tracker in a declarative shadow root or in a frame's srcdoc document.
+# HTML that holds a tracker in a declarative shadow root, or in a frame's srcdoc or data: document.
 SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
-SRCDOCS = ["h3.gif", "h4.gif", "h5.gif"]  # released with their frame
+SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
 STRINGS_JS = """\
 (() => {
   const T = "https://rt." + "hotjar" + ".io/";
@@ -226,6 +226,12 @@ STRINGS_JS = """\
   const holder = document.createElement("div");
   document.body.append(holder);
   holder.innerHTML = '<iframe srcdoc="' + doc("h5.gif").replace(/"/g, "&quot;") + '"></iframe>';
+  const h6 = document.createElement("iframe");
+  h6.src = "data:text/html," + encodeURIComponent(doc("h6.gif"));
+  document.body.append(h6);
+  const h7 = document.createElement("object");
+  h7.setAttribute("data", "data:text/html;base64," + btoa(doc("h7.gif")));
+  document.body.append(h7);
   const plain = document.createElement("iframe");
   plain.srcdoc = "<p>first-party</p>";
   c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
