@@ -148,7 +148,8 @@
    */
   function classify(value) {
     const text = urlOf(value);
-    if (!paths.length && !/[/\\]{2}|:/.test(text)) return null; // relative: first-party
+    // Relative: first-party, unless a <base> points elsewhere.
+    if (!paths.length && !/[/\\]{2}|:/.test(text) && doc.baseURI.startsWith(`${location.origin}/`)) return null;
     let url;
     try { url = new NativeURL(text, doc.baseURI); } catch (error) { return null; }
     const path = (url.pathname + url.search + url.hash).toLowerCase();
@@ -332,14 +333,14 @@
     script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src", "srcdoc"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
     track: ["src"], input: ["src", "formaction"], a: ["ping"], area: ["ping"], form: ["action"],
-    button: ["formaction"],
+    button: ["formaction"], base: ["href"],
   };
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "srcdoc", "ping", "action",
     "formaction"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
-  const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
-    .join(",");
+  const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
+    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`)].join(",");
   /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
   const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
 
@@ -472,7 +473,7 @@
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
     ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLIFrameElement", "srcdoc"],
     ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"], ["HTMLFormElement", "action"],
-    ["HTMLButtonElement", "formAction", "formaction"], ["HTMLInputElement", "formAction", "formaction"]];
+    ["HTMLButtonElement", "formAction", "formaction"], ["HTMLInputElement", "formAction", "formaction"], ["HTMLBaseElement", "href"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
@@ -691,8 +692,9 @@
   /**
    * @param {unknown} markup
    * @param {boolean} runs
+   * @param {boolean} [svg]  parsed inside an SVG element (<image> is then no <img>)
    */
-  const rewrite = (markup, runs) => (typeof markup === "string" ? held(markup, runs)[0] : markup);
+  const rewrite = (markup, runs, svg = false) => (typeof markup === "string" ? held(markup, runs, svg)[0] : markup);
 
   // The elements that load in `root`, and in the declarative shadow roots it declares
   // (<template shadowrootmode>: setHTMLUnsafe and parseHTMLUnsafe attach them).
@@ -705,14 +707,18 @@
   /**
    * @param {string} markup
    * @param {boolean} runs
+   * @param {boolean} [svg]
    * @returns {[string, string]}
    */
-  function held(markup, runs) {
+  function held(markup, runs, svg = false) {
     if (!mentions(markup)) return [markup, ""];
     const template = apply(createElement, doc, ["template"]);
-    apply(html.set, template, [markup]);
+    apply(html.set, template, [svg ? `<svg>${markup}</svg>` : markup]);
+    const content = apply(templateContent, template, []);
+    const root = svg && content.childNodes.length === 1 ? /** @type {Element} */ (content.firstChild) : template;
+    if (svg && root === template) return held(markup, runs); // it left the <svg>: read as HTML
     let first = "";
-    for (const el of loaders(apply(templateContent, template, []))) {
+    for (const el of loaders(content)) {
       if (isScript(el) && !runs) continue; // never runs, never loads
       const attrs = attrsOf(el) || [];
       const category = attrs.map((attr) => {
@@ -730,14 +736,15 @@
       if (isScript(el)) apply(setAttr, el, ["type", "text/plain"]);
       apply(setAttr, el, ["data-cg-category", category]);
     }
-    return first ? [apply(html.get, template, []), first] : [markup, ""];
+    return first ? [apply(html.get, root, []), first] : [markup, ""];
   }
 
   /** @type {(index: number, runs: boolean) => Handler} */
   const strings = (index, runs) => (native, self, args) => {
     try {
       if (holding() && typeof args[index] === "string") {
-        const rewritten = rewrite(args[index], runs);
+        const svg = Boolean(self) && self.namespaceURI === SVG && self.localName !== "foreignObject";
+        const rewritten = rewrite(args[index], runs, svg);
         if (rewritten !== args[index]) {
           args = [...args];
           args[index] = rewritten;

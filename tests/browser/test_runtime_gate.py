@@ -205,6 +205,7 @@ REALMS_JS = """\
 # HTML that holds a tracker in a declarative shadow root, or in a frame's srcdoc or data: document.
 SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
 SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
+SVG_IMAGES = ["h8.gif", "h9.gif"]  # SVG markup: in a div, and inside an <svg> (no <img> there)
 STRINGS_JS = """\
 (() => {
   const T = "https://rt." + "hotjar" + ".io/";
@@ -232,6 +233,10 @@ STRINGS_JS = """\
   const h7 = document.createElement("object");
   h7.setAttribute("data", "data:text/html;base64," + btoa(doc("h7.gif")));
   document.body.append(h7);
+  holder.insertAdjacentHTML("beforeend", '<svg><image href="' + T + 'h8.gif"/></svg>');
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  document.body.append(svg);
+  svg.innerHTML = '<image href="' + T + 'h9.gif"/>';
   const plain = document.createElement("iframe");
   plain.srcdoc = "<p>first-party</p>";
   c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
@@ -289,6 +294,20 @@ NODES_JS = """\
   poster("n9").append(button);
   button.click();
   window.__nodesRan = true;
+})();
+"""
+
+# A <base> a script points at the tracker would send every relative URL there (the gate's own
+# banner files included): its href is held.
+BASE_JS = """\
+(() => {
+  const base = document.createElement("base");
+  base.href = "https://rt." + "hotjar" + ".io/";
+  document.head.append(base);
+  const s = document.createElement("script");
+  s.src = "b1.js";
+  document.head.append(s);
+  window.__baseRan = true;
 })();
 """
 
@@ -410,6 +429,12 @@ def _app() -> ConsentGate:
     async def nodes_js(request: Request) -> Response:
         return Response(NODES_JS, media_type="application/javascript")
 
+    async def base(request: Request) -> Response:
+        return HTMLResponse(_page("Base", body='<script src="/static/base.js"></script>'))
+
+    async def base_js(request: Request) -> Response:
+        return Response(BASE_JS, media_type="application/javascript")
+
     async def workers(request: Request) -> Response:
         return HTMLResponse(_page("Workers", body='<script src="/static/workers.js"></script>'))
 
@@ -457,6 +482,8 @@ def _app() -> ConsentGate:
         Route("/strings", strings),
         Route("/nodes", nodes),
         Route("/workers", workers),
+        Route("/base", base),
+        Route("/static/base.js", base_js),
         Route("/static/workers.js", workers_js),
         Route("/static/nodes.js", nodes_js),
         Route("/static/strings.js", strings_js),
@@ -587,9 +614,10 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
     assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
 
     visitor.banner.get_by_role("button", name="Accept all").click()
-    _wait_for(visitor, SRCDOCS)
+    _wait_for(visitor, SRCDOCS + SVG_IMAGES)
     visitor.page.wait_for_timeout(500)
-    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == SRCDOCS  # each once
+    names = sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
+    assert names == SRCDOCS + SVG_IMAGES  # each once
 
 
 def test_attr_nodes_imported_nodes_and_pings_are_held(
@@ -605,6 +633,17 @@ def test_attr_nodes_imported_nodes_and_pings_are_held(
     _wait_for(visitor, NODES)
     visitor.page.wait_for_timeout(500)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+
+
+def test_a_base_pointed_at_a_tracker_is_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/base")
+    visitor.page.wait_for_function("() => window.__baseRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert visitor.page.evaluate("() => document.baseURI") == visitor.page.url
 
 
 def test_a_blob_workers_requests_to_a_refused_host_fail(
