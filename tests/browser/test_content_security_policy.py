@@ -53,6 +53,15 @@ LOADER = """\
   document.documentElement.style.backgroundImage = "url(https://www." + fb + ".com" + tr + ")";
 </script>
 """
+# Meta's script put in the page by a script, and a beacon (both held before consent).
+PIXEL_LOADER = """\
+<script>
+  var pixel = document.createElement("script");
+  pixel.src = "https://connect." + "face" + "book.net/en_US/fb" + "events.js";
+  document.head.appendChild(pixel);
+  navigator.sendBeacon("https://www.google-" + "analytics.com/g/collect?v=2&en=beacon");
+</script>
+"""
 EXPECTED_SCRIPTS = {
     "https://cdn.stats.example/lib.js",
     "https://www.googletagmanager.com/gtag/js?id=G-XXXXXXXXXX",
@@ -224,7 +233,7 @@ def test_enforce_refuses_inline_handlers_the_site_did_not_list(
 def test_enforce_accept_reloads_and_the_tracker_then_runs(
     site: Site, visit: VisitorFactory
 ) -> None:
-    base_url, _ = site("enforce", {"/": (page(LOADER), {})})
+    base_url, _ = site("enforce", {"/": (page(LOADER + PIXEL_LOADER), {})})
     visitor = visit(base_url)
     out = visitor.served()
     visitor.load("/")
@@ -235,6 +244,9 @@ def test_enforce_accept_reloads_and_the_tracker_then_runs(
         visitor.banner.get_by_role("button", name="Accept all").click()
     visitor.wait_for_banner_script()
     settle(visitor)
+    deadline = time.monotonic() + 5  # the worker's requests, once it has started
+    while hosts_of(out) != TRACKER_HOSTS and time.monotonic() < deadline:
+        visitor.page.wait_for_timeout(100)
 
     assert visitor.page.evaluate("() => performance.getEntriesByType('navigation')[0].type") == (
         "reload"
