@@ -116,9 +116,11 @@
     needles = [...found];
   }
   updateNeedles();
+  // Character references, percent-escapes and tabs or newlines (which URLs drop) can spell a
+  // host that no needle finds: such markup is always parsed.
   const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
-    return needles.some((needle) => low.includes(needle));
+    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r]/.test(text));
   };
 
   /**

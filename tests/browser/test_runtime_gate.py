@@ -206,6 +206,7 @@ REALMS_JS = """\
 SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
 SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
 SVG_IMAGES = ["h8.gif", "h9.gif"]  # SVG markup: in a div, and inside an <svg> (no <img> there)
+SPELLED = ["h10.gif", "h11.gif", "h12.gif"]  # the host spelled with &#46;, %2E, a tab
 STRINGS_JS = """\
 (() => {
   const T = "https://rt." + "hotjar" + ".io/";
@@ -237,6 +238,11 @@ STRINGS_JS = """\
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   document.body.append(svg);
   svg.innerHTML = '<image href="' + T + 'h9.gif"/>';
+  const spelled = ["rt.hotjar&#46;io", "rt.hotjar%2Eio", "rt.hot\\tjar.io"];
+  spelled.forEach((host, n) => {
+    const markup = '<img src="https://' + host + "/h" + (n + 10) + '.gif">';
+    holder.insertAdjacentHTML("beforeend", markup);
+  });
   const plain = document.createElement("iframe");
   plain.srcdoc = "<p>first-party</p>";
   c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
@@ -614,10 +620,10 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
     assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
 
     visitor.banner.get_by_role("button", name="Accept all").click()
-    _wait_for(visitor, SRCDOCS + SVG_IMAGES)
+    _wait_for(visitor, SRCDOCS + SVG_IMAGES + SPELLED)
     visitor.page.wait_for_timeout(500)
     names = sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
-    assert names == SRCDOCS + SVG_IMAGES  # each once
+    assert names == sorted(SRCDOCS + SVG_IMAGES + SPELLED)  # each once
 
 
 def test_attr_nodes_imported_nodes_and_pings_are_held(
