@@ -3,14 +3,18 @@
  * consent_gate run-time gate, loaded right after the gate's inline head script, before any script
  * of the page (a static file, cached for good under its version, checked by its integrity).
  * The server holds back trackers in the markup; this holds back the ones the page's own scripts
- * start later: elements created or inserted by script, URL setters and setAttribute, nodes
- * adopted or imported, Attr nodes and their values, HTML parsed from strings (execCommand too), document.write, fetch, fetchLater, XHR, sendBeacon, worklet modules, new Audio(url),
- * SVG href.baseVal, WebSocket, EventSource and workers. A
- * held load is queued and, when the gate answers a choice that allows its category, released in
- * the same page view in the order it was made, on the same element (handlers kept). Each patch
- * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
- * Not interceptable here (the CSP is the backstop): import(), loads inside workers, CSS url(),
- * navigations, realms of same-origin frames and popups.
+ * start later: elements created or inserted by script, URL setters, setAttribute and Attr nodes
+ * and their values, nodes imported or adopted, HTML parsed from strings (execCommand, declarative
+ * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
+ * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
+ * WebSocket, EventSource and workers, also when called from a same-origin frame's realm
+ * (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when
+ * the gate answers a choice that allows its category, released in the same page view in the
+ * order it was made, on the same element (handlers kept). Each patch keeps the native's return
+ * values, exceptions, toString (Proxy) and sits in its own try/catch.
+ * Requests from inside a blob: worker to a refused host fail (a prelude run before its code).
+ * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS url(),
+ * navigations, and scripts that run inside a frame before a script of this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
@@ -112,9 +116,11 @@
     needles = [...found];
   }
   updateNeedles();
+  // Character references, percent-escapes and tabs or newlines (which URLs drop) can spell a
+  // host that no needle finds: such markup is always parsed.
   const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
-    return needles.some((needle) => low.includes(needle));
+    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r]/.test(text));
   };
 
   /**
@@ -144,7 +150,8 @@
    */
   function classify(value) {
     const text = urlOf(value);
-    if (!paths.length && !/[/\\]{2}|:/.test(text)) return null; // relative: first-party
+    // Relative: first-party, unless a <base> points elsewhere.
+    if (!paths.length && !/[/\\]{2}|:/.test(text) && doc.baseURI.startsWith(`${location.origin}/`)) return null;
     let url;
     try { url = new NativeURL(text, doc.baseURI); } catch (error) { return null; }
     const path = (url.pathname + url.search + url.hash).toLowerCase();
@@ -272,11 +279,26 @@
 
   /* ---- patching ---------------------------------------------------------------------- */
 
-  const patch = (/** @type {() => void} */ install) => {
-    try { install(); } catch (error) { /* a frozen or missing property stays native */ }
+  const patch = (/** @type {() => void} */ change) => {
+    try { change(); } catch (error) { /* a frozen or missing property stays native */ }
   };
   /** @type {(target: NativeFunction, handler: Handler) => NativeFunction} */
   const proxy = (target, handler) => new Proxy(target, { apply: handler });
+
+  // Every patch, by where it sits ("" the window, "Document" a static, "Node.prototype"), so a
+  // same-origin frame's realm can be given the same wrappers (see adopt).
+  /** @type {[string, string, PropertyDescriptor][]} */
+  const installed = [];
+  /**
+   * @param {any} owner  the window, an interface or its prototype
+   * @param {string} key
+   * @param {PropertyDescriptor} descriptor
+   */
+  function install(owner, key, descriptor) {
+    define(owner, key, descriptor);
+    const path = owner === window ? "" : typeof owner === "function" ? owner.name : `${owner.constructor.name}.prototype`;
+    installed.push([path, key, descriptor]);
+  }
 
   /**
    * proto[key]() through `handler(native, receiver, args)`.
@@ -288,7 +310,7 @@
     patch(() => {
       const descriptor = describe(/** @type {object} */ (proto), key); // undefined throws: kept native
       if (!descriptor || typeof descriptor.value !== "function") return;
-      define(/** @type {object} */ (proto), key, { ...descriptor, value: proxy(descriptor.value, handler) });
+      install(proto, key, { ...descriptor, value: proxy(descriptor.value, handler) });
     });
   }
 
@@ -310,19 +332,17 @@
 
   /** @type {Record<string, string[]>} */
   const ATTRS = {
-    script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src"], frame: ["src"],
+    script: ["src"], img: ["src", "srcset"], source: ["src", "srcset"], iframe: ["src", "srcdoc"], frame: ["src"],
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
-    track: ["src"], input: ["src"], body: ["background"], a: ["ping"], area: ["ping"],
+    track: ["src"], input: ["src", "formaction"], body: ["background"], a: ["ping"], area: ["ping"],
+    form: ["action"], button: ["formaction"], base: ["href"],
   };
-  ATTRS.iframe.push("srcdoc"); // a document: held whole when an element in it is
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
-    "ping", "srcdoc"]);
-  // Attributes whose property reads back the text as set, not a resolved URL.
-  const RAW = new Set(["srcset", "imagesrcset", "ping", "srcdoc", "background"]);
+    "ping", "srcdoc", "action", "formaction"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
-  const SELECTOR = Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`))
-    .join(",");
+  const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
+    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`)].join(",");
   /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
   const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
 
@@ -337,10 +357,27 @@
     return ns === SVG && SVG_LOADERS.has(el.localName) ? ["href", "xlink:href"] : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
-  const urlsIn = (attr, value) => {
-    if (attr.endsWith("srcset")) return String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean);
-    return attr === "ping" ? String(value).trim().split(/\s+/) : [value];
-  };
+  const urlsIn = (attr, value) => (attr.endsWith("srcset")
+    ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean)
+    : attr === "ping" ? String(value).split(/\s+/).filter(Boolean) : [value]);
+  // Attributes whose property reads back the text as set, not a resolved URL.
+  const RAW = new Set(["srcset", "imagesrcset", "ping", "srcdoc", "background"]);
+
+  // A frame's or object's data: URL is a document (of an opaque origin, past these wrappers)
+  // that loads what its markup says: its markup, decoded, or "".
+  const DOCUMENTS = new Set(["iframe", "frame", "object", "embed"]);
+  /** @param {unknown} value */
+  function dataDocument(value) {
+    const found = /^\s*data:([^,]*),(.*)$/is.exec(String(value));
+    if (!found) return "";
+    let text = found[2];
+    try { text = decodeURIComponent(text); } catch (error) { /* kept as it is */ }
+    try {
+      return /;\s*base64\s*$/i.test(found[1]) ? atob(text) : text;
+    } catch (error) {
+      return "";
+    }
+  }
 
   /**
    * @param {Element} el
@@ -349,7 +386,9 @@
    * @returns {string} the category it is held for, "" if none
    */
   function heldAttr(el, attr, value) {
-    if (attr === "srcdoc") return heldIn(value);
+    if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
+    const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
+    if (markup) return held(markup, true)[1];
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
       if (category) return category;
@@ -437,14 +476,16 @@
     ["HTMLObjectElement", "data"], ["HTMLLinkElement", "href"], ["HTMLMediaElement", "src"],
     ["HTMLVideoElement", "poster"], ["HTMLTrackElement", "src"], ["HTMLInputElement", "src"],
     ["HTMLLinkElement", "imageSrcset", "imagesrcset"], ["HTMLBodyElement", "background"],
-    ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"], ["HTMLIFrameElement", "srcdoc"]];
+    ["HTMLIFrameElement", "srcdoc"], ["HTMLAnchorElement", "ping"], ["HTMLAreaElement", "ping"],
+    ["HTMLFormElement", "action"], ["HTMLButtonElement", "formAction", "formaction"],
+    ["HTMLInputElement", "formAction", "formaction"], ["HTMLBaseElement", "href"]];
   for (const [name, property, attr = property] of reflected) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
       const descriptor = describe(proto, property);
       if (!descriptor || !descriptor.set) return;
       const { get, set } = descriptor;
-      define(proto, property, {
+      install(proto, property, {
         ...descriptor,
         get: proxy(/** @type {NativeFunction} */ (get), (native, self, args) => {
           const entry = heldAttrs.has(self) && heldValue(self, attr);
@@ -467,7 +508,7 @@
   patch(() => {
     const descriptor = describe(window, "Audio");
     if (!descriptor || typeof descriptor.value !== "function") return;
-    define(window, "Audio", {
+    install(window, "Audio", {
       ...descriptor,
       value: new Proxy(descriptor.value, {
         construct(target, args, newTarget) {
@@ -490,7 +531,7 @@
       const proto = globals[name] && globals[name].prototype;
       const descriptor = describe(proto, "href");
       if (!descriptor || !descriptor.get) return;
-      define(proto, "href", {
+      install(proto, "href", {
         ...descriptor,
         get: proxy(descriptor.get, (native, self, args) => {
           const animated = apply(native, self, args);
@@ -504,7 +545,7 @@
     const proto = SVGAnimatedString.prototype;
     const descriptor = describe(proto, "baseVal");
     if (!descriptor || !descriptor.get || !descriptor.set) return;
-    define(proto, "baseVal", {
+    install(proto, "baseVal", {
       ...descriptor,
       get: proxy(descriptor.get, (native, self, args) => {
         const el = owners.get(self);
@@ -532,6 +573,53 @@
     const attr = /** @type {string} */ (lower(args[1]).split(":").pop());
     return NAMES.has(attr) && intercept(el, attr, args[2], () => apply(native, el, args));
   });
+  // An Attr node: its value written through the node (attr.value, nodeValue, textContent), or
+  // the node set as a whole (setAttributeNode, attributes.setNamedItem), held as setAttribute.
+  /** @type {(el: Element | null, node: Attr, set: () => void, value?: unknown) => boolean} */
+  const attrNode = (el, node, set, value = node.value) => {
+    const attr = lower(node.localName);
+    return Boolean(el) && NAMES.has(attr) && intercept(/** @type {Element} */ (el), attr, value, set);
+  };
+  const isAttr = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 2; // from any realm
+  /** @type {[object, string][]} */
+  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  for (const [proto, key] of values) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key)); // else kept native
+      install(proto, key, {
+        ...descriptor,
+        set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
+          let taken = false;
+          try {
+            taken = holding() && self.nodeType === 2
+              && attrNode(self.ownerElement, self, () => apply(native, self, args), args[0]);
+          } catch (error) { taken = false; }
+          return taken ? undefined : apply(native, self, args);
+        }),
+      });
+    });
+  }
+  for (const key of ["setAttributeNode", "setAttributeNodeNS"]) {
+    guard(Element.prototype, key, (el, args, native) => isAttr(args[0])
+      && attrNode(el, args[0], () => apply(native, el, args)));
+  }
+  /** @type {WeakMap<NamedNodeMap, Element>} */
+  const maps = new WeakMap(); // el.attributes -> el
+  patch(() => {
+    const descriptor = /** @type {PropertyDescriptor} */ (describe(Element.prototype, "attributes"));
+    install(Element.prototype, "attributes", {
+      ...descriptor,
+      get: proxy(/** @type {NativeFunction} */ (descriptor.get), (native, el, args) => {
+        const map = apply(native, el, args);
+        try { maps.set(map, el); } catch (error) { /* read natively either way */ }
+        return map;
+      }),
+    });
+  });
+  for (const key of ["setNamedItem", "setNamedItemNS"]) {
+    guard(NamedNodeMap.prototype, key, (map, args, native) => isAttr(args[0])
+      && attrNode(maps.get(map) || null, args[0], () => apply(native, map, args)));
+  }
   method(Element.prototype, "getAttribute", (native, el, args) => {
     if (heldAttrs.has(el)) {
       const entry = heldValue(el, lower(args[0]));
@@ -539,26 +627,6 @@
     }
     return apply(native, el, args);
   });
-
-  // The first category an element of `markup` (a srcdoc) would load from, "" if none: the
-  // frame's document is not gated at run time, so the whole attribute is held instead.
-  /**
-   * @param {unknown} markup
-   * @returns {string}
-   */
-  function heldIn(markup) {
-    if (typeof markup !== "string" || !mentions(markup)) return "";
-    const template = apply(createElement, doc, ["template"]);
-    apply(html.set, template, [markup]);
-    for (const el of apply(fragmentQuery, apply(templateContent, template, []), [SELECTOR])) {
-      for (const attr of attrsOf(el) || []) {
-        const value = apply(getAttr, el, [attr]);
-        const category = /** @type {string} */ (value === null ? "" : heldAttr(el, attr, value));
-        if (category) return category;
-      }
-    }
-    return "";
-  }
 
   /* ---- elements: insertion of nodes whose attributes were set natively ---------------- */
 
@@ -590,44 +658,36 @@
     }
   }
 
-  /** @type {(which: number | "all") => (self: unknown, args: any[]) => boolean} */
-  const inserting = (which) => (self, args) => {
-    for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
-    return false;
-  };
-  for (const key of ["appendChild", "insertBefore", "replaceChild"]) guard(Node.prototype, key, inserting(0));
-  for (const proto of [Element.prototype, Document.prototype, DocumentFragment.prototype, CharacterData.prototype]) {
-    for (const key of ["append", "prepend", "before", "after", "replaceWith", "replaceChildren"]) {
-      if (Object.prototype.hasOwnProperty.call(proto, key)) guard(proto, key, inserting("all"));
-    }
-  }
-  guard(Element.prototype, "insertAdjacentElement", inserting(1));
-  guard(Range.prototype, "insertNode", inserting(0));
-
-  // Loads that start with no insertion: an <img> a document adopts or imports (a DOMParser's,
-  // a template's) starts fetching at once, and so does one whose URL attribute arrives as an
-  // Attr node or through its value. Held right after the native call, before the fetch (which
-  // waits for a microtask) reads the attribute.
-  /** @type {(check: (self: any, args: any[], result: any) => void) => Handler} */
-  const after = (check) => (native, self, args) => {
+  // The nodes at `which` are scanned before they go in; frames they bring are adopted after.
+  /** @type {(which: number | "all") => Handler} */
+  const inserting = (which) => (native, self, args) => {
+    if (!holding()) return apply(native, self, args);
+    try {
+      for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
+    } catch (error) { /* inserted as it came */ }
     const result = apply(native, self, args);
-    try { if (holding()) check(self, args, result); } catch (error) { /* left as it came */ }
+    adoptFrames(window);
     return result;
   };
-  /** @param {Attr | null | undefined} attr */
-  const owner = (attr) => { if (attr && attr.ownerElement) neutralise(attr.ownerElement); };
-  for (const key of ["importNode", "adoptNode"]) method(Document.prototype, key, after((_, __, node) => scan(node)));
-  for (const key of ["setAttributeNode", "setAttributeNodeNS"]) method(Element.prototype, key, after((el) => neutralise(el)));
-  for (const key of ["setNamedItem", "setNamedItemNS"]) method(window.NamedNodeMap && NamedNodeMap.prototype, key, after((_, args) => owner(args[0])));
-  /** @type {[object | undefined, string][]} */
-  const attrValues = [[window.Attr && Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
-  for (const [proto, key] of attrValues) {
-    patch(() => {
-      const descriptor = /** @type {PropertyDescriptor} */ (describe(/** @type {object} */ (proto), key));
-      const set = /** @type {NativeFunction} */ (descriptor.set);
-      define(/** @type {object} */ (proto), key, { ...descriptor, set: proxy(set, after((self) => { if (self.nodeType === 2) owner(self); })) });
+  for (const key of ["appendChild", "insertBefore", "replaceChild"]) method(Node.prototype, key, inserting(0));
+  for (const proto of [Element.prototype, Document.prototype, DocumentFragment.prototype, CharacterData.prototype]) {
+    for (const key of ["append", "prepend", "before", "after", "replaceWith", "replaceChildren"]) {
+      if (Object.prototype.hasOwnProperty.call(proto, key)) method(proto, key, inserting("all"));
+    }
+  }
+  method(Element.prototype, "insertAdjacentElement", inserting(1));
+  // An image imported or adopted into this document starts loading before any insertion,
+  // once its task runs (after this call): the copy this document now owns is scanned first.
+  for (const key of ["importNode", "adoptNode"]) {
+    method(Document.prototype, key, (native, self, args) => {
+      const node = apply(native, self, args);
+      try {
+        if (holding()) scan(node);
+      } catch (error) { /* returned as it came */ }
+      return node;
     });
   }
+  method(Range.prototype, "insertNode", inserting(0));
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
@@ -637,13 +697,33 @@
   /**
    * @param {unknown} markup
    * @param {boolean} runs
+   * @param {boolean} [svg]  parsed inside an SVG element (<image> is then no <img>)
    */
-  function rewrite(markup, runs) {
-    if (typeof markup !== "string" || !mentions(markup)) return markup;
+  const rewrite = (markup, runs, svg = false) => (typeof markup === "string" ? held(markup, runs, svg)[0] : markup);
+
+  // The elements that load in `root`, and in the declarative shadow roots it declares
+  // (<template shadowrootmode>: setHTMLUnsafe and parseHTMLUnsafe attach them).
+  /** @type {(root: DocumentFragment) => Element[]} */
+  const loaders = (root) => [...apply(fragmentQuery, root, [SELECTOR]),
+    ...[...apply(fragmentQuery, root, ["template[shadowrootmode]"])]
+      .flatMap((inner) => loaders(apply(templateContent, inner, [])))];
+
+  // [the markup in held form, the first category held in it ("": none)].
+  /**
+   * @param {string} markup
+   * @param {boolean} runs
+   * @param {boolean} [svg]
+   * @returns {[string, string]}
+   */
+  function held(markup, runs, svg = false) {
+    if (!mentions(markup)) return [markup, ""];
     const template = apply(createElement, doc, ["template"]);
-    apply(html.set, template, [markup]);
-    let changed = false;
-    for (const el of apply(fragmentQuery, apply(templateContent, template, []), [SELECTOR])) {
+    apply(html.set, template, [svg ? `<svg>${markup}</svg>` : markup]);
+    const content = apply(templateContent, template, []);
+    const root = svg && content.childNodes.length === 1 ? /** @type {Element} */ (content.firstChild) : template;
+    if (svg && root === template) return held(markup, runs); // it left the <svg>: read as HTML
+    let first = "";
+    for (const el of loaders(content)) {
       if (isScript(el) && !runs) continue; // never runs, never loads
       const attrs = attrsOf(el) || [];
       const category = attrs.map((attr) => {
@@ -651,7 +731,7 @@
         return value === null ? "" : heldAttr(el, attr, value);
       }).find(Boolean);
       if (!category) continue;
-      changed = true;
+      first = first || category;
       for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
         const value = apply(getAttr, el, [attr]);
         if (value === null) continue;
@@ -661,21 +741,24 @@
       if (isScript(el)) apply(setAttr, el, ["type", "text/plain"]);
       apply(setAttr, el, ["data-cg-category", category]);
     }
-    return changed ? apply(html.get, template, []) : markup;
+    return first ? [apply(html.get, root, []), first] : [markup, ""];
   }
 
   /** @type {(index: number, runs: boolean) => Handler} */
   const strings = (index, runs) => (native, self, args) => {
     try {
       if (holding() && typeof args[index] === "string") {
-        const rewritten = rewrite(args[index], runs);
+        const svg = Boolean(self) && self.namespaceURI === SVG && self.localName !== "foreignObject";
+        const rewritten = rewrite(args[index], runs, svg);
         if (rewritten !== args[index]) {
           args = [...args];
           args[index] = rewritten;
         }
       }
     } catch (error) { /* passed on as it came */ }
-    return apply(native, self, args);
+    const result = apply(native, self, args);
+    if (holding()) adoptFrames(window);
+    return result;
   };
   /** @type {[object, string][]} */
   const setters = [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
@@ -683,12 +766,13 @@
   for (const [proto, key] of setters) {
     patch(() => { // a missing prototype or setter throws: kept native
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key));
-      define(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
+      install(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
     });
   }
   method(Element.prototype, "insertAdjacentHTML", strings(1, false));
   method(Element.prototype, "setHTMLUnsafe", strings(0, false));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
+  method(Document, "parseHTMLUnsafe", strings(0, false));
   method(Range.prototype, "createContextualFragment", strings(0, true));
   const insertHTML = strings(2, false);
   method(Document.prototype, "execCommand", (native, self, args) => (lower(args[0]) === "inserthtml"
@@ -730,7 +814,11 @@
     method(Document.prototype, key, (native, self, args) => {
       try {
         if (self === doc && writeAfter(args.join("") + end)) return undefined;
-        if (holding() && args.length) return apply(native, self, [rewrite(args.join(""), true)]);
+        if (holding() && args.length) {
+          const result = apply(native, self, [rewrite(args.join(""), true)]);
+          adoptFrames(window);
+          return result;
+        }
       } catch (error) { /* written as it came */ }
       return apply(native, self, args);
     });
@@ -832,7 +920,7 @@
 
   patch(() => {
     const descriptor = /** @type {PropertyDescriptor} */ (describe(window, "fetch")); // else kept native
-    define(window, "fetch", {
+    install(window, "fetch", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
         const category = heldBy(args[0], true);
@@ -878,7 +966,7 @@
     const descriptor = describe(window, "fetchLater");
     if (!descriptor || typeof descriptor.value !== "function") return;
     const resultProto = globals.FetchLaterResult ? globals.FetchLaterResult.prototype : Object.prototype;
-    define(window, "fetchLater", {
+    install(window, "fetchLater", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
         const category = heldBy(args[0], true);
@@ -910,7 +998,7 @@
     patch(() => {
       const descriptor = describe(window, name);
       if (!descriptor || typeof descriptor.value !== "function") return;
-      define(window, name, {
+      install(window, name, {
         ...descriptor,
         value: new Proxy(descriptor.value, {
           construct(target, args, newTarget) {
@@ -918,6 +1006,8 @@
               const url = new NativeURL(config.b, location.href);
               if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
               args = [url.href, ...args.slice(1)];
+            } else if (name === "Worker" && holding()) {
+              args = gatedWorker(args);
             }
             return construct(target, args, newTarget);
           },
@@ -925,6 +1015,154 @@
       });
     });
   }
+
+  // A blob: worker is the page's own code, made at run time (a tag's bundle hands its hits to
+  // one): it starts with workerGate, then the page's code (importScripts, or import() for a
+  // module worker). In there a refused request fails as a blocked one does; nothing is held.
+  const createURL = URL.createObjectURL;
+  const NativeBlob = Blob;
+  /**
+   * @param {any[]} args  what the page called new Worker() with
+   * @returns {any[]}
+   */
+  function gatedWorker(args) {
+    try {
+      const url = new NativeURL(urlOf(args[0]), doc.baseURI);
+      if (url.protocol !== "blob:") return args;
+      const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
+      const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
+      const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
+        .map(([pattern]) => [host, pattern.source]));
+      const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b]).slice(1, -1);
+      const blob = (/** @type {string} */ code) => apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })]);
+      const first = `${WORKER_GATE}(${gate});`;
+      // A module's static imports run in order, and all before the port's first message.
+      const code = args[1] && args[1].type === "module"
+        ? `import ${JSON.stringify(blob(first))};import ${JSON.stringify(url.href)};`
+        : `${first}importScripts(${JSON.stringify(url.href)});`;
+      return [blob(code), ...args.slice(1)];
+    } catch (error) {
+      return args;
+    }
+  }
+
+  /* ---- same-origin frames: their realms get the same wrappers ------------------------- */
+
+  // A same-origin frame (about:blank, srcdoc) has natives of its own that a script can take
+  // (frame.contentWindow.fetch, frames[0].Image, its Node.prototype.appendChild): each such
+  // realm gets this window's wrappers, holding in this window's queue, as soon as a script
+  // can reach it: on contentWindow/contentDocument reads, after insertions and HTML parsed
+  // from strings, from window.open, and for the markup's frames before the next script runs.
+  // A realm the gate runs in itself (a page of the site) keeps its own.
+  const ADOPTED = Symbol("consent-gate.adopted");
+  /** @param {any} win  a frame's window (a cross-origin one throws on the first read) */
+  function adopt(win) {
+    try {
+      if (!win || win === window || win[KEY] || describe(win.Node, ADOPTED)) return;
+      define(win.Node, ADOPTED, { value: true });
+      for (const [path, key, descriptor] of installed) {
+        try {
+          define(path ? path.split(".").reduce((owner, name) => owner[name], win) : win, key, descriptor);
+        } catch (error) { /* missing in that realm */ }
+      }
+      adoptFrames(win);
+    } catch (error) { /* cross-origin, or gone */ }
+  }
+  /** @param {any} win */
+  function adoptFrames(win) {
+    try {
+      for (let i = 0; i < win.length; i++) adopt(win[i]);
+    } catch (error) { /* cross-origin, or gone */ }
+  }
+  for (const name of ["HTMLIFrameElement", "HTMLFrameElement", "HTMLObjectElement"]) {
+    for (const key of ["contentWindow", "contentDocument"]) {
+      patch(() => {
+        const proto = globals[name] && globals[name].prototype;
+        const descriptor = describe(proto, key);
+        if (!descriptor || !descriptor.get) return;
+        install(proto, key, {
+          ...descriptor,
+          get: proxy(descriptor.get, (native, self, args) => {
+            const value = apply(native, self, args);
+            if (value && holding()) adopt(key === "contentWindow" ? value : value.defaultView);
+            return value;
+          }),
+        });
+      });
+    }
+  }
+  method(window, "open", (native, self, args) => {
+    const opened = apply(native, self, args);
+    if (holding()) adopt(opened);
+    return opened;
+  });
+  patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
+
+  /**
+   * Runs first in a blob: worker (as source: it sees none of this closure). `names`: refused
+   * hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the gate's
+   * refusing path, where refused sockets and event sources connect.
+   * @param {string[]} names
+   * @param {[string, string][]} globs
+   * @param {string} path
+   */
+  function workerGate(names, globs, path) {
+    const scope = /** @type {any} */ (self);
+    /** @type {[string, RegExp][]} */
+    const patterns = globs.map(([host, source]) => [host, new RegExp(source, "s")]);
+    /** @param {unknown} value */
+    const refused = (value) => {
+      let url;
+      try {
+        const text = value && typeof value === "object" ? /** @type {{ url?: unknown }} */ (value).url : undefined;
+        url = new URL(typeof text === "string" ? text : String(value), location.href);
+      } catch (error) {
+        return false;
+      }
+      if (!/^(https?|wss?):$/.test(url.protocol)) return false;
+      const full = (url.pathname + url.search + url.hash).toLowerCase();
+      for (let name = url.hostname.replace(/\.$/, ""); name;) {
+        const host = name;
+        if (names.includes(host) || patterns.some(([h, re]) => h === host && re.test(full))) return true;
+        const dot = name.indexOf(".");
+        name = dot === -1 ? "" : name.slice(dot + 1);
+      }
+      return false;
+    };
+    const held = (/** @type {boolean} */ socket) => {
+      const url = new URL(location.origin + path); // a blob: URL is no base
+      if (socket) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+      return url.href;
+    };
+    /** @type {(owner: any, key: string, handler: ProxyHandler<any>) => void} */
+    const wrap = (owner, key, handler) => {
+      try { owner[key] = new Proxy(owner[key], handler); } catch (error) { /* kept native */ }
+    };
+    wrap(scope, "fetch", {
+      apply: (target, that, args) => (refused(args[0]) ? Promise.reject(new TypeError("Failed to fetch"))
+        : Reflect.apply(target, that, args)),
+    });
+    wrap(scope, "importScripts", {
+      apply(target, that, args) {
+        if (args.some(refused)) throw new DOMException("Failed to execute 'importScripts'", "NetworkError");
+        return Reflect.apply(target, that, args);
+      },
+    });
+    if (scope.XMLHttpRequest) {
+      wrap(scope.XMLHttpRequest.prototype, "open", {
+        apply: (target, that, args) => Reflect.apply(target, that,
+          refused(args[1]) ? [args[0], held(false), ...args.slice(2)] : args),
+      });
+    }
+    for (const name of ["WebSocket", "EventSource"]) {
+      if (!scope[name]) continue;
+      wrap(scope, name, {
+        construct: (target, args, newTarget) => Reflect.construct(target,
+          refused(args[0]) ? [held(name === "WebSocket"), ...args.slice(1)] : args, newTarget),
+      });
+    }
+  }
+  const WORKER_GATE = `(${workerGate})`; // read once, before any script could change toString
 
   /* ---- stubs for tag APIs ------------------------------------------------------------- */
 

@@ -43,21 +43,23 @@ LOADER = """\
   var fb = "face" + "book";
   var google = "google-";
   var ga = "https://www." + google + "analytics.com";
-  // The natives of a fresh same-origin frame's realm, which the gate's run-time script does
-  // not patch: only the CSP stops what they load. (import() would carry this script's nonce.)
-  var frame = document.createElement("iframe");
-  document.body.appendChild(frame);
-  var realm = frame.contentWindow;
-  var s = document.createElement("script");
+  // A data: URL worker runs where the gate's run-time script cannot reach (an opaque origin):
+  // only the CSP stops what it loads (and its own violations go unreported).
   var ev = "events";
-  var url = "https://connect." + fb + ".net/en_US/fb" + ev + ".js";
-  realm.Element.prototype.setAttribute.call(s, "src", url);
-  realm.Node.prototype.appendChild.call(document.head, s);
-  realm.navigator.sendBeacon(ga + "/g/collect?v=2&en=beacon");
-  realm.fetch(ga + "/g/collect?v=2&en=fetch", {method: "POST", mode: "no-cors"})
-    .catch(function () {});
+  var code = "fetch('" + ga + "/g/collect?v=2&en=fetch', {method: 'POST', mode: 'no-cors'});"
+    + "try { importScripts('https://connect." + fb + ".net/en_US/fb" + ev + ".js'); } catch (e) {}";
+  try { new Worker("data:text/javascript," + encodeURIComponent(code)); } catch (error) {}
   var tr = "/tr?id=1&ev=PageView";
   document.documentElement.style.backgroundImage = "url(https://www." + fb + ".com" + tr + ")";
+</script>
+"""
+# Meta's script put in the page by a script, and a beacon (both held before consent).
+PIXEL_LOADER = """\
+<script>
+  var pixel = document.createElement("script");
+  pixel.src = "https://connect." + "face" + "book.net/en_US/fb" + "events.js";
+  document.head.appendChild(pixel);
+  navigator.sendBeacon("https://www.google-" + "analytics.com/g/collect?v=2&en=beacon");
 </script>
 """
 EXPECTED_SCRIPTS = {
@@ -175,10 +177,10 @@ def test_enforce_stops_run_time_trackers_and_reports_them(
     assert out == []
     rows = wait_for_reports(visitor, TRACKER_HOSTS)
     found = {(row["host"], row["directive"], row["page"]) for row in rows}
-    assert ("connect.facebook.net", "script-src-elem", "/") in found
+    assert ("data", "worker-src", "/") in found  # the worker never starts
     assert ("www.facebook.com", "img-src", "/") in found
-    # The page reports its own violations (one beacon, no report-uri): a frame's go unreported.
-    assert "www.google-analytics.com" not in {row["host"] for row in rows}
+    # The page reports its own violations (one beacon, no report-uri): a worker's go unreported.
+    assert not {row["host"] for row in rows} & {"www.google-analytics.com", "connect.facebook.net"}
 
 
 def test_report_only_lets_them_through_and_reports_them(site: Site, visit: VisitorFactory) -> None:
@@ -188,10 +190,13 @@ def test_report_only_lets_them_through_and_reports_them(site: Site, visit: Visit
 
     visitor.load("/")
     settle(visitor)
+    deadline = time.monotonic() + 5  # the worker's requests, once it has started
+    while hosts_of(out) != TRACKER_HOSTS and time.monotonic() < deadline:
+        visitor.page.wait_for_timeout(100)
 
     assert hosts_of(out) == TRACKER_HOSTS
-    rows = wait_for_reports(visitor, TRACKER_HOSTS - {"www.google-analytics.com"})
-    assert {row["host"] for row in rows} >= TRACKER_HOSTS - {"www.google-analytics.com"}
+    rows = wait_for_reports(visitor, {"www.facebook.com", "data"})
+    assert {row["host"] for row in rows} >= {"www.facebook.com", "data"}
 
 
 def test_enforce_keeps_the_apps_inline_scripts_and_listed_handlers_working(
@@ -228,7 +233,7 @@ def test_enforce_refuses_inline_handlers_the_site_did_not_list(
 def test_enforce_accept_reloads_and_the_tracker_then_runs(
     site: Site, visit: VisitorFactory
 ) -> None:
-    base_url, _ = site("enforce", {"/": (page(LOADER), {})})
+    base_url, _ = site("enforce", {"/": (page(LOADER + PIXEL_LOADER), {})})
     visitor = visit(base_url)
     out = visitor.served()
     visitor.load("/")
@@ -239,6 +244,9 @@ def test_enforce_accept_reloads_and_the_tracker_then_runs(
         visitor.banner.get_by_role("button", name="Accept all").click()
     visitor.wait_for_banner_script()
     settle(visitor)
+    deadline = time.monotonic() + 5  # the worker's requests, once it has started
+    while hosts_of(out) != TRACKER_HOSTS and time.monotonic() < deadline:
+        visitor.page.wait_for_timeout(100)
 
     assert visitor.page.evaluate("() => performance.getEntriesByType('navigation')[0].type") == (
         "reload"

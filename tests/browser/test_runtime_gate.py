@@ -175,6 +175,174 @@ CORPUS_JS = """\
 })();
 """
 
+# The natives of a same-origin frame's realm, taken by the page's first-party script.
+REALMS = ["r1", "r2", "r3.gif", "r4", "r5.js", "r6", "r7"]
+REALMS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const frame = document.createElement("iframe");
+  document.body.appendChild(frame);
+  const realm = frame.contentWindow;
+  realm.fetch(T + "r1").catch(() => {});
+  frames.markup.fetch(T + "r2").catch(() => {});  // the markup's frame, by name
+  new realm.Image().src = T + "r3.gif";
+  const xhr = new XMLHttpRequest();
+  realm.XMLHttpRequest.prototype.open.call(xhr, "GET", T + "r4");
+  realm.XMLHttpRequest.prototype.send.call(xhr);
+  const script = document.createElement("script");
+  const src = realm.Object.getOwnPropertyDescriptor(realm.HTMLScriptElement.prototype, "src");
+  src.set.call(script, T + "r5.js");
+  realm.Node.prototype.appendChild.call(document.head, script);
+  frame.contentDocument.defaultView.navigator.sendBeacon(T + "r6");
+  const box = document.createElement("div");
+  document.body.append(box);
+  box.innerHTML = "<iframe></iframe>";
+  frames[frames.length - 1].fetch(T + "r7").catch(() => {});
+  window.__realmsRan = true;
+})();
+"""
+
+# HTML that holds a tracker in a declarative shadow root, or in a frame's srcdoc or data: document.
+SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
+SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
+SVG_IMAGES = ["h8.gif", "h9.gif"]  # SVG markup: in a div, and inside an <svg> (no <img> there)
+SPELLED = ["h10.gif", "h11.gif", "h12.gif"]  # the host spelled with &#46;, %2E, a tab
+STRINGS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const c = (window.__contracts = {});
+  const shadowed = (name) => '<div><template shadowrootmode="open"><img src="' + T + name
+    + '"></template></div>';
+  const box = document.createElement("div");
+  document.body.append(box);
+  box.setHTMLUnsafe(shadowed("h1.gif"));
+  document.body.append(Document.parseHTMLUnsafe(shadowed("h2.gif")).body.firstChild);
+  const doc = (name) => '<img src="' + T + name + '">';
+  const h3 = document.createElement("iframe");
+  h3.srcdoc = doc("h3.gif");
+  c.srcdocReadsBack = h3.srcdoc === doc("h3.gif");
+  document.body.append(h3);
+  const h4 = document.createElement("iframe");
+  h4.setAttribute("srcdoc", doc("h4.gif"));
+  document.body.append(h4);
+  const holder = document.createElement("div");
+  document.body.append(holder);
+  holder.innerHTML = '<iframe srcdoc="' + doc("h5.gif").replace(/"/g, "&quot;") + '"></iframe>';
+  const h6 = document.createElement("iframe");
+  h6.src = "data:text/html," + encodeURIComponent(doc("h6.gif"));
+  document.body.append(h6);
+  const h7 = document.createElement("object");
+  h7.setAttribute("data", "data:text/html;base64," + btoa(doc("h7.gif")));
+  document.body.append(h7);
+  holder.insertAdjacentHTML("beforeend", '<svg><image href="' + T + 'h8.gif"/></svg>');
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  document.body.append(svg);
+  svg.innerHTML = '<image href="' + T + 'h9.gif"/>';
+  const spelled = ["rt.hotjar&#46;io", "rt.hotjar%2Eio", "rt.hot\\tjar.io"];
+  spelled.forEach((host, n) => {
+    const markup = '<img src="https://' + host + "/h" + (n + 10) + '.gif">';
+    holder.insertAdjacentHTML("beforeend", markup);
+  });
+  const plain = document.createElement("iframe");
+  plain.srcdoc = "<p>first-party</p>";
+  c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
+  window.__stringsRan = true;
+})();
+"""
+
+# URL attributes set past setAttribute and the setters: Attr nodes, nodes imported or adopted
+# from an inert document (an image loads before insertion), a link's ping (sent on a click), a
+# form's action and a button's formaction (a post into a hidden frame); the last three are only
+# sent by a click or a submission.
+NODES = ["n1.gif", "n2.gif", "n3.gif", "n4.gif", "n5.gif", "n6.gif"]
+NODES_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const image = () => document.createElement("img");
+  const n1 = image();
+  const attr = document.createAttribute("src");
+  attr.value = T + "n1.gif";
+  n1.setAttributeNode(attr);
+  const n2 = image();
+  n2.setAttribute("src", "/static/first.gif");
+  n2.getAttributeNode("src").value = T + "n2.gif";
+  const n3 = image();
+  const named = document.createAttribute("src");
+  named.nodeValue = T + "n3.gif";
+  n3.attributes.setNamedItem(named);
+  const n4 = image();
+  n4.setAttribute("alt", "");
+  n4.setAttributeNode(document.createAttribute("src"));
+  n4.getAttributeNode("src").textContent = T + "n4.gif";
+  const parsed = (name) => new DOMParser()
+    .parseFromString('<img src="' + T + name + '">', "text/html").body.firstChild;
+  const n5 = document.importNode(parsed("n5.gif"), true);
+  window.__kept = [n5, document.adoptNode(parsed("n6.gif"))];
+  const link = document.createElement("a");
+  link.href = "#n7";
+  link.ping = T + "n7";
+  document.body.append(link);
+  link.click();
+  const poster = (name) => {
+    const frame = document.createElement("iframe");
+    frame.name = name;
+    const form = document.createElement("form");
+    form.method = "post";
+    form.target = name;
+    document.body.append(frame, form);
+    return form;
+  };
+  const n8 = poster("n8");
+  n8.action = T + "n8";
+  n8.submit();
+  const button = document.createElement("button");
+  button.formAction = T + "n9";
+  poster("n9").append(button);
+  button.click();
+  window.__nodesRan = true;
+})();
+"""
+
+# A <base> a script points at the tracker would send every relative URL there (the gate's own
+# banner files included): its href is held.
+BASE_JS = """\
+(() => {
+  const base = document.createElement("base");
+  base.href = "https://rt." + "hotjar" + ".io/";
+  document.head.append(base);
+  const s = document.createElement("script");
+  s.src = "b1.js";
+  document.head.append(s);
+  window.__baseRan = true;
+})();
+"""
+
+# blob: workers made by the page's script, reaching the tracker from inside (never released).
+WORKERS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const results = (window.__workers = []);
+  const start = (code, options) => {
+    const worker = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })),
+      options);
+    worker.onmessage = (event) => results.push(event.data);
+    worker.postMessage("early");  // a message sent at once still reaches the page's code
+  };
+  const body = (kind) => `
+    const T = ${JSON.stringify(T)};
+    self.onmessage = (event) => self.postMessage(${JSON.stringify(kind)} + " " + event.data);
+    fetch(T + "k1").catch((error) => self.postMessage("fetch " + error.name));
+    const xhr = new XMLHttpRequest();
+    xhr.open("GET", T + "k2");
+    xhr.send();
+    try { importScripts(T + "k3.js"); } catch (error) { self.postMessage("import " + error.name); }
+    new WebSocket("wss://rt." + "hotjar.io/k4").onerror = () => {};
+    fetch("https://nothotjar.io/k5").catch(() => {});`;
+  start(body("classic"));
+  start(body("module").replace(/try \\{ importScripts.*\\n/, ""), { type: "module" });
+})();
+"""
+
 WRITER = """<script>
   (() => {
     const T = "https://rt." + "hotjar" + ".io/";
@@ -248,6 +416,37 @@ def _app() -> ConsentGate:
     async def corpus_js(request: Request) -> Response:
         return Response(CORPUS_JS, media_type="application/javascript")
 
+    async def realms(request: Request) -> Response:
+        body = '<iframe name="markup"></iframe><script src="/static/realms.js"></script>'
+        return HTMLResponse(_page("Realms", body=body))
+
+    async def realms_js(request: Request) -> Response:
+        return Response(REALMS_JS, media_type="application/javascript")
+
+    async def strings(request: Request) -> Response:
+        return HTMLResponse(_page("Strings", body='<script src="/static/strings.js"></script>'))
+
+    async def strings_js(request: Request) -> Response:
+        return Response(STRINGS_JS, media_type="application/javascript")
+
+    async def nodes(request: Request) -> Response:
+        return HTMLResponse(_page("Nodes", body='<script src="/static/nodes.js"></script>'))
+
+    async def nodes_js(request: Request) -> Response:
+        return Response(NODES_JS, media_type="application/javascript")
+
+    async def base(request: Request) -> Response:
+        return HTMLResponse(_page("Base", body='<script src="/static/base.js"></script>'))
+
+    async def base_js(request: Request) -> Response:
+        return Response(BASE_JS, media_type="application/javascript")
+
+    async def workers(request: Request) -> Response:
+        return HTMLResponse(_page("Workers", body='<script src="/static/workers.js"></script>'))
+
+    async def workers_js(request: Request) -> Response:
+        return Response(WORKERS_JS, media_type="application/javascript")
+
     async def ok(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -285,6 +484,16 @@ def _app() -> ConsentGate:
         Route("/corpus", corpus),
         Route("/static/corpus.js", corpus_js),
         Route("/api/ok", ok),
+        Route("/realms", realms),
+        Route("/strings", strings),
+        Route("/nodes", nodes),
+        Route("/workers", workers),
+        Route("/base", base),
+        Route("/static/base.js", base_js),
+        Route("/static/workers.js", workers_js),
+        Route("/static/nodes.js", nodes_js),
+        Route("/static/strings.js", strings_js),
+        Route("/static/realms.js", realms_js),
     ]
     return ConsentGate(Starlette(routes=routes), secret_key=SECRET, reports_token=TOKEN)
 
@@ -382,6 +591,84 @@ def test_reject_all_keeps_them_held(corpus_visitor: Visitor) -> None:
         "rejected TypeError",
         "error",
         "rejected AbortError",
+    ]
+
+
+def test_a_frames_realm_hands_out_wrapped_natives(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """Natives taken from a same-origin frame hold as this window's do, and are released."""
+    visitor = visit(live(app))
+    visitor.load("/realms")
+    visitor.page.wait_for_function("() => window.__realmsRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, REALMS)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == sorted(REALMS)
+
+
+def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/strings")
+    visitor.page.wait_for_function("() => window.__stringsRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, SRCDOCS + SVG_IMAGES + SPELLED)
+    visitor.page.wait_for_timeout(500)
+    names = sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
+    assert names == sorted(SRCDOCS + SVG_IMAGES + SPELLED)  # each once
+
+
+def test_attr_nodes_imported_nodes_and_pings_are_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/nodes")
+    visitor.page.wait_for_function("() => window.__nodesRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, NODES)
+    visitor.page.wait_for_timeout(500)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+
+
+def test_a_base_pointed_at_a_tracker_is_held(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/base")
+    visitor.page.wait_for_function("() => window.__baseRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert visitor.page.evaluate("() => document.baseURI") == visitor.page.url
+
+
+def test_a_blob_workers_requests_to_a_refused_host_fail(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/workers")
+    visitor.page.wait_for_function(
+        "() => window.__workers.filter((message) => message.endsWith('early')).length === 2"
+    )
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert len(visitor.recorder.hits_to("nothotjar.io")) == 2  # a look-alike passes
+    assert sorted(visitor.page.evaluate("() => window.__workers")) == [
+        "classic early",
+        "fetch TypeError",
+        "fetch TypeError",
+        "import NetworkError",
+        "module early",
     ]
 
 
