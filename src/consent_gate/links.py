@@ -1,5 +1,6 @@
-"""Response headers that load like markup does: `Link`, `Refresh`, `Speculation-Rules` and a
-Content-Security-Policy's `report-uri`.
+"""Response headers that load like markup does: `Link`, `Refresh`, `Speculation-Rules`, a
+Content-Security-Policy's `report-uri`, and the reporting endpoints of `Reporting-Endpoints`
+and `Report-To`.
 
 The browser acts on `Link: <https://tracker/x.js>; rel=preload; as=script` before it reads a
 byte of the page, so links to refused trackers are dropped from the header, the others kept as
@@ -17,7 +18,13 @@ from .html.tags import srcset_urls
 from .rules import Blocker
 from .urls import refresh_url
 
-__all__ = ["held_links", "held_refresh", "held_report_uris", "held_speculation_rules"]
+__all__ = [
+    "held_links",
+    "held_refresh",
+    "held_report_uris",
+    "held_reporting",
+    "held_speculation_rules",
+]
 
 # One link: <URI> then its parameters, up to the comma before the next "<" (a quoted parameter
 # may hold commas).
