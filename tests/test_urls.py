@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from consent_gate import urls
 from consent_gate.html import HtmlRewriter, grammar
 from consent_gate.html import rewriter as html_rewriter
 from consent_gate.policy import Policy
@@ -150,6 +151,41 @@ def test_only_the_first_base_href_counts() -> None:
         b'<script src="@fingerprintjs/fingerprintjs@4/dist/fp.min.js"></script>'
     )
     assert rewrite(markup) == markup
+
+
+# Plain URLs are read without the parser (urls._plain); it must never read one differently.
+URL_BASES = [
+    "https://shop.example/dir/page?x=1#f",
+    "http://shop.example:8080/",
+    "https://shop.example/a/b/",
+    "ftp://files.example/dir/",
+]
+URL_PIECES = [*"aZ09-._~!$&'()*+,;=:@/%?#\\ \t\"<>`{}^|[]", "//", "https:", "HTTP:", "%2e", "%2E"]
+URL_PIECES += ["..", "xn--", "0x", "1", "\u00e9", "\u3002", "mailto:", "a.b", "//a.b", "/./"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(URL_PIECES), max_size=14).map("".join), st.sampled_from(URL_BASES))
+@example("//Tracker.Example/p?q#f", URL_BASES[0])
+@example("https://0x7f.1/x", URL_BASES[0])
+@example("img/a.png?", URL_BASES[2])
+def test_plain_urls_are_read_as_the_parser_reads_them(value: str, base: str) -> None:
+    assert urls._plain(value, base) in (None, urls._parsed(value, base))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://Cdn.Example/a/b.js?v=1#x", Target("https", "cdn.example", "/a/b.js?v=1")),
+        ("//cdn.example?q", Target("https", "cdn.example", "/?q")),
+        ("/img/a.png", Target("https", "shop.example", "/img/a.png")),
+        ("a.png?", Target("https", "shop.example", "/dir/a.png")),
+        ("?page=2", Target("https", "shop.example", "/dir/page?page=2")),
+        ("#top", Target("https", "shop.example", "/dir/page?x=1")),
+    ],
+)
+def test_plain_urls_are_read_without_the_parser(value: str, expected: Target) -> None:
+    assert urls._plain(value, URL_BASES[0]) == expected == target(value, URL_BASES[0])
 
 
 def test_absolute_resolves_base_hrefs() -> None:
