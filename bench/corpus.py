@@ -272,17 +272,15 @@ class Tab:
     def close(self) -> None:
         self.context.close()
 
-    def settle(self, quiet: float = SETTLE_QUIET, longest: float = SETTLE_MAX) -> None:
-        """Wait for ``load``, then until third-party requests stop for ``quiet`` seconds."""
+    def loaded(self) -> float:
+        """Wait for ``load``; the wall-clock time it was seen (hits carry the same clock)."""
         self.page.wait_for_load_state("load", timeout=30_000)
-        deadline = time.monotonic() + longest
-        seen, quiet_since = len(self.recorder.hits), time.monotonic()
-        while time.monotonic() < deadline:
-            self.page.wait_for_timeout(100)
-            if len(self.recorder.hits) != seen:
-                seen, quiet_since = len(self.recorder.hits), time.monotonic()
-            elif time.monotonic() - quiet_since >= quiet:
-                break
+        return time.time()
+
+    def quiet_since(self, since: float) -> float:
+        """When this tab's last third-party request went out, or ``since`` if that is later."""
+        hits = self.recorder.hits
+        return max(since, hits[-1].time) if hits else since
 
     def view(self, site: str, since: int = 0) -> View:
         """Third-party requests recorded since hit number ``since``, errors and content so far."""
@@ -295,13 +293,10 @@ class Tab:
         seconds = time.monotonic() - self.opened
         return View(requests, list(self.errors), elements, text, site, seconds)
 
-    def wait_for(self, hosts: set[str], site: str, since: int, until: float) -> None:
-        """Until the tracker hosts reached since hit ``since`` include ``hosts``, or ``until``."""
-        while time.monotonic() < until:
-            urls = [hit.url for hit in self.recorder.hits[since:]]
-            if hosts <= View(urls, site=site).hosts():
-                break
-            self.page.wait_for_timeout(100)
+    def reached(self, hosts: set[str], site: str, since: int) -> bool:
+        """Whether the tracker hosts reached since hit ``since`` include ``hosts``."""
+        urls = [hit.url for hit in self.recorder.hits[since:]]
+        return hosts <= View(urls, site=site).hosts()
 
     def accept_all(self) -> str | None:
         """Click the banner's "Accept all", as a visitor would; why that failed, if it did."""
@@ -380,32 +375,78 @@ def measure(
     for i in range(0, len(names), batch):
         chunk = names[i : i + batch]
         log.info("measuring %s", ", ".join(chunk))
-        tabs = [
-            (start(browser, servers.baseline, f"/{n}/"), start(browser, servers.gated, f"/{n}/"))
+        tabs = {
+            n: (start(browser, servers.baseline, f"/{n}/"), start(browser, servers.gated, f"/{n}/"))
             for n in chunk
-        ]
+        }
         try:
-            for name, (plain, gated) in zip(chunk, tabs, strict=True):
-                plain.settle()
-                gated.settle()
-                site = (sites or {}).get(name, "")
-                baseline, before = plain.view(site), gated.view(site)
-                if not accept(name):
-                    yield Result(name, baseline, before, View(site=site))
-                    continue
-                mark = len(gated.recorder.hits)
-                error = gated.accept_all()
-                accepted = time.monotonic()
-                gated.settle(RELEASE_QUIET, RELEASE_MAX)
-                # The ungated page's timers had baseline.seconds to fire (Outbrain's loader
-                # waits 5 s for an ad): its released scripts get as long to reach the same hosts.
-                wanted = baseline.hosts() - before.hosts()
-                gated.wait_for(wanted, site, mark, accepted + min(baseline.seconds, RELEASE_MAX))
-                yield Result(name, baseline, before, gated.view(site, mark), error)
+            yield from _measure_batch(tabs, sites or {}, accept)
         finally:
-            for pair in tabs:
+            for pair in tabs.values():
                 for tab in pair:
                     tab.close()
+
+
+def _measure_batch(
+    tabs: Mapping[str, tuple[Tab, Tab]], sites: Mapping[str, str], accept: Callable[[str], bool]
+) -> Iterator[Result]:
+    """The batch's pages side by side: every wait is for all of them at once, so a batch takes
+    as long as its slowest page, not the sum of its pages."""
+    every = [tab for pair in tabs.values() for tab in pair]
+    loaded = {tab: tab.loaded() for tab in every}
+    _settle({tab: (at, at + SETTLE_MAX) for tab, at in loaded.items()}, SETTLE_QUIET)
+    views = {
+        n: (plain.view(sites.get(n, "")), gated.view(sites.get(n, "")))
+        for n, (plain, gated) in tabs.items()
+    }
+    accepting = [n for n in tabs if accept(n)]
+    marks: dict[str, int] = {}
+    errors: dict[str, str | None] = {}
+    accepted: dict[str, float] = {}
+    for n in accepting:
+        gated = tabs[n][1]
+        marks[n] = len(gated.recorder.hits)
+        errors[n] = gated.accept_all()
+        accepted[n] = time.time()
+    _settle(
+        {tabs[n][1]: (accepted[n], accepted[n] + RELEASE_MAX) for n in accepting}, RELEASE_QUIET
+    )
+    # The ungated page's timers had baseline.seconds to fire (Outbrain's loader waits 5 s for
+    # an ad): its released scripts get as long to reach the same hosts.
+    waiting = {
+        n: (
+            views[n][0].hosts() - views[n][1].hosts(),
+            accepted[n] + min(views[n][0].seconds, RELEASE_MAX),
+        )
+        for n in accepting
+    }
+    while waiting:
+        now = time.time()
+        for n, (wanted, until) in list(waiting.items()):
+            if now >= until or tabs[n][1].reached(wanted, sites.get(n, ""), marks[n]):
+                del waiting[n]
+        if waiting:
+            every[0].page.wait_for_timeout(100)
+    for n in tabs:
+        baseline, before = views[n]
+        if n in accepted:
+            after = tabs[n][1].view(sites.get(n, ""), marks[n])
+            yield Result(n, baseline, before, after, errors[n])
+        else:
+            yield Result(n, baseline, before, View(site=sites.get(n, "")))
+
+
+def _settle(tabs: Mapping[Tab, tuple[float, float]], quiet: float) -> None:
+    """Until every tab has made no third-party request for ``quiet`` seconds since its start
+    (the first of each pair), or its deadline (the second) passed. Wall-clock times."""
+    waiting = dict(tabs)
+    while waiting:
+        now = time.time()
+        for tab, (since, until) in list(waiting.items()):
+            if now >= until or now - tab.quiet_since(since) >= quiet:
+                del waiting[tab]
+        if waiting:
+            next(iter(waiting)).page.wait_for_timeout(100)
 
 
 def held_fraction(results: Iterable[Result]) -> tuple[float, int, int]:
