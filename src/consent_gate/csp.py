@@ -22,7 +22,7 @@ from .refusal import Refusal
 from .reports import ReportKind
 from .rules import MAX_CACHED
 
-__all__ = ["CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
+__all__ = ["APP_CSP", "CLIENT_HINTS", "DENIED_FEATURES", "Csp", "parse_report"]
 
 MARKETING = "marketing"
 # High-entropy client hints: what a script could read to fingerprint the device.
@@ -41,7 +41,8 @@ CLIENT_HINTS = (
 # lacks attribution-reporting) logs a console warning and ignores it; the others still apply.
 DENIED_FEATURES = ("browsing-topics", "attribution-reporting", "interest-cohort", *CLIENT_HINTS)
 _CLIENT_HINT_HEADERS = (b"accept-ch", b"critical-ch")
-_APP_CSP = (b"content-security-policy", b"content-security-policy-report-only")
+APP_CSP = frozenset({b"content-security-policy", b"content-security-policy-report-only"})
+"""The headers an app states its own policy in, which the gate merges with its own."""
 _SCRIPT_DIRECTIVES = (b"script-src-elem", b"script-src", b"default-src")
 _NONCE = re.compile(rb"'nonce-([A-Za-z0-9+/_=-]+)'", re.IGNORECASE)
 _HASH = re.compile(rb"'sha(?:256|384|512)-[A-Za-z0-9+/_=-]+'", re.IGNORECASE)
@@ -122,7 +123,7 @@ class Csp:
             return [*headers, (self.header_name, ours.encode("ascii"))]
         app_sources: dict[str, None] = {}
         for key, value in headers:
-            if key in _APP_CSP:
+            if key in APP_CSP:
                 for source in _script_sources(value):
                     if _NONCE.fullmatch(source) or _HASH.fullmatch(source):
                         app_sources[source.decode("ascii")] = None

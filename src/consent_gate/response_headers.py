@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._types import Headers
 from .consent import Consent
 from .cookies import CookieRules
-from .csp import Csp
+from .csp import APP_CSP, Csp
 from .decision import PageDecision
 from .links import (
     held_links,
@@ -21,10 +21,9 @@ from .rules import Blocker
 __all__ = ["FIREWALLED", "held_cookies", "held_loads", "locked_headers", "page_headers"]
 
 # The headers a refusal may have to filter on any response, HTML or not.
-_APP_CSP = frozenset({b"content-security-policy", b"content-security-policy-report-only"})
 _REPORTING = frozenset({b"reporting-endpoints", b"report-to"})
 FIREWALLED = frozenset(
-    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *_APP_CSP, *_REPORTING}
+    {b"set-cookie", b"link", b"refresh", b"speculation-rules", b"location", *APP_CSP, *_REPORTING}
 )
 _DROPPED = {b"content-length", b"etag", b"last-modified"}
 
@@ -65,7 +64,7 @@ def held_loads(headers: Headers, blocker: Blocker, base: str, *, follows: bool =
             if rules is None:
                 continue
             value = rules
-        elif key in _APP_CSP:
+        elif key in APP_CSP:
             policy = held_report_uris(value, blocker, base)
             if policy is None:
                 continue
