@@ -80,6 +80,28 @@ def test_html_the_gate_cannot_rewrite_fails_closed(headers: Headers, reason: str
     assert reason in body.refusal
 
 
+@pytest.mark.parametrize(
+    "media", [b"text/xml", b"Application/XML; charset=utf-8", b"image/svg+xml", b"text/xsl"]
+)
+@pytest.mark.parametrize("destination", [None, b"document", b"iframe", b"object", b"embed"])
+def test_xml_rendered_as_a_document_fails_closed(media: bytes, destination: bytes | None) -> None:
+    """Its XHTML, SVG or XSLT loads what it names, and the gate cannot rewrite XML; a browser
+    that does not say where the response goes may be rendering it."""
+    request = [] if destination is None else [(b"sec-fetch-dest", destination)]
+    body = classify("GET", 200, [(b"content-type", media)], request)
+    assert body.html
+    assert body.refusal is not None
+    assert "it is XML" in body.refusal
+
+
+@pytest.mark.parametrize("destination", [b"image", b"empty", b"script", b"style", b"font"])
+def test_xml_fetched_as_a_subresource_is_passed(destination: bytes) -> None:
+    """An SVG `<img>` loads nothing; a script's XML data is data: left alone, cacheable."""
+    for media in (b"image/svg+xml", b"application/xml", b"application/rss+xml"):
+        headers = [(b"content-type", media)]
+        assert classify("GET", 200, headers, [(b"sec-fetch-dest", destination)]) is PASS
+
+
 def test_repeated_content_type_and_content_encoding_lines_are_read_together() -> None:
     """Chromium reads every line: of two Content-Types the last decides (text/plain first
     went out ungated), and two gzip lines mean gzip twice (undone once, the page inside went
@@ -105,7 +127,7 @@ def test_a_type_chromium_sniffs_is_sniffed_like_none(value: bytes) -> None:
     assert classify("GET", 200, [(b"content-type", value)], []) == Body(html=True, sniff=True)
 
 
-@pytest.mark.parametrize("value", [b"text/plain", b"text/ html", b"image/svg+xml", b'"text/html"'])
+@pytest.mark.parametrize("value", [b"text/plain", b"text/ html", b"text/css", b'"text/html"'])
 def test_a_type_chromium_does_not_render_as_html_is_passed(value: bytes) -> None:
     assert classify("GET", 200, [(b"content-type", value)], []) is PASS
 

@@ -52,6 +52,11 @@ _SNIFFED_HTML = re.compile(
 _SNIFFED_TYPES = frozenset({"", "unknown/unknown", "application/unknown"})
 # How a Content-Type value starts when it may be HTML or one of those (lower-cased).
 _MAYBE_HTML = (b"text/html", b"application", b"unknown/", b"*/*")
+# XML that a browser renders as a document (Chromium: text/xml, application/xml, text/xsl and
+# any "+xml" type): its XHTML, SVG or XSLT loads what it names, and the gate cannot rewrite it.
+_XML_TYPES = frozenset({"text/xml", "application/xml", "text/xsl"})
+# Where a response is rendered as a document of its own (Fetch's request destinations).
+_DOCUMENT_DESTINATIONS = frozenset({b"document", b"iframe", b"frame", b"object", b"embed"})
 WIDE = "its first bytes (a BOM or <meta charset>) name a charset that is not ASCII-compatible"
 
 
@@ -82,11 +87,15 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
             b"," not in value
             and b"/" in value
             and not value.lstrip()[:11].lower().startswith(_MAYBE_HTML)
+            and b"xml" not in (lowered := value.lower())
+            and b"xsl" not in lowered
         ):
             return PASS  # the common case, decided without parsing (of a list, the last counts)
         media, charset = content_type(value)
         if media == "application/xhtml+xml":
             return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
+        if media in _XML_TYPES or media.endswith("+xml"):
+            return _xml(media, request)
         if media in _SNIFFED_TYPES:
             sniff = True
         elif media != "text/html":
@@ -101,6 +110,16 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
         reason = f"its content coding {coding.decode('latin-1')!r} is unknown"
         return Body(True, refusal=reason, sniff=sniff)
     return Body(True, coding=_CODINGS[coding], sniff=sniff)
+
+
+def _xml(media: str, request: Headers) -> Body:
+    """XML fails closed where a browser renders it as a document; fetched as an image, a
+    script's data or a style sheet it is left alone (a browser that does not say may be
+    rendering it)."""
+    destination = header(request, b"sec-fetch-dest")
+    if destination is not None and destination not in _DOCUMENT_DESTINATIONS:
+        return PASS
+    return Body(True, refusal=f"it is XML ({media}), whose markup loads what it names unread")
 
 
 @dataclass(frozen=True, slots=True)

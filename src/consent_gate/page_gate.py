@@ -52,7 +52,7 @@ class OncePerPath:
             self._seen.clear()
         self._seen.add(key)
         self._log.warning(
-            "consent_gate: %s is HTML the gate cannot rewrite: %s. Sent unchanged with an "
+            "consent_gate: %s is a page the gate cannot rewrite: %s. Sent unchanged with an "
             "enforced Content-Security-Policy instead: the browser blocks inline scripts and "
             "the hosts of refused categories on it. Fix the response or exclude the path.",
             key[0],
