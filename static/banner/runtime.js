@@ -66,6 +66,8 @@
   const createElement = Document.prototype.createElement;
   const html = /** @type {{ get(this: Element): string, set(this: Element, markup: string): void }} */ (
     describe(Element.prototype, "innerHTML"));
+  const textOf = /** @type {(this: Node) => string} */ (
+    /** @type {PropertyDescriptor} */ (describe(Node.prototype, "textContent")).get);
   const templateContent = /** @type {(this: HTMLTemplateElement) => DocumentFragment} */ (
     /** @type {PropertyDescriptor} */ (describe(HTMLTemplateElement.prototype, "content")).get);
   const { clone, json } = Response.prototype;
@@ -75,6 +77,7 @@
   const globals = /** @type {Record<string, any>} */ (/** @type {unknown} */ (window));
   const SVG = "http://www.w3.org/2000/svg";
   const HTML_NS = "http://www.w3.org/1999/xhtml";
+  const MATH_NS = "http://www.w3.org/1998/Math/MathML";
 
   /* ---- which URLs are held: the server's rules, shipped once per policy ------------- */
 
@@ -116,11 +119,11 @@
     needles = [...found];
   }
   updateNeedles();
-  // Character references, percent-escapes and tabs or newlines (which URLs drop) can spell a
-  // host that no needle finds: such markup is always parsed.
+  // Character references, percent-escapes, tabs or newlines (which URLs drop) and CSS escapes
+  // can spell a host that no needle finds: such markup is always parsed.
   const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
-    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r]/.test(text));
+    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r\\]/.test(text));
   };
 
   /**
@@ -184,6 +187,41 @@
     } catch (error) {
       return "";
     }
+  }
+
+  // The URLs CSS text names, read as the server's stylesheets.py reads them: unquoted url()s
+  // and every string (`@import "x"`, `image-set("x" 1x)`), comments skipped, escapes undone.
+  const unescapeCss = (/** @type {string} */ text) => text.replace(/\\(?:([0-9a-f]{1,6})[ \t\n]?|\n|([^]))/gi,
+    (_, /** @type {string} */ hex, /** @type {string} */ char) => {
+      if (!hex) return char || "";
+      const code = parseInt(hex, 16);
+      return code && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : "\ufffd";
+    });
+  /** @param {string} css */
+  function cssUrls(css) {
+    /** @type {string[]} */
+    const found = [];
+    const rest = css.replace(/\/\*[^]*?(?:\*\/|$)|\\[^]|"((?:[^"\\\n]|\\[^])*)"?|'((?:[^'\\\n]|\\[^])*)'?/g,
+      (token, /** @type {string} */ double, /** @type {string} */ single) => {
+        if (token[0] === "\\") return token;
+        if (token[0] !== "/") found.push(unescapeCss(double || single || ""));
+        return " ";
+      });
+    for (const [, url] of unescapeCss(rest).matchAll(/url\(\s*([^)"'\s]*)/gi)) found.push(url);
+    return found.filter(Boolean);
+  }
+
+  // The refused category CSS text would load from, or "": only a function or a string loads.
+  /** @param {unknown} css */
+  function cssHeld(css) {
+    if (!holding() || css === null || css === undefined) return "";
+    const text = String(css);
+    if (!/[("'\\]/.test(text)) return "";
+    for (const url of cssUrls(text)) {
+      const category = heldBy(url, false);
+      if (category) return category;
+    }
+    return "";
   }
 
   /* ---- one queue, released in order --------------------------------------------------- */
@@ -338,14 +376,21 @@
     form: ["action"], button: ["formaction"], base: ["href"],
   };
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
-    "ping", "srcdoc", "action", "formaction"]);
+    "ping", "srcdoc", "action", "formaction", "style"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
-    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`)].join(",");
-  /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
-  const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
+    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`), "[style]", "style"].join(",");
+  /** @type {WeakMap<object, Map<string, HeldAttr>>} */
+  const heldAttrs = new WeakMap(); // element (or CSS declaration, sheet) -> Map(attribute -> { value, item })
 
+  // Every element's style attribute may load (a background's url()): last, after the URLs.
+  const STYLED = Object.fromEntries(Object.entries(ATTRS).map(([tag, names]) => [tag, [...names, "style"]]));
+  const STYLE_ONLY = ["style"];
+  const SVG_STYLED = ["href", "xlink:href", "style"];
+  // A <style> (HTML or SVG) is applied as a sheet: its text loads its url()s and @imports.
+  const isSheet = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 1 && node.localName === "style"
+    && (node.namespaceURI === HTML_NS || node.namespaceURI === SVG);
   const isScript = (/** @type {Element} */ el) => el.localName === "script";
   /**
    * @param {Element} el
@@ -353,8 +398,9 @@
    */
   function attrsOf(el) {
     const ns = el.namespaceURI;
-    if (ns === HTML_NS) return ATTRS[el.localName] || null;
-    return ns === SVG && SVG_LOADERS.has(el.localName) ? ["href", "xlink:href"] : null;
+    if (ns === HTML_NS) return STYLED[el.localName] || STYLE_ONLY;
+    if (ns === SVG) return SVG_LOADERS.has(el.localName) ? SVG_STYLED : STYLE_ONLY;
+    return ns === MATH_NS ? STYLE_ONLY : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
@@ -387,6 +433,7 @@
    */
   function heldAttr(el, attr, value) {
     if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
+    if (attr === "style") return cssHeld(value);
     const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
     if (markup) return held(markup, true)[1];
     for (const url of urlsIn(attr, value)) {
@@ -581,8 +628,10 @@
     return Boolean(el) && NAMES.has(attr) && intercept(/** @type {Element} */ (el), attr, value, set);
   };
   const isAttr = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 2; // from any realm
+  // The same setters write a <style>'s text, or a text node's in it (held as a sheet).
   /** @type {[object, string][]} */
-  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"],
+    [CharacterData.prototype, "data"], [HTMLElement.prototype, "innerText"]];
   for (const [proto, key] of values) {
     patch(() => {
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key)); // else kept native
@@ -591,6 +640,7 @@
         set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
           let taken = false;
           try {
+            if (holding() && self.nodeType !== 2) sheetWrite(self, args[0]);
             taken = holding() && self.nodeType === 2
               && attrNode(self.ownerElement, self, () => apply(native, self, args), args[0]);
           } catch (error) { taken = false; }
@@ -599,6 +649,16 @@
       });
     });
   }
+  for (const key of ["appendData", "insertData", "replaceData"]) {
+    method(CharacterData.prototype, key, (native, self, args) => {
+      sheetWrite(self, args.join(""));
+      return apply(native, self, args);
+    });
+  }
+  method(Element.prototype, "insertAdjacentText", (native, self, args) => {
+    if (/^(afterbegin|beforeend)$/i.test(String(args[0]))) sheetWrite(self, args[1]);
+    return apply(native, self, args);
+  });
   for (const key of ["setAttributeNode", "setAttributeNodeNS"]) {
     guard(Element.prototype, key, (el, args, native) => isAttr(args[0])
       && attrNode(el, args[0], () => apply(native, el, args)));
@@ -634,6 +694,7 @@
   // DOMParser, importNode, cloneNode. The attribute is removed and put back on release.
   /** @param {Element} el */
   function neutralise(el) {
+    if (isSheet(el)) holdSheet(el, apply(textOf, el, []));
     const attrs = attrsOf(el);
     if (!attrs) return;
     for (const attr of attrs) {
@@ -645,6 +706,34 @@
       holdAttr(el, attr, value, category, () => apply(setAttr, el, [attr, value]));
     }
   }
+
+  // A <style> whose text would load a refused URL takes the server's held form: type
+  // "text/plain" (its own kept in data-cg-type), which the banner releases as the server's.
+  /**
+   * @param {Element} el
+   * @param {unknown} text  its text, as it will be
+   * @returns {string} the category it is held for, "" if none (or held already)
+   */
+  function holdSheet(el, text) {
+    if (apply(getAttr, el, ["data-cg-category"]) !== null) return "";
+    const category = cssHeld(text);
+    if (!category) return "";
+    const type = apply(getAttr, el, ["type"]);
+    if (type !== null) apply(setAttr, el, ["data-cg-type", type]);
+    apply(setAttr, el, ["type", "text/plain"]);
+    apply(setAttr, el, ["data-cg-category", category]);
+    return category;
+  }
+
+  // Text a script adds to a <style> (`node`, or the text node in it it writes), held first.
+  /** @type {(node: any, text: unknown) => void} */
+  const sheetWrite = (node, text) => {
+    try {
+      const el = !holding() || !node ? null : isSheet(node) ? node
+        : node.nodeType === 3 && isSheet(node.parentNode) ? node.parentNode : null;
+      if (el) holdSheet(el, `${apply(textOf, el, [])}${text}`);
+    } catch (error) { /* written as it came */ }
+  };
 
   /** @param {Node | null | undefined} node  what a page's script inserts (a non-node: the native throws) */
   function scan(node) {
@@ -663,7 +752,12 @@
   const inserting = (which) => (native, self, args) => {
     if (!holding()) return apply(native, self, args);
     try {
-      for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
+      const indices = which === "all" ? [...args.keys()] : [which];
+      for (const index of indices) scan(args[index]);
+      if (isSheet(self) || (self && self.nodeType === 3)) {
+        sheetWrite(self, indices.map((index) => args[index])
+          .map((arg) => (arg && typeof arg === "object" ? apply(textOf, arg, []) : String(arg))).join(""));
+      }
     } catch (error) { /* inserted as it came */ }
     const result = apply(native, self, args);
     adoptFrames(window);
@@ -688,6 +782,173 @@
     });
   }
   method(Range.prototype, "insertNode", inserting(0));
+
+  /* ---- CSS a script writes: declarations and sheets ------------------------------------ */
+
+  // A declaration (el.style, a rule's style) takes its properties through named properties
+  // that no prototype holds (el.style.backgroundImage = ...): the style getters hand out one
+  // Proxy per declaration, whose property sets that would load a refused URL are held (and read
+  // back); its methods and accessors, called on the Proxy, work on the declaration itself.
+  /** @type {WeakMap<object, object>} */
+  const styleProxies = new WeakMap(); // declaration -> its Proxy
+  /** @type {WeakMap<object, object>} */
+  const declarations = new WeakMap(); // Proxy -> its declaration
+  /** @type {WeakMap<object, Element>} */
+  const styleOwners = new WeakMap(); // an element's declaration -> the element
+  const declProto = CSSStyleDeclaration.prototype;
+  const removeProperty = declProto.removeProperty;
+  const unwrap = (/** @type {any} */ value) => declarations.get(value) || value;
+  // The property a name sets: backgroundImage, webkitMaskImage and cssFloat as CSS spells them.
+  const dashed = (/** @type {string} */ name) => (name === "cssFloat" ? "float" : name.startsWith("--") ? name
+    : name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/^webkit-/, "-webkit-"));
+
+  // `decl`'s property `name` set to `value`: held if it loads a refused URL (the property is
+  // cleared meanwhile, as the set would have replaced it); any other set forgets a held one.
+  /**
+   * @param {object} decl
+   * @param {string} name
+   * @param {unknown} value
+   * @param {() => void} set
+   */
+  function declare(decl, name, value, set) {
+    if (!holding()) return false;
+    const category = cssHeld(value);
+    if (!category) {
+      forget(/** @type {Element} */ (decl), name);
+      return false;
+    }
+    if (name) apply(removeProperty, decl, [name]);
+    holdAttr(/** @type {Element} */ (decl), name, value, category, set);
+    return true;
+  }
+
+  /** @type {ProxyHandler<any>} */
+  const declared = {
+    get(decl, key) {
+      const entry = typeof key === "string" && heldAttrs.has(decl) && !(key in declProto) && heldValue(decl, dashed(key));
+      return entry ? entry.value : Reflect.get(decl, key, decl);
+    },
+    set(decl, key, value) {
+      let taken = false;
+      try {
+        taken = typeof key === "string" && !(key in declProto) && !/^\d+$/.test(key)
+          && declare(decl, dashed(key), value, () => Reflect.set(decl, key, value, decl));
+      } catch (error) { taken = false; }
+      return taken || Reflect.set(decl, key, value, decl);
+    },
+  };
+  /** @type {(decl: any, owner: any) => any} */
+  function styleProxy(decl, owner) {
+    if (!decl || typeof decl !== "object") return decl;
+    const known = styleProxies.get(decl);
+    if (known) return known;
+    const wrapped = new Proxy(decl, declared);
+    styleProxies.set(decl, wrapped);
+    declarations.set(wrapped, decl);
+    if (owner && owner.nodeType === 1) styleOwners.set(decl, owner);
+    return wrapped;
+  }
+  // The style attribute's text, however written (el.style = text, cssText), is held as
+  // setAttribute("style") holds it; a rule's as one value.
+  /** @type {(decl: object, text: unknown, set: () => void) => boolean} */
+  const restyle = (decl, text, set) => {
+    const owner = styleOwners.get(decl);
+    return holding() && (owner ? intercept(owner, "style", text, set) : declare(decl, "", text, set));
+  };
+  for (const name of ["HTMLElement", "SVGElement", "MathMLElement", "CSSStyleRule", "CSSPageRule", "CSSFontFaceRule",
+    "CSSKeyframeRule"]) {
+    patch(() => {
+      const proto = globals[name] && globals[name].prototype;
+      const descriptor = describe(proto, "style");
+      if (!descriptor || !descriptor.get) return;
+      const { set } = descriptor;
+      install(proto, "style", {
+        ...descriptor,
+        get: proxy(descriptor.get, (native, self, args) => {
+          const decl = apply(native, self, args);
+          return holding() || styleProxies.has(decl) ? styleProxy(decl, self) : decl;
+        }),
+        set: set && proxy(set, (native, self, args) => {
+          let taken = false;
+          try {
+            const decl = apply(/** @type {NativeFunction} */ (descriptor.get), self, []);
+            if (self.nodeType === 1) styleOwners.set(decl, self);
+            taken = restyle(decl, args[0], () => apply(native, self, args));
+          } catch (error) { taken = false; }
+          return taken ? undefined : apply(native, self, args);
+        }),
+      });
+    });
+  }
+  // The declaration's own methods and accessors, called on its Proxy, run on it.
+  for (const key of Object.getOwnPropertyNames(declProto)) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(declProto, key));
+      if (typeof descriptor.value === "function" && key !== "constructor") {
+        method(declProto, key, (native, self, args) => {
+          const decl = unwrap(self);
+          if (key === "setProperty") {
+            const name = String(args[0]);
+            const set = () => apply(native, decl, args);
+            return declare(decl, name.startsWith("--") ? name : name.toLowerCase(), args[1], set) ? undefined : set();
+          }
+          const entry = key === "getPropertyValue" && heldAttrs.has(decl) && heldValue(decl, lower(args[0]));
+          if (entry) return entry.value;
+          if (key === "removeProperty") forget(decl, lower(args[0]));
+          return apply(native, decl, args);
+        });
+      } else if (descriptor.get) {
+        install(declProto, key, {
+          ...descriptor,
+          get: proxy(descriptor.get, (native, self, args) => apply(native, unwrap(self), args)),
+          set: descriptor.set && proxy(descriptor.set, (native, self, args) => {
+            const decl = unwrap(self);
+            let taken = false;
+            try {
+              taken = key === "cssText" && restyle(decl, args[0], () => apply(native, decl, args));
+            } catch (error) { taken = false; }
+            return taken ? undefined : apply(native, decl, args);
+          }),
+        });
+      }
+    });
+  }
+
+  // Rules a script inserts into a sheet (a page's, a constructed one, an @media rule), and a
+  // constructed sheet's whole text (replace, replaceSync): held as they are, made on release.
+  for (const proto of [CSSStyleSheet.prototype, globals.CSSGroupingRule && globals.CSSGroupingRule.prototype]) {
+    const rules = /** @type {PropertyDescriptor | undefined} */ (proto && describe(proto, "cssRules"));
+    method(proto, "insertRule", (native, sheet, args) => {
+      const category = cssHeld(args[0]);
+      if (!category) return apply(native, sheet, args);
+      const index = args.length > 1 ? Number(args[1]) >>> 0 : 0;
+      hold(category, () => {
+        const count = rules && rules.get ? apply(rules.get, sheet, []).length : index;
+        apply(native, sheet, [args[0], Math.min(index, count), ...args.slice(2)]);
+      });
+      return index;
+    });
+  }
+  method(CSSStyleSheet.prototype, "addRule", (native, sheet, args) => {
+    const category = cssHeld(`${args[0]}{${args[1]}}`);
+    if (!category) return apply(native, sheet, args);
+    hold(category, () => apply(native, sheet, [args[0], args[1]]));
+    return -1;
+  });
+  for (const key of ["replace", "replaceSync"]) {
+    method(CSSStyleSheet.prototype, key, (native, sheet, args) => {
+      const category = cssHeld(args[0]);
+      forget(sheet, "replace");
+      if (!category) return apply(native, sheet, args);
+      if (key === "replaceSync") {
+        holdAttr(sheet, "replace", args[0], category, () => apply(native, sheet, args));
+        return undefined;
+      }
+      return new Promise((resolve, reject) => {
+        holdAttr(sheet, "replace", args[0], category, () => apply(native, sheet, args).then(resolve, reject));
+      });
+    });
+  }
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
@@ -725,16 +986,22 @@
     let first = "";
     for (const el of loaders(content)) {
       if (isScript(el) && !runs) continue; // never runs, never loads
+      if (isSheet(el)) {
+        first = first || holdSheet(el, apply(textOf, el, []));
+        continue;
+      }
       const attrs = attrsOf(el) || [];
-      const category = attrs.map((attr) => {
+      const categories = attrs.map((attr) => {
         const value = apply(getAttr, el, [attr]);
         return value === null ? "" : heldAttr(el, attr, value);
-      }).find(Boolean);
+      });
+      const category = categories.find(Boolean);
       if (!category) continue;
       first = first || category;
+      // The URLs go together (an image's srcset with its src); a style only if it loads.
       for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
         const value = apply(getAttr, el, [attr]);
-        if (value === null) continue;
+        if (value === null || (attr === "style" && !categories[attrs.indexOf(attr)])) continue;
         apply(setAttr, el, [`data-cg-${attr}`, value]);
         apply(removeAttr, el, [attr]);
       }
@@ -748,6 +1015,7 @@
   const strings = (index, runs) => (native, self, args) => {
     try {
       if (holding() && typeof args[index] === "string") {
+        sheetWrite(self, args[index]); // a <style>'s markup is its text
         const svg = Boolean(self) && self.namespaceURI === SVG && self.localName !== "foreignObject";
         const rewritten = rewrite(args[index], runs, svg);
         if (rewritten !== args[index]) {
@@ -990,6 +1258,91 @@
       hold(category, () => resolve(apply(native, worklet, args)),
         () => reject(new DOMException("Unable to load a worklet's module.", "AbortError")));
     });
+  });
+
+  // new FontFace(family, "url(...)") fetches its font when it is loaded (load(), or text that
+  // uses it from document.fonts), from the source its constructor fixed: a refused one is a
+  // stand-in with a local() source, which fetches nothing, until its release makes the real
+  // face, which takes its place in document.fonts and settles its load() and loaded.
+  /** @typedef {{ real: FontFace | null, asked: boolean, loaded: Promise<FontFace>, settle: (real: FontFace) => void }} HeldFace */
+  /** @type {WeakMap<object, HeldFace>} */
+  const faces = new WeakMap(); // stand-in -> what it waits for
+  const FONT_KEYS = ["family", "style", "weight", "stretch", "unicodeRange", "featureSettings", "variationSettings",
+    "display", "ascentOverride", "descentOverride", "lineGapOverride", "sizeAdjust"];
+  patch(() => {
+    const descriptor = describe(window, "FontFace");
+    const faceProto = globals.FontFace.prototype;
+    const setProto = globals.FontFaceSet.prototype;
+    const [load, loaded] = [describe(faceProto, "load"), describe(faceProto, "loaded")].map((d) => d && (d.value || d.get));
+    const { add, delete: remove, has } = setProto;
+    if (!descriptor || typeof descriptor.value !== "function" || !load || !loaded) return;
+    install(window, "FontFace", {
+      ...descriptor,
+      value: new Proxy(descriptor.value, {
+        construct(target, args, newTarget) {
+          const category = typeof args[1] === "string" ? cssHeld(args[1]) : "";
+          if (!category) return construct(target, args, newTarget);
+          const face = construct(target, [args[0], 'local("consent-gate held font")', ...args.slice(2)], newTarget);
+          /** @type {(real: FontFace) => void} */
+          let settle = () => {};
+          const entry = /** @type {HeldFace} */ ({ real: null, asked: false });
+          entry.loaded = new Promise((resolve, reject) => {
+            settle = (real) => apply(loaded, real, []).then(() => resolve(face), reject);
+          });
+          entry.loaded.catch(() => {}); // as the native's: no unhandled rejection of its own
+          entry.settle = settle;
+          faces.set(face, entry);
+          hold(category, () => {
+            const real = construct(target, args, newTarget);
+            for (const key of FONT_KEYS) {
+              try { if (face[key] !== real[key]) real[key] = face[key]; } catch (error) { /* kept as made */ }
+            }
+            entry.real = real;
+            for (const fonts of [doc.fonts]) {
+              if (apply(has, fonts, [face])) {
+                apply(remove, fonts, [face]);
+                apply(add, fonts, [real]);
+              }
+            }
+            if (entry.asked) apply(load, real, []).catch(() => {});
+            settle(real);
+          });
+          return face;
+        },
+      }),
+    });
+    const real = (/** @type {unknown} */ face) => {
+      const entry = faces.get(/** @type {object} */ (face));
+      return entry && entry.real;
+    };
+    method(faceProto, "load", (native, face, args) => {
+      const entry = faces.get(face);
+      if (!entry) return apply(native, face, args);
+      if (entry.real) return apply(native, entry.real, args).then(() => face);
+      entry.asked = true;
+      return entry.loaded;
+    });
+    for (const key of ["loaded", "status"]) {
+      patch(() => {
+        const own = /** @type {PropertyDescriptor} */ (describe(faceProto, key));
+        install(faceProto, key, {
+          ...own,
+          get: proxy(/** @type {NativeFunction} */ (own.get), (native, face, args) => {
+            const entry = faces.get(face);
+            if (!entry) return apply(native, face, args);
+            if (key === "loaded") return entry.loaded;
+            return entry.real ? apply(native, entry.real, args) : entry.asked ? "loading" : "unloaded";
+          }),
+        });
+      });
+    }
+    // A released stand-in stands for its real face in document.fonts.
+    for (const key of ["add", "delete", "has"]) {
+      method(setProto, key, (native, fonts, args) => {
+        const face = real(args[0]);
+        return apply(native, fonts, face ? [face, ...args.slice(1)] : args);
+      });
+    }
   });
 
   // These start in the constructor and cannot be held: a refused one is built against a
