@@ -303,6 +303,59 @@ NODES_JS = """\
 })();
 """
 
+# CSS a script writes (declarations, the style attribute, sheets, <style> text) and a FontFace
+# whose source is a URL: each held, read back as written, and released once.
+STYLED = ["c1.gif", "c2.gif", "c3.gif", "c4.gif", "c5.gif", "c6.gif", "c7.gif", "c8.css", "c9.woff2"]
+CSS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const c = (window.__contracts = {});
+  const box = (name) => {
+    const el = document.createElement("div");
+    el.className = name;
+    el.textContent = name;
+    document.body.append(el);
+    return el;
+  };
+  const image = (name) => "url(" + T + name + ")";
+  const c1 = box("c1");
+  c1.style.backgroundImage = image("c13.gif");  // replaced before any style is computed
+  c1.style.backgroundImage = image("c1.gif");
+  c.sameStyle = c1.style === c1.style && c1.style instanceof CSSStyleDeclaration;
+  c.propertyReadsBack = c1.style.backgroundImage === image("c1.gif");
+  const c2 = box("c2");
+  c2.style.setProperty("background-image", image("c2.gif"), "important");
+  c.valueReadsBack = c2.style.getPropertyValue("background-image") === image("c2.gif");
+  const c3 = box("c3");
+  c3.setAttribute("style", "color: blue; background-image: " + image("c3.gif"));
+  c.attributeReadsBack = c3.getAttribute("style") === "color: blue; background-image: " + image("c3.gif");
+  box("c4").style.cssText = "background: " + image("c4.gif");
+  const clean = box("clean");
+  clean.style.backgroundImage = image("c14.gif");
+  clean.style.backgroundImage = "none";  // a later value forgets the held one
+  clean.style.color = "rgb(255, 0, 0)";
+  c.cleanApplies = getComputedStyle(clean).color === "rgb(255, 0, 0)";
+  c.nativeToString = String(CSSStyleDeclaration.prototype.setProperty).includes("[native code]");
+  const sheet = new CSSStyleSheet();
+  c.insertRuleIndex = sheet.insertRule(".c5 { background-image: " + image("c5.gif") + " }", 0) === 0;
+  const replaced = new CSSStyleSheet();
+  replaced.replaceSync(".c6 { background-image: " + image("c6.gif") + " }");
+  document.adoptedStyleSheets = [sheet, replaced];
+  box("c5");
+  box("c6");
+  box("c7");
+  const style = document.createElement("style");
+  document.head.append(style);
+  style.textContent = "@import url(" + T + "c8.css); .c7 { background-image: " + image("c7.gif") + " }";
+  const face = new FontFace("Brand", "url(" + T + "c9.woff2) format('woff2')");
+  c.fontFace = face instanceof FontFace && face.status === "unloaded";
+  window.__font = "pending";
+  face.load().then((loaded) => { window.__font = loaded === face ? "loaded" : "other"; },
+    (error) => { window.__font = "rejected " + error.name; });
+  window.__cssRan = true;
+})();
+"""
+
 # A <base> a script points at the tracker would send every relative URL there (the gate's own
 # banner files included): its href is held.
 BASE_JS = """\
@@ -436,6 +489,12 @@ def _app() -> ConsentGate:
     async def nodes_js(request: Request) -> Response:
         return Response(NODES_JS, media_type="application/javascript")
 
+    async def css(request: Request) -> Response:
+        return HTMLResponse(_page("CSS", body='<script src="/static/css.js"></script>'))
+
+    async def css_js(request: Request) -> Response:
+        return Response(CSS_JS, media_type="application/javascript")
+
     async def base(request: Request) -> Response:
         return HTMLResponse(_page("Base", body='<script src="/static/base.js"></script>'))
 
@@ -494,6 +553,8 @@ def _app() -> ConsentGate:
         Route("/nodes", nodes),
         Route("/workers", workers),
         Route("/base", base),
+        Route("/css", css),
+        Route("/static/css.js", css_js),
         Route("/static/base.js", base_js),
         Route("/static/workers.js", workers_js),
         Route("/static/nodes.js", nodes_js),
@@ -644,6 +705,35 @@ def test_attr_nodes_imported_nodes_and_pings_are_held(
     _wait_for(visitor, NODES)
     visitor.page.wait_for_timeout(500)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+
+
+def test_css_and_font_faces_a_script_writes_are_held_and_read_back(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/css")
+    visitor.page.wait_for_function("() => window.__cssRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert _contracts(visitor) == {
+        "sameStyle": True,
+        "propertyReadsBack": True,
+        "valueReadsBack": True,
+        "attributeReadsBack": True,
+        "cleanApplies": True,
+        "nativeToString": True,
+        "insertRuleIndex": True,
+        "fontFace": True,
+    }
+    assert visitor.page.evaluate("() => window.__font") == "pending"
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, STYLED)
+    visitor.page.wait_for_function("() => window.__font !== 'pending'")
+    visitor.page.wait_for_timeout(500)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == STYLED  # once; never c13, c14
+    styled = "() => getComputedStyle(document.querySelector('.c2')).backgroundImage"
+    assert visitor.page.evaluate(styled) == f'url("{T}/c2.gif")'
 
 
 def test_a_base_pointed_at_a_tracker_is_held(
