@@ -7,14 +7,17 @@
  * and their values, nodes imported or adopted, HTML parsed from strings (execCommand, declarative
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
- * WebSocket, EventSource and workers, also when called from a same-origin frame's realm
- * (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when
- * the gate answers a choice that allows its category, released in the same page view in the
- * order it was made, on the same element (handlers kept). Each patch keeps the native's return
- * values, exceptions, toString (Proxy) and sits in its own try/catch.
- * Requests from inside a blob: worker to a refused host fail (a prelude run before its code).
- * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS url(),
- * navigations, and scripts that run inside a frame before a script of this page can reach it.
+ * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
+ * <style> text), new FontFace(url), WebSocket, EventSource and workers, also when called from a
+ * same-origin frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held
+ * load is queued and, when the gate answers a choice that allows its category, released in the
+ * same page view in the order it was made, on the same element (handlers kept). Each patch
+ * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
+ * Requests from inside a blob: or data: worker (and the workers it starts from such URLs) to a
+ * refused host fail (a prelude run before its code).
+ * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS in
+ * sheets the page fetches, navigations, and scripts that run inside a frame before a script of
+ * this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
@@ -754,7 +757,7 @@
     try {
       const indices = which === "all" ? [...args.keys()] : [which];
       for (const index of indices) scan(args[index]);
-      if (isSheet(self) || (self && self.nodeType === 3)) {
+      if (isSheet(self) || (self && self.nodeType === 3 && isSheet(self.parentNode))) {
         sheetWrite(self, indices.map((index) => args[index])
           .map((arg) => (arg && typeof arg === "object" ? apply(textOf, arg, []) : String(arg))).join(""));
       }
@@ -1359,7 +1362,7 @@
               const url = new NativeURL(config.b, location.href);
               if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
               args = [url.href, ...args.slice(1)];
-            } else if (name === "Worker" && holding()) {
+            } else if ((name === "Worker" || name === "SharedWorker") && holding()) {
               args = gatedWorker(args);
             }
             return construct(target, args, newTarget);
@@ -1369,31 +1372,39 @@
     });
   }
 
-  // A blob: worker is the page's own code, made at run time (a tag's bundle hands its hits to
-  // one): it starts with workerGate, then the page's code (importScripts, or import() for a
-  // module worker). In there a refused request fails as a blocked one does; nothing is held.
+  // A blob: or data: worker (shared too) is the page's own code, made at run time (a tag's
+  // bundle hands its hits to one): it starts with workerGate, then the page's code
+  // (importScripts, or import for a module worker), as a URL of the same scheme (a data:
+  // worker keeps its opaque origin). In there a refused request fails as a blocked one does,
+  // and the workers it starts from blob: or data: URLs start with workerGate too; nothing is
+  // held. The same URL gets the same wrapper, so a shared worker is still shared.
   const createURL = URL.createObjectURL;
   const NativeBlob = Blob;
+  /** @type {Map<string, string>} */
+  const wrappers = new Map(); // "type URL" -> the worker's URL with workerGate first
   /**
-   * @param {any[]} args  what the page called new Worker() with
+   * @param {any[]} args  what the page called new Worker() or new SharedWorker() with
    * @returns {any[]}
    */
   function gatedWorker(args) {
     try {
       const url = new NativeURL(urlOf(args[0]), doc.baseURI);
-      if (url.protocol !== "blob:") return args;
-      const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
-      const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
-      const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
-        .map(([pattern]) => [host, pattern.source]));
-      const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b]).slice(1, -1);
-      const blob = (/** @type {string} */ code) => apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })]);
-      const first = `${WORKER_GATE}(${gate});`;
-      // A module's static imports run in order, and all before the port's first message.
-      const code = args[1] && args[1].type === "module"
-        ? `import ${JSON.stringify(blob(first))};import ${JSON.stringify(url.href)};`
-        : `${first}importScripts(${JSON.stringify(url.href)});`;
-      return [blob(code), ...args.slice(1)];
+      if (url.protocol !== "blob:" && url.protocol !== "data:") return args;
+      const module = Boolean(args[1] && args[1].type === "module");
+      const id = `${module} ${url.href}`;
+      let wrapped = wrappers.get(id);
+      if (!wrapped) {
+        const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
+        const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
+        const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
+          .map(([pattern]) => [host, pattern.source]));
+        const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b, location.origin]);
+        wrapped = workerWrap(url.href, module, `${WORKER_GATE}(...${gate}, ${WORKER_WRAP});`, (code) => (url.protocol === "blob:"
+          ? apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })])
+          : `data:text/javascript,${encodeURIComponent(code)}`));
+        wrappers.set(id, wrapped);
+      }
+      return [wrapped, ...args.slice(1)];
     } catch (error) {
       return args;
     }
@@ -1452,15 +1463,34 @@
   patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
 
   /**
-   * Runs first in a blob: worker (as source: it sees none of this closure). `names`: refused
-   * hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the gate's
-   * refusing path, where refused sockets and event sources connect.
+   * A worker's code, `href`, with `first` run before it, made a URL by `make`. Also source run
+   * in workers (workerGate's nested workers): it sees none of this closure.
+   * @param {string} href
+   * @param {boolean} module
+   * @param {string} first
+   * @param {(code: string) => string} make
+   * @returns {string}
+   */
+  function workerWrap(href, module, first, make) {
+    // A module's static imports run in order, and all before the port's first message.
+    return make(module ? `import ${JSON.stringify(make(first))};import ${JSON.stringify(href)};`
+      : `${first}importScripts(${JSON.stringify(href)});`);
+  }
+
+  /**
+   * Runs first in a blob: or data: worker (as source: it sees none of this closure). `names`:
+   * refused hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the
+   * gate's refusing path on the page's `origin`, where refused sockets and event sources connect.
    * @param {string[]} names
    * @param {[string, string][]} globs
    * @param {string} path
+   * @param {string} origin
+   * @param {typeof workerWrap} wrapWorker
    */
-  function workerGate(names, globs, path) {
+  function workerGate(names, globs, path, origin, wrapWorker) {
     const scope = /** @type {any} */ (self);
+    const source = (/** @type {Function} */ f) => Function.prototype.toString.call(f);
+    const first = `(${source(workerGate)})(...${JSON.stringify([names, globs, path, origin])}, ${source(wrapWorker)});`;
     /** @type {[string, RegExp][]} */
     const patterns = globs.map(([host, source]) => [host, new RegExp(source, "s")]);
     /** @param {unknown} value */
@@ -1483,7 +1513,7 @@
       return false;
     };
     const held = (/** @type {boolean} */ socket) => {
-      const url = new URL(location.origin + path); // a blob: URL is no base
+      const url = new URL(origin + path); // a blob: or data: URL is no base
       if (socket) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
       return url.href;
     };
@@ -1514,8 +1544,27 @@
           refused(args[0]) ? [held(name === "WebSocket"), ...args.slice(1)] : args, newTarget),
       });
     }
+    // The workers it starts from blob: or data: URLs start with this gate too.
+    /** @param {any[]} args */
+    const nested = (args) => {
+      try {
+        const url = new URL(String(args[0]), location.href);
+        if (url.protocol !== "blob:" && url.protocol !== "data:") return args;
+        const module = Boolean(args[1] && args[1].type === "module");
+        return [wrapWorker(url.href, module, first, (code) => (url.protocol === "blob:"
+          ? URL.createObjectURL(new Blob([code], { type: "text/javascript" }))
+          : `data:text/javascript,${encodeURIComponent(code)}`)), ...args.slice(1)];
+      } catch (error) {
+        return args;
+      }
+    };
+    if (scope.Worker) {
+      wrap(scope, "Worker", { construct: (target, args, newTarget) => Reflect.construct(target, nested(args), newTarget) });
+    }
   }
-  const WORKER_GATE = `(${workerGate})`; // read once, before any script could change toString
+  // Read once, before any script could change toString.
+  const WORKER_GATE = `(${workerGate})`;
+  const WORKER_WRAP = `(${workerWrap})`;
 
   /* ---- stubs for tag APIs ------------------------------------------------------------- */
 

@@ -305,7 +305,7 @@ NODES_JS = """\
 
 # CSS a script writes (declarations, the style attribute, sheets, <style> text) and a FontFace
 # whose source is a URL: each held, read back as written, and released once.
-STYLED = ["c1.gif", "c2.gif", "c3.gif", "c4.gif", "c5.gif", "c6.gif", "c7.gif", "c8.css", "c9.woff2"]
+STYLED = [*(f"c{n}.gif" for n in range(1, 8)), "c8.css", "c9.woff2"]
 CSS_JS = """\
 (() => {
   const T = "https://rt." + "hotjar" + ".io/";
@@ -327,8 +327,9 @@ CSS_JS = """\
   c2.style.setProperty("background-image", image("c2.gif"), "important");
   c.valueReadsBack = c2.style.getPropertyValue("background-image") === image("c2.gif");
   const c3 = box("c3");
-  c3.setAttribute("style", "color: blue; background-image: " + image("c3.gif"));
-  c.attributeReadsBack = c3.getAttribute("style") === "color: blue; background-image: " + image("c3.gif");
+  const c3Style = "color: blue; background-image: " + image("c3.gif");
+  c3.setAttribute("style", c3Style);
+  c.attributeReadsBack = c3.getAttribute("style") === c3Style;
   box("c4").style.cssText = "background: " + image("c4.gif");
   const clean = box("clean");
   clean.style.backgroundImage = image("c14.gif");
@@ -337,7 +338,8 @@ CSS_JS = """\
   c.cleanApplies = getComputedStyle(clean).color === "rgb(255, 0, 0)";
   c.nativeToString = String(CSSStyleDeclaration.prototype.setProperty).includes("[native code]");
   const sheet = new CSSStyleSheet();
-  c.insertRuleIndex = sheet.insertRule(".c5 { background-image: " + image("c5.gif") + " }", 0) === 0;
+  const rule = ".c5 { background-image: " + image("c5.gif") + " }";
+  c.insertRuleIndex = sheet.insertRule(rule, 0) === 0;
   const replaced = new CSSStyleSheet();
   replaced.replaceSync(".c6 { background-image: " + image("c6.gif") + " }");
   document.adoptedStyleSheets = [sheet, replaced];
@@ -346,7 +348,8 @@ CSS_JS = """\
   box("c7");
   const style = document.createElement("style");
   document.head.append(style);
-  style.textContent = "@import url(" + T + "c8.css); .c7 { background-image: " + image("c7.gif") + " }";
+  style.textContent = "@import url(" + T + "c8.css);"
+    + ".c7 { background-image: " + image("c7.gif") + " }";
   const face = new FontFace("Brand", "url(" + T + "c9.woff2) format('woff2')");
   c.fontFace = face instanceof FontFace && face.status === "unloaded";
   window.__font = "pending";
@@ -393,6 +396,15 @@ WORKERS_JS = """\
     fetch("https://nothotjar.io/k5").catch(() => {});`;
   start(body("classic"));
   start(body("module").replace(/try \\{ importScripts.*\\n/, ""), { type: "module" });
+  // A data: worker, and a worker a blob: worker starts: their fetches fail too.
+  const fetcher = (kind, name) => `fetch(${JSON.stringify(T + name)})
+    .then(() => self.postMessage("${kind} sent"),
+      (error) => self.postMessage("${kind} fetch " + error.name));`;
+  const data = "data:text/javascript," + encodeURIComponent(fetcher("data", "k6"));
+  new Worker(data).onmessage = (event) => results.push(event.data);
+  const inner = JSON.stringify(fetcher("nested", "k7"));
+  start(`const inner = new Worker(URL.createObjectURL(new Blob([${inner}])));
+    inner.onmessage = (event) => self.postMessage(event.data);`);
 })();
 """
 
@@ -758,12 +770,15 @@ def test_a_blob_workers_requests_to_a_refused_host_fail(
     visitor.page.wait_for_timeout(1000)
     assert _urls(visitor) == []
     assert len(visitor.recorder.hits_to("nothotjar.io")) == 2  # a look-alike passes
+    visitor.page.wait_for_function("() => window.__workers.length >= 7")
     assert sorted(visitor.page.evaluate("() => window.__workers")) == [
         "classic early",
+        "data fetch TypeError",
         "fetch TypeError",
         "fetch TypeError",
         "import NetworkError",
         "module early",
+        "nested fetch TypeError",
     ]
 
 
