@@ -833,8 +833,9 @@
     },
     set(decl, key, value) {
       let taken = false;
-      try {
-        taken = typeof key === "string" && !(key in declProto) && !/^\d+$/.test(key)
+      try { // a value with no function or string loads nothing, unless it replaces a held one
+        taken = typeof key === "string" && holding() && (heldAttrs.has(decl) || /[("'\\]/.test(String(value)))
+          && !(key in declProto) && !/^\d+$/.test(key)
           && declare(decl, dashed(key), value, () => Reflect.set(decl, key, value, decl));
       } catch (error) { taken = false; }
       return taken || Reflect.set(decl, key, value, decl);
@@ -843,8 +844,6 @@
   /** @type {(decl: any, owner: any) => any} */
   function styleProxy(decl, owner) {
     if (!decl || typeof decl !== "object") return decl;
-    const known = styleProxies.get(decl);
-    if (known) return known;
     const wrapped = new Proxy(decl, declared);
     styleProxies.set(decl, wrapped);
     declarations.set(wrapped, decl);
@@ -869,7 +868,7 @@
         ...descriptor,
         get: proxy(descriptor.get, (native, self, args) => {
           const decl = apply(native, self, args);
-          return holding() || styleProxies.has(decl) ? styleProxy(decl, self) : decl;
+          return styleProxies.get(decl) || (holding() ? styleProxy(decl, self) : decl);
         }),
         set: set && proxy(set, (native, self, args) => {
           let taken = false;
