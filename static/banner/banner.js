@@ -304,9 +304,21 @@
 
   let scriptQueue = Promise.resolve();
 
+  // The held-back elements of `root` and of the open shadow roots in it: a declarative
+  // <template shadowrootmode> the server held, or one a script filled, held at run time.
+  /**
+   * @param {Document | ShadowRoot} root
+   * @returns {HTMLElement[]}
+   */
+  function heldIn(root) {
+    const found = all("[data-cg-category]", root);
+    for (const host of all("*", root)) if (host.shadowRoot) found.push(...heldIn(host.shadowRoot));
+    return found;
+  }
+
   // Starts every held-back element of an allowed service; scripts run one by one, in order.
   function activate() {
-    const held = all("[data-cg-category]")
+    const held = heldIn(document)
       .filter((el) => allows(el.getAttribute("data-cg-category"), el.getAttribute("data-cg-service")))
       .filter((el) => !el.closest("noscript"))
       .filter((el) => !PARSE_TIME.has(el.localName));

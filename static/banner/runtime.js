@@ -7,14 +7,17 @@
  * and their values, nodes imported or adopted, HTML parsed from strings (execCommand, declarative
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
- * WebSocket, EventSource and workers, also when called from a same-origin frame's realm
- * (about:blank, srcdoc frames and popups get these wrappers). A held load is queued and, when
- * the gate answers a choice that allows its category, released in the same page view in the
- * order it was made, on the same element (handlers kept). Each patch keeps the native's return
- * values, exceptions, toString (Proxy) and sits in its own try/catch.
- * Requests from inside a blob: worker to a refused host fail (a prelude run before its code).
- * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS url(),
- * navigations, and scripts that run inside a frame before a script of this page can reach it.
+ * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
+ * <style> text), new FontFace(url), WebSocket, EventSource and workers, also when called from a
+ * same-origin frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held
+ * load is queued and, when the gate answers a choice that allows its category, released in the
+ * same page view in the order it was made, on the same element (handlers kept). Each patch
+ * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
+ * Requests from inside a blob: or data: worker (and the workers it starts from such URLs) to a
+ * refused host fail (a prelude run before its code).
+ * Not interceptable here (the CSP is the backstop): import(), loads inside URL workers, CSS in
+ * sheets the page fetches, navigations, and scripts that run inside a frame before a script of
+ * this page can reach it.
  * It also stubs common tag APIs so site code calling them does not throw, and keeps scripts
  * released after load faithful (document.write lands after the script; late load and
  * DOMContentLoaded listeners still run).
@@ -66,6 +69,8 @@
   const createElement = Document.prototype.createElement;
   const html = /** @type {{ get(this: Element): string, set(this: Element, markup: string): void }} */ (
     describe(Element.prototype, "innerHTML"));
+  const textOf = /** @type {(this: Node) => string} */ (
+    /** @type {PropertyDescriptor} */ (describe(Node.prototype, "textContent")).get);
   const templateContent = /** @type {(this: HTMLTemplateElement) => DocumentFragment} */ (
     /** @type {PropertyDescriptor} */ (describe(HTMLTemplateElement.prototype, "content")).get);
   const { clone, json } = Response.prototype;
@@ -75,6 +80,7 @@
   const globals = /** @type {Record<string, any>} */ (/** @type {unknown} */ (window));
   const SVG = "http://www.w3.org/2000/svg";
   const HTML_NS = "http://www.w3.org/1999/xhtml";
+  const MATH_NS = "http://www.w3.org/1998/Math/MathML";
 
   /* ---- which URLs are held: the server's rules, shipped once per policy ------------- */
 
@@ -116,11 +122,11 @@
     needles = [...found];
   }
   updateNeedles();
-  // Character references, percent-escapes and tabs or newlines (which URLs drop) can spell a
-  // host that no needle finds: such markup is always parsed.
+  // Character references, percent-escapes, tabs or newlines (which URLs drop) and CSS escapes
+  // can spell a host that no needle finds: such markup is always parsed.
   const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
-    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r]/.test(text));
+    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r\\]/.test(text));
   };
 
   /**
@@ -184,6 +190,41 @@
     } catch (error) {
       return "";
     }
+  }
+
+  // The URLs CSS text names, read as the server's stylesheets.py reads them: unquoted url()s
+  // and every string (`@import "x"`, `image-set("x" 1x)`), comments skipped, escapes undone.
+  const unescapeCss = (/** @type {string} */ text) => text.replace(/\\(?:([0-9a-f]{1,6})[ \t\n]?|\n|([^]))/gi,
+    (_, /** @type {string} */ hex, /** @type {string} */ char) => {
+      if (!hex) return char || "";
+      const code = parseInt(hex, 16);
+      return code && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : "\ufffd";
+    });
+  /** @param {string} css */
+  function cssUrls(css) {
+    /** @type {string[]} */
+    const found = [];
+    const rest = css.replace(/\/\*[^]*?(?:\*\/|$)|\\[^]|"((?:[^"\\\n]|\\[^])*)"?|'((?:[^'\\\n]|\\[^])*)'?/g,
+      (token, /** @type {string} */ double, /** @type {string} */ single) => {
+        if (token[0] === "\\") return token;
+        if (token[0] !== "/") found.push(unescapeCss(double || single || ""));
+        return " ";
+      });
+    for (const [, url] of unescapeCss(rest).matchAll(/url\(\s*([^)"'\s]*)/gi)) found.push(url);
+    return found.filter(Boolean);
+  }
+
+  // The refused category CSS text would load from, or "": only a function or a string loads.
+  /** @param {unknown} css */
+  function cssHeld(css) {
+    if (!holding() || css === null || css === undefined) return "";
+    const text = String(css);
+    if (!/[("'\\]/.test(text)) return "";
+    for (const url of cssUrls(text)) {
+      const category = heldBy(url, false);
+      if (category) return category;
+    }
+    return "";
   }
 
   /* ---- one queue, released in order --------------------------------------------------- */
@@ -338,14 +379,21 @@
     form: ["action"], button: ["formaction"], base: ["href"],
   };
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
-    "ping", "srcdoc", "action", "formaction"]);
+    "ping", "srcdoc", "action", "formaction", "style"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
-    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`)].join(",");
-  /** @type {WeakMap<Element, Map<string, HeldAttr>>} */
-  const heldAttrs = new WeakMap(); // element -> Map(attribute -> { value, item })
+    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`), "[style]", "style"].join(",");
+  /** @type {WeakMap<object, Map<string, HeldAttr>>} */
+  const heldAttrs = new WeakMap(); // element (or CSS declaration, sheet) -> Map(attribute -> { value, item })
 
+  // Every element's style attribute may load (a background's url()): last, after the URLs.
+  const STYLED = Object.fromEntries(Object.entries(ATTRS).map(([tag, names]) => [tag, [...names, "style"]]));
+  const STYLE_ONLY = ["style"];
+  const SVG_STYLED = ["href", "xlink:href", "style"];
+  // A <style> (HTML or SVG) is applied as a sheet: its text loads its url()s and @imports.
+  const isSheet = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 1 && node.localName === "style"
+    && (node.namespaceURI === HTML_NS || node.namespaceURI === SVG);
   const isScript = (/** @type {Element} */ el) => el.localName === "script";
   /**
    * @param {Element} el
@@ -353,8 +401,9 @@
    */
   function attrsOf(el) {
     const ns = el.namespaceURI;
-    if (ns === HTML_NS) return ATTRS[el.localName] || null;
-    return ns === SVG && SVG_LOADERS.has(el.localName) ? ["href", "xlink:href"] : null;
+    if (ns === HTML_NS) return STYLED[el.localName] || STYLE_ONLY;
+    if (ns === SVG) return SVG_LOADERS.has(el.localName) ? SVG_STYLED : STYLE_ONLY;
+    return ns === MATH_NS ? STYLE_ONLY : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
@@ -387,6 +436,7 @@
    */
   function heldAttr(el, attr, value) {
     if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
+    if (attr === "style") return cssHeld(value);
     const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
     if (markup) return held(markup, true)[1];
     for (const url of urlsIn(attr, value)) {
@@ -581,8 +631,10 @@
     return Boolean(el) && NAMES.has(attr) && intercept(/** @type {Element} */ (el), attr, value, set);
   };
   const isAttr = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 2; // from any realm
+  // The same setters write a <style>'s text, or a text node's in it (held as a sheet).
   /** @type {[object, string][]} */
-  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"]];
+  const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"],
+    [CharacterData.prototype, "data"], [HTMLElement.prototype, "innerText"]];
   for (const [proto, key] of values) {
     patch(() => {
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key)); // else kept native
@@ -591,6 +643,7 @@
         set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
           let taken = false;
           try {
+            if (holding() && self.nodeType !== 2) sheetWrite(self, args[0]);
             taken = holding() && self.nodeType === 2
               && attrNode(self.ownerElement, self, () => apply(native, self, args), args[0]);
           } catch (error) { taken = false; }
@@ -599,6 +652,16 @@
       });
     });
   }
+  for (const key of ["appendData", "insertData", "replaceData"]) {
+    method(CharacterData.prototype, key, (native, self, args) => {
+      sheetWrite(self, args.join(""));
+      return apply(native, self, args);
+    });
+  }
+  method(Element.prototype, "insertAdjacentText", (native, self, args) => {
+    if (/^(afterbegin|beforeend)$/i.test(String(args[0]))) sheetWrite(self, args[1]);
+    return apply(native, self, args);
+  });
   for (const key of ["setAttributeNode", "setAttributeNodeNS"]) {
     guard(Element.prototype, key, (el, args, native) => isAttr(args[0])
       && attrNode(el, args[0], () => apply(native, el, args)));
@@ -634,6 +697,7 @@
   // DOMParser, importNode, cloneNode. The attribute is removed and put back on release.
   /** @param {Element} el */
   function neutralise(el) {
+    if (isSheet(el)) holdSheet(el, apply(textOf, el, []));
     const attrs = attrsOf(el);
     if (!attrs) return;
     for (const attr of attrs) {
@@ -645,6 +709,34 @@
       holdAttr(el, attr, value, category, () => apply(setAttr, el, [attr, value]));
     }
   }
+
+  // A <style> whose text would load a refused URL takes the server's held form: type
+  // "text/plain" (its own kept in data-cg-type), which the banner releases as the server's.
+  /**
+   * @param {Element} el
+   * @param {unknown} text  its text, as it will be
+   * @returns {string} the category it is held for, "" if none (or held already)
+   */
+  function holdSheet(el, text) {
+    if (apply(getAttr, el, ["data-cg-category"]) !== null) return "";
+    const category = cssHeld(text);
+    if (!category) return "";
+    const type = apply(getAttr, el, ["type"]);
+    if (type !== null) apply(setAttr, el, ["data-cg-type", type]);
+    apply(setAttr, el, ["type", "text/plain"]);
+    apply(setAttr, el, ["data-cg-category", category]);
+    return category;
+  }
+
+  // Text a script adds to a <style> (`node`, or the text node in it it writes), held first.
+  /** @type {(node: any, text: unknown) => void} */
+  const sheetWrite = (node, text) => {
+    try {
+      const el = !holding() || !node ? null : isSheet(node) ? node
+        : node.nodeType === 3 && isSheet(node.parentNode) ? node.parentNode : null;
+      if (el) holdSheet(el, `${apply(textOf, el, [])}${text}`);
+    } catch (error) { /* written as it came */ }
+  };
 
   /** @param {Node | null | undefined} node  what a page's script inserts (a non-node: the native throws) */
   function scan(node) {
@@ -663,7 +755,12 @@
   const inserting = (which) => (native, self, args) => {
     if (!holding()) return apply(native, self, args);
     try {
-      for (const index of which === "all" ? args.keys() : [which]) scan(args[index]);
+      const indices = which === "all" ? [...args.keys()] : [which];
+      for (const index of indices) scan(args[index]);
+      if (isSheet(self) || (self && self.nodeType === 3 && isSheet(self.parentNode))) {
+        sheetWrite(self, indices.map((index) => args[index])
+          .map((arg) => (arg && typeof arg === "object" ? apply(textOf, arg, []) : String(arg))).join(""));
+      }
     } catch (error) { /* inserted as it came */ }
     const result = apply(native, self, args);
     adoptFrames(window);
@@ -688,6 +785,172 @@
     });
   }
   method(Range.prototype, "insertNode", inserting(0));
+
+  /* ---- CSS a script writes: declarations and sheets ------------------------------------ */
+
+  // A declaration (el.style, a rule's style) takes its properties through named properties
+  // that no prototype holds (el.style.backgroundImage = ...): the style getters hand out one
+  // Proxy per declaration, whose property sets that would load a refused URL are held (and read
+  // back); its methods and accessors, called on the Proxy, work on the declaration itself.
+  /** @type {WeakMap<object, object>} */
+  const styleProxies = new WeakMap(); // declaration -> its Proxy
+  /** @type {WeakMap<object, object>} */
+  const declarations = new WeakMap(); // Proxy -> its declaration
+  /** @type {WeakMap<object, Element>} */
+  const styleOwners = new WeakMap(); // an element's declaration -> the element
+  const declProto = CSSStyleDeclaration.prototype;
+  const removeProperty = declProto.removeProperty;
+  const unwrap = (/** @type {any} */ value) => declarations.get(value) || value;
+  // The property a name sets: backgroundImage, webkitMaskImage and cssFloat as CSS spells them.
+  const dashed = (/** @type {string} */ name) => (name === "cssFloat" ? "float" : name.startsWith("--") ? name
+    : name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/^webkit-/, "-webkit-"));
+
+  // `decl`'s property `name` set to `value`: held if it loads a refused URL (the property is
+  // cleared meanwhile, as the set would have replaced it); any other set forgets a held one.
+  /**
+   * @param {object} decl
+   * @param {string} name
+   * @param {unknown} value
+   * @param {() => void} set
+   */
+  function declare(decl, name, value, set) {
+    if (!holding()) return false;
+    const category = cssHeld(value);
+    if (!category) {
+      forget(/** @type {Element} */ (decl), name);
+      return false;
+    }
+    if (name) apply(removeProperty, decl, [name]);
+    holdAttr(/** @type {Element} */ (decl), name, value, category, set);
+    return true;
+  }
+
+  /** @type {ProxyHandler<any>} */
+  const declared = {
+    get(decl, key) {
+      const entry = typeof key === "string" && heldAttrs.has(decl) && !(key in declProto) && heldValue(decl, dashed(key));
+      return entry ? entry.value : Reflect.get(decl, key, decl);
+    },
+    set(decl, key, value) {
+      let taken = false;
+      try { // a value with no function or string loads nothing, unless it replaces a held one
+        taken = typeof key === "string" && holding() && (heldAttrs.has(decl) || /[("'\\]/.test(String(value)))
+          && !(key in declProto) && !/^\d+$/.test(key)
+          && declare(decl, dashed(key), value, () => Reflect.set(decl, key, value, decl));
+      } catch (error) { taken = false; }
+      return taken || Reflect.set(decl, key, value, decl);
+    },
+  };
+  /** @type {(decl: any, owner: any) => any} */
+  function styleProxy(decl, owner) {
+    if (!decl || typeof decl !== "object") return decl;
+    const wrapped = new Proxy(decl, declared);
+    styleProxies.set(decl, wrapped);
+    declarations.set(wrapped, decl);
+    if (owner && owner.nodeType === 1) styleOwners.set(decl, owner);
+    return wrapped;
+  }
+  // The style attribute's text, however written (el.style = text, cssText), is held as
+  // setAttribute("style") holds it; a rule's as one value.
+  /** @type {(decl: object, text: unknown, set: () => void) => boolean} */
+  const restyle = (decl, text, set) => {
+    const owner = styleOwners.get(decl);
+    return holding() && (owner ? intercept(owner, "style", text, set) : declare(decl, "", text, set));
+  };
+  for (const name of ["HTMLElement", "SVGElement", "MathMLElement", "CSSStyleRule", "CSSPageRule", "CSSFontFaceRule",
+    "CSSKeyframeRule"]) {
+    patch(() => {
+      const proto = globals[name] && globals[name].prototype;
+      const descriptor = describe(proto, "style");
+      if (!descriptor || !descriptor.get) return;
+      const { set } = descriptor;
+      install(proto, "style", {
+        ...descriptor,
+        get: proxy(descriptor.get, (native, self, args) => {
+          const decl = apply(native, self, args);
+          return styleProxies.get(decl) || (holding() ? styleProxy(decl, self) : decl);
+        }),
+        set: set && proxy(set, (native, self, args) => {
+          let taken = false;
+          try {
+            const decl = apply(/** @type {NativeFunction} */ (descriptor.get), self, []);
+            if (self.nodeType === 1) styleOwners.set(decl, self);
+            taken = restyle(decl, args[0], () => apply(native, self, args));
+          } catch (error) { taken = false; }
+          return taken ? undefined : apply(native, self, args);
+        }),
+      });
+    });
+  }
+  // The declaration's own methods and accessors, called on its Proxy, run on it.
+  for (const key of Object.getOwnPropertyNames(declProto)) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(declProto, key));
+      if (typeof descriptor.value === "function" && key !== "constructor") {
+        method(declProto, key, (native, self, args) => {
+          const decl = unwrap(self);
+          if (key === "setProperty") {
+            const name = String(args[0]);
+            const set = () => apply(native, decl, args);
+            return declare(decl, name.startsWith("--") ? name : name.toLowerCase(), args[1], set) ? undefined : set();
+          }
+          const entry = key === "getPropertyValue" && heldAttrs.has(decl) && heldValue(decl, lower(args[0]));
+          if (entry) return entry.value;
+          if (key === "removeProperty") forget(decl, lower(args[0]));
+          return apply(native, decl, args);
+        });
+      } else if (descriptor.get) {
+        install(declProto, key, {
+          ...descriptor,
+          get: proxy(descriptor.get, (native, self, args) => apply(native, unwrap(self), args)),
+          set: descriptor.set && proxy(descriptor.set, (native, self, args) => {
+            const decl = unwrap(self);
+            let taken = false;
+            try {
+              taken = key === "cssText" && restyle(decl, args[0], () => apply(native, decl, args));
+            } catch (error) { taken = false; }
+            return taken ? undefined : apply(native, decl, args);
+          }),
+        });
+      }
+    });
+  }
+
+  // Rules a script inserts into a sheet (a page's, a constructed one, an @media rule), and a
+  // constructed sheet's whole text (replace, replaceSync): held as they are, made on release.
+  for (const proto of [CSSStyleSheet.prototype, globals.CSSGroupingRule && globals.CSSGroupingRule.prototype]) {
+    const rules = /** @type {PropertyDescriptor | undefined} */ (proto && describe(proto, "cssRules"));
+    method(proto, "insertRule", (native, sheet, args) => {
+      const category = cssHeld(args[0]);
+      if (!category) return apply(native, sheet, args);
+      const index = args.length > 1 ? Number(args[1]) >>> 0 : 0;
+      hold(category, () => {
+        const count = rules && rules.get ? apply(rules.get, sheet, []).length : index;
+        apply(native, sheet, [args[0], Math.min(index, count), ...args.slice(2)]);
+      });
+      return index;
+    });
+  }
+  method(CSSStyleSheet.prototype, "addRule", (native, sheet, args) => {
+    const category = cssHeld(`${args[0]}{${args[1]}}`);
+    if (!category) return apply(native, sheet, args);
+    hold(category, () => apply(native, sheet, [args[0], args[1]]));
+    return -1;
+  });
+  for (const key of ["replace", "replaceSync"]) {
+    method(CSSStyleSheet.prototype, key, (native, sheet, args) => {
+      const category = cssHeld(args[0]);
+      forget(sheet, "replace");
+      if (!category) return apply(native, sheet, args);
+      if (key === "replaceSync") {
+        holdAttr(sheet, "replace", args[0], category, () => apply(native, sheet, args));
+        return undefined;
+      }
+      return new Promise((resolve, reject) => {
+        holdAttr(sheet, "replace", args[0], category, () => apply(native, sheet, args).then(resolve, reject));
+      });
+    });
+  }
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
@@ -725,16 +988,22 @@
     let first = "";
     for (const el of loaders(content)) {
       if (isScript(el) && !runs) continue; // never runs, never loads
+      if (isSheet(el)) {
+        first = first || holdSheet(el, apply(textOf, el, []));
+        continue;
+      }
       const attrs = attrsOf(el) || [];
-      const category = attrs.map((attr) => {
+      const categories = attrs.map((attr) => {
         const value = apply(getAttr, el, [attr]);
         return value === null ? "" : heldAttr(el, attr, value);
-      }).find(Boolean);
+      });
+      const category = categories.find(Boolean);
       if (!category) continue;
       first = first || category;
+      // The URLs go together (an image's srcset with its src); a style only if it loads.
       for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
         const value = apply(getAttr, el, [attr]);
-        if (value === null) continue;
+        if (value === null || (attr === "style" && !categories[attrs.indexOf(attr)])) continue;
         apply(setAttr, el, [`data-cg-${attr}`, value]);
         apply(removeAttr, el, [attr]);
       }
@@ -748,6 +1017,7 @@
   const strings = (index, runs) => (native, self, args) => {
     try {
       if (holding() && typeof args[index] === "string") {
+        sheetWrite(self, args[index]); // a <style>'s markup is its text
         const svg = Boolean(self) && self.namespaceURI === SVG && self.localName !== "foreignObject";
         const rewritten = rewrite(args[index], runs, svg);
         if (rewritten !== args[index]) {
@@ -992,6 +1262,91 @@
     });
   });
 
+  // new FontFace(family, "url(...)") fetches its font when it is loaded (load(), or text that
+  // uses it from document.fonts), from the source its constructor fixed: a refused one is a
+  // stand-in with a local() source, which fetches nothing, until its release makes the real
+  // face, which takes its place in document.fonts and settles its load() and loaded.
+  /** @typedef {{ real: FontFace | null, asked: boolean, loaded: Promise<FontFace>, settle: (real: FontFace) => void }} HeldFace */
+  /** @type {WeakMap<object, HeldFace>} */
+  const faces = new WeakMap(); // stand-in -> what it waits for
+  const FONT_KEYS = ["family", "style", "weight", "stretch", "unicodeRange", "featureSettings", "variationSettings",
+    "display", "ascentOverride", "descentOverride", "lineGapOverride", "sizeAdjust"];
+  patch(() => {
+    const descriptor = describe(window, "FontFace");
+    const faceProto = globals.FontFace.prototype;
+    const setProto = globals.FontFaceSet.prototype;
+    const [load, loaded] = [describe(faceProto, "load"), describe(faceProto, "loaded")].map((d) => d && (d.value || d.get));
+    const { add, delete: remove, has } = setProto;
+    if (!descriptor || typeof descriptor.value !== "function" || !load || !loaded) return;
+    install(window, "FontFace", {
+      ...descriptor,
+      value: new Proxy(descriptor.value, {
+        construct(target, args, newTarget) {
+          const category = typeof args[1] === "string" ? cssHeld(args[1]) : "";
+          if (!category) return construct(target, args, newTarget);
+          const face = construct(target, [args[0], 'local("consent-gate held font")', ...args.slice(2)], newTarget);
+          /** @type {(real: FontFace) => void} */
+          let settle = () => {};
+          const entry = /** @type {HeldFace} */ ({ real: null, asked: false });
+          entry.loaded = new Promise((resolve, reject) => {
+            settle = (real) => apply(loaded, real, []).then(() => resolve(face), reject);
+          });
+          entry.loaded.catch(() => {}); // as the native's: no unhandled rejection of its own
+          entry.settle = settle;
+          faces.set(face, entry);
+          hold(category, () => {
+            const real = construct(target, args, newTarget);
+            for (const key of FONT_KEYS) {
+              try { if (face[key] !== real[key]) real[key] = face[key]; } catch (error) { /* kept as made */ }
+            }
+            entry.real = real;
+            for (const fonts of [doc.fonts]) {
+              if (apply(has, fonts, [face])) {
+                apply(remove, fonts, [face]);
+                apply(add, fonts, [real]);
+              }
+            }
+            if (entry.asked) apply(load, real, []).catch(() => {});
+            settle(real);
+          });
+          return face;
+        },
+      }),
+    });
+    const real = (/** @type {unknown} */ face) => {
+      const entry = faces.get(/** @type {object} */ (face));
+      return entry && entry.real;
+    };
+    method(faceProto, "load", (native, face, args) => {
+      const entry = faces.get(face);
+      if (!entry) return apply(native, face, args);
+      if (entry.real) return apply(native, entry.real, args).then(() => face);
+      entry.asked = true;
+      return entry.loaded;
+    });
+    for (const key of ["loaded", "status"]) {
+      patch(() => {
+        const own = /** @type {PropertyDescriptor} */ (describe(faceProto, key));
+        install(faceProto, key, {
+          ...own,
+          get: proxy(/** @type {NativeFunction} */ (own.get), (native, face, args) => {
+            const entry = faces.get(face);
+            if (!entry) return apply(native, face, args);
+            if (key === "loaded") return entry.loaded;
+            return entry.real ? apply(native, entry.real, args) : entry.asked ? "loading" : "unloaded";
+          }),
+        });
+      });
+    }
+    // A released stand-in stands for its real face in document.fonts.
+    for (const key of ["add", "delete", "has"]) {
+      method(setProto, key, (native, fonts, args) => {
+        const face = real(args[0]);
+        return apply(native, fonts, face ? [face, ...args.slice(1)] : args);
+      });
+    }
+  });
+
   // These start in the constructor and cannot be held: a refused one is built against a
   // same-origin path the gate refuses, so the page gets genuine error/close events.
   for (const name of ["WebSocket", "EventSource", "Worker", "SharedWorker"]) {
@@ -1006,7 +1361,7 @@
               const url = new NativeURL(config.b, location.href);
               if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
               args = [url.href, ...args.slice(1)];
-            } else if (name === "Worker" && holding()) {
+            } else if ((name === "Worker" || name === "SharedWorker") && holding()) {
               args = gatedWorker(args);
             }
             return construct(target, args, newTarget);
@@ -1016,31 +1371,39 @@
     });
   }
 
-  // A blob: worker is the page's own code, made at run time (a tag's bundle hands its hits to
-  // one): it starts with workerGate, then the page's code (importScripts, or import() for a
-  // module worker). In there a refused request fails as a blocked one does; nothing is held.
+  // A blob: or data: worker (shared too) is the page's own code, made at run time (a tag's
+  // bundle hands its hits to one): it starts with workerGate, then the page's code
+  // (importScripts, or import for a module worker), as a URL of the same scheme (a data:
+  // worker keeps its opaque origin). In there a refused request fails as a blocked one does,
+  // and the workers it starts from blob: or data: URLs start with workerGate too; nothing is
+  // held. The same URL gets the same wrapper, so a shared worker is still shared.
   const createURL = URL.createObjectURL;
   const NativeBlob = Blob;
+  /** @type {Map<string, string>} */
+  const wrappers = new Map(); // "type URL" -> the worker's URL with workerGate first
   /**
-   * @param {any[]} args  what the page called new Worker() with
+   * @param {any[]} args  what the page called new Worker() or new SharedWorker() with
    * @returns {any[]}
    */
   function gatedWorker(args) {
     try {
       const url = new NativeURL(urlOf(args[0]), doc.baseURI);
-      if (url.protocol !== "blob:") return args;
-      const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
-      const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
-      const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
-        .map(([pattern]) => [host, pattern.source]));
-      const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b]).slice(1, -1);
-      const blob = (/** @type {string} */ code) => apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })]);
-      const first = `${WORKER_GATE}(${gate});`;
-      // A module's static imports run in order, and all before the port's first message.
-      const code = args[1] && args[1].type === "module"
-        ? `import ${JSON.stringify(blob(first))};import ${JSON.stringify(url.href)};`
-        : `${first}importScripts(${JSON.stringify(url.href)});`;
-      return [blob(code), ...args.slice(1)];
+      if (url.protocol !== "blob:" && url.protocol !== "data:") return args;
+      const module = Boolean(args[1] && args[1].type === "module");
+      const id = `${module} ${url.href}`;
+      let wrapped = wrappers.get(id);
+      if (!wrapped) {
+        const loader = (/** @type {Rule} */ r) => isHeld(r.category) && !r.aware;
+        const names = [...hosts].filter(([, r]) => loader(r)).map(([host]) => host);
+        const globs = [...urls].flatMap(([host, list]) => list.filter(([, r]) => loader(r))
+          .map(([pattern]) => [host, pattern.source]));
+        const gate = JSON.stringify([names, globs, /** @type {RuntimeConfig} */ (config).b, location.origin]);
+        wrapped = workerWrap(url.href, module, `${WORKER_GATE}(...${gate}, ${WORKER_WRAP});`, (code) => (url.protocol === "blob:"
+          ? apply(createURL, URL, [new NativeBlob([code], { type: "text/javascript" })])
+          : `data:text/javascript,${encodeURIComponent(code)}`));
+        wrappers.set(id, wrapped);
+      }
+      return [wrapped, ...args.slice(1)];
     } catch (error) {
       return args;
     }
@@ -1099,15 +1462,34 @@
   patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
 
   /**
-   * Runs first in a blob: worker (as source: it sees none of this closure). `names`: refused
-   * hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the gate's
-   * refusing path, where refused sockets and event sources connect.
+   * A worker's code, `href`, with `first` run before it, made a URL by `make`. Also source run
+   * in workers (workerGate's nested workers): it sees none of this closure.
+   * @param {string} href
+   * @param {boolean} module
+   * @param {string} first
+   * @param {(code: string) => string} make
+   * @returns {string}
+   */
+  function workerWrap(href, module, first, make) {
+    // A module's static imports run in order, and all before the port's first message.
+    return make(module ? `import ${JSON.stringify(make(first))};import ${JSON.stringify(href)};`
+      : `${first}importScripts(${JSON.stringify(href)});`);
+  }
+
+  /**
+   * Runs first in a blob: or data: worker (as source: it sees none of this closure). `names`:
+   * refused hosts (their subdomains too); `globs`: [host, path pattern] refused; `path`: the
+   * gate's refusing path on the page's `origin`, where refused sockets and event sources connect.
    * @param {string[]} names
    * @param {[string, string][]} globs
    * @param {string} path
+   * @param {string} origin
+   * @param {typeof workerWrap} wrapWorker
    */
-  function workerGate(names, globs, path) {
+  function workerGate(names, globs, path, origin, wrapWorker) {
     const scope = /** @type {any} */ (self);
+    const source = (/** @type {Function} */ f) => Function.prototype.toString.call(f);
+    const first = `(${source(workerGate)})(...${JSON.stringify([names, globs, path, origin])}, ${source(wrapWorker)});`;
     /** @type {[string, RegExp][]} */
     const patterns = globs.map(([host, source]) => [host, new RegExp(source, "s")]);
     /** @param {unknown} value */
@@ -1130,7 +1512,7 @@
       return false;
     };
     const held = (/** @type {boolean} */ socket) => {
-      const url = new URL(location.origin + path); // a blob: URL is no base
+      const url = new URL(origin + path); // a blob: or data: URL is no base
       if (socket) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
       return url.href;
     };
@@ -1161,8 +1543,27 @@
           refused(args[0]) ? [held(name === "WebSocket"), ...args.slice(1)] : args, newTarget),
       });
     }
+    // The workers it starts from blob: or data: URLs start with this gate too.
+    /** @param {any[]} args */
+    const nested = (args) => {
+      try {
+        const url = new URL(String(args[0]), location.href);
+        if (url.protocol !== "blob:" && url.protocol !== "data:") return args;
+        const module = Boolean(args[1] && args[1].type === "module");
+        return [wrapWorker(url.href, module, first, (code) => (url.protocol === "blob:"
+          ? URL.createObjectURL(new Blob([code], { type: "text/javascript" }))
+          : `data:text/javascript,${encodeURIComponent(code)}`)), ...args.slice(1)];
+      } catch (error) {
+        return args;
+      }
+    };
+    if (scope.Worker) {
+      wrap(scope, "Worker", { construct: (target, args, newTarget) => Reflect.construct(target, nested(args), newTarget) });
+    }
   }
-  const WORKER_GATE = `(${workerGate})`; // read once, before any script could change toString
+  // Read once, before any script could change toString.
+  const WORKER_GATE = `(${workerGate})`;
+  const WORKER_WRAP = `(${workerWrap})`;
 
   /* ---- stubs for tag APIs ------------------------------------------------------------- */
 

@@ -24,11 +24,7 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 CASES = {case.name: case for case in corpus.bypass_cases()}
 
-LEAKS_TODAY: dict[str, str] = {
-    "font-face-constructor": "runtime.js does not wrap the FontFace constructor (its source is "
-    "fixed there, so holding needs a stand-in face released by a new one), and font-src is not "
-    "in the gate's CSP",
-}
+LEAKS_TODAY: dict[str, str] = {}
 """Cases whose tracker request still goes out before consent, and why."""
 
 RELEASE_FAILS_TODAY: dict[str, str] = {}

@@ -43,14 +43,19 @@ LOADER = """\
   var fb = "face" + "book";
   var google = "google-";
   var ga = "https://www." + google + "analytics.com";
-  // A data: URL worker runs where the gate's run-time script cannot reach (an opaque origin):
-  // only the CSP stops what it loads (and its own violations go unreported).
+  // What the gate's run-time script cannot hold, only the CSP stops: a worker's import() (its
+  // prelude makes fetch and importScripts fail, import() it cannot wrap; a data: worker's own
+  // violations go unreported) and CSS through the Typed OM.
   var ev = "events";
-  var code = "fetch('" + ga + "/g/collect?v=2&en=fetch', {method: 'POST', mode: 'no-cors'});"
-    + "try { importScripts('https://connect." + fb + ".net/en_US/fb" + ev + ".js'); } catch (e) {}";
-  try { new Worker("data:text/javascript," + encodeURIComponent(code)); } catch (error) {}
+  var code = "import('" + ga + "/g/collect?v=2&en=import').catch(() => {});"
+    + "import('https://connect." + fb + ".net/en_US/fb" + ev + ".js').catch(() => {});";
+  try {
+    new Worker("data:text/javascript," + encodeURIComponent(code), { type: "module" });
+  } catch (error) {}
   var tr = "/tr?id=1&ev=PageView";
-  document.documentElement.style.backgroundImage = "url(https://www." + fb + ".com" + tr + ")";
+  var pixel = "url(https://www." + fb + ".com" + tr + ")";
+  document.documentElement.attributeStyleMap.set("background-image",
+    CSSStyleValue.parse("background-image", pixel));
 </script>
 """
 # Meta's script put in the page by a script, and a beacon (both held before consent).

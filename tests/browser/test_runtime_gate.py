@@ -203,7 +203,7 @@ REALMS_JS = """\
 """
 
 # HTML that holds a tracker in a declarative shadow root, or in a frame's srcdoc or data: document.
-SHADOWED = ["h1.gif", "h2.gif"]  # held in the shadow root, where no release reaches
+SHADOWED = ["h1.gif", "h2.gif"]  # held in a declarative shadow root, released in it
 SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
 SVG_IMAGES = ["h8.gif", "h9.gif"]  # SVG markup: in a div, and inside an <svg> (no <img> there)
 SPELLED = ["h10.gif", "h11.gif", "h12.gif"]  # the host spelled with &#46;, %2E, a tab
@@ -303,6 +303,62 @@ NODES_JS = """\
 })();
 """
 
+# CSS a script writes (declarations, the style attribute, sheets, <style> text) and a FontFace
+# whose source is a URL: each held, read back as written, and released once.
+STYLED = [*(f"c{n}.gif" for n in range(1, 8)), "c8.css", "c9.woff2"]
+CSS_JS = """\
+(() => {
+  const T = "https://rt." + "hotjar" + ".io/";
+  const c = (window.__contracts = {});
+  const box = (name) => {
+    const el = document.createElement("div");
+    el.className = name;
+    el.textContent = name;
+    document.body.append(el);
+    return el;
+  };
+  const image = (name) => "url(" + T + name + ")";
+  const c1 = box("c1");
+  c1.style.backgroundImage = image("c13.gif");  // replaced before any style is computed
+  c1.style.backgroundImage = image("c1.gif");
+  c.sameStyle = c1.style === c1.style && c1.style instanceof CSSStyleDeclaration;
+  c.propertyReadsBack = c1.style.backgroundImage === image("c1.gif");
+  const c2 = box("c2");
+  c2.style.setProperty("background-image", image("c2.gif"), "important");
+  c.valueReadsBack = c2.style.getPropertyValue("background-image") === image("c2.gif");
+  const c3 = box("c3");
+  const c3Style = "color: blue; background-image: " + image("c3.gif");
+  c3.setAttribute("style", c3Style);
+  c.attributeReadsBack = c3.getAttribute("style") === c3Style;
+  box("c4").style.cssText = "background: " + image("c4.gif");
+  const clean = box("clean");
+  clean.style.backgroundImage = image("c14.gif");
+  clean.style.backgroundImage = "none";  // a later value forgets the held one
+  clean.style.color = "rgb(255, 0, 0)";
+  c.cleanApplies = getComputedStyle(clean).color === "rgb(255, 0, 0)";
+  c.nativeToString = String(CSSStyleDeclaration.prototype.setProperty).includes("[native code]");
+  const sheet = new CSSStyleSheet();
+  const rule = ".c5 { background-image: " + image("c5.gif") + " }";
+  c.insertRuleIndex = sheet.insertRule(rule, 0) === 0;
+  const replaced = new CSSStyleSheet();
+  replaced.replaceSync(".c6 { background-image: " + image("c6.gif") + " }");
+  document.adoptedStyleSheets = [sheet, replaced];
+  box("c5");
+  box("c6");
+  box("c7");
+  const style = document.createElement("style");
+  document.head.append(style);
+  style.textContent = "@import url(" + T + "c8.css);"
+    + ".c7 { background-image: " + image("c7.gif") + " }";
+  const face = new FontFace("Brand", "url(" + T + "c9.woff2) format('woff2')");
+  c.fontFace = face instanceof FontFace && face.status === "unloaded";
+  window.__font = "pending";
+  face.load().then((loaded) => { window.__font = loaded === face ? "loaded" : "other"; },
+    (error) => { window.__font = "rejected " + error.name; });
+  window.__cssRan = true;
+})();
+"""
+
 # A <base> a script points at the tracker would send every relative URL there (the gate's own
 # banner files included): its href is held.
 BASE_JS = """\
@@ -340,6 +396,15 @@ WORKERS_JS = """\
     fetch("https://nothotjar.io/k5").catch(() => {});`;
   start(body("classic"));
   start(body("module").replace(/try \\{ importScripts.*\\n/, ""), { type: "module" });
+  // A data: worker, and a worker a blob: worker starts: their fetches fail too.
+  const fetcher = (kind, name) => `fetch(${JSON.stringify(T + name)})
+    .then(() => self.postMessage("${kind} sent"),
+      (error) => self.postMessage("${kind} fetch " + error.name));`;
+  const data = "data:text/javascript," + encodeURIComponent(fetcher("data", "k6"));
+  new Worker(data).onmessage = (event) => results.push(event.data);
+  const inner = JSON.stringify(fetcher("nested", "k7"));
+  start(`const inner = new Worker(URL.createObjectURL(new Blob([${inner}])));
+    inner.onmessage = (event) => self.postMessage(event.data);`);
 })();
 """
 
@@ -383,19 +448,20 @@ META_SNIPPET = (SNIPPETS / "meta-pixel.html").read_text("utf-8").split("<head>")
 META_SNIPPET = META_SNIPPET.split("<!-- Meta Pixel Code -->")[1].split("<!-- End")[0]
 
 
-# CSS url() set from a script is beyond the run-time gate (and, with the hosts put together
-# from variables, beyond the rewriter): the CSP reports it (30 violations, 3 distinct).
+# CSS url() in a first-party style sheet the page fetches is beyond the rewriter and the
+# run-time gate: the CSP reports it (30 violations, 3 distinct).
 VIOLATED = ["a.hotjar.io", "b.hotjar.io", "c.hotjar.io"]
-BACKGROUNDS = """<script>
-const vendor = "hotjar";
-const hosts = ["a", "b", "c"].map((name) => name + "." + vendor + ".io");
+BACKGROUNDS = """<link rel="stylesheet" href="/static/violations.css"><script>
 for (let n = 0; n < 30; n++) {
   const box = document.createElement("div");
   box.textContent = n;
-  box.style.backgroundImage = "url(https://" + hosts[n % 3] + "/bg" + n + ".gif)";
+  box.className = "bg" + n;
   document.body.append(box);
 }
 </script>"""
+BACKGROUNDS_CSS = "".join(
+    f".bg{n} {{ background-image: url(https://{VIOLATED[n % 3]}/bg{n}.gif) }}\n" for n in range(30)
+)
 TOKEN = "runtime-gate-reports-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -434,6 +500,12 @@ def _app() -> ConsentGate:
 
     async def nodes_js(request: Request) -> Response:
         return Response(NODES_JS, media_type="application/javascript")
+
+    async def css(request: Request) -> Response:
+        return HTMLResponse(_page("CSS", body='<script src="/static/css.js"></script>'))
+
+    async def css_js(request: Request) -> Response:
+        return Response(CSS_JS, media_type="application/javascript")
 
     async def base(request: Request) -> Response:
         return HTMLResponse(_page("Base", body='<script src="/static/base.js"></script>'))
@@ -474,9 +546,13 @@ def _app() -> ConsentGate:
     async def violations(request: Request) -> Response:
         return HTMLResponse(_page("Violations", body=BACKGROUNDS))
 
+    async def violations_css(request: Request) -> Response:
+        return Response(BACKGROUNDS_CSS, media_type="text/css")
+
     routes = [
         Route("/flood", flood),
         Route("/violations", violations),
+        Route("/static/violations.css", violations_css),
         Route("/write", write),
         Route("/stubs", stubs),
         Route("/stubs-meta", stubs_meta),
@@ -489,6 +565,8 @@ def _app() -> ConsentGate:
         Route("/nodes", nodes),
         Route("/workers", workers),
         Route("/base", base),
+        Route("/css", css),
+        Route("/static/css.js", css_js),
         Route("/static/base.js", base_js),
         Route("/static/workers.js", workers_js),
         Route("/static/nodes.js", nodes_js),
@@ -620,10 +698,10 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
     assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
 
     visitor.banner.get_by_role("button", name="Accept all").click()
-    _wait_for(visitor, SRCDOCS + SVG_IMAGES + SPELLED)
+    _wait_for(visitor, SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED)
     visitor.page.wait_for_timeout(500)
     names = sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
-    assert names == sorted(SRCDOCS + SVG_IMAGES + SPELLED)  # each once
+    assert names == sorted(SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED)  # each once
 
 
 def test_attr_nodes_imported_nodes_and_pings_are_held(
@@ -639,6 +717,35 @@ def test_attr_nodes_imported_nodes_and_pings_are_held(
     _wait_for(visitor, NODES)
     visitor.page.wait_for_timeout(500)
     assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+
+
+def test_css_and_font_faces_a_script_writes_are_held_and_read_back(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = visit(live(app))
+    visitor.load("/css")
+    visitor.page.wait_for_function("() => window.__cssRan === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+    assert _contracts(visitor) == {
+        "sameStyle": True,
+        "propertyReadsBack": True,
+        "valueReadsBack": True,
+        "attributeReadsBack": True,
+        "cleanApplies": True,
+        "nativeToString": True,
+        "insertRuleIndex": True,
+        "fontFace": True,
+    }
+    assert visitor.page.evaluate("() => window.__font") == "pending"
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, STYLED)
+    visitor.page.wait_for_function("() => window.__font !== 'pending'")
+    visitor.page.wait_for_timeout(500)
+    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == STYLED  # once; never c13, c14
+    styled = "() => getComputedStyle(document.querySelector('.c2')).backgroundImage"
+    assert visitor.page.evaluate(styled) == f'url("{T}/c2.gif")'
 
 
 def test_a_base_pointed_at_a_tracker_is_held(
@@ -663,12 +770,15 @@ def test_a_blob_workers_requests_to_a_refused_host_fail(
     visitor.page.wait_for_timeout(1000)
     assert _urls(visitor) == []
     assert len(visitor.recorder.hits_to("nothotjar.io")) == 2  # a look-alike passes
+    visitor.page.wait_for_function("() => window.__workers.length >= 7")
     assert sorted(visitor.page.evaluate("() => window.__workers")) == [
         "classic early",
+        "data fetch TypeError",
         "fetch TypeError",
         "fetch TypeError",
         "import NetworkError",
         "module early",
+        "nested fetch TypeError",
     ]
 
 
