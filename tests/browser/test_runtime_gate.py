@@ -606,6 +606,22 @@ def _wait_for(visitor: Visitor, names: list[str], timeout: float = 10.0) -> None
     raise AssertionError(f"never requested: {sorted(missing)}")
 
 
+def _held(visitor: Visitor, path: str, ran: str) -> None:
+    """Load `path`, wait for its script to have run (`window[ran]`): nothing went out."""
+    visitor.load(path)
+    visitor.page.wait_for_function(f"() => window.{ran} === true")
+    visitor.page.wait_for_timeout(1000)
+    assert _urls(visitor) == []
+
+
+def _released(visitor: Visitor, names: list[str]) -> list[str]:
+    """Accept all, wait for `names`: the names of the URLs requested by then (sorted)."""
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for(visitor, names)
+    visitor.page.wait_for_timeout(500)
+    return sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
+
+
 def _contracts(visitor: Visitor) -> dict[str, Any]:
     contracts: dict[str, Any] = visitor.page.evaluate("() => window.__contracts")
     return contracts
@@ -677,10 +693,7 @@ def test_a_frames_realm_hands_out_wrapped_natives(
 ) -> None:
     """Natives taken from a same-origin frame hold as this window's do, and are released."""
     visitor = visit(live(app))
-    visitor.load("/realms")
-    visitor.page.wait_for_function("() => window.__realmsRan === true")
-    visitor.page.wait_for_timeout(1000)
-    assert _urls(visitor) == []
+    _held(visitor, "/realms", "__realmsRan")
 
     visitor.banner.get_by_role("button", name="Accept all").click()
     _wait_for(visitor, REALMS)
@@ -691,42 +704,27 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
     live: LiveServer, visit: VisitorFactory, app: ConsentGate
 ) -> None:
     visitor = visit(live(app))
-    visitor.load("/strings")
-    visitor.page.wait_for_function("() => window.__stringsRan === true")
-    visitor.page.wait_for_timeout(1000)
-    assert _urls(visitor) == []
+    _held(visitor, "/strings", "__stringsRan")
     assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
 
-    visitor.banner.get_by_role("button", name="Accept all").click()
-    _wait_for(visitor, SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED)
-    visitor.page.wait_for_timeout(500)
-    names = sorted(url.rsplit("/", 1)[1] for url in _urls(visitor))
-    assert names == sorted(SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED)  # each once
+    strings = SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED
+    assert _released(visitor, strings) == sorted(strings)  # each once
 
 
 def test_attr_nodes_imported_nodes_and_pings_are_held(
     live: LiveServer, visit: VisitorFactory, app: ConsentGate
 ) -> None:
     visitor = visit(live(app))
-    visitor.load("/nodes")
-    visitor.page.wait_for_function("() => window.__nodesRan === true")
-    visitor.page.wait_for_timeout(1000)
-    assert _urls(visitor) == []
+    _held(visitor, "/nodes", "__nodesRan")
 
-    visitor.banner.get_by_role("button", name="Accept all").click()
-    _wait_for(visitor, NODES)
-    visitor.page.wait_for_timeout(500)
-    assert sorted(url.rsplit("/", 1)[1] for url in _urls(visitor)) == NODES  # no click, no ping
+    assert _released(visitor, NODES) == NODES  # no click, no ping
 
 
 def test_css_and_font_faces_a_script_writes_are_held_and_read_back(
     live: LiveServer, visit: VisitorFactory, app: ConsentGate
 ) -> None:
     visitor = visit(live(app))
-    visitor.load("/css")
-    visitor.page.wait_for_function("() => window.__cssRan === true")
-    visitor.page.wait_for_timeout(1000)
-    assert _urls(visitor) == []
+    _held(visitor, "/css", "__cssRan")
     assert _contracts(visitor) == {
         "sameStyle": True,
         "propertyReadsBack": True,
@@ -752,10 +750,7 @@ def test_a_base_pointed_at_a_tracker_is_held(
     live: LiveServer, visit: VisitorFactory, app: ConsentGate
 ) -> None:
     visitor = visit(live(app))
-    visitor.load("/base")
-    visitor.page.wait_for_function("() => window.__baseRan === true")
-    visitor.page.wait_for_timeout(1000)
-    assert _urls(visitor) == []
+    _held(visitor, "/base", "__baseRan")
     assert visitor.page.evaluate("() => document.baseURI") == visitor.page.url
 
 
