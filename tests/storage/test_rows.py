@@ -68,7 +68,11 @@ def test_a_row_survives_the_journal_even_with_mappings_that_are_not_dicts() -> N
     assert load_row(dump_row(odd)) == (*odd[:3], {"analytics": False}, *odd[4:])
 
 
-@pytest.mark.parametrize("payload", [b"", b"\x00garbage", dump_row(_row(1))[:-3]])
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\x00garbage", dump_row(_row(1))[:-3]],
+    ids=["empty", "garbage", "cut-short"],  # a row holds the time: ids must not
+)
 def test_what_is_no_row_is_an_error_not_a_crash(payload: bytes) -> None:
     with pytest.raises((ValueError, EOFError, TypeError)):
         load_row(payload)
