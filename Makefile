@@ -120,10 +120,10 @@ lint: venv js-tools
 	node_modules/.bin/eslint --max-warnings=0 .
 	node_modules/.bin/tsc -p jsconfig.json
 
-## test: lint, then the whole suite (browser tests included) under coverage, the browser tests
-## and the others in two processes side by side (tests/conftest.py groups them).
+## test: lint, then the whole suite (browser tests included) under coverage.
 test: lint chromium postgres node
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --cov --cov-report=term --hypothesis-profile=replay
+	$(BIN)/coverage run -m pytest --hypothesis-profile=replay
+	$(BIN)/coverage report
 
 ## format: rewrite files to the house style and apply safe lint fixes.
 format: venv

@@ -29,16 +29,12 @@ settings.register_profile("replay", derandomize=True, database=None)
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run browser tests last, and under xdist (`make test`) in a worker of their own.
+    """Run browser tests last.
 
     Playwright's sync API keeps an event loop running in the main thread for the rest of the
-    session, after which ``asyncio.run()`` in a plain test would fail. The two groups run side
-    by side: the browser tests mostly wait on Chromium, the others on Python.
+    session, after which ``asyncio.run()`` in a plain test would fail.
     """
     items.sort(key=lambda item: "browser" in item.path.parts)
-    for item in items:
-        group = "browser" if "browser" in item.path.parts else "python"
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)
