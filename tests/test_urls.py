@@ -169,6 +169,8 @@ URL_PIECES += ["..", "xn--", "0x", "1", "\u00e9", "\u3002", "mailto:", "a.b", "/
 @example("//Tracker.Example/p?q#f", URL_BASES[0])
 @example("https://0x7f.1/x", URL_BASES[0])
 @example("img/a.png?", URL_BASES[2])
+@example("//cdn.example/a", "http://[")  # a base the parser refuses: no crash, as ada reads it
+@example("a.png", "https://%")
 def test_plain_urls_are_read_as_the_parser_reads_them(value: str, base: str) -> None:
     assert urls._plain(value, base) in (None, urls._parsed(value, base))
 

@@ -69,7 +69,8 @@ def _plain(value: str, base: str) -> Target | None:
     if found := _ABSOLUTE.match(value):
         scheme, host = found.group(1), found.group(2).lower()
         if scheme is None:
-            scheme = _base(base)[0] if base.startswith(("http:", "https:")) else ""
+            parts = _base(base) if base.startswith(("http:", "https:")) else None
+            scheme = parts[0] if parts else ""
         label = host[host.rfind(".") + 1 :]
         if not scheme or _NUMBER_LABEL.match(label):
             return None
@@ -81,9 +82,9 @@ def _plain(value: str, base: str) -> Target | None:
     for mark in "/?#":
         if (at := value.find(mark)) != -1 and at < stop:
             stop = at
-    if ":" in value[:stop]:
-        return None  # perhaps a scheme of its own ("mailto:x")
-    scheme, host, directory, path, search = _base(base)
+    if ":" in value[:stop] or (parts := _base(base)) is None:
+        return None  # perhaps a scheme of its own ("mailto:x"), or a base the parser refuses
+    scheme, host, directory, path, search = parts
     if value.startswith("/"):
         joined = _path(value, "/", "")
     elif value[:1] in ("?", "#", ""):
@@ -107,9 +108,12 @@ def _path(rest: str, path: str, search: str) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def _base(base: str) -> tuple[str, str, str, str, str]:
+def _base(base: str) -> tuple[str, str, str, str, str] | None:
     """A base URL's scheme, host (with a port), directory, path and search, read once."""
-    url = URL(base)
+    try:
+        url = URL(base)
+    except ValueError:
+        return None
     host = url.hostname.rstrip(".")
     if url.port:
         host = f"{host}:{url.port}"
