@@ -30,6 +30,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -41,6 +42,8 @@ from starlette.routing import Route
 from consent_gate import ConsentGate, Policy
 from consent_gate._types import ASGIApp
 from consent_gate.qa import TrackerRecorder, launch_chromium, serve
+
+K = TypeVar("K")
 
 log = logging.getLogger("corpus")
 ROOT = Path(__file__).resolve().parents[1]
@@ -413,20 +416,13 @@ def _measure_batch(
     )
     # The ungated page's timers had baseline.seconds to fire (Outbrain's loader waits 5 s for
     # an ad): its released scripts get as long to reach the same hosts.
-    waiting = {
-        n: (
-            views[n][0].hosts() - views[n][1].hosts(),
-            accepted[n] + min(views[n][0].seconds, RELEASE_MAX),
-        )
-        for n in accepting
-    }
-    while waiting:
-        now = time.time()
-        for n, (wanted, until) in list(waiting.items()):
-            if now >= until or tabs[n][1].reached(wanted, sites.get(n, ""), marks[n]):
-                del waiting[n]
-        if waiting:
-            every[0].page.wait_for_timeout(100)
+    wanted = {n: views[n][0].hosts() - views[n][1].hosts() for n in accepting}
+    until = {n: accepted[n] + min(views[n][0].seconds, RELEASE_MAX) for n in accepting}
+    _until(
+        accepting,
+        lambda n, now: now >= until[n] or tabs[n][1].reached(wanted[n], sites.get(n, ""), marks[n]),
+        every[0].page,
+    )
     for n in tabs:
         baseline, before = views[n]
         if n in accepted:
@@ -439,14 +435,23 @@ def _measure_batch(
 def _settle(tabs: Mapping[Tab, tuple[float, float]], quiet: float) -> None:
     """Until every tab has made no third-party request for ``quiet`` seconds since its start
     (the first of each pair), or its deadline (the second) passed. Wall-clock times."""
-    waiting = dict(tabs)
+    if tabs:
+        _until(
+            tabs,
+            lambda tab, now: now >= tabs[tab][1] or now - tab.quiet_since(tabs[tab][0]) >= quiet,
+            next(iter(tabs)).page,
+        )
+
+
+def _until(keys: Iterable[K], done: Callable[[K, float], bool], page: Page) -> None:
+    """Poll every 100 ms (on ``page``'s loop) until ``done(key, now)`` held once for each key;
+    ``now`` is wall-clock time, as the hits carry."""
+    waiting = list(keys)
     while waiting:
         now = time.time()
-        for tab, (since, until) in list(waiting.items()):
-            if now >= until or now - tab.quiet_since(since) >= quiet:
-                del waiting[tab]
+        waiting = [key for key in waiting if not done(key, now)]
         if waiting:
-            next(iter(waiting)).page.wait_for_timeout(100)
+            page.wait_for_timeout(100)
 
 
 def held_fraction(results: Iterable[Result]) -> tuple[float, int, int]:

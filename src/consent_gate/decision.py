@@ -83,11 +83,12 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     sniff = value is None or not value.strip()
     charset = None
     if value is not None and not sniff:
+        lowered = value.lower()
         if (
             b"," not in value
             and b"/" in value
-            and not value.lstrip()[:11].lower().startswith(_MAYBE_HTML)
-            and b"xml" not in (lowered := value.lower())
+            and not lowered.lstrip()[:11].startswith(_MAYBE_HTML)
+            and b"xml" not in lowered
             and b"xsl" not in lowered
         ):
             return PASS  # the common case, decided without parsing (of a list, the last counts)

@@ -58,10 +58,12 @@ def _parsed(value: str, base: str) -> Target | None:
         url = URL(value, base)
     except ValueError:
         return None
+    return Target(url.protocol[:-1], _host(url), (url.pathname or "/") + url.search)
+
+
+def _host(url: URL) -> str:
     host = url.hostname.rstrip(".")
-    if url.port:
-        host = f"{host}:{url.port}"
-    return Target(url.protocol[:-1], host, (url.pathname or "/") + url.search)
+    return f"{host}:{url.port}" if url.port else host
 
 
 def _plain(value: str, base: str) -> Target | None:
@@ -114,11 +116,8 @@ def _base(base: str) -> tuple[str, str, str, str, str] | None:
         url = URL(base)
     except ValueError:
         return None
-    host = url.hostname.rstrip(".")
-    if url.port:
-        host = f"{host}:{url.port}"
     path = url.pathname or "/"
-    return url.protocol[:-1], host, path[: path.rfind("/") + 1], path, url.search
+    return url.protocol[:-1], _host(url), path[: path.rfind("/") + 1], path, url.search
 
 
 def absolute(value: str, base: str = DOCUMENT) -> str | None:
