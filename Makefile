@@ -120,10 +120,19 @@ lint: venv js-tools
 	node_modules/.bin/eslint --max-warnings=0 .
 	node_modules/.bin/tsc -p jsconfig.json
 
-## test: lint, then the whole suite (browser tests included) under coverage.
+## test: lint, then the whole suite (browser tests included) under coverage. The browser tests
+## (mostly waiting on Chromium) run in a process of their own beside the rest (mostly Python);
+## their output follows. Plain `pytest` runs everything in turn, browser tests last.
 test: lint chromium postgres node
-	$(BIN)/coverage run -m pytest --hypothesis-profile=replay
-	$(BIN)/coverage report
+	rm -f .coverage .coverage.* .browser-tests.log
+	@$(BIN)/coverage run -p -m pytest --hypothesis-profile=replay -p no:cacheprovider \
+	    tests/browser >.browser-tests.log 2>&1 & browser=$$!; \
+	trap 'kill $$browser 2>/dev/null' INT TERM; \
+	$(BIN)/coverage run -p -m pytest --hypothesis-profile=replay --ignore=tests/browser; \
+	rest=$$?; wait $$browser; browser=$$?; \
+	echo "==== tests/browser (run beside the rest) ===="; cat .browser-tests.log; \
+	$(BIN)/coverage combine -q && $(BIN)/coverage report; \
+	[ $$rest -eq 0 ] && [ $$browser -eq 0 ]
 
 ## format: rewrite files to the house style and apply safe lint fixes.
 format: venv
@@ -175,7 +184,7 @@ bench: $(BENCH_STAMP) wrk postgres
 	$(BIN)/python bench/consent_log.py
 
 clean:
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov build dist
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* .browser-tests.log htmlcov build dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 	find . -path ./$(VENV) -prune -o -name '*.egg-info' -type d -exec rm -rf {} +
 
