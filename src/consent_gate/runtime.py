@@ -4,13 +4,13 @@ The rewriter holds back what the markup carries; `static/banner/runtime.js`, loa
 the gate's inline head script, holds what scripts create, insert, set or request afterwards, by
 the same rules: the classifier's hosts and URL globs go to the page as they are, so a new
 catalogue entry reaches the browser by itself, and so do the first-party cookie names each
-category or service claims (a script's cookie writes of refused ones are held too). The file is built once from the policy (served by
-the gate under its version, cached for good, pinned by its integrity); only the refused
-categories, and the services decided apart from them, are inline. Each service the dialog lists
-has a rule key of its own ("marketing/youtube"), so allowing it alone releases it in place. With
-the CSP on, the file starts with `static/banner/violations.js`, which turns the page's
-violations into one deduplicated report, and the gate's CSP leaves out `report-uri` wherever it
-runs.
+category or service claims (a script's cookie writes of refused ones are held too). The file
+is built once from the policy (served by the gate under its version, cached for good, pinned by
+its integrity); only the refused categories, and the services decided apart from them, are
+inline. Each service the dialog lists has a rule key of its own ("marketing/youtube"), so
+allowing it alone releases it in place. With the CSP on, the file starts with
+`static/banner/violations.js`, which turns the page's violations into one deduplicated report,
+and the gate's CSP leaves out `report-uri` wherever it runs.
 """
 
 from __future__ import annotations

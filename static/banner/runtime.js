@@ -1422,11 +1422,18 @@
   /** @type {[RegExp, string][]} */
   const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) => names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
   const ownCookies = new Set(config.o);
+  /** @type {Map<string, string[]>} */
+  const claims = new Map(); // cookie name -> the keys claiming it (a page writes the same few)
   // The keys holding a cookie `name` back, joined by " " (isHeld: held while all are), or "".
   /** @param {string} name */
   function cookieHeld(name) {
     if (!holding() || ownCookies.has(name)) return "";
-    const keys = [...new Set(cookieGlobs.filter(([pattern]) => pattern.test(name)).map(([, key]) => key))];
+    let keys = claims.get(name);
+    if (!keys) {
+      if (claims.size >= 1000) claims.clear();
+      keys = [...new Set(cookieGlobs.filter(([pattern]) => pattern.test(name)).map(([, key]) => key))];
+      claims.set(name, keys);
+    }
     return keys.length && keys.every(isHeld) ? keys.join(" ") : "";
   }
   // Whether a cookie line deletes: the last valid Max-Age at most 0, else an Expires past.
