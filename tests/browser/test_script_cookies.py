@@ -190,3 +190,36 @@ def test_deletions_go_through_and_a_line_that_only_looks_like_one_sets_nothing(
     visitor.page.wait_for_timeout(300)
     assert _values(visitor) == {"plain": "0"}
     assert _script_cookies(visitor) == {"plain": "0"}
+
+
+def test_a_service_allowed_apart_releases_a_name_it_shares(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """`_ga` is claimed by Google Analytics and Universal Analytics: allowing the first alone
+    leaves no refused claim only, so the write is made; Meta's `_fbp` stays held."""
+    visitor = _visit(visit, live, app, "/document")
+    visitor.mark_page_view()
+    visitor.page.evaluate(
+        """() => fetch("/consent-gate/consent", {
+          method: "POST", headers: {"Content-Type": "application/json"},
+          body: JSON.stringify({action: "allow", services: ["google-analytics"]}),
+        })"""
+    )
+    visitor.wait_for_cookies({"_ga"})
+    visitor.page.wait_for_timeout(1200)
+    assert _values(visitor) == {"_ga": "GA1.1.2.2", "plain": "1"}
+    visitor.assert_same_page_view(visitor.page.url)
+
+
+def test_after_a_withdrawal_the_pages_writes_are_held_again(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = _visit(visit, live, app, "/document")
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.wait_for_cookies(HELD)
+    with visitor.page.expect_navigation():  # the withdrawal reloads; the page writes again
+        visitor.page.evaluate("() => window.consentGate.withdraw()")
+    visitor.page.wait_for_function("() => window.__ran === true")
+    visitor.page.wait_for_timeout(500)
+    assert _values(visitor) == {"plain": "1"}
+    assert _script_cookies(visitor) == {"plain": "1"}
