@@ -1420,7 +1420,8 @@
   // Max-Age=0 closes the line), and so do names no refused key claims and the gate's own.
   // Reading them (the getter, cookieStore.get) and cookieStore.delete are untouched.
   /** @type {[RegExp, string][]} */
-  const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) => names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
+  const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) =>
+    names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
   const ownCookies = new Set(config.o);
   /** @type {Map<string, string[]>} */
   const claims = new Map(); // cookie name -> the keys claiming it (a page writes the same few)
@@ -1479,15 +1480,16 @@
   // once (the page goes on) and is made on release with the options as they were.
   method(globals.CookieStore && globals.CookieStore.prototype, "set", (native, store, args) => {
     let key = "";
+    let made = args;
     try {
-      const options = args[0] !== null && typeof args[0] === "object" ? { ...args[0] } : null;
-      key = cookieHeld(String(options ? options.name : args[0]));
-      if (options) args = [options, ...args.slice(1)];
-      if (key && options && options.expires !== null && options.expires !== undefined
-        && Number(options.expires) <= Date.now()) key = "";
+      const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
+      key = holding() ? cookieHeld(String(init ? init.name : args[0])) : "";
+      if (key && init && init.expires !== null && init.expires !== undefined
+        && Number(init.expires) <= Date.now()) key = "";
+      if (key && init) made = [{ ...init }, ...args.slice(1)]; // as it was at the call
     } catch (error) { key = ""; }
     if (!key) return apply(native, store, args);
-    hold(key, () => { apply(native, store, args).catch(() => {}); });
+    hold(key, () => { apply(native, store, made).catch(() => {}); });
     return Promise.resolve();
   });
 

@@ -32,12 +32,15 @@ document.cookie = "_ga=GA1.1.2.2; path=/; max-age=3600";
 document.cookie = "_fbp=fb.1.123; path=/";
 document.cookie = "plain=1; path=/";
 """
+# The options object changed after the call: the write made on release is the one asked for.
 COOKIE_STORE = """
+const init = {name: "_fbp", value: "fb.1.456", path: "/"};
 window.__stored = Promise.all([
   cookieStore.set("_ga", "GA1.1.3.3"),
-  cookieStore.set({name: "_fbp", value: "fb.1.456", path: "/"}),
+  cookieStore.set(init),
   cookieStore.set("plain", "2"),
 ]).then(() => "resolved", (error) => "rejected " + error.name);
+init.value = "changed";
 """
 # The frame's own natives: its document's cookie setter, one taken from its Document.prototype
 # and applied to this document, its cookieStore.
