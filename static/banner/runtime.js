@@ -8,7 +8,7 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
+ * <style> text, the Typed OM), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
  * cookieStore.set) and web storage (setItem) of names only refused categories claim, also when
  * called from a same-origin frame's realm (about:blank, srcdoc frames and popups get these
  * wrappers). A held load is queued and, when the gate answers a choice that allows its
@@ -954,6 +954,18 @@
       return new Promise((resolve, reject) => {
         holdAttr(sheet, "replace", args[0], category, () => apply(native, sheet, args).then(resolve, reject));
       });
+    });
+  }
+
+  // The Typed OM (el.attributeStyleMap, a rule's styleMap): set() or append() of values that
+  // load from a refused host (a url() string, a parsed CSSImageValue) is made on release.
+  for (const key of ["set", "append"]) {
+    method(globals.StylePropertyMap && globals.StylePropertyMap.prototype, key, (native, map, args) => {
+      let category = "";
+      try { category = cssHeld(args.slice(1).map(String).join(" ")); } catch (error) { category = ""; }
+      if (!category) return apply(native, map, args);
+      hold(category, () => apply(native, map, args));
+      return undefined;
     });
   }
 
