@@ -600,3 +600,32 @@ def test_stamping_only_adds_nonces_whatever_the_input_and_chunking(
     points = sorted({min(c, len(html)) for c in cuts})
     pieces = [html[a:b] for a, b in zip([0, *points], [*points, len(html)], strict=True)]
     assert b"".join(rewriter.feed(p) for p in pieces) + rewriter.close() == whole
+
+
+@pytest.mark.parametrize("ends", [b"</style><p>after</p>", b""], ids=["closed", "page-ends-in-it"])
+@pytest.mark.parametrize("chunk", [0, 4096, 65536])
+def test_a_held_sheet_too_long_to_wait_for_streams_on_into_its_attribute(
+    chunk: int, ends: bytes
+) -> None:
+    """Past 1 MiB the sheet is decided on what came and its text streams into data-cg-text
+    (the preload scanner would fetch the @import left between the tags), the same bytes for
+    any chunking."""
+    css = b"@import url(https://www.google-analytics.com/x.css);" + b'a[title="&"]{}' * 80_000
+    assert len(css) > 1024 * 1024
+    html = b"<style>" + css + ends
+    out = rewrite(html, chunk=chunk)
+    assert out == rewrite(html)
+    assert undo(out) == html
+    assert held(out) == 1
+    assert out.endswith(b'">' + ends)  # nothing of the sheet left between its tags
+
+
+@pytest.mark.parametrize("chunk", [0, 4096, 65536])
+def test_a_long_sheet_is_decided_on_its_first_mebibyte_in_any_chunking(chunk: int) -> None:
+    """A tracker's url() past 1 MiB of a sheet is not read (README: memory stays bounded),
+    whether the page came whole or in pieces; one within it holds the sheet."""
+    filler = b"p{color:red}" * 90_000
+    late = b"<style>" + filler + b"b{background:url(//www.google-analytics.com/p.gif)}</style>"
+    early = b"<style>" + filler[:500_000] + b"b{background:url(//google-analytics.com/p)}</style>"
+    assert held(rewrite(late, chunk=chunk)) == 0
+    assert held(rewrite(early, chunk=chunk)) == 1

@@ -70,6 +70,9 @@ MAX_INLINE_SCRIPT = 256 * 1024
 
 MAX_TAG = 1024 * 1024  # a tag longer than this is turned into text ("&lt;"), unexamined
 
+# A <style>'s text examined before deciding whether it is held (the same in any chunking).
+_MAX_SHEET = 1024 * 1024
+
 _MAX_NESTING = 4  # srcdoc documents rewritten within each other
 
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
@@ -101,6 +104,11 @@ def _refreshes(equiv: bytes) -> bool:
     browser undoes them (`http-equiv="re&#102;resh"` refreshes too)."""
     text = unescape(attribute_text(equiv)) if b"&" in equiv else equiv.decode("latin-1")
     return text.strip(" \t\n\f\r").lower() == "refresh"
+
+
+def _quoted(text: bytes) -> bytes:
+    """Text as the value of a double-quoted attribute."""
+    return text.replace(b"&", b"&amp;").replace(b'"', b"&quot;")
 
 
 class HtmlRewriter:
@@ -143,6 +151,8 @@ class HtmlRewriter:
         self._frameset = False
         # In a CDATA section too long to read as markup too: no "<" in it starts anything.
         self._escape = False
+        # In the text of a held <style> too long to wait for: it goes on into data-cg-text.
+        self._quoted = False
 
     def feed(self, chunk: bytes) -> bytes:
         return self._run(self._buf + chunk if self._buf else chunk, final=False)
@@ -333,6 +343,17 @@ class HtmlRewriter:
             if not decided:
                 return pos, False
         found = self._end_re.search(low, pos)
+        if self._quoted:  # a held sheet's text, streaming into its data-cg-text
+            stop = found.start() if found else len(buf) if final else max(pos, len(buf) - _TAIL)
+            out.append(_quoted(buf[pos:stop]))
+            if found is None and not final:
+                return stop, False
+            out.append(b'">')
+            self._quoted = False
+            if found is None:
+                return stop, False
+            self._mode = _DATA
+            return stop, True
         text = not self._consume_end  # a raw-text element's, not a comment's
         if found is None:
             keep = len(buf) if final else max(pos, len(buf) - _TAIL)
@@ -434,9 +455,9 @@ class HtmlRewriter:
         assert held is not None
         text_start = pos + len(held.source)
         found = self._end_re.search(low, text_start)
-        if found is None and not final and len(buf) - text_start < MAX_INLINE_SCRIPT:
+        if found is None and not final and len(buf) - text_start < _MAX_SHEET:
             return pos, False
-        text = low[text_start : found.start() if found else len(buf)]
+        text = low[text_start : min(found.start() if found else len(buf), text_start + _MAX_SHEET)]
         match = None
         if may_load(text):
             for url in css_urls(attribute_text(text)):
@@ -446,14 +467,14 @@ class HtmlRewriter:
         if match is None:
             out.append(held.source)
             return text_start, True
-        tag = self._neutralise(held, match)
-        if found is None:  # cut short: the text stays where it is
-            out.append(tag)
-            return text_start, True
         # Chromium's preload scanner fetches a sheet's @import whatever its type: the text waits
-        # in an attribute, which it does not read, and banner.js puts it back on release.
-        sheet = buf[text_start : found.start()].replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-        out.append(tag[:-1] + b' data-cg-text="' + sheet + b'">')
+        # in an attribute, which it does not read, and banner.js puts it back on release. Cut
+        # short (too long to wait for, or the page ends in it), the rest streams into it.
+        out.append(self._neutralise(held, match)[:-1] + b' data-cg-text="')
+        if found is None:
+            self._quoted = True
+            return text_start, True
+        out.append(_quoted(buf[text_start : found.start()]) + b'">')
         return found.start(), True
 
     def _start_tag(
