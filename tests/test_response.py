@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 from typing import Any
 
 import pytest
 
-from asgi_client import Client, exchange, http_scope, make_gate, respond
+from asgi_client import Client, exchange, http_scope, make_gate, respond, run
 from consent_gate import ConsentGate
 from consent_gate._types import Message, Receive, Scope, Send
 from consent_gate.consent import Consent
@@ -98,3 +100,37 @@ def test_what_send_returns_can_be_made_a_task(media: bytes) -> None:
     sent = asyncio.run(exchange(make_gate(app), "GET", "/", [(b"accept", b"text/html")]))
     assert sent.status == 200
     assert (b'id="cg-root"' in sent.body) == (media == b"text/html")
+
+
+# A streamed template may send a lone newline first: what the page is (a document, its charset
+# from <meta>, its language) is read from its first KiB, whatever the chunking.
+STREAMED = (
+    b'\n<!doctype html><html lang="de"><head><meta charset="windows-1252"><title>t</title>'
+    b'<script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></head>'
+    b"<body><p>caf\xe9</p></body></html>"
+)
+_NONCE = re.compile(rb'nonce(?:="|-)[\w+/=-]+')
+
+
+def _served(chunks: list[bytes], content_type: bytes | None) -> bytes:
+    sent = run(make_gate(respond(chunks, content_type=content_type)), "GET", "/")
+    return _NONCE.sub(b"nonce", sent.body)
+
+
+@pytest.mark.parametrize("content_type", [b"text/html", None], ids=["typed", "sniffed"])
+@pytest.mark.parametrize(
+    "cuts",
+    [[1], [1, 3], [1, 40, 90], list(range(1, len(STREAMED)))],
+    ids=["newline-first", "three", "four", "byte-by-byte"],
+)
+def test_a_page_streamed_in_small_pieces_is_gated_as_if_it_came_whole(
+    cuts: list[int], content_type: bytes | None
+) -> None:
+    bounds = [0, *cuts, len(STREAMED)]
+    chunks = [STREAMED[a:b] for a, b in itertools.pairwise(bounds)]
+    whole = _served([STREAMED], content_type)
+    assert b'id="cg-root"' in whole  # a document: the banner, in the page's charset
+    assert b"googletagmanager.com/gtag" in whole
+    assert b' src="https://www.google' not in whole
+    assert b"caf\xe9" in whole
+    assert _served(chunks, content_type) == whole

@@ -129,7 +129,8 @@ def test_a_streamed_page_goes_out_chunked_and_complete() -> None:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/html; charset=utf-8")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        for part in (PAGE[:50], PAGE[50:120], PAGE[120:]):
+        padded = PAGE.replace(b"<h1>Hello</h1>", b"<h1>Hello</h1>" + b"<p>text</p>" * 200)
+        for part in (padded[:50], padded[50:120], padded[120:1500], padded[1500:]):
             await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 

@@ -20,6 +20,9 @@ from .rules import Match
 
 __all__ = ["Pipeline", "Responder", "pipeline"]
 
+_HEAD = 1024  # a page's first bytes: a browser's charset prescan reads as many
+_MAX_EARLY = 64 * 1024  # of a coded body, kept while it decodes to fewer than _HEAD bytes
+
 
 class Responder:
     """Wraps `send` for one request: filtered headers and, for HTML, a rewritten body."""
@@ -27,6 +30,7 @@ class Responder:
     __slots__ = (
         "_consent",
         "_decision",
+        "_early",
         "_gate",
         "_held",
         "_pipeline",
@@ -45,6 +49,7 @@ class Responder:
         self._rewrite = rewrite  # False: only the Set-Cookie firewall (an excluded path)
         self._held: Message | None = None  # an HTML start, kept until its first bytes
         self._decision: PageDecision | None = None  # set with `_held`
+        self._early = b""  # body bytes too few to decide on, kept with `_held`
         self._pipeline: Pipeline | None = None  # the page's body on its way
 
     def send(self, message: Message) -> Awaitable[None]:
@@ -133,12 +138,17 @@ class Responder:
         held, decision = self._held, self._decision
         assert held is not None
         assert decision is not None
-        body: bytes = message.get("body", b"")
+        body: bytes = self._early + message.get("body", b"")
         more: bool = message.get("more_body", False)
-        if not body and more:
-            return  # wait for bytes to tell the page's encoding
-        head = body[:1024] if decision.coding is None else Decoder.peek(body, 1024)
+        head = body[:_HEAD] if decision.coding is None else Decoder.peek(body, _HEAD)
+        if more and len(head) < _HEAD and len(body) < _MAX_EARLY:
+            # Too few bytes to tell (a streamed template may send a lone newline first): what
+            # a page is, its charset and language are read from its first KiB, in any chunking.
+            self._early = body
+            return
         facts = first_bytes(decision, held["headers"], head, self._gate.banner)
+        if self._early:
+            message, self._early = {**message, "body": body}, b""
         self._held = self._decision = None
         if facts.kind != "html":
             if facts.kind == "wide":
@@ -185,6 +195,9 @@ class Responder:
         if self._held is not None:
             held, self._held, self._decision = self._held, None, None
             await self._send(held)
+            if self._early:
+                early, self._early = self._early, b""
+                await self._send({"type": "http.response.body", "body": early, "more_body": True})
 
 
 def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipeline:
