@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from consent_gate.cookies import CookieRules
 from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy, extended_catalogue, load_catalogue
-from consent_gate.rules import Classifier, Rules
+from consent_gate.rules import Classifier, Match, Rules
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "consent_gate"
 
@@ -61,6 +62,17 @@ CORPUS_LEAKS = {
     "https://extend.vimeocdn.com/ga/115027220.js": "analytics",
     "https://t.co/1/i/adsct?bci=3&eci=4&event=%7B%7D": "marketing",
 }
+# The API hosts of analytics SDKs sites bundle into their own scripts (tests/data/sdks): nothing
+# in the HTML names them, so only these entries let the run-time gate hold what the SDK sends.
+BUNDLED_SDK_URLS = {
+    "https://us.i.posthog.com/e/?retry_count=1": "posthog",
+    "https://eu.i.posthog.com/flags/?v=2&compression=base64": "posthog",
+    "https://us-assets.i.posthog.com/array/phc_x/config.js": "posthog",
+    "https://api-js.mixpanel.com/track/?verbose=1": "mixpanel",
+    "https://api.segment.io/v1/t": "segment",
+    "https://cdn.segment.com/v1/projects/key/settings": "segment",
+    "https://api2.amplitude.com/2/httpapi": "amplitude-mobile-analytics",
+}
 # ... while the rest of those platforms stays unclaimed.
 SHARED_URLS = [
     "https://d1111111111111.cloudfront.net/app.js",  # another customer's distribution
@@ -100,6 +112,16 @@ def test_trackers_on_shared_platforms_are_known(classifier: Classifier, url: str
     match = classifier.url(url)
     assert match is not None, url
     assert match.category == CORPUS_LEAKS[url]
+
+
+@pytest.mark.parametrize("url", sorted(BUNDLED_SDK_URLS))
+def test_bundled_sdks_api_hosts_are_analytics(classifier: Classifier, url: str) -> None:
+    assert classifier.url(url) == Match("analytics", BUNDLED_SDK_URLS[url])
+
+
+def test_posthogs_cookie_is_known_whatever_the_project_key() -> None:
+    rules = CookieRules(Policy.default())
+    assert rules.owner("ph_phc_AbC123_posthog") == ("analytics", "posthog")
 
 
 @pytest.mark.parametrize("url", SHARED_URLS)
