@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 import pytest
 from playwright.sync_api import Route
@@ -51,6 +52,8 @@ AFTER_ACCEPT = {
     "segment": {"cdn.segment.com", "api.segment.io"},  # its settings, then /v1/p and /v1/t
     "ga4": {"www.googletagmanager.com", "www.google-analytics.com"},  # gtag.js, its beacon
 }
+# SDKs whose requests carry their events readable (PostHog and Amplitude compress theirs).
+EVENT_READABLE = {"mixpanel", "segment"}
 # How long an SDK takes to send on its own: Mixpanel batches for 5 s; Amplitude waits about 3 s
 # for its remote configuration, then queues its events (AMP_unsent_*) for about 3 s more.
 SETTLE_MS = {"mixpanel": 6500, "amplitude": 8000}
@@ -134,6 +137,18 @@ def _wait_for_hosts(visitor: Visitor, hosts: set[str], name: str, timeout: float
     raise AssertionError(f"{name}: never reached {sorted(hosts - _reached(visitor, name))}")
 
 
+def _wait_for_event(visitor: Visitor, name: str, event: str, timeout: float = 5.0) -> None:
+    def bodies() -> list[str]:
+        hits = [hit for suffix in HOSTS[name] for hit in visitor.recorder.hits_to(suffix)]
+        return [unquote_plus(hit.post_data or "") for hit in hits]
+
+    for _ in range(int(timeout * 10)):
+        if any(event in body for body in bodies()):
+            return
+        visitor.page.wait_for_timeout(100)
+    raise AssertionError(f"{name}: {event} never sent: {bodies()}")
+
+
 def _storage(visitor: Visitor) -> list[str]:
     keys: list[str] = visitor.page.evaluate("() => Object.keys(localStorage).sort()")
     return keys
@@ -150,6 +165,8 @@ def test_accept_all_lets_a_bundled_sdk_through_in_the_same_page_view(
     visitor.banner.get_by_role("button", name="Accept all").click()
     _wait_for_hosts(visitor, AFTER_ACCEPT[name], name)
     visitor.assert_same_page_view(visitor.page.url)
+    if name in EVENT_READABLE:  # the event tracked before consent goes out after it
+        _wait_for_event(visitor, name, '"Signed up"')
 
 
 @pytest.mark.parametrize("name", list(HOSTS))
