@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from consent_gate import ConsentGate
 from consent_gate.consent import ConsentCodec
-from consent_gate.policy import GoogleConsentMode, Policy, Service
+from consent_gate.policy import CookieSpec, GoogleConsentMode, Policy, Service
 from consent_gate.rules import Rules
 from consent_gate.runtime import RuntimeGate, bundle
 from test_csp import browser
@@ -127,6 +127,20 @@ def test_consent_aware_services_are_flagged_for_their_scripts() -> None:
     config = config_of(policy)
     assert config["h"] == {"ga.example": 1}  # its key, and its scripts may load
     assert config["c"] == ["analytics/google-analytics"]
+
+
+def test_first_party_cookie_names_go_by_key_with_the_gates_own() -> None:
+    cookies = (
+        CookieSpec("_ga", "id"),
+        CookieSpec("_ga_*", "session"),
+        CookieSpec("IDE", "ads", party="third"),  # on the vendor's host: no script here writes it
+    )
+    ga = dataclasses.replace(SERVICES[0], cookies=cookies)
+    hidden = Service(id="x", name="X", category="marketing", cookies=(CookieSpec("_x", "x"),))
+    policy = dataclasses.replace(POLICY, services=(ga, *SERVICES[1:], hidden), uses=("ga", "px"))
+    config = config_of(policy)
+    assert config["k"] == {"analytics/ga": ["_ga", "_ga_*"], "marketing": ["_x"]}
+    assert config["o"] == ["consent_gate", "__Host-consent_gate"]
 
 
 def test_the_held_path_and_the_stubs_category() -> None:

@@ -3,13 +3,14 @@
 The rewriter holds back what the markup carries; `static/banner/runtime.js`, loaded right after
 the gate's inline head script, holds what scripts create, insert, set or request afterwards, by
 the same rules: the classifier's hosts and URL globs go to the page as they are, so a new
-catalogue entry reaches the browser by itself. The file is built once from the policy (served by
-the gate under its version, cached for good, pinned by its integrity); only the refused
-categories, and the services decided apart from them, are inline. Each service the dialog lists
-has a rule key of its own ("marketing/youtube"), so allowing it alone releases it in place. With
-the CSP on, the file starts with `static/banner/violations.js`, which turns the page's
-violations into one deduplicated report, and the gate's CSP leaves out `report-uri` wherever it
-runs.
+catalogue entry reaches the browser by itself, and so do the first-party cookie names each
+category or service claims (a script's cookie writes of refused ones are held too). The file
+is built once from the policy (served by the gate under its version, cached for good, pinned by
+its integrity); only the refused categories, and the services decided apart from them, are
+inline. Each service the dialog lists has a rule key of its own ("marketing/youtube"), so
+allowing it alone releases it in place. With the CSP on, the file starts with
+`static/banner/violations.js`, which turns the page's violations into one deduplicated report,
+and the gate's CSP leaves out `report-uri` wherever it runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .assets import Assets
 from .banner import static_dir
 from .consent import Consent
 from .consent_mode import consent_aware
+from .cookies import HOST_PREFIX
 from .head import HeadScripts, js_value
 from .policy import Policy
 from .refusal import Refusal
@@ -74,6 +76,14 @@ def bundle(policy: Policy, rules: Rules, csp: bool) -> bytes:
     def key(match: Match) -> str:
         return f"{match.category}/{match.service}" if match.service in listed else match.category
 
+    # The names a page's script can write (first-party cookies), by key: such a write is held
+    # while every key claiming its name is. Third-party names live on the vendors' hosts.
+    cookies: dict[str, list[str]] = {}
+    for service in policy.services:
+        for cookie in service.cookies:
+            if cookie.party == "first":
+                cookies.setdefault(key(Match(service.category, service.id)), []).append(cookie.name)
+
     keys = sorted({key(m) for m in matches})
     index = {k: i for i, k in enumerate(keys)}
     aware = consent_aware(policy)
@@ -93,6 +103,8 @@ def bundle(policy: Policy, rules: Rules, csp: bool) -> bytes:
             for name, url in _STEP_ASIDE.items()
             if (match := classifier.url(url)) is not None
         },
+        "k": cookies,
+        "o": [policy.cookie_name, HOST_PREFIX + policy.cookie_name],  # the gate's own
     }
     parts = [
         # Joins the inline part's refused categories; without them runtime.js does nothing.

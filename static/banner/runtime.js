@@ -8,7 +8,8 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text), new FontFace(url), WebSocket, EventSource and workers, also when called from a
+ * <style> text), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
+ * cookieStore.set) of names only refused categories claim, also when called from a
  * same-origin frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held
  * load is queued and, when the gate answers a choice that allows its category, released in the
  * same page view in the order it was made, on the same element (handlers kept). Each patch
@@ -25,7 +26,7 @@
  * config"), { r: [refused category], g: [service granted apart], d: [service refused apart] },
  * joined by the policy's part the gate puts ahead of this file:
  * { c: [key], h: {host: rule}, u: [[host, glob, rule]], p: [[glob, rule]],
- * e: consent path, b: held path, s: {stub: key} },
+ * e: consent path, b: held path, s: {stub: key}, k: {key: [cookie name glob]}, o: [own cookie] },
  * where rule = 2 * index in c + 1 if the service reads consent itself (scripts then load), and a
  * key is a category, or "category/service" for a service the visitor may choose on its own.
  */
@@ -41,6 +42,8 @@
  * @property {string} e  the consent endpoint's path
  * @property {string} b  the held path
  * @property {Record<string, string>} s  stub name -> key
+ * @property {Record<string, string[]>} k  key -> the name globs of the cookies it claims
+ * @property {string[]} o  the gate's own cookies
  * @typedef {{ category: string, aware: boolean }} Rule
  * @typedef {{ category: string, run: () => void, drop?: () => void, done: boolean }} Held  a held load
  * @typedef {{ value: string, item: Held }} HeldAttr  a URL attribute's value, held
@@ -103,6 +106,7 @@
   // Whether a rule's key is held: its service's own choice, if any, else its category's.
   /** @param {string} key */
   function isHeld(key) {
+    if (key.includes(" ")) return key.split(" ").every(isHeld); // a cookie several keys claim
     const [category, service] = key.split("/");
     if (service !== undefined && denied.has(service)) return true;
     return refused.has(category) && !(service !== undefined && granted.has(service));
@@ -1408,6 +1412,86 @@
       return args;
     }
   }
+
+  /* ---- cookies a script writes ------------------------------------------------------ */
+
+  // A cookie whose name only refused keys claim is held as a load is (the page's own bundle
+  // writing _fbp), and written on release in order. Deletions go through (made certain: a
+  // Max-Age=0 closes the line), and so do names no refused key claims and the gate's own.
+  // Reading them (the getter, cookieStore.get) and cookieStore.delete are untouched.
+  /** @type {[RegExp, string][]} */
+  const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) =>
+    names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
+  const ownCookies = new Set(config.o);
+  /** @type {Map<string, string[]>} */
+  const claims = new Map(); // cookie name -> the keys claiming it (a page writes the same few)
+  // The keys holding a cookie `name` back, joined by " " (isHeld: held while all are), or "".
+  /** @param {string} name */
+  function cookieHeld(name) {
+    if (!holding() || ownCookies.has(name)) return "";
+    let keys = claims.get(name);
+    if (!keys) {
+      if (claims.size >= 1000) claims.clear();
+      keys = [...new Set(cookieGlobs.filter(([pattern]) => pattern.test(name)).map(([, key]) => key))];
+      claims.set(name, keys);
+    }
+    return keys.length && keys.every(isHeld) ? keys.join(" ") : "";
+  }
+  // Whether a cookie line deletes: the last valid Max-Age at most 0, else an Expires past.
+  /** @param {string} line */
+  function deletes(line) {
+    let age = "";
+    let expires = "";
+    for (const part of line.split(";").slice(1)) {
+      const at = part.includes("=") ? part.indexOf("=") : part.length;
+      const name = part.slice(0, at).trim().toLowerCase();
+      const value = part.slice(at + 1).trim();
+      if (name === "max-age" && /^-?\d+$/.test(value)) age = value;
+      else if (name === "expires") expires = value;
+    }
+    return age ? Number(age) <= 0 : Date.parse(expires) <= Date.now();
+  }
+  patch(() => {
+    const descriptor = /** @type {PropertyDescriptor} */ (describe(Document.prototype, "cookie"));
+    install(Document.prototype, "cookie", {
+      ...descriptor,
+      set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
+        let key = "";
+        try {
+          if (holding() && typeof args[0] !== "symbol") {
+            const line = String(args[0]); // read once, as the native would
+            const pair = line.split(";")[0];
+            args = [line];
+            key = cookieHeld(pair.includes("=") ? pair.slice(0, pair.indexOf("=")).trim() : "");
+            if (key && deletes(line)) {
+              args = [`${line}; Max-Age=0`];
+              key = "";
+            }
+          }
+        } catch (error) { key = ""; }
+        if (!key) return apply(native, self, args);
+        const written = args;
+        hold(key, () => apply(native, self, written));
+        return undefined;
+      }),
+    });
+  });
+  // cookieStore.set(name, value) or set({ name, value, expires, ... }): a held one resolves at
+  // once (the page goes on) and is made on release with the options as they were.
+  method(globals.CookieStore && globals.CookieStore.prototype, "set", (native, store, args) => {
+    let key = "";
+    let made = args;
+    try {
+      const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
+      key = holding() ? cookieHeld(String(init ? init.name : args[0])) : "";
+      if (key && init && init.expires !== null && init.expires !== undefined
+        && Number(init.expires) <= Date.now()) key = "";
+      if (key && init) made = [{ ...init }, ...args.slice(1)]; // as it was at the call
+    } catch (error) { key = ""; }
+    if (!key) return apply(native, store, args);
+    hold(key, () => { apply(native, store, made).catch(() => {}); });
+    return Promise.resolve();
+  });
 
   /* ---- same-origin frames: their realms get the same wrappers ------------------------- */
 
