@@ -71,7 +71,9 @@ BUNDLED_SDK_URLS = {
     "https://api-js.mixpanel.com/track/?verbose=1": "mixpanel",
     "https://api.segment.io/v1/t": "segment",
     "https://cdn.segment.com/v1/projects/key/settings": "segment",
-    "https://api2.amplitude.com/2/httpapi": "amplitude-mobile-analytics",
+    "https://api2.amplitude.com/2/httpapi": "amplitude",
+    "https://api.eu.amplitude.com/2/httpapi": "amplitude",
+    "https://sr-client-cfg.amplitude.com/config/key": "amplitude",
 }
 # ... while the rest of those platforms stays unclaimed.
 SHARED_URLS = [
@@ -119,9 +121,23 @@ def test_bundled_sdks_api_hosts_are_analytics(classifier: Classifier, url: str) 
     assert classifier.url(url) == Match("analytics", BUNDLED_SDK_URLS[url])
 
 
-def test_posthogs_cookie_is_known_whatever_the_project_key() -> None:
-    rules = CookieRules(Policy.default())
-    assert rules.owner("ph_phc_AbC123_posthog") == ("analytics", "posthog")
+@pytest.mark.parametrize(
+    ("name", "service"),
+    [
+        ("ph_phc_AbC123_posthog", "posthog"),
+        ("AMP_0123456789", "amplitude"),
+        ("AMP_MKTG_0123456789", "amplitude"),
+    ],
+)
+def test_bundled_sdks_cookies_are_known_whatever_the_key(name: str, service: str) -> None:
+    assert CookieRules(Policy.default()).owner(name) == ("analytics", service)
+
+
+def test_cookies_a_page_script_writes_for_bundled_sdks_are_first_party() -> None:
+    """The run-time gate holds a script's writes of first-party names only."""
+    services = {s.id: s for s in load_catalogue()}
+    for service in ("posthog", "amplitude", "mixpanel", "segment"):
+        assert {c.party for c in services[service].cookies} == {"first"}, service
 
 
 @pytest.mark.parametrize("url", SHARED_URLS)

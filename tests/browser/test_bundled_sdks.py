@@ -8,9 +8,9 @@ the SDKs' API hosts included, is answered by the recorder's stubs, so nothing le
 
 Before a choice the SDK's hosts get no request; "Accept all" lets them through in the same page
 view (the held requests released, or the SDK's own later sends); "Reject all" never does. The
-cookies an SDK writes by script are held until "Accept all" and written then; any that get
-through are the catalogue's, so the next page expires them. Strict xfails pin what is left:
-Amplitude's cookies, which the catalogue files as third-party, and localStorage writes.
+cookies an SDK writes by script are held until "Accept all" and written then (and any that got
+through, the catalogue's, would be expired by the next page). A strict xfail pins what is left:
+localStorage writes.
 """
 
 from __future__ import annotations
@@ -67,10 +67,6 @@ SDK_COOKIES = {
     "segment": {"ajs_anonymous_id"},
     "ga4": {"_ga"},
 }
-# Written before consent: the extended catalogue has Amplitude's AMP_* from the Open Cookie
-# Database, which files them as third-party (set on amplitude.com), so the run-time gate, which
-# holds the first-party names a page can write, lets them through.
-COOKIES_TODAY = {"amplitude"}
 # localStorage keys the SDKs write before consent: the gate holds none of them today.
 STORAGE_TODAY = {"posthog", "mixpanel", "amplitude"}
 
@@ -184,20 +180,7 @@ def test_reject_all_keeps_a_bundled_sdk_from_its_hosts(
     assert _reached(visitor, name) == set()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="the catalogue files its cookies as third-party"
-            ),
-        )
-        if name in COOKIES_TODAY
-        else name
-        for name in HOSTS
-    ],
-)
+@pytest.mark.parametrize("name", list(HOSTS))
 def test_no_sdk_cookie_is_written_before_consent_or_after_reject_all(
     visit: VisitorFactory, sdk_site: str, name: str
 ) -> None:
