@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 import pytest
-from playwright.sync_api import Route
+from playwright.sync_api import Locator, Route
 from starlette import routing
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -79,12 +79,14 @@ SEGMENT_SETTINGS = {
 
 def _app() -> ConsentGate:
     async def sdk_page(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in HOSTS:
+        """/sdk/posthog, or several bundles side by side: /sdk/posthog+mixpanel."""
+        names = request.path_params["names"].split("+")
+        if not set(names) <= set(HOSTS):
             return Response(status_code=404)
+        scripts = "".join(f'<script src="/static/{name}.js"></script>' for name in names)
         return HTMLResponse(
-            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{name}</title>'
-            f'</head><body><h1>{name}</h1><script src="/static/{name}.js"></script></body></html>'
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>SDKs</title>'
+            f"</head><body><h1>SDKs</h1>{scripts}</body></html>"
         )
 
     async def bundle(request: Request) -> Response:
@@ -97,7 +99,7 @@ def _app() -> ConsentGate:
         return HTMLResponse('<!doctype html><html lang="en"><title>Plain</title><p>Plain</p>')
 
     routes = [
-        routing.Route("/sdk/{name}", sdk_page),
+        routing.Route("/sdk/{names}", sdk_page),
         routing.Route("/static/{name}.js", bundle),
         routing.Route("/plain", plain),
     ]
@@ -111,7 +113,8 @@ def sdk_site() -> Iterator[str]:
 
 
 def _open(visit: VisitorFactory, sdk_site: str, name: str) -> Visitor:
-    """A visitor on the SDK's page once its bundle has run and had time to send."""
+    """A visitor on the SDK's page ("posthog", or several: "posthog+mixpanel") once its bundle
+    has run and had time to send."""
     visitor = visit(sdk_site)
 
     def settings(route: Route) -> None:
@@ -120,8 +123,13 @@ def _open(visit: VisitorFactory, sdk_site: str, name: str) -> Visitor:
     visitor.context.route("https://cdn.segment.com/v1/projects/*/settings", settings)
     visitor.load(f"/sdk/{name}")
     visitor.page.wait_for_function("() => window.__sdkRan === true")
-    visitor.page.wait_for_timeout(SETTLE_MS.get(name, SETTLE_DEFAULT_MS))
+    visitor.page.wait_for_timeout(max(SETTLE_MS.get(n, SETTLE_DEFAULT_MS) for n in name.split("+")))
     return visitor
+
+
+def _analytics_services(visitor: Visitor) -> Locator:
+    """The Analytics category's disclosure of services in the preferences dialog."""
+    return visitor.dialog.locator(".cg-category", has=visitor.page.locator("#cg-cat-analytics"))
 
 
 def _reached(visitor: Visitor, name: str) -> set[str]:
@@ -168,6 +176,28 @@ def test_accept_all_lets_a_bundled_sdk_through_in_the_same_page_view(
     if name in EVENT_READABLE:  # the event tracked before consent goes out after it
         _wait_for_event(visitor, name, '"Signed up"')
     assert visitor.wait_for_cookies(SDK_COOKIES[name]) >= SDK_COOKIES[name]
+
+
+def test_an_sdk_allowed_alone_goes_through_while_the_rest_of_its_category_stays_held(
+    visit: VisitorFactory, sdk_site: str
+) -> None:
+    """PostHog is a service the dialog lists: switched on alone, its held requests and cookie
+    go out in the same page view, and Mixpanel, beside it in the same category, stays held."""
+    visitor = _open(visit, sdk_site, "posthog+mixpanel")
+    assert _reached(visitor, "posthog") | _reached(visitor, "mixpanel") == set()
+    visitor.mark_page_view()
+
+    visitor.customize.click()
+    analytics = _analytics_services(visitor)
+    analytics.locator("summary").click()
+    analytics.get_by_role("switch", name="PostHog").check()
+    visitor.dialog.get_by_role("button", name="Save choices").click()
+    _wait_for_hosts(visitor, AFTER_ACCEPT["posthog"], "posthog")
+    assert visitor.wait_for_cookies(SDK_COOKIES["posthog"]) >= SDK_COOKIES["posthog"]
+    visitor.page.wait_for_timeout(SETTLE_MS["mixpanel"])  # Mixpanel's next batch
+    assert _reached(visitor, "mixpanel") == set()
+    assert not visitor.cookie_names() & SDK_COOKIES["mixpanel"]
+    visitor.assert_same_page_view(visitor.page.url)
 
 
 @pytest.mark.parametrize("name", list(HOSTS))
