@@ -3,8 +3,8 @@
  * consent_gate banner: progressive enhancement of the server-rendered consent UI.
  * Without it every control is a plain form POST. With it, choices go out with fetch; elements
  * the server held back (type="text/plain" scripts, data-cg-src, ...) start in the same page view
- * once their category is allowed; revoking a category deletes its script-visible cookies and
- * reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
+ * once their category is allowed; revoking a category deletes its script-visible cookies (and
+ * web storage items of their names) and reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
  * Global Privacy Control: every choice says whether navigator.globalPrivacyControl is on, and
  * when the server did not see Sec-GPC (a proxy stripped it) the opt-out is sent on its own.
  * Services chosen apart from their category ("Marketing off, but YouTube on") have their own
@@ -432,14 +432,15 @@
     });
   }
 
-  /* ---- cookies of revoked categories ------------------------------------------------ */
+  /* ---- cookies (and web storage) of revoked categories ------------------------------ */
 
   const globPattern = (/** @type {string} */ glob) =>
     new RegExp(`^${String(glob).split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
 
   const patternsOf = (/** @type {string[]} */ categories) => categories.flatMap((id) => (state.cookies[id] || []).map(globPattern));
 
-  // Deletes cookies of `revoked` categories, except names a still-allowed category also claims.
+  // Deletes cookies of `revoked` categories, except names a still-allowed category also claims,
+  // and the web storage items of those names (an SDK keeps its visitor id there too).
   /**
    * @param {string[]} revoked
    * @param {string[]} allowed
@@ -453,6 +454,21 @@
       const name = pair.split("=")[0].trim();
       if (name && matches(name, doomed) && !matches(name, kept)) expireCookie(name);
     }
+    for (const store of storages()) {
+      for (const name of Object.keys(store)) {
+        if (matches(name, doomed) && !matches(name, kept)) store.removeItem(name);
+      }
+    }
+  }
+
+  // The page's web storage, where the browser lets it be read (it throws where it is blocked).
+  /** @returns {Storage[]} */
+  function storages() {
+    /** @type {Storage[]} */
+    const found = [];
+    try { found.push(window.localStorage); } catch (error) { /* blocked: nothing to delete */ }
+    try { found.push(window.sessionStorage); } catch (error) { /* blocked: nothing to delete */ }
+    return found;
   }
 
   // A cookie is only deleted with the domain and path it was set with: try every candidate.

@@ -8,11 +8,12 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
- * cookieStore.set) of names only refused categories claim, also when called from a
- * same-origin frame's realm (about:blank, srcdoc frames and popups get these wrappers). A held
- * load is queued and, when the gate answers a choice that allows its category, released in the
- * same page view in the order it was made, on the same element (handlers kept). Each patch
+ * <style> text, the Typed OM), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
+ * cookieStore.set) and web storage (setItem) of names only refused categories claim, also when
+ * called from a same-origin frame's realm (about:blank, srcdoc frames and popups get these
+ * wrappers). A held load is queued and, when the gate answers a choice that allows its
+ * category, released in the same page view in the order it was made, on the same element
+ * (handlers kept). Each patch
  * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
  * Requests from inside a blob: or data: worker (and the workers it starts from such URLs) to a
  * refused host fail (a prelude run before its code).
@@ -956,6 +957,18 @@
     });
   }
 
+  // The Typed OM (el.attributeStyleMap, a rule's styleMap): set() or append() of values that
+  // load from a refused host (a url() string, a parsed CSSImageValue) is made on release.
+  for (const key of ["set", "append"]) {
+    method(globals.StylePropertyMap && globals.StylePropertyMap.prototype, key, (native, map, args) => {
+      let category = "";
+      try { category = cssHeld(args.slice(1).map(String).join(" ")); } catch (error) { category = ""; }
+      if (!category) return apply(native, map, args);
+      hold(category, () => apply(native, map, args));
+      return undefined;
+    });
+  }
+
   /* ---- HTML strings ------------------------------------------------------------------ */
 
   // The markup with refused elements in the server's held form (data-cg-<attr>, and
@@ -1491,6 +1504,22 @@
     if (!key) return apply(native, store, args);
     hold(key, () => { apply(native, store, made).catch(() => {}); });
     return Promise.resolve();
+  });
+
+  // Web storage under the same names: an SDK bundled into the page's own script keeps its
+  // visitor id in localStorage as in its cookie (ph_<token>_posthog, ajs_anonymous_id, mp_*),
+  // so setItem of a name only refused keys claim is held alike and made on release. Reads,
+  // removeItem and clear go through (a held name reads as never stored).
+  method(globals.Storage && globals.Storage.prototype, "setItem", (native, store, args) => {
+    let key = "";
+    let written = args;
+    try {
+      key = holding() && args.length >= 2 ? cookieHeld(String(args[0])) : "";
+      if (key) written = [String(args[0]), String(args[1])]; // as it was at the call
+    } catch (error) { key = ""; }
+    if (!key) return apply(native, store, args);
+    hold(key, () => apply(native, store, written));
+    return undefined;
   });
 
   /* ---- same-origin frames: their realms get the same wrappers ------------------------- */

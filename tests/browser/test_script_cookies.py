@@ -1,7 +1,7 @@
 """Cookies a page's own script writes, in a real Chromium: a name only refused categories claim
-is held (document.cookie, cookieStore.set, also from a same-origin frame's realm) and written
-in the same page view once its category is allowed, in order; deletions and other names go
-through untouched.
+is held (document.cookie, cookieStore.set, also from a same-origin frame's realm, and web
+storage items of such names) and written in the same page view once its category is allowed,
+in order; deletions and other names go through untouched; a withdrawal clears them.
 
 The writes are first-party code the server cannot see: inline scripts with no tracker host in
 them, as a bundle's would be. `_ga` is claimed by two analytics services of the catalogue,
@@ -54,6 +54,16 @@ setter.call(document, "_fbp=fb.1.789; path=/");
 win.cookieStore.set("_gid", "GA1.1.5.5");
 win.document.cookie = "plain=3; path=/";
 """
+# Web storage under the same names (a bundled SDK keeps its visitor id there); the read right
+# after the writes sees none of the held ones.
+STORAGE = """
+localStorage.setItem("_ga", "GA1.1.6.6");
+localStorage.setItem("_ga", "GA1.1.7.7");
+sessionStorage.setItem("_fbp", "fb.1.321");
+localStorage.setItem("plain", "4");
+window.__read = localStorage.getItem("_ga");
+document.cookie = "plain=4; path=/";
+"""
 HELD = {"_ga", "_fbp"}
 
 
@@ -70,6 +80,7 @@ def _app() -> ConsentGate:
         "/document": DOCUMENT_COOKIE,
         "/store": COOKIE_STORE,
         "/frame": FRAME,
+        "/storage": STORAGE,
         "/": 'document.cookie = "plain=0; path=/";',
     }
 
@@ -226,3 +237,51 @@ def test_after_a_withdrawal_the_pages_writes_are_held_again(
     visitor.page.wait_for_timeout(500)
     assert _values(visitor) == {"plain": "1"}
     assert _script_cookies(visitor) == {"plain": "1"}
+
+
+def _stored(visitor: Visitor) -> dict[str, str]:
+    """localStorage and sessionStorage items (the latter's names prefixed "session:")."""
+    stored: dict[str, str] = visitor.page.evaluate(
+        """() => ({...localStorage, ...Object.fromEntries(
+          Object.entries(sessionStorage).map(([name, value]) => ["session:" + name, value]))})"""
+    )
+    return stored
+
+
+def test_web_storage_items_are_held_until_accept_all_then_written_in_order(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = _visit(visit, live, app, "/storage")
+    assert _stored(visitor) == {"plain": "4"}
+    assert visitor.page.evaluate("() => window.__read") is None
+
+    visitor.mark_page_view()
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_function("() => localStorage.getItem('_ga') !== null")
+    assert _stored(visitor) == {"plain": "4", "_ga": "GA1.1.7.7", "session:_fbp": "fb.1.321"}
+    visitor.assert_same_page_view(visitor.page.url)
+
+
+def test_web_storage_items_are_never_written_after_reject_all(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = _visit(visit, live, app, "/storage")
+    visitor.banner.get_by_role("button", name="Reject all").click()
+    visitor.page.wait_for_timeout(1500)  # past the gate's fallback release (1 s)
+    visitor.page.evaluate(f"() => {{ {STORAGE} }}")
+    visitor.page.wait_for_timeout(300)
+    assert _stored(visitor) == {"plain": "4"}
+
+
+def test_a_withdrawal_clears_the_web_storage_items_of_its_categories(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = _visit(visit, live, app, "/storage")
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_function("() => localStorage.getItem('_ga') !== null")
+    with visitor.page.expect_navigation():  # the withdrawal reloads; the page writes again
+        visitor.page.evaluate("() => window.consentGate.withdraw()")
+    visitor.page.wait_for_function("() => window.__ran === true")
+    visitor.page.wait_for_timeout(500)
+    # Written before the withdrawal, cleared by it; written again after it, held.
+    assert _stored(visitor) == {"plain": "4"}
