@@ -9,8 +9,9 @@ the SDKs' API hosts included, is answered by the recorder's stubs, so nothing le
 Before a choice the SDK's hosts get no request; "Accept all" lets them through in the same page
 view (the held requests released, or the SDK's own later sends); "Reject all" never does. The
 cookies an SDK writes by script are held until "Accept all" and written then (and any that got
-through, the catalogue's, would be expired by the next page). A strict xfail pins what is left:
-localStorage writes.
+through, the catalogue's, would be expired by the next page); so are localStorage items under
+the catalogue's cookie names. Strict xfails pin what is left: Mixpanel's event queue in
+localStorage, and a test cookie Amplitude deletes before consent written on release.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ SDK_COOKIES = {
     "segment": {"ajs_anonymous_id"},
     "ga4": {"_ga"},
 }
-# localStorage keys the SDKs write before consent: the gate holds none of them today.
-STORAGE_TODAY = {"posthog", "mixpanel", "amplitude"}
+# localStorage keys written before consent: the gate holds items under the catalogue's cookie
+# names (PostHog's ph_<key>_posthog, Amplitude's AMP_*), not Mixpanel's __mpq_<token>_ev queue.
+STORAGE_TODAY = {"mixpanel"}
 
 # What cdn.segment.com answers a write key: analytics.js sends through its Segment.io integration.
 SEGMENT_SETTINGS = {
@@ -222,6 +224,20 @@ def test_no_sdk_cookie_is_written_before_consent_or_after_reject_all(
     assert visitor.cookie_names() == {"consent_gate"}
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a deletion passes at once while the held write it undoes is replayed on release",
+)
+def test_a_cookie_an_sdk_wrote_and_deleted_before_consent_stays_deleted(
+    visit: VisitorFactory, sdk_site: str
+) -> None:
+    """Amplitude checks cookies by writing AMP_TEST and deleting it at once."""
+    visitor = _open(visit, sdk_site, "amplitude")
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.wait_for_cookies(SDK_COOKIES["amplitude"])
+    assert "AMP_TEST" not in visitor.cookie_names()
+
+
 @pytest.mark.parametrize("name", list(HOSTS))
 def test_the_next_page_expires_any_sdk_cookie_written_before_consent(
     visit: VisitorFactory, sdk_site: str, name: str
@@ -245,7 +261,7 @@ def test_the_next_page_expires_any_sdk_cookie_written_before_consent(
         pytest.param(
             name,
             marks=pytest.mark.xfail(
-                strict=True, reason="the run-time gate does not hold localStorage writes"
+                strict=True, reason="its storage key is no cookie name the catalogue lists"
             ),
         )
         if name in STORAGE_TODAY
