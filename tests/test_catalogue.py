@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from consent_gate.cookies import CookieRules
 from consent_gate.html import HtmlRewriter
 from consent_gate.policy import Policy, extended_catalogue, load_catalogue
-from consent_gate.rules import Classifier, Rules
+from consent_gate.rules import Classifier, Match, Rules
 
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "consent_gate"
 
@@ -61,6 +62,19 @@ CORPUS_LEAKS = {
     "https://extend.vimeocdn.com/ga/115027220.js": "analytics",
     "https://t.co/1/i/adsct?bci=3&eci=4&event=%7B%7D": "marketing",
 }
+# The API hosts of analytics SDKs sites bundle into their own scripts (tests/data/sdks): nothing
+# in the HTML names them, so only these entries let the run-time gate hold what the SDK sends.
+BUNDLED_SDK_URLS = {
+    "https://us.i.posthog.com/e/?retry_count=1": "posthog",
+    "https://eu.i.posthog.com/flags/?v=2&compression=base64": "posthog",
+    "https://us-assets.i.posthog.com/array/phc_x/config.js": "posthog",
+    "https://api-js.mixpanel.com/track/?verbose=1": "mixpanel",
+    "https://api.segment.io/v1/t": "segment",
+    "https://cdn.segment.com/v1/projects/key/settings": "segment",
+    "https://api2.amplitude.com/2/httpapi": "amplitude",
+    "https://api.eu.amplitude.com/2/httpapi": "amplitude",
+    "https://sr-client-cfg.amplitude.com/config/key": "amplitude",
+}
 # ... while the rest of those platforms stays unclaimed.
 SHARED_URLS = [
     "https://d1111111111111.cloudfront.net/app.js",  # another customer's distribution
@@ -100,6 +114,30 @@ def test_trackers_on_shared_platforms_are_known(classifier: Classifier, url: str
     match = classifier.url(url)
     assert match is not None, url
     assert match.category == CORPUS_LEAKS[url]
+
+
+@pytest.mark.parametrize("url", sorted(BUNDLED_SDK_URLS))
+def test_bundled_sdks_api_hosts_are_analytics(classifier: Classifier, url: str) -> None:
+    assert classifier.url(url) == Match("analytics", BUNDLED_SDK_URLS[url])
+
+
+@pytest.mark.parametrize(
+    ("name", "service"),
+    [
+        ("ph_phc_AbC123_posthog", "posthog"),
+        ("AMP_0123456789", "amplitude"),
+        ("AMP_MKTG_0123456789", "amplitude"),
+    ],
+)
+def test_bundled_sdks_cookies_are_known_whatever_the_key(name: str, service: str) -> None:
+    assert CookieRules(Policy.default()).owner(name) == ("analytics", service)
+
+
+def test_cookies_a_page_script_writes_for_bundled_sdks_are_first_party() -> None:
+    """The run-time gate holds a script's writes of first-party names only."""
+    services = {s.id: s for s in load_catalogue()}
+    for service in ("posthog", "amplitude", "mixpanel", "segment"):
+        assert {c.party for c in services[service].cookies} == {"first"}, service
 
 
 @pytest.mark.parametrize("url", SHARED_URLS)
