@@ -1464,27 +1464,52 @@
     }
     return age ? Number(age) <= 0 : Date.parse(expires) <= Date.now();
   }
+  // Held writes by what they write (the cookie jar, a storage area; then the name): a later
+  // deletion, which goes through at once, drops them, or release would undo it (Amplitude
+  // writes AMP_TEST and deletes it to see whether cookies work).
+  /** @type {Map<object, Map<string, Held[]>>} */
+  const heldWrites = new Map();
+  const jar = {};
+  /** @type {(area: object, name: string, item: Held) => void} */
+  function noteWrite(area, name, item) {
+    if (item.done) return;
+    let names = heldWrites.get(area);
+    if (!names) heldWrites.set(area, (names = new Map()));
+    names.set(name, [...(names.get(name) || []).filter((held) => !held.done), item]);
+  }
+  /** @type {(area: object, name?: string) => void} */
+  function dropWrites(area, name) {
+    const names = heldWrites.get(area);
+    for (const [found, items] of names || []) {
+      if (name !== undefined && found !== name) continue;
+      for (const item of items) item.done = true;
+      /** @type {Map<string, Held[]>} */ (names).delete(found);
+    }
+  }
   patch(() => {
     const descriptor = /** @type {PropertyDescriptor} */ (describe(Document.prototype, "cookie"));
     install(Document.prototype, "cookie", {
       ...descriptor,
       set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
         let key = "";
+        let name = "";
         try {
           if (holding() && typeof args[0] !== "symbol") {
             const line = String(args[0]); // read once, as the native would
             const pair = line.split(";")[0];
             args = [line];
-            key = cookieHeld(pair.includes("=") ? pair.slice(0, pair.indexOf("=")).trim() : "");
+            name = pair.includes("=") ? pair.slice(0, pair.indexOf("=")).trim() : "";
+            key = cookieHeld(name);
             if (key && deletes(line)) {
               args = [`${line}; Max-Age=0`];
               key = "";
+              dropWrites(jar, name);
             }
           }
         } catch (error) { key = ""; }
         if (!key) return apply(native, self, args);
         const written = args;
-        hold(key, () => apply(native, self, written));
+        noteWrite(jar, name, hold(key, () => apply(native, self, written)));
         return undefined;
       }),
     });
@@ -1493,23 +1518,35 @@
   // once (the page goes on) and is made on release with the options as they were.
   method(globals.CookieStore && globals.CookieStore.prototype, "set", (native, store, args) => {
     let key = "";
+    let name = "";
     let made = args;
     try {
       const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
-      key = holding() ? cookieHeld(String(init ? init.name : args[0])) : "";
+      name = String(init ? init.name : args[0]);
+      key = holding() ? cookieHeld(name) : "";
       if (key && init && init.expires !== null && init.expires !== undefined
-        && Number(init.expires) <= Date.now()) key = "";
+        && Number(init.expires) <= Date.now()) {
+        key = "";
+        dropWrites(jar, name);
+      }
       if (key && init) made = [{ ...init }, ...args.slice(1)]; // as it was at the call
     } catch (error) { key = ""; }
     if (!key) return apply(native, store, args);
-    hold(key, () => { apply(native, store, made).catch(() => {}); });
+    noteWrite(jar, name, hold(key, () => { apply(native, store, made).catch(() => {}); }));
     return Promise.resolve();
+  });
+  method(globals.CookieStore && globals.CookieStore.prototype, "delete", (native, store, args) => {
+    try {
+      const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
+      dropWrites(jar, String(init ? init.name : args[0]));
+    } catch (error) { /* the native says what is wrong with the arguments */ }
+    return apply(native, store, args);
   });
 
   // Web storage under the same names: an SDK bundled into the page's own script keeps its
   // visitor id in localStorage as in its cookie (ph_<token>_posthog, ajs_anonymous_id, mp_*),
-  // so setItem of a name only refused keys claim is held alike and made on release. Reads,
-  // removeItem and clear go through (a held name reads as never stored).
+  // so setItem of a name only refused keys claim is held alike and made on release. Reads go
+  // through (a held name reads as never stored); removeItem and clear drop held writes too.
   method(globals.Storage && globals.Storage.prototype, "setItem", (native, store, args) => {
     let key = "";
     let written = args;
@@ -1518,8 +1555,16 @@
       if (key) written = [String(args[0]), String(args[1])]; // as it was at the call
     } catch (error) { key = ""; }
     if (!key) return apply(native, store, args);
-    hold(key, () => apply(native, store, written));
+    noteWrite(store, written[0], hold(key, () => apply(native, store, written)));
     return undefined;
+  });
+  method(globals.Storage && globals.Storage.prototype, "removeItem", (native, store, args) => {
+    try { dropWrites(store, String(args[0])); } catch (error) { /* the native throws alike */ }
+    return apply(native, store, args);
+  });
+  method(globals.Storage && globals.Storage.prototype, "clear", (native, store, args) => {
+    dropWrites(store);
+    return apply(native, store, args);
   });
 
   /* ---- same-origin frames: their realms get the same wrappers ------------------------- */

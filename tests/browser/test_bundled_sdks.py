@@ -224,10 +224,6 @@ def test_no_sdk_cookie_is_written_before_consent_or_after_reject_all(
     assert visitor.cookie_names() == {"consent_gate"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a deletion passes at once while the held write it undoes is replayed on release",
-)
 def test_a_cookie_an_sdk_wrote_and_deleted_before_consent_stays_deleted(
     visit: VisitorFactory, sdk_site: str
 ) -> None:

@@ -285,3 +285,30 @@ def test_a_withdrawal_clears_the_web_storage_items_of_its_categories(
     visitor.page.wait_for_timeout(500)
     # Written before the withdrawal, cleared by it; written again after it, held.
     assert _stored(visitor) == {"plain": "4"}
+
+
+def test_a_deletion_before_consent_drops_the_held_writes_it_undoes(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """A library that checks cookies or storage by writing a name and deleting it at once
+    leaves nothing behind once released (Amplitude's AMP_TEST)."""
+    visitor = _visit(visit, live, app, "/")
+    visitor.page.evaluate(
+        """async () => {
+          document.cookie = "_ga=probe; path=/";
+          document.cookie = "_ga=; Max-Age=0; path=/";
+          await cookieStore.set("_fbp", "probe");
+          await cookieStore.delete("_fbp");
+          document.cookie = "_gid=kept; path=/";
+          localStorage.setItem("_ga", "probe");
+          localStorage.removeItem("_ga");
+          sessionStorage.setItem("_fbp", "probe");
+          sessionStorage.clear();
+          localStorage.setItem("_gid", "kept");
+        }"""
+    )
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.wait_for_cookies({"_gid"})
+    visitor.page.wait_for_function("() => localStorage.getItem('_gid') === 'kept'")
+    assert _values(visitor) == {"plain": "0", "_gid": "kept"}
+    assert _stored(visitor) == {"_gid": "kept"}
