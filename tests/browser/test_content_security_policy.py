@@ -45,19 +45,18 @@ LOADER = """\
   var ga = "https://www." + google + "analytics.com";
   // What the gate's run-time script cannot hold, only the CSP stops: a worker's import() (its
   // prelude makes fetch and importScripts fail, import() it cannot wrap; a data: worker's own
-  // violations go unreported) and CSS through the Typed OM.
+  // violations go unreported) and the url() of a style sheet the page fetches (below).
   var ev = "events";
   var code = "import('" + ga + "/g/collect?v=2&en=import').catch(() => {});"
     + "import('https://connect." + fb + ".net/en_US/fb" + ev + ".js').catch(() => {});";
   try {
     new Worker("data:text/javascript," + encodeURIComponent(code), { type: "module" });
   } catch (error) {}
-  var tr = "/tr?id=1&ev=PageView";
-  var pixel = "url(https://www." + fb + ".com" + tr + ")";
-  document.documentElement.attributeStyleMap.set("background-image",
-    CSSStyleValue.parse("background-image", pixel));
 </script>
+<link rel="stylesheet" href="/pixel.css">
 """
+# A first-party sheet's url(): the gate rewrites no CSS the page fetches.
+PIXEL_SHEET = "html { background-image: url(https://www.facebook.com/tr?id=1&ev=PageView) }"
 # Meta's script put in the page by a script, and a beacon (both held before consent).
 PIXEL_LOADER = """\
 <script>
@@ -120,7 +119,11 @@ def create_app(
 
         return respond
 
-    app = Starlette(routes=[Path(path, endpoint(*spec)) for path, spec in pages.items()])
+    async def sheet(request: Request) -> Response:
+        return Response(PIXEL_SHEET, media_type="text/css")
+
+    routes = [Path(path, endpoint(*spec)) for path, spec in pages.items()]
+    app = Starlette(routes=[*routes, Path("/pixel.css", sheet)])
     return ReportCookies(ConsentGate(app, secret_key=SECRET, policy=policy, reports_token=TOKEN))
 
 
