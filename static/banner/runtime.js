@@ -8,12 +8,12 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text, the Typed OM), new FontFace(url), WebSocket, EventSource, workers, and cookies (document.cookie,
- * cookieStore.set) and web storage (setItem) of names only refused categories claim, also when
- * called from a same-origin frame's realm (about:blank, srcdoc frames and popups get these
- * wrappers). A held load is queued and, when the gate answers a choice that allows its
- * category, released in the same page view in the order it was made, on the same element
- * (handlers kept). Each patch
+ * <style> text, the Typed OM), new FontFace(url), WebSocket, EventSource, workers, and
+ * cookies (document.cookie, cookieStore.set) and web storage (setItem) of names only refused
+ * categories claim, also when called from a same-origin frame's realm (about:blank, srcdoc
+ * frames and popups get these wrappers). A held load is queued and, when the gate answers a
+ * choice that allows its category, released in the same page view in the order it was made,
+ * on the same element (handlers kept). Each patch
  * keeps the native's return values, exceptions, toString (Proxy) and sits in its own try/catch.
  * Requests from inside a blob: or data: worker (and the workers it starts from such URLs) to a
  * refused host fail (a prelude run before its code).
