@@ -1430,8 +1430,8 @@
 
   // A cookie whose name only refused keys claim is held as a load is (the page's own bundle
   // writing _fbp), and written on release in order. Deletions go through (made certain: a
-  // Max-Age=0 closes the line), and so do names no refused key claims and the gate's own.
-  // Reading them (the getter, cookieStore.get) and cookieStore.delete are untouched.
+  // Max-Age=0 closes the line) and drop the held writes they undo; so do names no refused key
+  // claims and the gate's own. Reading them (the getter, cookieStore.get) is untouched.
   /** @type {[RegExp, string][]} */
   const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) =>
     names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
@@ -1516,13 +1516,17 @@
   });
   // cookieStore.set(name, value) or set({ name, value, expires, ... }): a held one resolves at
   // once (the page goes on) and is made on release with the options as they were.
+  /** @type {(args: any[]) => any} */
+  const cookieInit = (args) => (args[0] !== null && typeof args[0] === "object" ? args[0] : null);
+  /** @type {(args: any[]) => string} */
+  const cookieName = (args) => String((cookieInit(args) || { name: args[0] }).name);
   method(globals.CookieStore && globals.CookieStore.prototype, "set", (native, store, args) => {
     let key = "";
     let name = "";
     let made = args;
     try {
-      const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
-      name = String(init ? init.name : args[0]);
+      const init = cookieInit(args);
+      name = cookieName(args);
       key = holding() ? cookieHeld(name) : "";
       if (key && init && init.expires !== null && init.expires !== undefined
         && Number(init.expires) <= Date.now()) {
@@ -1536,10 +1540,7 @@
     return Promise.resolve();
   });
   method(globals.CookieStore && globals.CookieStore.prototype, "delete", (native, store, args) => {
-    try {
-      const init = args[0] !== null && typeof args[0] === "object" ? args[0] : null;
-      dropWrites(jar, String(init ? init.name : args[0]));
-    } catch (error) { /* the native says what is wrong with the arguments */ }
+    try { dropWrites(jar, cookieName(args)); } catch (error) { /* the native says what is wrong */ }
     return apply(native, store, args);
   });
 

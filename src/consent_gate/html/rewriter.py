@@ -613,8 +613,7 @@ class HtmlRewriter:
             out.append(buf[pos:end])
             return end, True
         held = self._neutralise(tag, match)
-        moved = buf[end:stop].replace(b"&", b"&amp;").replace(b'"', b"&quot;")
-        out.append(held[:-1] + b' data-cg-text="' + moved + b'">')
+        out.append(held[:-1] + b' data-cg-text="' + _quoted(buf[end:stop]) + b'">')
         return stop, True
 
     def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
