@@ -629,3 +629,31 @@ def test_a_long_sheet_is_decided_on_its_first_mebibyte_in_any_chunking(chunk: in
     early = b"<style>" + filler[:500_000] + b"b{background:url(//google-analytics.com/p)}</style>"
     assert held(rewrite(late, chunk=chunk)) == 0
     assert held(rewrite(early, chunk=chunk)) == 1
+
+
+@pytest.mark.parametrize(
+    ("css", "count"),
+    [
+        (b"@import 'https://www.google-analytics.com/x.css';", 1),
+        (b'@IMPORT "//google-analytics.com/x.css" screen;', 1),
+        (b'b{background:-webkit-image-set("//google-analytics.com/p.gif" 1x)}', 1),
+        (b"b{background:URL( //google-analytics.com/p.gif )}", 1),
+        (b"b{background:u\\72l(//google-analytics.com/p.gif)}", 1),  # an escape spells url(
+        (b'b{content:"\\2f\\2fgoogle-analytics.com"} i{background:url("\\\\")}', 1),
+        (b"b{background:url(//example.com/x.png);color:rgb(1,2,3)}", 0),
+        (b'b{color:rgb(1 2 3)} b::after{content:"//google-analytics.com/p.gif"}', 0),
+        (b"/* url(//google-analytics.com/p.gif) */ b{width:calc(1px + 2em)}", 0),
+        (b'b{font-family:"/*"}i{background:url(//google-analytics.com/p.gif)}', 1),
+        (b"b{background:url\r\n(//google-analytics.com/p.gif)}", 0),  # no longer a function
+    ],
+)
+@pytest.mark.parametrize("chunk", [0, 7])
+def test_a_sheet_is_held_for_what_it_loads_not_for_what_it_says(
+    css: bytes, count: int, chunk: int
+) -> None:
+    """Strings load only where they are URLs (@import, image-set); comments load nothing;
+    escapes and "/*" inside strings are read as the CSS tokenizer reads them."""
+    html = b"<style>" + css + b"</style>"
+    out = rewrite(html, chunk=chunk)
+    assert held(out) == count
+    assert undo(out) == html

@@ -163,12 +163,14 @@ class HtmlRewriter:
     def _run(self, buf: bytes, final: bool) -> bytes:
         low = buf.lower()
         marks = b"data-consent" in low
-        skip, moved = self._skipper(low, marks), self._moved
+        if not self._styles:  # once the page has shown CSS that may load, it stays so
+            self._styles = any(marker in low for marker in STYLED)
+        skip, moved = self._skipper(marks), self._moved
         out: list[bytes] = []
         pos, size, more = 0, len(buf), True
         while more and pos < size:
             if self._mode == _DATA:
-                copy = self._copier(low, marks) if self._foreign else skip
+                copy = self._copier(marks) if self._foreign else skip
                 end = copy.match(low, pos).end()  # type: ignore[union-attr]
                 if end > pos:
                     out.append(buf[pos:end])
@@ -176,7 +178,7 @@ class HtmlRewriter:
                 if pos < size:
                     pos, more = self._markup(buf, low, pos, out, final)
                     if self._moved != moved:  # a <base href> moved relative URLs elsewhere
-                        skip, moved = self._skipper(low, marks), self._moved
+                        skip, moved = self._skipper(marks), self._moved
             elif self._mode == _SCRIPT:
                 pos, more = self._script(buf, low, pos, out, final)
             elif self._mode == _RAW:
@@ -191,28 +193,22 @@ class HtmlRewriter:
         self._buf = buf[pos:]
         return b"".join(out)
 
-    def _copier(self, low: bytes, marks: bool) -> re.Pattern[bytes]:
+    def _copier(self, marks: bool) -> re.Pattern[bytes]:
         """What copies markup Python need not see, inside foreign content."""
         if self._foreign[-1][2] == _FOREIGN:
-            return foreign_copier(self._styled(low))
-        return self._skipper(low, marks, in_point=True)
+            return foreign_copier(self._styles)
+        return self._skipper(marks, in_point=True)
 
-    def _skipper(self, low: bytes, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
+    def _skipper(self, marks: bool, in_point: bool = False) -> re.Pattern[bytes]:
         blocker = self._blocker
         return copier(
             blocker.hosts,
             "all" if self._moved else blocker.examines,
             marks,
             bool(self._nonce),
-            self._styled(low),
+            self._styles,
             in_point,
         )
-
-    def _styled(self, low: bytes) -> bool:
-        """Whether the page has shown CSS that may load something; once it has, it stays so."""
-        if not self._styles:
-            self._styles = any(marker in low for marker in STYLED)
-        return self._styles
 
     def _markup(
         self, buf: bytes, low: bytes, pos: int, out: list[bytes], final: bool
