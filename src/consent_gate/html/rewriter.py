@@ -134,6 +134,7 @@ class HtmlRewriter:
         self._placeholder = placeholder
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
+        self._low = b""  # the buffer lower-cased: what waits is not lowered again per chunk
         self._mode = _DATA
         self._end_re: re.Pattern[bytes] = BOGUS_END[0]
         self._consume_end = False  # a comment's end marker belongs to the comment
@@ -155,13 +156,14 @@ class HtmlRewriter:
         self._quoted = False
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._run(self._buf + chunk if self._buf else chunk, final=False)
+        if not self._buf:
+            return self._run(chunk, chunk.lower(), final=False)
+        return self._run(self._buf + chunk, self._low + chunk.lower(), final=False)
 
     def close(self) -> bytes:
-        return self._run(self._buf, final=True)
+        return self._run(self._buf, self._low, final=True)
 
-    def _run(self, buf: bytes, final: bool) -> bytes:
-        low = buf.lower()
+    def _run(self, buf: bytes, low: bytes, final: bool) -> bytes:
         marks = b"data-consent" in low
         if not self._styles:  # once the page has shown CSS that may load, it stays so
             self._styles = any(marker in low for marker in STYLED)
@@ -191,6 +193,7 @@ class HtmlRewriter:
             pos = size
         self._scan = max(0, self._scan - pos)
         self._buf = buf[pos:]
+        self._low = low[pos:]
         return b"".join(out)
 
     def _copier(self, marks: bool) -> re.Pattern[bytes]:
@@ -450,8 +453,9 @@ class HtmlRewriter:
         held = self._held
         assert held is not None
         text_start = pos + len(held.source)
-        found = self._end_re.search(low, text_start)
+        found = self._end_re.search(low, max(self._scan, text_start))
         if found is None and not final and len(buf) - text_start < _MAX_SHEET:
+            self._scan = max(text_start, len(buf) - _TAIL)  # where the search resumes
             return pos, False
         text = low[text_start : min(found.start() if found else len(buf), text_start + _MAX_SHEET)]
         match = None
@@ -519,6 +523,7 @@ class HtmlRewriter:
             tag = tag or Tag(buf, found)
             if tag.explicit() is None:
                 self._held = tag  # until its text is known, like an inline script
+                self._scan = end
                 self._mode = _RAW
                 self._end_re = RAW_END[name][1 if self._noscript else 0]
                 self._consume_end = False
