@@ -119,12 +119,19 @@ def test_repeated_content_type_and_content_encoding_lines_are_read_together() ->
 
 @pytest.mark.parametrize(
     "value",
-    [b"unknown/unknown", b"Application/Unknown", b"*/*", b" html", b";"],
-)
+    [b"unknown/unknown", b"Application/Unknown", b"*/*", b" html", b";", b"text /html",
+     b"text / html", b";text/html", b"te(xt/html", b"a b/c"],
+)  # fmt: skip
 def test_a_type_chromium_sniffs_is_sniffed_like_none(value: bytes) -> None:
     """Chromium sniffs under these as under no Content-Type (a page that starts like HTML is
     rendered as HTML); the gate passed them unread, trackers and all."""
     assert classify("GET", 200, [(b"content-type", value)], []) == Body(html=True, sniff=True)
+
+
+@pytest.mark.parametrize("value", [b"text/html x", b"text/html(x)", b"text/html\tx"])
+def test_a_type_ends_where_chromium_ends_it(value: bytes) -> None:
+    """At white space, ";" or "(": each of these is HTML to Chromium, and went out unread."""
+    assert classify("GET", 200, [(b"content-type", value)], []) == Body(html=True)
 
 
 @pytest.mark.parametrize("value", [b"text/plain", b"text/ html", b"text/css", b'"text/html"'])

@@ -99,6 +99,16 @@ def test_content_type_parsing(value: bytes | None, expected: tuple[str, str | No
         (b"text/html; charset=utf-8, text/html; charset=utf-16", ("text/html", "utf-16")),
         (b"text/html; charset=utf-8, text/plain", ("text/plain", None)),
         (b"text/html, */*", ("text/html", None)),
+        # A type ends at white space, ";" or "(" and needs a "/" before that (each checked in
+        # Chromium: the first three render as HTML, the next sniff the body, the last do not).
+        (b"text/html x; charset=utf-8", ("text/html", "utf-8")),
+        (b"text/html(x)", ("text/html", None)),
+        (b"\ttext/html\tx", ("text/html", None)),
+        (b"text /html", ("", None)),
+        (b"te(xt/html", ("", None)),
+        (b";text/html", ("", None)),
+        (b"text/plain\thtml", ("text/plain", None)),
+        (b"text/html, text/ plain", ("text/", None)),
     ],
 )
 def test_a_content_type_is_read_as_browsers_read_it(

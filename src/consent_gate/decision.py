@@ -50,8 +50,11 @@ _SNIFFED_HTML = re.compile(
 # Types Chromium sniffs as if none were given ("" stands for one it cannot parse, `html`, and
 # for `*/*`): a page under one is HTML when its first bytes look like it.
 _SNIFFED_TYPES = frozenset({"", "unknown/unknown", "application/unknown"})
+# A Content-Type value that plainly names one type (lower-cased): read without parsing.
+_TOKEN = rb"[-a-z0-9!#$%&'*+.^_`|~]++"
+_PLAIN_TYPE = re.compile(rb"[ \t]*+" + _TOKEN + rb"/" + _TOKEN + rb"(?:[ \t;]|\Z)")
 # How a Content-Type value starts when it may be HTML or one of those (lower-cased).
-_MAYBE_HTML = (b"text/html", b"application", b"unknown/", b"*/*")
+_MAYBE_HTML = (b"text/html", b"application/unknown", b"unknown/", b"*/*")
 # XML that a browser renders as a document (Chromium: text/xml, application/xml, text/xsl and
 # any "+xml" type): its XHTML, SVG or XSLT loads what it names, and the gate cannot rewrite it.
 _XML_TYPES = frozenset({"text/xml", "application/xml", "text/xsl"})
@@ -86,8 +89,8 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
         lowered = value.lower()
         if (
             b"," not in value
-            and b"/" in value
-            and not lowered.lstrip()[:11].startswith(_MAYBE_HTML)
+            and _PLAIN_TYPE.match(lowered)
+            and not lowered.lstrip().startswith(_MAYBE_HTML)
             and b"xml" not in lowered
             and b"xsl" not in lowered
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from functools import lru_cache
 
@@ -74,21 +75,22 @@ def cookie_names(headers: Headers) -> list[str]:
 @lru_cache(maxsize=256)
 def content_type(value: bytes | None) -> tuple[str, str | None]:
     """(media type, charset) of a Content-Type value, both lower-cased (an app sends few), read
-    as browsers read it (Fetch, "extract a MIME type"): of a comma-separated list, the last
-    type counts, with a charset given earlier for that same type if it names none; within one
-    type, the first charset parameter counts."""
+    as browsers read it: of a comma-separated list, the last type counts, with a charset given
+    earlier for that same type if it names none; within one type, the first charset parameter
+    counts. A type ends at white space, ";" or "(" (Chromium and Firefox: `text/html x` and
+    `text/html(x)` are HTML) and needs a "/" before that (`text /html` names none, so the
+    browser sniffs the body)."""
     if not value:
         return "", None
     media, charset = "", None
     for one in value.decode("latin-1").split(","):
-        essence, *params = one.split(";")
-        essence = essence.strip().lower()
+        essence = _MEDIA.match(one).group(1).lower()  # type: ignore[union-attr]
         if "/" not in essence or essence == "*/*":
             continue
         given = next(
             (
                 val.strip().strip("\"'").lower() or None
-                for key, _, val in (param.partition("=") for param in params)
+                for key, _, val in (param.partition("=") for param in one.split(";")[1:])
                 if key.strip().lower() == "charset"
             ),
             None,
@@ -97,6 +99,11 @@ def content_type(value: bytes | None) -> tuple[str, str | None]:
             charset = given
         media = essence
     return media, charset
+
+
+# A media type as browsers cut it out of a Content-Type value (Chromium's ParseContentType,
+# from Mozilla's net_ParseContentType): after leading white space, up to white space, ";", "(".
+_MEDIA = re.compile(r"\s*([^\s;(]*)")
 
 
 def whole_path(scope: Scope) -> str:

@@ -186,3 +186,32 @@ def test_an_svg_shown_as_an_image_is_left_alone(live: LiveServer, visit: Visitor
     assert "content-security-policy" not in logo.value.headers
     assert "cache-control" not in logo.value.headers
     assert visitor.page.evaluate("() => document.getElementById('logo').naturalWidth") == 200
+
+
+# Content-Type values Chromium reads as HTML though they spell no "text/html": the type ends at
+# white space, ";" or "(" (`text/html x`), and a value with no "/" before that names no type,
+# so the body is sniffed (`text /html`). The gate took each for a type that is no page.
+ODD_TYPES = ["text/html x", "text/html(x)", "text/html\tx", "text /html", "text / html",
+             ";text/html", "te(xt/html", "a b/c"]  # fmt: skip
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("media", ODD_TYPES)
+def test_a_content_type_browsers_read_as_html_is_rewritten(
+    live: LiveServer, visit: VisitorFactory, media: str
+) -> None:
+    async def home(request: Request) -> Response:
+        return Response(PAGE.lstrip("\ufeff").encode(), headers={"content-type": media})
+
+    app = Starlette(routes=[Route("/", home)])
+    base_url = live(ConsentGate(app, secret_key="fail-closed-secret", policy=Policy.default()))
+    visitor = visit(base_url)
+    served = visitor.served()
+
+    visitor.page.goto("/")
+    visitor.page.wait_for_timeout(500)
+
+    assert visitor.page.evaluate("() => document.contentType") == "text/html"
+    assert visitor.page.evaluate("() => window.__inline") is True  # a page, its scripts run
+    assert visitor.banner.is_visible()  # rewritten: the banner asks
+    assert served == []
