@@ -140,6 +140,45 @@ def test_cookies_a_page_script_writes_for_bundled_sdks_are_first_party() -> None
         assert {c.party for c in services[service].cookies} == {"first"}, service
 
 
+# Cookies a vendor's script writes on the site's own domain, by service: the run-time gate
+# holds a page's writes of first-party names only. The generated ones come from the Open Cookie
+# Database, whose `Domain` names the vendor's domain for many of them (tools/catalogue/build.py).
+FIRST_PARTY = [
+    ("google-analytics", "_ga"),
+    ("universal-analytics", "_gid"),
+    ("meta-pixel", "_fbp"),
+    ("amplitude", "AMP_*"),
+    ("segment", "ajs_anonymous_id"),
+    ("mixpanel", "mp_*_mixpanel"),
+    ("hotjar", "_hjSessionUser_*"),
+    ("posthog", "ph_*_posthog"),
+    ("yandex-metrica", "_ym_visorc_*"),
+    ("inspectlet", "__insp_wid"),
+    ("gemius", "__gfp_64b"),
+    ("bazaarvoice", "BVBRANDID"),
+    ("gigya", "gig_bootstrap_*"),
+    ("crowd-control", "_cc_id"),
+    ("zendesk", "__zlcmid"),
+    ("qualaroo", "ki_u"),
+]
+# Cookies on the vendor's own domain, set by its servers: no script on the site writes them.
+THIRD_PARTY = [
+    ("google-ads", "IDE"),
+    ("google-maps", "NID"),
+    ("appnexus", "uuid2"),
+    ("pubmatic", "KADUSERCOOKIE"),
+    ("index-exchange", "CMID"),
+    ("yandex-metrica", "yandexuid"),
+    ("gemius", "Gdyn"),
+]
+
+
+@pytest.mark.parametrize(("service", "name"), FIRST_PARTY + THIRD_PARTY)
+def test_a_cookies_party_is_where_it_is_set(service: str, name: str) -> None:
+    cookies = {c.name: c.party for s in load_catalogue() if s.id == service for c in s.cookies}
+    assert cookies[name] == ("first" if (service, name) in FIRST_PARTY else "third")
+
+
 @pytest.mark.parametrize("url", SHARED_URLS)
 def test_the_rest_of_a_shared_platform_is_nobodys(classifier: Classifier, url: str) -> None:
     assert classifier.url(url) is None

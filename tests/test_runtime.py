@@ -143,6 +143,16 @@ def test_first_party_cookie_names_go_by_key_with_the_gates_own() -> None:
     assert config["o"] == ["consent_gate", "__Host-consent_gate"]
 
 
+def test_the_catalogues_first_party_cookie_names_reach_the_page_and_no_third_party_one() -> None:
+    """A page's script writes first-party cookies only: those of analytics SDKs and tags, some
+    of which the Open Cookie Database files under the vendor's domain, are held."""
+    shipped = {name for names in config_of(Policy.default())["k"].values() for name in names}
+    first = {"_ga", "_gid", "_fbp", "AMP_*", "ajs_anonymous_id", "mp_*_mixpanel"}
+    first |= {"_hjSessionUser_*", "ph_*_posthog", "_ym_visorc_*", "__insp_wid", "__gfp_64b"}
+    assert first <= shipped
+    assert not {"IDE", "NID", "uuid2", "yandexuid", "Gdyn"} & shipped
+
+
 def test_the_held_path_and_the_stubs_category() -> None:
     config = config_of(Policy.default(), csp=True)
     assert config["b"] == "/consent-gate/held"

@@ -19,7 +19,13 @@ What it takes, and why:
 - Open Cookie Database (Apache-2.0): cookie names, lifetimes, first/third party, privacy URLs,
   matched by platform name or cookie domain. Only distinctive names are kept (a generic
   `id` or `session` would make the cookie firewall drop a site's own cookie); purposes are
-  our own one-line summaries per category, not the upstream descriptions.
+  our own one-line summaries per category, not the upstream descriptions. Its `Domain` is
+  blank for a cookie on the site's own domain (first party) and names the vendor's domain
+  otherwise, sometimes as "x.com (3rd party)", or both ("x.com (3rd party) or ", the blank
+  half once "advertiser's website domain (1st party)"). Contributors also wrote the vendor's
+  domain, or the host its script comes from, for cookies that script writes on the site's
+  own domain (Amplitude's under cdn.amplitude.com, Inspectlet's as "(3rd party)"): the
+  column cannot tell those apart, so overrides.toml lists them (`first_party`).
 Entries the hand-written catalogue.toml already covers (same host, a parent or a subdomain)
 are left out: the curated entry is the more precise one.
 """
@@ -163,7 +169,13 @@ def build(
                 privacy = item["uri"]
                 sources.setdefault(tac_source, []).append("privacy_url")
         rows = _cookie_rows(ocd, entity["name"], name, hosts)
-        cookies = _cookies(rows, entity["name"], name)
+        first_party = set(tweak.get("first_party", ()))
+        cookies = _cookies(rows, first_party, entity["name"], name)
+        unlisted = first_party - {c["name"] for c in cookies}
+        if unlisted:
+            raise SystemExit(f"overrides.toml: {entity['name']} has no cookie {sorted(unlisted)}")
+        if first_party:
+            sources.setdefault("curated", []).append("party")
         if rows and not privacy:
             portals = (r["User Privacy & GDPR Rights Portals"].strip() for r in rows)
             portal = next((p for p in portals if p.startswith("https://")), "")
@@ -211,7 +223,7 @@ def build(
 
 
 def _curated_hosts(curated: dict[str, dict[str, Any]]) -> set[str]:
-    hosts = set()
+    hosts: set[str] = set()
     for service in curated.values():
         hosts.update(h.partition(":")[0] for h in service.get("hosts", ()))
         hosts.update(u.partition("/")[0] for u in service.get("urls", ()) if not u.startswith("/"))
@@ -229,7 +241,9 @@ def _cookie_rows(ocd: list[dict[str, str]], *names_and_hosts: Any) -> list[dict[
     return found
 
 
-def _cookies(rows: list[dict[str, str]], *names: str) -> list[dict[str, str]]:
+def _cookies(
+    rows: list[dict[str, str]], first_party: set[str], *names: str
+) -> list[dict[str, str]]:
     tokens = {t for n in names for t in re.findall(r"[a-z]{4,}", n.lower())}
     cookies: dict[str, dict[str, str]] = {}
     for row in rows:
@@ -254,10 +268,17 @@ def _cookies(rows: list[dict[str, str]], *names: str) -> list[dict[str, str]]:
                 "name": name,
                 "purpose": PURPOSES.get(row["Category"], FUNCTIONAL),
                 "lifetime": lifetime,
-                "party": "third" if row["Domain"].strip() else "first",
+                "party": "first" if name in first_party else _party(row["Domain"]),
             },
         )
     return list(cookies.values())[:40]
+
+
+def _party(domain: str) -> str:
+    """First when the site's own domain is one of the places OCD's `Domain` names (blank, or
+    a blank half of "x.com (3rd party) or "): a page's script can write the cookie there."""
+    places = [p.strip() for p in domain.replace("\u200b", "").split(" or ")]
+    return "first" if "" in places else "third"
 
 
 def _lifetime(text: str) -> str | None:
