@@ -77,8 +77,8 @@ def test_cookie_names_lists_every_cookie() -> None:
         (b"text/html; charset=utf-8", ("text/html", "utf-8")),
         (b"TEXT/HTML;CHARSET=UTF-8", ("text/html", "utf-8")),
         (b'text/html; charset="windows-1252"', ("text/html", "windows-1252")),
-        (b"text/html; charset='latin-1'", ("text/html", "latin-1")),
-        (b"text/html;  foo=bar ;  charset = Shift_JIS ", ("text/html", "shift_jis")),
+        (b"text/html; charset='latin-1'", ("text/html", "'latin-1'")),  # no quote to browsers
+        (b"text/html;  foo=bar ;  charset=Shift_JIS ", ("text/html", "shift_jis")),
         (b"text/html; charset=", ("text/html", None)),
         (b"text/html", ("text/html", None)),
         (b"  application/json  ", ("application/json", None)),
@@ -109,6 +109,26 @@ def test_content_type_parsing(value: bytes | None, expected: tuple[str, str | No
         (b";text/html", ("", None)),
         (b"text/plain\thtml", ("text/plain", None)),
         (b"text/html, text/ plain", ("text/", None)),
+        # Parameters as Fetch's "parse a MIME type" reads them, which Chromium follows (each
+        # checked there with a UTF-16 page: decoded as UTF-16 exactly where a charset is read).
+        (b'text/html; charset="utf-16le" x', ("text/html", "utf-16le")),
+        (b'text/html; charset="utf-16le"x', ("text/html", "utf-16le")),
+        (b'text/html; charset="utf\\-16le"', ("text/html", "utf-16le")),
+        (b'text/html; charset="utf-16le', ("text/html", "utf-16le")),
+        (b"text/html;;charset=utf-16le", ("text/html", "utf-16le")),
+        (b"text/html; charset = utf-16le", ("text/html", None)),
+        (b"text/html; charset=utf-16le x", ("text/html", "utf-16le x")),
+        (b"text/html; charset='utf-16le'", ("text/html", "'utf-16le'")),
+        (b'text/html; foo="a;charset=utf-16le"', ("text/html", None)),
+        (b'text/html; charset="utf-16le;x"', ("text/html", "utf-16le;x")),
+        (b"text/html; x=1 charset=utf-16le", ("text/html", None)),
+        (b"text/html; charset:utf-16le", ("text/html", None)),
+        # A quote opens a quoted string wherever it is; a comma in it separates nothing.
+        (b'text/html; x="a, text/plain"', ("text/html", None)),
+        (b'text/html; x=a", text/plain', ("text/html", None)),
+        (b'text/html; x="a\\", text/plain', ("text/html", None)),
+        (b'text/plain; x="a, text/html"', ("text/plain", None)),
+        (b'text/html; x="a", text/plain', ("text/plain", None)),
     ],
 )
 def test_a_content_type_is_read_as_browsers_read_it(

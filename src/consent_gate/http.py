@@ -74,27 +74,22 @@ def cookie_names(headers: Headers) -> list[str]:
 
 @lru_cache(maxsize=256)
 def content_type(value: bytes | None) -> tuple[str, str | None]:
-    """(media type, charset) of a Content-Type value, both lower-cased (an app sends few), read
-    as browsers read it: of a comma-separated list, the last type counts, with a charset given
-    earlier for that same type if it names none; within one type, the first charset parameter
-    counts. A type ends at white space, ";" or "(" (Chromium and Firefox: `text/html x` and
-    `text/html(x)` are HTML) and needs a "/" before that (`text /html` names none, so the
-    browser sniffs the body)."""
+    """(media type, charset) of a Content-Type value, both lower-cased, read as browsers read
+    it (Fetch's "extract a MIME type", Chromium's type): of a comma-separated list (a comma
+    in a quoted string separates nothing), the last type counts, with a charset given earlier
+    for that same type if it names none; within one type, the first charset parameter counts.
+    A type ends at white space, ";" or "(" (`text/html x` and `text/html(x)` are HTML to
+    Chromium and Firefox) and needs a "/" before that (`text /html` names none: the body is
+    sniffed)."""
     if not value:
         return "", None
     media, charset = "", None
-    for one in value.decode("latin-1").split(","):
+    for one in _split(value.decode("latin-1")):
         essence = _MEDIA.match(one).group(1).lower()  # type: ignore[union-attr]
         if "/" not in essence or essence == "*/*":
             continue
-        given = next(
-            (
-                val.strip().strip("\"'").lower() or None
-                for key, _, val in (param.partition("=") for param in one.split(";")[1:])
-                if key.strip().lower() == "charset"
-            ),
-            None,
-        )
+        semicolon = one.find(";")
+        given = _charset(one, semicolon) if semicolon != -1 else None
         if essence != media or given is not None:
             charset = given
         media = essence
@@ -104,6 +99,61 @@ def content_type(value: bytes | None) -> tuple[str, str | None]:
 # A media type as browsers cut it out of a Content-Type value (Chromium's ParseContentType,
 # from Mozilla's net_ParseContentType): after leading white space, up to white space, ";", "(".
 _MEDIA = re.compile(r"\s*([^\s;(]*)")
+# What a quoted string runs to: its closing quote, escapes skipped (or the end of the value).
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*+)(\\?)"?', re.DOTALL)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _split(value: str) -> list[str]:
+    """A header value's comma-separated parts (Fetch, "get, decode, and split"): a quote
+    anywhere opens a quoted string, in which a comma separates nothing."""
+    if '"' not in value:
+        return value.split(",")
+    parts, start, at = [], 0, 0
+    while (comma := value.find(",", at)) != -1:
+        quote = value.find('"', at, comma)
+        if quote != -1:
+            at = _QUOTED.match(value, quote).end()  # type: ignore[union-attr]
+            continue
+        parts.append(value[start:comma])
+        start = at = comma + 1
+    parts.append(value[start:])
+    return parts
+
+
+def _charset(one: str, at: int) -> str | None:
+    """The first charset parameter after `one[at] == ";"` (Fetch, "parse a MIME type"): a
+    quoted value ends at its closing quote, with escapes undone; a bare one at the next ";",
+    white space at its end dropped."""
+    size = len(one)
+    while at < size:
+        at += 1
+        while at < size and one[at] in " \t\r\n":
+            at += 1
+        end = at
+        while end < size and one[end] not in ";=":
+            end += 1
+        name = one[at:end]
+        if end >= size - 1 or one[end] == ";":  # no value (or none after its "=")
+            at = end
+            continue
+        at = end + 1
+        if one[at] == '"':
+            quoted = _QUOTED.match(one, at)
+            assert quoted is not None
+            text = _ESCAPED.sub(r"\1", quoted.group(1)) + quoted.group(2)
+            next_at = one.find(";", quoted.end())
+            at = size if next_at == -1 else next_at
+        else:
+            stop = one.find(";", at)
+            stop = size if stop == -1 else stop
+            text = one[at:stop].rstrip(" \t\r\n")
+            at = stop
+            if not text:
+                continue
+        if name.lower() == "charset":  # a name is not trimmed: "charset =" names none
+            return text.lower() or None
+    return None
 
 
 def whole_path(scope: Scope) -> str:
