@@ -644,20 +644,33 @@ def test_websocket_and_lifespan_scopes_pass_straight_through(scope: Scope) -> No
 # --- http.response.pathsend ---------------------------------------------------------------------
 
 
-def test_pathsend_is_removed_from_the_scope_extensions() -> None:
+@pytest.mark.parametrize("name", ["http.response.pathsend", "http.response.zerocopysend"])
+def test_extensions_sending_a_body_elsewhere_are_removed_from_the_scope(name: str) -> None:
     seen: dict[str, Any] = {}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen["extensions"] = scope["extensions"]
         await respond(PAGE)(scope, receive, send)
 
-    extensions: dict[str, Any] = {"http.response.pathsend": {}, "http.response.trailers": {}}
+    extensions: dict[str, Any] = {name: {}, "http.response.trailers": {}}
     run(make_gate(app), extensions=extensions)
     assert seen["extensions"] == {"http.response.trailers": {}}
-    assert "http.response.pathsend" in extensions  # the server's own dict is left alone
+    assert name in extensions  # the server's own dict is left alone
 
 
-def test_a_pathsend_sent_anyway_goes_out_after_the_held_start() -> None:
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "http.response.pathsend", "path": "/srv/www/index.html"},
+        {"type": "http.response.zerocopysend", "file": 7},
+        {"type": "http.response.made-up"},
+    ],
+)
+def test_a_page_whose_body_comes_another_way_fails_closed(
+    message: Message, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sent anyway (the extension was removed), the body is out of the gate's sight: the held
+    start goes out locked down, and the path is warned about."""
     start: Message = {
         "type": "http.response.start",
         "status": 200,
@@ -666,15 +679,74 @@ def test_a_pathsend_sent_anyway_goes_out_after_the_held_start() -> None:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(start)
-        await send({"type": "http.response.pathsend", "path": "/srv/www/index.html"})
+        await send(message)
 
-    sent = run(make_gate(app), extensions={"http.response.pathsend": {}})
+    with caplog.at_level(logging.WARNING, logger="consent_gate"):
+        sent = run(make_gate(app))
+    assert [m["type"] for m in sent.messages] == ["http.response.start", message["type"]]
+    assert sent.messages[1] == message
+    (csp,) = sent.values(b"content-security-policy")
+    assert b"'unsafe-inline'" not in csp.split(b";")[0].split()
+    assert b"google-analytics.com" not in csp
+    assert any(message["type"] in r.getMessage() for r in caplog.records)
+
+
+EARLY_LINKS = [
+    b"</app.css>; rel=preload; as=style",
+    b"<https://www.googletagmanager.com/gtag/js?id=G-1>; rel=preload; as=script",
+    b"<https://connect.facebook.net>; rel=preconnect, </app.js>; rel=modulepreload",
+]
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["page-held", "before-start"])
+def test_early_hints_lose_the_links_to_refused_trackers(held: bool) -> None:
+    """Chromium preloads a 103's links for the page that follows: they are filtered as the
+    `Link` header is, and go out in the app's order, the page's start still waiting."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        hint = {"type": "http.response.early_hint", "links": EARLY_LINKS}
+        if not held:
+            await send(hint)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", HTML)]}
+        )
+        if held:
+            await send(hint)
+        await send({"type": "http.response.body", "body": PAGE})
+
+    sent = run(make_gate(app), extensions={"http.response.early_hint": {}})
+    kinds = [m["type"] for m in sent.messages]
+    assert kinds[0] == "http.response.early_hint"
+    assert kinds[1:] == ["http.response.start", "http.response.body"]
+    assert sent.messages[0]["links"] == [EARLY_LINKS[0], b"</app.js>; rel=modulepreload"]
+    assert BANNER in sent.body  # the page itself was rewritten
+    accepted = run(
+        make_gate(app),
+        extensions={"http.response.early_hint": {}},
+        cookie=consent_cookie(["analytics", "marketing"]),
+    )
+    assert accepted.messages[0]["links"] == EARLY_LINKS
+
+
+def test_a_push_while_the_start_waits_leaves_the_page_gated() -> None:
+    """A server push between the start and the first bytes carries no body: the page is
+    still rewritten (it went out ungated when any such message released the start)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", HTML)]}
+        )
+        await send({"type": "http.response.push", "path": "/app.css", "headers": []})
+        await send({"type": "http.response.body", "body": PAGE})
+
+    sent = run(make_gate(app), extensions={"http.response.push": {}})
     assert [m["type"] for m in sent.messages] == [
+        "http.response.push",
         "http.response.start",
-        "http.response.pathsend",
+        "http.response.body",
     ]
-    assert sent.messages[0] == start  # released unchanged: the body was never seen
-    assert sent.messages[1]["path"] == "/srv/www/index.html"
+    assert BANNER in sent.body
+    assert_held_back(sent.body, ANALYTICS_TAGS + MARKETING_TAGS)
 
 
 def test_a_file_response_is_rewritten_when_the_server_offers_pathsend(tmp_path: Path) -> None:

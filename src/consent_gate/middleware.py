@@ -45,6 +45,9 @@ __all__ = ["ConsentGate", "consent_of"]
 
 logger = logging.getLogger("consent_gate")
 
+# ASGI extensions that send a body other than in body messages: a file by path or descriptor.
+_BODY_ELSEWHERE = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
+
 
 class ConsentGate:
     """Wraps an ASGI app so no tracker of a refused category runs, loads or sets a cookie."""
@@ -180,10 +183,11 @@ class ConsentGate:
             )
             return
         scope["headers"] = _decodable_codings(scope["headers"])
-        if "http.response.pathsend" in scope.get("extensions", {}):
+        if not _BODY_ELSEWHERE.isdisjoint(scope.get("extensions", ())):
             # The body must come as body messages for the rewriter to see it.
             extensions = dict(scope["extensions"])
-            del extensions["http.response.pathsend"]
+            for name in _BODY_ELSEWHERE:
+                extensions.pop(name, None)
             scope["extensions"] = extensions
         await self.app(scope, receive, Responder(self.page, scope, consent, send).send)
 

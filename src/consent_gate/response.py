@@ -14,6 +14,7 @@ from .consent import Consent
 from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
 from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
 from .http import Decoder, Encoder, header, lower_names
+from .links import held_links
 from .page_gate import PageGate
 from .response_headers import FIREWALLED, held_cookies, held_loads, locked_headers, page_headers
 from .rules import Match
@@ -22,6 +23,11 @@ __all__ = ["Pipeline", "Responder", "pipeline"]
 
 _HEAD = 1024  # a page's first bytes: a browser's charset prescan reads as many
 _MAX_EARLY = 64 * 1024  # of a coded body, kept while it decodes to fewer than _HEAD bytes
+
+# 103 Early Hints (ASGI's extension): Link values a browser preloads before the page comes.
+_EARLY_HINT = "http.response.early_hint"
+# Messages that carry none of the body: they go on while a page's start waits for its bytes.
+_ASIDE = frozenset({_EARLY_HINT, "http.response.push", "http.response.debug"})
 
 
 class Responder:
@@ -60,10 +66,24 @@ class Responder:
                 message = self._start(message)
                 if message is self._held:
                     return _nothing()  # a coroutine, as an app may make a task of it
+            elif message["type"] == _EARLY_HINT:
+                message = self._hints(message)
             return self._send(message)
         if message["type"] == "http.response.body":
             return self._body(message)
         return self._other(message)
+
+    def _hints(self, message: Message) -> Message:
+        """Early hints without the links to refused trackers, as the `Link` header loses them
+        (Chromium preloads a 103's links for the page that follows)."""
+        refused = self._consent.held
+        if not refused or not self._rewrite:
+            return message
+        blocker = self._gate.rules.blocking(refused)
+        assert blocker is not None
+        base = page_of(self._scope)
+        links = [kept for link in message["links"] if (kept := held_links(link, blocker, base))]
+        return {**message, "links": links}
 
     def _start(self, message: Message) -> Message:
         """The start to send now, or the one held (`_held`) until the page's first bytes.
@@ -187,14 +207,20 @@ class Responder:
         return self._gate.signals.record_opt_out(decision.consent, self._scope, lang)
 
     async def _other(self, message: Message) -> None:
-        await self._release()
+        if message["type"] in _ASIDE:
+            await self._send(self._hints(message) if message["type"] == _EARLY_HINT else message)
+            return
+        await self._release(message["type"])
         await self._send(message)
 
-    async def _release(self) -> None:
-        """Send a held start unchanged: the body will not be rewritten after all."""
+    async def _release(self, kind: str) -> None:
+        """Send a held start locked down: the body comes some other way (a `pathsend`, a file
+        descriptor), which the gate cannot read, so it fails closed."""
         if self._held is not None:
-            held, self._held, self._decision = self._held, None, None
-            await self._send(held)
+            held, consent = self._held, self._consent
+            self._held = self._decision = None
+            reason = f"its body came in an {kind!r} message, which the gate cannot read"
+            await self._send(self._fail_closed(held, consent, reason))
             if self._early:
                 early, self._early = self._early, b""
                 await self._send({"type": "http.response.body", "body": early, "more_body": True})
