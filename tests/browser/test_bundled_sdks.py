@@ -10,8 +10,8 @@ Before a choice the SDK's hosts get no request; "Accept all" lets them through i
 view (the held requests released, or the SDK's own later sends); "Reject all" never does. The
 cookies an SDK writes by script are held until "Accept all" and written then (and any that got
 through, the catalogue's, would be expired by the next page); so are localStorage items under
-the catalogue's cookie names. Strict xfails pin what is left: Mixpanel's event queue in
-localStorage, and a test cookie Amplitude deletes before consent written on release.
+the catalogue's names (globs with the key in the middle: Mixpanel's __mpq_<token>_ev queue).
+A cookie Amplitude writes and deletes before consent stays deleted.
 """
 
 from __future__ import annotations
@@ -68,9 +68,6 @@ SDK_COOKIES = {
     "segment": {"ajs_anonymous_id"},
     "ga4": {"_ga"},
 }
-# localStorage keys written before consent: the gate holds items under the catalogue's cookie
-# names (PostHog's ph_<key>_posthog, Amplitude's AMP_*), not Mixpanel's __mpq_<token>_ev queue.
-STORAGE_TODAY = {"mixpanel"}
 
 # What cdn.segment.com answers a write key: analytics.js sends through its Segment.io integration.
 SEGMENT_SETTINGS = {
@@ -251,20 +248,7 @@ def test_the_next_page_expires_any_sdk_cookie_written_before_consent(
     assert visitor.cookie_names() == set()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="its storage key is no cookie name the catalogue lists"
-            ),
-        )
-        if name in STORAGE_TODAY
-        else name
-        for name in HOSTS
-    ],
-)
+@pytest.mark.parametrize("name", list(HOSTS))
 def test_a_bundled_sdk_writes_no_local_storage_before_consent(
     visit: VisitorFactory, sdk_site: str, name: str
 ) -> None:

@@ -5,7 +5,7 @@ in order; deletions and other names go through untouched; a withdrawal clears th
 
 The writes are first-party code the server cannot see: inline scripts with no tracker host in
 them, as a bundle's would be. `_ga` is claimed by two analytics services of the catalogue,
-`_fbp` by Meta's pixel (marketing).
+`_fbp` by Meta's pixel (marketing); Mixpanel's queue `__mpq_<token>_ev` by a glob.
 """
 
 from __future__ import annotations
@@ -65,6 +65,19 @@ window.__read = localStorage.getItem("_ga");
 document.cookie = "plain=4; path=/";
 """
 HELD = {"_ga", "_fbp"}
+# Mixpanel's queues (the project token in the middle of the name) and tab id.
+QUEUE = """
+localStorage.setItem("__mpq_0123456789abcdef_ev", '[{"id":"a"}]');
+localStorage.setItem("__mpq_0123456789abcdef_ev", '[{"id":"a"},{"id":"b"}]');
+localStorage.setItem("__mpq_0123456789abcdef_pp", "[]");
+sessionStorage.setItem("mp_tab_id_mixpanel_0123456789abcdef", "$tab-1");
+document.cookie = "plain=5; path=/";
+"""
+QUEUED = {
+    "__mpq_0123456789abcdef_ev": '[{"id":"a"},{"id":"b"}]',
+    "__mpq_0123456789abcdef_pp": "[]",
+    "session:mp_tab_id_mixpanel_0123456789abcdef": "$tab-1",
+}
 
 
 def _page(script: str) -> str:
@@ -81,6 +94,7 @@ def _app() -> ConsentGate:
         "/store": COOKIE_STORE,
         "/frame": FRAME,
         "/storage": STORAGE,
+        "/queue": QUEUE,
         "/": 'document.cookie = "plain=0; path=/";',
     }
 
@@ -312,3 +326,18 @@ def test_a_deletion_before_consent_drops_the_held_writes_it_undoes(
     visitor.page.wait_for_function("() => localStorage.getItem('_gid') === 'kept'")
     assert _values(visitor) == {"plain": "0", "_gid": "kept"}
     assert _stored(visitor) == {"_gid": "kept"}
+
+
+def test_mixpanels_queue_is_held_until_accept_all_then_written_in_order(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """Names with the project token in the middle, matched by the catalogue's globs."""
+    visitor = _visit(visit, live, app, "/queue")
+    visitor.page.wait_for_timeout(300)
+    assert _stored(visitor) == {}
+
+    visitor.mark_page_view()
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_function("() => localStorage.getItem('__mpq_0123456789abcdef_pp')")
+    assert _stored(visitor) == QUEUED  # the last write of the queue wins: replayed in order
+    visitor.assert_same_page_view(visitor.page.url)
