@@ -127,6 +127,14 @@ def test_bundled_sdks_api_hosts_are_analytics(classifier: Classifier, url: str) 
         ("ph_phc_AbC123_posthog", "posthog"),
         ("AMP_0123456789", "amplitude"),
         ("AMP_MKTG_0123456789", "amplitude"),
+        # Web storage items under the same kind of names (the run-time gate holds their writes).
+        ("__mpq_0123456789abcdef_ev", "mixpanel"),
+        ("__mpq_0123456789abcdef_pp", "mixpanel"),
+        ("__mpq_0123456789abcdef_gr", "mixpanel"),
+        ("mp_tab_id_mixpanel_0123456789abcdef", "mixpanel"),
+        ("mp_gen_new_tab_id_mixpanel_0123456789abcdef", "mixpanel"),
+        ("ph_phc_AbC123_window_id", "posthog"),
+        ("ph_phc_AbC123_primary_window_exists", "posthog"),
     ],
 )
 def test_bundled_sdks_cookies_are_known_whatever_the_key(name: str, service: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -84,6 +85,17 @@ def test_unknown_cookie_names_have_no_category(name: str) -> None:
 
 def test_an_exact_name_wins_over_a_matching_pattern() -> None:
     assert RULES.category("_st_special") == "marketing"
+
+
+def test_a_name_a_necessary_service_claims_is_never_held_though_a_tracker_glob_fits() -> None:
+    """The catalogue's services come first: Amplitude's AMP_* is the first glob that fits."""
+    site = Service(
+        "site", "Site", "necessary", cookies=(CookieSpec("AMP_csrf_*", "Protects forms."),)
+    )
+    default = Policy.default()
+    rules = CookieRules(dataclasses.replace(default, services=(*default.services, site)))
+    assert rules.allows_set_cookie(b"AMP_csrf_1=x; Path=/", ALL_OPTIONAL)
+    assert rules.refused(["AMP_csrf_1", "AMP_0123456789"], ALL_OPTIONAL) == ["AMP_0123456789"]
 
 
 def test_the_consent_cookie_itself_never_belongs_to_a_category() -> None:

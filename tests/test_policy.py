@@ -246,7 +246,13 @@ def test_from_toml_reports_syntax_errors_and_missing_files(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("session", None), ("30 minutes", 1800), ("1 day", 86400), ("13 months", 13 * 30 * 86400)],
+    [
+        ("session", None),
+        ("persistent", None),
+        ("30 minutes", 1800),
+        ("1 day", 86400),
+        ("13 months", 13 * 30 * 86400),
+    ],
 )
 def test_parse_lifetime(text: str, seconds: int | None) -> None:
     assert parse_lifetime(text) == seconds

@@ -153,6 +153,18 @@ def test_the_catalogues_first_party_cookie_names_reach_the_page_and_no_third_par
     assert not {"IDE", "NID", "uuid2", "yandexuid", "Gdyn"} & shipped
 
 
+def test_names_with_a_key_in_the_middle_go_as_globs_under_their_services_key() -> None:
+    """Mixpanel's queue in localStorage, PostHog's window id in sessionStorage: runtime.js
+    holds a write whose name a glob of a refused key matches."""
+    config = config_of(Policy.default())
+    assert {"mp_*_mixpanel", "__mpq_*_ev", "__mpq_*_pp", "__mpq_*_gr", "mp_tab_id_*"} <= set(
+        config["k"]["analytics/mixpanel"]
+    )
+    assert {"ph_*_posthog", "ph_*_window_id", "ph_*_primary_window_exists"} <= set(
+        config["k"]["analytics/posthog"]
+    )
+
+
 def test_the_held_path_and_the_stubs_category() -> None:
     config = config_of(Policy.default(), csp=True)
     assert config["b"] == "/consent-gate/held"

@@ -46,11 +46,15 @@ class CookieRules:
         patterns: list[str] = []
         self._pattern_owners: list[tuple[str, str]] = []
         self.by_category: dict[str, list[str]] = {}
+        required = {c.id for c in policy.categories if c.required}
+        necessary: list[str] = []
         for service in policy.services:
             for cookie in service.cookies:
                 self.by_category.setdefault(service.category, []).append(cookie.name)
+                regex = ".*".join(map(re.escape, cookie.name.split("*")))
+                if service.category in required:
+                    necessary.append(regex)
                 if cookie.is_pattern:
-                    regex = ".*".join(map(re.escape, cookie.name.split("*")))
                     patterns.append(f"(?P<p{len(patterns)}>{regex})")
                     self._pattern_owners.append((service.category, service.id))
                 else:
@@ -58,7 +62,9 @@ class CookieRules:
         # One expression for every glob: a name costs one match, however many globs there are;
         # the first glob that matches the whole name decides, as in the policy's order.
         self._patterns = re.compile("|".join(patterns), re.DOTALL) if patterns else None
-        self._required = {c.id for c in policy.categories if c.required}
+        # The names necessary services claim are never held, even where a tracker's glob that
+        # comes first in the policy (the catalogue's AMP_*) fits them too.
+        self._necessary = re.compile("|".join(necessary), re.DOTALL) if necessary else None
         self._consent_cookies = {policy.cookie_name, HOST_PREFIX + policy.cookie_name}
 
     def category(self, name: str) -> str | None:
@@ -95,7 +101,9 @@ class CookieRules:
 
     def _held(self, name: str, refusal: Refusal) -> bool:
         owner = self.owner(name)
-        return owner is not None and refusal.holds(*owner)
+        if owner is None or not refusal.holds(*owner):
+            return False
+        return self._necessary is None or self._necessary.fullmatch(name) is None
 
 
 def _deletes(header: str) -> bool:

@@ -121,6 +121,9 @@
   }
 
   const allowedIds = (/** @type {Choices} */ choices) => Object.keys(choices).filter((id) => choices[id]);
+  // Categories whose cookie names a withdrawal keeps: the allowed ones and the necessary ones,
+  // which are in no choice (a glob such as AMP_* must not take a necessary AMP_csrf with it).
+  const keptIds = (/** @type {Choices} */ choices) => Object.keys(state.cookies).filter((id) => choices[id] !== false);
   /** @returns {Snapshot} */
   const snapshot = () => ({ choices: { ...state.choices }, services: { ...state.services }, decided: state.decided });
 
@@ -254,7 +257,7 @@
       .concat(Object.keys(services).filter((id) => services[id] === false && before[id] !== false));
     if (action === "withdraw" || revoked.length || revokedServices.length) {
       const refused = Object.keys(next).filter((id) => !next[id]);
-      deleteCookies(action === "withdraw" ? refused : revoked, allowedIds(next));
+      deleteCookies(action === "withdraw" ? refused : revoked, keptIds(next));
       emitChange();
       location.reload(); // running trackers can only be stopped by a fresh page
       return snapshot();
@@ -439,15 +442,15 @@
 
   const patternsOf = (/** @type {string[]} */ categories) => categories.flatMap((id) => (state.cookies[id] || []).map(globPattern));
 
-  // Deletes cookies of `revoked` categories, except names a still-allowed category also claims,
+  // Deletes cookies of `revoked` categories, except names a `kept` category also claims,
   // and the web storage items of those names (an SDK keeps its visitor id there too).
   /**
    * @param {string[]} revoked
-   * @param {string[]} allowed
+   * @param {string[]} keep
    */
-  function deleteCookies(revoked, allowed) {
+  function deleteCookies(revoked, keep) {
     const doomed = patternsOf(revoked);
-    const kept = patternsOf(allowed);
+    const kept = patternsOf(keep);
     /** @type {(name: string, patterns: RegExp[]) => boolean} */
     const matches = (name, patterns) => patterns.some((pattern) => pattern.test(name));
     for (const pair of document.cookie.split(";")) {

@@ -1432,9 +1432,17 @@
   // writing _fbp), and written on release in order. Deletions go through (made certain: a
   // Max-Age=0 closes the line) and drop the held writes they undo; so do names no refused key
   // claims and the gate's own. Reading them (the getter, cookieStore.get) is untouched.
+  // Exact names are looked up; only globs (a key in the name: mp_<token>_mixpanel) are tried.
+  /** @type {Map<string, string[]>} */
+  const cookieNames = new Map();
   /** @type {[RegExp, string][]} */
-  const cookieGlobs = Object.entries(config.k).flatMap(([key, names]) =>
-    names.map((name) => /** @type {[RegExp, string]} */ ([glob(name), key])));
+  const cookieGlobs = [];
+  for (const [key, names] of Object.entries(config.k)) {
+    for (const name of names) {
+      if (name.includes("*")) cookieGlobs.push([glob(name), key]);
+      else cookieNames.set(name, [...(cookieNames.get(name) || []), key]);
+    }
+  }
   const ownCookies = new Set(config.o);
   /** @type {Map<string, string[]>} */
   const claims = new Map(); // cookie name -> the keys claiming it (a page writes the same few)
@@ -1445,7 +1453,8 @@
     let keys = claims.get(name);
     if (!keys) {
       if (claims.size >= 1000) claims.clear();
-      keys = [...new Set(cookieGlobs.filter(([pattern]) => pattern.test(name)).map(([, key]) => key))];
+      const globbed = cookieGlobs.filter(([pattern]) => pattern.test(name)).map(([, key]) => key);
+      keys = [...new Set([...(cookieNames.get(name) || []), ...globbed])];
       claims.set(name, keys);
     }
     return keys.length && keys.every(isHeld) ? keys.join(" ") : "";

@@ -10,8 +10,9 @@ Before a choice the SDK's hosts get no request; "Accept all" lets them through i
 view (the held requests released, or the SDK's own later sends); "Reject all" never does. The
 cookies an SDK writes by script are held until "Accept all" and written then (and any that got
 through, the catalogue's, would be expired by the next page); so are localStorage items under
-the catalogue's cookie names. Strict xfails pin what is left: Mixpanel's event queue in
-localStorage, and a test cookie Amplitude deletes before consent written on release.
+the catalogue's names (globs with the key in the middle: Mixpanel's __mpq_<token>_ev queue),
+which a withdrawal removes.
+A cookie Amplitude writes and deletes before consent stays deleted.
 """
 
 from __future__ import annotations
@@ -68,9 +69,6 @@ SDK_COOKIES = {
     "segment": {"ajs_anonymous_id"},
     "ga4": {"_ga"},
 }
-# localStorage keys written before consent: the gate holds items under the catalogue's cookie
-# names (PostHog's ph_<key>_posthog, Amplitude's AMP_*), not Mixpanel's __mpq_<token>_ev queue.
-STORAGE_TODAY = {"mixpanel"}
 
 # What cdn.segment.com answers a write key: analytics.js sends through its Segment.io integration.
 SEGMENT_SETTINGS = {
@@ -251,22 +249,39 @@ def test_the_next_page_expires_any_sdk_cookie_written_before_consent(
     assert visitor.cookie_names() == set()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="its storage key is no cookie name the catalogue lists"
-            ),
-        )
-        if name in STORAGE_TODAY
-        else name
-        for name in HOSTS
-    ],
-)
+@pytest.mark.parametrize("name", list(HOSTS))
 def test_a_bundled_sdk_writes_no_local_storage_before_consent(
     visit: VisitorFactory, sdk_site: str, name: str
 ) -> None:
     visitor = _open(visit, sdk_site, name)
     assert _storage(visitor) == [], json.dumps(_storage(visitor))
+
+
+def _web_storage(visitor: Visitor) -> list[str]:
+    """The names in localStorage and sessionStorage (the latter's prefixed "session:")."""
+    names: list[str] = visitor.page.evaluate(
+        """() => [...Object.keys(localStorage),
+          ...Object.keys(sessionStorage).map((name) => "session:" + name)].sort()"""
+    )
+    return names
+
+
+def test_mixpanels_queue_waits_for_accept_all_and_a_withdrawal_removes_it(
+    visit: VisitorFactory, sdk_site: str
+) -> None:
+    """Its queues (`__mpq_<token>_ev`, ...) and tab id carry the token inside the name."""
+    visitor = _open(visit, sdk_site, "mixpanel")
+    assert _web_storage(visitor) == []
+
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    _wait_for_event(visitor, "mixpanel", '"Signed up"')
+    token = "0123456789abcdef0123456789abcdef"
+    stored = _web_storage(visitor)
+    assert f"__mpq_{token}_ev" in stored
+    assert f"session:mp_tab_id_mixpanel_{token}" in stored
+
+    with visitor.page.expect_navigation():  # the withdrawal reloads; the SDK writes again
+        visitor.page.evaluate("() => window.consentGate.withdraw()")
+    visitor.page.wait_for_function("() => window.__sdkRan === true")
+    visitor.page.wait_for_timeout(SETTLE_MS["mixpanel"])
+    assert _web_storage(visitor) == []

@@ -5,11 +5,13 @@ in order; deletions and other names go through untouched; a withdrawal clears th
 
 The writes are first-party code the server cannot see: inline scripts with no tracker host in
 them, as a bundle's would be. `_ga` is claimed by two analytics services of the catalogue,
-`_fbp` by Meta's pixel (marketing).
+`_fbp` by Meta's pixel (marketing); Mixpanel's queue `__mpq_<token>_ev` by a glob, and the
+site's necessary `AMP_csrf` also by Amplitude's `AMP_*`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from consent_gate import ConsentGate
+from consent_gate import ConsentGate, CookieSpec, Policy, Service
 
 if TYPE_CHECKING:  # fixture factory types; tests/ is not a package
     from conftest import LiveServer, Visitor, VisitorFactory
@@ -65,6 +67,26 @@ window.__read = localStorage.getItem("_ga");
 document.cookie = "plain=4; path=/";
 """
 HELD = {"_ga", "_fbp"}
+# Mixpanel's queues (the project token in the middle of the name) and tab id.
+QUEUE = """
+localStorage.setItem("__mpq_0123456789abcdef_ev", '[{"id":"a"}]');
+localStorage.setItem("__mpq_0123456789abcdef_ev", '[{"id":"a"},{"id":"b"}]');
+localStorage.setItem("__mpq_0123456789abcdef_pp", "[]");
+sessionStorage.setItem("mp_tab_id_mixpanel_0123456789abcdef", "$tab-1");
+document.cookie = "plain=5; path=/";
+"""
+QUEUED = {
+    "__mpq_0123456789abcdef_ev": '[{"id":"a"},{"id":"b"}]',
+    "__mpq_0123456789abcdef_pp": "[]",
+    "session:mp_tab_id_mixpanel_0123456789abcdef": "$tab-1",
+}
+# The site's own necessary cookie, whose name Amplitude's AMP_* matches too.
+SITE = Service(
+    id="site-security",
+    name="Site security",
+    category="necessary",
+    cookies=(CookieSpec(name="AMP_csrf", purpose="Protects the site's forms."),),
+)
 
 
 def _page(script: str) -> str:
@@ -81,6 +103,7 @@ def _app() -> ConsentGate:
         "/store": COOKIE_STORE,
         "/frame": FRAME,
         "/storage": STORAGE,
+        "/queue": QUEUE,
         "/": 'document.cookie = "plain=0; path=/";',
     }
 
@@ -88,7 +111,9 @@ def _app() -> ConsentGate:
         return HTMLResponse(_page(pages[request.url.path]))
 
     routes = [Route(path, show) for path in pages]
-    return ConsentGate(Starlette(routes=routes), secret_key=SECRET)
+    default = Policy.default()
+    policy = dataclasses.replace(default, services=(*default.services, SITE))
+    return ConsentGate(Starlette(routes=routes), secret_key=SECRET, policy=policy)
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +337,40 @@ def test_a_deletion_before_consent_drops_the_held_writes_it_undoes(
     visitor.page.wait_for_function("() => localStorage.getItem('_gid') === 'kept'")
     assert _values(visitor) == {"plain": "0", "_gid": "kept"}
     assert _stored(visitor) == {"_gid": "kept"}
+
+
+def test_mixpanels_queue_is_held_until_accept_all_then_written_in_order(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    """Names with the project token in the middle, matched by the catalogue's globs."""
+    visitor = _visit(visit, live, app, "/queue")
+    visitor.page.wait_for_timeout(300)
+    assert _stored(visitor) == {}
+
+    visitor.mark_page_view()
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_function("() => localStorage.getItem('__mpq_0123456789abcdef_pp')")
+    assert _stored(visitor) == QUEUED  # the last write of the queue wins: replayed in order
+    visitor.assert_same_page_view(visitor.page.url)
+
+
+def test_a_withdrawal_clears_mixpanels_queue_and_keeps_a_necessary_name_its_globs_match(
+    live: LiveServer, visit: VisitorFactory, app: ConsentGate
+) -> None:
+    visitor = _visit(visit, live, app, "/queue")
+    visitor.page.evaluate(
+        """() => {
+          localStorage.setItem("AMP_csrf", "site");
+          document.cookie = "AMP_csrf=site; path=/";
+        }"""
+    )
+    assert _stored(visitor) == {"AMP_csrf": "site"}  # necessary: never held
+    visitor.banner.get_by_role("button", name="Accept all").click()
+    visitor.page.wait_for_function("() => localStorage.getItem('__mpq_0123456789abcdef_pp')")
+    with visitor.page.expect_navigation():  # the withdrawal reloads; the page writes again
+        visitor.page.evaluate("() => window.consentGate.withdraw()")
+    visitor.page.wait_for_function("() => window.__ran === true")
+    visitor.page.wait_for_timeout(500)
+    # Written before the withdrawal, cleared by it; written again after it, held.
+    assert _stored(visitor) == {"AMP_csrf": "site"}
+    assert _script_cookies(visitor) == {"plain": "5", "AMP_csrf": "site"}

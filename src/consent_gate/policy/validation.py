@@ -68,13 +68,16 @@ def is_dsn(text: str) -> bool:
 
 
 def parse_lifetime(text: str) -> int | None:
-    """Seconds for "2 years", "30 minutes", ...; None for "session"."""
+    """Seconds for "2 years", "30 minutes", ...; None for "session" and for "persistent" (a
+    web storage item, which has no expiry: it stays until a script removes it)."""
     value = text.strip().lower()
-    if value == "session":
+    if value in ("session", "persistent"):
         return None
     match = _LIFETIME.match(value)
     if match is None:
-        raise ValueError(f"{text!r} is not 'session' or '<number> <minutes|hours|days|...>'")
+        raise ValueError(
+            f"{text!r} is not 'session', 'persistent' or '<number> <minutes|hours|days|...>'"
+        )
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
