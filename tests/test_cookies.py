@@ -17,6 +17,7 @@ from consent_gate.cookies import (
     expire_headers,
     set_cookie_header,
 )
+from consent_gate.refusal import Refusal
 
 POLICY = Policy(
     services=(
@@ -85,6 +86,23 @@ def test_unknown_cookie_names_have_no_category(name: str) -> None:
 
 def test_an_exact_name_wins_over_a_matching_pattern() -> None:
     assert RULES.category("_st_special") == "marketing"
+
+
+def test_a_name_two_services_claim_is_held_only_while_both_are_refused() -> None:
+    """The catalogue names `_ga` under Universal Analytics and GA4: a visitor who allows GA4
+    alone keeps its cookie (the first owner alone decided, and the cookie was dropped and
+    expired on every page, though runtime.js let the page write it)."""
+    default = Policy.default()
+    rules = CookieRules(default)
+    owners = [s.id for s in default.services if any(c.name == "_ga" for c in s.cookies)]
+    assert len(owners) >= 2
+    everything = Refusal.of(ALL_OPTIONAL)
+    assert rules.refused(["_ga"], everything) == ["_ga"]
+    assert not rules.allows_set_cookie(b"_ga=GA1.1.1; Path=/", everything)
+    for allowed in owners:
+        refusal = Refusal(ALL_OPTIONAL, granted=frozenset({allowed}), touched=ALL_OPTIONAL)
+        assert rules.refused(["_ga"], refusal) == []
+        assert rules.allows_set_cookie(b"_ga=GA1.1.1; Path=/", refusal)
 
 
 def test_a_name_a_necessary_service_claims_is_never_held_though_a_tracker_glob_fits() -> None:

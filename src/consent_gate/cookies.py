@@ -42,7 +42,9 @@ class CookieRules:
     """Cookie name -> category and service, compiled once from the policy's services."""
 
     def __init__(self, policy: Policy) -> None:
-        self._exact: dict[str, tuple[str, str]] = {}
+        # Every service naming a cookie exactly, in the policy's order: `_ga` is Universal
+        # Analytics' and GA4's.
+        self._claims: dict[str, list[tuple[str, str]]] = {}
         patterns: list[str] = []
         self._pattern_owners: list[tuple[str, str]] = []
         self.by_category: dict[str, list[str]] = {}
@@ -58,7 +60,7 @@ class CookieRules:
                     patterns.append(f"(?P<p{len(patterns)}>{regex})")
                     self._pattern_owners.append((service.category, service.id))
                 else:
-                    self._exact.setdefault(cookie.name, (service.category, service.id))
+                    self._claims.setdefault(cookie.name, []).append((service.category, service.id))
         # One expression for every glob: a name costs one match, however many globs there are;
         # the first glob that matches the whole name decides, as in the policy's order.
         self._patterns = re.compile("|".join(patterns), re.DOTALL) if patterns else None
@@ -75,15 +77,21 @@ class CookieRules:
     def owner(self, name: str) -> tuple[str, str] | None:
         """The (category, service) of a cookie name, or None for cookies the policy does not
         know."""
+        owners = self._owners(name)
+        return owners[0] if owners else None
+
+    def _owners(self, name: str) -> list[tuple[str, str]]:
+        """Every service naming it exactly, else the first glob (in the policy's order) that
+        fits it."""
         if name in self._consent_cookies:
-            return None
-        found = self._exact.get(name)
-        if found is not None or self._patterns is None:
-            return found
+            return []
+        claims = self._claims.get(name)
+        if claims is not None or self._patterns is None:
+            return claims or []
         match = self._patterns.fullmatch(name)
         if match is None or match.lastgroup is None:
-            return None
-        return self._pattern_owners[int(match.lastgroup[1:])]
+            return []
+        return [self._pattern_owners[int(match.lastgroup[1:])]]
 
     def refused(self, names: Iterable[str], refused: Refusal | frozenset[str]) -> list[str]:
         """The distinct names among `names` whose service is held back."""
@@ -100,8 +108,10 @@ class CookieRules:
         return not self._held(name, refusal) or _deletes(text)
 
     def _held(self, name: str, refusal: Refusal) -> bool:
-        owner = self.owner(name)
-        if owner is None or not refusal.holds(*owner):
+        """Held while all its owners are refused (a name an allowed service names is that
+        service's cookie too, as runtime.js reads it), never a necessary service's."""
+        owners = self._owners(name)
+        if not owners or not all(refusal.holds(*owner) for owner in owners):
             return False
         return self._necessary is None or self._necessary.fullmatch(name) is None
 
