@@ -1,6 +1,7 @@
 """What the rewriter benchmarks time: the gate's pieces for one visitor, a timer, each contender.
 
-Shared by bench/run.py (the full report) and bench/engine.py (the engine's end-to-end figures).
+Shared by the full report's modules (bench/run.py, bench/throughput.py, bench/served.py,
+bench/streaming.py) and bench/engine.py (the engine's end-to-end figures).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from consent_gate.rules import Blocker, Match
 
 SECRET = "bench-secret-not-for-production-use"
 CHUNK = 16 * 1024  # what a server typically hands the middleware per body message
+MARK = b'data-cg-category="'  # every element consent_gate holds back carries this
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[Message], Any]

@@ -1,13 +1,13 @@
 """Requests/s of a small JSON response through uvicorn, bare vs gated, in one run.
 
 What the gate's lean path costs end to end (target: gated >= 0.97x bare). Two uvicorn servers on
-127.0.0.1 (bench/run.py's apps: the same Starlette app, bare and wrapped in ConsentGate), driven
-by wrk in interleaved rounds; each round's gated/bare ratio is paired, since runs next to each
-other share the machine's state. Two requests: with no headers, and as a browser's fetch() sends
-it (Accept, Accept-Language, a consent cookie and a site cookie). Requests per server CPU-second
-are shown beside wall-clock requests/s: on a shared machine they move less with the neighbours;
-so does the implied ratio, the bare server's CPU per request over that plus the gate's own CPU
-per request measured in-process (no server) in the same run.
+127.0.0.1 (bench/served.py's apps, the ones bench/run.py's report serves: the same Starlette app,
+bare and wrapped in ConsentGate), driven by wrk in interleaved rounds; each round's gated/bare
+ratio is paired, since runs next to each other share the machine's state. Two requests: with no
+headers, and as a browser's fetch() sends it (Accept, Accept-Language, a consent cookie and a site
+cookie). Requests per server CPU-second are shown beside wall-clock requests/s: on a shared machine
+they move less with the neighbours; so does the implied ratio, the bare server's CPU per request
+over that plus the gate's own CPU per request measured in-process (no server) in the same run.
 
     python bench/json_http.py [--duration 3] [--rounds 5] [--json out.json]
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pages  # beside this script, so on sys.path when it runs
 from contenders import gate_setup
-from run import (
+from served import (
     HttpCase,
     Server,
     asgi_cost,

@@ -22,10 +22,10 @@ _COMMENT = re.compile(rb"<!--.*?-->", re.DOTALL)
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[tuple[ModuleType, ModuleType]]:
-    """bench/pages.py and bench/run.py, imported as the script imports them."""
+    """bench/pages.py and bench/contenders.py, imported as the scripts import them."""
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(BENCH))
-        yield importlib.import_module("pages"), importlib.import_module("run")
+        yield importlib.import_module("pages"), importlib.import_module("contenders")
 
 
 @pytest.fixture(scope="module")
@@ -108,18 +108,29 @@ def test_stream_source_sends_what_it_counts(bench: tuple[ModuleType, ModuleType]
 def test_rewriter_holds_back_every_tracker(
     bench: tuple[ModuleType, ModuleType], messy: Any, setup: Any
 ) -> None:
-    _, run = bench
-    out = b"".join(run.gate_rewriter(run.chunked(messy.html), setup)())
-    assert out.count(run.MARK) == messy.shape.trackers
+    _, contenders = bench
+    out = b"".join(contenders.gate_rewriter(contenders.chunked(messy.html), setup)())
+    assert out.count(contenders.MARK) == messy.shape.trackers
 
 
 def test_throughput_measures_something(
     bench: tuple[ModuleType, ModuleType], messy: Any, setup: Any
 ) -> None:
-    _, run = bench
-    once = run.gate_rewriter(run.chunked(messy.html), setup)
-    rate = run.measure(once, len(messy.html), samples=1, min_time=0.01)
+    _, contenders = bench
+    once = contenders.gate_rewriter(contenders.chunked(messy.html), setup)
+    rate = contenders.measure(once, len(messy.html), samples=1, min_time=0.01)
     assert rate.cpu > 0
+
+
+def test_the_report_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/run.py loads its section modules (throughput, served, streaming, report) and parses."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(BENCH))
+        run = importlib.import_module("run")
+        with pytest.raises(SystemExit) as exited:
+            run.main(["--help"])
+    assert exited.value.code == 0
+    assert "--rounds" in capsys.readouterr().out
 
 
 def test_the_engine_benchmark_runs_end_to_end(
