@@ -54,7 +54,7 @@ _ADDED = re.compile(
     rb'| data-cg-service="[^"]*"| srcdoc="' + PLACEHOLDER + rb'"'
 )
 _RENAMED = re.compile(
-    rb"data-cg-(?=(?:src|srcset|href|type|srcdoc|data|poster|imagesrcset|xlink:href)\b)",
+    rb"data-cg-(?=(?:src|srcset|href|type|srcdoc|data|poster|imagesrcset|xlink:href|ping)\b)",
     re.IGNORECASE,
 )
 
@@ -656,4 +656,21 @@ def test_a_sheet_is_held_for_what_it_loads_not_for_what_it_says(
     html = b"<style>" + css + b"</style>"
     out = rewrite(html, chunk=chunk)
     assert held(out) == count
+    assert undo(out) == html
+
+
+@pytest.mark.parametrize(
+    "ping",
+    [
+        b"/own https://www.google-analytics.com/collect",
+        b"https://example.com/a\thttps://www.google-analytics.com/collect",
+        b"https://example.com/a\n\n//www.google-analytics.com/collect ",
+    ],
+)
+def test_every_url_of_a_ping_list_is_read(ping: bytes) -> None:
+    """A click pings each URL of the list: a tracker after the site's own was let through."""
+    html = b'<a href="/next" ping="' + ping + b'">next</a>'
+    out = rewrite(html)
+    assert held(out) == 1
+    assert b'data-cg-ping="' + ping + b'"' in out
     assert undo(out) == html

@@ -15,6 +15,8 @@ from .grammar import ATTR, LOADING_TYPES
 __all__ = ["Tag", "attribute_text", "attribute_urls", "srcset_urls"]
 
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
+# Between the URLs of a `ping` list (HTML's "space-separated tokens": ASCII white space).
+_TOKENS = re.compile(r"[^\t\n\f\r ]+")
 
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 
@@ -117,6 +119,8 @@ def attribute_urls(attr_name: bytes, value: bytes) -> list[str]:
         return srcset_urls(text)
     if attr_name == b"values":  # SVG animation: a ";"-separated list
         return text.split(";")
+    if attr_name == b"ping":  # every URL of the list is pinged, not only the first
+        return _TOKENS.findall(text)
     if attr_name == b"content":  # <meta http-equiv=refresh content="5; url=...">
         url = refresh_url(text)
         return [url] if url else []
