@@ -674,3 +674,40 @@ def test_every_url_of_a_ping_list_is_read(ping: bytes) -> None:
     assert held(out) == 1
     assert b'data-cg-ping="' + ping + b'"' in out
     assert undo(out) == html
+
+
+_SHEET = b'<link rel=stylesheet href="data:text/css,'
+_GA = b"www.google-analytics.com"
+_B64_IMPORT = b"QGltcG9ydCB1cmwoaHR0cHM6Ly93d3cuZ29vZ2xlLWFuYWx5dGljcy5jb20veC5jc3MpOw=="
+
+
+@pytest.mark.parametrize(
+    ("html", "count"),
+    [
+        (_SHEET + b"@import url(//" + _GA + b'/a.css)">', 1),
+        (_SHEET + b"b{background:url(https://" + _GA + b'/p.gif)}">', 1),
+        # CSS escapes spell the host; a sheet imports a data: sheet that imports the tracker
+        (_SHEET + b'b{background:url(//www.google\\2d analytics.com/p)}">', 1),
+        (_SHEET + b"@import 'data:text/css,@import url(//www.google%2Danalytics.com/a)'\">", 1),
+        (b'<link rel=stylesheet href="DATA:text/css;base64,' + _B64_IMPORT + b'">', 1),
+        (
+            b'<script type=module src="data:text/javascript,import%20%27https://'
+            b'www.googletagmanager.com/gtag/js%27"></script>',
+            1,
+        ),
+        (b'<script src=" &#100;ata:,new Image().src=%27//' + _GA + b'/collect%27"></script>', 1),
+        (b"<link rel=modulepreload href=\"data:,import 'https://" + _GA + b"/analytics.js'\">", 1),
+        # data: URLs that load nothing, and data: images (an image's own loads never happen)
+        (_SHEET + b'b{color:red;background:url(/bg.png)}">', 0),
+        (b'<script src="data:text/javascript,console.log(1)"></script>', 0),
+        (b"<img src=\"data:image/svg+xml,<svg><image href='//" + _GA + b"/p'/></svg>\">", 0),
+    ],
+)
+def test_a_script_or_sheet_from_a_data_url_is_held_for_what_it_loads(
+    html: bytes, count: int
+) -> None:
+    """The browser runs or applies what a data: URL holds, and that loads what it names (proved
+    in Chromium: tests/data/bypass/data-*.html); its text is read as an inline script's."""
+    out = rewrite(html)
+    assert held(out) == count
+    assert undo(out) == html

@@ -42,7 +42,7 @@ from .grammar import (
     foreign_copier,
 )
 from .stylesheets import css_urls, may_load
-from .tags import Tag, attribute_text, attribute_urls
+from .tags import Tag, attribute_text, attribute_urls, data_url
 
 __all__ = ["MAX_INLINE_SCRIPT", "HtmlRewriter", "Placeholder"]
 
@@ -94,6 +94,10 @@ _ANIMATIONS = frozenset({b"set", b"animate"})
 _ANIMATED = frozenset({b"to", b"from", b"by", b"values"})
 
 _FRAME = re.compile(rb"<frame[\t\n\f\r />]")
+
+# Tags whose data: URL is code the browser runs or applies, which loads what it names: a
+# script, a style sheet or a module preload (`<link href="data:text/css,@import url(...)">`).
+_RUN_FROM_DATA = frozenset({b"script", b"link"})
 
 # What starts markup in text the preload scanner reads as HTML (a lower-cased buffer).
 _TAG_OPEN = re.compile(rb"<[a-z!/?]")
@@ -700,6 +704,11 @@ class HtmlRewriter:
                 for url in attribute_urls(name, value):
                     if match := self._blocker.url(url, script, tag.name, self._base):
                         return match
+        if tag.name in _RUN_FROM_DATA:
+            for attr in url_attrs:
+                code = tag.data(attr)
+                if code is not None and (match := self._code(code)):
+                    return match
         for attr in DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
             if document and (
@@ -727,6 +736,24 @@ class HtmlRewriter:
             for url in css_urls(text):
                 if match := self._blocker.url(url, base=self._base):
                     return match
+        return None
+
+    def _code(self, code: bytes, depth: int = 0) -> Match | None:
+        """The refused service a script or style sheet from a data: URL loads from: its text
+        read as an inline script's is, and its CSS URLs (those of a data: sheet it imports
+        too, to `_MAX_NESTING` deep)."""
+        low = code.lower()
+        if match := self._blocker.inline(low):
+            return match
+        if not may_load(low):
+            return None
+        for url in css_urls(attribute_text(code)):
+            if match := self._blocker.url(url, base=self._base):
+                return match
+            if depth < _MAX_NESTING and (inner := data_url(url)) and (
+                match := self._code(inner, depth + 1)
+            ):
+                return match
         return None
 
     def _xml_loads(self, document: bytes) -> Match | None:

@@ -12,7 +12,7 @@ from urllib.parse import unquote_to_bytes
 from ..urls import refresh_url
 from .grammar import ATTR, LOADING_TYPES
 
-__all__ = ["Tag", "attribute_text", "attribute_urls", "srcset_urls"]
+__all__ = ["Tag", "attribute_text", "attribute_urls", "data_url", "srcset_urls"]
 
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 # Between the URLs of a `ping` list (HTML's "space-separated tokens": ASCII white space).
@@ -66,10 +66,19 @@ class Tag:
         text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
         if name == b"srcdoc":
             return text.encode("utf-8", "replace")
-        document = _data_url(text)
+        document = _document_url(text)
         # An XML document (SVG, XHTML) may prefix its names: `<s:image x:href=...>` is an
         # `<image href>`; read without prefixes, it shows the rewriter what it loads.
         return _PREFIX.sub(rb"\1", document) if document and b":" in document else document
+
+    def data(self, name: bytes) -> bytes | None:
+        """The content of a data: URL an attribute holds (the first such attribute: the one a
+        browser reads), as written; None for any other value."""
+        value = self.value(name)
+        if value is None or (b"&" not in value and b"data" not in value.lower()):
+            return None
+        text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+        return data_url(text)
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
@@ -141,12 +150,17 @@ def attribute_text(value: bytes) -> str:
         return value.decode("latin-1")
 
 
-def _data_url(text: str) -> bytes | None:
-    """The content of a data: URL (percent- or base64-encoded) or a javascript: URL; None for
-    any other URL."""
+def _document_url(text: str) -> bytes | None:
+    """The content of a data: URL or the code of a javascript: URL; None for any other URL."""
     text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
     if text[:11].lower() == "javascript:":
         return unquote_to_bytes(text[11:])
+    return data_url(text)
+
+
+def data_url(text: str) -> bytes | None:
+    """The content of a data: URL (percent- or base64-encoded); None for any other URL."""
+    text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
     if text[:5].lower() != "data:":
         return None
     meta, _, data = text[5:].partition(",")
