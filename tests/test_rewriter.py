@@ -711,3 +711,18 @@ def test_a_script_or_sheet_from_a_data_url_is_held_for_what_it_loads(
     out = rewrite(html)
     assert held(out) == count
     assert undo(out) == html
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        b'@import url("data:text/css,@import url(https://www.google-analytics.com/x.css);");',
+        b"@import 'data:text/css,b{background:url(//www.google-analytics.com/p.gif)}';",
+    ],
+)
+def test_a_sheet_importing_a_data_sheet_is_held_for_what_that_loads(css: bytes) -> None:
+    """Proved in Chromium: tests/data/bypass/style-data-import*.html."""
+    html = b"<style>" + css + b"</style><svg><style>" + css + b"</style></svg>"
+    out = rewrite(html)
+    assert held(out) == 2
+    assert undo(out) == html

@@ -465,7 +465,7 @@ class HtmlRewriter:
         match = None
         if may_load(text):
             for url in css_urls(attribute_text(text)):
-                if match := self._blocker.url(url, base=self._base):
+                if match := self._sheet_url(url):
                     break
         self._held = None
         if match is None:
@@ -612,7 +612,7 @@ class HtmlRewriter:
         match = None
         if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
             for url in css_urls(sheet) + css_urls(attribute_text(text)):
-                if match := self._blocker.url(url, base=self._base):
+                if match := self._sheet_url(url):
                     break
         if match is None:
             out.append(buf[pos:end])
@@ -734,7 +734,7 @@ class HtmlRewriter:
         if b"&" in value or may_load(value):
             text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
             for url in css_urls(text):
-                if match := self._blocker.url(url, base=self._base):
+                if match := self._sheet_url(url):
                     return match
         return None
 
@@ -748,12 +748,17 @@ class HtmlRewriter:
         if not may_load(low):
             return None
         for url in css_urls(attribute_text(code)):
-            if match := self._blocker.url(url, base=self._base):
+            if match := self._sheet_url(url, depth):
                 return match
-            if depth < _MAX_NESTING and (inner := data_url(url)) and (
-                match := self._code(inner, depth + 1)
-            ):
-                return match
+        return None
+
+    def _sheet_url(self, url: str, depth: int = 0) -> Match | None:
+        """The refused service a URL in CSS loads from: its own, or (a data: sheet it may
+        @import) what its text loads."""
+        if match := self._blocker.url(url, base=self._base):
+            return match
+        if depth < _MAX_NESTING and (inner := data_url(url)) is not None:
+            return self._code(inner, depth + 1)
         return None
 
     def _xml_loads(self, document: bytes) -> Match | None:
