@@ -197,6 +197,25 @@
     }
   }
 
+  // A data: URL's script or sheet runs or applies and loads what it names (a module's
+  // import, a sheet's @import): the URLs in its text, read as CSS and as script (an image's,
+  // a sound's or a font's bytes are no code). Each nested data: URL is shorter than the one
+  // holding it, so the reading ends.
+  const CODE_DATA = /^[\0-\x20]*data:(?![\t\n\f\r ]*(?:image|audio|video|font)\/)/i;
+  /**
+   * @param {unknown} value
+   * @returns {string}
+   */
+  function dataHeld(value) {
+    const text = CODE_DATA.test(String(value)) ? dataDocument(value) : "";
+    if (!text || !mentions(text)) return "";
+    for (const [url] of text.matchAll(/(?:[a-z][a-z\d+.-]*:)?[/\\]{2}[^\s"'`<>()\\]+/gi)) {
+      const category = heldBy(url, false);
+      if (category) return category;
+    }
+    return cssHeld(text);
+  }
+
   // The URLs CSS text names, read as the server's stylesheets.py reads them: unquoted url()s
   // and every string (`@import "x"`, `image-set("x" 1x)`), comments skipped, escapes undone.
   const unescapeCss = (/** @type {string} */ text) => text.replace(/\\(?:([0-9a-f]{1,6})[ \t\n]?|\n|([^]))/gi,
@@ -220,13 +239,16 @@
   }
 
   // The refused category CSS text would load from, or "": only a function or a string loads.
-  /** @param {unknown} css */
+  /**
+   * @param {unknown} css
+   * @returns {string}
+   */
   function cssHeld(css) {
     if (!holding() || css === null || css === undefined) return "";
     const text = String(css);
     if (!/[("'\\]/.test(text)) return "";
     for (const url of cssUrls(text)) {
-      const category = heldBy(url, false);
+      const category = heldBy(url, false) || dataHeld(url);
       if (category) return category;
     }
     return "";
@@ -420,6 +442,8 @@
   // A frame's or object's data: URL is a document (of an opaque origin, past these wrappers)
   // that loads what its markup says: its markup, decoded, or "".
   const DOCUMENTS = new Set(["iframe", "frame", "object", "embed"]);
+  // A script's or link's data: URL is a script or style sheet (or module preload) that runs.
+  const CODE = new Set(["script", "link"]);
   /** @param {unknown} value */
   function dataDocument(value) {
     const found = /^\s*data:([^,]*),(.*)$/is.exec(String(value));
@@ -444,6 +468,10 @@
     if (attr === "style") return cssHeld(value);
     const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
     if (markup) return held(markup, true)[1];
+    if (CODE.has(el.localName) && attr !== "imagesrcset") {
+      const category = dataHeld(value);
+      if (category) return category;
+    }
     for (const url of urlsIn(attr, value)) {
       const category = heldBy(url, isScript(el));
       if (category) return category;

@@ -24,7 +24,11 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 CASES = {case.name: case for case in corpus.bypass_cases()}
 
-LEAKS_TODAY: dict[str, str] = {}
+LEAKS_TODAY: dict[str, str] = {
+    "rt-blob-module": "a module from a blob: URL imports what its text names; a blob's text is"
+    " readable only asynchronously, after the module has loaded (README: what the enforced CSP"
+    " catches)",
+}
 """Cases whose tracker request still goes out before consent, and why."""
 
 RELEASE_FAILS_TODAY: dict[str, str] = {}

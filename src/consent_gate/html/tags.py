@@ -21,6 +21,8 @@ _TOKENS = re.compile(r"[^\t\n\f\r ]+")
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
 
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
+# A data: URL of media (a favicon's, say), which no script or style sheet runs from.
+_MEDIA_DATA = re.compile(r"data:[\t\n\f\r ]*(?:image|audio|video|font)/", re.IGNORECASE)
 
 # A namespace prefix of an element or attribute name in an XML document.
 _PREFIX = re.compile(rb"(</?|[\t\n\r ])[A-Za-z_][\w.-]*:(?=[A-Za-z_])")
@@ -78,6 +80,8 @@ class Tag:
         if value is None or (b"&" not in value and b"data" not in value.lower()):
             return None
         text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+        if _MEDIA_DATA.match(text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)):
+            return None  # an image's or a font's bytes: browsers run or apply none as code
         return data_url(text)
 
     def explicit(self) -> bytes | None:
