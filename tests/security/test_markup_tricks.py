@@ -44,6 +44,7 @@ TRICKS = {
     "css-comment-in-string": 1,
     "style-attribute-comment-in-string": 1,
     "frameset-raw-text": 1,
+    "frameset-plaintext": 1,
     "object-svg-prefixed-names": 1,
     "object-svg-dtd-entity": 1,
 }
