@@ -44,6 +44,7 @@ TRICKS = {
     "css-comment-in-string": 1,
     "style-attribute-comment-in-string": 1,
     "frameset-raw-text": 1,
+    "frameset-plaintext": 1,
     "object-svg-prefixed-names": 1,
     "object-svg-dtd-entity": 1,
 }
@@ -144,6 +145,17 @@ def test_an_unfinished_frame_in_ignored_raw_text_is_turned_into_text() -> None:
     output = _rewrite(page, 0)
     assert b"&lt;frame src=" in output
     assert _loads_from(output, "facebook.com") == []
+
+
+@pytest.mark.parametrize("chunk", [0, 1, 7])
+def test_a_frame_after_an_ignored_plaintext_is_held(chunk: int) -> None:
+    """Inside <frameset> a browser ignores `<plaintext>` too (Chromium loads the frame after
+    it, as html5lib reads it): its text is markup, and the <frame>s in it are held."""
+    page = b"<!doctype html><frameset><plaintext><frame src=" + FB + b"></frameset>"
+    output = _rewrite(page, chunk)
+    assert _loads_from(page, "facebook.com") == ["frame"]
+    assert _loads_from(output, "facebook.com") == []
+    assert _undo(output) == page
 
 
 def _scanned(output: bytes) -> bytes:

@@ -276,18 +276,31 @@ def copier(
         + _FAST_ATTRS
         + rb">"
         + quick
-        # An <svg> or <math> with nothing inside that Python must follow is copied whole.
-        + rb"|<(?P<root>svg|math)"
+        + _whole_roots(styles)
+        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
+    )
+
+
+@lru_cache(maxsize=2)
+def _whole_roots(styles: bool) -> bytes:
+    """An <svg> or <math> with nothing inside that Python must follow, copied whole: one
+    alternative per root, as a group captured inside the copier's possessive repeat (for a
+    backreference to the root's name) makes Python 3.11's re raise SystemError (CPython
+    gh-101955) on the first "<" that starts no tag after it."""
+    return b"".join(
+        rb"|<"
+        + root
         + _NAME_END
         + (_UNSTYLED_FOREIGN if styles else b"")
         + _FAST_ATTRS
         + rb"(?<!/)>"
         + _foreign_body(styles)
-        + rb"</(?P=root)"
+        + rb"</"
+        + root
         + _NAME_END
         + _FAST_ATTRS
         + rb">"
-        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
+        for root in (b"svg", b"math")
     )
 
 

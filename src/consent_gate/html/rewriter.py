@@ -189,9 +189,8 @@ class HtmlRewriter:
                 pos, more = self._script(buf, low, pos, out, final)
             elif self._mode == _RAW:
                 pos, more = self._raw(buf, low, pos, out, final)
-            else:
-                out.append(buf[pos:])
-                pos = size
+            else:  # plaintext, to the end: unless a frameset document ignored it
+                pos, more = self._raw_text(buf, low, pos, size, out, final), False
         if final and pos < size:
             out.append(buf[pos:])  # an unfinished construct at the end passes through as is
             pos = size
@@ -383,9 +382,10 @@ class HtmlRewriter:
     ) -> int:
         """Emit the text of a raw-text element or script up to `stop`; returns where it stopped.
 
-        After a <frameset> the browser may ignore the element (in a frameset document) and read
-        its text as markup: the <frame>s in it are held as if they were markup. `whole`: the
-        text ends at `stop`; else a frame tag cut there waits for more input."""
+        After a <frameset> the browser may ignore the element (in a frameset document; a
+        <plaintext> too) and read its text as markup: the <frame>s in it are held as if they
+        were markup. `whole`: the text ends at `stop`; else a frame tag cut there waits for
+        more input."""
         if not self._frameset:
             out.append(buf[start:stop])
             return stop
