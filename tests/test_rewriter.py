@@ -168,6 +168,19 @@ def test_pixels_inside_noscript_are_held_back() -> None:
     assert held(rewrite(html)) == 1
 
 
+def test_a_base_href_after_a_held_one_is_held_with_it() -> None:
+    # A browser takes the first <base href>; once that is held, the next one moves relative URLs.
+    html = (
+        b'<base href="https://www.google-analytics.com/">'
+        b'<base href="https://www.googletagmanager.com/">'
+        b'<script async src="gtag/js?id=G-1"></script><base href="/other/">'
+    )
+    out = rewrite(html)
+    assert held(out) == 3
+    assert out.count(b'data-cg-service="ga" data-cg-href=') == 3
+    assert undo(out) == html
+
+
 def test_refused_categories_only() -> None:
     html = b'<script src="https://google-analytics.com/a.js"></script><img src="//youtube.com/x">'
     out = rewrite(html, blocker(frozenset({"marketing"})))

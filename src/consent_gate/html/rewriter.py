@@ -127,6 +127,7 @@ class HtmlRewriter:
         self._blocker = blocker
         self._base = url  # what relative URLs resolve against: `url` or the first <base href>
         self._based = False  # browsers take the first <base href> only
+        self._base_held: Match | None = None  # that first one, if it is held back
         self._moved = False  # the base names another host: every loading tag is examined
         self._styles = False  # CSS that may load was seen: styled tags are examined
         self.first: Match | None = None  # the first element held back
@@ -508,8 +509,8 @@ class HtmlRewriter:
         if self._moved or name == b"base" or self._blocker.may_match(found.string, pos, end):
             tag = Tag(buf, found)
             match = self._classify(tag)
-            if name == b"base" and not self._based and tag.value(b"href") is not None:
-                self._rebase(tag, match)
+            if name == b"base" and tag.value(b"href") is not None:
+                match = self._rebase(tag, match)
         if name == b"script":  # ("/>" counts only in foreign content)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
@@ -747,19 +748,25 @@ class HtmlRewriter:
         inner.close()
         return inner.first
 
-    def _rebase(self, tag: Tag, match: Match | None) -> None:
+    def _rebase(self, tag: Tag, match: Match | None) -> Match | None:
         """The first <base href> moves relative URLs, unless it is held back itself (then the
-        page's own assets, the gate's included, would load from a tracker)."""
+        page's own assets, the gate's included, would load from a tracker). What this one's
+        decision is: once the first is held, a browser takes the next one, so every later one
+        is held with it (released with it, the first counts again)."""
+        if self._based:
+            return match or self._base_held
         self._based = True
         if match is not None:
-            return
+            self._base_held = match
+            return match
         href = tag.value(b"href") or b""
         base = absolute(unescape(href.decode("latin-1")), self._base)
         if base is None:
-            return
+            return None
         here, there = target(self._base), target(base)
         self._moved = self._moved or here is None or there is None or here.host != there.host
         self._base = base
+        return None
 
     def _stamp(self, tag: Tag, source: bytes) -> bytes:
         """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
