@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from pathlib import Path
@@ -178,6 +179,27 @@ def test_a_base_href_after_a_held_one_is_held_with_it() -> None:
     out = rewrite(html)
     assert held(out) == 3
     assert out.count(b'data-cg-service="ga" data-cg-href=') == 3
+    assert undo(out) == html
+
+
+_GA_SHEET = b"@import url(https://www.google-analytics.com/c.css);"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<link rel="stylesheet" href="data:text/css,' + _GA_SHEET + b'">',
+        b'<link rel="stylesheet" href="data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'">',
+        b"<link rel=stylesheet href='data:text/css,a{background:url(//google-analytics.com/p)}'>",
+        b'<style>@import url("data:text/css,' + _GA_SHEET + b'");</style>',
+        b'<style>@import "data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'";</style>',
+        b'<svg><style>@import "data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'";</style>',
+    ],
+)
+def test_a_style_sheet_in_a_data_url_is_read_for_what_it_loads(html: bytes) -> None:
+    # Its text is in the page, but the browser fetches its @import and url() as any sheet's.
+    out = rewrite(html)
+    assert held(out) == 1
     assert undo(out) == html
 
 

@@ -42,7 +42,7 @@ from .grammar import (
     foreign_copier,
 )
 from .stylesheets import css_urls, may_load
-from .tags import Tag, attribute_text, attribute_urls
+from .tags import Tag, attribute_text, attribute_urls, data_sheet
 
 __all__ = ["MAX_INLINE_SCRIPT", "HtmlRewriter", "Placeholder"]
 
@@ -460,9 +460,9 @@ class HtmlRewriter:
             return pos, False
         text = low[text_start : min(found.start() if found else len(buf), text_start + _MAX_SHEET)]
         match = None
-        if may_load(text):
-            for url in css_urls(attribute_text(text)):
-                if match := self._blocker.url(url, base=self._base):
+        if may_load(text):  # read as written: a data: URL's base64 is not lower-cased
+            for url in css_urls(attribute_text(buf[text_start : text_start + len(text)])):
+                if match := self._sheet_url(url):
                     break
         self._held = None
         if match is None:
@@ -608,8 +608,10 @@ class HtmlRewriter:
         sheet = unescape(attribute_text(_MARKUP.sub(b"", text)))
         match = None
         if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
-            for url in css_urls(sheet) + css_urls(attribute_text(text)):
-                if match := self._blocker.url(url, base=self._base):
+            written = buf[end:stop]  # as written: a data: URL's base64 is not lower-cased
+            sheet = unescape(attribute_text(_MARKUP.sub(b"", written)))
+            for url in css_urls(sheet) + css_urls(attribute_text(written)):
+                if match := self._sheet_url(url):
                     break
         if match is None:
             out.append(buf[pos:end])
@@ -701,6 +703,10 @@ class HtmlRewriter:
                 for url in attribute_urls(name, value):
                     if match := self._blocker.url(url, script, tag.name, self._base):
                         return match
+        if tag.name == b"link" and (href := tag.value(b"href")):
+            for url in attribute_urls(b"href", href):  # as written: base64 keeps its case
+                if match := self._sheet_url(url):
+                    return match
         for attr in DOCUMENT_ATTRS.get(tag.name, ()):
             document = tag.document(attr)
             if document and (
@@ -729,6 +735,19 @@ class HtmlRewriter:
                 if match := self._blocker.url(url, base=self._base):
                     return match
         return None
+
+    def _sheet_url(self, url: str, depth: int = 0) -> Match | None:
+        """The refused service a style sheet's URL loads from; a data: URL's own sheet is read
+        for its `@import`s and `url()`s, which the browser fetches."""
+        if match := self._blocker.url(url, base=self._base):
+            return match
+        sheet = data_sheet(url) if depth < _MAX_NESTING else None
+        if not sheet or not may_load(sheet.encode("utf-8", "replace")):
+            return None
+        return next(
+            (match for found in css_urls(sheet) if (match := self._sheet_url(found, depth + 1))),
+            None,
+        )
 
     def _xml_loads(self, document: bytes) -> Match | None:
         """An XML document that can spell a URL no HTML reading shows (an entity its own DTD

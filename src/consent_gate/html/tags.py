@@ -12,7 +12,7 @@ from urllib.parse import unquote_to_bytes
 from ..urls import refresh_url
 from .grammar import ATTR, LOADING_TYPES
 
-__all__ = ["Tag", "attribute_text", "attribute_urls", "srcset_urls"]
+__all__ = ["Tag", "attribute_text", "attribute_urls", "data_sheet", "srcset_urls"]
 
 _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 
@@ -135,6 +135,14 @@ def attribute_text(value: bytes) -> str:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return value.decode("latin-1")
+
+
+def data_sheet(url: str) -> str | None:
+    """The style sheet a data: URL holds: its text is in the page, its `@import`s are fetched."""
+    if url.strip(_C0_AND_SPACE)[:5].lower() != "data:":
+        return None
+    content = _data_url(url)
+    return None if content is None else attribute_text(content)
 
 
 def _data_url(text: str) -> bytes | None:
