@@ -24,7 +24,10 @@ from playwright.sync_api import Browser
 pytestmark = pytest.mark.timeout(900)
 CASES = {case.name: case for case in corpus.bypass_cases()}
 
-LEAKS_TODAY: dict[str, str] = {}
+LEAKS_TODAY: dict[str, str] = {
+    "base-href-late": "a late <base href> on a host held by path only retargets the relative "
+    "URLs before it, already sent on (README: what it cannot catch)",
+}
 """Cases whose tracker request still goes out before consent, and why."""
 
 RELEASE_FAILS_TODAY: dict[str, str] = {}
