@@ -277,17 +277,28 @@ def copier(
         + rb">"
         + quick
         # An <svg> or <math> with nothing inside that Python must follow is copied whole.
-        + rb"|<(?P<root>svg|math)"
+        + b"".join(_empty_foreign(root, styles) for root in (b"svg", b"math"))
+        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
+    )
+
+
+def _empty_foreign(root: bytes, styles: bool) -> bytes:
+    """One foreign root copied whole, spelt out: a group and a backreference to it inside the
+    possessive repeat made CPython 3.11's re raise SystemError ("the span of capturing group is
+    wrong") on `<svg></svg><2`, a 500 for the page."""
+    return (
+        rb"|<"
+        + root
         + _NAME_END
         + (_UNSTYLED_FOREIGN if styles else b"")
         + _FAST_ATTRS
         + rb"(?<!/)>"
         + _foreign_body(styles)
-        + rb"</(?P=root)"
+        + rb"</"
+        + root
         + _NAME_END
         + _FAST_ATTRS
         + rb">"
-        + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
     )
 
 
