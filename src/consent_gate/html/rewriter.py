@@ -84,7 +84,7 @@ _FOREIGN_SHEET = re.compile(
 )
 
 # Markup inside a foreign <style>, which its text (what it applies) leaves out.
-_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
+_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>", re.IGNORECASE)
 
 _STYLE_ATTRS = PRESENTATION | {b"style"}
 
