@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from pathlib import Path
@@ -166,6 +167,48 @@ def test_every_duplicate_of_a_loading_attribute_is_renamed() -> None:
 def test_pixels_inside_noscript_are_held_back() -> None:
     html = b'<noscript><img height="1" src="https://www.google-analytics.com/p?x=1"/></noscript>'
     assert held(rewrite(html)) == 1
+
+
+def test_a_base_href_after_a_held_one_is_held_with_it() -> None:
+    # A browser takes the first <base href>; once that is held, the next one moves relative URLs.
+    html = (
+        b'<base href="https://www.google-analytics.com/">'
+        b'<base href="https://www.googletagmanager.com/">'
+        b'<script async src="gtag/js?id=G-1"></script><base href="/other/">'
+    )
+    out = rewrite(html)
+    assert held(out) == 3
+    assert out.count(b'data-cg-service="ga" data-cg-href=') == 3
+    assert undo(out) == html
+
+
+_GA_SHEET = b"@import url(https://www.google-analytics.com/c.css);"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        b'<link rel="stylesheet" href="data:text/css,' + _GA_SHEET + b'">',
+        b'<link rel="stylesheet" href="data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'">',
+        b"<link rel=stylesheet href='data:text/css,a{background:url(//google-analytics.com/p)}'>",
+        b'<style>@import url("data:text/css,' + _GA_SHEET + b'");</style>',
+        b'<style>@import "data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'";</style>',
+        b'<svg><style>@import "data:text/css;base64,' + base64.b64encode(_GA_SHEET) + b'";</style>',
+    ],
+)
+def test_a_style_sheet_in_a_data_url_is_read_for_what_it_loads(html: bytes) -> None:
+    # Its text is in the page, but the browser fetches its @import and url() as any sheet's.
+    out = rewrite(html)
+    assert held(out) == 1
+    assert undo(out) == html
+
+
+@pytest.mark.parametrize(
+    "html", [b"<svg></svg><2", b"<p>a</p><math></math><p>I <3 it</p><img src=/a.png>"]
+)
+def test_a_lone_lt_after_inline_svg_or_math_passes_through(html: bytes) -> None:
+    # Once raised SystemError in CPython's re: every such page was a 500.
+    assert rewrite(html) == html
 
 
 def test_refused_categories_only() -> None:

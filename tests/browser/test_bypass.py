@@ -28,6 +28,8 @@ LEAKS_TODAY: dict[str, str] = {
     "rt-blob-module": "a module from a blob: URL imports what its text names; a blob's text is"
     " readable only asynchronously, after the module has loaded (README: what the enforced CSP"
     " catches)",
+    "base-href-late": "a late <base href> on a host held by path only retargets the relative "
+    "URLs before it, already sent on (README: what it cannot catch)",
 }
 """Cases whose tracker request still goes out before consent, and why."""
 

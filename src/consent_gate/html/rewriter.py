@@ -84,7 +84,7 @@ _FOREIGN_SHEET = re.compile(
 )
 
 # Markup inside a foreign <style>, which its text (what it applies) leaves out.
-_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>")
+_MARKUP = re.compile(rb"<!\[cdata\[|\]\]>|<[^>]*>", re.IGNORECASE)
 
 _STYLE_ATTRS = PRESENTATION | {b"style"}
 
@@ -131,6 +131,7 @@ class HtmlRewriter:
         self._blocker = blocker
         self._base = url  # what relative URLs resolve against: `url` or the first <base href>
         self._based = False  # browsers take the first <base href> only
+        self._base_held: Match | None = None  # that first one, if it is held back
         self._moved = False  # the base names another host: every loading tag is examined
         self._styles = False  # CSS that may load was seen: styled tags are examined
         self.first: Match | None = None  # the first element held back
@@ -463,8 +464,8 @@ class HtmlRewriter:
             return pos, False
         text = low[text_start : min(found.start() if found else len(buf), text_start + _MAX_SHEET)]
         match = None
-        if may_load(text):
-            for url in css_urls(attribute_text(text)):
+        if may_load(text):  # read as written: a data: URL's base64 is not lower-cased
+            for url in css_urls(attribute_text(buf[text_start : text_start + len(text)])):
                 if match := self._sheet_url(url):
                     break
         self._held = None
@@ -512,8 +513,8 @@ class HtmlRewriter:
         if self._moved or name == b"base" or self._blocker.may_match(found.string, pos, end):
             tag = Tag(buf, found)
             match = self._classify(tag)
-            if name == b"base" and not self._based and tag.value(b"href") is not None:
-                self._rebase(tag, match)
+            if name == b"base" and tag.value(b"href") is not None:
+                match = self._rebase(tag, match)
         if name == b"script":  # ("/>" counts only in foreign content)
             self._mode = _SCRIPT
             self._script_state = _PLAIN
@@ -611,7 +612,9 @@ class HtmlRewriter:
         sheet = unescape(attribute_text(_MARKUP.sub(b"", text)))
         match = None
         if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
-            for url in css_urls(sheet) + css_urls(attribute_text(text)):
+            written = buf[end:stop]  # as written: a data: URL's base64 is not lower-cased
+            sheet = unescape(attribute_text(_MARKUP.sub(b"", written)))
+            for url in css_urls(sheet) + css_urls(attribute_text(written)):
                 if match := self._sheet_url(url):
                     break
         if match is None:
@@ -779,19 +782,25 @@ class HtmlRewriter:
         inner.close()
         return inner.first
 
-    def _rebase(self, tag: Tag, match: Match | None) -> None:
+    def _rebase(self, tag: Tag, match: Match | None) -> Match | None:
         """The first <base href> moves relative URLs, unless it is held back itself (then the
-        page's own assets, the gate's included, would load from a tracker)."""
+        page's own assets, the gate's included, would load from a tracker). What this one's
+        decision is: once the first is held, a browser takes the next one, so every later one
+        is held with it (released with it, the first counts again)."""
+        if self._based:
+            return match or self._base_held
         self._based = True
         if match is not None:
-            return
+            self._base_held = match
+            return match
         href = tag.value(b"href") or b""
         base = absolute(unescape(href.decode("latin-1")), self._base)
         if base is None:
-            return
+            return None
         here, there = target(self._base), target(base)
         self._moved = self._moved or here is None or there is None or here.host != there.host
         self._base = base
+        return None
 
     def _stamp(self, tag: Tag, source: bytes) -> bytes:
         """`source` (the tag as it goes out) with the nonce after its name, if it is inline.
