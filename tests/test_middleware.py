@@ -1427,3 +1427,28 @@ def test_a_cookie_signed_with_the_old_key_verifies_after_rotation() -> None:
     assert_kept(run(only_new, cookie=new_cookie).body, ANALYTICS_TAGS + MARKETING_TAGS)
     # ... and once the old key is dropped, its cookies no longer count.
     assert_held_back(run(only_new, cookie=old_cookie).body, ANALYTICS_TAGS)
+
+
+# --- a <base href> on another host ----------------------------------------------------------------
+
+BASED = PAGE.replace(b"<head>", b'<head><base href="https://cdn.example.net/assets/">', 1)
+GATE_URL = re.compile(rb'(?:href|src|action)="([^"]*/consent-gate/[^"]*)"')
+
+
+def test_the_banner_carries_the_pages_origin_on_a_page_with_a_base() -> None:
+    """Its root-relative URLs would follow the base to the CDN: files, dialog, forms."""
+    assert b"<base href" in BASED
+    banner = run(make_gate(respond(BASED))).body.partition(b'id="cg-root"')[2]
+    urls = GATE_URL.findall(banner)
+    assert urls
+    assert all(url.startswith(b"https://www.example.com/consent-gate/") for url in urls)
+    assert b'"endpoint": "https://www.example.com/consent-gate/consent"' in banner
+    plain = run(make_gate(respond(PAGE))).body.partition(b'id="cg-root"')[2]
+    assert all(url.startswith(b"/consent-gate/") for url in GATE_URL.findall(plain))
+
+
+def test_a_host_that_names_no_host_never_reaches_the_banners_urls() -> None:
+    host = b'evil.example"><script>alert(1)</script>'
+    body = run(make_gate(respond(BASED)), host=host).body
+    assert b"alert(1)" not in body
+    assert b"evil.example" not in body

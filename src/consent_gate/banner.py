@@ -184,10 +184,15 @@ class Banner:
         prompt: bool,
         lang: str | None = None,
         nonce: str | None = None,
+        origin: str = "",
     ) -> str:
         """The markup injected into a page: banner (when `prompt`), dialog and settings link.
-        `nonce`: the response's CSP nonce, for the banner's script."""
+        `nonce`: the response's CSP nonce, for the banner's script. `origin`: the page's, for
+        a page whose `<base href>` would take the gate's own URLs elsewhere (made afresh)."""
         lang = lang or self.default_lang
+        holes = {"next": next_url, "next_quoted": next_url, "nonce": nonce or ""}
+        if origin:
+            return self._render_snippet(consent, lang, prompt, origin).fill(holes)
         gpc = (bool(consent.locked), consent.signals.get("gpc") == "honoured")
         services = tuple(consent.services.items())
         key = (lang, prompt, consent.decided, tuple(consent.choices.values()), services, *gpc)
@@ -195,13 +200,19 @@ class Banner:
         if cached is None:
             if len(self._snippets) >= _MAX_SNIPPETS:
                 self._snippets.clear()  # per-service choices make many states possible
-            rendered = self._snippet.render(
-                self._context(consent, dialog=True, lang=lang, **self._holes.markers),
-                prompt=prompt,
-                config=self._config(consent),
-            )
-            cached = self._snippets[key] = self._holes.cut(rendered)
-        return cached.fill({"next": next_url, "next_quoted": next_url, "nonce": nonce or ""})
+            cached = self._snippets[key] = self._render_snippet(consent, lang, prompt)
+        return cached.fill(holes)
+
+    def _render_snippet(
+        self, consent: Consent, lang: str, prompt: bool, origin: str = ""
+    ) -> Slotted:
+        markers = self._holes.markers
+        rendered = self._snippet.render(
+            self._context(consent, dialog=True, lang=lang, origin=origin, **markers),
+            prompt=prompt,
+            config=self._config(consent, origin),
+        )
+        return self._holes.cut(rendered)
 
     def first_layer(self, lang: str | None = None) -> str:
         """The snippet a visitor sees before deciding, for the page "/" and without a nonce:
@@ -347,6 +358,7 @@ class Banner:
         next: str = "",
         next_quoted: str = "",
         nonce: str = "",
+        origin: str = "",
     ) -> dict[str, Any]:
         settings = self.policy.banner
         return {
@@ -378,11 +390,11 @@ class Banner:
             "locked": bool(consent.locked),
             "gpc_honoured": self._gpc_honoured,
             "gpc_applied": consent.signals.get("gpc") == "honoured",
-            "endpoint": self.endpoint,
-            "preferences_url": self.preferences_url,
-            "dialog_url": self.dialog_url,
-            "policy_url": self.policy_url,
-            "static": self.static_url,
+            "endpoint": origin + self.endpoint,
+            "preferences_url": origin + self.preferences_url,
+            "dialog_url": origin + self.dialog_url,
+            "policy_url": origin + self.policy_url,
+            "static": origin + self.static_url,
             "version": self.static_version,
             "next": next,
             "next_quoted": next_quoted,
@@ -394,9 +406,9 @@ class Banner:
             "site_stylesheet": self.policy.pages.stylesheet,
         }
 
-    def _config(self, consent: Consent) -> dict[str, Any]:
+    def _config(self, consent: Consent, origin: str = "") -> dict[str, Any]:
         return {
-            "endpoint": self.endpoint,
+            "endpoint": origin + self.endpoint,
             "decided": consent.decided,
             "choices": {c: consent.allows(c) for c in self.policy.optional_categories},
             "services": dict(consent.services),

@@ -7,7 +7,9 @@ its messages go out as they came.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import re
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from ._types import Headers, Message, Scope, Send
 from .consent import Consent
@@ -23,6 +25,7 @@ __all__ = ["Pipeline", "Responder", "pipeline"]
 
 _HEAD = 1024  # a page's first bytes: a browser's charset prescan reads as many
 _MAX_EARLY = 64 * 1024  # of a coded body, kept while it decodes to fewer than _HEAD bytes
+_BASE = re.compile(rb"<base[\t\n\f\r />]", re.IGNORECASE)
 
 # 103 Early Hints (ASGI's extension): Link values a browser preloads before the page comes.
 _EARLY_HINT = "http.response.early_hint"
@@ -250,16 +253,23 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
 
         rewriter = HtmlRewriter(decision.blocker, placeholder, decision.stamp, decision.page_url)
     document = facts.document
-    injector = None
+    injector = rebased = None
     if decision.banner and document:
-        snippet = gate.banner.snippet(
-            consent,
-            next_url=decision.next_url,
-            prompt=decision.prompt,
-            lang=lang,
-            nonce=decision.nonce,
-        )
-        injector = BodyEndInjector(encode(snippet))
+
+        def snippet(origin: str = "") -> bytes:
+            text = gate.banner.snippet(
+                consent,
+                next_url=decision.next_url,
+                prompt=decision.prompt,
+                lang=lang,
+                nonce=decision.nonce,
+                origin=origin,
+            )
+            return encode(text)
+
+        injector = BodyEndInjector(snippet())
+        scheme, _, rest = decision.page_url.partition("://")
+        rebased = partial(snippet, f"{scheme}://{rest.partition('/')[0]}")
     coding = decision.coding
     return Pipeline(
         Decoder() if coding else None,
@@ -267,13 +277,17 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
         HeadStartInjector(decision.head) if decision.head and document else None,
         injector,
         Encoder(coding) if coding else None,
+        rebased,
     )
 
 
 class Pipeline:
-    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional."""
+    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional.
 
-    __slots__ = ("decoder", "encoder", "head", "injector", "rewriter")
+    `rebased`: the banner with the page's origin in its URLs, for a page with a `<base href>`
+    (which may send the gate's root-relative URLs, its forms' too, to another host)."""
+
+    __slots__ = ("_based", "_tail", "decoder", "encoder", "head", "injector", "rebased", "rewriter")
 
     def __init__(
         self,
@@ -282,12 +296,16 @@ class Pipeline:
         head: HeadStartInjector | None,
         injector: BodyEndInjector | None,
         encoder: Encoder | None,
+        rebased: Callable[[], bytes] | None = None,
     ) -> None:
         self.decoder = decoder
         self.rewriter = rewriter
         self.head = head
         self.injector = injector
         self.encoder = encoder
+        self.rebased = rebased
+        self._based = False
+        self._tail = b""  # the end of the last piece, where a "<base" may start
 
     def feed(self, data: bytes) -> bytes:
         if self.decoder:
@@ -297,6 +315,7 @@ class Pipeline:
         if self.head:
             data = self.head.feed(data)
         if self.injector:
+            self._look_for_base(data)
             data = self.injector.feed(data)
         return self.encoder.feed(data) if self.encoder else data
 
@@ -307,8 +326,18 @@ class Pipeline:
         if self.head:
             data = self.head.feed(data) + self.head.close()
         if self.injector:
+            self._look_for_base(data)
+            if self._based and self.rebased is not None:
+                self.injector.snippet = self.rebased()
             data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
+
+    def _look_for_base(self, data: bytes) -> None:
+        """Whether the page has a `<base>` tag (or text that reads like one: absolute URLs are
+        right either way)."""
+        if not self._based and data:
+            self._based = _BASE.search(self._tail + data) is not None
+            self._tail = data[-5:]
 
 
 async def _nothing() -> None:
