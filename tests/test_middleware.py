@@ -1447,6 +1447,15 @@ def test_the_banner_carries_the_pages_origin_on_a_page_with_a_base() -> None:
     assert all(url.startswith(b"/consent-gate/") for url in GATE_URL.findall(plain))
 
 
+def test_a_held_frames_placeholder_carries_the_pages_origin_after_a_base() -> None:
+    """A srcdoc document takes its parent's base URL: the placeholder's form and sheet too."""
+    origin = b"https://www.example.com/consent-gate/"
+    (srcdoc,) = re.findall(rb' srcdoc="([^"]*)"', run(make_gate(respond(BASED))).body)
+    assert srcdoc.count(origin) == 2  # banner.css and the form's action
+    (plain,) = re.findall(rb' srcdoc="([^"]*)"', run(make_gate(respond(PAGE))).body)
+    assert origin not in plain
+
+
 def test_a_host_that_names_no_host_never_reaches_the_banners_urls() -> None:
     host = b'evil.example"><script>alert(1)</script>'
     body = run(make_gate(respond(BASED)), host=host).body

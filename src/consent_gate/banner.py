@@ -238,14 +238,21 @@ class Banner:
         return self._policy_page.render(context, services=self._services())
 
     def placeholder(
-        self, match: Match, *, next_url: str, lang: str | None = None, locked: bool = False
+        self,
+        match: Match,
+        *,
+        next_url: str,
+        lang: str | None = None,
+        locked: bool = False,
+        origin: str = "",
     ) -> str:
         """A small page shown inside a held-back frame, escaped for a srcdoc attribute: what is
         held and who provides it, "load once" (banner.js shows it) and "allow" (a form, so it
         works without JavaScript); a `locked` category (GPC) gets the opt-out notice instead.
-        It takes banner.css (from the browser's cache), so it follows the theme and brand."""
+        It takes banner.css (from the browser's cache), so it follows the theme and brand.
+        `origin`: the page's, after a `<base href>` (which a srcdoc document takes on)."""
         lang = lang or self.default_lang
-        cached = self._placeholders.get((match, lang, locked))
+        cached = None if origin else self._placeholders.get((match, lang, locked))
         if cached is None:
             service = next((s for s in self.policy.services if s.id == match.service), None)
             category = self.policy.category(match.category)
@@ -267,8 +274,8 @@ class Banner:
                     else t["allow"].format(category=title)
                 ),
                 category=category.id,
-                endpoint=self.endpoint,
-                static=self.static_url,
+                endpoint=origin + self.endpoint,
+                static=origin + self.static_url,
                 version=self.static_version,
                 theme=self.policy.banner.theme,
                 next=self._holes.markers["next"],
@@ -276,7 +283,8 @@ class Banner:
             )
             # Escaped once more for the srcdoc attribute, the page address with it.
             cached = self._holes.cut(str(escape(html)), escape_markers=1)
-            self._placeholders[(match, lang, locked)] = cached
+            if not origin:
+                self._placeholders[(match, lang, locked)] = cached
         return cached.fill({"next": next_url})
 
     def policy_json(self) -> dict[str, Any]:

@@ -238,18 +238,24 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
         return text.encode("utf-8") if facts.utf8 else text.encode("ascii", "xmlcharrefreplace")
 
     consent, lang = decision.consent, facts.lang
+    scheme, _, rest = decision.page_url.partition("://")
+    origin = f"{scheme}://{rest.partition('/')[0]}"  # for the gate's URLs after a <base href>
     rewriter = None
     if decision.blocker is not None:
-        made: dict[Match, bytes] = {}
+        made: dict[tuple[Match, bool], bytes] = {}
 
         def placeholder(match: Match) -> bytes:
-            if match not in made:
-                locked = match.category in consent.locked
+            based = rewriter is not None and rewriter.based
+            if (match, based) not in made:
                 text = gate.banner.placeholder(
-                    match, next_url=decision.next_url, lang=lang, locked=locked
+                    match,
+                    next_url=decision.next_url,
+                    lang=lang,
+                    locked=match.category in consent.locked,
+                    origin=origin if based else "",
                 )
-                made[match] = encode(text)
-            return made[match]
+                made[match, based] = encode(text)
+            return made[match, based]
 
         rewriter = HtmlRewriter(decision.blocker, placeholder, decision.stamp, decision.page_url)
     document = facts.document
@@ -268,8 +274,7 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
             return encode(text)
 
         injector = BodyEndInjector(snippet())
-        scheme, _, rest = decision.page_url.partition("://")
-        rebased = partial(snippet, f"{scheme}://{rest.partition('/')[0]}")
+        rebased = partial(snippet, origin)
     coding = decision.coding
     return Pipeline(
         Decoder() if coding else None,

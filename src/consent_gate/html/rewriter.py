@@ -160,6 +160,11 @@ class HtmlRewriter:
         # In the text of a held <style> too long to wait for: it goes on into data-cg-text.
         self._quoted = False
 
+    @property
+    def based(self) -> bool:
+        """Whether a `<base href>` was seen: relative URLs after it go where it says."""
+        return self._based
+
     def feed(self, chunk: bytes) -> bytes:
         if not self._buf:
             return self._run(chunk, chunk.lower(), final=False)
