@@ -776,3 +776,22 @@ def test_a_sheet_importing_a_data_sheet_is_held_for_what_that_loads(css: bytes) 
     out = rewrite(html)
     assert held(out) == 2
     assert undo(out) == html
+
+
+@pytest.mark.parametrize("piece", [64, 1000])
+def test_a_long_wait_fed_in_small_pieces_is_read_in_linear_time(
+    piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed template's small pieces while an inline script waits for its end: each read
+    with the whole buffer again was square in the script's length (seconds for 300 KB)."""
+    html = b"<p>before</p><script>" + b"var a = 1;\n" * 30_000 + b"</script><p>after</p>"
+    read: list[int] = []
+    run = HtmlRewriter._run
+
+    def counted(self: HtmlRewriter, buf: bytes, low: bytes, final: bool) -> bytes:
+        read.append(len(buf))
+        return run(self, buf, low, final)
+
+    monkeypatch.setattr(HtmlRewriter, "_run", counted)
+    assert rewrite(html, chunk=piece) == rewrite(html)
+    assert sum(read) < 6 * len(html)

@@ -77,6 +77,8 @@ _MAX_NESTING = 4  # srcdoc documents rewritten within each other
 
 _TAIL = len(b"</noscript>") + 1  # longest marker that can straddle two chunks
 
+_COALESCE = 4096  # bytes waiting in the buffer from which small pieces are gathered
+
 # What a foreign <style>'s text runs to: its end tag, unless inside a CDATA section, a comment or
 # a bogus comment (their "</style>" ends nothing); an unfinished one waits for more input.
 _FOREIGN_SHEET = re.compile(
@@ -140,6 +142,8 @@ class HtmlRewriter:
         self._nonce = b' nonce="' + nonce.encode("ascii") + b'"' if nonce else b""
         self._buf = b""
         self._low = b""  # the buffer lower-cased: what waits is not lowered again per chunk
+        self._later: list[bytes] = []  # pieces not yet read, while a long construct waits
+        self._later_size = 0
         self._mode = _DATA
         self._end_re: re.Pattern[bytes] = BOGUS_END[0]
         self._consume_end = False  # a comment's end marker belongs to the comment
@@ -168,9 +172,23 @@ class HtmlRewriter:
     def feed(self, chunk: bytes) -> bytes:
         if not self._buf:
             return self._run(chunk, chunk.lower(), final=False)
+        waiting = len(self._buf)
+        if waiting >= _COALESCE and self._later_size + len(chunk) < waiting:
+            # A construct waits (an inline script for its end): small pieces are read once as
+            # many have come as wait, not each with the whole buffer again (linear, not square).
+            self._later.append(chunk)
+            self._later_size += len(chunk)
+            return b""
+        if self._later:
+            chunk = b"".join([*self._later, chunk])
+            self._later, self._later_size = [], 0
         return self._run(self._buf + chunk, self._low + chunk.lower(), final=False)
 
     def close(self) -> bytes:
+        if self._later:
+            pending = b"".join(self._later)
+            self._later, self._later_size = [], 0
+            self._buf, self._low = self._buf + pending, self._low + pending.lower()
         return self._run(self._buf, self._low, final=True)
 
     def _run(self, buf: bytes, low: bytes, final: bool) -> bytes:
