@@ -632,11 +632,10 @@ class HtmlRewriter:
             return pos, False
         stop = len(low) if text_end is None else text_end
         text = low[end:stop]
-        sheet = unescape(attribute_text(_MARKUP.sub(b"", text)))
+        written = buf[end:stop]  # as written: a data: URL's base64 is not lower-cased
+        sheet = unescape(attribute_text(_MARKUP.sub(b"", written)))
         match = None
         if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
-            written = buf[end:stop]  # as written: a data: URL's base64 is not lower-cased
-            sheet = unescape(attribute_text(_MARKUP.sub(b"", written)))
             for url in css_urls(sheet) + css_urls(attribute_text(written)):
                 if match := self._sheet_url(url):
                     break
@@ -644,7 +643,7 @@ class HtmlRewriter:
             out.append(buf[pos:end])
             return end, True
         held = self._neutralise(tag, match)
-        out.append(held[:-1] + b' data-cg-text="' + _quoted(buf[end:stop]) + b'">')
+        out.append(held[:-1] + b' data-cg-text="' + _quoted(written) + b'">')
         return stop, True
 
     def _decide_inline(self, text: bytes, whole: bool) -> Match | None:
@@ -783,7 +782,7 @@ class HtmlRewriter:
         @import) what its text loads."""
         if match := self._blocker.url(url, base=self._base):
             return match
-        if depth < _MAX_NESTING and (inner := data_url(url)) is not None:
+        if depth < _MAX_NESTING and (inner := data_url(url, media=False)) is not None:
             return self._code(inner, depth + 1)
         return None
 

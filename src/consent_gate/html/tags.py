@@ -80,9 +80,7 @@ class Tag:
         if value is None or (b"&" not in value and b"data" not in value.lower()):
             return None
         text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
-        if _MEDIA_DATA.match(text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)):
-            return None  # an image's or a font's bytes: browsers run or apply none as code
-        return data_url(text)
+        return data_url(text, media=False)
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
@@ -162,10 +160,11 @@ def _document_url(text: str) -> bytes | None:
     return data_url(text)
 
 
-def data_url(text: str) -> bytes | None:
-    """The content of a data: URL (percent- or base64-encoded); None for any other URL."""
+def data_url(text: str, *, media: bool = True) -> bytes | None:
+    """The content of a data: URL (percent- or base64-encoded); None for any other URL, and
+    without `media` for an image's, a sound's or a font's (bytes nothing runs as code)."""
     text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
-    if text[:5].lower() != "data:":
+    if text[:5].lower() != "data:" or (not media and _MEDIA_DATA.match(text)):
         return None
     meta, _, data = text[5:].partition(",")
     content = unquote_to_bytes(data)
