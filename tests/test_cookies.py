@@ -127,11 +127,11 @@ def test_the_consent_cookie_itself_never_belongs_to_a_category() -> None:
     assert rules.category("consent_other") == "marketing"
 
 
-def test_cookie_names_are_listed_by_category() -> None:
-    assert RULES.by_category == {
-        "analytics": ["_st", "_st_*", "a.b*"],
-        "marketing": ["_ad", "_st_special"],
-        "preferences": ["chat_*"],
+def test_cookie_names_are_listed_by_service_with_its_category() -> None:
+    assert RULES.by_service == {
+        "stats": ("analytics", ["_st", "_st_*", "a.b*"]),
+        "ads": ("marketing", ["_ad", "_st_special"]),
+        "chat": ("preferences", ["chat_*"]),
     }
 
 

@@ -8,6 +8,8 @@ import zlib
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consent_gate.http import (
     Decoder,
@@ -56,6 +58,19 @@ def test_lower_names_leaves_lower_case_headers_as_they_are() -> None:
         (b"set-cookie", b"A=1"),
         (b"vary", b"X"),
     ]
+
+
+@given(st.lists(st.sampled_from(["cg", "=", ";", " ", "\t", "\x0b", "\n", "x", "\xff", "\x1c"])))
+def test_cookie_values_read_each_pair_as_split_and_stripped(pieces: list[str]) -> None:
+    """Of each ";"-separated pair, white space around it dropped, the name is what comes
+    before its first "=" (a pair without one is a name with an empty value)."""
+    value = "".join(pieces).encode("latin-1")
+    expected = []
+    for pair in value.split(b";"):
+        name, _, found = pair.strip().partition(b"=")
+        if name == b"cg":
+            expected.append(found.decode("latin-1"))
+    assert cookie_values([(b"cookie", value)], b"cg") == expected
 
 
 def test_cookie_value_does_not_match_a_name_prefix() -> None:

@@ -129,7 +129,8 @@ class Banner:
         directory = static_dir()
         # What the gate serves under static/: the files, the site's brand colours in the CSS.
         cookie_patterns = {
-            category: sorted(set(names)) for category, names in cookie_rules.by_category.items()
+            service: [category, sorted(set(names))]
+            for service, (category, names) in cookie_rules.by_service.items()
         }
         self.static_files = {name: (directory / name).read_bytes() for name in STATIC_FILES}
         self.static_files["banner.css"] += brand_css(policy.banner.brand).encode()
@@ -193,9 +194,7 @@ class Banner:
         holes = {"next": next_url, "next_quoted": next_url, "nonce": nonce or ""}
         if origin:
             return self._render_snippet(consent, lang, prompt, origin).fill(holes)
-        gpc = (bool(consent.locked), consent.signals.get("gpc") == "honoured")
-        services = tuple(consent.services.items())
-        key = (lang, prompt, consent.decided, tuple(consent.choices.values()), services, *gpc)
+        key = (lang, prompt, consent.state)
         cached = self._snippets.get(key)
         if cached is None:
             if len(self._snippets) >= _MAX_SNIPPETS:

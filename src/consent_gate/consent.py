@@ -92,6 +92,18 @@ class Consent:
         return {**self.choices, **apart}
 
     @cached_property
+    def state(self) -> tuple[object, ...]:
+        """What a visitor's pages show and hold of this consent, without who decided when: the
+        key of what the gate makes once per consent state (banner markup, CSP)."""
+        return (
+            self.decided,
+            tuple(self.choices.items()),
+            tuple(self.services.items()),
+            self.locked,
+            tuple(sorted(self.signals.items())),
+        )
+
+    @cached_property
     def refused(self) -> frozenset[str]:
         """The categories refused as a whole (some of their services may be allowed)."""
         return frozenset(c for c, allowed in self.choices.items() if not allowed)

@@ -47,12 +47,15 @@ class CookieRules:
         self._claims: dict[str, list[tuple[str, str]]] = {}
         patterns: list[str] = []
         self._pattern_owners: list[tuple[str, str]] = []
-        self.by_category: dict[str, list[str]] = {}
+        # Service id -> its category and cookie name globs (banner.js deletes by them).
+        self.by_service: dict[str, tuple[str, list[str]]] = {}
         required = {c.id for c in policy.categories if c.required}
         necessary: list[str] = []
         for service in policy.services:
             for cookie in service.cookies:
-                self.by_category.setdefault(service.category, []).append(cookie.name)
+                self.by_service.setdefault(service.id, (service.category, []))[1].append(
+                    cookie.name
+                )
                 regex = ".*".join(map(re.escape, cookie.name.split("*")))
                 if service.category in required:
                     necessary.append(regex)

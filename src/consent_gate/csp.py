@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from ._types import Headers
 from .consent import Consent, ReadConsent
 from .policy import CSP_DIRECTIVES, HANDLER_DIRECTIVE, Policy, extended_catalogue
-from .refusal import Refusal
 from .reports import ReportKind
 from .rules import MAX_CACHED
 
@@ -84,15 +83,16 @@ class Csp:
                     own[f"*.{host}"] = None
             self._sources.setdefault(service.category, {}).update(own)
             self._services[service.id] = tuple(own)
-        self._cache: dict[tuple[frozenset[str], Refusal], tuple[str, str]] = {}
+        self._cache: dict[tuple[object, ...], tuple[str, str]] = {}
         self._permissions = ", ".join(f"{feature}=()" for feature in DENIED_FEATURES).encode()
 
-    def nonce(self, app_headers: Headers) -> tuple[str, bool]:
+    def nonce(self, app_headers: Headers, *, needed: bool = True) -> tuple[str | None, bool]:
         """The response's nonce, and whether the rewriter may stamp it on the page's scripts.
 
         When the app enforces its own nonce-based policy, the gate's scripts carry the app's
         nonce (so they pass both policies) and nothing is stamped: scripts the app left without
-        its nonce are ones it means to block, and stamping would let them through.
+        its nonce are ones it means to block, and stamping would let them through. Else a
+        fresh one, or None when not `needed` (the gate's policy allows inline scripts).
         """
         for key, value in app_headers:
             if key == b"content-security-policy":
@@ -100,7 +100,7 @@ class Csp:
                     found = _NONCE.fullmatch(source)
                     if found:
                         return found.group(1).decode("ascii"), False
-        return secrets.token_urlsafe(16), True
+        return (secrets.token_urlsafe(16) if needed else None), True
 
     def apply(
         self, headers: Headers, consent: Consent, nonce: str | None, collected: bool = False
@@ -147,10 +147,10 @@ class Csp:
         """script-src's sources, and the other directives but report-uri, for one consent
         state: its allowed categories' hosts, less those of services refused apart, and
         those of services allowed apart."""
-        allowed = frozenset(c for c, ok in consent.choices.items() if ok)
-        held = consent.held
-        cached = self._cache.get((allowed, held))
+        cached = self._cache.get(consent.state)
         if cached is None:
+            allowed = frozenset(c for c, ok in consent.choices.items() if ok)
+            held = consent.held
             denied = {h for s in held.denied for h in self._services.get(s, ())}
             hosts = [h for c in sorted(allowed) for h in self._sources.get(c, {})]
             hosts = [h for h in hosts if h not in denied]
@@ -173,7 +173,7 @@ class Csp:
             cached = (lists["script-src"], rest)
             if len(self._cache) >= MAX_CACHED:
                 self._cache.clear()
-            self._cache[allowed, held] = cached
+            self._cache[consent.state] = cached
         return cached
 
     def report_kind(self, read: ReadConsent) -> ReportKind:

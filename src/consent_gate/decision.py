@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote
 
 from . import bots, i18n
@@ -83,37 +83,59 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     if method == "HEAD" or status < 200 or status in _NO_BODY:
         return PASS
     value = combined(headers, b"content-type")
-    sniff = value is None or not value.strip()
-    charset = None
-    if value is not None and not sniff:
-        lowered = value.lower()
-        if (
-            b"," not in value
-            and _PLAIN_TYPE.match(lowered)
-            and not lowered.lstrip().startswith(_MAYBE_HTML)
-            and b"xml" not in lowered
-            and b"xsl" not in lowered
-        ):
-            return PASS  # the common case, decided without parsing (of a list, the last counts)
-        media, charset = content_type(value)
-        if media == "application/xhtml+xml":
-            return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
-        if media in _XML_TYPES or media.endswith("+xml"):
-            return _xml(media, request)
-        if media in _SNIFFED_TYPES:
-            sniff = True
-        elif media != "text/html":
-            return PASS
+    if value is None or not value.strip():
+        return _html(None, combined(headers, b"content-encoding"), request)
+    if _plainly_not_html(value):
+        return PASS  # the common case, decided without parsing
+    coding = combined(headers, b"content-encoding")
+    typed = _typed_html(value, coding)
+    if typed is not None:
+        return typed
+    media, charset = content_type(value)
+    if media == "application/xhtml+xml":
+        return Body(True, refusal="it is XHTML (application/xhtml+xml), which is parsed as XML")
+    if media in _XML_TYPES or media.endswith("+xml"):
+        return _xml(media, request)
+    if media in _SNIFFED_TYPES:
+        return _html(charset, coding, request)
+    return PASS
+
+
+@lru_cache(maxsize=256)  # a site's pages send a handful of distinct pairs
+def _typed_html(value: bytes, coding: bytes | None) -> Body | None:
+    """The body of a response typed `text/html` (None for any other type): no header of the
+    request changes it."""
+    media, charset = content_type(value)
+    return _html(charset, coding) if media == "text/html" else None
+
+
+def _html(charset: str | None, coding: bytes | None, request: Headers | None = None) -> Body:
+    """HTML in `charset` and content `coding`; sniffed (untyped) when `request` is given."""
+    sniff = request is not None
     name = encoding(charset) if charset else None  # a label browsers do not know: ignored
     if name is not None and not ascii_compatible(name):
         return Body(True, refusal=f"its charset {charset!r} is not ASCII-compatible", sniff=sniff)
-    coding = (combined(headers, b"content-encoding") or b"").strip().lower()
+    coding = (coding or b"").strip().lower()
     if coding not in _CODINGS:
-        if sniff and b"text/html" not in (header(request, b"accept") or b""):
+        if request is not None and b"text/html" not in (header(request, b"accept") or b""):
             return PASS  # not asked for as a page: left alone unread
         reason = f"its content coding {coding.decode('latin-1')!r} is unknown"
         return Body(True, refusal=reason, sniff=sniff)
     return Body(True, coding=_CODINGS[coding], sniff=sniff)
+
+
+@lru_cache(maxsize=256)  # an app sends a handful of distinct values
+def _plainly_not_html(value: bytes) -> bool:
+    """Whether a Content-Type value plainly names one type that is neither HTML, one a
+    browser sniffs, nor XML (of a list, the last counts: a list is parsed)."""
+    lowered = value.lower()
+    return (
+        b"," not in value
+        and _PLAIN_TYPE.match(lowered) is not None
+        and not lowered.lstrip().startswith(_MAYBE_HTML)
+        and b"xml" not in lowered
+        and b"xsl" not in lowered
+    )
 
 
 def _xml(media: str, request: Headers) -> Body:
@@ -126,9 +148,9 @@ def _xml(media: str, request: Headers) -> Body:
     return Body(True, refusal=f"it is XML ({media}), whose markup loads what it names unread")
 
 
-@dataclass(frozen=True, slots=True)
-class PageDecision:
-    """Everything the gate does to one HTML response that a page's bytes do not change."""
+class PageDecision(NamedTuple):
+    """Everything the gate does to one HTML response that a page's bytes do not change (a
+    tuple: made on every page, where a frozen dataclass costs three times as much)."""
 
     consent: Consent  # what gates the page: the visitor's, or undecided for a crawler
     coding: str | None  # the content coding undone before and redone after rewriting
@@ -159,11 +181,9 @@ def decide(
     banner = not (bot or fragment)
     nonce = stamp = None
     if gate.csp.enabled:
-        nonce, stamps = gate.csp.nonce(app_headers)
-        if stamps and not consent.held:
-            # Refusing nothing, no inline script is a tracker to stop: the policy allows
-            # inline scripts and the page is left unscanned.
-            nonce = None
+        # Refusing nothing, no inline script is a tracker to stop: unless the app enforces a
+        # nonce of its own, the policy allows inline scripts and the page is left unscanned.
+        nonce, stamps = gate.csp.nonce(app_headers, needed=bool(consent.held))
         stamp = nonce if stamps else None
     accept = header(headers, b"accept-language")
     prompt = banner and (
@@ -200,8 +220,7 @@ def decide(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FirstBytes:
+class FirstBytes(NamedTuple):
     """What the page's first bytes add to the decision."""
 
     kind: Literal["html", "not-html", "wide"]  # wide: a charset the gate cannot rewrite

@@ -4,7 +4,8 @@ Each feature contributes a part, a function of the visitor's consent giving Java
 or "" (Google Consent Mode defaults, the refused categories), or a static file loaded
 synchronously after it (the fingerprinting guard, the run-time gate): what depends only on the
 policy is cached by the browser, so a page carries a few hundred bytes of the gate's script.
-Parts cache their own output per consent state; per response only a join and a nonce remain.
+A part's output depends only on what the consent holds back (`Consent.held`): the elements are
+made once per such state, and per response only the nonce goes in.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import re
 from collections.abc import Callable
 
 from .consent import Consent
+from .refusal import Refusal
 
 __all__ = ["HeadPart", "HeadScripts", "compact", "js_value"]
 
 HeadPart = Callable[[Consent], str]
+_MAX_STATES = 256  # distinct refusals kept (per-service choices make many possible)
 _COMMENT = re.compile(r"\s*(//|/\*|\*)")
 
 
@@ -41,32 +44,37 @@ class HeadScripts:
     def __init__(self) -> None:
         self._parts: list[HeadPart] = []
         self._files: list[tuple[Callable[[Consent], bool], bytes]] = []
-        # Joined, checked and encoded once per combination of the parts' (cached) sources.
-        self._bodies: dict[tuple[str, ...], bytes] = {}
+        # Per refusal: the inline script's body (b"": none) and the files' attributes.
+        self._made: dict[Refusal, tuple[bytes, tuple[bytes, ...]]] = {}
 
     def add(self, part: HeadPart) -> None:
         self._parts.append(part)
+        self._made.clear()
 
     def add_file(self, applies: Callable[[Consent], bool], src: str, integrity: str) -> None:
         """A static script for the visitors `applies` to, after the inline one; `src` and
         `integrity` are the gate's own (a path and a hash: nothing to escape)."""
         self._files.append((applies, f'src="{src}" integrity="{integrity}"'.encode("ascii")))
+        self._made.clear()
 
     def render(self, consent: Consent, nonce: str | None = None) -> bytes:
         """The elements for one response, or b"" when nothing applies."""
-        sources = tuple(source for part in self._parts if (source := part(consent)))
+        made = self._made.get(consent.held)
+        if made is None:
+            made = self._make(consent)
+        body, files = made
         opening = b'<script nonce="' + nonce.encode("ascii") + b'"' if nonce else b"<script"
-        files = b"".join(
-            opening + b" " + attributes + b"></script>"
-            for applies, attributes in self._files
-            if applies(consent)
-        )
-        if not sources:
-            return files
-        body = self._bodies.get(sources)
-        if body is None:
-            text = "\n".join(sources)
-            if "</script" in text.lower() or "<!--" in text:
-                raise ValueError("a head script part must not contain '</script' or '<!--'")
-            body = self._bodies[sources] = text.encode("ascii", "backslashreplace")
-        return b"".join((opening, b">", body, b"</script>", files))  # one copy of a long body
+        out = [opening, b">", body, b"</script>"] if body else []
+        for attributes in files:
+            out += (opening, b" ", attributes, b"></script>")
+        return b"".join(out)  # one copy of a long body
+
+    def _make(self, consent: Consent) -> tuple[bytes, tuple[bytes, ...]]:
+        text = "\n".join(source for part in self._parts if (source := part(consent)))
+        if "</script" in text.lower() or "<!--" in text:
+            raise ValueError("a head script part must not contain '</script' or '<!--'")
+        files = tuple(attributes for applies, attributes in self._files if applies(consent))
+        if len(self._made) >= _MAX_STATES:
+            self._made.clear()
+        made = self._made[consent.held] = (text.encode("ascii", "backslashreplace"), files)
+        return made

@@ -26,7 +26,7 @@ def lower_names(headers: Headers) -> Headers:
     """`headers` with lower-case names: the gate compares names as bytes, and HTTP names are
     case-insensitive (Django's ASGI handler sends `Content-Type`, `Set-Cookie`)."""
     for key, _ in headers:
-        if key != key.lower():
+        if not key.islower():  # also a name with no letter at all: lowering it is harmless
             return [(key.lower(), value) for key, value in headers]
     return headers
 
@@ -50,15 +50,26 @@ def combined(headers: Headers, name: bytes) -> bytes | None:
 
 
 def cookie_values(headers: Headers, name: bytes) -> list[str]:
-    """Every value of one cookie name in the request's Cookie header(s), in order."""
+    """Every value of one cookie name in the request's Cookie header(s), in order: of each
+    ";"-separated pair, white space around it dropped, the name before its first "="."""
     values: list[str] = []
     for key, value in headers:
-        if key == b"cookie" and name in value:  # on every request: split only if it may be
-            for part in value.split(b";"):
-                found, _, found_value = part.strip().partition(b"=")
-                if found == name:
-                    values.append(found_value.decode("latin-1"))
+        if key == b"cookie" and name in value:  # on every request: read only if it may be
+            values += [
+                found.rstrip(_SPACE).decode("latin-1") for found in _pair(name).findall(value)
+            ]
     return values
+
+
+_SPACE = b" \t\n\r\x0b\x0c"  # what bytes.strip() drops
+
+
+@lru_cache(maxsize=8)  # the consent cookie's two names
+def _pair(name: bytes) -> re.Pattern[bytes]:
+    space = rb"[ \t\n\r\x0b\x0c]*+"
+    return re.compile(
+        rb"(?:^|;)" + space + re.escape(name) + rb"(?:=([^;]*+)|" + space + rb"(?=;|\Z))"
+    )
 
 
 def cookie_names(headers: Headers) -> list[str]:

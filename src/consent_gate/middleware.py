@@ -327,15 +327,15 @@ def _decodable_codings(headers: Headers) -> Headers:
     accept = header(headers, b"accept")
     if accept is None or b"text/html" not in accept:
         return headers
+    value = None
     for i, (key, coding) in enumerate(headers):
         if key == b"accept-encoding":
-            value = _decodable(coding)  # the first one speaks for all, as servers read it
             if value is None:
-                return headers
-            return headers[:i] + [
-                (key, value) if key == b"accept-encoding" else (key, other)
-                for key, other in headers[i:]
-            ]
+                value = _decodable(coding)  # the first one speaks for all, as servers read it
+                if value is None:
+                    return headers
+                headers = headers.copy()
+            headers[i] = (key, value)
     return headers
 
 

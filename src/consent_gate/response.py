@@ -7,8 +7,7 @@ its messages go out as they came.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from functools import partial
 
 from ._types import Headers, Message, Scope, Send
@@ -25,7 +24,6 @@ __all__ = ["Pipeline", "Responder", "pipeline"]
 
 _HEAD = 1024  # a page's first bytes: a browser's charset prescan reads as many
 _MAX_EARLY = 64 * 1024  # of a coded body, kept while it decodes to fewer than _HEAD bytes
-_BASE = re.compile(rb"<base[\t\n\f\r />]", re.IGNORECASE)
 
 # 103 Early Hints (ASGI's extension): Link values a browser preloads before the page comes.
 _EARLY_HINT = "http.response.early_hint"
@@ -33,20 +31,22 @@ _EARLY_HINT = "http.response.early_hint"
 _ASIDE = frozenset({_EARLY_HINT, "http.response.push", "http.response.debug"})
 
 
+class _Held:
+    """An HTML start kept until the page's first bytes, with its decision and the body bytes
+    too few to decide on."""
+
+    __slots__ = ("decision", "early", "start")
+
+    def __init__(self, start: Message, decision: PageDecision) -> None:
+        self.start = start
+        self.decision = decision
+        self.early = b""
+
+
 class Responder:
     """Wraps `send` for one request: filtered headers and, for HTML, a rewritten body."""
 
-    __slots__ = (
-        "_consent",
-        "_decision",
-        "_early",
-        "_gate",
-        "_held",
-        "_pipeline",
-        "_rewrite",
-        "_scope",
-        "_send",
-    )
+    __slots__ = ("_consent", "_gate", "_page", "_rewrite", "_scope", "_send")
 
     def __init__(
         self, gate: PageGate, scope: Scope, consent: Consent, send: Send, *, rewrite: bool = True
@@ -56,18 +56,16 @@ class Responder:
         self._consent = consent
         self._send = send
         self._rewrite = rewrite  # False: only the Set-Cookie firewall (an excluded path)
-        self._held: Message | None = None  # an HTML start, kept until its first bytes
-        self._decision: PageDecision | None = None  # set with `_held`
-        self._early = b""  # body bytes too few to decide on, kept with `_held`
-        self._pipeline: Pipeline | None = None  # the page's body on its way
+        # The page: its start held, then its body on its way; None for anything else.
+        self._page: _Held | Pipeline | None = None
 
     def send(self, message: Message) -> Awaitable[None]:
         """The app's `send`. A plain function handing back the awaitable of what goes out:
         a response that is not HTML passes through without a coroutine of the gate's own."""
-        if self._held is None and self._pipeline is None:
+        if self._page is None:
             if message["type"] == "http.response.start":
                 message = self._start(message)
-                if message is self._held:
+                if self._page is not None:
                     return _nothing()  # a coroutine, as an app may make a task of it
             elif message["type"] == _EARLY_HINT:
                 message = self._hints(message)
@@ -89,7 +87,7 @@ class Responder:
         return {**message, "links": links}
 
     def _start(self, message: Message) -> Message:
-        """The start to send now, or the one held (`_held`) until the page's first bytes.
+        """The start to send now, or the one held (`_page`) until the page's first bytes.
         Synchronous, and without a copy when nothing changes: most responses are not HTML."""
         sent = message.get("headers") or []
         headers = sent
@@ -109,8 +107,7 @@ class Responder:
             return message
         if body.refusal is not None:
             return self._fail_closed(message, self._consent, body.refusal)
-        self._decision = decide(self._gate, scope, self._consent, headers, body)
-        self._held = message
+        self._page = _Held(message, decide(self._gate, scope, self._consent, headers, body))
         return message
 
     def _firewall(self, headers: Headers, status: int) -> Headers:
@@ -140,39 +137,38 @@ class Responder:
         return {**start, "headers": headers}
 
     async def _body(self, message: Message) -> None:
-        if self._held is None:
-            await self._stream(message)
+        page = self._page
+        if isinstance(page, Pipeline):
+            await self._stream(page, message)
         else:
-            await self._first(message)
+            assert page is not None  # `send` routes body messages here only for a page
+            await self._first(page, message)
 
-    async def _stream(self, message: Message) -> None:
+    async def _stream(self, page: Pipeline, message: Message) -> None:
         """A body message after the page's first bytes, through its pipeline."""
-        assert self._pipeline is not None
         more: bool = message.get("more_body", False)
-        out = self._pipeline.feed(message.get("body", b""))
+        out = page.feed(message.get("body", b""))
         if not more:
-            out += self._pipeline.close()
-            self._pipeline = None
+            out += page.close()
+            self._page = None
         if out or not more:
             await self._send({"type": "http.response.body", "body": out, "more_body": more})
 
-    async def _first(self, message: Message) -> None:
+    async def _first(self, waiting: _Held, message: Message) -> None:
         """The page's first bytes: the rest of the decision, then the held start and them."""
-        held, decision = self._held, self._decision
-        assert held is not None
-        assert decision is not None
-        body: bytes = self._early + message.get("body", b"")
+        held, decision = waiting.start, waiting.decision
+        body: bytes = waiting.early + message.get("body", b"")
         more: bool = message.get("more_body", False)
         head = body[:_HEAD] if decision.coding is None else Decoder.peek(body, _HEAD)
         if more and len(head) < _HEAD and len(body) < _MAX_EARLY:
             # Too few bytes to tell (a streamed template may send a lone newline first): what
             # a page is, its charset and language are read from its first KiB, in any chunking.
-            self._early = body
+            waiting.early = body
             return
         facts = first_bytes(decision, held["headers"], head, self._gate.banner)
-        if self._early:
-            message, self._early = {**message, "body": body}, b""
-        self._held = self._decision = None
+        if waiting.early:
+            message = {**message, "body": body}
+        self._page = None
         if facts.kind != "html":
             if facts.kind == "wide":
                 held = self._fail_closed(held, decision.consent, WIDE)
@@ -182,7 +178,7 @@ class Responder:
         page = pipeline(self._gate, decision, facts)
         out = page.feed(body)
         if more:
-            self._pipeline = page
+            self._page = page
         else:
             out += page.close()
         # Before the start goes out: a Set-Cookie saying the opt-out is remembered must mean
@@ -219,14 +215,14 @@ class Responder:
     async def _release(self, kind: str) -> None:
         """Send a held start locked down: the body comes some other way (a `pathsend`, a file
         descriptor), which the gate cannot read, so it fails closed."""
-        if self._held is not None:
-            held, consent = self._held, self._consent
-            self._held = self._decision = None
+        waiting = self._page
+        if isinstance(waiting, _Held):
+            self._page = None
             reason = f"its body came in an {kind!r} message, which the gate cannot read"
-            await self._send(self._fail_closed(held, consent, reason))
-            if self._early:
-                early, self._early = self._early, b""
-                await self._send({"type": "http.response.body", "body": early, "more_body": True})
+            await self._send(self._fail_closed(waiting.start, self._consent, reason))
+            if waiting.early:
+                body = {"type": "http.response.body", "body": waiting.early, "more_body": True}
+                await self._send(body)
 
 
 def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipeline:
@@ -259,7 +255,7 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
 
         rewriter = HtmlRewriter(decision.blocker, placeholder, decision.stamp, decision.page_url)
     document = facts.document
-    injector = rebased = None
+    injector = None
     if decision.banner and document:
 
         def snippet(origin: str = "") -> bytes:
@@ -273,8 +269,9 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
             )
             return encode(text)
 
-        injector = BodyEndInjector(snippet())
-        rebased = partial(snippet, origin)
+        # With the page's origin in its URLs if the page has a `<base href>`, which may
+        # send the gate's root-relative URLs, its forms' too, to another host.
+        injector = BodyEndInjector(snippet(), partial(snippet, origin))
     coding = decision.coding
     return Pipeline(
         Decoder() if coding else None,
@@ -282,17 +279,13 @@ def pipeline(gate: PageGate, decision: PageDecision, facts: FirstBytes) -> Pipel
         HeadStartInjector(decision.head) if decision.head and document else None,
         injector,
         Encoder(coding) if coding else None,
-        rebased,
     )
 
 
 class Pipeline:
-    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional.
+    """decode -> rewrite -> head scripts -> banner -> encode, each stage optional."""
 
-    `rebased`: the banner with the page's origin in its URLs, for a page with a `<base href>`
-    (which may send the gate's root-relative URLs, its forms' too, to another host)."""
-
-    __slots__ = ("_based", "_tail", "decoder", "encoder", "head", "injector", "rebased", "rewriter")
+    __slots__ = ("decoder", "encoder", "head", "injector", "rewriter")
 
     def __init__(
         self,
@@ -301,16 +294,12 @@ class Pipeline:
         head: HeadStartInjector | None,
         injector: BodyEndInjector | None,
         encoder: Encoder | None,
-        rebased: Callable[[], bytes] | None = None,
     ) -> None:
         self.decoder = decoder
         self.rewriter = rewriter
         self.head = head
         self.injector = injector
         self.encoder = encoder
-        self.rebased = rebased
-        self._based = False
-        self._tail = b""  # the end of the last piece, where a "<base" may start
 
     def feed(self, data: bytes) -> bytes:
         if self.decoder:
@@ -320,7 +309,6 @@ class Pipeline:
         if self.head:
             data = self.head.feed(data)
         if self.injector:
-            self._look_for_base(data)
             data = self.injector.feed(data)
         return self.encoder.feed(data) if self.encoder else data
 
@@ -331,18 +319,8 @@ class Pipeline:
         if self.head:
             data = self.head.feed(data) + self.head.close()
         if self.injector:
-            self._look_for_base(data)
-            if self._based and self.rebased is not None:
-                self.injector.snippet = self.rebased()
             data = self.injector.feed(data) + self.injector.close()
         return self.encoder.feed(data) + self.encoder.close() if self.encoder else data
-
-    def _look_for_base(self, data: bytes) -> None:
-        """Whether the page has a `<base>` tag (or text that reads like one: absolute URLs are
-        right either way)."""
-        if not self._based and data:
-            self._based = _BASE.search(self._tail + data) is not None
-            self._tail = data[-5:]
 
 
 async def _nothing() -> None:

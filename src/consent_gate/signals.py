@@ -38,6 +38,7 @@ class PrivacySignals:
         self.codec = codec
         self.log = log
         self.gpc_honoured = policy.gpc.stance == "honour"
+        self.dnt_honoured = policy.dnt == "honour"
         self.sale_sharing = frozenset(policy.gpc.sale_sharing)
         document: dict[str, object] = {"gpc": self.gpc_honoured}
         if policy.gpc.last_update:
@@ -58,7 +59,7 @@ class PrivacySignals:
 
     def apply(self, consent: Consent, headers: Headers) -> Consent:
         """The consent that gates this request: the cookie's, with honoured signals applied."""
-        if not consent.decided and self.policy.dnt == "honour" and header(headers, b"dnt") == b"1":
+        if self.dnt_honoured and not consent.decided and header(headers, b"dnt") == b"1":
             consent = replace(consent, signals={**consent.signals, "dnt": "honoured"})
         if not self.gpc_honoured or not _gpc(headers):
             return consent

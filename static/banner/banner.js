@@ -3,8 +3,8 @@
  * consent_gate banner: progressive enhancement of the server-rendered consent UI.
  * Without it every control is a plain form POST. With it, choices go out with fetch; elements
  * the server held back (type="text/plain" scripts, data-cg-src, ...) start in the same page view
- * once their category is allowed; revoking a category deletes its script-visible cookies (and
- * web storage items of their names) and reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
+ * once their category is allowed; revoking a category or a service deletes the script-visible
+ * cookies (and web storage items of their names) of every service not allowed now, and reloads; the preferences dialog opens in place. The consent cookie is HttpOnly: JS never reads it.
  * Global Privacy Control: every choice says whether navigator.globalPrivacyControl is on, and
  * when the server did not see Sec-GPC (a proxy stripped it) the opt-out is sent on its own.
  * Services chosen apart from their category ("Marketing off, but YouTube on") have their own
@@ -13,11 +13,12 @@
  * reject(), withdraw(), onChange(callback) }; "consentgate:change" fires on document with
  * {choices, services, decided}; services() holds only the services chosen apart.
  * This file is a function expression: the gate serves it called with what the policy says for
- * every page, { cookies: {category: [name glob]}, listed: {category: [[service id, name]]} },
+ * every page, { cookies: {service id: [category, [name glob]]},
+ * listed: {category: [[service id, name]]} },
  * so pages need not carry it; the dialog's service switches are built from `listed`.
  */
 /**
- * @typedef {{ cookies: Record<string, string[]>, listed: Record<string, [string, string][]> }} BannerPolicy
+ * @typedef {{ cookies: Record<string, [string, string[]]>, listed: Record<string, [string, string][]> }} BannerPolicy
  * @typedef {Record<string, boolean>} Choices  category or service id -> allowed
  * @typedef {{ endpoint: string, choices?: Record<string, unknown>, decided?: unknown,
  *   services?: Record<string, unknown>, reloadOnAllow?: unknown,
@@ -34,7 +35,7 @@
  * @property {Choices} choices
  * @property {Choices} services  the services chosen apart from their category
  * @property {Set<string>} runningServices  allowed apart, may have run in this page view
- * @property {Record<string, string[]>} cookies  category -> cookie name globs
+ * @property {Record<string, [string, string[]]>} cookies  service id -> [category, cookie name globs]
  * @property {boolean} reloadOnAllow
  * @property {HTMLElement | null} modal
  * @property {HTMLElement | null} dialog
@@ -121,9 +122,6 @@
   }
 
   const allowedIds = (/** @type {Choices} */ choices) => Object.keys(choices).filter((id) => choices[id]);
-  // Categories whose cookie names a withdrawal keeps: the allowed ones and the necessary ones,
-  // which are in no choice (a glob such as AMP_* must not take a necessary AMP_csrf with it).
-  const keptIds = (/** @type {Choices} */ choices) => Object.keys(state.cookies).filter((id) => choices[id] !== false);
   /** @returns {Snapshot} */
   const snapshot = () => ({ choices: { ...state.choices }, services: { ...state.services }, decided: state.decided });
 
@@ -256,8 +254,7 @@
     const revokedServices = [...state.runningServices].filter((id) => services[id] !== true)
       .concat(Object.keys(services).filter((id) => services[id] === false && before[id] !== false));
     if (action === "withdraw" || revoked.length || revokedServices.length) {
-      const refused = Object.keys(next).filter((id) => !next[id]);
-      deleteCookies(action === "withdraw" ? refused : revoked, keptIds(next));
+      deleteCookies();
       emitChange();
       location.reload(); // running trackers can only be stopped by a fresh page
       return snapshot();
@@ -435,22 +432,25 @@
     });
   }
 
-  /* ---- cookies (and web storage) of revoked categories ------------------------------ */
+  /* ---- cookies (and web storage) of services no longer allowed --------------------- */
 
   const globPattern = (/** @type {string} */ glob) =>
     new RegExp(`^${String(glob).split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
 
-  const patternsOf = (/** @type {string[]} */ categories) => categories.flatMap((id) => (state.cookies[id] || []).map(globPattern));
-
-  // Deletes cookies of `revoked` categories, except names a `kept` category also claims,
-  // and the web storage items of those names (an SDK keeps its visitor id there too).
-  /**
-   * @param {string[]} revoked
-   * @param {string[]} keep
-   */
-  function deleteCookies(revoked, keep) {
-    const doomed = patternsOf(revoked);
-    const kept = patternsOf(keep);
+  // Deletes the cookies of every service the visitor does not allow now, except names a service
+  // allowed now also claims (a necessary one is in no choice: a glob such as AMP_* must not take
+  // a necessary AMP_csrf with it), and the web storage items of those names (an SDK keeps its
+  // visitor id there too).
+  function deleteCookies() {
+    /** @type {RegExp[]} */
+    const doomed = [];
+    /** @type {RegExp[]} */
+    const kept = [];
+    for (const [id, [category, globs]] of Object.entries(state.cookies)) {
+      const apart = state.services[id];
+      const allowed = apart === undefined ? state.choices[category] !== false : apart;
+      (allowed ? kept : doomed).push(...globs.map(globPattern));
+    }
     /** @type {(name: string, patterns: RegExp[]) => boolean} */
     const matches = (name, patterns) => patterns.some((pattern) => pattern.test(name));
     for (const pair of document.cookie.split(";")) {

@@ -126,6 +126,8 @@ def test_withdrawing_a_service_holds_it_back_again(
     placeholder = page.frame_locator("#snippet-youtube-embed iframe").first
     placeholder.get_by_role("button", name="Allow YouTube and load").click()
     visitor.recorder.wait_for("www.youtube.com")
+    # What YouTube's player keeps on the page's own origin, script-visible (names it claims).
+    page.evaluate("() => { localStorage.setItem('YSC', 'a'); localStorage.setItem('x', 'b'); }")
 
     visitor.settings.click()
     marketing = marketing_services(visitor)
@@ -138,6 +140,10 @@ def test_withdrawing_a_service_holds_it_back_again(
 
     expect(youtube_embed(visitor)).to_have_attribute("data-cg-src", gate_site.YOUTUBE_EMBED_URL)
     assert page.evaluate("() => window.consentGate.services()") == {}
+    assert page.evaluate("() => [localStorage.getItem('YSC'), localStorage.getItem('x')]") == [
+        None,
+        "b",
+    ]
     assert_not_reached(visitor, "www.youtube.com")
 
 

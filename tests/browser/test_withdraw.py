@@ -109,6 +109,40 @@ def test_narrowing_consent_removes_only_the_revoked_category(
     assert not (visitor.cookie_names() & gate_site.MARKETING_COOKIES)
 
 
+def test_revoking_one_service_deletes_its_cookies_and_storage_and_keeps_its_categorys_others(
+    visit: VisitorFactory, gate_site: ModuleType, site_url: str
+) -> None:
+    visitor = visit()
+    page = visitor.page
+    accept_everything_and_collect_cookies(visitor, gate_site)
+    page.evaluate(
+        """() => {
+            localStorage.setItem("_fbp", "fb.1.2.3"); // Meta Pixel keeps its id here too
+            localStorage.setItem("_gcl_au", "1.1.1"); // Google Ads: Marketing, still allowed
+            document.cookie = "_gcl_au=1.1.1; path=/";
+        }"""
+    )
+
+    visitor.settings.click()
+    marketing = visitor.dialog.locator(".cg-category", has=page.locator("#cg-cat-marketing"))
+    marketing.locator("summary").click()
+    marketing.get_by_role("switch", name="Meta Pixel").uncheck()
+    with page.expect_navigation(url=f"{site_url}/"):  # a running tracker needs a fresh page
+        visitor.dialog.get_by_role("button", name="Save choices").click()
+    visitor.wait_for_banner_script()
+
+    services = page.evaluate("() => window.consentGate.services()")
+    # Marketing is off as a whole now, with each of its other services allowed apart.
+    assert page.evaluate("() => window.consentGate.choices().marketing") is False
+    assert "meta-pixel" not in services
+    assert services["google-ads"] is True
+    names = visitor.cookie_names()
+    assert "_fbp" not in names
+    assert {"_gcl_au", "_ga"} <= names
+    stored = page.evaluate("() => [localStorage.getItem('_fbp'), localStorage.getItem('_gcl_au')]")
+    assert stored == [None, "1.1.1"]
+
+
 def test_withdraw_without_javascript_clears_cookies(
     visit: VisitorFactory, gate_site: ModuleType, site_url: str
 ) -> None:

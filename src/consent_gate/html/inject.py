@@ -10,6 +10,7 @@ charset>` must stay within the first 1024 bytes), before whatever else comes fir
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from .grammar import ATTRIBUTES
 
@@ -19,6 +20,8 @@ _CLEAN_TAIL = re.compile(
     rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.IGNORECASE | re.DOTALL
 )
 _MAX_HELD = 4096
+_BODY_END = re.compile(rb"</body", re.IGNORECASE)
+_BASE = re.compile(rb"<base[\t\n\f\r />]", re.IGNORECASE)
 _MAX_PROLOGUE = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 # The rest of a start tag, read as the tokenizer reads it (on lower-cased input).
@@ -35,25 +38,37 @@ _OPENERS = (b"<html", b"<head", b"<meta")
 
 
 class BodyEndInjector:
-    """Streams bytes through, holding back only a possible closing `</body>` and what follows."""
+    """Streams bytes through, holding back only a possible closing `</body>` and what follows.
 
-    def __init__(self, snippet: bytes) -> None:
-        self.snippet = snippet  # may be set until close(): the banner's language can wait
+    `rebased`: the snippet with the page's origin in its URLs, for a page with a `<base>` tag
+    (or text that reads like one: absolute URLs are right either way), found in the same scan.
+    """
+
+    def __init__(self, snippet: bytes, rebased: Callable[[], bytes] | None = None) -> None:
+        self.snippet = snippet
+        self._rebased = rebased
         self._held = b""
         self._candidate = False  # whether _held starts at a "</body"
 
     def feed(self, data: bytes) -> bytes:
         buf = self._held + data if self._held else data
-        # Only a "</body" within the last _MAX_HELD bytes is held: only those are lowered.
-        start = max(0, len(buf) - _MAX_HELD)
-        found = buf[start:].lower().rfind(b"</body")
+        size = len(buf)
+        # Only a "</body" within the last _MAX_HELD bytes is held.
+        tail = max(0, size - _MAX_HELD)
+        found = -1
+        for mark in _BODY_END.finditer(buf, tail):
+            found = mark.start()
+        if self._rebased is not None and _BASE.search(buf) is not None:
+            self.snippet, self._rebased = self._rebased(), None
         if found == -1:
-            # None, or too much after it to hold (append at the end). Keep a few bytes in
-            # case a later "</body" straddles this chunk and the next.
-            cut = max(0, len(buf) - 5)
+            # None, or too much after it to hold (append at the end). Keep a "<" near the end
+            # in case a "</body" or "<base " straddles this chunk and the next.
+            cut = buf.rfind(b"<", max(0, size - 6))
+            if cut == -1:
+                self._held, self._candidate = b"", False
+                return buf
             self._held, self._candidate = buf[cut:], False
             return buf[:cut]
-        found += start
         self._held, self._candidate = buf[found:], True
         return buf[:found]
 
