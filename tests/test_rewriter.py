@@ -695,6 +695,11 @@ def test_a_long_sheet_is_decided_on_its_first_mebibyte_in_any_chunking(chunk: in
         (b"/* url(//google-analytics.com/p.gif) */ b{width:calc(1px + 2em)}", 0),
         (b'b{font-family:"/*"}i{background:url(//google-analytics.com/p.gif)}', 1),
         (b"b{background:url\r\n(//google-analytics.com/p.gif)}", 0),  # no longer a function
+        # "/*" inside an unquoted url() opens no comment: what follows loads.
+        (b"b{background:url(x/*)} i{background:url(//google-analytics.com/p.gif)} /**/", 1),
+        (b"b{background:url(x /*)} i{background:url(//google-analytics.com/p.gif)} /**/", 1),
+        (b"b{background:u\\72l(x/*)} i{background:url(//google-analytics.com/p.gif)}/**/", 1),
+        (b"b{background:url(x'/*)} i{background:url(//google-analytics.com/p.gif)} /**/", 1),
     ],
 )
 @pytest.mark.parametrize("chunk", [0, 7])

@@ -224,18 +224,27 @@
       const code = parseInt(hex, 16);
       return code && code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : "\ufffd";
     });
+  // An unquoted url() (its "url(" spelled with escapes or not) is one token up to its ")": a
+  // "/*" or a quote in it opens nothing ("url(x/*)" would hide every load up to a "*/").
+  const CSS_TOKENS = new RegExp([
+    String.raw`(?:u|\\0{0,4}[57]5[ \t\n]?|\\u)(?:r|\\0{0,4}[57]2[ \t\n]?|\\r)(?:l|\\0{0,4}[46]c[ \t\n]?|\\l)\(`
+      + String.raw`[ \t\n]*(?:(?=["'])|((?:[^)\\\s"']|\\(?:[0-9a-f]{1,6}[ \t\n]?|[^]))*)(?:[^)\\]|\\[^])*\)?)`,
+    String.raw`\/\*[^]*?(?:\*\/|$)`,
+    String.raw`\\[^]`,
+    String.raw`"((?:[^"\\\n]|\\[^])*)"?`,
+    String.raw`'((?:[^'\\\n]|\\[^])*)'?`,
+  ].join("|"), "gi");
   /** @param {string} css */
   function cssUrls(css) {
     /** @type {string[]} */
-    const found = [];
-    const rest = css.replace(/\/\*[^]*?(?:\*\/|$)|\\[^]|"((?:[^"\\\n]|\\[^])*)"?|'((?:[^'\\\n]|\\[^])*)'?/g,
-      (token, /** @type {string} */ double, /** @type {string} */ single) => {
-        if (token[0] === "\\") return token;
-        if (token[0] !== "/") found.push(unescapeCss(double || single || ""));
-        return " ";
-      });
-    for (const [, url] of unescapeCss(rest).matchAll(/url\(\s*([^)"'\s]*)/gi)) found.push(url);
-    return found.filter(Boolean);
+    const urls = [];
+    /** @type {string[]} */
+    const strings = [];
+    for (const [token, url, double, single] of css.replace(/\r\n?|\f/g, "\n").matchAll(CSS_TOKENS)) {
+      if (url !== undefined) urls.push(unescapeCss(url));
+      else if (token[0] === '"' || token[0] === "'") strings.push(unescapeCss(double || single || ""));
+    }
+    return [...urls, ...strings].filter(Boolean);
   }
 
   // The refused category CSS text would load from, or "": only a function or a string loads.

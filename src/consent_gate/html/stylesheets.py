@@ -14,21 +14,36 @@ import re
 __all__ = ["css_urls", "may_load"]
 
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n]?|\n|(.))", re.DOTALL)
+_ESCAPED = r"\\(?:[0-9a-fA-F]{1,6}[ \t\n]?|.)"  # one escape, with the white space it ends in
 # The CSS tokenizer's preprocessing: CR LF, CR and FF are each one newline.
 _NEWLINE = re.compile(r"\r\n?|\f")
-# Comments, strings (ended by their quote, a newline or the end) and the runs between them, in
-# which an escape ("\\/", "\\"") starts neither. Runs of plain characters are taken whole
-# (`++`): a sheet is read in C, not character by character (2x as fast on real sheets).
+# "url(" opening an unquoted URL, spelled with escapes or not ("\75 rl(", "u\72l(", "\u\r\l("):
+# up to its ")" (an escaped one ends nothing) the URL is one token, in which "/*" and quotes
+# open nothing. Taken for a comment, "url(x/*)" hid every load up to the next "*/".
+_URL_START = (
+    r"(?:[uU]|\\0{0,4}[57]5[ \t\n]?|\\[uU])(?:[rR]|\\0{0,4}[57]2[ \t\n]?|\\[rR])"
+    r"(?:[lL]|\\0{0,4}[46][cC][ \t\n]?|\\[lL])\("
+)
+# Comments, strings (ended by their quote, a newline or the end), unquoted URLs (group 3, up to
+# white space or a quote) and the runs between them, in which an escape ("\\/", "\\"") starts
+# neither. Runs of plain characters are taken whole (`++`): a sheet is read in C, not character
+# by character.
 _STRUCTURE = re.compile(
     r"/\*.*?(?:\*/|\Z)|\"((?:[^\"\\\n]++|\\.)*+)\"?|'((?:[^'\\\n]++|\\.)*+)'?"
-    r"|(?:[^\"'/\\]++|/(?!\*)|\\.)++",
+    r"|" + _URL_START + r"[ \t\n]*+(?:(?=[\"'])|((?:[^)\\\s\"']++|" + _ESCAPED + r")*+)"
+    r"(?:[^)\\]++|\\.)*+\)?)"
+    r"|(?:[^\"'/\\uU]++|/(?!\*)|(?!" + _URL_START + r")(?:[uU]|\\.))++",
     re.DOTALL,
 )
-# The same without escapes, where comments and strings are all there is to find: read by
-# `findall` and `sub` alone, with no Python per token (most sheets have no backslash).
-_PLAIN = re.compile(r"/\*.*?(?:\*/|\Z)|\"([^\"\n]*+)\"?|'([^'\n]*+)'?", re.DOTALL)
-# An unquoted url(), read once escapes are undone ("\\75 rl(" is one too).
-_URL = re.compile(r"url\(\s*([^)\"'\s]*)", re.IGNORECASE)
+# The same without escapes, read by one `findall` with no Python per token (most sheets have
+# no backslash): each match is a run, then a comment, a string (group 1 or 2) or an unquoted
+# URL (group 3, up to white space or a quote; the rest up to ")" belongs to it too).
+_PLAIN = re.compile(
+    r"(?:[^\"'/uU]++|/(?!\*)|[uU](?![rR][lL]\())*+"
+    r"(?:/\*.*?(?:\*/|\Z)|\"([^\"\n]*+)\"?|'([^'\n]*+)'?"
+    r"|[uU][rR][lL]\([ \t\n]*+(?:(?=[\"'])|([^)\"'\s]*+)[^)]*+\)?)|\Z)",
+    re.DOTALL,
+)
 # What CSS needs before it can load anything: a url( or image-set( (whose strings are URLs),
 # an @import, or an escape that may spell one of them.
 _LOADS = re.compile(rb"url\(|image-set\(|@import|\\", re.IGNORECASE)
@@ -44,20 +59,17 @@ def css_urls(css: str) -> list[str]:
     if "\r" in css or "\f" in css:
         css = _NEWLINE.sub("\n", css)
     if "\\" not in css:
-        quoted = [double or single for double, single in _PLAIN.findall(css)]
-        return [url for url in _URL.findall(_PLAIN.sub(" ", css)) + quoted if url]
+        found = _PLAIN.findall(css)
+        return [url for _, _, url in found if url] + [d or s for d, s, _ in found if d or s]
+    urls: list[str] = []
     strings: list[str] = []
-
-    def token(found: re.Match[str]) -> str:
-        text = found.group()
-        if text[0] in "\"'":
-            strings.append(_unescape(found.group(1) or found.group(2) or ""))
-            return " "
-        return " " if text.startswith("/*") else text
-
-    rest = _STRUCTURE.sub(token, css)
-    urls = _URL.findall(_unescape(rest)) + strings
-    return [url for url in urls if url]
+    for found in _STRUCTURE.finditer(css):
+        double, single, url = found.groups()
+        if url is not None:
+            urls.append(_unescape(url))
+        elif found.group()[0] in "\"'":
+            strings.append(_unescape(double or single or ""))
+    return [url for url in urls + strings if url]
 
 
 def _unescape(text: str) -> str:
