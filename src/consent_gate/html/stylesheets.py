@@ -59,8 +59,8 @@ def css_urls(css: str) -> list[str]:
     if "\r" in css or "\f" in css:
         css = _NEWLINE.sub("\n", css)
     if "\\" not in css:
-        found = _PLAIN.findall(css)
-        return [url for _, _, url in found if url] + [d or s for d, s, _ in found if d or s]
+        tokens = _PLAIN.findall(css)
+        return [url for _, _, url in tokens if url] + [d or s for d, s, _ in tokens if d or s]
     urls: list[str] = []
     strings: list[str] = []
     for found in _STRUCTURE.finditer(css):
