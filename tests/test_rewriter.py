@@ -752,6 +752,10 @@ _B64_IMPORT = b"QGltcG9ydCB1cmwoaHR0cHM6Ly93d3cuZ29vZ2xlLWFuYWx5dGljcy5jb20veC5j
         ),
         (b'<script src=" &#100;ata:,new Image().src=%27//' + _GA + b'/collect%27"></script>', 1),
         (b"<link rel=modulepreload href=\"data:,import 'https://" + _GA + b"/analytics.js'\">", 1),
+        # A URL drops tabs and newlines anywhere: "d<TAB>ata:" is a data: URL.
+        (b'<link rel=stylesheet href="d\tata:text/css,@import url(//' + _GA + b'/a.css)">', 1),
+        (b'<script src="da\nta:,new Image().src=%27//' + _GA + b'/collect%27"></script>', 1),
+        (b'<script src="\x01data\r:,new Image().src=%27//' + _GA + b'/collect%27"></script>', 1),
         # data: URLs that load nothing, and data: images (an image's own loads never happen)
         (_SHEET + b'b{color:red;background:url(/bg.png)}">', 0),
         (b'<script src="data:text/javascript,console.log(1)"></script>', 0),

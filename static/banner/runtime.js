@@ -207,13 +207,30 @@
    * @returns {string}
    */
   function dataHeld(value) {
-    const text = CODE_DATA.test(String(value)) ? dataDocument(value) : "";
+    const url = String(value).replace(/[\t\n\r]/g, ""); // as dataDocument reads it
+    return CODE_DATA.test(url) ? codeHeld(dataDocument(url)) : "";
+  }
+  /**
+   * The refused category code loads from: the URLs in its text, read as script and as CSS.
+   * @param {string} text
+   * @returns {string}
+   */
+  function codeHeld(text) {
     if (!text || !mentions(text)) return "";
     for (const [url] of text.matchAll(/(?:[a-z][a-z\d+.-]*:)?[/\\]{2}[^\s"'`<>()\\]+/gi)) {
       const category = heldBy(url, false);
       if (category) return category;
     }
     return cssHeld(text);
+  }
+  // A frame's javascript: URL runs its code in the frame, and the string it returns is the
+  // frame's document: its code is read as markup and as code (tabs and newlines dropped, as a
+  // URL drops them anywhere: "java\tscript:").
+  /** @param {unknown} value */
+  function scriptDocument(value) {
+    const found = /^[\0-\x20]*javascript:(.*)$/is.exec(String(value).replace(/[\t\n\r]/g, ""));
+    if (!found) return "";
+    try { return decodeURIComponent(found[1]); } catch (error) { return found[1]; }
   }
 
   // The URLs CSS text names, read as the server's stylesheets.py reads them: unquoted url()s
@@ -455,7 +472,8 @@
   const CODE = new Set(["script", "link"]);
   /** @param {unknown} value */
   function dataDocument(value) {
-    const found = /^\s*data:([^,]*),(.*)$/is.exec(String(value));
+    // A URL drops tabs and newlines anywhere ("d\tata:") and C0 controls and spaces around it.
+    const found = /^[\0-\x20]*data:([^,]*),(.*)$/is.exec(String(value).replace(/[\t\n\r]/g, ""));
     if (!found) return "";
     let text = found[2];
     try { text = decodeURIComponent(text); } catch (error) { /* kept as it is */ }
@@ -475,8 +493,11 @@
   function heldAttr(el, attr, value) {
     if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
     if (attr === "style") return cssHeld(value);
-    const markup = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName) && dataDocument(value);
+    const frame = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName);
+    const markup = frame && dataDocument(value);
     if (markup) return held(markup, true)[1];
+    const code = frame && scriptDocument(value);
+    if (code) return held(code, true)[1] || codeHeld(code);
     if (CODE.has(el.localName) && attr !== "imagesrcset") {
       const category = dataHeld(value);
       if (category) return category;

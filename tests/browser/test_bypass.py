@@ -30,6 +30,9 @@ LEAKS_TODAY: dict[str, str] = {
     " catches)",
     "base-href-late": "a late <base href> on a host held by path only retargets the relative "
     "URLs before it, already sent on (README: what it cannot catch)",
+    "rt-frame-javascript-navigation": "a frame navigated to a javascript: URL by its location "
+    "(unforgeable: no wrapper can see it) or a link targeting it shows the string the code "
+    "returns as its document (README: what it cannot catch; the enforced CSP blocks it)",
 }
 """Cases whose tracker request still goes out before consent, and why."""
 

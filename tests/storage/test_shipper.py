@@ -6,6 +6,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,28 @@ def test_journals_left_by_any_dead_process_are_replayed_and_deleted(
     assert [p.name for p in directory.glob(f"*{SUFFIX}")] == [f"{mine.prefix}.1{SUFFIX}"]
     assert list(directory.glob("*.shipped")) == []
     mine.close()
+
+
+def test_a_journal_its_server_closes_and_a_peer_ships_meanwhile_is_no_error(
+    store: SqlStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between this shipper finding its server's journal live and reading it, the server may
+    close it and a peer's shipper take it whole: nothing is left to do, no store error."""
+    journal = journaled(tmp_path / "j", 2)
+    shipper = _shipper(journal)
+    claim = shipper._claim
+
+    @contextmanager
+    def racing(path: Path) -> Iterator[bool | None]:
+        with claim(path) as finished:
+            journal.close()
+            path.unlink()
+            yield finished
+
+    monkeypatch.setattr(shipper, "_claim", racing)
+    assert shipper.ship(store)
+    assert shipper.pending() == 0
+    assert shipper.shipped == 0
 
 
 def test_another_live_process_s_journal_is_left_to_it(store: SqlStore, tmp_path: Path) -> None:

@@ -19,6 +19,9 @@ _SRCSET_URL = re.compile(r"\s*([^\s,]+)[^,]*,?")
 _TOKENS = re.compile(r"[^\t\n\f\r ]+")
 
 _C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_LEADING = re.compile(r"[\x00-\x20]*+")
+_LEADING_BYTES = re.compile(rb"[\x00-\x20]*+")
+_HEAD = 256  # of a URL, enough to tell a data: URL and its media type, tabs and newlines aside
 
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 # A data: URL of media (a favicon's, say), which no script or style sheet runs from.
@@ -77,7 +80,7 @@ class Tag:
         """The content of a data: URL an attribute holds (the first such attribute: the one a
         browser reads), as written; None for any other value."""
         value = self.value(name)
-        if value is None or (b"&" not in value and b"data" not in value.lower()):
+        if value is None or not _may_be_data(value):
             return None
         text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
         return data_url(text, media=False)
@@ -160,9 +163,24 @@ def _document_url(text: str) -> bytes | None:
     return data_url(text)
 
 
+def _may_be_data(value: bytes) -> bool:
+    """Whether an attribute value may be a data: URL, told by its head (a browser drops tabs
+    and newlines anywhere in a URL: "d\tata:" is one; a character reference may spell one)."""
+    start = _LEADING_BYTES.match(value).end()  # type: ignore[union-attr]
+    head = value[start : start + _HEAD].translate(None, b"\t\n\r")
+    return b"&" in head or len(head) < 5 or head[:5].lower() == b"data:"
+
+
 def data_url(text: str, *, media: bool = True) -> bytes | None:
     """The content of a data: URL (percent- or base64-encoded); None for any other URL, and
     without `media` for an image's, a sound's or a font's (bytes nothing runs as code)."""
+    # Told by its head where it can be: an inline image's URL may run to megabytes.
+    start = _LEADING.match(text).end()  # type: ignore[union-attr]
+    head = text[start : start + _HEAD].translate(_NO_TABS_OR_NEWLINES)
+    if len(head) >= 5 and head[:5].lower() != "data:":
+        return None
+    if not media and _MEDIA_DATA.match(head):
+        return None
     text = text.strip(_C0_AND_SPACE).translate(_NO_TABS_OR_NEWLINES)
     if text[:5].lower() != "data:" or (not media and _MEDIA_DATA.match(text)):
         return None

@@ -20,7 +20,7 @@ import mmap
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .frames import Bad, Data, Frame, frames
@@ -66,15 +66,18 @@ class Shipper:
             self._spool = None
         for path in self._journals():
             with self._claim(path) as finished:
-                if finished is not None and not self._ship_one(store, path, finished, deadline):
-                    return False
+                try:
+                    if finished is not None and not self._ship_one(store, path, finished, deadline):
+                        return False
+                except FileNotFoundError:  # its server closed it, and a peer shipped it all
+                    continue
         return True
 
     def pending(self) -> int:
         """Decisions in journals this process may ship that are not shipped yet."""
         left = 0
         for path in self._journals():
-            with self._claim(path) as finished:
+            with self._claim(path) as finished, suppress(FileNotFoundError):  # shipped meanwhile
                 if finished is not None:
                     with _mapped(path) as (data, size):
                         start = _offset(path)
