@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+from html import unescape
 from urllib.parse import unquote_to_bytes
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consent_gate.html.tags import data_url
+from consent_gate.html.tags import attribute_urls, data_url
 
 _DROPPED = str.maketrans("", "", "\t\n\r")
 _EDGES = "".join(map(chr, range(0x21)))
@@ -40,3 +41,9 @@ def test_a_data_url_is_read_as_a_whole_reading_reads_it(pieces: list[str], media
     except ValueError:  # bad base64: no content either way
         expected = None
     assert data_url(text, media=media) == expected
+
+
+@given(st.lists(st.sampled_from(["&", "amp", ";", "&amp;", "lt;", "#38;", "x", "&amp;amp;"])))
+def test_references_in_an_attribute_are_undone_as_html_unescape_does(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert attribute_urls(b"src", text.encode()) == [unescape(text)]
