@@ -8,7 +8,8 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text, the Typed OM), new FontFace(url), WebSocket, EventSource, workers, and
+ * <style> text, the Typed OM, Web Animations keyframes), new FontFace(url), WebSocket,
+ * EventSource, workers, frames' javascript: URLs, and
  * cookies (document.cookie, cookieStore.set) and web storage (setItem) of names only refused
  * categories claim, also when called from a same-origin frame's realm (about:blank, srcdoc
  * frames and popups get these wrappers). A held load is queued and, when the gate answers a
@@ -1420,6 +1421,66 @@
         return apply(native, fonts, face ? [face, ...args.slice(1)] : args);
       });
     }
+  });
+
+  // Web Animations: a keyframe's CSS value (backgroundImage: "url(...)") fetches what it names
+  // once the effect applies. Refused keyframes wait: the effect is made (or kept) without them
+  // and they are set on release, so the Animation or KeyframeEffect the page holds stays its.
+  /**
+   * The refused category a keyframes argument loads from (array or property-indexed form).
+   * @param {unknown} keyframes
+   * @returns {string}
+   */
+  function keyframesHeld(keyframes) {
+    if (!holding() || keyframes === null || typeof keyframes !== "object") return "";
+    /** @type {string[]} */
+    const values = [];
+    /** @param {unknown} value */
+    const add = (value) => {
+      if (Array.isArray(value)) value.forEach(add);
+      else if (value !== null && value !== undefined) values.push(String(value));
+    };
+    try {
+      for (const frame of Symbol.iterator in keyframes ? [.../** @type {Iterable<unknown>} */ (keyframes)] : [keyframes]) {
+        if (frame !== null && typeof frame === "object") Object.values(frame).forEach(add);
+      }
+    } catch (error) { return ""; } // the native throws alike
+    return cssHeld(values.join(";"));
+  }
+  patch(() => {
+    const proto = globals.KeyframeEffect && globals.KeyframeEffect.prototype;
+    const set = describe(proto, "setKeyframes");
+    const effectOf = describe(globals.Animation.prototype, "effect");
+    if (!set || typeof set.value !== "function" || !effectOf || !effectOf.get) return;
+    const [setKeyframes, effectGetter] = [set.value, effectOf.get];
+    method(Element.prototype, "animate", (native, el, args) => {
+      const category = keyframesHeld(args[0]);
+      if (!category) return apply(native, el, args);
+      const animation = apply(native, el, [null, ...args.slice(1)]);
+      const effect = apply(effectGetter, animation, []);
+      hold(category, () => apply(setKeyframes, effect, [args[0]]));
+      return animation;
+    });
+    method(proto, "setKeyframes", (native, effect, args) => {
+      const category = keyframesHeld(args[0]);
+      if (!category) return apply(native, effect, args);
+      hold(category, () => apply(native, effect, args));
+      return undefined;
+    });
+    const descriptor = describe(window, "KeyframeEffect");
+    if (!descriptor || typeof descriptor.value !== "function") return;
+    install(window, "KeyframeEffect", {
+      ...descriptor,
+      value: new Proxy(descriptor.value, {
+        construct(target, args, newTarget) {
+          const category = args.length > 1 ? keyframesHeld(args[1]) : "";
+          if (!category) return construct(target, args, newTarget);
+          const effect = construct(target, [args[0], null, ...args.slice(2)], newTarget);
+          hold(category, () => apply(setKeyframes, effect, [args[1]]));
+          return effect;
+        },
+      }),
+    });
   });
 
   // These start in the constructor and cannot be held: a refused one is built against a
