@@ -8,8 +8,8 @@
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
  * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
- * <style> text, the Typed OM, Web Animations keyframes), new FontFace(url), WebSocket,
- * EventSource, workers, frames' javascript: URLs, and
+ * <style> text, the Typed OM, Web Animations keyframes, registered properties), new
+ * FontFace(url), the Cache API, WebSocket, EventSource, workers, frames' javascript: URLs, and
  * cookies (document.cookie, cookieStore.set) and web storage (setItem) of names only refused
  * categories claim, also when called from a same-origin frame's realm (about:blank, srcdoc
  * frames and popups get these wrappers). A held load is queued and, when the gate answers a
@@ -431,6 +431,9 @@
     embed: ["src"], object: ["data"], link: ["href", "imagesrcset"], video: ["src", "poster"], audio: ["src"],
     track: ["src"], input: ["src", "formaction"], body: ["background"], a: ["ping"], area: ["ping"],
     form: ["action"], button: ["formaction"], base: ["href"],
+    // A table's and its parts' background attribute is an image too (a presentational hint).
+    table: ["background"], thead: ["background"], tbody: ["background"], tfoot: ["background"],
+    tr: ["background"], td: ["background"], th: ["background"],
   };
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
     "ping", "srcdoc", "action", "formaction", "style"]);
@@ -1304,6 +1307,46 @@
     if (!category) return apply(native, nav, args);
     hold(category, () => apply(native, nav, args));
     return true;
+  });
+
+  // The Cache API fetches what add() and addAll() are given: a refused one waits, its promise
+  // with it (refused for good, it rejects as a failed fetch would).
+  for (const key of ["add", "addAll"]) {
+    method(globals.Cache && globals.Cache.prototype, key, (native, cache, args) => {
+      let category = "";
+      try {
+        const urls = key === "add" ? [args[0]] : [...args[0]];
+        category = urls.map((url) => heldBy(url && typeof url === "object" && "url" in url ? url.url : url, true))
+          .find(Boolean) || "";
+      } catch (error) { category = ""; } // the native throws alike
+      if (!category) return apply(native, cache, args);
+      return new Promise((resolve, reject) => {
+        hold(category, () => resolve(apply(native, cache, args)), () => reject(new TypeError("Failed to fetch")));
+      });
+    });
+  }
+
+  // A registered custom property's initial value applies wherever the property is used: a
+  // url() in it loads. A refused one is registered on release (until then the property is an
+  // unregistered one with no value, which loads nothing). `CSS` is a namespace, not a
+  // prototype: wrapped here alone (a frame registers properties for its own document).
+  patch(() => {
+    const descriptor = describe(globals.CSS, "registerProperty");
+    if (!descriptor || typeof descriptor.value !== "function") return;
+    define(globals.CSS, "registerProperty", {
+      ...descriptor,
+      value: proxy(descriptor.value, (native, css, args) => {
+        let category = "";
+        try {
+          const initial = args[0] && args[0].initialValue;
+          category = initial !== undefined ? cssHeld(String(initial)) : "";
+        } catch (error) { category = ""; }
+        if (!category) return apply(native, css, args);
+        const definition = { ...args[0] }; // as it was at the call
+        hold(category, () => apply(native, css, [definition, ...args.slice(1)]));
+        return undefined;
+      }),
+    });
   });
 
   // fetchLater() sends by itself (after activateAfter, or when the page goes): a refused one is
