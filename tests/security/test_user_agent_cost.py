@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import statistics
 import string
 import time
 
@@ -52,18 +53,24 @@ def test_distinct_long_user_agents_cost_about_what_one_repeated_agent_costs() ->
     distinct = _random_agents(REQUESTS)
     same = [BROWSER] * REQUESTS
 
-    async def measure() -> tuple[float, float]:
+    async def measure() -> tuple[float, float, list[float]]:
         await _serve(same[:100])  # warm up: templates, caches
         baseline = spent = 0.0
-        for start in range(0, REQUESTS, 250):  # interleaved, so load elsewhere hits both alike
-            baseline += await _serve(same[start : start + 250])
-            spent += await _serve(distinct[start : start + 250])
-        return baseline, spent
+        ratios = []
+        # Interleaved in small batches, each pair timed back to back, and the median pair
+        # judged: load elsewhere (the browser tests beside these) comes in bursts that would
+        # hit one side of a long run more than the other.
+        for start in range(0, REQUESTS, 50):
+            alike = await _serve(same[start : start + 50])
+            apart = await _serve(distinct[start : start + 50])
+            baseline, spent = baseline + alike, spent + apart
+            ratios.append(apart / alike)
+        return baseline, spent, ratios
 
-    baseline, spent = asyncio.run(measure())
-    ratio = spent / baseline
+    baseline, spent, ratios = asyncio.run(measure())
+    ratio = statistics.median(ratios)
     print(
         f"\n{REQUESTS} pages: repeated browser UA {baseline / REQUESTS * 1e6:.0f} us/page, "
-        f"distinct 1 KB UAs {spent / REQUESTS * 1e6:.0f} us/page, ratio {ratio:.2f}"
+        f"distinct 1 KB UAs {spent / REQUESTS * 1e6:.0f} us/page, median ratio {ratio:.2f}"
     )
     assert ratio < 1.5
