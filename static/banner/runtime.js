@@ -6,7 +6,8 @@
  * start later: elements created or inserted by script, URL setters, setAttribute and Attr nodes
  * and their values, nodes imported or adopted, HTML parsed from strings (execCommand, declarative
  * shadow roots, srcdoc and data: documents too), document.write, fetch, fetchLater, XHR,
- * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal,
+ * sendBeacon, link pings, form actions, worklet modules, new Audio(url), SVG href.baseVal and
+ * animations,
  * CSS a script writes (declarations, style attributes, inserted rules, constructed sheets,
  * <style> text, the Typed OM, Web Animations keyframes, registered properties), new
  * FontFace(url), the Cache API, WebSocket, EventSource, workers, frames' javascript: URLs, and
@@ -436,11 +437,16 @@
     tr: ["background"], td: ["background"], th: ["background"],
   };
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
-    "ping", "srcdoc", "action", "formaction", "style"]);
+    "ping", "srcdoc", "action", "formaction", "style", "values", "to", "from", "by"]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
+  // SVG animations: what they set an attribute or property to (an <image>'s href, a url())
+  // loads as if it were written there. `values` is a ";"-separated list.
+  const SVG_ANIMATIONS = new Set(["animate", "set"]);
+  const ANIMATED = ["values", "to", "from", "by"];
   const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
-    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`), "[style]", "style"].join(",");
+    ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`),
+    ...[...SVG_ANIMATIONS].flatMap((tag) => ANIMATED.map((name) => `${tag}[${name}]`)), "[style]", "style"].join(",");
   /** @type {WeakMap<object, Map<string, HeldAttr>>} */
   const heldAttrs = new WeakMap(); // element (or CSS declaration, sheet) -> Map(attribute -> { value, item })
 
@@ -448,6 +454,7 @@
   const STYLED = Object.fromEntries(Object.entries(ATTRS).map(([tag, names]) => [tag, [...names, "style"]]));
   const STYLE_ONLY = ["style"];
   const SVG_STYLED = ["href", "xlink:href", "style"];
+  const SVG_ANIMATED = [...ANIMATED, "style"];
   // A <style> (HTML or SVG) is applied as a sheet: its text loads its url()s and @imports.
   const isSheet = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 1 && node.localName === "style"
     && (node.namespaceURI === HTML_NS || node.namespaceURI === SVG);
@@ -459,13 +466,16 @@
   function attrsOf(el) {
     const ns = el.namespaceURI;
     if (ns === HTML_NS) return STYLED[el.localName] || STYLE_ONLY;
-    if (ns === SVG) return SVG_LOADERS.has(el.localName) ? SVG_STYLED : STYLE_ONLY;
+    if (ns === SVG) {
+      return SVG_LOADERS.has(el.localName) ? SVG_STYLED : SVG_ANIMATIONS.has(el.localName) ? SVG_ANIMATED : STYLE_ONLY;
+    }
     return ns === MATH_NS ? STYLE_ONLY : null;
   }
   /** @type {(attr: string, value: unknown) => unknown[]} */
   const urlsIn = (attr, value) => (attr.endsWith("srcset")
     ? String(value).split(",").map((part) => part.trim().split(/\s+/)[0]).filter(Boolean)
-    : attr === "ping" ? String(value).split(/\s+/).filter(Boolean) : [value]);
+    : attr === "ping" ? String(value).split(/\s+/).filter(Boolean)
+      : attr === "values" ? String(value).split(";").map((part) => part.trim()) : [value]);
   // Attributes whose property reads back the text as set, not a resolved URL.
   const RAW = new Set(["srcset", "imagesrcset", "ping", "srcdoc", "background"]);
 
@@ -497,6 +507,10 @@
   function heldAttr(el, attr, value) {
     if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
     if (attr === "style") return cssHeld(value);
+    if (ANIMATED.includes(attr)) {
+      const category = cssHeld(value); // an animated property's url()
+      if (category) return category;
+    }
     const frame = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName);
     const markup = frame && dataDocument(value);
     if (markup) return held(markup, true)[1];
@@ -536,6 +550,11 @@
         if (el.namespaceURI === HTML_NS) /** @type {HTMLScriptElement} */ (el).async = false;
       }
       set();
+      // An SVG animation whose interval has passed keeps its old value: started again, it
+      // applies the released one.
+      if (el.namespaceURI === SVG && SVG_ANIMATIONS.has(el.localName)) {
+        try { /** @type {SVGAnimationElement} */ (el).beginElement(); } catch (error) { /* not in a document yet */ }
+      }
       // A link already in the document does not preload again on an imagesrcset change alone
       // (Chromium): put back in its place, it does.
       const parent = attr === "imagesrcset" && el.parentNode;
