@@ -204,12 +204,14 @@
   // a sound's or a font's bytes are no code). Each nested data: URL is shorter than the one
   // holding it, so the reading ends.
   const CODE_DATA = /^[\0-\x20]*data:(?![\t\n\f\r ]*(?:image|audio|video|font)\/)/i;
+  // A URL as a browser reads it: tabs and newlines dropped anywhere ("d\tata:", "java\tscript:").
+  const urlText = (/** @type {unknown} */ value) => String(value).replace(/[\t\n\r]/g, "");
   /**
    * @param {unknown} value
    * @returns {string}
    */
   function dataHeld(value) {
-    const url = String(value).replace(/[\t\n\r]/g, ""); // as dataDocument reads it
+    const url = urlText(value);
     return CODE_DATA.test(url) ? codeHeld(dataDocument(url)) : "";
   }
   /**
@@ -226,11 +228,10 @@
     return cssHeld(text);
   }
   // A frame's javascript: URL runs its code in the frame, and the string it returns is the
-  // frame's document: its code is read as markup and as code (tabs and newlines dropped, as a
-  // URL drops them anywhere: "java\tscript:").
+  // frame's document: its code is read as markup and as code.
   /** @param {unknown} value */
   function scriptDocument(value) {
-    const found = /^[\0-\x20]*javascript:(.*)$/is.exec(String(value).replace(/[\t\n\r]/g, ""));
+    const found = /^[\0-\x20]*javascript:(.*)$/is.exec(urlText(value));
     if (!found) return "";
     try { return decodeURIComponent(found[1]); } catch (error) { return found[1]; }
   }
@@ -486,8 +487,7 @@
   const CODE = new Set(["script", "link"]);
   /** @param {unknown} value */
   function dataDocument(value) {
-    // A URL drops tabs and newlines anywhere ("d\tata:") and C0 controls and spaces around it.
-    const found = /^[\0-\x20]*data:([^,]*),(.*)$/is.exec(String(value).replace(/[\t\n\r]/g, ""));
+    const found = /^[\0-\x20]*data:([^,]*),(.*)$/is.exec(urlText(value)); // C0 and spaces around it too
     if (!found) return "";
     let text = found[2];
     try { text = decodeURIComponent(text); } catch (error) { /* kept as it is */ }
