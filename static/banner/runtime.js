@@ -1143,8 +1143,15 @@
   method(Document, "parseHTMLUnsafe", strings(0, false));
   method(Range.prototype, "createContextualFragment", strings(0, true));
   const insertHTML = strings(2, false);
-  method(Document.prototype, "execCommand", (native, self, args) => (lower(args[0]) === "inserthtml"
-    ? insertHTML(native, self, args) : apply(native, self, args)));
+  // insertImage makes an <img src> at the selection: a held one goes in as that markup, held.
+  const quote = (/** @type {unknown} */ value) => String(value).replace(/&/g, "&amp;").replace(/"/g, "&quot;");
+  method(Document.prototype, "execCommand", (native, self, args) => {
+    const command = lower(args[0]);
+    if (command === "insertimage" && args.length > 2 && heldBy(args[2], false)) {
+      return insertHTML(native, self, ["insertHTML", args[1], `<img src="${quote(args[2])}">`]);
+    }
+    return command === "inserthtml" ? insertHTML(native, self, args) : apply(native, self, args);
+  });
 
   /* ---- scripts released after the page loaded ---------------------------------------- */
 
