@@ -230,6 +230,19 @@ def test_site_owner_marks_elements_explicitly() -> None:
     assert b'data-cg-category="preferences"' in out
 
 
+def test_a_mark_holds_what_the_tag_loads_and_leaves_a_tag_that_loads_nothing() -> None:
+    html = (
+        b'<div data-consent="analytics" style="color:red">a</div>'
+        b'<svg data-consent="analytics"><g data-consent="analytics" fill="red"/></svg>'
+        b'<p data-consent="analytics" style="background:url(/first-party.png)">b</p>'
+    )
+    sheet = b'<p style="background:url(/other.png)">c</p>'
+    for page in (html + sheet, html):  # with CSS that loads in sight, or not yet
+        out = rewrite(page) + rewrite(sheet)
+        assert out.startswith(html[: html.index(b"<p")])  # nothing to hold: as it was
+        assert b'<p data-cg-category="analytics" data-consent="analytics" data-cg-style=' in out
+
+
 @pytest.mark.parametrize(
     "html",
     [
@@ -554,6 +567,9 @@ _TOKENS = st.sampled_from(
         b"<math>",
         b"\x00",
         b"\xff",
+        b'<div data-consent="analytics" style="color:red">',
+        b"<p style=background:url(/a.png)>",
+        b"<g data-consent=analytics fill=red>",
     ]
 )
 _HTML = st.one_of(st.binary(max_size=300), st.lists(_TOKENS, max_size=60).map(b"".join))

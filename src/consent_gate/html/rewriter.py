@@ -719,7 +719,8 @@ class HtmlRewriter:
         explicit = tag.explicit()
         if explicit is not None:
             category = explicit.decode("ascii", "replace").strip()
-            return Match(category) if self._blocker.refusal.holds(category) else None
+            held = self._blocker.refusal.holds(category) and self._loads_marked(tag)
+            return Match(category) if held else None
         if tag.name == b"meta" and not _refreshes(tag.value(b"http-equiv") or b""):
             return None
         url_attrs = URL_ATTRS.get(tag.name, ())
@@ -754,14 +755,32 @@ class HtmlRewriter:
                 return match
         return None
 
+    def _loads_marked(self, tag: Tag) -> bool:
+        """Whether a tag its owner marked has anything to hold: a tag whose name loads (a
+        `<style>` by its text), or a style that names a URL. Others stay as they are, as the
+        copier leaves them whatever the chunks (it reads style attributes only once the page
+        has shown CSS that loads)."""
+        return (
+            tag.name in URL_ATTRS
+            or tag.name == b"style"
+            or any(name in _STYLE_ATTRS and self._css_urls(value) for name, value in tag.attrs)
+        )
+
     def _css(self, value: bytes) -> Match | None:
         """The refused service a CSS attribute value loads from first."""
-        if b"&" in value or may_load(value):
-            text = unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
-            for url in css_urls(text):
-                if match := self._sheet_url(url):
-                    return match
+        for url in self._css_urls(value):
+            if match := self._sheet_url(url):
+                return match
         return None
+
+    @staticmethod
+    def _css_urls(value: bytes) -> list[str]:
+        """The URLs a CSS attribute value names."""
+        if b"&" in value or may_load(value):
+            return css_urls(
+                unescape(attribute_text(value)) if b"&" in value else attribute_text(value)
+            )
+        return []
 
     def _code(self, code: bytes, depth: int = 0) -> Match | None:
         """The refused service a script or style sheet from a data: URL loads from: its text
@@ -847,9 +866,9 @@ class HtmlRewriter:
         elif tag.name in (b"iframe", b"frame"):
             rename.add(b"srcdoc")
             added += b' srcdoc="' + self._placeholder(match) + b'"'
-        rename.update(
-            name for name, value in tag.attrs if name in _STYLE_ATTRS and self._css(value)
-        )
+        # A refused style goes; on a marked tag, any style that loads.
+        styled = self._css_urls if tag.explicit() is not None else self._css
+        rename.update(name for name, value in tag.attrs if name in _STYLE_ATTRS and styled(value))
         source = tag.source
         pieces = [source[: tag.name_end], added]
         last = tag.name_end
