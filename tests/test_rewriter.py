@@ -296,6 +296,13 @@ def test_markup_in_text_is_not_mistaken_for_tags(html: bytes) -> None:
         (b"<!-->" + TRACKER, 1),
         (b"<!--->" + TRACKER, 1),
         (b"<!-- a --!>" + TRACKER, 1),
+        (b"<!---->" + TRACKER, 1),
+        (b"<!-- a -- ->" + TRACKER + b"-->", 0),
+        (b"<!-- <!-- a --->" + TRACKER, 1),
+        (b"<!-- </noscript> -->" + TRACKER, 1),  # outside <noscript>, no end
+        (b"<noscript><!-- a --></noscript>" + TRACKER, 1),
+        (b"<svg><!-- " + TRACKER + b" --></svg>", 0),
+        (b"<svg><!-- a --><foreignObject>" + TRACKER, 1),
         # A bogus comment ends at the first ">" even when it looks like a comment opener.
         (b"<?x <!-- ?>" + TRACKER + b"-->", 1),
         (b"<![CDATA[ x ]]>" + TRACKER, 1),

@@ -128,6 +128,10 @@ _FAST_ATTRS_NO_GT = (
     rb"[\t\n\f\r /]*+"
 )
 
+# A whole comment ("<!-->" and "<!--->" are whole), whose text holds no "</noscript" (which ends
+# it inside a <noscript>, read as raw text): Python reads no comment the copier can.
+_COMMENT = rb"<!--(?:-?>|(?:[^-<]++|-(?!-!?>)|<(?!/noscript" + _NAME_END + rb"))*+--!?>)"
+
 _INTERESTING = trie({*_RAWTEXT, *_LOADING, b"noscript", b"plaintext", b"svg", b"math", b"frameset"})
 
 _HOST_CHAR = rb"[^/\t\n\f\r \"'>?#\\@%]"
@@ -209,7 +213,8 @@ def copier(
     styles: bool = False,
     in_point: bool = False,
 ) -> re.Pattern[bytes]:
-    """Copies text and every tag that cannot load anything, stopping before the first that can.
+    """Copies text, comments and every tag that cannot load anything, stopping before the first
+    that can.
 
     A loading tag is copied too when none of the attributes it loads from is there (read with
     the exact attribute grammar). `examine` says which of the others are copied as well, when
@@ -277,6 +282,8 @@ def copier(
         + rb">"
         + quick
         + _whole_roots(styles)
+        + rb"|"
+        + _COMMENT
         + rb"|<(?=[^a-z!?/]))[^<]*+)*+"
     )
 
@@ -463,7 +470,7 @@ def _foreign_body(styles: bool) -> bytes:
     """Inside a foreign element: copies text and the tags that change nothing, stopping before
     any that may (breakout, tracked, loading, script, font, style; with `styles`, one with a
     style or presentation attribute), before an end tag that may close an HTML element around
-    the foreign content, and before comments and CDATA."""
+    the foreign content, and before CDATA and a comment that may hold "</noscript"."""
     return (
         rb"[^<]*+(?:(?:<(?!"
         + trie({*BREAKOUT, *TRACKED, *_LOADING, *URL_ATTRS, b"font", b"style"})
@@ -475,7 +482,9 @@ def _foreign_body(styles: bool) -> bytes:
         + trie(set(FOREIGN_ONLY | NEVER_OPEN) - {*TRACKED, b"noscript", b"p", b"br"})
         + _NAME_END
         + _FAST_ATTRS
-        + rb">|<(?=[^a-z/!?]))[^<]*+)*+"
+        + rb">|"
+        + _COMMENT
+        + rb"|<(?=[^a-z/!?]))[^<]*+)*+"
     )
 
 
