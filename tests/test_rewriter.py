@@ -782,6 +782,8 @@ _B64_IMPORT = b"QGltcG9ydCB1cmwoaHR0cHM6Ly93d3cuZ29vZ2xlLWFuYWx5dGljcy5jb20veC5j
         # data: URLs that load nothing, and data: images (an image's own loads never happen)
         (_SHEET + b'b{color:red;background:url(/bg.png)}">', 0),
         (b'<script src="data:text/javascript,console.log(1)"></script>', 0),
+        # A quirks-mode page applies a sheet whatever its type.
+        (b'<link rel=stylesheet href="data:font/woff,@import url(//' + _GA + b'/x.css);">', 1),
         (b"<img src=\"data:image/svg+xml,<svg><image href='//" + _GA + b"/p'/></svg>\">", 0),
     ],
 )
@@ -790,6 +792,44 @@ def test_a_script_or_sheet_from_a_data_url_is_held_for_what_it_loads(
 ) -> None:
     """The browser runs or applies what a data: URL holds, and that loads what it names (proved
     in Chromium: tests/data/bypass/data-*.html); its text is read as an inline script's."""
+    out = rewrite(html)
+    assert held(out) == count
+    assert undo(out) == html
+
+
+def _percent(data: bytes) -> bytes:
+    return "".join(f"%{byte:02X}" for byte in data).encode()
+
+
+@pytest.mark.parametrize(
+    ("html", "count"),
+    [
+        (
+            b'<iframe src="data:text/html;charset=utf-16le,'
+            + _percent((b"<img src=//" + _GA + b"/p>").decode().encode("utf-16-le"))
+            + b'"></iframe>',
+            1,
+        ),
+        (
+            b'<link rel=stylesheet href="data:text/css;charset=UTF-16LE,'
+            + _percent(("@import url(//" + _GA.decode() + "/x.css);").encode("utf-16-le"))
+            + b'">',
+            1,
+        ),
+        # ESC ( B switches ISO-2022-JP to ASCII: nothing, between the letters it splits.
+        (
+            b'<iframe src="data:text/html;charset=iso-2022-jp,<im%1B(Bg src=//www.goo%1B(B'
+            + _GA[len(b"www.goo") :]
+            + b'/p>"></iframe>',
+            1,
+        ),
+        (b'<iframe src="data:text/html;charset=utf-8,<b>x</b>"></iframe>', 0),
+    ],
+)
+def test_a_data_url_is_read_in_the_charset_it_names(html: bytes, count: int) -> None:
+    """A browser decodes a data: URL's bytes as its charset says: UTF-16 markup, or markup that
+    ISO-2022-JP's escapes split, shows no tag and no host to a reader of bytes (proved in
+    Chromium: tests/data/bypass/iframe-data-utf16.html, link-data-css-utf16.html)."""
     out = rewrite(html)
     assert held(out) == count
     assert undo(out) == html

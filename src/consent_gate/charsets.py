@@ -40,3 +40,12 @@ def meta_encoding(label: str) -> str | None:
 def ascii_compatible(name: str) -> bool:
     """Whether markup is found and spliced as ASCII bytes in this encoding (a standard name)."""
     return name not in _WIDE
+
+
+def as_utf8(data: bytes, label: str) -> bytes:
+    """`data` as UTF-8 when `label` names an encoding markup is no ASCII in (UTF-16,
+    ISO-2022-JP): what a browser reads there is not what its bytes show. Else as it is."""
+    found = webencodings.lookup(label)
+    if found is None or ascii_compatible(found.name):
+        return data
+    return found.codec_info.decode(data, "replace")[0].encode("utf-8", "surrogatepass")

@@ -68,6 +68,9 @@
   const setTimer = window.setTimeout;
   const listen = EventTarget.prototype.addEventListener;
   const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr } = Element.prototype;
+  const getAttrNode = Element.prototype.getAttributeNode;
+  const { setAttributeNS: setAttrNS, removeAttributeNS: removeAttrNS } = Element.prototype;
+  const XLINK = "http://www.w3.org/1999/xlink";
   const { after: nodeAfter } = Element.prototype;
   const nodeInsertBefore = Node.prototype.insertBefore;
   const elementQuery = Element.prototype.querySelectorAll;
@@ -75,8 +78,16 @@
   const createElement = Document.prototype.createElement;
   const html = /** @type {{ get(this: Element): string, set(this: Element, markup: string): void }} */ (
     describe(Element.prototype, "innerHTML"));
-  const textOf = /** @type {(this: Node) => string} */ (
-    /** @type {PropertyDescriptor} */ (describe(Node.prototype, "textContent")).get);
+  const getter = (/** @type {object} */ proto, /** @type {string} */ key) => /** @type {(this: any) => any} */ (
+    /** @type {PropertyDescriptor} */ (describe(proto, key)).get);
+  const [parentOf, childrenOf, typeOf] = ["parentNode", "childNodes", "nodeType"].map((key) => getter(Node.prototype, key));
+  const dataOf = getter(CharacterData.prototype, "data");
+  const NativeXHR = XMLHttpRequest;
+  const { open: xhrOpen, send: xhrSend, setRequestHeader: xhrHeader } = XMLHttpRequest.prototype;
+  const xhrText = getter(XMLHttpRequest.prototype, "responseText");
+  const [bodyOf, rootOf, viewOf] = ["body", "documentElement", "defaultView"].map((key) => getter(Document.prototype, key));
+  const parseDocument = DOMParser.prototype.parseFromString;
+  const NativeDOMParser = DOMParser;
   const templateContent = /** @type {(this: HTMLTemplateElement) => DocumentFragment} */ (
     /** @type {PropertyDescriptor} */ (describe(HTMLTemplateElement.prototype, "content")).get);
   const { clone, json } = Response.prototype;
@@ -129,11 +140,12 @@
     needles = [...found];
   }
   updateNeedles();
-  // Character references, percent-escapes, tabs or newlines (which URLs drop) and CSS escapes
-  // can spell a host that no needle finds: such markup is always parsed.
+  // Character references, percent-escapes, tabs or newlines (which URLs drop), CSS escapes and
+  // characters a host name maps to ASCII (a fullwidth letter, U+3002 as a dot, a soft hyphen
+  // dropped) can spell a host that no needle finds: such markup is always parsed.
   const mentions = (/** @type {string} */ text) => {
     const low = text.toLowerCase();
-    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r\\]/.test(text));
+    return needles.some((needle) => low.includes(needle)) || (needles.length > 0 && /[&%\t\n\r\\]|[^\0-\x7f]/.test(text));
   };
 
   /**
@@ -148,13 +160,38 @@
     return null;
   }
 
+  // What a Request or a Trusted Types value holds (natives read that, not its toString), else
+  // null: each getter checks its receiver's brand, so no look-alike object passes.
+  const OWN = [describe(Request.prototype, "url"), ...["TrustedHTML", "TrustedScript", "TrustedScriptURL"]
+    .map((name) => globals[name] && describe(globals[name].prototype, "toString"))]
+    .map((d) => d && (d.get || d.value)).filter(Boolean);
+  /** @type {(value: unknown) => string | null} */
+  const ownText = (value) => {
+    if (value === null || (typeof value !== "object" && typeof value !== "function")) return null;
+    for (const own of OWN) {
+      try { return apply(own, value, []); } catch (error) { /* not of this kind */ }
+    }
+    return null;
+  };
+  // A value a native reads as a string (a URL, CSS, markup), made one here, before both the
+  // check and the native: an object's toString may answer the check with a first-party URL and
+  // the native with a tracker's. Requests, Trusted Types' values and binary data stay as they are.
+  /** @type {(value: unknown) => unknown} */
+  const pin = (value) => ((value !== null && typeof value === "object") || typeof value === "function")
+    && ownText(value) === null && !(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value) ? String(value) : value;
+  /** @type {(args: any[], ...indices: number[]) => any[]} */
+  const pinned = (args, ...indices) => {
+    for (const index of indices) if (index < args.length) args[index] = pin(args[index]);
+    return args;
+  };
+
   // The rule of a URL (string, URL, Request, TrustedScriptURL), by host and its parent
   // domains, as the server's classifier reads it; null for the unparseable and the unknown.
   // What fetch() and the URL setters load: a Request's (or any object's) url, else the string.
   /** @param {unknown} value */
   const urlOf = (value) => {
-    const url = value && typeof value === "object" ? /** @type {{ url?: unknown }} */ (value).url : undefined;
-    return typeof url === "string" ? url : String(value);
+    const own = ownText(value);
+    return own === null ? String(value) : own;
   };
 
   /**
@@ -162,7 +199,7 @@
    * @returns {Rule | null}
    */
   function classify(value) {
-    const text = urlOf(value);
+    const text = urlText(urlOf(value)); // tabs and newlines dropped: "/<TAB>/host" is "//host"
     // Relative: first-party, unless a <base> points elsewhere.
     if (!paths.length && !/[/\\]{2}|:/.test(text) && doc.baseURI.startsWith(`${location.origin}/`)) return null;
     let url;
@@ -206,26 +243,91 @@
   const CODE_DATA = /^[\0-\x20]*data:(?![\t\n\f\r ]*(?:image|audio|video|font)\/)/i;
   // A URL as a browser reads it: tabs and newlines dropped anywhere ("d\tata:", "java\tscript:").
   const urlText = (/** @type {unknown} */ value) => String(value).replace(/[\t\n\r]/g, "");
+  // A URL's percent-escapes undone as a browser undoes them: each run of valid ones (as UTF-8,
+  // else byte by byte), a stray "%" left as it is (decodeURIComponent throws on the whole).
+  // A URL's bytes (its text as UTF-8) with each valid percent-escape undone.
+  /** @type {(text: string) => Uint8Array} */
+  const percentBytes = (text) => {
+    const raw = new TextEncoder().encode(text);
+    const out = new Uint8Array(raw.length);
+    const hex = (/** @type {number} */ c) => (c >= 48 && c <= 57 ? c - 48 : (c | 32) >= 97 && (c | 32) <= 102 ? (c | 32) - 87 : -1);
+    let size = 0;
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] === 37 && i + 2 < raw.length && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
+        out[size++] = hex(raw[i + 1]) * 16 + hex(raw[i + 2]);
+        i += 2;
+      } else {
+        out[size++] = raw[i];
+      }
+    }
+    return out.subarray(0, size);
+  };
+  const percentDecoded = (/** @type {string} */ text) => text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try { return decodeURIComponent(run); } catch (error) {
+      return run.replace(/%([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    }
+  });
   /**
    * @param {unknown} value
+   * @param {boolean} [sheet]  a style sheet's URL: applied whatever its type in quirks mode
    * @returns {string}
    */
-  function dataHeld(value) {
+  function dataHeld(value, sheet = false) {
     const url = urlText(value);
-    return CODE_DATA.test(url) ? codeHeld(dataDocument(url)) : "";
+    return (sheet ? /^[\0-\x20]*data:/i : CODE_DATA).test(url) ? codeHeld(dataDocument(url)) : "";
   }
   /**
    * The refused category code loads from: the URLs in its text, read as script and as CSS.
    * @param {string} text
    * @returns {string}
    */
-  function codeHeld(text) {
-    if (!text || !mentions(text)) return "";
+  function codeHeld(text, depth = 0) {
+    if (!text) return "";
+    // A blob: module or sheet it imports is read too (a few deep: each is a page's own object).
+    for (const [url] of depth < 3 ? text.matchAll(/blob:[^\s"'`<>()\\]+/gi) : []) {
+      const category = codeHeld(blobText(url) || "", depth + 1);
+      if (category) return category;
+    }
+    if (!mentions(text)) return "";
     for (const [url] of text.matchAll(/(?:[a-z][a-z\d+.-]*:)?[/\\]{2}[^\s"'`<>()\\]+/gi)) {
       const category = heldBy(url, false);
       if (category) return category;
     }
     return cssHeld(text);
+  }
+  // The category a frame's own document (srcdoc, a data: or blob: URL's) loads from, or "": no
+  // gate runs in there, so its elements, its code and what only a whole document shows (a
+  // <body background>, a frameset's frames, a refresh, an XML style sheet, prefixed names) are
+  // read here, as the server reads them: as markup, as code (any URL its text names), and as a
+  // document. An XML document that can spell a URL no reading shows (an entity) is held.
+  /** @type {(markup: string) => string} */
+  function documentHeld(markup) {
+    if (/<!ENTITY/i.test(markup) && holding()) return [...refused, ...denied].sort()[0] || "";
+    const plain = markup.includes(":") ? markup.replace(/(<\/?|[\t\n\r ])[A-Za-z_][\w.-]*:(?=[A-Za-z_])/g, "$1")
+      : markup;
+    const category = held(plain, true)[1] || codeHeld(plain);
+    if (category || !mentions(plain)) return category;
+    const root = apply(rootOf, apply(parseDocument, new NativeDOMParser(), [plain, "text/html"]), []);
+    return root ? holdAll([root, ...apply(elementQuery, root, [SELECTOR])], true) : "";
+  }
+
+  // A blob: URL's text, read at once (a synchronous request for the page's own object: a
+  // script, a sheet or a frame's document on a blob: URL names what it loads only there), or ""
+  // for any other URL and a blob that is gone.
+  // `head`: only its first bytes (a media element's blob may be a whole video).
+  /** @type {(value: unknown, head?: number) => string} */
+  function blobText(value, head = 0) {
+    const url = urlText(value).trim();
+    if (!/^blob:/i.test(url)) return "";
+    try {
+      const xhr = new NativeXHR();
+      apply(xhrOpen, xhr, ["GET", url, false]);
+      if (head) apply(xhrHeader, xhr, ["Range", `bytes=0-${head - 1}`]);
+      apply(xhrSend, xhr, []);
+      return apply(xhrText, xhr, []);
+    } catch (error) {
+      return "";
+    }
   }
   // A frame's javascript: URL runs its code in the frame, and the string it returns is the
   // frame's document: its code is read as markup and as code.
@@ -233,7 +335,7 @@
   function scriptDocument(value) {
     const found = /^[\0-\x20]*javascript:(.*)$/is.exec(urlText(value));
     if (!found) return "";
-    try { return decodeURIComponent(found[1]); } catch (error) { return found[1]; }
+    return percentDecoded(found[1]);
   }
 
   // The URLs CSS text names, read as the server's stylesheets.py reads them: unquoted url()s
@@ -392,7 +494,13 @@
    * @param {PropertyDescriptor} descriptor
    */
   function install(owner, key, descriptor) {
+    const native = owner === window ? describe(owner, key) : undefined;
     define(owner, key, descriptor);
+    // An interface's prototype names its constructor: the wrapper now, so that
+    // `new X.prototype.constructor(url)` does not go round it (and instances' constructor is X).
+    const made = native && native.value;
+    const named = typeof made === "function" && made.prototype ? describe(made.prototype, "constructor") : undefined;
+    if (named && named.value === made) define(made.prototype, "constructor", { ...named, value: descriptor.value });
     const path = owner === window ? "" : typeof owner === "function" ? owner.name : `${owner.constructor.name}.prototype`;
     installed.push([path, key, descriptor]);
   }
@@ -435,10 +543,15 @@
     form: ["action"], button: ["formaction"], base: ["href"],
     // A table's and its parts' background attribute is an image too (a presentational hint).
     table: ["background"], thead: ["background"], tbody: ["background"], tfoot: ["background"],
-    tr: ["background"], td: ["background"], th: ["background"],
+    tr: ["background"], td: ["background"], th: ["background"], colgroup: ["background"], col: ["background"],
   };
+  // SVG presentation attributes that take a CSS url() (fill="url(https://...)" loads it).
+  const PRESENTATION = ["clip-path", "cursor", "fill", "filter", "marker-end", "marker-mid", "marker-start", "mask",
+    "stroke"];
+  // Attributes read as CSS: a style, a presentation attribute.
+  const CSS_ATTRS = new Set(["style", ...PRESENTATION]);
   const NAMES = new Set(["src", "srcset", "imagesrcset", "href", "data", "poster", "xlink:href", "background",
-    "ping", "srcdoc", "action", "formaction", "style", "values", "to", "from", "by"]);
+    "ping", "srcdoc", "action", "formaction", "values", "to", "from", "by", ...CSS_ATTRS]);
   // SVG elements that load from href (or xlink:href): scripts, images, filters' images, uses.
   const SVG_LOADERS = new Set(["script", "image", "feImage", "use"]);
   // SVG animations: what they set an attribute or property to (an <image>'s href, a url())
@@ -447,15 +560,17 @@
   const ANIMATED = ["values", "to", "from", "by"];
   const SELECTOR = [...Object.entries(ATTRS).flatMap(([tag, names]) => names.map((name) => `${tag}[${name}]`)),
     ...[...SVG_LOADERS].map((tag) => `${tag}[*|href]`),
-    ...[...SVG_ANIMATIONS].flatMap((tag) => ANIMATED.map((name) => `${tag}[${name}]`)), "[style]", "style"].join(",");
+    ...[...SVG_ANIMATIONS].flatMap((tag) => ANIMATED.map((name) => `${tag}[${name}]`)),
+    ...[...CSS_ATTRS].map((name) => `[${name}]`), "style"].join(",");
   /** @type {WeakMap<object, Map<string, HeldAttr>>} */
   const heldAttrs = new WeakMap(); // element (or CSS declaration, sheet) -> Map(attribute -> { value, item })
 
   // Every element's style attribute may load (a background's url()): last, after the URLs.
   const STYLED = Object.fromEntries(Object.entries(ATTRS).map(([tag, names]) => [tag, [...names, "style"]]));
   const STYLE_ONLY = ["style"];
-  const SVG_STYLED = ["href", "xlink:href", "style"];
-  const SVG_ANIMATED = [...ANIMATED, "style"];
+  const SVG_STYLED = ["href", "xlink:href", ...CSS_ATTRS];
+  const SVG_ANIMATED = [...ANIMATED, ...CSS_ATTRS];
+  const SVG_PRESENTED = [...CSS_ATTRS];
   // A <style> (HTML or SVG) is applied as a sheet: its text loads its url()s and @imports.
   const isSheet = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 1 && node.localName === "style"
     && (node.namespaceURI === HTML_NS || node.namespaceURI === SVG);
@@ -468,7 +583,7 @@
     const ns = el.namespaceURI;
     if (ns === HTML_NS) return STYLED[el.localName] || STYLE_ONLY;
     if (ns === SVG) {
-      return SVG_LOADERS.has(el.localName) ? SVG_STYLED : SVG_ANIMATIONS.has(el.localName) ? SVG_ANIMATED : STYLE_ONLY;
+      return SVG_LOADERS.has(el.localName) ? SVG_STYLED : SVG_ANIMATIONS.has(el.localName) ? SVG_ANIMATED : SVG_PRESENTED;
     }
     return ns === MATH_NS ? STYLE_ONLY : null;
   }
@@ -485,14 +600,22 @@
   const DOCUMENTS = new Set(["iframe", "frame", "object", "embed"]);
   // A script's or link's data: URL is a script or style sheet (or module preload) that runs.
   const CODE = new Set(["script", "link"]);
+  const MEDIA = new Set(["video", "audio", "source"]);
   /** @param {unknown} value */
   function dataDocument(value) {
-    const found = /^[\0-\x20]*data:([^,]*),(.*)$/is.exec(urlText(value)); // C0 and spaces around it too
+    // C0 and spaces around it too; its fragment (after "#") is no part of its body.
+    const found = /^[\0-\x20]*data:([^,]*),([^#]*)/is.exec(urlText(value));
     if (!found) return "";
-    let text = found[2];
-    try { text = decodeURIComponent(text); } catch (error) { /* kept as it is */ }
+    const base64 = /;\s*base64\s*$/i.test(found[1]);
+    const charset = /;\s*charset\s*=\s*"?([^;"\s]+)/i.exec(found[1]);
     try {
-      return /;\s*base64\s*$/i.test(found[1]) ? atob(text) : text;
+      if (!charset) return base64 ? atob(percentDecoded(found[2])) : percentDecoded(found[2]);
+      // Its bytes read as its charset says: UTF-16 or ISO-2022-JP markup is no ASCII.
+      const bytes = base64 ? Uint8Array.from(atob(percentDecoded(found[2])), (c) => c.charCodeAt(0))
+        : percentBytes(found[2]);
+      let decoder;
+      try { decoder = new TextDecoder(charset[1]); } catch (error) { decoder = new TextDecoder(); }
+      return decoder.decode(bytes);
     } catch (error) {
       return "";
     }
@@ -505,19 +628,32 @@
    * @returns {string} the category it is held for, "" if none
    */
   function heldAttr(el, attr, value) {
-    if (attr === "srcdoc") return held(String(value), true)[1]; // a document whose loads all start
-    if (attr === "style") return cssHeld(value);
+    if (attr === "srcdoc") return documentHeld(String(value)); // a document whose loads all start
+    if (CSS_ATTRS.has(attr)) return cssHeld(value);
     if (ANIMATED.includes(attr)) {
       const category = cssHeld(value); // an animated property's url()
       if (category) return category;
     }
     const frame = (attr === "src" || attr === "data") && DOCUMENTS.has(el.localName);
-    const markup = frame && dataDocument(value);
-    if (markup) return held(markup, true)[1];
+    const markup = frame && (dataDocument(value) || blobText(value));
+    if (markup) return documentHeld(markup);
     const code = frame && scriptDocument(value);
     if (code) return held(code, true)[1] || codeHeld(code);
+    // An SVG <use> of an element in a blob: document loads what that element names.
+    if (el.localName === "use" && el.namespaceURI === SVG) {
+      const document = blobText(value);
+      const category = document && documentHeld(document);
+      if (category) return category;
+    }
+    // A media element plays an HLS playlist (Chromium's own player): the URLs it lists load.
+    if (attr === "src" && MEDIA.has(el.localName)) {
+      const playlist = blobText(value, 65536);
+      const category = /^\s*#EXTM3U/.test(playlist) ? codeHeld(playlist) : "";
+      if (category) return category;
+    }
     if (CODE.has(el.localName) && attr !== "imagesrcset") {
-      const category = dataHeld(value);
+      // A quirks-mode page applies a sheet whatever its type (data:font/woff,@import ...).
+      const category = dataHeld(value, el.localName === "link") || codeHeld(blobText(value));
       if (category) return category;
     }
     for (const url of urlsIn(attr, value)) {
@@ -631,7 +767,7 @@
         set: proxy(set, (native, self, args) => {
           let taken = false;
           try {
-            taken = holding() && intercept(self, attr, args[0], () => apply(native, self, args));
+            taken = holding() && intercept(self, attr, pinned(args, 0)[0], () => apply(native, self, args));
           } catch (error) { taken = false; }
           return taken ? undefined : apply(native, self, args);
         }),
@@ -648,7 +784,7 @@
       ...descriptor,
       value: new Proxy(descriptor.value, {
         construct(target, args, newTarget) {
-          if (args[0] === undefined || !heldBy(args[0], false)) return construct(target, args, newTarget);
+          if (args[0] === undefined || !heldBy(pinned(args, 0)[0], false)) return construct(target, args, newTarget);
           const audio = /** @type {HTMLAudioElement} */ (construct(target, [], newTarget));
           audio.src = args[0];
           return audio;
@@ -692,7 +828,7 @@
         let taken = false;
         try {
           const el = owners.get(self);
-          taken = Boolean(el) && holding() && intercept(/** @type {Element} */ (el), "href", args[0],
+          taken = Boolean(el) && holding() && intercept(/** @type {Element} */ (el), "href", pinned(args, 0)[0],
             () => apply(native, self, args));
         } catch (error) { taken = false; }
         return taken ? undefined : apply(native, self, args);
@@ -701,26 +837,61 @@
   });
 
   const lower = (/** @type {unknown} */ name) => (typeof name === "string" ? name.toLowerCase() : "");
+  // A held <script> or <style> (type "text/plain", its own in data-cg-type): the page's
+  // changes of its type go to data-cg-type, so that none runs or applies it before release.
+  /** @type {(el: any, attr: unknown) => boolean} */
+  const typeHeld = (el, attr) => lower(attr) === "type" && Boolean(el) && el.nodeType === 1
+    && (isSheet(el) || isScript(el)) && apply(getAttr, el, ["data-cg-category"]) !== null;
+  /** @type {(el: Element, value: unknown) => true} */
+  const retype = (el, value) => {
+    if (value === null) apply(removeAttr, el, ["data-cg-type"]);
+    else apply(setAttr, el, ["data-cg-type", value]);
+    return true;
+  };
   guard(Element.prototype, "setAttribute", (el, args, native) => {
-    const attr = lower(args[0]);
+    const attr = lower(pinned(args, 1)[0]);
+    if (typeHeld(el, attr)) return retype(el, String(args[1]));
     return NAMES.has(attr) && intercept(el, attr, args[1], () => apply(native, el, args));
   });
   guard(Element.prototype, "setAttributeNS", (el, args, native) => {
-    const attr = /** @type {string} */ (lower(args[1]).split(":").pop());
+    const attr = /** @type {string} */ (lower(pinned(args, 2)[1]).split(":").pop());
+    if (!args[0] && typeHeld(el, attr)) return retype(el, String(args[2]));
     return NAMES.has(attr) && intercept(el, attr, args[2], () => apply(native, el, args));
   });
+  guard(Element.prototype, "removeAttribute", (el, args) => typeHeld(el, args[0]) && retype(el, null));
+  guard(Element.prototype, "removeAttributeNS", (el, args) => !args[0] && typeHeld(el, args[1]) && retype(el, null));
+  method(Element.prototype, "toggleAttribute", (native, el, args) => {
+    if (!holding() || !typeHeld(el, args[0])) return apply(native, el, args);
+    const on = args.length > 1 ? Boolean(args[1]) : apply(getAttr, el, ["data-cg-type"]) === null;
+    retype(el, on ? apply(getAttr, el, ["data-cg-type"]) || "" : null);
+    return on;
+  });
+  for (const name of ["HTMLScriptElement", "HTMLStyleElement", "SVGScriptElement", "SVGStyleElement"]) {
+    patch(() => {
+      const proto = globals[name] && globals[name].prototype;
+      const descriptor = describe(proto, "type");
+      if (!descriptor || !descriptor.set) return;
+      const { set } = descriptor;
+      install(proto, "type", {
+        ...descriptor,
+        set: proxy(set, (native, el, args) => (holding() && typeHeld(el, "type") ? retype(el, String(args[0]))
+          && undefined : apply(native, el, args))),
+      });
+    });
+  }
   // An Attr node: its value written through the node (attr.value, nodeValue, textContent), or
   // the node set as a whole (setAttributeNode, attributes.setNamedItem), held as setAttribute.
   /** @type {(el: Element | null, node: Attr, set: () => void, value?: unknown) => boolean} */
   const attrNode = (el, node, set, value = node.value) => {
     const attr = lower(node.localName);
+    if (!node.namespaceURI && typeHeld(el, attr)) return retype(/** @type {Element} */ (el), String(value));
     return Boolean(el) && NAMES.has(attr) && intercept(/** @type {Element} */ (el), attr, value, set);
   };
   const isAttr = (/** @type {any} */ node) => Boolean(node) && node.nodeType === 2; // from any realm
   // The same setters write a <style>'s text, or a text node's in it (held as a sheet).
   /** @type {[object, string][]} */
   const values = [[Attr.prototype, "value"], [Node.prototype, "nodeValue"], [Node.prototype, "textContent"],
-    [CharacterData.prototype, "data"], [HTMLElement.prototype, "innerText"]];
+    [CharacterData.prototype, "data"], [HTMLElement.prototype, "innerText"], [HTMLElement.prototype, "outerText"]];
   for (const [proto, key] of values) {
     patch(() => {
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key)); // else kept native
@@ -729,25 +900,37 @@
         set: proxy(/** @type {NativeFunction} */ (descriptor.set), (native, self, args) => {
           let taken = false;
           try {
-            if (holding() && self.nodeType !== 2) sheetWrite(self, args[0]);
+            if (holding()) pinned(args, 0);
             taken = holding() && self.nodeType === 2
               && attrNode(self.ownerElement, self, () => apply(native, self, args), args[0]);
           } catch (error) { taken = false; }
-          return taken ? undefined : apply(native, self, args);
+          // outerText puts its text where the element was: beside it.
+          return taken ? undefined : sheetChange(sheetsAt(self, key === "outerText"), () => apply(native, self, args));
         }),
       });
     });
   }
-  for (const key of ["appendData", "insertData", "replaceData"]) {
-    method(CharacterData.prototype, key, (native, self, args) => {
-      sheetWrite(self, args.join(""));
-      return apply(native, self, args);
+  // A text node's own edits (and its removal) change the text of the <style> it is in.
+  for (const key of ["appendData", "insertData", "replaceData", "deleteData", "remove"]) {
+    method(CharacterData.prototype, key, (native, self, args) => sheetChange(sheetsAt(self), () => apply(native, self, args)));
+  }
+  method(Element.prototype, "insertAdjacentText", (native, self, args) => sheetChange(sheetsAt(self, true),
+    () => apply(native, self, args)));
+  method(Node.prototype, "removeChild", (native, self, args) => sheetChange(sheetsAt(self), () => apply(native, self, args)));
+  method(globals.Selection && Selection.prototype, "deleteFromDocument", (native, selection, args) => {
+    /** @type {Element[]} */
+    let sheets = [];
+    try {
+      for (let i = 0; i < selection.rangeCount; i++) sheets = [...sheets, ...rangeSheets(selection.getRangeAt(i))];
+    } catch (error) { sheets = []; }
+    return sheetChange(sheets, () => apply(native, selection, args));
+  });
+  for (const key of ["deleteContents", "extractContents", "surroundContents"]) {
+    method(Range.prototype, key, (native, range, args) => {
+      if (key === "surroundContents" && holding()) scan(args[0]); // the new parent goes in
+      return sheetChange(rangeSheets(range), () => apply(native, range, args));
     });
   }
-  method(Element.prototype, "insertAdjacentText", (native, self, args) => {
-    if (/^(afterbegin|beforeend)$/i.test(String(args[0]))) sheetWrite(self, args[1]);
-    return apply(native, self, args);
-  });
   for (const key of ["setAttributeNode", "setAttributeNodeNS"]) {
     guard(Element.prototype, key, (el, args, native) => isAttr(args[0])
       && attrNode(el, args[0], () => apply(native, el, args)));
@@ -769,6 +952,19 @@
     guard(NamedNodeMap.prototype, key, (map, args, native) => isAttr(args[0])
       && attrNode(maps.get(map) || null, args[0], () => apply(native, map, args)));
   }
+  // Removing a held element's type attribute node: its own type goes instead (the node stays).
+  method(Element.prototype, "removeAttributeNode", (native, el, args) => (holding() && isAttr(args[0])
+    && !args[0].namespaceURI && typeHeld(el, args[0].localName) && retype(el, null) ? args[0] : apply(native, el, args)));
+  for (const key of ["removeNamedItem", "removeNamedItemNS"]) {
+    method(NamedNodeMap.prototype, key, (native, map, args) => {
+      const el = maps.get(map);
+      const name = key === "removeNamedItem" ? args[0] : args[0] ? "" : args[1];
+      if (!holding() || !el || !typeHeld(el, name)) return apply(native, map, args);
+      const node = apply(getAttrNode, el, ["type"]);
+      retype(el, null);
+      return node;
+    });
+  }
   method(Element.prototype, "getAttribute", (native, el, args) => {
     if (heldAttrs.has(el)) {
       const entry = heldValue(el, lower(args[0]));
@@ -783,7 +979,7 @@
   // DOMParser, importNode, cloneNode. The attribute is removed and put back on release.
   /** @param {Element} el */
   function neutralise(el) {
-    if (isSheet(el)) holdSheet(el, apply(textOf, el, []));
+    if (isSheet(el)) holdSheet(el, sheetText(el));
     const attrs = attrsOf(el);
     if (!attrs) return;
     for (const attr of attrs) {
@@ -794,61 +990,134 @@
       apply(removeAttr, el, [attr]);
       holdAttr(el, attr, value, category, () => apply(setAttr, el, [attr, value]));
     }
+    // An XLink href under another prefix (an XML document's `l:href`) is the same href.
+    if (el.namespaceURI !== SVG || !SVG_LOADERS.has(el.localName)) return;
+    for (const node of [...el.attributes]) {
+      if (node.localName !== "href" || node.namespaceURI !== XLINK || node.name === "xlink:href") continue;
+      const { name, value } = node;
+      const category = heldAttr(el, "href", value);
+      if (!category) continue;
+      apply(removeAttrNS, el, [XLINK, "href"]);
+      holdAttr(el, name, value, category, () => apply(setAttrNS, el, [XLINK, name, value]));
+    }
   }
+
+  // A text node or a CDATA section (which an XML document makes): text to a sheet.
+  const isText = (/** @type {Node} */ node) => [3, 4].includes(apply(typeOf, node, []));
+  // The text a <style>'s sheet is made of: its text nodes' (an element in it adds none).
+  /** @type {(el: Node) => string} */
+  const sheetText = (el) => [...apply(childrenOf, el, [])]
+    .map((node) => (isText(node) ? apply(dataOf, node, []) : "")).join("");
 
   // A <style> whose text would load a refused URL takes the server's held form: type
-  // "text/plain" (its own kept in data-cg-type), which the banner releases as the server's.
+  // "text/plain" (its own kept in data-cg-type, where the page's changes of its type go:
+  // see typeHeld), which the banner releases as the server's. `type`: its own type, if the
+  // element's now is the gate's.
   /**
    * @param {Element} el
-   * @param {unknown} text  its text, as it will be
+   * @param {string} text  its text, as it is
+   * @param {string | null} [type]
+   * @param {string} [category]  what holds it already (a change to a held sheet keeps it held)
    * @returns {string} the category it is held for, "" if none (or held already)
    */
-  function holdSheet(el, text) {
-    if (apply(getAttr, el, ["data-cg-category"]) !== null) return "";
-    const category = cssHeld(text);
-    if (!category) return "";
-    const type = apply(getAttr, el, ["type"]);
+  function holdSheet(el, text, type = apply(getAttr, el, ["type"]), category = "") {
+    if (!category && apply(getAttr, el, ["data-cg-category"]) !== null) return "";
+    const holds = cssHeld(text) || category;
+    if (!holds) return "";
     if (type !== null) apply(setAttr, el, ["data-cg-type", type]);
+    else apply(removeAttr, el, ["data-cg-type"]);
     apply(setAttr, el, ["type", "text/plain"]);
-    apply(setAttr, el, ["data-cg-category", category]);
-    return category;
+    apply(setAttr, el, ["data-cg-category", holds]);
+    return holds;
   }
 
-  // Text a script adds to a <style> (`node`, or the text node in it it writes), held first.
-  /** @type {(node: any, text: unknown) => void} */
-  const sheetWrite = (node, text) => {
+  // The <style>s whose text a change at `node` may change: the node, if it is one; the one it
+  // is in, if it is a text node (with `beside`, any node: text goes in next to it).
+  /** @type {(node: any, beside?: boolean) => Element[]} */
+  const sheetsAt = (node, beside = false) => {
+    if (!holding() || !node || typeof node !== "object") return [];
+    if (isSheet(node)) return [node];
+    const parent = (beside || isText(node)) && apply(parentOf, node, []);
+    return isSheet(parent) ? [parent] : [];
+  };
+  /** @type {(range: Range) => Element[]} */
+  const rangeSheets = (range) => {
     try {
-      const el = !holding() || !node ? null : isSheet(node) ? node
-        : node.nodeType === 3 && isSheet(node.parentNode) ? node.parentNode : null;
-      if (el) holdSheet(el, `${apply(textOf, el, [])}${text}`);
-    } catch (error) { /* written as it came */ }
+      return [...sheetsAt(range.startContainer, true), ...sheetsAt(range.endContainer, true)];
+    } catch (error) { return []; }
   };
 
+  // Runs `change`, which may change the text of `sheets`, with each sheet off (type
+  // "text/plain"): nothing its text names loads meanwhile. Its text as it then is decides:
+  // held, or its own type back, applied. A held one stays held.
+  /**
+   * @template T
+   * @param {Element[]} sheets
+   * @param {() => T} change
+   * @returns {T}
+   */
+  function sheetChange(sheets, change) {
+    /** @type {[Element, string | null, string][]} */
+    const off = [];
+    try {
+      for (const el of new Set(sheets)) {
+        const category = apply(getAttr, el, ["data-cg-category"]) || "";
+        const type = category ? apply(getAttr, el, ["data-cg-type"]) : apply(getAttr, el, ["type"]);
+        apply(setAttr, el, ["type", "text/plain"]);
+        off.push([el, type, category]);
+      }
+    } catch (error) { /* changed as it comes */ }
+    try {
+      return change();
+    } finally {
+      for (const [el, type, category] of off) {
+        try {
+          if (holdSheet(el, sheetText(el), type, category)) continue;
+          if (type === null) apply(removeAttr, el, ["type"]);
+          else apply(setAttr, el, ["type", type]);
+        } catch (error) { /* left off: held */ }
+      }
+    }
+  }
+
   /** @param {Node | null | undefined} node  what a page's script inserts (a non-node: the native throws) */
-  function scan(node) {
+  // `shadows`: into the open shadow roots of the node's elements too (a node from another
+  // document, whose shadow roots come with it: looked for only then, as every element is read).
+  /** @type {(node: any, shadows?: boolean) => void} */
+  function scan(node, shadows = false) {
     if (!node || typeof node !== "object") return;
-    if (node.nodeType === 1) {
-      const element = /** @type {Element} */ (node);
-      neutralise(element);
-      if (element.firstElementChild) for (const el of apply(elementQuery, element, [SELECTOR])) neutralise(el);
-    } else if (node.nodeType === 11) {
-      for (const el of apply(fragmentQuery, node, [SELECTOR])) neutralise(el);
+    const type = node.nodeType;
+    if (type !== 1 && type !== 11) return;
+    const query = type === 1 ? elementQuery : fragmentQuery;
+    if (type === 1) neutralise(node);
+    if (type === 11 || node.firstElementChild) for (const el of apply(query, node, [SELECTOR])) neutralise(el);
+    if (!shadows) return;
+    for (const el of [node, ...apply(query, node, ["*"])]) {
+      const root = el.nodeType === 1 && el.shadowRoot;
+      if (root) scan(root, true);
     }
   }
 
   // The nodes at `which` are scanned before they go in; frames they bring are adopted after.
   /** @type {(which: number | "all") => Handler} */
+  // A <style> changes when text goes in (the receiver's, or next to it), or out of it (a text
+  // node moved elsewhere): see sheetChange.
   const inserting = (which) => (native, self, args) => {
     if (!holding()) return apply(native, self, args);
+    /** @type {Element[]} */
+    let sheets = [];
     try {
       const indices = which === "all" ? [...args.keys()] : [which];
-      for (const index of indices) scan(args[index]);
-      if (isSheet(self) || (self && self.nodeType === 3 && isSheet(self.parentNode))) {
-        sheetWrite(self, indices.map((index) => args[index])
-          .map((arg) => (arg && typeof arg === "object" ? apply(textOf, arg, []) : String(arg))).join(""));
+      // Into a document that loads nothing (DOMParser's, a template's) nothing is scanned: what
+      // is adopted or inserted from there into this one is.
+      const home = self && (self.nodeType === 9 ? self : self.ownerDocument);
+      const live = !home || apply(viewOf, home, []) !== null;
+      for (const index of live ? indices : []) {
+        scan(args[index], Boolean(args[index]) && args[index].ownerDocument !== home);
       }
+      sheets = [...sheetsAt(self, true), ...args.flatMap((arg) => sheetsAt(arg))];
     } catch (error) { /* inserted as it came */ }
-    const result = apply(native, self, args);
+    const result = sheetChange(sheets, () => apply(native, self, args));
     adoptFrames(window);
     return result;
   };
@@ -863,14 +1132,50 @@
   // once its task runs (after this call): the copy this document now owns is scanned first.
   for (const key of ["importNode", "adoptNode"]) {
     method(Document.prototype, key, (native, self, args) => {
-      const node = apply(native, self, args);
+      // Adopted, a node leaves its parent: a text node, its <style>.
+      const node = key === "adoptNode" ? sheetChange(sheetsAt(args[0]), () => apply(native, self, args))
+        : apply(native, self, args);
       try {
-        if (holding()) scan(node);
+        if (holding()) scan(node, true);
       } catch (error) { /* returned as it came */ }
       return node;
     });
   }
   method(Range.prototype, "insertNode", inserting(0));
+  // Other ways a node goes in: a select's option (add), a table's caption and sections, the
+  // document's body, a node moved with its state (moveBefore: a text node out of a <style>).
+  method(globals.HTMLSelectElement && HTMLSelectElement.prototype, "add", inserting(0));
+  method(globals.HTMLOptionsCollection && HTMLOptionsCollection.prototype, "add", inserting(0));
+  for (const proto of [Element.prototype, Document.prototype, DocumentFragment.prototype]) {
+    if (Object.prototype.hasOwnProperty.call(proto, "moveBefore")) method(proto, "moveBefore", inserting(0));
+  }
+  /** @type {[object, string][]} */
+  const placed = [[HTMLTableElement.prototype, "caption"], [HTMLTableElement.prototype, "tHead"],
+    [HTMLTableElement.prototype, "tFoot"], [Document.prototype, "body"]];
+  for (const [proto, key] of placed) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key));
+      install(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), inserting(0)) });
+    });
+  }
+
+  // An XSLT transform's fragment for a document that loads (the page's) is made in an inert one,
+  // its loads held, then adopted: made in the page's, its images would start loading at once.
+  const adoptNative = Document.prototype.adoptNode;
+  method(globals.XSLTProcessor && XSLTProcessor.prototype, "transformToFragment", (native, processor, args) => {
+    const output = args[1];
+    let inert = null;
+    try {
+      if (holding() && output && apply(viewOf, output, []) && output.contentType === "text/html") {
+        inert = doc.implementation.createHTMLDocument("");
+      }
+    } catch (error) { inert = null; }
+    if (!inert) return apply(native, processor, args);
+    const fragment = apply(native, processor, [args[0], inert, ...args.slice(2)]);
+    if (!fragment) return fragment;
+    scan(fragment);
+    return apply(adoptNative, output, [fragment]);
+  });
 
   /* ---- CSS a script writes: declarations and sheets ------------------------------------ */
 
@@ -918,15 +1223,26 @@
       return entry ? entry.value : Reflect.get(decl, key, decl);
     },
     set(decl, key, value) {
-      let taken = false;
-      try { // a value with no function or string loads nothing, unless it replaces a held one
-        taken = typeof key === "string" && holding() && (heldAttrs.has(decl) || /[("'\\]/.test(String(value)))
-          && !(key in declProto) && !/^\d+$/.test(key)
-          && declare(decl, dashed(key), value, () => Reflect.set(decl, key, value, decl));
-      } catch (error) { taken = false; }
-      return taken || Reflect.set(decl, key, value, decl);
+      if (holding()) value = pin(value);
+      return declaredBy(decl, key, value, () => Reflect.set(decl, key, value, decl))
+        || Reflect.set(decl, key, value, decl);
+    },
+    // Object.defineProperty with a value runs the named property's setter, as a set does.
+    defineProperty(decl, key, descriptor) {
+      if (!("value" in descriptor) || !holding()) return Reflect.defineProperty(decl, key, descriptor);
+      const defined = { ...descriptor, value: pin(descriptor.value) };
+      return declaredBy(decl, key, defined.value, () => Reflect.defineProperty(decl, key, defined))
+        || Reflect.defineProperty(decl, key, defined);
     },
   };
+  // Whether a named property's value was held (made by `make` on release).
+  /** @type {(decl: any, key: string | symbol, value: unknown, make: () => unknown) => boolean} */
+  function declaredBy(decl, key, value, make) {
+    try { // a value with no function or string loads nothing, unless it replaces a held one
+      return typeof key === "string" && holding() && (heldAttrs.has(decl) || /[("'\\]/.test(String(value)))
+        && !(key in declProto) && !/^\d+$/.test(key) && declare(decl, dashed(key), value, make);
+    } catch (error) { return false; }
+  }
   /** @type {(decl: any, owner: any) => any} */
   function styleProxy(decl, owner) {
     if (!decl || typeof decl !== "object") return decl;
@@ -944,7 +1260,7 @@
     return holding() && (owner ? intercept(owner, "style", text, set) : declare(decl, "", text, set));
   };
   for (const name of ["HTMLElement", "SVGElement", "MathMLElement", "CSSStyleRule", "CSSPageRule", "CSSFontFaceRule",
-    "CSSKeyframeRule"]) {
+    "CSSKeyframeRule", "CSSNestedDeclarations"]) {
     patch(() => {
       const proto = globals[name] && globals[name].prototype;
       const descriptor = describe(proto, "style");
@@ -961,7 +1277,7 @@
           try {
             const decl = apply(/** @type {NativeFunction} */ (descriptor.get), self, []);
             if (self.nodeType === 1) styleOwners.set(decl, self);
-            taken = restyle(decl, args[0], () => apply(native, self, args));
+            taken = restyle(decl, pinned(args, 0)[0], () => apply(native, self, args));
           } catch (error) { taken = false; }
           return taken ? undefined : apply(native, self, args);
         }),
@@ -976,7 +1292,7 @@
         method(declProto, key, (native, self, args) => {
           const decl = unwrap(self);
           if (key === "setProperty") {
-            const name = String(args[0]);
+            const name = String(pinned(args, 1, 2)[0]);
             const set = () => apply(native, decl, args);
             return declare(decl, name.startsWith("--") ? name : name.toLowerCase(), args[1], set) ? undefined : set();
           }
@@ -993,7 +1309,7 @@
             const decl = unwrap(self);
             let taken = false;
             try {
-              taken = key === "cssText" && restyle(decl, args[0], () => apply(native, decl, args));
+              taken = key === "cssText" && restyle(decl, pinned(args, 0)[0], () => apply(native, decl, args));
             } catch (error) { taken = false; }
             return taken ? undefined : apply(native, decl, args);
           }),
@@ -1004,10 +1320,11 @@
 
   // Rules a script inserts into a sheet (a page's, a constructed one, an @media rule), and a
   // constructed sheet's whole text (replace, replaceSync): held as they are, made on release.
-  for (const proto of [CSSStyleSheet.prototype, globals.CSSGroupingRule && globals.CSSGroupingRule.prototype]) {
+  for (const proto of [CSSStyleSheet.prototype, globals.CSSGroupingRule && globals.CSSGroupingRule.prototype,
+    globals.CSSStyleRule && globals.CSSStyleRule.prototype]) { // a style rule nests rules too
     const rules = /** @type {PropertyDescriptor | undefined} */ (proto && describe(proto, "cssRules"));
     method(proto, "insertRule", (native, sheet, args) => {
-      const category = cssHeld(args[0]);
+      const category = cssHeld(pinned(args, 0)[0]);
       if (!category) return apply(native, sheet, args);
       const index = args.length > 1 ? Number(args[1]) >>> 0 : 0;
       hold(category, () => {
@@ -1017,15 +1334,22 @@
       return index;
     });
   }
+  // A keyframe a script appends to @keyframes: held as an inserted rule is.
+  method(globals.CSSKeyframesRule && CSSKeyframesRule.prototype, "appendRule", (native, rule, args) => {
+    const category = cssHeld(pinned(args, 0)[0]);
+    if (!category) return apply(native, rule, args);
+    hold(category, () => apply(native, rule, args));
+    return undefined;
+  });
   method(CSSStyleSheet.prototype, "addRule", (native, sheet, args) => {
-    const category = cssHeld(`${args[0]}{${args[1]}}`);
+    const category = cssHeld(`${pinned(args, 0, 1)[0]}{${args[1]}}`);
     if (!category) return apply(native, sheet, args);
     hold(category, () => apply(native, sheet, [args[0], args[1]]));
     return -1;
   });
   for (const key of ["replace", "replaceSync"]) {
     method(CSSStyleSheet.prototype, key, (native, sheet, args) => {
-      const category = cssHeld(args[0]);
+      const category = cssHeld(pinned(args, 0)[0]);
       forget(sheet, "replace");
       if (!category) return apply(native, sheet, args);
       if (key === "replaceSync") {
@@ -1043,7 +1367,7 @@
   for (const key of ["set", "append"]) {
     method(globals.StylePropertyMap && globals.StylePropertyMap.prototype, key, (native, map, args) => {
       let category = "";
-      try { category = cssHeld(args.slice(1).map(String).join(" ")); } catch (error) { category = ""; }
+      try { category = cssHeld(pinned(args, ...args.keys()).slice(1).map(String).join(" ")); } catch (error) { category = ""; }
       if (!category) return apply(native, map, args);
       hold(category, () => apply(native, map, args));
       return undefined;
@@ -1052,15 +1376,21 @@
 
   /* ---- HTML strings ------------------------------------------------------------------ */
 
-  // The markup with refused elements in the server's held form (data-cg-<attr>, and
-  // type="text/plain" for scripts when `runs`: scripts parsed there execute), which the
-  // banner releases in document order with the server's. Untouched markup comes back as is.
-  /**
-   * @param {unknown} markup
-   * @param {boolean} runs
-   * @param {boolean} [svg]  parsed inside an SVG element (<image> is then no <img>)
-   */
-  const rewrite = (markup, runs, svg = false) => (typeof markup === "string" ? held(markup, runs, svg)[0] : markup);
+  // Where markup parsed in `el` (its fragment's context) starts: "svg" or "math" in foreign
+  // content (where <iframe> or <textarea> is no HTML element, and <img> breaks out),
+  // "frameset" in one (where a <frame> is one), "" in HTML, as inside an integration point
+  // (SVG <foreignObject>, <desc>, <title>; MathML <mi>, <mo>, <mn>, <ms>, <mtext>, and
+  // <annotation-xml> whose encoding is HTML).
+  /** @type {(el: any) => string} */
+  const foreignRoot = (el) => {
+    if (!el || el.nodeType !== 1) return "";
+    const name = el.localName;
+    if (el.namespaceURI === HTML_NS && name === "frameset") return "frameset";
+    if (el.namespaceURI === SVG) return ["foreignObject", "desc", "title"].includes(name) ? "" : "svg";
+    if (el.namespaceURI !== MATH_NS || ["mi", "mo", "mn", "ms", "mtext"].includes(name)) return "";
+    const encoding = name === "annotation-xml" ? lower(apply(getAttr, el, ["encoding"])) : "";
+    return encoding === "text/html" || encoding === "application/xhtml+xml" ? "" : "math";
+  };
 
   // The elements that load in `root`, and in the declarative shadow roots it declares
   // (<template shadowrootmode>: setHTMLUnsafe and parseHTMLUnsafe attach them).
@@ -1069,25 +1399,20 @@
     ...[...apply(fragmentQuery, root, ["template[shadowrootmode]"])]
       .flatMap((inner) => loaders(apply(templateContent, inner, [])))];
 
-  // [the markup in held form, the first category held in it ("": none)].
+  // Holds each element of `elements` that loads from a refused URL in the server's form: its
+  // loading attributes as data-cg-<attr> (and a script's type "text/plain"; a sheet's text in
+  // data-cg-text). The first category held, "" if none. `runs`: its scripts would run.
   /**
-   * @param {string} markup
+   * @param {Iterable<Element>} elements
    * @param {boolean} runs
-   * @param {boolean} [svg]
-   * @returns {[string, string]}
+   * @returns {string}
    */
-  function held(markup, runs, svg = false) {
-    if (!mentions(markup)) return [markup, ""];
-    const template = apply(createElement, doc, ["template"]);
-    apply(html.set, template, [svg ? `<svg>${markup}</svg>` : markup]);
-    const content = apply(templateContent, template, []);
-    const root = svg && content.childNodes.length === 1 ? /** @type {Element} */ (content.firstChild) : template;
-    if (svg && root === template) return held(markup, runs); // it left the <svg>: read as HTML
+  function holdAll(elements, runs) {
     let first = "";
-    for (const el of loaders(content)) {
+    for (const el of elements) {
       if (isScript(el) && !runs) continue; // never runs, never loads
       if (isSheet(el)) {
-        first = first || holdSheet(el, apply(textOf, el, []));
+        first = first || holdSheet(el, sheetText(el));
         continue;
       }
       const attrs = attrsOf(el) || [];
@@ -1098,56 +1423,126 @@
       const category = categories.find(Boolean);
       if (!category) continue;
       first = first || category;
-      // The URLs go together (an image's srcset with its src); a style only if it loads.
+      // The URLs go together (an image's srcset with its src); CSS only if it loads.
       for (const attr of [...attrs, ...(isScript(el) ? ["type"] : [])]) {
         const value = apply(getAttr, el, [attr]);
-        if (value === null || (attr === "style" && !categories[attrs.indexOf(attr)])) continue;
+        if (value === null || (CSS_ATTRS.has(attr) && !categories[attrs.indexOf(attr)])) continue;
         apply(setAttr, el, [`data-cg-${attr}`, value]);
         apply(removeAttr, el, [attr]);
       }
       if (isScript(el)) apply(setAttr, el, ["type", "text/plain"]);
       apply(setAttr, el, ["data-cg-category", category]);
     }
-    return first ? [apply(html.get, root, []), first] : [markup, ""];
+    return first;
   }
 
-  /** @type {(index: number, runs: boolean) => Handler} */
-  const strings = (index, runs) => (native, self, args) => {
+  // [the markup with refused elements in the server's held form (data-cg-<attr>, and
+  // type="text/plain" for scripts when `runs`: scripts parsed there execute), which the banner
+  // releases in document order with the server's; the first category held in it ("": none)].
+  // Untouched markup comes back as is.
+  /**
+   * @param {string} markup
+   * @param {boolean} runs
+   * @param {string} [root]  the element it is parsed in, if not HTML's body: see foreignRoot
+   * @returns {[string, string]}
+   */
+  function held(markup, runs, root = "") {
+    if (!mentions(markup)) return [markup, ""];
+    if (root === "frameset") { // a template drops <frame>: read in a frameset document
+      const parsed = apply(parseDocument, new NativeDOMParser(), [`<frameset>${markup}`, "text/html"]);
+      const frameset = apply(bodyOf, parsed, []);
+      const first = frameset ? holdAll(apply(elementQuery, frameset, [SELECTOR]), runs) : "";
+      return first ? [apply(html.get, frameset, []), first] : [markup, ""];
+    }
+    const template = apply(createElement, doc, ["template"]);
+    apply(html.set, template, [root ? `<${root}>${markup}</${root}>` : markup]);
+    const content = apply(templateContent, template, []);
+    const first = holdAll(loaders(content), runs);
+    if (!first) return [markup, ""];
+    const whole = apply(html.get, template, []);
+    if (!root) return [whole, first];
+    // The root's content, then what broke out of it (an <img> in foreign content ends it), as
+    // parsing in the context element puts both in it.
+    const inner = apply(html.get, /** @type {Element} */ (content.firstChild), []);
+    const wrapped = `<${root}>${inner}</${root}>`;
+    return [whole.startsWith(wrapped) ? inner + whole.slice(wrapped.length) : whole, first];
+  }
+
+  // `context`: the element the markup is parsed in (by default the receiver's own).
+  // `whole`: the call may be held whole (it returns nothing); `sanitized`: it is, when it holds
+  // anything (a Sanitizer drops the held form's data-cg-* attributes, which nothing would release).
+  /** @type {(index: number, runs: boolean, context?: (self: any, args: any[]) => unknown, whole?: boolean, sanitized?: boolean) => Handler} */
+  const strings = (index, runs, context = (self) => self, whole = true, sanitized = false) => (native, self, args) => {
+    /** @type {Element[]} */
+    let sheets = [];
     try {
-      if (holding() && typeof args[index] === "string") {
-        sheetWrite(self, args[index]); // a <style>'s markup is its text
-        const svg = Boolean(self) && self.namespaceURI === SVG && self.localName !== "foreignObject";
-        const rewritten = rewrite(args[index], runs, svg);
+      if (holding() && typeof pinned(args, index)[index] === "string") {
+        sheets = sheetsAt(self, true); // a <style>'s markup is its text
+        const where = context(self, args);
+        const category = whole ? shapedHeld(args[index], where) : "";
+        if (category) {
+          hold(category, () => apply(native, self, args));
+          return undefined;
+        }
+        const [rewritten, first] = held(args[index], runs, foreignRoot(where));
+        if (sanitized && first) {
+          hold(first, () => apply(native, self, args));
+          return undefined;
+        }
         if (rewritten !== args[index]) {
           args = [...args];
           args[index] = rewritten;
         }
       }
     } catch (error) { /* passed on as it came */ }
-    const result = apply(native, self, args);
+    const result = sheetChange(sheets, () => apply(native, self, args));
     if (holding()) adoptFrames(window);
     return result;
   };
+  // Where a template reads markup otherwise than its context does (a row's cells after a <b>,
+  // which a template's body drops; the <body> tag in <html>), the markup is read in a document
+  // shaped as that context: the category it would load from there, "" if none. Such a call is
+  // held whole (nothing of it goes in until the category is allowed).
+  /** @type {Record<string, string>} */
+  const SHAPES = { table: "<table>", thead: "<table><thead>", tbody: "<table><tbody>", tfoot: "<table><tfoot>",
+    tr: "<table><tbody><tr>", colgroup: "<table><colgroup>", html: "", head: "" };
+  /** @type {(markup: string, el: any) => string} */
+  function shapedHeld(markup, el) {
+    if (!el || el.nodeType !== 1 || el.namespaceURI !== HTML_NS || !mentions(markup)) return "";
+    const shape = SHAPES[el.localName];
+    if (shape === undefined) return "";
+    const parsed = apply(parseDocument, new NativeDOMParser(), [shape + markup, "text/html"]);
+    const root = apply(rootOf, parsed, []);
+    return root ? holdAll([root, ...apply(elementQuery, root, [SELECTOR])], true) : "";
+  }
   /** @type {[object, string][]} */
   const setters = [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
     [window.ShadowRoot && ShadowRoot.prototype, "innerHTML"]];
   for (const [proto, key] of setters) {
     patch(() => { // a missing prototype or setter throws: kept native
       const descriptor = /** @type {PropertyDescriptor} */ (describe(proto, key));
-      install(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false)) });
+      const outer = key === "outerHTML" ? (/** @type {Node} */ self) => apply(parentOf, self, []) : undefined;
+      install(proto, key, { ...descriptor, set: proxy(/** @type {NativeFunction} */ (descriptor.set), strings(0, false, outer)) });
     });
   }
-  method(Element.prototype, "insertAdjacentHTML", strings(1, false));
+  method(Element.prototype, "insertAdjacentHTML", strings(1, false, (self, args) => (
+    /^(beforebegin|afterend)$/i.test(String(args[0])) ? apply(parentOf, self, []) : self)));
   method(Element.prototype, "setHTMLUnsafe", strings(0, false));
+  // setHTML's Sanitizer may keep an <img src>: a call that would load a refused URL waits whole.
+  method(Element.prototype, "setHTML", strings(0, false, undefined, true, true));
+  method(window.ShadowRoot && ShadowRoot.prototype, "setHTML", strings(0, false, undefined, true, true));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
   method(Document, "parseHTMLUnsafe", strings(0, false));
-  method(Range.prototype, "createContextualFragment", strings(0, true));
+  method(Range.prototype, "createContextualFragment", strings(0, true, (range) => {
+    const node = range.startContainer;
+    return apply(typeOf, node, []) === 1 ? node : apply(parentOf, node, []);
+  }, false));
   const insertHTML = strings(2, false);
   // insertImage makes an <img src> at the selection: a held one goes in as that markup, held.
   const quote = (/** @type {unknown} */ value) => String(value).replace(/&/g, "&amp;").replace(/"/g, "&quot;");
   method(Document.prototype, "execCommand", (native, self, args) => {
     const command = lower(args[0]);
-    if (command === "insertimage" && args.length > 2 && heldBy(args[2], false)) {
+    if (command === "insertimage" && args.length > 2 && heldBy(pinned(args, 2)[2], false)) {
       return insertHTML(native, self, ["insertHTML", args[1], `<img src="${quote(args[2])}">`]);
     }
     return command === "inserthtml" ? insertHTML(native, self, args) : apply(native, self, args);
@@ -1185,12 +1580,35 @@
     return true;
   }
 
+  const written = new MutationObserver(() => {}); // what a document.write adds, read at its end
+  const { observe, takeRecords, disconnect } = MutationObserver.prototype;
+  let writing = 0; // document.write calls under way (a written script writes too)
   for (const [key, end] of [["write", ""], ["writeln", "\n"]]) {
     method(Document.prototype, key, (native, self, args) => {
       try {
+        args = [args.map(pin).join("")]; // as the native joins them, once
         if (self === doc && writeAfter(args.join("") + end)) return undefined;
         if (holding() && args.length) {
-          const result = apply(native, self, [rewrite(args.join(""), true)]);
+          const text = args.join("");
+          let [markup] = held(text, true);
+          if (markup === text && /<frame/i.test(text)) { // a template drops them: read as a frameset's
+            const [framed, category] = held(text, true, "frameset");
+            if (category) markup = framed;
+          }
+          if (!writing++) apply(observe, written, [self, { childList: true, subtree: true }]);
+          let result;
+          try {
+            result = apply(native, self, [markup]);
+          } finally {
+            // What the parser made of it, read before any image's load starts: markup read
+            // alone shows neither a tag two writes make together, nor a cell a table's
+            // insertion mode keeps; a <body> or <html> tag written again gives the open one
+            // its attributes (a body's background).
+            const records = apply(takeRecords, written, []);
+            if (!--writing) apply(disconnect, written, []);
+            for (const record of records) for (const node of record.addedNodes) scan(node);
+            for (const el of [apply(bodyOf, self, []), apply(rootOf, self, [])]) if (el) neutralise(el);
+          }
           adoptFrames(window);
           return result;
         }
@@ -1298,7 +1716,7 @@
     install(window, "fetch", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
-        const category = heldBy(args[0], true);
+        const category = heldBy(pinned(args, 0)[0], true);
         if (category) return heldFetch(native, self, args, category);
         const sent = apply(native, self, args);
         return isConsentEndpoint(args[0]) ? sent.then(readAnswer) : sent;
@@ -1309,7 +1727,7 @@
   /** @type {WeakMap<XMLHttpRequest, { url: unknown, async: boolean }>} */
   const requests = new WeakMap(); // XHR -> { url, async }
   method(XMLHttpRequest.prototype, "open", (native, xhr, args) => {
-    const result = apply(native, xhr, args);
+    const result = apply(native, xhr, pinned(args, 1));
     try { requests.set(xhr, { url: args[1], async: args.length < 3 || Boolean(args[2]) }); } catch (error) { /* */ }
     return result;
   });
@@ -1329,7 +1747,7 @@
 
   // Held beacons answer true: SDKs switch to another transport on false.
   method(Navigator.prototype, "sendBeacon", (native, nav, args) => {
-    const category = heldBy(args[0], true);
+    const category = heldBy(pinned(args, 0)[0], true);
     if (!category) return apply(native, nav, args);
     hold(category, () => apply(native, nav, args));
     return true;
@@ -1341,9 +1759,11 @@
     method(globals.Cache && globals.Cache.prototype, key, (native, cache, args) => {
       let category = "";
       try {
-        const urls = key === "add" ? [args[0]] : [...args[0]];
-        category = urls.map((url) => heldBy(url && typeof url === "object" && "url" in url ? url.url : url, true))
-          .find(Boolean) || "";
+        if (key === "add") pinned(args, 0);
+        else args[0] = [...args[0]].map(pin);
+        /** @type {unknown[]} */
+        const urls = key === "add" ? [args[0]] : args[0];
+        category = urls.map((url) => heldBy(url, true)).find(Boolean) || "";
       } catch (error) { category = ""; } // the native throws alike
       if (!category) return apply(native, cache, args);
       return new Promise((resolve, reject) => {
@@ -1365,7 +1785,8 @@
         let category = "";
         try {
           const initial = args[0] && args[0].initialValue;
-          category = initial !== undefined ? cssHeld(String(initial)) : "";
+          if (initial !== undefined) args[0] = { ...args[0], initialValue: pin(initial) };
+          category = initial !== undefined ? cssHeld(args[0].initialValue) : "";
         } catch (error) { category = ""; }
         if (!category) return apply(native, css, args);
         const definition = { ...args[0] }; // as it was at the call
@@ -1384,7 +1805,7 @@
     install(window, "fetchLater", {
       ...descriptor,
       value: proxy(descriptor.value, (native, self, args) => {
-        const category = heldBy(args[0], true);
+        const category = heldBy(pinned(args, 0)[0], true);
         if (!category) return apply(native, self, args);
         /** @type {{ activated: boolean } | null} */
         let made = null;
@@ -1399,7 +1820,7 @@
   // A worklet's module (CSS.paintWorklet, audioWorklet) is fetched from its URL: held, the
   // promise follows the native's on release and fails as an unloadable module on refusal.
   method(globals.Worklet && globals.Worklet.prototype, "addModule", (native, worklet, args) => {
-    const category = heldBy(args[0], true);
+    const category = heldBy(pinned(args, 0)[0], true);
     if (!category) return apply(native, worklet, args);
     return new Promise((resolve, reject) => {
       hold(category, () => resolve(apply(native, worklet, args)),
@@ -1427,7 +1848,7 @@
       ...descriptor,
       value: new Proxy(descriptor.value, {
         construct(target, args, newTarget) {
-          const category = typeof args[1] === "string" ? cssHeld(args[1]) : "";
+          const category = typeof pinned(args, 1)[1] === "string" ? cssHeld(args[1]) : "";
           if (!category) return construct(target, args, newTarget);
           const face = construct(target, [args[0], 'local("consent-gate held font")', ...args.slice(2)], newTarget);
           /** @type {(real: FontFace) => void} */
@@ -1554,7 +1975,7 @@
 
   // These start in the constructor and cannot be held: a refused one is built against a
   // same-origin path the gate refuses, so the page gets genuine error/close events.
-  for (const name of ["WebSocket", "EventSource", "Worker", "SharedWorker"]) {
+  for (const name of ["WebSocket", "WebSocketStream", "EventSource", "Worker", "SharedWorker"]) {
     patch(() => {
       const descriptor = describe(window, name);
       if (!descriptor || typeof descriptor.value !== "function") return;
@@ -1562,9 +1983,9 @@
         ...descriptor,
         value: new Proxy(descriptor.value, {
           construct(target, args, newTarget) {
-            if (heldBy(args[0], true)) {
+            if (heldBy(pinned(args, 0)[0], true)) {
               const url = new NativeURL(config.b, location.href);
-              if (name === "WebSocket") url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+              if (name.startsWith("WebSocket")) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
               args = [url.href, ...args.slice(1)];
             } else if ((name === "Worker" || name === "SharedWorker") && holding()) {
               args = gatedWorker(args);
@@ -1848,12 +2269,25 @@
     const first = `(${source(workerGate)})(...${JSON.stringify([names, globs, path, origin])}, ${source(wrapWorker)});`;
     /** @type {[string, RegExp][]} */
     const patterns = globs.map(([host, source]) => [host, new RegExp(source, "s")]);
+    const requestUrl = /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(Request.prototype, "url")).get;
+    // A value a native reads as a string, made one once (see pin): a Request stays.
+    /** @type {(value: unknown) => unknown} */
+    const pin = (value) => {
+      if (value === null || (typeof value !== "object" && typeof value !== "function")) return value;
+      try {
+        Reflect.apply(/** @type {Function} */ (requestUrl), value, []);
+        return value;
+      } catch (error) {
+        return String(value);
+      }
+    };
     /** @param {unknown} value */
     const refused = (value) => {
       let url;
       try {
-        const text = value && typeof value === "object" ? /** @type {{ url?: unknown }} */ (value).url : undefined;
-        url = new URL(typeof text === "string" ? text : String(value), location.href);
+        let text = String(value);
+        try { text = Reflect.apply(/** @type {Function} */ (requestUrl), value, []); } catch (error) { /* no Request */ }
+        url = new URL(text, location.href);
       } catch (error) {
         return false;
       }
@@ -1872,31 +2306,66 @@
       if (socket) url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
       return url.href;
     };
+    // The function at `key` wherever `owner`'s prototype chain holds one (the global's fetch is
+    // its prototype's too), and an interface's prototype's constructor, wrapped alike.
     /** @type {(owner: any, key: string, handler: ProxyHandler<any>) => void} */
     const wrap = (owner, key, handler) => {
-      try { owner[key] = new Proxy(owner[key], handler); } catch (error) { /* kept native */ }
+      for (let at = owner; at; at = Object.getPrototypeOf(at)) {
+        const own = Object.getOwnPropertyDescriptor(at, key);
+        if (!own || typeof own.value !== "function") continue;
+        const native = own.value;
+        const wrapped = new Proxy(native, handler);
+        try {
+          Object.defineProperty(at, key, { ...own, value: wrapped });
+          const named = native.prototype && Object.getOwnPropertyDescriptor(native.prototype, "constructor");
+          if (named && named.value === native) Object.defineProperty(native.prototype, "constructor", { ...named, value: wrapped });
+        } catch (error) { /* kept native */ }
+      }
     };
+    const failed = () => Promise.reject(new TypeError("Failed to fetch"));
     wrap(scope, "fetch", {
-      apply: (target, that, args) => (refused(args[0]) ? Promise.reject(new TypeError("Failed to fetch"))
-        : Reflect.apply(target, that, args)),
+      apply(target, that, args) {
+        if (args.length) args[0] = pin(args[0]);
+        return refused(args[0]) ? failed() : Reflect.apply(target, that, args);
+      },
     });
     wrap(scope, "importScripts", {
       apply(target, that, args) {
-        if (args.some(refused)) throw new DOMException("Failed to execute 'importScripts'", "NetworkError");
-        return Reflect.apply(target, that, args);
+        const urls = args.map(pin);
+        if (urls.some(refused)) throw new DOMException("Failed to execute 'importScripts'", "NetworkError");
+        return Reflect.apply(target, that, urls);
       },
     });
-    if (scope.XMLHttpRequest) {
-      wrap(scope.XMLHttpRequest.prototype, "open", {
-        apply: (target, that, args) => Reflect.apply(target, that,
-          refused(args[1]) ? [args[0], held(false), ...args.slice(2)] : args),
+    if (scope.Cache) {
+      wrap(scope.Cache.prototype, "add", {
+        apply(target, that, args) {
+          if (args.length) args[0] = pin(args[0]);
+          return refused(args[0]) ? failed() : Reflect.apply(target, that, args);
+        },
+      });
+      wrap(scope.Cache.prototype, "addAll", {
+        apply(target, that, args) {
+          let urls = args[0];
+          try { urls = [...args[0]].map(pin); } catch (error) { /* the native throws alike */ }
+          return Array.isArray(urls) && urls.some(refused) ? failed() : Reflect.apply(target, that, [urls, ...args.slice(1)]);
+        },
       });
     }
-    for (const name of ["WebSocket", "EventSource"]) {
+    if (scope.XMLHttpRequest) {
+      wrap(scope.XMLHttpRequest.prototype, "open", {
+        apply(target, that, args) {
+          if (args.length > 1) args[1] = pin(args[1]);
+          return Reflect.apply(target, that, refused(args[1]) ? [args[0], held(false), ...args.slice(2)] : args);
+        },
+      });
+    }
+    for (const name of ["WebSocket", "WebSocketStream", "EventSource"]) {
       if (!scope[name]) continue;
       wrap(scope, name, {
-        construct: (target, args, newTarget) => Reflect.construct(target,
-          refused(args[0]) ? [held(name === "WebSocket"), ...args.slice(1)] : args, newTarget),
+        construct(target, args, newTarget) {
+          if (args.length) args[0] = pin(args[0]);
+          return Reflect.construct(target, refused(args[0]) ? [held(name !== "EventSource"), ...args.slice(1)] : args, newTarget);
+        },
       });
     }
     // The workers it starts from blob: or data: URLs start with this gate too.

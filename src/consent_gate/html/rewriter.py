@@ -732,7 +732,8 @@ class HtmlRewriter:
                         return match
         if tag.name in _RUN_FROM_DATA:
             for attr in url_attrs:
-                code = tag.data(attr)
+                # A quirks-mode page applies a sheet whatever its type (`data:font/woff,...`).
+                code = tag.data(attr, media=tag.name == b"link")
                 if code is not None and (match := self._code(code)):
                     return match
         for attr in DOCUMENT_ATTRS.get(tag.name, ()):

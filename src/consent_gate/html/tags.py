@@ -9,6 +9,7 @@ import re
 from html import unescape
 from urllib.parse import unquote_to_bytes
 
+from ..charsets import as_utf8
 from ..urls import refresh_url
 from .grammar import ATTR, LOADING_TYPES
 
@@ -26,6 +27,9 @@ _HEAD = 256  # of a URL, enough to tell a data: URL and its media type, tabs and
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 # A data: URL of media (a favicon's, say), which no script or style sheet runs from.
 _MEDIA_DATA = re.compile(r"data:[\t\n\f\r ]*(?:image|audio|video|font)/", re.IGNORECASE)
+
+# A data: URL's charset parameter: its bytes are read as that encoding (UTF-16 markup is no ASCII).
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
 
 # A namespace prefix of an element or attribute name in an XML document.
 _PREFIX = re.compile(rb"(</?|[\t\n\r ])[A-Za-z_][\w.-]*:(?=[A-Za-z_])")
@@ -76,14 +80,15 @@ class Tag:
         # `<image href>`; read without prefixes, it shows the rewriter what it loads.
         return _PREFIX.sub(rb"\1", document) if document and b":" in document else document
 
-    def data(self, name: bytes) -> bytes | None:
+    def data(self, name: bytes, *, media: bool = False) -> bytes | None:
         """The content of a data: URL an attribute holds (the first such attribute: the one a
-        browser reads), as written; None for any other value."""
+        browser reads), as written; None for any other value (and, without `media`, for an
+        image's, a sound's or a font's)."""
         value = self.value(name)
         if value is None or not _may_be_data(value):
             return None
         text = _unescaped(attribute_text(value)) if b"&" in value else attribute_text(value)
-        return data_url(text, media=False)
+        return data_url(text, media=media)
 
     def explicit(self) -> bytes | None:
         """The site owner's own word on an element: data-consent="<category>"."""
@@ -196,7 +201,8 @@ def data_url(text: str, *, media: bool = True) -> bytes | None:
     content = unquote_to_bytes(data)
     if meta.lower().replace(" ", "").endswith(";base64"):
         try:
-            return base64.b64decode(b"".join(content.split()), validate=False)
+            content = base64.b64decode(b"".join(content.split()), validate=False)
         except ValueError:
             return None
-    return content
+    charset = _CHARSET.search(meta)
+    return as_utf8(content, charset.group(1)) if charset else content
