@@ -1479,14 +1479,11 @@
       if (holding() && typeof pinned(args, index)[index] === "string") {
         sheets = sheetsAt(self, true); // a <style>'s markup is its text
         const where = context(self, args);
-        const category = whole ? shapedHeld(args[index], where) : "";
+        const [rewritten, first] = held(args[index], runs, foreignRoot(where));
+        // What the held form still loads where it is parsed: the call waits whole.
+        const category = (sanitized && first) || (whole ? shapedHeld(rewritten, where, runs) : "");
         if (category) {
           hold(category, () => apply(native, self, args));
-          return undefined;
-        }
-        const [rewritten, first] = held(args[index], runs, foreignRoot(where));
-        if (sanitized && first) {
-          hold(first, () => apply(native, self, args));
           return undefined;
         }
         if (rewritten !== args[index]) {
@@ -1500,20 +1497,20 @@
     return result;
   };
   // Where a template reads markup otherwise than its context does (a row's cells after a <b>,
-  // which a template's body drops; the <body> tag in <html>), the markup is read in a document
-  // shaped as that context: the category it would load from there, "" if none. Such a call is
-  // held whole (nothing of it goes in until the category is allowed).
+  // which a template's body drops; the <body> tag in <html>), the (held) markup is read again
+  // in a document shaped as that context: the category it would still load from there, "" if
+  // none. Such a call is held whole (nothing of it goes in until the category is allowed).
   /** @type {Record<string, string>} */
   const SHAPES = { table: "<table>", thead: "<table><thead>", tbody: "<table><tbody>", tfoot: "<table><tfoot>",
     tr: "<table><tbody><tr>", colgroup: "<table><colgroup>", html: "", head: "" };
-  /** @type {(markup: string, el: any) => string} */
-  function shapedHeld(markup, el) {
+  /** @type {(markup: string, el: any, runs: boolean) => string} */
+  function shapedHeld(markup, el, runs) {
     if (!el || el.nodeType !== 1 || el.namespaceURI !== HTML_NS || !mentions(markup)) return "";
     const shape = SHAPES[el.localName];
     if (shape === undefined) return "";
     const parsed = apply(parseDocument, new NativeDOMParser(), [shape + markup, "text/html"]);
     const root = apply(rootOf, parsed, []);
-    return root ? holdAll([root, ...apply(elementQuery, root, [SELECTOR])], true) : "";
+    return root ? holdAll([root, ...apply(elementQuery, root, [SELECTOR])], runs) : "";
   }
   /** @type {[object, string][]} */
   const setters = [[Element.prototype, "innerHTML"], [Element.prototype, "outerHTML"],
