@@ -11,20 +11,24 @@ from hypothesis import strategies as st
 from consent_gate.html import BodyEndInjector
 
 SNIPPET = b'<div id="cg-root">banner</div>'
+REBASED = b'<div id="cg-root">banner with the page\'s origin</div>'
 
 
-def inject(*chunks: bytes) -> bytes:
-    injector = BodyEndInjector(SNIPPET)
+def inject(*chunks: bytes, rebase: bool = False) -> bytes:
+    injector = BodyEndInjector(SNIPPET, (lambda: REBASED) if rebase else None)
     return b"".join(injector.feed(chunk) for chunk in chunks) + injector.close()
 
 
-def expected(doc: bytes) -> bytes:
-    """Where the snippet belongs, worked out on the whole document at once."""
+def expected(doc: bytes, rebase: bool = False) -> bytes:
+    """Where the snippet belongs, and which one, worked out on the whole document at once."""
+    snippet = SNIPPET
+    if rebase and re.search(rb"<base[\t\n\f\r />]", doc, re.I):
+        snippet = REBASED
     found = doc.lower().rfind(b"</body")
     tail = re.compile(rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.I | re.S)
     if found == -1 or len(doc) - found > 4096 or not tail.match(doc, found):
-        return doc + SNIPPET
-    return doc[:found] + SNIPPET + doc[found:]
+        return doc + snippet
+    return doc[:found] + snippet + doc[found:]
 
 
 def test_goes_before_the_closing_body_tag() -> None:
@@ -70,9 +74,12 @@ def test_an_empty_document_gets_only_the_snippet() -> None:
     assert inject(b"", b"") == SNIPPET
 
 
-def test_large_content_after_the_closing_tag_is_not_held_and_the_snippet_goes_last() -> None:
+@pytest.mark.parametrize("rebase", [False, True], ids=["plain", "rebasing"])
+def test_large_content_after_the_closing_tag_is_not_held_and_the_snippet_goes_last(
+    rebase: bool,
+) -> None:
     doc = b"<body>x</body>" + b"<!-- padding -->" * 500
-    injector = BodyEndInjector(SNIPPET)
+    injector = BodyEndInjector(SNIPPET, (lambda: REBASED) if rebase else None)
     first = injector.feed(doc)
     assert len(first) >= len(doc) - 5  # streamed on, not held back
     assert first + injector.close() == doc + SNIPPET
@@ -93,14 +100,19 @@ def test_a_long_document_without_the_tag_streams_with_a_tiny_hold_back() -> None
 SMALL = b"<html><body><p>Hello</p>\n</body>\n<!-- c -->\n</html>\n"
 LONG_TAIL = b"<body>a</body>" + b"x" * 5000 + b"</BODY></html>"
 IN_COMMENT = b"<body>a</body></html><!-- </body> -->"
+FAR_TAIL = b"<body>a</body>" + b"x" * 5000
 
 
-@pytest.mark.parametrize("doc", [SMALL, LONG_TAIL, IN_COMMENT], ids=["small", "long", "comment"])
-def test_every_split_into_two_chunks_gives_the_same_result(doc: bytes) -> None:
+@pytest.mark.parametrize("rebase", [False, True], ids=["plain", "rebasing"])
+@pytest.mark.parametrize(
+    "doc", [SMALL, LONG_TAIL, IN_COMMENT, FAR_TAIL], ids=["small", "long", "comment", "far"]
+)
+def test_every_split_into_two_chunks_gives_the_same_result(doc: bytes, rebase: bool) -> None:
+    """Either injector: the one still looking for a <base> too, and the one that found it."""
     want = expected(doc)
-    assert inject(doc) == want
+    assert inject(doc, rebase=rebase) == want
     for cut in range(len(doc) + 1):
-        assert inject(doc[:cut], doc[cut:]) == want, cut
+        assert inject(doc[:cut], doc[cut:], rebase=rebase) == want, cut
 
 
 def test_every_split_into_three_chunks_gives_the_same_result() -> None:
@@ -119,6 +131,7 @@ _PIECES = st.sampled_from(
     [
         *(b"</body>", b"</BODY>", b"</Body >", b"</body", b"<!--", b"-->", b"</html>", b"<p>"),
         *(b"x", b" ", b"\n", b"a" * 1000, b"<!-- z -->", b"<", b"/", b"b", b"o", b"d", b"y", b">"),
+        *(b"<base href=x>", b"<BaSe/", b"<basefont>", b"<base", b"a", b"s", b"E", b"\t"),
     ]
 )
 
@@ -136,3 +149,19 @@ def test_output_is_the_input_with_the_snippet_inserted_exactly_once(
     at = out.index(SNIPPET)
     assert out[:at] + out[at + len(SNIPPET) :] == doc
     assert out == expected(doc)
+    # With a snippet for a page with a <base>, in any case, split anywhere: the same place.
+    assert inject(*chunks, rebase=True) == expected(doc, rebase=True)
+
+
+@pytest.mark.parametrize("tag", [b"<base href=x>", b"<BASE\thref=x>", b"<bAsE/>", b"<Base\n>"])
+def test_a_base_tag_in_any_case_and_any_chunking_brings_the_rebased_snippet(tag: bytes) -> None:
+    doc = b"<html><head>" + tag + b"</head><body><p>Hi</p></body></html>"
+    want = doc.replace(b"</body>", REBASED + b"</body>")
+    for cut in range(len(doc) + 1):
+        assert inject(doc[:cut], doc[cut:], rebase=True) == want, cut
+
+
+@pytest.mark.parametrize("text", [b"<basefont>", b"<base", b"<bas e>", b"&lt;base href=x>"])
+def test_what_only_looks_like_a_base_tag_keeps_the_plain_snippet(text: bytes) -> None:
+    doc = b"<html><body><p>" + text + b"</p></body></html>"
+    assert inject(doc, rebase=True) == doc.replace(b"</body>", SNIPPET + b"</body>")

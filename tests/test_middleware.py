@@ -851,6 +851,28 @@ def test_a_navigation_asks_the_app_only_for_codings_the_gate_can_undo() -> None:
     )
 
 
+@pytest.mark.parametrize("other", [b"cookie", b"accept-encoding"])
+def test_every_accept_encoding_line_is_replaced_by_what_the_first_allows(other: bytes) -> None:
+    """Servers read the first line; the app sees no line that asks for a coding left out."""
+    seen: list[bytes] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.extend(value for key, value in scope["headers"] if key == b"accept-encoding")
+        await respond(b"{}", content_type=b"application/json")(scope, receive, send)
+
+    scope = http_scope()
+    scope["headers"] = [
+        (b"accept", b"text/html"),
+        (b"accept-encoding", b"br, gzip"),
+        (other, b"a=1"),
+        (b"accept-encoding", b"zstd"),
+        (b"cookie", b"b=2"),
+    ]
+    lines = sum(key == b"accept-encoding" for key, _ in scope["headers"])
+    asyncio.run(call(make_gate(app), scope))
+    assert seen == [b"gzip"] * lines
+
+
 def test_other_requests_keep_their_accept_encoding() -> None:
     assert _seen_accept_encoding(b"application/json", b"br, gzip") == b"br, gzip"
     assert _seen_accept_encoding(b"*/*", b"br, gzip") == b"br, gzip"

@@ -33,6 +33,7 @@ __all__ = [
     "decide",
     "first_bytes",
     "page_of",
+    "plainly_not_html",
 ]
 
 _CODINGS = {b"": None, b"identity": None, b"gzip": "gzip", b"x-gzip": "gzip", b"deflate": "deflate"}
@@ -85,7 +86,7 @@ def classify(method: str, status: int, headers: Headers, request: Headers) -> Bo
     value = combined(headers, b"content-type")
     if value is None or not value.strip():
         return _html(None, combined(headers, b"content-encoding"), request)
-    if _plainly_not_html(value):
+    if plainly_not_html(value):
         return PASS  # the common case, decided without parsing
     coding = combined(headers, b"content-encoding")
     typed = _typed_html(value, coding)
@@ -125,7 +126,7 @@ def _html(charset: str | None, coding: bytes | None, request: Headers | None = N
 
 
 @lru_cache(maxsize=256)  # an app sends a handful of distinct values
-def _plainly_not_html(value: bytes) -> bool:
+def plainly_not_html(value: bytes) -> bool:
     """Whether a Content-Type value plainly names one type that is neither HTML, one a
     browser sniffs, nor XML (of a list, the last counts: a list is parsed)."""
     lowered = value.lower()

@@ -43,10 +43,11 @@ def combined(headers: Headers, name: bytes) -> bytes | None:
     """Every value of a lower-case header name joined by ", ", as browsers combine repeated
     lines (Fetch, "get a header"): Chromium reads a page's type and codings from all of its
     Content-Type and Content-Encoding lines, not the first alone. None if there is none."""
-    values = [value for key, value in headers if key == name]
-    if len(values) < 2:
-        return values[0] if values else None
-    return b", ".join(values)
+    found = None
+    for key, value in headers:  # on every response: no list for the one line there usually is
+        if key == name:
+            found = value if found is None else found + b", " + value
+    return found
 
 
 def cookie_values(headers: Headers, name: bytes) -> list[str]:

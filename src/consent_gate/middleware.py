@@ -25,7 +25,7 @@ from .cookies import CookieRules
 from .csp import Csp
 from .errors import ConfigError, ConfigTypeError, NotGatedError
 from .head import HeadScripts
-from .http import cookie_values, header, lower_names
+from .http import cookie_values, lower_names
 from .page_gate import OncePerPath, PageGate
 from .policy import Policy, is_dsn
 from .reports import Reports
@@ -174,7 +174,9 @@ class ConsentGate:
         if self.signals.serves(scope):
             await self.signals.well_known(scope, receive, send)
             return
-        consent = self.read(scope["headers"], secure=scope.get("scheme") == "https")
+        headers = scope["headers"]
+        first = dict(reversed(headers))  # each name's first value, looked up in C from here
+        consent = self._consent(headers, first, secure=scope.get("scheme") == "https")
         scope["consent"] = consent
         if self._excluded is not None and self._excluded.fullmatch(path):
             # Left alone (the site's `exclude`), but for the cookie firewall.
@@ -182,7 +184,7 @@ class ConsentGate:
                 scope, receive, Responder(self.page, scope, consent, send, rewrite=False).send
             )
             return
-        scope["headers"] = _decodable_codings(scope["headers"])
+        scope["headers"] = _decodable_codings(headers, first)
         if not _BODY_ELSEWHERE.isdisjoint(scope.get("extensions", ())):
             # The body must come as body messages for the rewriter to see it.
             extensions = dict(scope["extensions"])
@@ -194,8 +196,15 @@ class ConsentGate:
     def read(self, headers: Headers, *, secure: bool) -> Consent:
         """The visitor's consent from the request's cookie ("undecided" when there is none),
         with the privacy signals the policy honours applied. `secure`: an https request."""
-        name = self._cookie_names[secure]
-        return self.signals.apply(self.codec.from_cookies(cookie_values(headers, name)), headers)
+        return self._consent(headers, dict(reversed(headers)), secure=secure)
+
+    def _consent(self, headers: Headers, first: Mapping[bytes, bytes], *, secure: bool) -> Consent:
+        """`read`, given the first value of each header name too (`first`)."""
+        if b"cookie" in first:
+            consent = self.codec.from_cookies(cookie_values(headers, self._cookie_names[secure]))
+        else:
+            consent = self.codec.undecided
+        return self.signals.apply(consent, first)
 
 
 def consent_of(request: Any) -> Consent:
@@ -322,27 +331,30 @@ def _paths(patterns: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(p).replace(r"\*", ".*") for p in patterns))
 
 
-def _decodable_codings(headers: Headers) -> Headers:
-    """Ask the app for HTML only in codings the gate can undo (no br or zstd on navigations)."""
-    accept = header(headers, b"accept")
-    if accept is None or b"text/html" not in accept:
+def _decodable_codings(headers: Headers, first: Mapping[bytes, bytes]) -> Headers:
+    """Ask the app for HTML only in codings the gate can undo (no br or zstd on navigations).
+    `first`: each header name's first value."""
+    accept = first.get(b"accept")
+    coding = first.get(b"accept-encoding")  # the first one speaks for all, as servers read it
+    if accept is None or coding is None:
         return headers
-    value = None
-    for i, (key, coding) in enumerate(headers):
-        if key == b"accept-encoding":
-            if value is None:
-                value = _decodable(coding)  # the first one speaks for all, as servers read it
-                if value is None:
-                    return headers
-                headers = headers.copy()
-            headers[i] = (key, value)
-    return headers
+    value = _decodable(accept, coding)
+    if value is None:
+        return headers
+    if len(first) == len(headers):  # no name repeated: the one line is replaced in C
+        copy = list(headers)
+        copy[copy.index((b"accept-encoding", coding))] = (b"accept-encoding", value)
+        return copy
+    return [(key, value) if key == b"accept-encoding" else (key, v) for key, v in headers]
 
 
 @lru_cache(maxsize=64)
-def _decodable(coding: bytes) -> bytes | None:
-    """An Accept-Encoding value with only the codings the gate can undo, or None if it has
-    no other (browsers send a handful of values: cached)."""
+def _decodable(accept: bytes, coding: bytes) -> bytes | None:
+    """For a request that accepts HTML, its Accept-Encoding value with only the codings the
+    gate can undo; None if it has no other, or asks for no HTML (browsers send a handful of
+    pairs: cached)."""
+    if b"text/html" not in accept:
+        return None
     parts = coding.split(b",")
     kept = [
         part.strip()

@@ -12,7 +12,16 @@ from functools import partial
 
 from ._types import Headers, Message, Scope, Send
 from .consent import Consent
-from .decision import WIDE, FirstBytes, PageDecision, classify, decide, first_bytes, page_of
+from .decision import (
+    WIDE,
+    FirstBytes,
+    PageDecision,
+    classify,
+    decide,
+    first_bytes,
+    page_of,
+    plainly_not_html,
+)
 from .html import BodyEndInjector, HeadStartInjector, HtmlRewriter
 from .http import Decoder, Encoder, header, lower_names
 from .links import held_links
@@ -91,12 +100,20 @@ class Responder:
         Synchronous, and without a copy when nothing changes: most responses are not HTML."""
         sent = message.get("headers") or []
         headers = sent
-        for key, _ in sent:
+        # One Content-Type line that plainly names no HTML: nothing more to read (JSON, images).
+        media: bytes | None = None
+        types = 0
+        for key, value in sent:
             if key in FIREWALLED or not key.islower():  # one pass for what is rare
                 headers = lower_names(sent)
                 if any(key in FIREWALLED for key, _ in headers):
                     headers = self._firewall(headers, message["status"])
                 break
+            if key == b"content-type":
+                media, types = value, types + 1
+        else:
+            if types == 1 and plainly_not_html(media):
+                return message
         if headers is not sent:
             message = {**message, "headers": headers}
         if not self._rewrite:

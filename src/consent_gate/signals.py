@@ -12,6 +12,7 @@ present and how each was treated.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -53,15 +54,16 @@ class PrivacySignals:
         found: dict[str, str] = {}
         if header(headers, b"dnt") == b"1":
             found["dnt"] = "honoured" if self.policy.dnt == "honour" else "ignored"
-        if gpc_reported or _gpc(headers):
+        if gpc_reported or _gpc(header(headers, b"sec-gpc")):
             found["gpc"] = "honoured" if self.gpc_honoured else "ignored"
         return found
 
-    def apply(self, consent: Consent, headers: Headers) -> Consent:
-        """The consent that gates this request: the cookie's, with honoured signals applied."""
-        if self.dnt_honoured and not consent.decided and header(headers, b"dnt") == b"1":
+    def apply(self, consent: Consent, first: Mapping[bytes, bytes]) -> Consent:
+        """The consent that gates this request: the cookie's, with honoured signals applied.
+        `first`: the first value of each of the request's header names."""
+        if self.dnt_honoured and not consent.decided and first.get(b"dnt") == b"1":
             consent = replace(consent, signals={**consent.signals, "dnt": "honoured"})
-        if not self.gpc_honoured or not _gpc(headers):
+        if not self.gpc_honoured or not _gpc(first.get(b"sec-gpc")):
             return consent
         refused = self.sale_sharing
         return replace(
@@ -120,5 +122,5 @@ class PrivacySignals:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
 
-def _gpc(headers: Headers) -> bool:
-    return (header(headers, b"sec-gpc") or b"").strip() == b"1"
+def _gpc(value: bytes | None) -> bool:
+    return value is not None and value.strip() == b"1"

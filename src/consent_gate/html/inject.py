@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import product
+
+from ahocorasick_rs import BytesAhoCorasick
 
 from .grammar import ATTRIBUTES
 
@@ -20,20 +23,33 @@ _CLEAN_TAIL = re.compile(
     rb"</body[^>]*>(?:\s+|<!--.*?-->|</html\s*>)*\Z", re.IGNORECASE | re.DOTALL
 )
 _MAX_HELD = 4096
-_BODY_END = re.compile(rb"</body", re.IGNORECASE)
-_BASE = re.compile(rb"<base[\t\n\f\r />]", re.IGNORECASE)
+
+
+def _spellings(word: bytes) -> list[bytes]:
+    """Every ASCII case of `word`: searched for at once, in compiled code, they find it several
+    times faster than a case-insensitive expression, which tries each position of the page."""
+    return [bytes(letters) for letters in product(*({c, ord(chr(c).upper())} for c in word))]
+
+
+_BODY_END = b"</body"
+_BASE = b"<base"
+# "</body" for the banner's place, "<base" for its URLs: one pass over each chunk finds both.
+_MARKS = BytesAhoCorasick(_spellings(_BODY_END) + _spellings(_BASE))
+_BODY_ENDS = BytesAhoCorasick(_spellings(_BODY_END))
+_BODY_SPELLINGS = len(_spellings(_BODY_END))  # the first ids of _MARKS
+_AFTER_BASE = frozenset(b"\t\n\f\r />")
 _MAX_PROLOGUE = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
-# The rest of a start tag, read as the tokenizer reads it (on lower-cased input).
+# The rest of a start tag, read as the tokenizer reads it.
 _TAG_REST = ATTRIBUTES + rb"[\t\n\f\r /]*+>"
 # What may come before <head> without starting the document's content. A comment is whole or
 # not yet here: its start is never read as a doctype, which would put the snippet inside it.
 _PROLOGUE = re.compile(
     rb"[\t\n\f\r ]++|<!--(?:-?>|.*?--!?>)|<!(?!--)[^>]*+>|<\?[^>]*+>"
     rb"|<(?:html|head|meta)(?=[\t\n\f\r />])" + _TAG_REST,
-    re.DOTALL,
+    re.DOTALL | re.IGNORECASE,
 )
-_OPEN_TAG = re.compile(rb"<(?:html|head|meta)(?=[\t\n\f\r />])")
+_OPEN_TAG = re.compile(rb"<(?:html|head|meta)(?=[\t\n\f\r />])", re.IGNORECASE)
 _OPENERS = (b"<html", b"<head", b"<meta")
 
 
@@ -56,10 +72,19 @@ class BodyEndInjector:
         # Only a "</body" within the last _MAX_HELD bytes is held.
         tail = max(0, size - _MAX_HELD)
         found = -1
-        for mark in _BODY_END.finditer(buf, tail):
-            found = mark.start()
-        if self._rebased is not None and _BASE.search(buf) is not None:
-            self.snippet, self._rebased = self._rebased(), None
+        if self._rebased is None:
+            for _, start, _ in _BODY_ENDS.find_matches_as_indexes(memoryview(buf)[tail:]):
+                found = tail + start
+        else:
+            based = False
+            for which, start, end in _MARKS.find_matches_as_indexes(buf):
+                if which < _BODY_SPELLINGS:
+                    if start >= tail:
+                        found = start
+                elif buf[end : end + 1] and buf[end] in _AFTER_BASE:
+                    based = True
+            if based:
+                self.snippet, self._rebased = self._rebased(), None
         if found == -1:
             # None, or too much after it to hold (append at the end). Keep a "<" near the end
             # in case a "</body" or "<base " straddles this chunk and the next.
@@ -116,31 +141,30 @@ class HeadStartInjector:
     def _place(buf: bytes, final: bool = False) -> int | None:
         """Where the snippet goes, or None while the bytes so far cannot tell (or, at the end,
         when they are all prologue). An unfinished comment or tag at the end goes after it."""
-        lower = buf.lower()
-        pos = 3 if lower.startswith(_UTF8_BOM) else 0
-        while pos < len(lower):
-            found = _PROLOGUE.match(lower, pos)
+        pos = 3 if buf.startswith(_UTF8_BOM) else 0
+        while pos < len(buf):
+            found = _PROLOGUE.match(buf, pos)
             if found is not None and found.end() > pos:
                 pos = found.end()
                 continue
-            if not final and _incomplete(lower, pos) and len(buf) <= _MAX_PROLOGUE:
+            if not final and _incomplete(buf, pos) and len(buf) <= _MAX_PROLOGUE:
                 return None
             return pos  # the first of the document's content: the head starts before it
         return None
 
 
-def _incomplete(lower: bytes, pos: int) -> bool:
+def _incomplete(buf: bytes, pos: int) -> bool:
     """Whether the token at `pos` may still turn out to be part of the prologue."""
-    if lower.startswith(b"<!--", pos):
+    if buf.startswith(b"<!--", pos):
         return True  # a comment whose end has not arrived (complete ones matched above)
-    if not lower.startswith(b"<", pos):
+    if not buf.startswith(b"<", pos):
         return False
-    if len(lower) - pos < 6 or lower.find(b">", pos) == -1:
-        return _could_open(lower[pos:])
-    return _OPEN_TAG.match(lower, pos) is not None  # a quoted value still open
+    if len(buf) - pos < 6 or buf.find(b">", pos) == -1:
+        return _could_open(buf[pos : pos + 5].lower())
+    return _OPEN_TAG.match(buf, pos) is not None  # a quoted value still open
 
 
 def _could_open(start: bytes) -> bool:
     if start.startswith((b"<!", b"<?")):
         return True
-    return any(tag.startswith(start[: len(tag)]) for tag in _OPENERS)
+    return any(tag.startswith(start) for tag in _OPENERS)
