@@ -128,6 +128,7 @@ class ConsentGate:
         )
         self._excluded = _paths(self.policy.exclude)
         self._prefix = self.policy.prefix
+        self._well_known = self.signals.served
         self._cookie_names = {
             secure: self.codec.cookie_name(secure=secure).encode("latin-1")
             for secure in (False, True)
@@ -163,7 +164,7 @@ class ConsentGate:
                 receive = _lifespan(self.log, receive, send, self.report_flusher)
             await self.app(scope, receive, send)
             return
-        scope["headers"] = lower_names(scope["headers"])
+        headers = scope["headers"] = lower_names(scope["headers"])
         path: str = scope["path"]
         if path.startswith(self._prefix) and path[len(self._prefix) : len(self._prefix) + 1] in (
             "",
@@ -171,12 +172,11 @@ class ConsentGate:
         ):
             await self.endpoints(scope, receive, send)
             return
-        if self.signals.serves(scope):
+        if path == self._well_known:
             await self.signals.well_known(scope, receive, send)
             return
-        headers = scope["headers"]
         first = dict(reversed(headers))  # each name's first value, looked up in C from here
-        consent = self._consent(headers, first, secure=scope.get("scheme") == "https")
+        consent = self._consent(headers, first, scope.get("scheme") == "https")
         scope["consent"] = consent
         if self._excluded is not None and self._excluded.fullmatch(path):
             # Left alone (the site's `exclude`), but for the cookie firewall.
@@ -185,9 +185,10 @@ class ConsentGate:
             )
             return
         scope["headers"] = _decodable_codings(headers, first)
-        if not _BODY_ELSEWHERE.isdisjoint(scope.get("extensions", ())):
+        extensions = scope.get("extensions")
+        if extensions and not _BODY_ELSEWHERE.isdisjoint(extensions):
             # The body must come as body messages for the rewriter to see it.
-            extensions = dict(scope["extensions"])
+            extensions = dict(extensions)
             for name in _BODY_ELSEWHERE:
                 extensions.pop(name, None)
             scope["extensions"] = extensions
@@ -196,9 +197,9 @@ class ConsentGate:
     def read(self, headers: Headers, *, secure: bool) -> Consent:
         """The visitor's consent from the request's cookie ("undecided" when there is none),
         with the privacy signals the policy honours applied. `secure`: an https request."""
-        return self._consent(headers, dict(reversed(headers)), secure=secure)
+        return self._consent(headers, dict(reversed(headers)), secure)
 
-    def _consent(self, headers: Headers, first: Mapping[bytes, bytes], *, secure: bool) -> Consent:
+    def _consent(self, headers: Headers, first: Mapping[bytes, bytes], secure: bool) -> Consent:
         """`read`, given the first value of each header name too (`first`)."""
         if b"cookie" in first:
             consent = self.codec.from_cookies(cookie_values(headers, self._cookie_names[secure]))

@@ -72,11 +72,12 @@ class Responder:
         """The app's `send`. A plain function handing back the awaitable of what goes out:
         a response that is not HTML passes through without a coroutine of the gate's own."""
         if self._page is None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 message = self._start(message)
                 if self._page is not None:
                     return _nothing()  # a coroutine, as an app may make a task of it
-            elif message["type"] == _EARLY_HINT:
+            elif kind == _EARLY_HINT:
                 message = self._hints(message)
             return self._send(message)
         if message["type"] == "http.response.body":

@@ -63,7 +63,10 @@ class PrivacySignals:
         `first`: the first value of each of the request's header names."""
         if self.dnt_honoured and not consent.decided and first.get(b"dnt") == b"1":
             consent = replace(consent, signals={**consent.signals, "dnt": "honoured"})
-        if not self.gpc_honoured or not _gpc(first.get(b"sec-gpc")):
+        if not self.gpc_honoured:
+            return consent
+        gpc = first.get(b"sec-gpc")
+        if gpc is None or gpc.strip() != b"1":  # `_gpc`, on every request
             return consent
         refused = self.sale_sharing
         return replace(
@@ -104,9 +107,10 @@ class PrivacySignals:
                 return None
         return self.codec.set_cookie(opt_out, secure=scope.get("scheme") == "https")
 
-    def serves(self, scope: Scope) -> bool:
-        """Whether the gate answers this request with its GPC support resource."""
-        return self.gpc_honoured and scope["path"] == WELL_KNOWN
+    @property
+    def served(self) -> str | None:
+        """The path of the GPC support resource the gate answers, if it does."""
+        return WELL_KNOWN if self.gpc_honoured else None
 
     async def well_known(self, scope: Scope, receive: Receive, send: Send) -> None:
         """`/.well-known/gpc.json` (GPC spec section 3.5): this site honours the signal."""
