@@ -72,7 +72,13 @@ def test_before_consent_only_self_necessary_hosts_and_the_sites_own_sources() ->
         "cdn.example.net",
         "*.cdn.example.net",
     ]
-    assert policy["connect-src"] == ["'self'", "cdn.example.net", "*.cdn.example.net"]
+    assert policy["connect-src"] == [
+        "'self'",
+        "data:",
+        "blob:",
+        "cdn.example.net",
+        "*.cdn.example.net",
+    ]
     assert policy["frame-src"] == ["'self'", "cdn.example.net", "*.cdn.example.net"]
     assert policy["script-src-attr"] == ["'none'"]
     assert policy["report-uri"] == ["/consent-gate/reports/csp"]

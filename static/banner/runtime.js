@@ -1136,10 +1136,41 @@
       const node = key === "adoptNode" ? sheetChange(sheetsAt(args[0]), () => apply(native, self, args))
         : apply(native, self, args);
       try {
-        if (holding()) scan(node, true);
+        if (holding()) {
+          scan(node, true);
+          releaseOutside(node);
+        }
       } catch (error) { /* returned as it came */ }
       return node;
     });
+  }
+  // An element in the held form (from a DOMParser document: see parseFromString) may load
+  // where the banner does not look for it, out of the document (an image imported, never
+  // inserted): it is released with the queue too, unless the banner released it first.
+  /** @param {Node} node */
+  function releaseOutside(node) {
+    const type = node && node.nodeType;
+    if (type !== 1 && type !== 11) return;
+    const query = type === 1 ? elementQuery : fragmentQuery;
+    const all = apply(query, node, ["*"]);
+    for (const el of type === 1 ? [/** @type {Element} */ (node), ...all] : all) {
+      const category = apply(getAttr, el, ["data-cg-category"]);
+      if (category) hold(category, () => unhold(el));
+      if (el.shadowRoot) releaseOutside(el.shadowRoot); // an imported clonable one
+    }
+  }
+  // holdAll undone on one element (its attributes back), if it is still held.
+  /** @param {Element} el */
+  function unhold(el) {
+    if (apply(getAttr, el, ["data-cg-category"]) === null) return;
+    for (const attr of [...(attrsOf(el) || []), "type"]) {
+      const value = apply(getAttr, el, [`data-cg-${attr}`]);
+      if (value === null) continue;
+      apply(setAttr, el, [attr, value]);
+      apply(removeAttr, el, [`data-cg-${attr}`]);
+    }
+    apply(removeAttr, el, ["data-cg-category"]);
+    apply(removeAttr, el, ["data-cg-service"]);
   }
   method(Range.prototype, "insertNode", inserting(0));
   // Other ways a node goes in: a select's option (add), a table's caption and sections, the
@@ -1530,6 +1561,41 @@
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTML", strings(0, false, undefined, true, true));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
   method(Document, "parseHTMLUnsafe", strings(0, false));
+  // A DOMParser document loads nothing, but its nodes load once adopted, by any way in, some
+  // of which no wrapper sees (an option set by index): its HTML's refused elements are put in
+  // the held form where they are, its structure (<html>, <head>, <body>) as parsed. So are an
+  // HTML document's an XMLHttpRequest returns, once.
+  const inertHeld = new WeakSet();
+  /** @type {(value: unknown, markup?: string) => void} */
+  const holdInert = (value, markup) => {
+    try {
+      if (!holding() || !(value instanceof Document) || inertHeld.has(value)) return;
+      inertHeld.add(value);
+      const root = value.contentType === "text/html" && apply(rootOf, value, []);
+      if (root && mentions(markup === undefined ? apply(html.get, root, []) : markup)) {
+        holdAll([root, ...apply(elementQuery, root, [SELECTOR])], false);
+      }
+    } catch (error) { /* left as parsed */ }
+  };
+  method(DOMParser.prototype, "parseFromString", (native, self, args) => {
+    const call = pinned([...args], 0, 1); // read once: the native gets what was judged
+    const parsed = apply(native, self, call);
+    holdInert(parsed, typeof call[0] === "string" ? call[0] : undefined);
+    return parsed;
+  });
+  for (const key of ["response", "responseXML"]) {
+    patch(() => {
+      const descriptor = /** @type {PropertyDescriptor} */ (describe(XMLHttpRequest.prototype, key));
+      install(XMLHttpRequest.prototype, key, {
+        ...descriptor,
+        get: proxy(/** @type {NativeFunction} */ (descriptor.get), (native, self, args) => {
+          const value = apply(native, self, args);
+          holdInert(value);
+          return value;
+        }),
+      });
+    });
+  }
   method(Range.prototype, "createContextualFragment", strings(0, true, (range) => {
     const node = range.startContainer;
     return apply(typeOf, node, []) === 1 ? node : apply(parentOf, node, []);

@@ -30,9 +30,6 @@ LEAKS_TODAY: dict[str, str] = {
     "rt-frame-javascript-navigation": "a frame navigated to a javascript: URL by its location "
     "(unforgeable: no wrapper can see it) or a link targeting it shows the string the code "
     "returns as its document (README: what it cannot catch; the enforced CSP blocks it)",
-    "rt-options-index-setter": "an option set by index (select.options[0] = option) comes in "
-    "through an indexed setter, which no wrapper of a prototype sees; the image in it loads as "
-    "it is adopted (README: what it cannot catch)",
     "rt-nested-frame-realm": "a frame that a same-origin frame's own parser makes, reached by "
     "index (frames[0][0]): its realm is never given the wrappers (README: what it cannot catch)",
     **{

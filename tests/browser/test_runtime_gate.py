@@ -207,6 +207,9 @@ SHADOWED = ["h1.gif", "h2.gif"]  # held in a declarative shadow root, released i
 SRCDOCS = ["h3.gif", "h4.gif", "h5.gif", "h6.gif", "h7.gif"]  # released with their frame
 SVG_IMAGES = ["h8.gif", "h9.gif"]  # SVG markup: in a div, and inside an <svg> (no <img> there)
 SPELLED = ["h10.gif", "h11.gif", "h12.gif"]  # the host spelled with &#46;, %2E, a tab
+# From a DOMParser document (parsed as Turbo and htmx parse a page): moved in, and an option set
+# by index, an indexed setter no wrapper sees.
+PARSED = ["h13.gif", "h14.gif"]
 STRINGS_JS = """\
 (() => {
   const T = "https://rt." + "hotjar" + ".io/";
@@ -243,6 +246,16 @@ STRINGS_JS = """\
     const markup = '<img src="https://' + host + "/h" + (n + 10) + '.gif">';
     holder.insertAdjacentHTML("beforeend", markup);
   });
+  const page = new DOMParser().parseFromString('<!doctype html><html lang="de"><head><title>t'
+    + '</title></head><body class="x"><p>first-party</p>' + doc("h13.gif") + "</body></html>",
+    "text/html");
+  c.parsedShape = [page.documentElement.lang, page.title, page.body.className].join();
+  document.body.append(...page.body.childNodes);
+  const select = document.createElement("select");
+  document.body.append(select);
+  select.options[0] = new DOMParser().parseFromString(
+    "<select><option>x" + doc("h14.gif") + "</option></select>", "text/html"
+  ).querySelector("option");
   const plain = document.createElement("iframe");
   plain.srcdoc = "<p>first-party</p>";
   c.plainSrcdoc = plain.getAttribute("srcdoc") === "<p>first-party</p>";
@@ -705,9 +718,13 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
 ) -> None:
     visitor = visit(live(app))
     _held(visitor, "/strings", "__stringsRan")
-    assert _contracts(visitor) == {"srcdocReadsBack": True, "plainSrcdoc": True}
+    assert _contracts(visitor) == {
+        "srcdocReadsBack": True,
+        "plainSrcdoc": True,
+        "parsedShape": "de,t,x",
+    }
 
-    strings = SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED
+    strings = SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED + PARSED
     assert _released(visitor, strings) == sorted(strings)  # each once
 
 

@@ -487,7 +487,7 @@ class HtmlRewriter:
             return pos, False
         text = low[text_start : min(found.start() if found else len(buf), text_start + _MAX_SHEET)]
         match = None
-        if may_load(text):  # read as written: a data: URL's base64 is not lower-cased
+        if may_load(text, lowered=True):  # read as written: a data: URL's base64 is not lowered
             for url in css_urls(attribute_text(buf[text_start : text_start + len(text)])):
                 if match := self._sheet_url(url):
                     break
@@ -635,7 +635,7 @@ class HtmlRewriter:
         written = buf[end:stop]  # as written: a data: URL's base64 is not lower-cased
         sheet = unescape(attribute_text(_MARKUP.sub(b"", written)))
         match = None
-        if may_load(sheet.encode("utf-8", "replace")) or may_load(text):
+        if may_load(sheet.encode("utf-8", "replace")) or may_load(text, lowered=True):
             for url in css_urls(sheet) + css_urls(attribute_text(written)):
                 if match := self._sheet_url(url):
                     break
@@ -790,7 +790,7 @@ class HtmlRewriter:
         low = code.lower()
         if match := self._blocker.inline(low):
             return match
-        if not may_load(low):
+        if not may_load(low, lowered=True):
             return None
         for url in css_urls(attribute_text(code)):
             if match := self._sheet_url(url, depth):

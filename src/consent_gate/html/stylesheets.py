@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ahocorasick_rs import BytesAhoCorasick
+
 __all__ = ["css_urls", "may_load"]
 
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n]?|\n|(.))", re.DOTALL)
@@ -45,13 +47,15 @@ _PLAIN = re.compile(
     re.DOTALL,
 )
 # What CSS needs before it can load anything: a url( or image-set( (whose strings are URLs),
-# an @import, or an escape that may spell one of them.
-_LOADS = re.compile(rb"url\(|image-set\(|@import|\\", re.IGNORECASE)
+# an @import, or an escape that may spell one of them. Searched for in lower-cased text, in
+# compiled code: a case-insensitive expression tried every byte (60 MB/s on a page's sheets).
+_LOADS = BytesAhoCorasick([b"url(", b"image-set(", b"@import", b"\\"])
 
 
-def may_load(css: bytes) -> bool:
-    """Cheap pre-check: CSS without url(, image-set(, @import or an escape loads nothing."""
-    return _LOADS.search(css) is not None
+def may_load(css: bytes, *, lowered: bool = False) -> bool:
+    """Cheap pre-check: CSS without url(, image-set(, @import or an escape loads nothing.
+    `lowered`: `css` is lower-cased already."""
+    return bool(_LOADS.find_matches_as_indexes(css if lowered else css.lower()))
 
 
 def css_urls(css: str) -> list[str]:
