@@ -67,7 +67,7 @@
   const NativeURL = URL;
   const setTimer = window.setTimeout;
   const listen = EventTarget.prototype.addEventListener;
-  const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr } = Element.prototype;
+  const { getAttribute: getAttr, setAttribute: setAttr, removeAttribute: removeAttr, matches } = Element.prototype;
   const getAttrNode = Element.prototype.getAttributeNode;
   const { setAttributeNS: setAttrNS, removeAttributeNS: removeAttrNS } = Element.prototype;
   const XLINK = "http://www.w3.org/1999/xlink";
@@ -1560,7 +1560,12 @@
   method(Element.prototype, "setHTML", strings(0, false, undefined, true, true));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTML", strings(0, false, undefined, true, true));
   method(window.ShadowRoot && ShadowRoot.prototype, "setHTMLUnsafe", strings(0, false));
-  method(Document, "parseHTMLUnsafe", strings(0, false));
+  method(Document, "parseHTMLUnsafe", (native, self, args) => {
+    const call = pinned([...args], 0); // read once: the native gets what was judged
+    const parsed = apply(native, self, call);
+    holdInert(parsed, typeof call[0] === "string" ? call[0] : undefined);
+    return parsed;
+  });
   // A DOMParser document loads nothing, but its nodes load once adopted, by any way in, some
   // of which no wrapper sees (an option set by index): its HTML's refused elements are put in
   // the held form where they are, its structure (<html>, <head>, <body>) as parsed. So are an
@@ -1573,9 +1578,17 @@
       inertHeld.add(value);
       const root = value.contentType === "text/html" && apply(rootOf, value, []);
       if (root && mentions(markup === undefined ? apply(html.get, root, []) : markup)) {
-        holdAll([root, ...apply(elementQuery, root, [SELECTOR])], false);
+        holdTree(root);
       }
     } catch (error) { /* left as parsed */ }
+  };
+  // An inert tree's refused elements held, in the open shadow roots it declared too.
+  /** @param {Element | ShadowRoot} root */
+  const holdTree = (root) => {
+    const all = root.nodeType === 1 ? [/** @type {Element} */ (root), ...apply(elementQuery, root, ["*"])]
+      : [...apply(fragmentQuery, root, ["*"])];
+    holdAll(all.filter((el) => apply(matches, el, [SELECTOR])), false);
+    for (const el of all) if (el.shadowRoot) holdTree(el.shadowRoot);
   };
   method(DOMParser.prototype, "parseFromString", (native, self, args) => {
     const call = pinned([...args], 0, 1); // read once: the native gets what was judged

@@ -219,7 +219,9 @@ STRINGS_JS = """\
   const box = document.createElement("div");
   document.body.append(box);
   box.setHTMLUnsafe(shadowed("h1.gif"));
-  document.body.append(Document.parseHTMLUnsafe(shadowed("h2.gif")).body.firstChild);
+  const unsafe = Document.parseHTMLUnsafe('<html lang="fr"><body class="y">' + shadowed("h2.gif"));
+  c.unsafeShape = [unsafe.documentElement.lang, unsafe.body.className].join();
+  document.body.append(unsafe.body.firstChild);
   const doc = (name) => '<img src="' + T + name + '">';
   const h3 = document.createElement("iframe");
   h3.srcdoc = doc("h3.gif");
@@ -722,6 +724,7 @@ def test_shadow_roots_and_srcdoc_documents_parsed_from_strings_are_held(
         "srcdocReadsBack": True,
         "plainSrcdoc": True,
         "parsedShape": "de,t,x",
+        "unsafeShape": "fr,y",
     }
 
     strings = SHADOWED + SRCDOCS + SVG_IMAGES + SPELLED + PARSED
