@@ -1656,7 +1656,8 @@
     return true;
   }
 
-  const written = new MutationObserver(() => {}); // what a document.write adds, read at its end
+  const Observer = MutationObserver;
+  const written = new Observer(() => {}); // what a document.write adds, read at its end
   const { observe, takeRecords, disconnect } = MutationObserver.prototype;
   let writing = 0; // document.write calls under way (a written script writes too)
   for (const [key, end] of [["write", ""], ["writeln", "\n"]]) {
@@ -2271,15 +2272,26 @@
   // from strings, from window.open, and for the markup's frames before the next script runs.
   // A realm the gate runs in itself (a page of the site) keeps its own.
   const ADOPTED = Symbol("consent-gate.adopted");
+  const watched = new WeakSet(); // frame documents whose insertions adopt their frames
   /** @param {any} win  a frame's window (a cross-origin one throws on the first read) */
   function adopt(win) {
     try {
-      if (!win || win === window || win[KEY] || describe(win.Node, ADOPTED)) return;
-      define(win.Node, ADOPTED, { value: true });
-      for (const [path, key, descriptor] of installed) {
-        try {
-          define(path ? path.split(".").reduce((owner, name) => owner[name], win) : win, key, descriptor);
-        } catch (error) { /* missing in that realm */ }
+      if (!win || win === window || win[KEY]) return;
+      if (!describe(win.Node, ADOPTED)) {
+        define(win.Node, ADOPTED, { value: true });
+        for (const [path, key, descriptor] of installed) {
+          try {
+            define(path ? path.split(".").reduce((owner, name) => owner[name], win) : win, key, descriptor);
+          } catch (error) { /* missing in that realm */ }
+        }
+      }
+      // Frames its own parser makes (a srcdoc's <iframe>), reached by index past every wrapper
+      // (frames[0][0]), are adopted as they go in, as this document's are. A frame's first
+      // document gives way to its srcdoc's in the same realm: each document is watched.
+      const frameDoc = win.document;
+      if (!watched.has(frameDoc)) {
+        watched.add(frameDoc);
+        apply(observe, new Observer(() => holding() && adoptFrames(win)), [frameDoc, { childList: true, subtree: true }]);
       }
       adoptFrames(win);
     } catch (error) { /* cross-origin, or gone */ }
@@ -2313,6 +2325,9 @@
     return opened;
   });
   patch(() => new MutationObserver(() => holding() && adoptFrames(window)).observe(doc, { childList: true, subtree: true }));
+  // A frame's load (seen on its way down, before the page's own listeners): what its document
+  // made meanwhile is adopted first.
+  apply(listen, doc, ["load", () => holding() && adoptFrames(window), true]);
 
   /**
    * A worker's code, `href`, with `first` run before it, made a URL by `make`. Also source run

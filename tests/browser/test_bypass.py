@@ -30,8 +30,6 @@ LEAKS_TODAY: dict[str, str] = {
     "rt-frame-javascript-navigation": "a frame navigated to a javascript: URL by its location "
     "(unforgeable: no wrapper can see it) or a link targeting it shows the string the code "
     "returns as its document (README: what it cannot catch; the enforced CSP blocks it)",
-    "rt-nested-frame-realm": "a frame that a same-origin frame's own parser makes, reached by "
-    "index (frames[0][0]): its realm is never given the wrappers (README: what it cannot catch)",
     **{
         name: "a navigation a script starts (a link clicked, a form submitted into a frame, a "
         "download) is not held (README: what it cannot catch)"
