@@ -65,8 +65,7 @@ class PrivacySignals:
             consent = replace(consent, signals={**consent.signals, "dnt": "honoured"})
         if not self.gpc_honoured:
             return consent
-        gpc = first.get(b"sec-gpc")
-        if gpc is None or gpc.strip() != b"1":  # `_gpc`, on every request
+        if not _gpc(first.get(b"sec-gpc")):
             return consent
         refused = self.sale_sharing
         return replace(

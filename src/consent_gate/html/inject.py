@@ -31,12 +31,9 @@ def _spellings(word: bytes) -> list[bytes]:
     return [bytes(letters) for letters in product(*({c, ord(chr(c).upper())} for c in word))]
 
 
-_BODY_END = b"</body"
-_BASE = b"<base"
+_BODY_ENDS = _spellings(b"</body")  # the first ids of _MARKS
 # "</body" for the banner's place, "<base" for its URLs: one pass over each chunk finds both.
-_MARKS = BytesAhoCorasick(_spellings(_BODY_END) + _spellings(_BASE))
-_BODY_ENDS = BytesAhoCorasick(_spellings(_BODY_END))
-_BODY_SPELLINGS = len(_spellings(_BODY_END))  # the first ids of _MARKS
+_MARKS = BytesAhoCorasick(_BODY_ENDS + _spellings(b"<base"))
 _AFTER_BASE = frozenset(b"\t\n\f\r />")
 _MAX_PROLOGUE = 64 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -72,19 +69,18 @@ class BodyEndInjector:
         # Only a "</body" within the last _MAX_HELD bytes is held.
         tail = max(0, size - _MAX_HELD)
         found = -1
-        if self._rebased is None:
-            for _, start, _ in _BODY_ENDS.find_matches_as_indexes(memoryview(buf)[tail:]):
-                found = tail + start
-        else:
-            based = False
-            for which, start, end in _MARKS.find_matches_as_indexes(buf):
-                if which < _BODY_SPELLINGS:
-                    if start >= tail:
-                        found = start
-                elif buf[end : end + 1] and buf[end] in _AFTER_BASE:
-                    based = True
-            if based:
-                self.snippet, self._rebased = self._rebased(), None
+        based = False
+        # A <base> is looked for in the whole chunk until one is found; "</body" in its tail.
+        start_at = 0 if self._rebased is not None else tail
+        for which, start, end in _MARKS.find_matches_as_indexes(memoryview(buf)[start_at:]):
+            start, end = start + start_at, end + start_at
+            if which < len(_BODY_ENDS):
+                if start >= tail:
+                    found = start
+            elif buf[end : end + 1] and buf[end] in _AFTER_BASE:
+                based = True
+        if based and self._rebased is not None:
+            self.snippet, self._rebased = self._rebased(), None
         if found == -1:
             # None, or too much after it to hold (append at the end). Keep a "<" near the end
             # in case a "</body" or "<base " straddles this chunk and the next.

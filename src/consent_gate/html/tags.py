@@ -10,6 +10,7 @@ from html import unescape
 from urllib.parse import unquote_to_bytes
 
 from ..charsets import as_utf8
+from ..http import content_type
 from ..urls import refresh_url
 from .grammar import ATTR, LOADING_TYPES
 
@@ -27,9 +28,6 @@ _HEAD = 256  # of a URL, enough to tell a data: URL and its media type, tabs and
 _NO_TABS_OR_NEWLINES = str.maketrans("", "", "\t\n\r")
 # A data: URL of media (a favicon's, say), which no script or style sheet runs from.
 _MEDIA_DATA = re.compile(r"data:[\t\n\f\r ]*(?:image|audio|video|font)/", re.IGNORECASE)
-
-# A data: URL's charset parameter: its bytes are read as that encoding (UTF-16 markup is no ASCII).
-_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^;\"\s]+)", re.IGNORECASE)
 
 # A namespace prefix of an element or attribute name in an XML document.
 _PREFIX = re.compile(rb"(</?|[\t\n\r ])[A-Za-z_][\w.-]*:(?=[A-Za-z_])")
@@ -204,5 +202,6 @@ def data_url(text: str, *, media: bool = True) -> bytes | None:
             content = base64.b64decode(b"".join(content.split()), validate=False)
         except ValueError:
             return None
-    charset = _CHARSET.search(meta)
-    return as_utf8(content, charset.group(1)) if charset else content
+    # Its bytes are read in the charset its type names (UTF-16 markup is no ASCII).
+    charset = content_type(meta.encode("latin-1", "replace"))[1]
+    return as_utf8(content, charset) if charset else content
